@@ -1,0 +1,224 @@
+"""Recipes are data: YAML validated against the stages' and readers' declared configs.
+
+Every error names the offending key (``stages[2].dedup.treshold``) and the allowed ones.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be run; the message names the key at fault."""
+
+
+def _check_type(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for alt in typing.get_args(tp):
+            try:
+                return _check_type(value, alt, where)
+            except RecipeError as e:
+                errors.append(str(e))
+        raise RecipeError(f"{where}: {value!r} does not match {tp}")
+    if tp is type(None):
+        if value is None:
+            return None
+        raise RecipeError(f"{where}: expected null, got {value!r}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise RecipeError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        (item_tp,) = typing.get_args(tp) or (Any,)
+        return [_check_type(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecipeError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+        ktp, vtp = typing.get_args(tp) or (Any, Any)
+        return {_check_type(k, ktp, f"{where}"): _check_type(v, vtp, f"{where}.{k}") for k, v in value.items()}
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecipeError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecipeError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise RecipeError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise RecipeError(f"{where}: expected a string, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return build_config(tp, value, where)
+    return value
+
+
+def build_config(cls: type, data: dict | None, where: str) -> Any:
+    """Instantiate dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types by name."""
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise RecipeError(f"{where}: expected a mapping of settings, got {type(data).__name__} {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise RecipeError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(fields))}")
+    kwargs = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise RecipeError(f"{where}: missing required key {missing[0]!r}")
+    return cls(**kwargs)
+
+
+@dataclass
+class SourceSpec:
+    """One input source: a name, a document kind, a reader format and paths (globs or fsspec URLs)."""
+
+    name: str
+    kind: str
+    format: str
+    paths: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageSpec:
+    """One pipeline step: a registered stage name, its settings, and which kinds/sources it touches."""
+
+    stage: str
+    config: dict[str, Any]
+    only: list[str] | None = None  # source names or kinds; other rows pass through untouched
+
+
+@dataclass
+class Recipe:
+    name: str
+    seed: int
+    workers: int
+    sources: list[SourceSpec]
+    stages: list[StageSpec]
+    base_dir: Path = Path(".")
+    raw: dict = field(default_factory=dict)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+TOP_KEYS = {"name", "seed", "workers", "sources", "stages", "description"}
+SOURCE_KEYS = {"name", "kind", "format", "paths", "options"}
+STAGE_META_KEYS = {"only"}
+
+
+def _set_path(d: dict, dotted: str, value: Any) -> None:
+    """Apply ``--set a.b.c=value``; list items are addressed by index or by a stage/source name."""
+    parts = dotted.split(".")
+    cur: Any = d
+    for i, p in enumerate(parts[:-1]):
+        if isinstance(cur, list):
+            match = [x for x in cur if isinstance(x, dict) and (x.get("name") == p or p in x)]
+            if p.isdigit():
+                cur = cur[int(p)]
+            elif match:
+                item = match[0]
+                cur = item[p] if p in item and isinstance(item[p], dict) else item
+            else:
+                raise RecipeError(f"--set {dotted}: no list item named {p!r}")
+        else:
+            if p not in cur or cur[p] is None:
+                cur[p] = {}
+            cur = cur[p]
+    if isinstance(cur, list):
+        raise RecipeError(f"--set {dotted}: cannot set a list item")
+    cur[parts[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override (``key=value``) and validate a YAML recipe."""
+    path = Path(path)
+    if not path.exists():
+        raise RecipeError(f"recipe file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: malformed YAML: {e}") from None
+    for ov in overrides or []:
+        if "=" not in ov:
+            raise RecipeError(f"--set {ov!r}: expected key=value")
+        k, v = ov.split("=", 1)
+        _set_path(raw, k.strip(), v)
+    return parse_recipe(raw, base_dir=path.parent.parent if path.parent.name == "recipes" else path.parent,
+                        default_name=path.stem)
+
+
+def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "recipe") -> Recipe:
+    from curate.registry import reader_class, stage_class
+
+    if not isinstance(raw, dict):
+        raise RecipeError(f"recipe: expected a mapping at the top level, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise RecipeError(f"recipe: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(TOP_KEYS))}")
+    name = _check_type(raw.get("name", default_name), str, "name")
+    seed = _check_type(raw.get("seed", 0), int, "seed")
+    workers = _check_type(raw.get("workers", 2), int, "workers")
+    src_raw = _check_type(raw.get("sources", []), list, "sources")
+    if not src_raw:
+        raise RecipeError("sources: at least one source is required")
+    sources = []
+    for i, s in enumerate(src_raw):
+        where = f"sources[{i}]"
+        if not isinstance(s, dict):
+            raise RecipeError(f"{where}: expected a mapping")
+        bad = sorted(set(s) - SOURCE_KEYS)
+        if bad:
+            raise RecipeError(f"{where}: unknown key {bad[0]!r}; allowed keys: {', '.join(sorted(SOURCE_KEYS))}")
+        for req in ("name", "kind", "format", "paths"):
+            if req not in s:
+                raise RecipeError(f"{where}: missing required key {req!r}")
+        paths = s["paths"] if isinstance(s["paths"], list) else [s["paths"]]
+        spec = SourceSpec(name=_check_type(s["name"], str, f"{where}.name"),
+                          kind=_check_type(s["kind"], str, f"{where}.kind"),
+                          format=_check_type(s["format"], str, f"{where}.format"),
+                          paths=_check_type(paths, list[str], f"{where}.paths"),
+                          options=_check_type(s.get("options") or {}, dict, f"{where}.options"))
+        rc = reader_class(spec.format, f"{where}.format")
+        build_config(rc.Config, spec.options, f"{where}.options")  # validate early
+        sources.append(spec)
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise RecipeError(f"sources: duplicate source name in {names}")
+    stages = []
+    for i, st in enumerate(_check_type(raw.get("stages", []), list, "stages")):
+        where = f"stages[{i}]"
+        if isinstance(st, str):
+            st = {st: {}}
+        if not isinstance(st, dict):
+            raise RecipeError(f"{where}: expected a stage name or a mapping {{stage: settings}}")
+        keys = [k for k in st if k not in STAGE_META_KEYS]
+        if len(keys) != 1:
+            raise RecipeError(f"{where}: expected exactly one stage name, got {keys}")
+        sname = keys[0]
+        cls = stage_class(sname, where)
+        cfg = st[sname] or {}
+        build_config(cls.Config, cfg, f"{where}.{sname}")
+        only = st.get("only")
+        if only is not None:
+            only = _check_type(only if isinstance(only, list) else [only], list[str], f"{where}.only")
+        stages.append(StageSpec(stage=sname, config=cfg, only=only))
+    return Recipe(name=name, seed=seed, workers=workers, sources=sources, stages=stages,
+                  base_dir=Path(base_dir), raw=raw)

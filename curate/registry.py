@@ -1,0 +1,47 @@
+"""Names a recipe may use, mapped lazily to their implementations (importing one loads only it)."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+READERS: dict[str, str] = {
+    "warc": "curate.sources.warc:WarcReader",  # WARC, WARC.gz, WET, ARC
+    "mediawiki": "curate.sources.wiki:WikiReader",
+    "text": "curate.sources.books:BooksReader",
+    "code": "curate.sources.code:CodeReader",
+    "jsonl": "curate.sources.tabular:JsonlReader",
+    "parquet": "curate.sources.tabular:ParquetReader",
+}
+
+STAGES: dict[str, str] = {
+    "extract": "curate.extract.web:ExtractStage",
+    "langid": "filters.langid:LangIdStage",
+    "heuristics": "filters.heuristics:HeuristicStage",
+    "clean_lines": "filters.lines:LineCleanStage",
+    "quality": "filters.quality:QualityStage",
+    "dedup_exact": "curate.dedup.exact:ExactDedupStage",
+    "dedup": "curate.dedup.minhash:MinHashDedupStage",
+    "mix": "curate.mix.planner:MixStage",
+    "tokenize": "tokenizer.stage:TokenizeStage",
+}
+
+
+def _load(spec: str) -> Any:
+    mod, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(mod), attr)
+
+
+def reader_class(fmt: str, where: str = "format") -> Any:
+    from curate.recipe import RecipeError
+
+    if fmt not in READERS:
+        raise RecipeError(f"{where}: unknown reader format {fmt!r}; allowed: {', '.join(sorted(READERS))}")
+    return _load(READERS[fmt])
+
+
+def stage_class(name: str, where: str = "stages") -> Any:
+    from curate.recipe import RecipeError
+
+    if name not in STAGES:
+        raise RecipeError(f"{where}: unknown stage {name!r}; allowed stages: {', '.join(STAGES)}")
+    return _load(STAGES[name])

@@ -1,0 +1,44 @@
+"""The reader contract: a source is split into serialisable work units, each read into a StageResult.
+
+A unit is a whole file or a record-aligned byte range of one (so a multi-GB WARC or dump is read by
+several tasks). ``read`` never raises for bad records: it returns them as ``dropped`` or ``errors`` rows
+with a reason (with ``id`` empty when no stable id can be formed), so every record is accounted for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from curate.stage import StageResult
+
+
+@dataclass(frozen=True)
+class Unit:
+    path: str  # local path or fsspec URL
+    start: int = 0  # byte offset where this unit's first record starts
+    end: int | None = None  # byte offset after which no new record starts (None: end of file)
+
+    def label(self) -> str:
+        return self.path if self.start == 0 and self.end is None else f"{self.path}@{self.start}-{self.end}"
+
+
+class Reader:
+    """Base class. Subclasses set ``format`` and a ``Config`` dataclass (the recipe's ``options``)."""
+
+    format: ClassVar[str] = ""
+
+    @dataclass
+    class Config:
+        pass
+
+    def __init__(self, source: str, kind: str, config: Any | None = None):
+        self.source = source  # recipe source name, written into every row
+        self.kind = kind
+        self.config = config if config is not None else self.Config()
+
+    def units(self, paths: list[str]) -> list[Unit]:
+        """Work units for the given (already expanded, sorted) paths; default: one per file."""
+        return [Unit(p) for p in paths]
+
+    def read(self, unit: Unit) -> StageResult:  # pragma: no cover - abstract
+        raise NotImplementedError

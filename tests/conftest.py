@@ -1,0 +1,28 @@
+"""Shared fixtures: where the real test corpus lives (read in place, never copied)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def corpus_dir() -> Path:
+    return Path(os.environ.get("CURATE_TEST_DATA", REPO.parent / "shared" / "corpus")).resolve()
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    d = corpus_dir()
+    if not (d / "MANIFEST.md").exists():
+        pytest.fail(f"test corpus not found at {d}; set CURATE_TEST_DATA")
+    return d
+
+
+@pytest.fixture(scope="session")
+def stdlib_dir() -> Path:
+    import sysconfig
+
+    return Path(sysconfig.get_paths()["stdlib"])
