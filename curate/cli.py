@@ -1,0 +1,176 @@
+"""Command line: ``python -m curate run RECIPE`` and one subcommand per stage run alone on files."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from curate.pipeline import Pipeline
+
+    p = Pipeline.from_recipe(a.recipe, a.set)
+    summary = p.run(out=a.out, workers=a.workers)
+    out = a.out or f"runs/{p.recipe.name}"
+    print(f"done in {summary['seconds']}s; outputs in {out}/ (summary.json, manifest.json, shards/)")
+    for st in summary["stages"]:
+        fin = st.get("finalize") or {}
+        if isinstance(fin, dict) and fin.get("table"):
+            print(fin["table"])
+    return 0
+
+
+def cmd_extract(a: argparse.Namespace) -> int:
+    from curate.extract.web import extract_file
+
+    _print(extract_file(a.input, a.output, **_kv(a.set)))
+    return 0
+
+
+def cmd_filter(a: argparse.Namespace) -> int:
+    from filters import run_filters
+
+    _print(run_filters(a.input, a.output, recipe_path=a.recipe, dropped_path=a.dropped))
+    return 0
+
+
+def cmd_dedup(a: argparse.Namespace) -> int:
+    from curate.dedup.minhash import dedup_files
+
+    _print(dedup_files(a.input, a.output, threshold=a.threshold, dropped=a.dropped, **_kv(a.set)))
+    return 0
+
+
+def cmd_mix(a: argparse.Namespace) -> int:
+    from curate.mix.planner import mix_files
+
+    weights = {k: float(v) for k, v in _kv(a.weight).items()}
+    _print(mix_files(a.input, a.output, weights, target_tokens=a.target_tokens, seed=a.seed))
+    return 0
+
+
+def cmd_train_tokenizer(a: argparse.Namespace) -> int:
+    from tokenizer import train_tokenizer
+
+    print(train_tokenizer(a.input, a.out, vocab_size=a.vocab_size))
+    return 0
+
+
+def cmd_tokenize(a: argparse.Namespace) -> int:
+    from tokenizer import tokenize_files
+
+    _print(tokenize_files(a.input, a.out, a.model))
+    return 0
+
+
+def cmd_trace(a: argparse.Namespace) -> int:
+    from curate.trace import trace
+
+    r = trace(a.run_dir, a.shard, a.token)
+    text = r.get("text") or ""
+    r = dict(r, text=text[: a.chars] + ("..." if len(text) > a.chars else ""))
+    _print(r)
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from curate.report import write_report
+
+    print(write_report(a.run_dir))
+    return 0
+
+
+def _kv(items: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    from curate.recipe import RecipeError
+
+    out = {}
+    for it in items or []:
+        if "=" not in it:
+            raise RecipeError(f"expected key=value, got {it!r}")
+        k, v = it.split("=", 1)
+        out[k] = yaml.safe_load(v)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m curate", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("run", help="run a recipe end to end (resumes completed work)")
+    p.add_argument("recipe")
+    p.add_argument("--out", help="output directory (default runs/<recipe name>)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe value, e.g. --set seed=7 or --set stages.dedup.threshold=0.7")
+    p.add_argument("--workers", type=int, help="CPUs for the embedded Ray (0 = in-process, no Ray)")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML into Parquet")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(fn=cmd_extract)
+
+    p = sub.add_parser("filter", help="apply a recipe's filter stages to JSONL/Parquet documents")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--recipe")
+    p.add_argument("--dropped", help="where to write dropped rows with reasons")
+    p.set_defaults(fn=cmd_filter)
+
+    p = sub.add_parser("dedup", help="exact + MinHash near-dedup of JSONL/Parquet documents")
+    p.add_argument("--input", required=True, nargs="+")
+    p.add_argument("--output", required=True)
+    p.add_argument("--threshold", type=float, default=0.8)
+    p.add_argument("--dropped")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(fn=cmd_dedup)
+
+    p = sub.add_parser("mix", help="plan and apply a mixture by source weights")
+    p.add_argument("--input", required=True, nargs="+")
+    p.add_argument("--output", required=True)
+    p.add_argument("--weight", action="append", default=[], metavar="SOURCE=WEIGHT")
+    p.add_argument("--target-tokens", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_mix)
+
+    p = sub.add_parser("train-tokenizer", help="train a sentencepiece BPE tokenizer on documents")
+    p.add_argument("--input", required=True, nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--vocab-size", type=int, default=8000)
+    p.set_defaults(fn=cmd_train_tokenizer)
+
+    p = sub.add_parser("tokenize", help="encode documents into Megatron-style token shards")
+    p.add_argument("--input", required=True, nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--model", required=True, help="sentencepiece model path")
+    p.set_defaults(fn=cmd_tokenize)
+
+    p = sub.add_parser("trace", help="show the document a token came from")
+    p.add_argument("run_dir")
+    p.add_argument("--shard", required=True)
+    p.add_argument("--token", required=True, type=int)
+    p.add_argument("--chars", type=int, default=500, help="how much of the text to print")
+    p.set_defaults(fn=cmd_trace)
+
+    p = sub.add_parser("report", help="write runs/<r>/report.html")
+    p.add_argument("run_dir")
+    p.set_defaults(fn=cmd_report)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from curate.recipe import RecipeError
+
+    a = build_parser().parse_args(argv)
+    try:
+        return a.fn(a)
+    except (RecipeError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

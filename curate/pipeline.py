@@ -1,0 +1,35 @@
+"""Python API: ``Pipeline.from_recipe("recipes/gpt3mix.yaml").run(out="runs/gpt3mix")``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from curate.executor import make_executor
+from curate.recipe import Recipe, load_recipe, parse_recipe
+from curate.runner import Runner
+
+
+class Pipeline:
+    """A validated recipe, ready to run on an embedded or existing Ray cluster."""
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+
+    @classmethod
+    def from_recipe(cls, path: str | Path, overrides: list[str] | None = None) -> "Pipeline":
+        """Load and validate a YAML recipe; ``overrides`` are ``key=value`` strings (like ``--set``)."""
+        return cls(load_recipe(path, overrides))
+
+    @classmethod
+    def from_dict(cls, raw: dict, base_dir: str | Path = ".") -> "Pipeline":
+        return cls(parse_recipe(raw, Path(base_dir)))
+
+    def run(self, out: str | Path | None = None, workers: int | None = None,
+            log: Callable[[str], None] = print) -> dict[str, Any]:
+        """Run the recipe into ``out`` (default ``runs/<name>``), resuming completed work; return the summary."""
+        out_dir = Path(out) if out else Path("runs") / self.recipe.name
+        executor = make_executor(self.recipe.workers if workers is None else workers)
+        try:
+            return Runner(self.recipe, out_dir, executor, log=log).run()
+        finally:
+            executor.shutdown()
