@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,19 @@ def is_url(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+_VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def expand_vars(path: str) -> str:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` (so a recipe can say ``${CURATE_DATA:-data/sample}``)."""
+    return os.path.expanduser(_VAR.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), path))
+
+
 def expand_paths(patterns: list[str], where: str) -> list[str]:
     """Expand globs, directories stay as they are. Raises FileNotFoundError naming the missing input."""
     out: list[str] = []
     for pat in patterns:
-        pat = os.path.expanduser(os.path.expandvars(pat))
+        pat = expand_vars(pat)
         if is_url(pat):
             import fsspec
 

@@ -1,0 +1,61 @@
+# curate — set-up, tests, sample corpus, recipes and benchmarks.
+#   make recipe=gpt3mix   set up, build the sample corpus if missing, run the recipe, train the stub on it
+#   make test             set up and run the whole test suite
+#   make bench            benchmarks (ratios against the reference libraries, measured side by side)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SYSSTAMP := $(VENV)/.sysdeps
+SAMPLE := data/sample
+STEPS ?= 200
+FROM ?=
+# Debian packages: the sample corpus's real text (see docs/SAMPLE.md) and Chromium for the report test.
+APT_PACKAGES := python3.11-doc debian-handbook dict-foldoc jargon-text dict-devil bible-kjv chromium
+export CURATE_TEST_DATA ?= $(abspath ../shared/corpus)
+
+.PHONY: default venv sysdeps sample run test test-fast bench clean
+default:
+ifdef recipe
+	@$(MAKE) --no-print-directory run recipe=$(recipe)
+else
+	@echo "usage: make recipe=gpt3mix | make test | make bench | make sample [FROM=DIR]"
+endif
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+venv: $(STAMP)
+
+$(SYSSTAMP): Makefile
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+sysdeps: $(SYSSTAMP)
+
+$(SAMPLE)/.complete: | $(STAMP) $(SYSSTAMP)
+	$(PY) -m curate.sample build --out $(SAMPLE) $(if $(FROM),--from $(FROM))
+
+sample: $(STAMP) $(SYSSTAMP)
+	$(PY) -m curate.sample build --out $(SAMPLE) $(if $(FROM),--from $(FROM))
+
+run: $(STAMP) $(SAMPLE)/.complete
+	$(PY) -m curate run recipes/$(recipe).yaml
+	$(PY) -m trainer --manifest runs/$(recipe)/manifest.json --steps $(STEPS)
+
+test: $(STAMP) $(SYSSTAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf runs $(SAMPLE) .pytest_cache
