@@ -1,0 +1,235 @@
+"""Token-budget mixture planner (GPT-3 Table 2.2 style): per-source sampling rates and epochs.
+
+Token counts here are *estimates* (the tokenizer is trained after mixing): ``ceil(utf8_bytes / 4)``,
+the usual ~4 bytes per BPE token of English text. The table says so. After sampling, ``finalize``
+recounts the realised (repeat-weighted) estimate from the stage's outputs.
+
+Rates: ``rate_s = target * w_s / available_s`` (weights normalised over sources that have data).
+``rate < 1``: a document is kept iff ``unit(seed, id) < rate`` (else dropped ``mix:downsample``).
+``rate >= 1``: every document is kept with meta ``repeat = floor(rate) + (unit(seed, id) < frac(rate))``;
+rows are not duplicated here, the shard writer writes a document ``repeat`` times.
+``target_tokens: null`` picks ``min(total available, min_s max_epochs * available_s / w_s)``: the whole
+corpus' size at the recipe's proportions, reduced if that would repeat a source more than ``max_epochs``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.mix.draws import unit
+from curate.schema import DOC_SCHEMA, empty_drops, meta_dicts, set_meta, with_reason
+from curate.stage import FitContext, Stage, StageResult
+
+BYTES_PER_TOKEN = 4
+
+
+def estimate_tokens(nbytes: int) -> int:
+    """Estimated BPE tokens for ``nbytes`` of UTF-8 text (see module docstring)."""
+    return -(-int(nbytes) // BYTES_PER_TOKEN)
+
+
+def _doc_bytes(table: pa.Table) -> pa.Array:
+    text = pc.fill_null(table.column("text"), "")
+    return pc.binary_length(pc.cast(text, pa.large_binary()))
+
+
+def count_part(path: Path, weighted: bool = False) -> dict[str, list[int]]:
+    """``{source: [docs, utf8_bytes]}`` of one Parquet part; ``weighted`` multiplies by meta ``repeat``."""
+    cols = ["source", "text"] + (["meta"] if weighted else [])
+    t = pq.read_table(path, columns=cols)
+    nbytes = _doc_bytes(t).to_pylist()
+    reps = [int(m.get("repeat", 1)) for m in meta_dicts(t)] if weighted else [1] * t.num_rows
+    out: dict[str, list[int]] = {}
+    for src, b, r in zip(t.column("source").to_pylist(), nbytes, reps):
+        acc = out.setdefault(src, [0, 0])
+        acc[0] += r
+        acc[1] += b * r
+    return out
+
+
+def merge_counts(counts: list[dict[str, list[int]]]) -> dict[str, list[int]]:
+    total: dict[str, list[int]] = {}
+    for c in counts:
+        for src, (d, b) in c.items():
+            acc = total.setdefault(src, [0, 0])
+            acc[0] += d
+            acc[1] += b
+    return dict(sorted(total.items()))
+
+
+@dataclass
+class MixPlan:
+    target_tokens: int
+    rows: list[dict[str, Any]]  # source, docs, available_tokens, weight, target_tokens, epochs
+    rates: dict[str, float]
+    warnings: list[str]
+
+
+def plan_mix(counts: dict[str, list[int]], weights: dict[str, float], target_tokens: int | None,
+             max_epochs: float) -> MixPlan:
+    """Rates and epochs per source from ``{source: [docs, bytes]}`` and the recipe's weights."""
+    if not weights or any(w < 0 for w in weights.values()):
+        raise ValueError(f"mix: weights must be a non-empty mapping of non-negative numbers, got {weights}")
+    warnings = []
+    avail = {s: estimate_tokens(b) for s, (_, b) in counts.items()}
+    for s in sorted(set(weights) - {s for s, a in avail.items() if a > 0}):
+        warnings.append(f"mix: source {s!r} has weight {weights[s]} but no tokens; its weight is redistributed")
+    for s in sorted(set(avail) - set(weights)):
+        warnings.append(f"mix: source {s!r} has no weight; its documents are dropped (mix:unweighted)")
+    live = {s: w for s, w in weights.items() if avail.get(s, 0) > 0}
+    wsum = sum(live.values())
+    if wsum <= 0:
+        raise ValueError(f"mix: no weighted source has any tokens (weights {weights}, sources {sorted(avail)})")
+    norm = {s: w / wsum for s, w in live.items()}
+    if target_tokens is None:
+        cap = min(max_epochs * avail[s] / w for s, w in norm.items() if w > 0)
+        target_tokens = int(min(sum(avail[s] for s in norm), cap))
+    rates = {s: target_tokens * w / avail[s] for s, w in norm.items()}
+    rows = []
+    for s in sorted(set(avail) | set(weights)):
+        rate = rates.get(s, 0.0)
+        rows.append({"source": s, "docs": counts.get(s, [0, 0])[0], "available_tokens": avail.get(s, 0),
+                     "weight": norm.get(s, 0.0), "target_tokens": round(rate * avail.get(s, 0)),
+                     "epochs": rate})
+        if rate > max_epochs:
+            warnings.append(f"mix: source {s!r} would be repeated {rate:.2f} epochs (> max_epochs {max_epochs})")
+    return MixPlan(target_tokens=target_tokens, rows=rows, rates=rates, warnings=warnings)
+
+
+def format_table(rows: list[dict[str, Any]], title: str, tokens_key: str = "target_tokens") -> str:
+    """A plain-text table like GPT-3's Table 2.2 (tokens are estimates: utf-8 bytes / 4)."""
+    head = f"{'source':<12} {'docs':>9} {'est. tokens':>14} {'weight':>7} {'est. mix tokens':>16} {'epochs':>7}"
+    lines = [title, head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['source']:<12} {r['docs']:>9,} {r['available_tokens']:>14,} {r['weight']:>7.1%} "
+                     f"{r[tokens_key]:>16,} {r['epochs']:>7.2f}")
+    tot = sum(r[tokens_key] for r in rows)
+    lines.append(f"{'total':<12} {sum(r['docs'] for r in rows):>9,} "
+                 f"{sum(r['available_tokens'] for r in rows):>14,} {'':>7} {tot:>16,}")
+    lines.append("(tokens estimated as ceil(utf-8 bytes / 4); epochs = mix tokens / available tokens)")
+    return "\n".join(lines)
+
+
+class MixStage(Stage):
+    """Sample sources to the recipe's weights and token budget; marks up-sampled docs with meta ``repeat``."""
+
+    name = "mix"
+
+    @dataclass
+    class Config:
+        weights: dict[str, float]  # by source name; normalised to sum to 1 over sources that have data
+        target_tokens: int | None = None  # None: see the module docstring
+        max_epochs: float = 10.0  # warn when a source would be repeated more often than this
+
+    def fit(self, ctx: FitContext) -> dict[str, Any]:
+        counts = merge_counts(ctx.map_parts(count_part))
+        plan = plan_mix(counts, self.config.weights, self.config.target_tokens, self.config.max_epochs)
+        text = format_table(plan.rows, f"mixture plan (target {plan.target_tokens:,} estimated tokens, "
+                                       f"seed {ctx.seed})")
+        ctx.log(text)
+        for w in plan.warnings:
+            ctx.log("WARNING " + w)
+        return {"rates": plan.rates, "seed": ctx.seed,
+                "summary": {"target_tokens": plan.target_tokens, "table": plan.rows, "table_text": text,
+                            "warnings": plan.warnings, "token_estimate": "ceil(utf8_bytes/4)"}}
+
+    def apply(self, batch: pa.Table, state: dict[str, Any]) -> StageResult:
+        rates, seed = state["rates"], state["seed"]
+        keep, drop, reasons, updates = [], [], [], []
+        nbytes = _doc_bytes(batch).to_pylist()
+        counters: dict[str, int] = {}
+        for i, (doc, src) in enumerate(zip(batch.column("id").to_pylist(), batch.column("source").to_pylist())):
+            rate = rates.get(src)
+            u = unit(seed, "mix", doc)
+            if rate is None or rate < 1 and u >= rate:
+                drop.append(i)
+                reasons.append("mix:unweighted" if rate is None else "mix:downsample")
+                continue
+            rep = 1 if rate < 1 else math.floor(rate) + (u < rate - math.floor(rate))
+            keep.append(i)
+            updates.append({"repeat": rep})
+            counters["mix_instances"] = counters.get("mix_instances", 0) + rep
+            key = f"mix_est_tokens:{src}"
+            counters[key] = counters.get(key, 0) + rep * estimate_tokens(nbytes[i])
+        kept = set_meta(batch.take(keep), updates)
+        dropped = with_reason(batch.take(drop), reasons, self.name) if drop else empty_drops()
+        return StageResult(kept=kept, dropped=dropped, counters=counters)
+
+    def finalize(self, ctx: FitContext, state: dict[str, Any]) -> dict[str, Any]:
+        """Recount the realised mix from this stage's outputs (repeat-weighted) and print the final table."""
+        counts = merge_counts(ctx.map_parts(_count_weighted))
+        planned = {r["source"]: r for r in state["summary"]["table"]}
+        rows = []
+        for s, r in planned.items():
+            docs, b = counts.get(s, [0, 0])
+            mix = estimate_tokens(b)
+            rows.append({**r, "docs": r["docs"], "mix_tokens": mix,
+                         "epochs": mix / r["available_tokens"] if r["available_tokens"] else 0.0,
+                         "instances": docs})
+        text = format_table(rows, "realised mixture (after sampling)", tokens_key="mix_tokens")
+        ctx.log(text)
+        return {"mix": {**state["summary"], "realised": rows, "realised_text": text}}
+
+
+def _count_weighted(path: Path) -> dict[str, list[int]]:
+    return count_part(path, weighted=True)
+
+
+def _serial_map(fn: Any, items: Any) -> list[Any]:
+    return [fn(x) for x in items]
+
+
+def as_parquet_parts(inputs: list[str], tmp: Path) -> list[Path]:
+    """Inputs as DOC_SCHEMA Parquet parts: Parquet files are used in place, JSONL is converted into ``tmp``."""
+    from curate.mix.inputs import read_docs
+
+    parts = []
+    for i, p in enumerate(inputs):
+        if str(p).endswith(".parquet"):
+            parts.append(Path(p))
+            continue
+        out = tmp / f"input-{i:05d}.parquet"
+        writer = None
+        for batch in read_docs(p):
+            writer = writer or pq.ParquetWriter(out, batch.schema)
+            writer.write_table(batch)
+        if writer:
+            writer.close()
+            parts.append(out)
+    return parts
+
+
+def mix_files(inputs: list[str], output: str, weights: dict[str, float], target_tokens: int | None = None,
+              seed: int = 0, max_epochs: float = 10.0) -> dict[str, Any]:
+    """Standalone mix: JSONL/Parquet docs in, kept docs (with meta ``repeat``) to ``output`` (Parquet),
+    dropped docs to ``<output>.dropped.parquet``. Returns the summary (table, counts)."""
+    import tempfile
+
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = MixStage(MixStage.Config(weights=weights, target_tokens=target_tokens, max_epochs=max_epochs))
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        parts = as_parquet_parts(inputs, Path(tmp))
+        ctx = FitContext(parts, Path(tmp), seed, _serial_map)
+        state = stage.fit(ctx)
+        n_in = n_kept = n_drop = 0
+        kept_w = pq.ParquetWriter(out, DOC_SCHEMA)
+        drop_w = pq.ParquetWriter(out.with_suffix(".dropped.parquet"), empty_drops().schema)
+        for part in parts:
+            for rb in pq.ParquetFile(part).iter_batches(batch_size=4096):
+                res = stage.apply(pa.Table.from_batches([rb]), state)
+                n_in += rb.num_rows
+                n_kept += res.kept.num_rows
+                n_drop += res.dropped.num_rows
+                kept_w.write_table(res.kept)
+                drop_w.write_table(res.dropped)
+        kept_w.close()
+        drop_w.close()
+        fin = stage.finalize(FitContext([out], Path(tmp), seed, _serial_map), state)
+    return {**fin["mix"], "in": n_in, "kept": n_kept, "dropped": n_drop}

@@ -1,0 +1,62 @@
+"""Lineage lookup: which original document (id, source, URL, text) a token of a shard came from."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from curate.shards.megatron import IndexedReader
+
+
+def _shard_entry(manifest: dict, shard: str | int) -> dict:
+    splits = manifest["splits"]
+    if isinstance(shard, int) or str(shard).isdigit():
+        train = splits.get("train", [])
+        if not 0 <= int(shard) < len(train):
+            raise KeyError(f"shard {shard}: the train split has {len(train)} shards")
+        return train[int(shard)]
+    for entries in splits.values():
+        for e in entries:
+            if shard in (e["name"], e["prefix"]):
+                return e
+    names = [e["name"] for v in splits.values() for e in v]
+    raise KeyError(f"no shard {shard!r}; shards: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
+
+
+def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
+    """The document behind token ``token`` (0-based position in the shard's ``.bin``) of shard ``shard``
+    (a name like ``train-00003``/``val-00000`` or an index into the train split)."""
+    run = Path(run_dir)
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    entry = _shard_entry(manifest, shard)
+    reader = IndexedReader(run / entry["prefix"])
+    doc_index, offset = reader.locate(int(token))
+    lin = pq.read_table(run / manifest["lineage"],
+                        filters=[("shard", "==", entry["name"]), ("doc_index", "==", doc_index)]).to_pylist()
+    if len(lin) != 1:
+        raise LookupError(f"lineage has {len(lin)} rows for {entry['name']} document {doc_index}")
+    row = lin[0]
+    token_id = int(reader.tokens[int(token)])
+    out = {"shard": entry["name"], "token": int(token), "token_id": token_id, "doc_index": doc_index,
+           "offset": offset, "is_eod": token_id == manifest["eod_id"] and offset == row["n_tokens"] - 1,
+           **{k: row[k] for k in ("id", "source", "url", "repeat_index", "n_tokens")}, "text": None}
+    parts = [run / p for p in manifest.get("documents", []) if (run / p).exists()]
+    if parts:
+        hit = ds.dataset(parts, format="parquet").to_table(columns=["text"], filter=pc.field("id") == row["id"])
+        if hit.num_rows:
+            out["text"] = hit.column("text")[0].as_py()
+    return out
+
+
+def format_trace(t: dict[str, Any], max_chars: int = 2000) -> str:
+    """Human-readable trace for the CLI."""
+    text = t["text"] if t["text"] is not None else "(document text not found: stage outputs were removed?)"
+    more = f"\n... ({len(text) - max_chars:,} more characters)" if len(text) > max_chars else ""
+    return (f"shard {t['shard']} token {t['token']} (id {t['token_id']}{', end of document' if t['is_eod'] else ''})"
+            f" = document {t['doc_index']} offset {t['offset']} of {t['n_tokens']}\n"
+            f"id: {t['id']}\nsource: {t['source']}\nurl: {t['url']}\nrepeat: {t['repeat_index']}\n\n"
+            f"{text[:max_chars]}{more}")

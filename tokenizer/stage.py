@@ -1,0 +1,116 @@
+"""The ``tokenize`` stage: train (or reuse) the tokenizer, then encode, shuffle and shard the documents.
+
+``fit`` trains sentencepiece BPE on a sample of the mixed documents (see ``tokenizer.train``) or copies
+the model given by ``model:`` into ``runs/<r>/tokenizer/``. ``apply`` passes documents through
+(empty texts are dropped as ``tokenize:empty``). ``finalize`` encodes the stage's output parts in
+parallel (one task per part) and writes ``shards/`` and ``manifest.json`` (see ``curate.shards.writer``).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow as pa
+
+from curate.schema import empty_drops, with_reason
+from curate.shards.megatron import token_dtype
+from curate.shards.writer import file_sha256, write_shards
+from curate.stage import FitContext, Stage, StageResult
+from tokenizer.encode import encode_part, load_model
+from tokenizer.train import install_model, part_chars, sample_part, train_sentencepiece
+
+MANIFEST_VERSION = 1
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return os.path.relpath(Path(path).resolve(), Path(root).resolve())
+    except ValueError:  # another drive
+        return str(Path(path).resolve())
+
+
+class TokenizeStage(Stage):
+    name = "tokenize"
+
+    @dataclass
+    class Config:
+        vocab_size: int = 8000
+        sample_chars: int = 20_000_000  # characters of (mixed) text to train the tokenizer on
+        model: str | None = None  # reuse an existing sentencepiece model by path (no training)
+        shard_tokens: int = 2**24  # a shard is closed once it holds this many tokens
+        val_fraction: float = 0.01  # share of documents (by hash of id) in the validation split
+        eod_token: str = "<|endoftext|>"
+        special_tokens: list[str] = field(default_factory=list)  # extra control symbols
+        byte_fallback: bool = True
+
+    def fit(self, ctx: FitContext) -> dict[str, Any]:
+        c = self.config
+        tok_dir = ctx.run_dir / "tokenizer"
+        if c.model:
+            if not Path(c.model).is_file():
+                raise FileNotFoundError(f"tokenize.model: no tokenizer model at {c.model!r}")
+            model = install_model(c.model, tok_dir)
+            info: dict[str, Any] = {"reused_from": str(Path(c.model).resolve())}
+        else:
+            total = sum(ctx.map_parts(part_chars))
+            prob = min(1.0, c.sample_chars / total) if total else 0.0
+            sample = sorted(itertools.chain.from_iterable(
+                ctx.map_parts(partial(sample_part, seed=ctx.seed, prob=prob))))
+            if not sample:
+                raise ValueError("tokenize: no text to train the tokenizer on")
+            model = train_sentencepiece((line for *_, line in sample), tok_dir, c.vocab_size, c.eod_token,
+                                        c.special_tokens, c.byte_fallback)
+            info = {"sample_lines": len(sample), "sample_chars": sum(len(x) for *_, x in sample),
+                    "corpus_chars": total}
+        sp = load_model(str(model))
+        eod = sp.piece_to_id(c.eod_token)
+        if eod == sp.unk_id() or not sp.is_control(eod):
+            raise ValueError(f"tokenize: tokenizer {model} has no control symbol {c.eod_token!r} "
+                             f"(set eod_token to the model's end-of-document piece)")
+        ctx.log(f"tokenizer: {model} vocab {sp.vocab_size()} eod {c.eod_token!r}={eod} {info}")
+        return {"model": str(model), "vocab_size": sp.vocab_size(), "eod_id": eod, **info}
+
+    def apply(self, batch: pa.Table, state: dict[str, Any]) -> StageResult:
+        empty = pc.fill_null(pc.equal(pc.utf8_length(pc.fill_null(batch.column("text"), "")), 0), True)
+        dropped = batch.filter(empty)
+        return StageResult(kept=batch.filter(pc.invert(empty)),
+                           dropped=with_reason(dropped, "tokenize:empty", self.name) if dropped.num_rows
+                           else empty_drops())
+
+    def finalize(self, ctx: FitContext, state: dict[str, Any]) -> dict[str, Any]:
+        c = self.config
+        dtype = token_dtype(state["vocab_size"])
+        enc_dir = ctx.workdir / "encoded"
+        shutil.rmtree(enc_dir, ignore_errors=True)
+        enc_dir.mkdir(parents=True)
+        encoded = ctx.map_parts(partial(encode_part, model=state["model"], out_dir=str(enc_dir), dtype=dtype.name))
+        out = write_shards(enc_dir, [e["name"] for e in encoded], ctx.run_dir / "shards", dtype,
+                           state["eod_id"], ctx.seed, c.shard_tokens, c.val_fraction)
+        shutil.rmtree(enc_dir)
+        run = ctx.run_dir
+        manifest = {
+            "manifest_version": MANIFEST_VERSION, "format": "megatron-mmidx", "dtype": dtype.name,
+            "vocab_size": state["vocab_size"], "eod_id": state["eod_id"], "eod_token": c.eod_token,
+            "tokenizer": {"type": "sentencepiece-bpe", "path": _rel(Path(state["model"]), run),
+                          "sha256": file_sha256(Path(state["model"])),
+                          "reused_from": state.get("reused_from")},
+            "seed": ctx.seed, "val_fraction": c.val_fraction, "shard_tokens": c.shard_tokens,
+            "splits": out["splits"],
+            "tokens": {s: sum(x["tokens"] for x in v) for s, v in out["splits"].items()},
+            "per_source": out["per_source"], "lineage": out["lineage"],
+            "documents": sorted(_rel(p, run) for p in ctx.parts),
+        }
+        tmp = run / ".manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, run / "manifest.json")
+        summary = {"shards": {s: len(v) for s, v in out["splits"].items()}, "tokens": manifest["tokens"],
+                   "per_source": out["per_source"], "encoded_docs": sum(e["docs"] for e in encoded)}
+        ctx.log(f"tokenize: {summary['shards']} shards, tokens {manifest['tokens']}")
+        return {"tokenize": summary}

@@ -1,0 +1,83 @@
+"""Train a sentencepiece BPE tokenizer on a deterministic sample of the (mixed) documents.
+
+Sampling: every line of every document *instance* (a document with meta ``repeat = r`` has r instances)
+is drawn with probability ``sample_chars / total_chars`` from a generator seeded by
+``(seed, id, instance)``, so the sample follows the mix and does not depend on how the data is split
+into parts. Training uses ``num_threads=1``: sentencepiece 0.2's BPE trainer gives a different model
+with 2 threads than with 1 (checked), and one thread gives byte-identical models run to run.
+Normalisation is ``identity`` with whitespace kept, so ``decode(encode(text)) == text``; ``"\\n"`` is
+a user-defined piece (training lines never contain it); the EOD token is a *control* symbol, so the
+literal string ``<|endoftext|>`` inside a document is encoded as text, never as the EOD id.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from curate.mix.draws import draw64
+from curate.schema import meta_dicts
+
+MAX_LINE_BYTES = 8192
+MODEL_NAME = "tokenizer.model"
+
+
+def doc_lines(text: str) -> list[str]:
+    """Training 'sentences': non-empty lines, long ones cut into MAX_LINE_BYTES//4-char pieces."""
+    step = MAX_LINE_BYTES // 4
+    return [ln[i:i + step] for ln in text.split("\n") if ln.strip() for i in range(0, len(ln), step)]
+
+
+def part_chars(path: Path) -> int:
+    """Repeat-weighted character count of one Parquet part."""
+    t = pq.read_table(path, columns=["text", "meta"])
+    reps = [int(m.get("repeat", 1)) for m in meta_dicts(t)]
+    return sum(len(x or "") * r for x, r in zip(t.column("text").to_pylist(), reps))
+
+
+def sample_part(path: Path, seed: int, prob: float) -> list[tuple[int, int, str]]:
+    """``(key, line number, line)`` drawn from one part; sorting them orders the sample deterministically."""
+    t = pq.read_table(path, columns=["id", "text", "meta"])
+    out = []
+    for doc, text, meta in zip(t.column("id").to_pylist(), t.column("text").to_pylist(), meta_dicts(t)):
+        lines = doc_lines(text or "")
+        if not lines:
+            continue
+        for r in range(int(meta.get("repeat", 1))):
+            key = draw64(seed, "sample", doc, r)
+            picks = np.random.Generator(np.random.PCG64(key)).random(len(lines)) < prob
+            out.extend((key, int(j), lines[j]) for j in np.flatnonzero(picks))
+    return out
+
+
+def train_sentencepiece(lines: Iterable[str], out_dir: str | Path, vocab_size: int = 8000,
+                        eod_token: str = "<|endoftext|>", special_tokens: list[str] | None = None,
+                        byte_fallback: bool = True) -> Path:
+    """Train BPE on ``lines``; writes ``out_dir/tokenizer.model`` and returns its path."""
+    import sentencepiece as spm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = out / MODEL_NAME
+    with open(model, "wb") as f:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(lines), model_writer=f, model_type="bpe", vocab_size=vocab_size,
+            byte_fallback=byte_fallback, control_symbols=[eod_token, *(special_tokens or [])],
+            user_defined_symbols=["\n"], normalization_rule_name="identity", remove_extra_whitespaces=False,
+            split_digits=True, allow_whitespace_only_pieces=True, bos_id=-1, eos_id=-1, pad_id=-1,
+            num_threads=1, input_sentence_size=0, max_sentence_length=MAX_LINE_BYTES,
+            character_coverage=0.9995 if byte_fallback else 1.0, hard_vocab_limit=False, minloglevel=2)
+    return model
+
+
+def install_model(src: str | Path, out_dir: str | Path) -> Path:
+    """Copy an existing model into ``out_dir`` (reuse by path); returns the copy's path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dst = out / MODEL_NAME
+    if Path(src).resolve() != dst.resolve():
+        shutil.copyfile(src, dst)
+    return dst
