@@ -1,0 +1,96 @@
+"""Helpers shared by the readers: row collection, fsspec opening, and retry with backoff for remote reads."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, TypeVar
+
+import fsspec
+
+from curate.schema import docs_table, drops_table
+from curate.stage import StageResult
+
+T = TypeVar("T")
+
+# Errors worth retrying on a remote path: the connection, not the data. Data errors (bad gzip, bad XML)
+# are never retried: they would fail the same way again.
+_TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+try:  # fsspec's HTTP filesystem raises aiohttp errors
+    import aiohttp
+
+    _TRANSIENT = _TRANSIENT + (aiohttp.ClientError,)
+except ImportError:  # pragma: no cover - aiohttp ships with fsspec[http]
+    pass
+
+
+def is_remote(path: str) -> bool:
+    proto = path.split("://", 1)[0] if "://" in path else "file"
+    return proto not in ("file", "local")
+
+
+def with_retries(path: str, fn: Callable[[], T], attempts: int = 4, backoff_s: float = 0.5) -> T:
+    """Run ``fn`` (a whole, side-effect-free read of ``path``); on a transient network error of a remote
+    path, wait ``backoff_s * 2**k`` and run it again from the start (so a retry cannot duplicate rows)."""
+    if not is_remote(path):
+        return fn()
+    for k in range(attempts):
+        try:
+            return fn()
+        except _TRANSIENT:
+            if k == attempts - 1:
+                raise
+            time.sleep(backoff_s * (2 ** k))
+    raise AssertionError("unreachable")
+
+
+def open_file(path: str, mode: str = "rb", compression: str | None = None) -> Any:
+    """Open a local path or fsspec URL (``compression="infer"`` decompresses by extension)."""
+    return fsspec.open(path, mode, compression=compression)
+
+
+class Rows:
+    """Accumulates kept, dropped and errored rows of one unit, then builds the StageResult."""
+
+    def __init__(self, source: str, kind: str):
+        self.source, self.kind = source, kind
+        self.kept: list[dict] = []
+        self.dropped: list[dict] = []
+        self.errors: list[dict] = []
+        self.counters: dict[str, int] = {}
+
+    def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any]) -> None:
+        self.kept.append({"id": id, "source": self.source, "kind": self.kind, "url": url, "text": text,
+                          "meta": meta})
+
+    def drop(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "",
+             text: str | None = None) -> None:
+        self.dropped.append({"id": id, "source": self.source, "kind": self.kind, "url": url, "text": text,
+                             "meta": meta or {}, "reason": reason})
+
+    def error(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "") -> None:
+        self.errors.append({"id": id, "source": self.source, "kind": self.kind, "url": url, "text": None,
+                            "meta": meta or {}, "reason": reason})
+
+    def error_from(self, exc: BaseException, url: str | None = None, meta: dict[str, Any] | None = None) -> None:
+        self.error(f"error:{type(exc).__name__}", url, {**(meta or {}), "error": str(exc)[:300]})
+
+    def result(self, stage: str = "read") -> StageResult:
+        return StageResult(kept=docs_table(self.kept), dropped=drops_table(self.dropped, stage),
+                           errors=drops_table(self.errors, stage), counters=dict(self.counters))
+
+
+def read_unit(reader: Any, unit: Any, body: Callable[[Any, Rows], None], compression: str | None = None) -> StageResult:
+    """Open ``unit.path`` and run ``body(file, rows)``; a failure that is not transient (corrupt data, a
+    missing file) becomes one error row after the rows already read; a transient one on a remote path
+    retries the whole unit with backoff (``reader.config.retries``, ``retry_backoff_s``)."""
+    def attempt() -> StageResult:
+        rows = Rows(reader.source, reader.kind)
+        try:
+            with open_file(unit.path, compression=compression) as f:
+                body(f, rows)
+        except _TRANSIENT:
+            raise
+        except Exception as e:
+            rows.error_from(e, unit.label(), {"records_before_error": len(rows.kept) + len(rows.dropped)})
+        return rows.result()
+
+    return with_retries(unit.path, attempt, reader.config.retries, reader.config.retry_backoff_s)

@@ -1,0 +1,177 @@
+"""WARC / WARC.gz / WET / ARC reader (warcio).
+
+HTTP 200 HTML ``response`` records become documents holding the decoded HTML (the ``extract`` stage turns
+it into main text); WET ``conversion`` records become documents directly (``meta.extracted=1``). Every
+other record is dropped with a reason; a broken record is an error, after which reading resumes at the
+next record start, so one garbled record does not lose the rest of the file.
+
+Large files are split into record-aligned byte ranges (``units``): from every ``split_bytes`` offset we
+scan forward for the next record start (a gzip member that inflates to ``WARC/``, or an uncompressed
+``\\r\\n\\r\\nWARC/1.x\\r\\n``), so separate tasks read one file in parallel and the union of their outputs
+is exactly the output of reading it whole.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import fsspec
+from warcio.archiveiterator import ArchiveIterator
+
+from curate.schema import doc_id
+from curate.sources._util import _TRANSIENT, Rows, read_unit
+from curate.sources.base import Reader, Unit
+from curate.sources.charset import decode_html
+from curate.stage import StageResult
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+_GZ_MAGIC = b"\x1f\x8b\x08"
+_PLAIN_MAGIC = b"\r\n\r\nWARC/1."
+_SCAN_CHUNK = 1 << 20
+
+
+def _is_gzip(f: BinaryIO) -> bool:
+    f.seek(0)
+    return f.read(3) == _GZ_MAGIC
+
+
+def _gzip_member_is_record(f: BinaryIO, pos: int) -> bool:
+    f.seek(pos)
+    try:
+        head = zlib.decompressobj(31).decompress(f.read(4096), 16)
+    except zlib.error:
+        return False
+    return head.startswith(b"WARC/") or head[:1].isalnum()  # ARC records start with the URL line
+
+
+def find_record_start(f: BinaryIO, pos: int, gz: bool, limit: int | None = None) -> int | None:
+    """The offset of the first record starting at or after ``pos`` (None: none before EOF/``limit``)."""
+    magic = _GZ_MAGIC if gz else _PLAIN_MAGIC
+    while limit is None or pos < limit:
+        f.seek(pos)
+        chunk = f.read(_SCAN_CHUNK + len(magic))
+        if not chunk:
+            return None
+        i = chunk.find(magic)
+        while i != -1 and i < _SCAN_CHUNK:
+            cand = pos + i
+            if not gz:
+                return cand + 4  # after the blank line that ends the previous record
+            if _gzip_member_is_record(f, cand):
+                return cand
+            i = chunk.find(magic, i + 1)
+        if len(chunk) <= _SCAN_CHUNK:
+            return None
+        pos += _SCAN_CHUNK
+    return None
+
+
+class WarcReader(Reader):
+    format = "warc"
+
+    @dataclass
+    class Config:
+        split_bytes: int = 256 << 20  # files larger than this are split into byte ranges
+        max_record_bytes: int = 32 << 20  # larger payloads are dropped (warc:oversized)
+        retries: int = 4  # attempts for a remote read, exponential backoff from retry_backoff_s
+        retry_backoff_s: float = 0.5
+
+    def units(self, paths: list[str]) -> list[Unit]:
+        out: list[Unit] = []
+        for p in paths:
+            fs, fpath = fsspec.core.url_to_fs(p)
+            size = fs.size(fpath)
+            if not size or size <= self.config.split_bytes:
+                out.append(Unit(p))
+                continue
+            with fs.open(fpath, "rb") as f:
+                gz = _is_gzip(f)
+                starts = [0]
+                for k in range(1, size // self.config.split_bytes + 1):
+                    s = find_record_start(f, max(k * self.config.split_bytes, starts[-1] + 1), gz)
+                    if s is not None and s > starts[-1]:
+                        starts.append(s)
+            out.extend(Unit(p, s, e) for s, e in zip(starts, starts[1:] + [None]))
+        return out
+
+    def read(self, unit: Unit) -> StageResult:
+        return read_unit(self, unit, lambda f, rows: self._read_range(f, unit, rows))
+
+    def _read_range(self, f: BinaryIO, unit: Unit, rows: Rows) -> None:
+        gz = _is_gzip(f)
+        pos: int | None = unit.start
+        pending: tuple[BaseException, int] | None = None  # a failure whose record start is not yet known
+        while pos is not None:
+            f.seek(pos)
+            it = ArchiveIterator(f, arc2warc=True, ensure_http_headers=False)
+            last: int | None = None
+            try:
+                for record in it:
+                    off = it.offset  # start of this record (get_record_offset() would consume it)
+                    if unit.end is not None and off >= unit.end:
+                        pos = None
+                        break
+                    if pending:
+                        rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
+                        pending = None
+                    last = off
+                    self._record(record, off, unit.path, rows)
+                else:
+                    pos = None
+            except Exception as e:
+                if isinstance(e, _TRANSIENT):
+                    raise
+                if last is None and pending:  # the same broken record again: count it once, here
+                    pending = None
+                if last is None:
+                    rows.error_from(e, f"{unit.path}@{pos}", {"offset": pos})
+                else:
+                    pending = (e, last)
+                nxt = find_record_start(f, (pos if last is None else last) + 1, gz, unit.end)
+                pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
+        if pending:
+            rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
+
+    def _record(self, record: Any, off: int, path: str, rows: Rows) -> None:
+        h = record.rec_headers
+        rid = h.get_header("WARC-Record-ID") or f"{path}@{off}"
+        url = h.get_header("WARC-Target-URI")
+        meta = {"warc_record_id": rid, "warc_date": h.get_header("WARC-Date") or "", "warc_type": record.rec_type,
+                "warc_offset": off}
+        if record.rec_type == "conversion":  # WET: already plain text
+            data = record.content_stream().read(self.config.max_record_bytes + 1)
+            if len(data) > self.config.max_record_bytes:
+                return rows.drop("warc:oversized", url, meta)
+            text = data.decode("utf-8", "replace").strip()
+            if not text:
+                return rows.drop("warc:empty", url, meta)
+            meta.update(extracted=1, content_type=h.get_header("Content-Type") or "text/plain",
+                        warc_refers_to=h.get_header("WARC-Refers-To") or "")
+            return rows.keep(doc_id(self.source, rid, text), url, text, meta)
+        if record.rec_type != "response":
+            return rows.drop("warc:non_response", url, meta)
+        if record.http_headers is None:
+            return rows.drop("warc:no_http", url, meta)
+        status = record.http_headers.get_statuscode()
+        meta["http_status"] = status
+        if status != "200":
+            return rows.drop(f"http_status:{status}", url, meta)
+        ctype = record.http_headers.get_header("Content-Type") or ""
+        mime = ctype.split(";")[0].strip().lower()
+        if not mime:
+            mime = (h.get_header("WARC-Identified-Payload-Type") or "").split(";")[0].strip().lower()
+        data = record.content_stream().read(self.config.max_record_bytes + 1)
+        if not mime and data.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
+            mime = "text/html"  # no declared type: sniff, as browsers do
+        meta["content_type"] = ctype or mime
+        if mime not in HTML_TYPES:
+            return rows.drop(f"content_type:{mime or 'none'}", url, meta)
+        if len(data) > self.config.max_record_bytes:
+            return rows.drop("warc:oversized", url, meta)
+        if not data.strip():
+            return rows.drop("warc:empty", url, meta)
+        text, charset, how = decode_html(data, ctype)
+        meta.update(charset=charset, charset_source=how)
+        rows.keep(doc_id(self.source, rid, text), url, text, meta)
+
