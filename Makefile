@@ -49,7 +49,8 @@ sample: $(STAMP) $(SYSSTAMP)
 
 run: $(STAMP) $(SAMPLE)/.complete
 	$(PY) -m curate run recipes/$(recipe).yaml
-	$(PY) -m trainer --manifest runs/$(recipe)/manifest.json --steps $(STEPS)
+	$(PY) -m trainer --manifest runs/$(recipe)/manifest.json --steps $(STEPS) --out runs/$(recipe)/trainer
+	$(PY) -m curate report runs/$(recipe)
 
 test: $(STAMP) $(SYSSTAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests

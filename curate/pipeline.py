@@ -30,6 +30,10 @@ class Pipeline:
         out_dir = Path(out) if out else Path("runs") / self.recipe.name
         executor = make_executor(self.recipe.workers if workers is None else workers)
         try:
-            return Runner(self.recipe, out_dir, executor, log=log).run()
+            summary = Runner(self.recipe, out_dir, executor, log=log).run()
         finally:
             executor.shutdown()
+        from curate.report import write_report
+
+        log(f"report: {write_report(out_dir)}")
+        return summary
