@@ -125,3 +125,22 @@ def test_same_result_with_ray_tasks(planted: dict, tmp_path: Path) -> None:
     audit = lambda t: sorted(zip(t.column("id").to_pylist(), map(str, meta_dicts(t))))  # noqa: E731
     assert audit(dropped) == audit(planted["dropped"])
     assert state["summary"] == planted["state"]["summary"]
+
+
+def test_dedup_files_standalone(corpus: Path, tmp_path: Path) -> None:
+    from curate.dedup.minhash import dedup_files
+
+    src = tmp_path / "in.jsonl"
+    lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines()
+    src.write_text("\n".join(lines + ["{not json", '{"id": "x", "text": 3}']) + "\n", encoding="utf-8")
+    counts = dedup_files([str(src)], str(tmp_path / "out.parquet"), threshold=0.8,
+                         dropped=str(tmp_path / "dropped.parquet"))
+    kept = pq.read_table(tmp_path / "out.parquet")
+    dropped = pq.read_table(tmp_path / "dropped.parquet")
+    assert counts["input"] == 402 and counts["errors"] == 2
+    assert kept.num_rows == counts["kept"] and dropped.num_rows == 402 - kept.num_rows
+    reasons = dropped.column("reason").to_pylist()
+    assert reasons.count("dedup:exact") == counts["dropped_exact"] > 0
+    assert reasons.count("dedup:near") == counts["dropped_near"] > 0
+    assert counts["dropped_exact"] + counts["dropped_near"] == 50  # same removals as the stage test
+    assert set(kept.column("id").to_pylist()).isdisjoint(dropped.column("id").to_pylist())

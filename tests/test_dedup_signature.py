@@ -1,0 +1,67 @@
+"""MinHash signatures equal datasketch's, on real English and Japanese text."""
+from __future__ import annotations
+
+import bz2
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from curate.dedup import lsh
+from curate.dedup.minhash import estimate
+from curate.dedup.shingle import shingle_hash32, shingles, units
+from curate.dedup.signature import MinHasher
+
+
+@pytest.fixture(scope="module")
+def texts(corpus: Path) -> list[str]:
+    docs = [json.loads(line)["text"] for line in (corpus / "dedup" / "docs.jsonl").open()][:25]
+    with bz2.open(corpus / "wiki" / "jawiki-20230501-pages-articles-multistream.head.xml.bz2", "rt") as f:
+        ja = f.read(400_000)[200_000:]
+    return docs + [ja[i:i + 2000] for i in range(0, 20_000, 2000)] + ["", "one two"]
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+def test_sha1_mode_equals_datasketch_default(texts: list[str], scheme: str) -> None:
+    sig = MinHasher(128, seed=3, hash="sha1", scheme=scheme).signatures(texts)
+    for t, row in zip(texts, sig):
+        m = MinHash(128, seed=3, scheme=scheme)
+        m.update_batch([s.encode("utf-8") for s in shingles(t)])
+        assert np.array_equal(m.hashvalues, row)
+
+
+def test_fast_mode_equals_datasketch_with_our_hashfunc(texts: list[str]) -> None:
+    mh = MinHasher(128, seed=1)
+    sig = mh.signatures(texts)
+    assert mh.empty_rows(sig).tolist() == [t == "" for t in texts]
+    n_cjk = 0
+    for t, row in zip(texts, sig):
+        us, k, sep = units(t)
+        n_cjk += sep == ""
+        m = MinHash(128, seed=1, hashfunc=shingle_hash32)
+        m.update_batch([tuple(us[i:i + k]) for i in range(max(1, len(us) - k + 1))] if us else [])
+        assert np.array_equal(m.hashvalues, row)
+    assert n_cjk >= 8  # the Japanese chunks are shingled by characters
+
+
+def test_lean_minhash_and_estimates_agree(texts: list[str]) -> None:
+    mh = MinHasher(hash="sha1")
+    sig = mh.signatures(texts[:6])
+    for i in range(5):
+        ours = mh.lean(sig[i])
+        assert isinstance(ours, LeanMinHash)
+        ref_a, ref_b = MinHash(128, 1), MinHash(128, 1)
+        ref_a.update_batch([s.encode() for s in shingles(texts[i])])
+        ref_b.update_batch([s.encode() for s in shingles(texts[i + 1])])
+        assert ours.jaccard(mh.lean(sig[i + 1])) == ref_a.jaccard(ref_b)
+
+
+def test_lsh_params_are_datasketchs() -> None:
+    for t in (0.5, 0.7, 0.8, 0.9):
+        ref = MinHashLSH(threshold=t, num_perm=128)
+        assert lsh.params(t, 128) == (ref.b, ref.r)
+    e = estimate(1_000_000, 128, 9, 13, 4)
+    assert e["signature_disk_mb"] == pytest.approx(1e6 * 128 * 4 / 2**20, rel=0.01)
+    assert e["peak_mb_per_band_task"] > 0 and e["signature_cpu_s"] > 0
