@@ -1,0 +1,88 @@
+"""Crash-proof resume: SIGKILL the run (driver and its Ray processes) or one Ray worker at random
+points, re-run, and get shards byte-identical to an uninterrupted run."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.e2e_util import REPO, curate_cmd, e2e_env, run_curate, shard_bytes
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clean_run(corpus, tmp_path_factory) -> tuple[Path, float]:
+    out = tmp_path_factory.mktemp("clean") / "run"
+    t0 = time.time()
+    run_curate(out, corpus)
+    return out, time.time() - t0
+
+
+def _kill_tree(root: psutil.Process) -> None:
+    procs = [root] + root.children(recursive=True)
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=30)
+
+
+def _stages_done(run: Path) -> int:
+    return len(list((run / "stages").glob("*/_SUCCESS.json")))
+
+
+def test_sigkill_at_random_points_then_resume_gives_identical_shards(clean_run, corpus, tmp_path):
+    clean, seconds = clean_run
+    rng = random.Random(20261123)
+    out = tmp_path / "killed"
+    reached = []
+    for trial in range(3):
+        # Spread the kill points over the run so different stages are interrupted.
+        delay = rng.uniform(0.15, 0.9) * seconds
+        proc = subprocess.Popen(curate_cmd(out), cwd=REPO, env=e2e_env(corpus), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        t0 = time.time()
+        while time.time() - t0 < delay and proc.poll() is None:
+            time.sleep(0.1)
+        if proc.poll() is None:
+            _kill_tree(psutil.Process(proc.pid))
+        proc.wait()
+        reached.append(_stages_done(out))
+    run_curate(out, corpus)
+    assert shard_bytes(out) == shard_bytes(clean)
+    assert reached != [reached[0]] * 3 or reached[0] < 10, f"kills all landed after the run: {reached}"
+
+
+def test_sigkill_of_a_ray_worker_is_retried_and_output_identical(clean_run, corpus, tmp_path):
+    clean, seconds = clean_run
+    out = tmp_path / "worker_killed"
+    proc = subprocess.Popen(curate_cmd(out), cwd=REPO, env=e2e_env(corpus), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    killed = None
+    t0 = time.time()
+    while proc.poll() is None and time.time() - t0 < 300 and killed is None:
+        busy = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                if any("ray::_call" in c for c in _cmdline(p))]
+        if busy and _stages_done(out) >= 2:
+            killed = busy[0].pid
+            busy[0].send_signal(signal.SIGKILL)
+        time.sleep(0.05)
+    output, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, output[-3000:]
+    assert killed is not None, "no busy Ray worker was seen to kill"
+    assert shard_bytes(out) == shard_bytes(clean)
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []

@@ -1,0 +1,59 @@
+"""A real Ray cluster on loopback (head + a second worker node), the recipe submitted as a Ray job;
+its shards must equal the embedded-Ray run's."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e_util import E2E_RECIPE, REPO, e2e_env, run_curate, shard_bytes
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray(*args: str, env: dict, timeout: int = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "ray"), *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_recipe_as_ray_job_on_two_node_loopback_cluster(corpus, tmp_path):
+    env = e2e_env(corpus)
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    env["RAY_TMPDIR"] = str(tmp_path / "raytmp")  # keeps this cluster's session files apart
+    gcs, dash = _free_port(), _free_port()
+    head = _ray("start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}", "--num-cpus=1",
+                "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
+                "--disable-usage-stats", f"--temp-dir={tmp_path / 'raytmp'}", env=env)
+    assert head.returncode == 0, head.stdout + head.stderr
+    try:
+        worker = _ray("start", f"--address=127.0.0.1:{gcs}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+                      "--disable-usage-stats", env=env)
+        assert worker.returncode == 0, worker.stdout + worker.stderr
+        out = tmp_path / "cluster_run"
+        deadline = time.time() + 60
+        while True:  # the job server needs a moment after `ray start`
+            job = _ray("job", "submit", f"--address=http://127.0.0.1:{dash}", "--working-dir", str(REPO),
+                       "--", "python", "-m", "curate", "run", str(E2E_RECIPE), "--out", str(out),
+                       env=env, timeout=900)
+            if job.returncode == 0 or time.time() > deadline or "Connection" not in job.stderr + job.stdout:
+                break
+            time.sleep(3)
+        assert job.returncode == 0, job.stdout[-4000:] + job.stderr[-4000:]
+        status = _ray("status", f"--address=127.0.0.1:{gcs}", env=env)
+        assert status.stdout.count("node_") >= 2 or "2.0 CPU" in status.stdout, status.stdout
+    finally:
+        _ray("stop", "--force", env=env)
+    embedded = tmp_path / "embedded_run"
+    run_curate(embedded, corpus)
+    assert shard_bytes(out) == shard_bytes(embedded)
