@@ -1,0 +1,156 @@
+"""GPT-3 quality classifier (Brown et al. 2020, Appendix A) as a pipeline stage.
+
+``fit`` trains a fastText classifier with reference text (``positives``: wiki and books by default) as
+high quality and raw web text (``negatives``) as low quality, evaluates it on a held-out split of
+documents (precision/recall at 0.5, ROC AUC), and saves ``quality.bin`` plus ``quality_eval.json`` in the
+stage directory. ``apply`` scores rows of ``score_kinds`` and keeps a document when
+``np.random.pareto(alpha) > 1 - score`` (alpha 9, as in GPT-3), the draw seeded by (recipe seed, doc id);
+``mode: threshold`` keeps ``score >= threshold`` instead. ``target_keep_rate`` calibrates alpha (or the
+threshold) on the held-out web scores. Scores go into ``meta.quality_score`` / ``meta.quality_keep``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.stage import FitContext, Stage, StageResult
+from filters._stage import Verdict, run_docs
+from filters.classifier import (NEG, POS, auc, calibrate_alpha, calibrate_threshold, chunks, doc_hash,
+                                expected_keep_rate, ft_line, pareto_keep, precision_recall)
+from filters.fasttext_util import load_model, predict_labels
+
+
+def score(model: Any, text: str, max_chars: int) -> float:
+    """P(high quality) for one document."""
+    return predict_labels(model, ft_line(text, max_chars)).get(POS, 0.0)
+
+
+def _sample_part(path: str, positives: list[str], negatives: list[str], seed: int, cap: int) -> list[tuple]:
+    """(hash, label, id, text) for the ``cap`` lowest-hash documents of each class in one part: merging
+    per-part samples by hash gives the same global sample however the data is partitioned."""
+    t = pq.read_table(path, columns=["id", "source", "kind", "text"])
+    out: list[tuple] = []
+    for label, names in ((POS, positives), (NEG, negatives)):
+        mask = pc.or_(pc.is_in(t["source"], pa.array(names)), pc.is_in(t["kind"], pa.array(names)))
+        sub = t.filter(mask)
+        rows = [(doc_hash(seed, "sample:" + i), label, i, x) for i, x in
+                zip(sub["id"].to_pylist(), sub["text"].to_pylist()) if x and x.strip()]
+        out.extend(sorted(rows)[:cap])
+    return out
+
+
+class QualityStage(Stage):
+    name = "quality"
+
+    @dataclass
+    class Config:
+        positives: list[str] = field(default_factory=lambda: ["wiki", "books"])  # sources or kinds
+        negatives: list[str] = field(default_factory=lambda: ["web"])
+        score_kinds: list[str] = field(default_factory=lambda: ["web"])  # sources or kinds to score
+        model: str | None = None  # reuse a saved model (skip training)
+        mode: str = "pareto"  # pareto | threshold
+        alpha: float = 9.0  # GPT-3 Appendix A
+        threshold: float = 0.5
+        target_keep_rate: float | None = None  # calibrate alpha / threshold on held-out web scores
+        max_docs_per_class: int = 20000
+        test_fraction: float = 0.2
+        chunk_words: int = 300
+        max_chunks_per_doc: int = 20
+        max_chars: int = 20000  # characters of a document that are scored
+        epoch: int = 20
+        lr: float = 0.5
+        dim: int = 32
+        word_ngrams: int = 2
+        bucket: int = 200000
+        min_count: int = 1
+
+    def fit(self, ctx: FitContext) -> dict:
+        c = self.config
+        if c.mode not in ("pareto", "threshold"):
+            raise ValueError(f"quality.mode must be 'pareto' or 'threshold', got {c.mode!r}")
+        fn = functools.partial(_sample_part, positives=c.positives, negatives=c.negatives, seed=ctx.seed,
+                               cap=c.max_docs_per_class)
+        sample = sorted(r for part in ctx.map_parts(functools.partial(_call_str, fn)) for r in part)
+        by_label = {lab: [r for r in sample if r[1] == lab][: c.max_docs_per_class] for lab in (POS, NEG)}
+        is_test = {r[2]: (r[0] >> 40) % 10000 < c.test_fraction * 10000 for rs in by_label.values() for r in rs}
+        test = [r for rs in by_label.values() for r in rs if is_test[r[2]]]
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        if c.model:
+            model_path = str(Path(c.model).resolve())
+            n_train = 0
+        else:
+            if not by_label[POS] or not by_label[NEG]:
+                raise ValueError(f"quality: need both positives {c.positives} and negatives {c.negatives} in the "
+                                 f"input to train (found {len(by_label[POS])} / {len(by_label[NEG])} documents); "
+                                 "or set quality.model to a saved model")
+            train = [r for rs in by_label.values() for r in rs if not is_test[r[2]]]
+            model_path, n_train = self._train(train, ctx.workdir, ctx.seed)
+        model = load_model(model_path)
+        labels = np.array([r[1] == POS for r in test], bool)
+        scores = np.array([score(model, r[3], c.max_chars) for r in test], float)
+        prec, rec = precision_recall(labels, scores)
+        neg_scores = scores[~labels]
+        alpha, threshold = c.alpha, c.threshold
+        if c.target_keep_rate is not None and len(neg_scores):
+            if c.mode == "pareto":
+                alpha = calibrate_alpha(neg_scores, c.target_keep_rate)
+            else:
+                threshold = calibrate_threshold(neg_scores, c.target_keep_rate)
+        metrics = {"auc": auc(labels, scores), "precision": prec, "recall": rec, "n_train": n_train,
+                   "n_test": len(test), "n_test_pos": int(labels.sum()), "n_test_neg": int((~labels).sum()),
+                   "mode": c.mode, "alpha": alpha, "threshold": threshold, "model": model_path,
+                   "expected_web_keep_rate": expected_keep_rate(neg_scores, alpha) if len(neg_scores) and
+                   c.mode == "pareto" else float(np.mean(neg_scores >= threshold)) if len(neg_scores) else None}
+        metrics = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
+        (ctx.workdir / "quality_eval.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        ctx.log(f"quality: held-out AUC {metrics['auc']}, precision {prec:.3f}, recall {rec:.3f} "
+                f"on {len(test)} documents; model {model_path}")
+        return {"model": model_path, "seed": ctx.seed, "alpha": alpha, "threshold": threshold, "summary": metrics}
+
+    def _train(self, train: list[tuple], workdir: Path, seed: int) -> tuple[str, int]:
+        import fasttext
+
+        c = self.config
+        examples = []
+        for h, label, did, text in train:
+            for j, chunk in enumerate(chunks(text, c.chunk_words, c.max_chunks_per_doc)):
+                examples.append((doc_hash(seed, f"{did}:{j}"), f"{label} {ft_line(chunk, c.max_chars)}"))
+        examples.sort()  # deterministic shuffle
+        train_file = workdir / "quality_train.txt"
+        train_file.write_text("".join(line.replace("\n", " ") + "\n" for _, line in examples), encoding="utf-8")
+        model = fasttext.train_supervised(input=str(train_file), epoch=c.epoch, lr=c.lr, dim=c.dim,
+                                          wordNgrams=c.word_ngrams, bucket=c.bucket, minCount=c.min_count,
+                                          thread=1, seed=seed, verbose=0)
+        path = workdir / "quality.bin"
+        model.save_model(str(path))
+        return str(path.resolve()), len(examples)
+
+    def apply(self, batch: pa.Table, state: dict) -> StageResult:
+        c = self.config
+        names = pa.array(c.score_kinds)
+        mask = pc.or_(pc.is_in(batch["source"], names), pc.is_in(batch["kind"], names))
+        scored, passthrough = batch.filter(mask), batch.filter(pc.invert(mask))
+        model = load_model(state["model"])
+        seed, alpha, threshold = state["seed"], state["alpha"], state["threshold"]
+
+        def decide(text: str, meta: dict[str, str], doc_id: str) -> Verdict:
+            s = score(model, text, c.max_chars)
+            keep = pareto_keep(s, seed, doc_id, alpha) if c.mode == "pareto" else s >= threshold
+            return Verdict(None if keep else f"quality:{c.mode}",
+                           {"quality_score": f"{s:.6f}", "quality_keep": int(keep)})
+
+        res = run_docs(scored, self.name, decide)
+        res.kept = pa.concat_tables([res.kept, passthrough.cast(res.kept.schema)])
+        return res
+
+
+def _call_str(fn: Any, path: Any) -> Any:
+    return fn(str(path))
