@@ -1,0 +1,153 @@
+"""The ``extract`` stage: HTML in ``text`` -> main text, one document at a time.
+
+Rows whose ``meta.extracted`` is ``1`` (WET conversions, already plain text) pass through unchanged.
+An empty result is dropped (``extract:empty``, or ``extract:short`` under ``min_chars``), an HTML payload
+over ``max_html_bytes`` is dropped (``extract:oversized``), a document over ``timeout_s`` is dropped
+(``extract:timeout``) and an extractor exception is an error (``error:<Exception>``); a bad page never
+fails the batch.
+
+Timeout: ``signal.setitimer(ITIMER_REAL)`` armed around each document, which interrupts the extractor
+in the task's main thread (Ray runs task code there) without leaving a thread or process behind. Where
+the stage runs outside the main thread the timer cannot be armed; the ``max_html_bytes`` guard then
+bounds the work (the extractors are linear-time in the input size).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.extract.engines import ENGINES
+from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts
+from curate.stage import Stage, StageResult
+
+
+class ExtractTimeout(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise ExtractTimeout()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[bool]:
+    """Raise ExtractTimeout in this block after ``seconds`` (main thread only; yields whether armed)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield False
+        return
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+class ExtractStage(Stage):
+    name = "extract"
+
+    @dataclass
+    class Config:
+        engine: str = "fast"  # fast | trafilatura | resiliparse
+        timeout_s: float = 5.0  # per document; 0 disables
+        min_chars: int = 1  # shorter main texts are dropped (extract:short)
+        max_html_bytes: int = 8 << 20  # larger HTML payloads are dropped (extract:oversized)
+
+    def __init__(self, config: Any | None = None):
+        super().__init__(config)
+        if self.config.engine not in ENGINES:
+            from curate.recipe import RecipeError
+
+            raise RecipeError(f"stages.extract.engine: unknown engine {self.config.engine!r}; "
+                              f"allowed: {', '.join(ENGINES)}")
+
+    def apply(self, batch: pa.Table, state: Any) -> StageResult:
+        extract = ENGINES[self.config.engine]
+        kept, dropped, errors = [], [], []
+        counters: Counter[str] = Counter()
+        for row, meta in zip(batch.select([f.name for f in DOC_SCHEMA]).to_pylist(), meta_dicts(batch)):
+            row["meta"] = meta
+            if meta.get("extracted") == "1":
+                kept.append(row)
+                counters["passed_through"] += 1
+                continue
+            html = row.get("text") or ""
+            row["text"] = None  # dropped rows do not carry the HTML
+            if len(html.encode("utf-8", "surrogatepass")) > self.config.max_html_bytes:
+                dropped.append({**row, "reason": "extract:oversized"})
+                continue
+            try:
+                with deadline(self.config.timeout_s):
+                    text, info = extract(html, row.get("url"))
+            except ExtractTimeout:
+                dropped.append({**row, "reason": "extract:timeout"})
+                continue
+            except Exception as e:  # one broken page must not fail the batch
+                errors.append({**row, "reason": f"error:{type(e).__name__}",
+                               "meta": {**meta, "error": str(e)[:300]}})
+                continue
+            text = (text or "").strip()
+            if not text or len(text) < self.config.min_chars:
+                dropped.append({**row, "reason": "extract:empty" if not text else "extract:short"})
+                continue
+            meta.update(info, extracted="1", html_chars=str(len(html)))
+            kept.append({**row, "text": text, "meta": meta})
+            counters["extracted"] += 1
+        return StageResult(kept=docs_table(kept), dropped=drops_table(dropped, self.name),
+                           errors=drops_table(errors, self.name), counters=dict(counters))
+
+
+def _reader_for(path: str, options: dict[str, Any]) -> Any:
+    from curate.sources.tabular import JsonlReader, ParquetReader
+    from curate.sources.warc import WarcReader
+
+    name = path.lower()
+    cls = ParquetReader if name.endswith(".parquet") else JsonlReader if ".jsonl" in name else WarcReader
+    from curate.recipe import build_config
+
+    return cls("web", "web", build_config(cls.Config, options, "extract reader options"))
+
+
+def extract_file(input_path: str, output_path: str, batch_rows: int = 256, **config: Any) -> dict:
+    """Read a WARC (or JSONL/Parquet of HTML rows), extract main text, write the kept documents to
+    ``output_path`` (Parquet, atomically) and the dropped/errored ones next to it
+    (``<output>.dropped.parquet``). ``config`` holds ExtractStage keys and reader options. Returns counts."""
+    stage_keys = {f.name for f in fields(ExtractStage.Config)}
+    stage = ExtractStage.from_dict({k: v for k, v in config.items() if k in stage_keys})
+    reader = _reader_for(input_path, {k: v for k, v in config.items() if k not in stage_keys})
+    kept, rejected = [], []
+    counts: dict[str, Any] = {"read": 0, "read_dropped": Counter(), "dropped": Counter(), "errors": Counter()}
+    for unit in reader.units([input_path]):
+        res = reader.read(unit)
+        counts["read"] += res.kept.num_rows + res.dropped.num_rows + res.errors.num_rows
+        counts["read_dropped"].update(res.dropped.column("reason").to_pylist())
+        counts["errors"].update(res.errors.column("reason").to_pylist())
+        rejected += [res.dropped, res.errors]
+        for start in range(0, res.kept.num_rows, batch_rows):
+            out = stage.apply(res.kept.slice(start, batch_rows), None)
+            kept.append(out.kept)
+            rejected += [out.dropped, out.errors]
+            counts["dropped"].update(out.dropped.column("reason").to_pylist())
+            counts["errors"].update(out.errors.column("reason").to_pylist())
+    table = pa.concat_tables(kept) if kept else DOC_SCHEMA.empty_table()
+    _write_atomic(table, output_path)
+    if any(t.num_rows for t in rejected):
+        _write_atomic(pa.concat_tables(rejected), output_path + ".dropped.parquet")
+    counts.update(kept=table.num_rows, read_dropped=dict(counts["read_dropped"]), dropped=dict(counts["dropped"]),
+                  errors=dict(counts["errors"]))
+    return counts
+
+
+def _write_atomic(table: pa.Table, path: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
