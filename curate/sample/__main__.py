@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 
 from curate.sample.build import BuildOptions, build, format_summary
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
                         max_code_files=a.max_code_files, force=a.force)
     try:
         summary = build(opts)
-    except (MissingPackage, FileNotFoundError) as e:
+    except (MissingPackage, FileNotFoundError, subprocess.CalledProcessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"sample corpus at {opts.out}")

@@ -125,15 +125,19 @@ def build(opts: BuildOptions) -> dict[str, dict[str, int]]:
         return summarize(out)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    for kind in KINDS:
-        (tmp / kind).mkdir(parents=True)
-    if opts.from_dir:
-        copy_from(Path(opts.from_dir), tmp, opts)
-    else:
-        build_web(tmp / "web", opts)
-        build_wiki(tmp / "wiki", opts)
-        books.write_books(tmp / "books", opts.max_book_bytes)
-        code.copy_stdlib(tmp / "code" / "cpython", max_files=opts.max_code_files)
+    try:
+        for kind in KINDS:
+            (tmp / kind).mkdir(parents=True)
+        if opts.from_dir:
+            copy_from(Path(opts.from_dir), tmp, opts)
+        else:
+            build_web(tmp / "web", opts)
+            build_wiki(tmp / "wiki", opts)
+            books.write_books(tmp / "books", opts.max_book_bytes)
+            code.copy_stdlib(tmp / "code" / "cpython", max_files=opts.max_code_files)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed build leaves the previous sample untouched
+        raise
     summary = summarize(tmp)
     (tmp / "MANIFEST.json").write_text(json.dumps(
         {**_stamp(opts), "summary": summary, "files": _manifest(tmp)}, indent=1, sort_keys=True) + "\n")

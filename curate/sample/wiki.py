@@ -25,6 +25,7 @@ _DATE = re.compile(r"\((\d{4})-(\d{2})-(\d{2})\)\s*$")
 _DOMAIN = re.compile(r"^((?:\d+\.\s+)?)<([a-z][a-z0-9 ,.&/\-]*)>", re.M)
 _ESC = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;",
         "|": "&#124;", "'": "&#39;", "~": "&#126;", "_": "&#95;"}
+_PROTOCOL = re.compile(r"^(https?|ftp|mailto|news|gopher|telnet|irc):")
 _BAD_LINK = re.compile(r"[#<>\[\]|{}_;=\"\\]")
 
 
@@ -47,12 +48,14 @@ def _plain(s: str) -> str:
 
 def _xref(inner: str) -> str:
     """A FOLDOC ``{...}`` reference as wikitext: external link, internal link, or literal text."""
+    target = " ".join(inner.split())
     m = _URL_TAIL.match(inner)
     if m and ("/" in m.group(2) or m.group(2).endswith((".html", ".htm"))):
         label, url = " ".join(m.group(1).split()), urljoin(FOLDOC_BASE, m.group(2))
-        if re.match(r"^(https?|ftp|mailto|news|gopher|telnet):", url) and not re.search(r"[\[\]<>\"]", url):
-            return f"[{url} {_plain(label)}]" if label else f"[{url}]"
-    target = " ".join(inner.split())
+    else:  # a bare URL, e.g. {news:comp.lang.c}
+        label, url = "", target
+    if _PROTOCOL.match(url) and not re.search(r"[\s\[\]<>\"]", url):
+        return f"[{url} {_plain(label or url)}]"  # FOLDOC shows an unlabelled URL as its own label
     if target and len(target) <= 80 and not _BAD_LINK.search(target) and not target.startswith(":"):
         return f"[[{target}]]"
     return _plain("{" + inner + "}")
@@ -62,10 +65,11 @@ def body_to_wikitext(body: str) -> str:
     """FOLDOC body (3-space indented prose) -> light wikitext.
 
     Cross references ``{term}`` become ``[[term]]`` (``{label (url)}`` external links), a sense's leading
-    subject tag ``<language, humour>`` becomes italic, the common indent is removed (deeper-indented
+    subject tag ``<language, humour>`` becomes italic, FOLDOC's 3-space indent is removed (deeper-indented
     lines, mostly code, stay indented: wikitext preformatted), and all other markup characters are escaped.
     """
-    text = textwrap.dedent("\n".join(ln.rstrip() for ln in body.strip("\n").split("\n")))
+    lines = (re.sub(r"^ {1,3}", "", ln.rstrip()) for ln in body.strip("\n").split("\n"))
+    text = textwrap.dedent("\n".join(lines))  # some entries are indented deeper than FOLDOC's 3 spaces
     out, pos = [], 0
     for m in _XREF.finditer(text):
         out.append(_markup_plain(text[pos:m.start()]))
