@@ -67,6 +67,11 @@ def find_record_start(f: BinaryIO, pos: int, gz: bool, limit: int | None = None)
     return None
 
 
+def _truncated(record: Any) -> bool:
+    """True when the file ended before the record's Content-Length (warcio yields the partial payload)."""
+    return getattr(record.raw_stream, "limit", 0) > 0
+
+
 class WarcReader(Reader):
     format = "warc"
 
@@ -143,6 +148,8 @@ class WarcReader(Reader):
             data = record.content_stream().read(self.config.max_record_bytes + 1)
             if len(data) > self.config.max_record_bytes:
                 return rows.drop("warc:oversized", url, meta)
+            if _truncated(record):
+                return rows.error("warc:truncated", url, meta)
             text = data.decode("utf-8", "replace").strip()
             if not text:
                 return rows.drop("warc:empty", url, meta)
@@ -169,6 +176,8 @@ class WarcReader(Reader):
             return rows.drop(f"content_type:{mime or 'none'}", url, meta)
         if len(data) > self.config.max_record_bytes:
             return rows.drop("warc:oversized", url, meta)
+        if _truncated(record):
+            return rows.error("warc:truncated", url, meta)
         if not data.strip():
             return rows.drop("warc:empty", url, meta)
         text, charset, how = decode_html(data, ctype)
