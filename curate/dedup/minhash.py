@@ -29,7 +29,7 @@ from curate.dedup.shingle import shingles
 from curate.dedup.signature import MinHasher, estimate_jaccard
 from curate.stage import FitContext, Stage, StageResult
 
-SIG_DOCS_PER_S_CORE = 15_000  # measured by bench/dedup.py on ~2 KB docs; used only for the estimate
+SIG_DOCS_PER_S_CORE = 12_000  # bench/dedup.py, ~2.4 KB docs, on the shared dev box; used only for the estimate
 BATCH = 2048
 
 
