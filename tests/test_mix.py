@@ -1,0 +1,99 @@
+"""Mixture planner: rates, epochs table, deterministic down/up-sampling, counts that reconcile."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate.mix.planner import MixStage, estimate_tokens, mix_files, plan_mix
+from curate.schema import docs_table, meta_dicts
+from curate.stage import FitContext
+from tests.test_shards_corpus import corpus_docs, write_parts
+
+GPT3 = {"web": 0.6, "books": 0.16, "wiki": 0.03, "code": 0.21}  # code has no rows here
+CFG = {"weights": GPT3, "target_tokens": 400_000, "max_epochs": 1.5}
+
+
+def serial(fn, items):
+    return [fn(x) for x in items]
+
+
+def run_mix(parts: list[Path], tmp: Path, config: dict, seed: int = 7):
+    stage = MixStage.from_dict(config)
+    logs: list[str] = []
+    ctx = FitContext(parts, tmp, seed, serial, log=logs.append)
+    state = stage.fit(ctx)
+    results = [stage.apply(pq.read_table(p), state) for p in parts]
+    return state, results, logs
+
+
+def test_plan_rates_epochs_and_default_budget() -> None:
+    counts = {"web": [10, 4000], "books": [2, 2000], "wiki": [5, 400]}  # bytes -> 1000/500/100 tokens
+    p = plan_mix(counts, {"web": 3, "books": 1, "wiki": 1}, target_tokens=2000, max_epochs=5.0)
+    rows = {r["source"]: r for r in p.rows}
+    assert rows["web"]["weight"] == pytest.approx(0.6) and rows["web"]["epochs"] == pytest.approx(1.2)
+    assert rows["wiki"]["epochs"] == pytest.approx(4.0) and rows["books"]["epochs"] == pytest.approx(0.8)
+    assert not p.warnings
+    # default budget: the whole corpus (1600) unless a source would exceed max_epochs
+    assert plan_mix(counts, {"web": 3, "books": 1, "wiki": 1}, None, 10.0).target_tokens == 1600
+    capped = plan_mix(counts, {"web": 3, "books": 1, "wiki": 1}, None, 2.0)
+    assert capped.target_tokens == 1000 and max(capped.rates.values()) == pytest.approx(2.0)
+    warn = plan_mix(counts, {"web": 1, "wiki": 1}, 4000, 10.0)
+    assert any("'wiki' would be repeated 20.00 epochs" in w for w in warn.warnings)
+    assert any("'books' has no weight" in w for w in warn.warnings)
+    assert estimate_tokens(9) == 3
+
+
+def test_mix_stage_on_corpus(corpus: Path, tmp_path: Path) -> None:
+    rows = corpus_docs(corpus)
+    parts = write_parts(rows, 3, tmp_path / "in")
+    state, results, logs = run_mix(parts, tmp_path, CFG)
+    table = state["summary"]["table_text"]
+    assert "epochs" in table and "est. tokens" in table and all(s in table for s in ("web", "books", "wiki"))
+    assert any("'code' has weight" in line for line in logs)  # no code rows: weight redistributed
+    assert any("would be repeated" in line for line in logs)  # books: 1.65 epochs > 1.5
+    rates = state["rates"]
+    assert rates["wiki"] < 1 < rates["books"]  # wiki down-sampled, books up-sampled at this budget
+    kept = [r for res in results for r in res.kept.to_pylist()]
+    dropped = [r for res in results for r in res.dropped.to_pylist()]
+    assert len(kept) + len(dropped) == len(rows)
+    assert {d["reason"] for d in dropped} == {"mix:downsample"}
+    assert all(d["source"] == "wiki" for d in dropped)
+    reps = {r["id"]: int(dict(r["meta"])["repeat"]) for r in kept}
+    books = [reps[r["id"]] for r in rows if r["source"] == "books"]
+    assert set(books) == {math.floor(rates["books"]), math.floor(rates["books"]) + 1}
+    assert sum(books) / len(books) == pytest.approx(rates["books"], rel=0.1)
+    wiki_kept = sum(r["source"] == "wiki" for r in kept) / sum(r["source"] == "wiki" for r in rows)
+    assert wiki_kept == pytest.approx(rates["wiki"], abs=0.1)
+    # same seed, different partitioning -> same decisions; another seed -> different ones
+    _, res1, _ = run_mix(write_parts(rows, 1, tmp_path / "one"), tmp_path, CFG)
+    assert {r["id"]: dict(r["meta"])["repeat"] for r in res1[0].kept.to_pylist()} == {k: str(v) for k, v in reps.items()}
+    _, res2, _ = run_mix(parts, tmp_path, CFG, seed=8)
+    assert {r["id"] for res in res2 for r in res.kept.to_pylist()} != set(reps)
+
+
+def test_unweighted_source_is_dropped_with_reason(corpus: Path, tmp_path: Path) -> None:
+    rows = corpus_docs(corpus)
+    parts = write_parts(rows, 2, tmp_path / "in")
+    _, results, _ = run_mix(parts, tmp_path, {"weights": {"web": 1.0, "books": 1.0}})
+    dropped = [r for res in results for r in res.dropped.to_pylist()]
+    assert {d["reason"] for d in dropped if d["source"] == "wiki"} == {"mix:unweighted"}
+    assert sum(r["source"] == "wiki" for r in dropped) == sum(r["source"] == "wiki" for r in rows)
+
+
+def test_mix_finalize_and_mix_files(corpus: Path, tmp_path: Path) -> None:
+    rows = corpus_docs(corpus)
+    src = tmp_path / "docs.parquet"
+    pq.write_table(docs_table(rows), src)
+    out = mix_files([str(src)], str(tmp_path / "mixed.parquet"), {"web": 0.5, "books": 0.3, "wiki": 0.2},
+                    target_tokens=300_000, seed=3)
+    assert out["in"] == 400 and out["kept"] + out["dropped"] == 400
+    assert pq.read_table(tmp_path / "mixed.dropped.parquet").num_rows == out["dropped"]
+    realised = {r["source"]: r for r in out["realised"]}
+    assert sum(r["mix_tokens"] for r in realised.values()) == pytest.approx(300_000, rel=0.15)
+    for r in realised.values():  # realised epochs track the plan
+        assert r["mix_tokens"] == pytest.approx(r["target_tokens"], rel=0.35)
+    kept = pq.read_table(tmp_path / "mixed.parquet")
+    assert all("repeat" in m for m in meta_dicts(kept))

@@ -1,0 +1,88 @@
+"""Tokenizer: BPE training with byte fallback and an EOD control symbol, reuse by path, standalone entry points."""
+from __future__ import annotations
+
+import bz2
+import json
+import re
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import sentencepiece as spm
+
+from curate.schema import docs_table
+from curate.stage import FitContext
+from tokenizer import tokenize_files, train_tokenizer
+from tokenizer.stage import TokenizeStage
+from tests.test_shards_corpus import corpus_docs, serial, write_parts
+
+
+@pytest.fixture(scope="module")
+def model(corpus: Path, tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("tok")
+    path = train_tokenizer([str(corpus / "dedup" / "docs.jsonl")], str(d), vocab_size=1500,
+                           sample_chars=600_000, special_tokens=["<|pad|>"], seed=1)
+    return Path(path)
+
+
+def jawiki_text(corpus: Path, n: int = 200_000) -> str:
+    with bz2.open(corpus / "wiki" / "jawiki-20230501-pages-articles-multistream.head.xml.bz2", "rt",
+                  encoding="utf-8") as f:
+        head = f.read(n)
+    return "".join(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]+", head))[:3000]
+
+
+def test_model_pieces_eod_and_byte_fallback(model: Path, corpus: Path) -> None:
+    sp = spm.SentencePieceProcessor(model_file=str(model))
+    assert sp.vocab_size() == 1500
+    eod = sp.piece_to_id("<|endoftext|>")
+    assert sp.is_control(eod) and sp.is_control(sp.piece_to_id("<|pad|>"))
+    assert eod not in sp.encode("a line that mentions <|endoftext|> literally")  # text never becomes EOD
+    ja = jawiki_text(corpus)
+    assert len(ja) > 500
+    ids = sp.encode(ja)
+    assert sp.unk_id() not in ids and any(sp.is_byte(i) for i in ids) and sp.decode(ids) == ja
+    for r in corpus_docs(corpus)[:50]:  # identity normalisation: lossless on real text
+        assert sp.decode(sp.encode(r["text"])) == r["text"]
+
+
+def test_training_is_deterministic(model: Path, corpus: Path, tmp_path: Path) -> None:
+    again = train_tokenizer([str(corpus / "dedup" / "docs.jsonl")], str(tmp_path), vocab_size=1500,
+                            sample_chars=600_000, special_tokens=["<|pad|>"], seed=1)
+    assert Path(again).read_bytes() == model.read_bytes()
+
+
+def test_reuse_by_path_and_missing_eod(model: Path, corpus: Path, tmp_path: Path) -> None:
+    parts = write_parts(corpus_docs(corpus)[:30], 1, tmp_path / "in")
+    stage = TokenizeStage.from_dict({"model": str(model)})
+    state = stage.fit(FitContext(parts, tmp_path, 0, serial, run_dir=tmp_path / "r", log=lambda s: None))
+    assert (tmp_path / "r" / "tokenizer" / "tokenizer.model").read_bytes() == model.read_bytes()
+    assert state["reused_from"] == str(model.resolve()) and state["vocab_size"] == 1500
+    bad = TokenizeStage.from_dict({"model": str(model), "eod_token": "</doc>"})
+    with pytest.raises(ValueError, match="no control symbol '</doc>'"):
+        bad.fit(FitContext(parts, tmp_path, 0, serial, run_dir=tmp_path / "r2", log=lambda s: None))
+    with pytest.raises(FileNotFoundError):
+        TokenizeStage.from_dict({"model": str(tmp_path / "nope.model")}).fit(
+            FitContext(parts, tmp_path, 0, serial, run_dir=tmp_path / "r3"))
+
+
+def test_empty_documents_are_dropped_with_reason(corpus: Path) -> None:
+    rows = corpus_docs(corpus)[:3]
+    rows[1] = {**rows[1], "text": ""}
+    rows[2] = {**rows[2], "text": None}
+    res = TokenizeStage().apply(docs_table(rows), {})
+    assert res.kept.num_rows == 1 and res.dropped.column("reason").to_pylist() == ["tokenize:empty"] * 2
+
+
+def test_tokenize_files_writes_shards_and_manifest(model: Path, corpus: Path, tmp_path: Path) -> None:
+    out = tokenize_files([str(corpus / "dedup" / "docs.jsonl")], str(tmp_path / "run"), str(model),
+                         shard_tokens=200_000, val_fraction=0.1, seed=2)
+    m = json.loads(Path(out["manifest"]).read_text())
+    assert out["encoded_docs"] == 400 and out["dropped_empty"] == 0
+    assert m["vocab_size"] == 1500 and m["dtype"] == "uint16" and m["tokenizer"]["path"] == "tokenizer/tokenizer.model"
+    docs = sum(v["documents"] for s in m["per_source"].values() for v in s.values())
+    assert docs == 400 and 20 < sum(e["documents"] for e in m["splits"]["val"]) < 80
+    cpt = m["per_source"]["train"]["docs"]["chars_per_token"]
+    assert 1.5 < cpt < 6
+    assert pq.read_table(tmp_path / "run" / "shards" / "lineage.parquet").num_rows == 400
+    assert m["documents"] == ["documents/part-00000.parquet"]

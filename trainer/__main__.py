@@ -1,0 +1,32 @@
+"""``python -m trainer --manifest runs/<r>/manifest.json --steps N [--config tiny|small|gpt2]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from trainer.model import CONFIGS
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--config", default="small", choices=sorted(CONFIGS))
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    p.add_argument("--out", default=None, help="checkpoint folder (default: <manifest dir>/trainer)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--eval-every", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", default=None, help="continue from a checkpoint")
+    p.add_argument("--cpu-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    a = p.parse_args(argv)
+    from trainer.train import train
+
+    train(a.manifest, a.steps, config=a.config, device=a.device, out=a.out, batch_size=a.batch_size, lr=a.lr,
+          eval_every=a.eval_every, seed=a.seed, resume=a.resume, cpu_threads=a.cpu_threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
