@@ -199,8 +199,9 @@ class MinHashDedupStage(Stage):
         start = np.ones(len(order), bool)
         start[1:] = lab[1:] != lab[:-1]
         first = order[np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))]
-        gone = order[~start]
-        keep_of = first[~start]
+        gone, keep_of = order[~start], first[~start]
+        distinct = ids_a[gone] != ids_a[keep_of]  # a repeated id cannot be dropped without its survivor
+        gone, keep_of = gone[distinct], keep_of[distinct]
         sizes = Counter(np.diff(np.append(np.flatnonzero(start), len(order))).tolist())
         pairs = np.stack([nodes[gone], nodes[keep_of]], axis=1) if len(gone) else np.empty((0, 2), np.int64)
         return ids_a[gone].tolist(), ids_a[keep_of].tolist(), pairs, sizes, rounds
