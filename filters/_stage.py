@@ -53,7 +53,7 @@ def run_docs(batch: pa.Table, stage: str, fn: DocFn, counters: dict[str, int] | 
     if text_changed:
         table = table.set_column(table.schema.get_field_index("text"), table.schema.field("text"),
                                  pa.array(new_texts, table.schema.field("text").type))
-    keep = pa.array([r is None and e is None for r, e in zip(reasons, errors)])
+    keep = pa.array([r is None and e is None for r, e in zip(reasons, errors)], pa.bool_())
     drop_idx = [i for i, r in enumerate(reasons) if r is not None]
     err_idx = [i for i, e in enumerate(errors) if e is not None]
     return StageResult(

@@ -130,7 +130,7 @@ class LineCleanStage(Stage):
                     if verdict[i] is None and not self._edge_candidate(raw[i].strip()):
                         break
                     run.append(i)  # lines removed by another rule extend the block
-                if sum(verdict[i] is None for i in run) >= c.edge_block_min_lines:
+                if len(run) >= c.edge_block_min_lines:
                     for i in run:
                         verdict[i] = verdict[i] or "edge_block"
         removed = [(verdict[i], raw[i].strip()) for i in content if verdict[i] is not None]

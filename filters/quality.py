@@ -66,7 +66,7 @@ class QualityStage(Stage):
         max_chunks_per_doc: int = 20
         max_chars: int = 20000  # characters of a document that are scored
         epoch: int = 20
-        lr: float = 0.5
+        lr: float = 0.2
         dim: int = 32
         word_ngrams: int = 2
         bucket: int = 200000
