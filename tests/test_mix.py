@@ -97,3 +97,12 @@ def test_mix_finalize_and_mix_files(corpus: Path, tmp_path: Path) -> None:
         assert r["mix_tokens"] == pytest.approx(r["target_tokens"], rel=0.35)
     kept = pq.read_table(tmp_path / "mixed.parquet")
     assert all("repeat" in m for m in meta_dicts(kept))
+
+
+def test_empty_batch_and_null_text(corpus: Path) -> None:
+    stage = MixStage.from_dict({"weights": {"web": 1.0}})
+    empty = stage.apply(docs_table([]), {"rates": {"web": 0.5}, "seed": 0})
+    assert empty.kept.num_rows == empty.dropped.num_rows == 0
+    row = {**corpus_docs(corpus)[0], "source": "web", "text": None}
+    res = stage.apply(docs_table([row]), {"rates": {"web": 2.0}, "seed": 0})
+    assert meta_dicts(res.kept)[0]["repeat"] == "2" and res.counters["mix_instances"] == 2

@@ -109,6 +109,7 @@ def test_shards_identical_across_partitioning_and_workers(run: Path, docs, repea
     assert shard_bytes(other) != shard_bytes(run)
 
 
+@pytest.mark.slow
 def test_shards_identical_with_ray_workers(run: Path, docs, repeats, tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
     started = not ray.is_initialized()

@@ -111,6 +111,7 @@ class TokenizeStage(Stage):
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, run / "manifest.json")
         summary = {"shards": {s: len(v) for s, v in out["splits"].items()}, "tokens": manifest["tokens"],
+                   "tokenizer": manifest["tokenizer"], "vocab_size": state["vocab_size"], "dtype": dtype.name,
                    "per_source": out["per_source"], "encoded_docs": sum(e["docs"] for e in encoded)}
         ctx.log(f"tokenize: {summary['shards']} shards, tokens {manifest['tokens']}")
         return {"tokenize": summary}

@@ -157,8 +157,9 @@ class MixStage(Stage):
             counters["mix_instances"] = counters.get("mix_instances", 0) + rep
             key = f"mix_est_tokens:{src}"
             counters[key] = counters.get(key, 0) + rep * estimate_tokens(nbytes[i])
-        kept = set_meta(batch.take(keep), updates)
-        dropped = with_reason(batch.take(drop), reasons, self.name) if drop else empty_drops()
+        kept = set_meta(batch.take(pa.array(keep, pa.int64())), updates)
+        dropped = (with_reason(batch.take(pa.array(drop, pa.int64())), reasons, self.name) if drop
+                   else empty_drops())
         return StageResult(kept=kept, dropped=dropped, counters=counters)
 
     def finalize(self, ctx: FitContext, state: dict[str, Any]) -> dict[str, Any]:
