@@ -5,6 +5,7 @@ the C++ binding ``model.f.predict`` directly, which returns plain (probability, 
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -15,12 +16,14 @@ _LOCK = threading.Lock()
 
 
 def load_model(path: str) -> Any:
-    """Load a fastText model once per process (cached by path; models are read-only)."""
+    """Load a fastText model once per process (cached by path and file version; models are read-only)."""
+    st = os.stat(path)
+    key = f"{path}\x00{st.st_mtime_ns}\x00{st.st_size}"
     with _LOCK:
-        m = _MODELS.get(path)
+        m = _MODELS.get(key)
         if m is None:
             m = fasttext.FastText._FastText(model_path=path)  # load_model() only adds a stderr warning
-            _MODELS[path] = m
+            _MODELS[key] = m
         return m
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,8 +118,6 @@ class QualityStage(Stage):
         return {"model": model_path, "seed": ctx.seed, "alpha": alpha, "threshold": threshold, "summary": metrics}
 
     def _train(self, train: list[tuple], workdir: Path, seed: int) -> tuple[str, int]:
-        import fasttext
-
         c = self.config
         examples = []
         for h, label, did, text in train:
@@ -126,11 +126,13 @@ class QualityStage(Stage):
         examples.sort()  # deterministic shuffle
         train_file = workdir / "quality_train.txt"
         train_file.write_text("".join(line.replace("\n", " ") + "\n" for _, line in examples), encoding="utf-8")
-        model = fasttext.train_supervised(input=str(train_file), epoch=c.epoch, lr=c.lr, dim=c.dim,
-                                          wordNgrams=c.word_ngrams, bucket=c.bucket, minCount=c.min_count,
-                                          thread=1, seed=seed, verbose=0)
         path = workdir / "quality.bin"
-        model.save_model(str(path))
+        args = dict(input=str(train_file), epoch=c.epoch, lr=c.lr, dim=c.dim, wordNgrams=c.word_ngrams,
+                    bucket=c.bucket, minCount=c.min_count, thread=1, seed=seed, verbose=0)
+        # fastText keeps state between trainings in one process: a second train_supervised in the same
+        # process can differ or hit "Encountered NaN". A fresh spawned process makes it reproducible.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
+            ex.submit(_train_fasttext, args, str(path)).result()
         return str(path.resolve()), len(examples)
 
     def apply(self, batch: pa.Table, state: dict) -> StageResult:
@@ -150,6 +152,12 @@ class QualityStage(Stage):
         res = run_docs(scored, self.name, decide)
         res.kept = pa.concat_tables([res.kept, passthrough.cast(res.kept.schema)])
         return res
+
+
+def _train_fasttext(args: dict, out_path: str) -> None:
+    import fasttext
+
+    fasttext.train_supervised(**args).save_model(out_path)
 
 
 def _call_str(fn: Any, path: Any) -> Any:
