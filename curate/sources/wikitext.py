@@ -26,6 +26,10 @@ KEEP_TEMPLATE_ARG = {"lang": 2, "lang-*": 1, "読み仮名*": 1, "nihongo": 1, "
                      "transl": 2, "langx": 2}
 _INTERWIKI = re.compile(r"^[a-z]{2,3}(-[a-z]{2,8})*$")
 _MAGIC = re.compile(r"__[A-Z_]{3,30}__")
+# Markup mwparserfromhell leaves as text when it is unbalanced (e.g. a newline inside a link title).
+_LEFT_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
+_LEFT_LINK = re.compile(r"\[\[(?:[^\[\]|]*\|)?([^\[\]|]*)\]\]")
+_LEFT_BRACES = re.compile(r"\{\{|\}\}|\[\[|\]\]")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANKS = re.compile(r"\n{3,}")
 _EMPTY_PARENS = re.compile(r"[ \t]*\([ \t,;:\u00a0]*\)")  # what is left of "(pronunciation template)"
@@ -87,5 +91,10 @@ class WikitextCleaner:
 
     def clean(self, wikitext: str) -> str:
         text = _EMPTY_PARENS.sub("", _MAGIC.sub("", self._render(mwparserfromhell.parse(wikitext))))
+        for _ in range(5):
+            text, n = _LEFT_TEMPLATE.subn("", text)
+            if not n:
+                break
+        text = _LEFT_BRACES.sub("", _LEFT_LINK.sub(r"\1", text))
         lines = [_SPACES.sub(" ", ln).strip() for ln in text.split("\n")]
         return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
