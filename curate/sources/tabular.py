@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
@@ -54,6 +54,17 @@ def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: 
     rows.keep(doc_id(reader.source, location, text), url or location, text, meta)
 
 
+def _lines(f: Any, chunk: int = 1 << 16) -> Iterator[bytes]:
+    """Lines of a binary stream using only read() (fsspec's zstd stream has no readline)."""
+    rest = b""
+    while block := f.read(chunk):
+        parts = (rest + block).split(b"\n")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
+
+
 class JsonlReader(Reader):
     format = "jsonl"
     Config = TabularConfig
@@ -63,7 +74,7 @@ class JsonlReader(Reader):
         return read_unit(self, unit, lambda f, rows: self._rows(f, unit.path, rows), self.compression)
 
     def _rows(self, f: Any, path: str, rows: Rows) -> None:
-        for lineno, raw in enumerate(f, 1):
+        for lineno, raw in enumerate(_lines(f), 1):
             if not raw.strip():
                 rows.counters["blank_lines"] = rows.counters.get("blank_lines", 0) + 1
                 continue
