@@ -69,12 +69,13 @@ def cmd_tokenize(a: argparse.Namespace) -> int:
 
 
 def cmd_trace(a: argparse.Namespace) -> int:
-    from curate.trace import trace
+    from curate.trace import format_trace, trace
 
     r = trace(a.run_dir, a.shard, a.token)
-    text = r.get("text") or ""
-    r = dict(r, text=text[: a.chars] + ("..." if len(text) > a.chars else ""))
-    _print(r)
+    if a.json:
+        _print(r)
+    else:
+        print(format_trace(r, max_chars=a.chars))
     return 0
 
 
@@ -156,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--shard", required=True)
     p.add_argument("--token", required=True, type=int)
-    p.add_argument("--chars", type=int, default=500, help="how much of the text to print")
+    p.add_argument("--chars", type=int, default=2000, help="how much of the text to print")
+    p.add_argument("--json", action="store_true", help="print the whole record as JSON")
     p.set_defaults(fn=cmd_trace)
 
     p = sub.add_parser("report", help="write runs/<r>/report.html")

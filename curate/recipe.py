@@ -119,7 +119,7 @@ class Recipe:
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-TOP_KEYS = {"name", "seed", "workers", "sources", "stages", "description"}
+TOP_KEYS = {"name", "seed", "workers", "sources", "stages", "description", "tokenizer"}
 SOURCE_KEYS = {"name", "kind", "format", "paths", "options"}
 STAGE_META_KEYS = {"only"}
 
@@ -220,5 +220,12 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
         if only is not None:
             only = _check_type(only if isinstance(only, list) else [only], list[str], f"{where}.only")
         stages.append(StageSpec(stage=sname, config=cfg, only=only))
+    if raw.get("tokenizer") is not None:  # `tokenizer: path/to/model` reuses a trained tokenizer
+        tok = _check_type(raw["tokenizer"], str, "tokenizer")
+        targets = [st for st in stages if st.stage == "tokenize"]
+        if not targets:
+            raise RecipeError("tokenizer: set, but the recipe has no tokenize stage to use it")
+        for st in targets:
+            st.config = dict(st.config, model=tok)
     return Recipe(name=name, seed=seed, workers=workers, sources=sources, stages=stages,
                   base_dir=Path(base_dir), raw=raw)

@@ -24,6 +24,7 @@ class TabularConfig:
     url_field: str | None = None
     meta_fields: list[str] = field(default_factory=list)  # columns copied into meta (as strings)
     meta_field: str | None = None  # a column holding a mapping merged into meta
+    max_line_bytes: int = 256 << 20  # JSONL lines (documents) longer than this are errors
     retries: int = 4
     retry_backoff_s: float = 0.5
 
@@ -54,15 +55,30 @@ def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: 
     rows.keep(doc_id(reader.source, location, text), url or location, text, meta)
 
 
-def _lines(f: Any, chunk: int = 1 << 16) -> Iterator[bytes]:
-    """Lines of a binary stream using only read() (fsspec's zstd stream has no readline)."""
-    rest = b""
+def _lines(f: Any, max_bytes: int, chunk: int = 1 << 16) -> Iterator[bytes | None]:
+    """Lines of a binary stream using only read() (fsspec's zstd stream has no readline). A line longer
+    than ``max_bytes`` is skipped and yielded as ``None`` (a gzip bomb of one huge line stays bounded)."""
+    parts: list[bytes] = []
+    size, oversized = 0, False
     while block := f.read(chunk):
-        parts = (rest + block).split(b"\n")
-        rest = parts.pop()
-        yield from parts
-    if rest:
-        yield rest
+        start = 0
+        while (nl := block.find(b"\n", start)) != -1:
+            if oversized:
+                yield None
+            else:
+                parts.append(block[start:nl])
+                yield b"".join(parts)
+            parts, size, oversized = [], 0, False
+            start = nl + 1
+        if not oversized:
+            parts.append(block[start:])
+            size += len(block) - start
+            if size > max_bytes:
+                parts, oversized = [], True
+    if oversized:
+        yield None
+    elif size:
+        yield b"".join(parts)
 
 
 class JsonlReader(Reader):
@@ -74,7 +90,10 @@ class JsonlReader(Reader):
         return read_unit(self, unit, lambda f, rows: self._rows(f, unit.path, rows), self.compression)
 
     def _rows(self, f: Any, path: str, rows: Rows) -> None:
-        for lineno, raw in enumerate(_lines(f), 1):
+        for lineno, raw in enumerate(_lines(f, self.config.max_line_bytes), 1):
+            if raw is None:
+                rows.error("jsonl:oversized", f"{path}#{lineno}", {"line": lineno})
+                continue
             if not raw.strip():
                 rows.counters["blank_lines"] = rows.counters.get("blank_lines", 0) + 1
                 continue

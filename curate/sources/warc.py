@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 import fsspec
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 
 from curate.schema import doc_id
 from curate.sources._util import _TRANSIENT, Rows, read_unit
@@ -72,6 +73,18 @@ def _truncated(record: Any) -> bool:
     return getattr(record.raw_stream, "limit", 0) > 0
 
 
+MAX_HEADER_LINE = 1 << 20
+
+
+class _LineBoundedReader(DecompressingBufferedReader):
+    """warcio reads header lines with an unbounded readline that re-copies the line per block, so one
+    newline-free gigabyte (a gzip bomb) takes hours. No WARC or HTTP header line is near 1 MiB: cap it,
+    and the record fails to parse and is counted as an error instead."""
+
+    def readline(self, length: int | None = None) -> bytes:
+        return super().readline(length if length else MAX_HEADER_LINE)
+
+
 class WarcReader(Reader):
     format = "warc"
 
@@ -110,6 +123,7 @@ class WarcReader(Reader):
         while pos is not None:
             f.seek(pos)
             it = ArchiveIterator(f, arc2warc=True, ensure_http_headers=False)
+            it.reader.__class__ = _LineBoundedReader
             last: int | None = None
             try:
                 for record in it:

@@ -51,6 +51,8 @@ def site_base(dbname: str, base: str) -> tuple[str, str]:
     if base and "/wiki/" in base:
         host = base.split("//", 1)[-1].split("/", 1)[0]
         return (m.group(1) if m else host.split(".")[0]), base[: base.index("/wiki/") + 6]
+    if base.startswith(("http://", "https://")):  # a non-Wikipedia wiki (e.g. https://foldoc.org/FOLDOC)
+        return (m.group(1) if m else ""), base[: base.rindex("/") + 1]
     return (m.group(1) if m else ""), "https://wikipedia.org/wiki/"
 
 
