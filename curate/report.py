@@ -165,48 +165,53 @@ def section_dedup(run: Path, summary: dict) -> str:
 
 def section_mix(summary: dict) -> str:
     st = _stage(summary, "mix")
-    fit = (st or {}).get("fit") or {}
-    if not fit:
+    if not st:
         return ""
-    text = fit.get("table") or json.dumps(fit, indent=1, default=str)
-    return f"<pre>{html.escape(str(text))}</pre>"
+    fit = st.get("fit") or {}
+    out = ""
+    for text in (fit.get("table_text"), ((st.get("finalize") or {}).get("mix") or {}).get("realised_text")):
+        if text:
+            out += f"<pre>{html.escape(str(text))}</pre>"
+    for w in fit.get("warnings") or []:
+        out += f"<p><b>warning:</b> {html.escape(str(w))}</p>"
+    return out
 
 
 def section_tokens(run: Path, summary: dict) -> str:
     st = _stage(summary, "tokenize")
-    out = ""
     manifest = run / "manifest.json"
-    if manifest.exists():
-        m = json.loads(manifest.read_text())
-        keep = {k: v for k, v in m.items() if isinstance(v, (int, float, str))}
-        out += _table(list(keep), [list(keep.values())])
-    fin = (st or {}).get("finalize") or {}
-    if fin:
-        out += f"<pre>{html.escape(json.dumps(fin, indent=1, default=str)[:4000])}</pre>"
-    return out
+    if not st or not manifest.exists():
+        return ""
+    m = json.loads(manifest.read_text())
+    tok = m.get("tokenizer") or {}
+    out = _table(["vocab", "dtype", "end-of-document", "tokenizer", "train tokens", "val tokens", "shards"],
+                 [[m.get("vocab_size"), m.get("dtype"), f"{m.get('eod_token')} = {m.get('eod_id')}",
+                   tok.get("path"), (m.get("tokens") or {}).get("train"), (m.get("tokens") or {}).get("val"),
+                   sum(len(v) for v in (m.get("splits") or {}).values())]])
+    rows = []
+    for split, per in (m.get("per_source") or {}).items():
+        for src, c in sorted(per.items()):
+            rows.append([split, src, c.get("documents"), c.get("tokens"), c.get("chars"), c.get("chars_per_token")])
+    return out + _table(["split", "source", "documents", "tokens", "chars", "chars/token"], rows)
 
 
 def section_trainer(run: Path) -> str:
     import matplotlib.pyplot as plt
 
-    logs = sorted(run.glob("trainer/*.jsonl")) + sorted(run.glob("trainer/metrics.json"))
-    points = []
-    for p in logs:
-        for line in p.read_text().splitlines():
-            try:
-                points.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    train = [(p["step"], p["train_loss"]) for p in points if "train_loss" in p]
-    val = [(p["step"], p["val_loss"]) for p in points if "val_loss" in p]
-    if not train:
+    f = run / "trainer" / "metrics.json"
+    if not f.exists():
+        return ""
+    hist = json.loads(f.read_text())
+    if not hist.get("train"):
         return ""
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(*zip(*train), label="train")
-    if val:
-        ax.plot(*zip(*val), marker="o", label="validation")
+    ax.plot(*zip(*hist["train"]), label="train", lw=0.8)
+    if hist.get("val"):
+        ax.plot(*zip(*hist["val"]), marker="o", label="validation")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
+    ax.set_title(f"trainer on {hist.get('device')}: {hist.get('params', 0):,} parameters, "
+                 f"{hist.get('tokens_per_s', 0):,.0f} tokens/s")
     ax.legend()
     return _png(fig)
 

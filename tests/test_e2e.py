@@ -46,7 +46,7 @@ def test_report_renders_in_headless_chromium(e2e_run, tmp_path):
     report = e2e_run / "report.html"
     assert report.exists()
     html = report.read_text()
-    for section in ("Stages", "Quality classifier", "Languages", "Deduplication", "Mixture", "Tokenizer"):
+    for section in ("Stages", "Quality classifier", "Languages", "Deduplication", "Mixture", "Tokenizer and shards"):
         assert f"<h2>{section}</h2>" in html, section
     shot = tmp_path / "report.png"
     subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -39,7 +39,8 @@ def test_plan_rates_epochs_and_default_budget() -> None:
     # default budget: the whole corpus (1600) unless a source would exceed max_epochs
     assert plan_mix(counts, {"web": 3, "books": 1, "wiki": 1}, None, 10.0).target_tokens == 1600
     capped = plan_mix(counts, {"web": 3, "books": 1, "wiki": 1}, None, 2.0)
-    assert capped.target_tokens == 1000 and max(capped.rates.values()) == pytest.approx(2.0)
+    assert capped.target_tokens == 1600 and capped.rates["wiki"] == pytest.approx(2.0)
+    assert any("'wiki' needs 3.20 epochs" in w for w in capped.warnings)
     warn = plan_mix(counts, {"web": 1, "wiki": 1}, 4000, 10.0)
     assert any("'wiki' would be repeated 20.00 epochs" in w for w in warn.warnings)
     assert any("'books' has no weight" in w for w in warn.warnings)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -122,5 +123,6 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
                 "step": start + steps, "manifest": str(Path(manifest_path).resolve()),
                 "tokenizer_sha256": manifest.get("tokenizer", {}).get("sha256")}, ckpt)
     hist["checkpoint"] = str(ckpt)
-    log(f"trainer: saved {ckpt}")
+    (out_dir / "metrics.json").write_text(json.dumps(hist, indent=1, default=str), encoding="utf-8")
+    log(f"trainer: saved {ckpt} and the loss history in {out_dir / 'metrics.json'}")
     return hist

@@ -8,8 +8,9 @@ Rates: ``rate_s = target * w_s / available_s`` (weights normalised over sources 
 ``rate < 1``: a document is kept iff ``unit(seed, id) < rate`` (else dropped ``mix:downsample``).
 ``rate >= 1``: every document is kept with meta ``repeat = floor(rate) + (unit(seed, id) < frac(rate))``;
 rows are not duplicated here, the shard writer writes a document ``repeat`` times.
-``target_tokens: null`` picks ``min(total available, min_s max_epochs * available_s / w_s)``: the whole
-corpus' size at the recipe's proportions, reduced if that would repeat a source more than ``max_epochs``.
+``target_tokens: null`` sets the budget to the total available tokens (the corpus' size at the recipe's
+proportions); a source too small for its weight is then capped at ``max_epochs`` repeats (warned), so
+the realised mix under-weights it rather than shrinking every other source to match it.
 """
 from __future__ import annotations
 
@@ -87,17 +88,23 @@ def plan_mix(counts: dict[str, list[int]], weights: dict[str, float], target_tok
     if wsum <= 0:
         raise ValueError(f"mix: no weighted source has any tokens (weights {weights}, sources {sorted(avail)})")
     norm = {s: w / wsum for s, w in live.items()}
-    if target_tokens is None:
-        cap = min(max_epochs * avail[s] / w for s, w in norm.items() if w > 0)
-        target_tokens = int(min(sum(avail[s] for s in norm), cap))
+    auto = target_tokens is None
+    if auto:
+        target_tokens = int(sum(avail[s] for s in norm))
     rates = {s: target_tokens * w / avail[s] for s, w in norm.items()}
+    if auto:  # no explicit budget: a source too small for its weight is repeated at most max_epochs
+        for s, r in rates.items():
+            if r > max_epochs:
+                warnings.append(f"mix: source {s!r} needs {r:.2f} epochs for its weight; capped at "
+                                f"max_epochs {max_epochs} (its realised weight is lower)")
+                rates[s] = max_epochs
     rows = []
     for s in sorted(set(avail) | set(weights)):
         rate = rates.get(s, 0.0)
         rows.append({"source": s, "docs": counts.get(s, [0, 0])[0], "available_tokens": avail.get(s, 0),
                      "weight": norm.get(s, 0.0), "target_tokens": round(rate * avail.get(s, 0)),
                      "epochs": rate})
-        if rate > max_epochs:
+        if rate > max_epochs and not auto:
             warnings.append(f"mix: source {s!r} would be repeated {rate:.2f} epochs (> max_epochs {max_epochs})")
     return MixPlan(target_tokens=target_tokens, rows=rows, rates=rates, warnings=warnings)
 

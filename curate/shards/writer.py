@@ -48,8 +48,13 @@ def order_instances(docs: pa.Table, seed: int, val_fraction: float) -> dict[str,
     split: dict[str, list[tuple[int, str, int, int]]] = {"train": [], "val": []}
     ids = docs.column("id").to_pylist() if docs.num_rows else []
     reps = docs.column("repeat").to_pylist() if docs.num_rows else []
+    draws = [unit(seed, "val", doc) for doc in ids]
+    # A small corpus may draw no validation document at all: then the lowest draw goes to val, so a
+    # trainer always has something to validate on (with at least two documents).
+    forced = min(range(len(ids)), key=lambda i: (draws[i], ids[i])) if (
+        val_fraction > 0 and len(ids) >= 2 and not any(d < val_fraction for d in draws)) else -1
     for row, (doc, rep) in enumerate(zip(ids, reps)):
-        if unit(seed, "val", doc) < val_fraction:
+        if draws[row] < val_fraction or row == forced:
             split["val"].append((draw64(seed, "shuffle", doc, 0), doc, 0, row))
         else:
             split["train"].extend((draw64(seed, "shuffle", doc, r), doc, r, row) for r in range(rep))

@@ -1,0 +1,160 @@
+"""The bad-input suite: every kind of broken input yields a clear error or counted drops with reasons,
+never a crash or a hang, and every stage's counts reconcile exactly."""
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curate.pipeline import Pipeline
+from curate.recipe import RecipeError
+
+REPO = Path(__file__).resolve().parent.parent
+
+BOMB_XML = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="en">
+<page><title>Bomb</title><ns>0</ns><id>1</id><revision><id>1</id><text xml:space="preserve">&lol9;</text></revision></page>
+</mediawiki>
+"""
+
+
+def _warc_with_payloads(path: Path) -> int:
+    """A WARC whose responses are a PNG image, an ELF binary labelled as HTML, and a 404 page."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    import matplotlib
+
+    png = next(Path(matplotlib.get_data_path()).rglob("*.png")).read_bytes()
+    elf = Path(sys.executable).resolve().read_bytes()[:200_000]
+    with open(path, "wb") as f:
+        w = WARCWriter(f, gzip=True)
+        for url, status, ctype, body in [("https://example.org/a.png", "200 OK", "image/png", png),
+                                         ("https://example.org/bin", "200 OK", "text/html", elf),
+                                         ("https://example.org/missing", "404 Not Found", "text/html", png[:10])]:
+            http = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+            w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http))
+    return 3
+
+
+@pytest.fixture(scope="module")
+def bad_dir(corpus, tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("bad")
+    for sub in ("web", "wiki", "books", "code", "jsonl"):
+        (d / sub).mkdir()
+    warc = (corpus / "web" / "pages.warc.gz").read_bytes()
+    (d / "web" / "truncated.warc.gz").write_bytes(warc[: len(warc) * 6 // 10])
+    raw = bytearray(gzip.decompress(warc))
+    rng = random.Random(5)
+    for _ in range(3):  # garble three stretches inside records
+        at = rng.randrange(len(raw) // 4, len(raw) - 500)
+        raw[at:at + 300] = bytes(rng.randrange(256) for _ in range(300))
+    (d / "web" / "garbled.warc").write_bytes(bytes(raw))
+    _warc_with_payloads(d / "web" / "payloads.warc.gz")
+    (d / "web" / "empty.warc.gz").write_bytes(b"")
+    with gzip.open(d / "web" / "bomb.warc.gz", "wb", compresslevel=9) as g:  # 1 GiB of zeros in ~1 MB
+        chunk = b"\0" * (1 << 20)
+        for _ in range(1024):
+            g.write(chunk)
+    (d / "wiki" / "bomb.xml").write_bytes(BOMB_XML)
+    (d / "wiki" / "empty.xml.bz2").write_bytes(b"")
+    wiki = bz2.decompress((corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2").read_bytes())
+    (d / "wiki" / "truncated.xml.bz2").write_bytes(bz2.compress(wiki[: len(wiki) // 2]))
+    book = (corpus / "books" / "pg84.txt").read_bytes()
+    bad_utf8 = bytearray(book)
+    for i in range(1000, len(bad_utf8), 5000):
+        bad_utf8[i:i + 2] = b"\xff\xfe"
+    (d / "books" / "bad_utf8.txt").write_bytes(bytes(bad_utf8))
+    (d / "books" / "empty.txt").write_bytes(b"")
+    big = (corpus / "books" / "pg2000.txt").read_bytes()  # a real book, repeated to 100 MB
+    with open(d / "books" / "huge.txt", "wb") as f:
+        for _ in range(100 * (1 << 20) // len(big) + 1):
+            f.write(big)
+    repo = d / "code" / "repo"
+    repo.mkdir()
+    shutil.copy(Path(json.__file__).parent / "decoder.py", repo / "decoder.py")
+    shutil.copy(Path(sys.executable).resolve(), repo / "python.py")  # binary under a source name
+    (repo / "empty_dir").mkdir()
+    (d / "jsonl" / "docs.jsonl").write_text(
+        "\n".join(l for l in (corpus / "dedup" / "docs.jsonl").read_text().splitlines()[:20])
+        + "\n{not json\n" + json.dumps({"id": "x", "text": None}) + "\n", encoding="utf-8")
+    with gzip.open(d / "jsonl" / "bomb.jsonl.gz", "wb", compresslevel=9) as g:
+        for _ in range(512):
+            g.write(b"\0" * (1 << 20))
+    return d
+
+
+def _recipe(d: Path) -> dict:
+    return {"name": "bad", "seed": 3, "workers": 2,
+            "sources": [
+                {"name": "web", "kind": "web", "format": "warc", "paths": [str(d / "web" / "*")]},
+                {"name": "wiki", "kind": "wiki", "format": "mediawiki", "paths": [str(d / "wiki" / "*")]},
+                {"name": "books", "kind": "books", "format": "text", "paths": [str(d / "books" / "*.txt")]},
+                {"name": "code", "kind": "code", "format": "code", "paths": [str(d / "code")]},
+                {"name": "docs", "kind": "web", "format": "jsonl", "paths": [str(d / "jsonl" / "*")]}],
+            "stages": [{"extract": {}, "only": ["web"]}, {"langid": {}}, {"heuristics": {}, "only": ["web"]},
+                       {"dedup_exact": {}}, {"dedup": {"threshold": 0.8}},
+                       {"mix": {"weights": {"web": 0.5, "books": 0.3, "wiki": 0.1, "code": 0.05, "docs": 0.05}}},
+                       {"tokenize": {"vocab_size": 1000, "sample_chars": 2_000_000}}]}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_bad_inputs_are_counted_never_crash(bad_dir, tmp_path):
+    summary = Pipeline.from_dict(_recipe(bad_dir)).run(out=tmp_path / "run", log=lambda m: None)
+    assert summary["reconciles"]
+    for st in summary["stages"]:
+        assert st["in"] == st["kept"] + st["dropped_total"] + st["errors_total"], st["dir"]
+    read = summary["stages"][0]
+    reasons = " ".join(list(read["dropped"]) + list(read["errors"]))
+    assert read["errors_total"] + read["dropped_total"] >= 8, reasons
+    # the good records around the damage still come through
+    assert read["by_source"]["web"]["kept"] > 100
+    assert read["by_source"]["wiki"]["kept"] > 10
+    assert read["by_source"]["docs"]["kept"] == 20
+    assert read["by_source"]["code"]["kept"] >= 1
+    (tmp_path / "run" / "summary.json").read_text()  # written
+
+
+def test_malformed_yaml_recipe_is_a_clear_cli_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nsources: [\n  - {name: web\n")
+    p = subprocess.run([sys.executable, "-m", "curate", "run", str(bad)], cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 2 and "malformed YAML" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_unknown_stage_in_recipe_file_names_it_and_the_allowed_ones(tmp_path):
+    r = tmp_path / "r.yaml"
+    r.write_text(yaml.safe_dump({"name": "x", "sources": [{"name": "b", "kind": "books", "format": "text",
+                                                         "paths": ["x"]}], "stages": [{"dedupe": {}}]}))
+    with pytest.raises(RecipeError, match=r"stages\[0\]: unknown stage 'dedupe'; allowed stages: extract, langid"):
+        Pipeline.from_recipe(r)
+
+
+def test_missing_input_path_is_a_clear_cli_error(tmp_path):
+    r = tmp_path / "r.yaml"
+    r.write_text(yaml.safe_dump({"name": "x", "workers": 0, "sources": [
+        {"name": "b", "kind": "books", "format": "text", "paths": [str(tmp_path / "nope" / "*.txt")]}]}))
+    p = subprocess.run([sys.executable, "-m", "curate", "run", str(r), "--out", str(tmp_path / "o")], cwd=REPO,
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "no input file matches" in p.stderr and "Traceback" not in p.stderr
