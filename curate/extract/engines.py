@@ -1,10 +1,9 @@
 """HTML -> main text engines.
 
 - ``trafilatura``: trafilatura 2.x defaults (the quality reference).
-- ``fast``: lexbor (selectolax) removes non-content elements (scripts, styles, forms, nav, footer, aside,
-  media...) in C, then trafilatura runs in its fast mode (no readability/justext fallback) without
-  comment extraction on the much smaller tree. Measured on ``shared/corpus/web`` (``python -m bench
-  extract``): same or better snippet pass rate than trafilatura defaults, ~1.7x its throughput.
+- ``fast``: ``fastpath.extract_main`` (lexbor/selectolax: main-content container, boilerplate and
+  link-density pruning, block rendering); pages it does not trust (no container, too little text,
+  small share of the page) go to trafilatura's fast mode on a lexbor-pruned tree, without comments.
 - ``resiliparse``: resiliparse main-content extraction (fast, lower quality), for comparison.
 
 Every engine returns ``(text, meta)``; ``text`` is "" when nothing was found.
@@ -12,6 +11,8 @@ Every engine returns ``(text, meta)``; ``text`` is "" when nothing was found.
 from __future__ import annotations
 
 from typing import Callable
+
+from curate.extract.fastpath import extract_main
 
 # Elements that never hold main text; removing them in C first shrinks the tree trafilatura walks in Python.
 PRUNE_CSS = ("script, style, noscript, svg, iframe, template, form, nav, footer, aside, button, select, input, "
@@ -38,8 +39,12 @@ def prune_html(html: str) -> str:
 
 
 def extract_fast(html: str, url: str | None = None) -> tuple[str, dict[str, str]]:
+    """Container fast path (``fastpath.extract_main``); pages it does not trust go to trafilatura."""
+    text = extract_main(html)
+    if text is not None:
+        return text, {"extractor": "fast", "extract_path": "container"}
     text = _trafilatura(prune_html(html), url, fast=True, include_comments=False)
-    return text, {"extractor": "fast"}
+    return text, {"extractor": "fast", "extract_path": "trafilatura"}
 
 
 def extract_resiliparse(html: str, url: str | None = None) -> tuple[str, dict[str, str]]:

@@ -1,0 +1,233 @@
+"""Selectolax (lexbor, C) fast path for main-text extraction, modelled on trafilatura's own rules.
+
+1. Remove elements that never hold main text (scripts, navigation, forms, figures...), in C.
+2. Pick the main-content container with trafilatura's container cascade (``article``-body classes,
+   then ``<article>``, story/post classes, ``#content``-like ids, ``main``), first match in document order.
+3. Inside it, remove boilerplate by class/id/role/style (share, related, comments, ads, hidden...),
+   unless that would remove nearly all of its text, then link-dense blocks (menus, link farms).
+4. Render the text blocks (paragraphs, headings, lists, quotes, code, tables; loose ``div`` text
+   only when the container has little paragraph text), one block per line, whitespace collapsed.
+
+``extract_main`` returns ``None`` when no container passes the quality check (enough text, low
+link density, not a small share of the page); the caller then runs trafilatura.
+"""
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+JUNK_CSS = ("script, style, noscript, template, svg, math, iframe, frame, frameset, embed, object, applet, "
+            "canvas, audio, video, picture, map, area, figure, aside, footer, nav, menu, menuitem, head, "
+            "header nav, button, input, select, option, optgroup, datalist, textarea, label, legend, fieldset, "
+            "output, progress, dialog, marquee, blink, time, ins, link, source, track, param, rp, rt, rtc")
+
+CONTAINER_TAGS = frozenset({"article", "div", "main", "section"})
+# Container cascade, most specific first (trafilatura's BODY_XPATH vocabulary).
+_L1_ID = re.compile(r"(?:entry|article|art)-content|article__content|article(?:-|__)?body|articleBody|body-text")
+_L1_CLASS = re.compile(r"post[-_]text|post-body|post-?entry|post[-_]?content|postContent|post_inner_wrapper|"
+                       r"article-?text|articleText|(?:entry|page|text|article|art)-content|article__content|"
+                       r"article(?:-|__)?body|articleBody|ArticleContent|body-text|article__container")
+_L3_ID = re.compile(r"^primary|story-body")
+_L3_CLASS = re.compile(r"^article |post-bodycopy|story-?content|(?:theme|blog|section|single)-content|single-post|"
+                       r"main-column|wpb_text_column|story-body|field-body|[Ff][Uu][Ll][Ll][Tt][Ee][Xx][Tt]")
+_L4_ID = re.compile(r"content-main|content-body|contentBody|main-content", re.I)
+_L4_CLASS = re.compile(r"content[-_]main|content(?:-|__)body|[Mm]ain-content|[Pp]age-content")
+
+# Boilerplate blocks (trafilatura's OVERALL_DISCARD/TEASER/comment vocabulary), tested on id and class.
+_BOILER_BOTH = r"^shar|social|viral|newsletter|syndication|tags|sidebar|banner|bread-?crumb|button|author|teaser|Teaser"
+_BOILER_ID = re.compile(_BOILER_BOTH + r"|^(?:jp-|dpsp-content)|footer|Footer|share|Share|nav|Nav|menu|related|"
+                        r"message-container|premium|^ad-|cookie|^(?:[Cc]omment(?!ary)|comol|disqus_thread|"
+                        r"dsq-comments)|reader-comments|akismet|hidden|^reply-")
+_BOILER_CLASS = re.compile(_BOILER_BOTH + r"|^(?:nav|post-nav)|subnav|avigation|navbar|navbox|menu|bar| ad |-ad-|"
+                           r"(?:^| )ad-|dfp[Aa]d|outbrain|taboola|criteo|paid-?content|widget|footer|Footer|byline|"
+                           r"Byline|share-|sociable|embedded|embed|tag-list|consent|modal-content|permission|elated|"
+                           r"next-|-stories|most-popular|more-on|meta|rating|attachment|timestamp|user-info|"
+                           r"user-profile|-icon|article-infos|slide|viewport|overlay|options|expand|obfuscated|"
+                           r"blurred|^[Cc]omment(?!ary)|(?:article|post)-comments|cookie|^hide-|comments-title|"
+                           r"nocomments|-reply-|message|akismet|suggest-links|-hide-|hide-print| hidden| hide|"
+                           r"noprint|notloaded|^reply-|caption")
+_BOILER_TAGS = frozenset({"div", "li", "ul", "ol", "dl", "p", "section", "span"})
+_HIDDEN_STYLE = re.compile(r"display:\s?none|visibility:\s?hidden")
+
+# Text blocks rendered in strict mode; loose div text only counts when paragraphs are scarce.
+BLOCK_CSS = "p, h1, h2, h3, h4, h5, h6, ul, ol, dl, blockquote, pre, table"
+BREAK_CSS = ("br, p, div, li, dd, dt, tr, h1, h2, h3, h4, h5, h6, blockquote, pre, section, article, ul, ol, dl, "
+             "table, hr, main")
+MARK = "\ue000"
+_WS = re.compile(r"\s+")
+MIN_CHARS = 250  # below this a container is not trusted (trafilatura's MIN_EXTRACTED_SIZE)
+STRICT_P_CHARS = 750  # paragraph text that makes loose div text boilerplate (trafilatura: 3 x 250)
+PAGE_SHARE = 0.2  # a short extract (< SHORT_CHARS) covering less of the page text is not trusted
+SHORT_CHARS = 3000
+MAX_LINK_SHARE = 0.5  # an extract with more link text than this is not trusted
+
+
+def select(node: LexborNode | LexborHTMLParser, css: str) -> list[LexborNode]:
+    """``node.css(css)`` in document order without the repeats lexbor yields for a node matching
+    several selectors of a list (decomposing a node twice would touch freed memory)."""
+    seen: set[int] = set()
+    out = []
+    for n in node.css(css):
+        if n.mem_id not in seen:
+            seen.add(n.mem_id)
+            out.append(n)
+    return out
+
+
+def _container_level(tag: str, attrs: dict[str, str | None]) -> int:
+    """The cascade level (1 = most specific) this element matches as a main-content container, or 0."""
+    cls, ident = attrs.get("class") or "", attrs.get("id") or ""
+    role = attrs.get("role") or ""
+    if tag not in CONTAINER_TAGS:
+        return 0
+    if (cls in ("post", "entry") or attrs.get("itemprop") == "articleBody" or ident == "articleContent"
+            or _L1_ID.search(ident) or _L1_CLASS.search(cls)):
+        return 1
+    if tag == "article":
+        return 2
+    if (role == "article" or ident in ("article", "story") or _L3_ID.search(ident) or _L3_CLASS.search(cls)
+            or cls in ("postarea", "art-postcontent", "text", "cell", "story")):
+        return 3
+    if ident == "content" or cls == "content" or _L4_ID.search(ident) or _L4_CLASS.search(cls):
+        return 4
+    if tag == "main" or cls.startswith("main") or ident.startswith("main") or role.startswith("main"):
+        return 5
+    return 0
+
+
+def _is_boilerplate(node: LexborNode) -> bool:
+    attrs = node.attributes
+    if attrs.get("aria-hidden") == "true" or _HIDDEN_STYLE.search(attrs.get("style") or ""):
+        return True
+    if node.tag not in _BOILER_TAGS:
+        return False
+    cls, ident = attrs.get("class") or "", attrs.get("id") or ""
+    return bool((ident and _BOILER_ID.search(ident)) or (cls and _BOILER_CLASS.search(cls))
+                or "nav" in (attrs.get("role") or "").lower())
+
+
+def _text_len(node: LexborNode) -> int:
+    return len(_WS.sub(" ", node.text(deep=True)).strip())
+
+
+def _link_len(node: LexborNode) -> tuple[int, int, int]:
+    """(link text length, non-empty links, short links)."""
+    total = count = short = 0
+    for a in node.css("a"):
+        n = _text_len(a)
+        if n:
+            total, count, short = total + n, count + 1, short + (n < 10)
+    return total, count, short
+
+
+def _link_dense(node: LexborNode) -> bool:
+    """trafilatura's link-density test: short link-rich blocks and large link farms are boilerplate;
+    a short ``div`` with links and several children (a teaser or link box) too."""
+    if node.css_first("a") is None:
+        return False
+    text = _text_len(node)
+    last = node.next is None or all(s.tag == "-text" for s in _siblings_after(node))
+    limit = (60 if last else 30) if node.tag == "p" else (300 if last else 100)
+    linklen, count, short = _link_len(node)
+    if text < limit:
+        return (count == 0 or linklen > 0.8 * text or (count > 1 and short / count > 0.8)
+                or (node.tag == "div" and text < 100 and sum(1 for c in node.iter() if c.tag != "-text") >= 3))
+    return count > 4 and linklen > 0.9 * text and linklen < 100 * count
+
+
+def _siblings_after(node: LexborNode):
+    sib = node.next
+    while sib is not None:
+        yield sib
+        sib = sib.next
+
+
+def _prune(container: LexborNode) -> None:
+    """Remove boilerplate and link-dense blocks inside ``container`` (never the container itself)."""
+    me = container.mem_id
+    boiler = [n for n in select(container, "[class], [id], [style], [role], [aria-hidden]")
+              if n.mem_id != me and _is_boilerplate(n)]
+    if boiler:
+        total = _text_len(container)
+        ids = {n.mem_id for n in boiler}
+        outer = [n for n in boiler if not _has_ancestor_in(n, ids, me)]
+        if total - sum(_text_len(n) for n in outer) > total / 7:
+            for n in outer:
+                n.decompose()
+    for n in select(container, "div, ul, ol, dl, p"):
+        if n.mem_id != me and n.parent is not None and _link_dense(n):
+            n.decompose()
+    for t in container.css("table"):
+        text = _text_len(t)
+        if text >= 200 and _link_len(t)[0] > (0.8 if text < 1000 else 0.5) * text:
+            t.decompose()
+
+
+def _has_ancestor_in(node: LexborNode, ids: set[int], stop: int) -> bool:
+    p = node.parent
+    while p is not None and p.mem_id != stop:
+        if p.mem_id in ids:
+            return True
+        p = p.parent
+    return False
+
+
+def _lines(text: str) -> list[str]:
+    return [s for s in (_WS.sub(" ", part).strip() for part in text.split(MARK)) if s]
+
+
+def _render(container: LexborNode) -> list[str]:
+    """Text lines of the container's blocks (strict) or of all its text (paragraph-poor containers)."""
+    for n in select(container, BREAK_CSS):
+        n.insert_after(MARK)
+    for n in select(container, "td, th"):
+        n.insert_after(" ")
+    me = container.mem_id
+    ptext = sum(len(p.text(deep=True)) for p in container.css("p"))
+    if ptext < STRICT_P_CHARS:
+        return _lines(container.text(deep=True))
+    blocks = select(container, BLOCK_CSS)
+    ids = {b.mem_id for b in blocks}
+    lines: list[str] = []
+    for b in blocks:
+        if b.mem_id != me and not _has_ancestor_in(b, ids, me):
+            lines += _lines(b.text(deep=True))
+    while lines and len(lines) > 1 and _is_heading_line(lines[-1], container):
+        lines.pop()
+    return lines
+
+
+def _is_heading_line(line: str, container: LexborNode) -> bool:
+    return any(_WS.sub(" ", h.text(deep=True)).strip() == line for h in select(container, "h1, h2, h3, h4, h5, h6"))
+
+
+def extract_main(html: str) -> str | None:
+    """Main text of ``html`` via a recognised container, or None when the page needs the full extractor."""
+    tree = LexborHTMLParser(html)
+    body = tree.body
+    if body is None:
+        return None
+    for node in select(tree, JUNK_CSS):
+        node.decompose()
+    candidates: dict[int, LexborNode] = {}
+    for node in select(body, "article, main, div, section"):
+        level = _container_level(node.tag, node.attributes)
+        if level and level not in candidates:
+            candidates[level] = node
+    if not candidates:
+        return None
+    page_chars = _text_len(body)
+    for level in sorted(candidates):
+        container = candidates[level]
+        if container.parent is None:
+            continue
+        _prune(container)
+        lines = _render(container)
+        if len(lines) < 2:
+            continue
+        text = "\n".join(lines)
+        if len(text) < MIN_CHARS or (len(text) < SHORT_CHARS and len(text) < PAGE_SHARE * page_chars):
+            return None
+        return text
+    return None
