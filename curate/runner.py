@@ -47,12 +47,17 @@ def _sha(*parts: Any) -> str:
 
 
 def code_version(cls: type) -> str:
-    """Hash of the engine's contract files and the module implementing ``cls``."""
+    """Hash of the engine's contract files and every module of the package that implements ``cls``
+    (e.g. all of ``curate/extract/`` for the extract stage), so a code change there is never mixed
+    with outputs of the old code."""
     here = Path(__file__).parent
-    files = [here / f for f in ENGINE_FILES] + [Path(inspect.getsourcefile(cls) or "")]
+    src = Path(inspect.getsourcefile(cls) or "")
+    pkg = src.parent if src.parent != here else None  # a module directly in curate/: only itself
+    files = [here / f for f in ENGINE_FILES] + (sorted(pkg.rglob("*.py")) if pkg else [src])
     h = hashlib.sha256()
     for f in files:
         if f.is_file():
+            h.update(f.name.encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:12]
 
