@@ -58,9 +58,8 @@ MARK = "\ue000"
 _WS = re.compile(r"\s+")
 MIN_CHARS = 250  # below this a container is not trusted (trafilatura's MIN_EXTRACTED_SIZE)
 STRICT_P_CHARS = 750  # paragraph text that makes loose div text boilerplate (trafilatura: 3 x 250)
-PAGE_SHARE = 0.2  # a short extract (< SHORT_CHARS) covering less of the page text is not trusted
+PAGE_SHARE = 0.1  # a short extract (< SHORT_CHARS) covering less of the page text is not trusted
 SHORT_CHARS = 3000
-MAX_LINK_SHARE = 0.5  # an extract with more link text than this is not trusted
 
 
 def select(node: LexborNode | LexborHTMLParser, css: str) -> list[LexborNode]:
@@ -108,7 +107,8 @@ def _is_boilerplate(node: LexborNode) -> bool:
 
 
 def _text_len(node: LexborNode) -> int:
-    return len(_WS.sub(" ", node.text(deep=True)).strip())
+    """Length of the text with whitespace runs collapsed (trafilatura's ``trim``)."""
+    return len(" ".join(node.text(deep=True).split()))
 
 
 def _link_len(node: LexborNode) -> tuple[int, int, int]:
@@ -149,10 +149,11 @@ def _prune(container: LexborNode) -> None:
     boiler = [n for n in select(container, "[class], [id], [style], [role], [aria-hidden]")
               if n.mem_id != me and _is_boilerplate(n)]
     if boiler:
-        total = _text_len(container)
+        # raw lengths, whitespace included, as trafilatura's guard measures them
+        total = len(container.text(deep=True))
         ids = {n.mem_id for n in boiler}
         outer = [n for n in boiler if not _has_ancestor_in(n, ids, me)]
-        if total - sum(_text_len(n) for n in outer) > total / 7:
+        if total - sum(len(n.text(deep=True)) for n in outer) > total / 7:
             for n in outer:
                 n.decompose()
     for n in select(container, "div, ul, ol, dl, p"):
@@ -204,10 +205,15 @@ def _is_heading_line(line: str, container: LexborNode) -> bool:
 
 def extract_main(html: str) -> str | None:
     """Main text of ``html`` via a recognised container, or None when the page needs the full extractor."""
+    return extract_traced(html)[0]
+
+
+def extract_traced(html: str) -> tuple[str | None, str]:
+    """``(text or None, why)``: the cascade level used, or why the page is not trusted."""
     tree = LexborHTMLParser(html)
     body = tree.body
     if body is None:
-        return None
+        return None, "no body"
     for node in select(tree, JUNK_CSS):
         node.decompose()
     candidates: dict[int, LexborNode] = {}
@@ -215,8 +221,8 @@ def extract_main(html: str) -> str | None:
         level = _container_level(node.tag, node.attributes)
         if level and level not in candidates:
             candidates[level] = node
-    if not candidates:
-        return None
+    if not candidates:  # the whole body as container measured far below trafilatura on such pages
+        return None, "no container"
     page_chars = _text_len(body)
     for level in sorted(candidates):
         container = candidates[level]
@@ -227,7 +233,9 @@ def extract_main(html: str) -> str | None:
         if len(lines) < 2:
             continue
         text = "\n".join(lines)
-        if len(text) < MIN_CHARS or (len(text) < SHORT_CHARS and len(text) < PAGE_SHARE * page_chars):
-            return None
-        return text
-    return None
+        if len(text) < MIN_CHARS:
+            return None, f"short:{level}"
+        if len(text) < SHORT_CHARS and len(text) < PAGE_SHARE * page_chars:
+            return None, f"small share:{level}"
+        return text, f"level:{level}"
+    return None, "no text block"
