@@ -1,0 +1,69 @@
+"""The selectolax container fast path on real pages: coverage, quality beside trafilatura, fallback,
+determinism and broken input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from curate.extract.engines import extract_fast, extract_trafilatura
+from curate.extract.fastpath import extract_main, extract_traced, select
+from curate.sources.base import Unit
+from curate.sources.warc import WarcReader
+
+N = 64  # the first pages of the WARC, in file order
+
+
+@pytest.fixture(scope="module")
+def pages(corpus: Path) -> list[tuple[dict, dict]]:
+    expected = {json.loads(x)["url"]: json.loads(x) for x in (corpus / "web" / "pages.jsonl").read_text().splitlines()}
+    docs = WarcReader("web", "web").read(Unit(str(corpus / "web" / "pages.warc.gz"))).kept.slice(0, N).to_pylist()
+    return [(d, expected[d["url"]]) for d in docs]
+
+
+def snippets_ok(text: str, exp: dict) -> list[bool]:
+    return [s in text for s in exp["expected_with"]] + [s not in text for s in exp["expected_without"]]
+
+
+def test_fast_path_covers_most_pages_at_trafilatura_quality(pages) -> None:
+    covered = [(d, e, t) for d, e in pages if (t := extract_main(d["text"])) is not None]
+    assert len(covered) >= 0.8 * len(pages)
+    ours = [ok for _, e, t in covered for ok in snippets_ok(t, e)]
+    ref = [ok for d, e, _ in covered for ok in snippets_ok(extract_trafilatura(d["text"], d["url"])[0], e)]
+    assert sum(ours) >= sum(ref) - 0.02 * len(ref)  # same pages, same snippets
+    for _, _, text in covered:
+        assert "<p" not in text and "<div" not in text and "\ue000" not in text
+        assert all(line == line.strip() and line for line in text.split("\n"))
+
+
+def test_untrusted_pages_fall_back_to_trafilatura(pages) -> None:
+    reasons = {d["url"]: extract_traced(d["text"])[1] for d, _ in pages}
+    fallback = [d for d, _ in pages if not reasons[d["url"]].startswith("level:")]
+    assert fallback, "the sample holds pages without a trusted container"
+    for d in fallback[:3]:
+        text, meta = extract_fast(d["text"], d["url"])
+        assert meta["extract_path"] == "trafilatura" and text
+    d = next(d for d, _ in pages if reasons[d["url"]].startswith("level:"))
+    assert extract_fast(d["text"], d["url"])[1]["extract_path"] == "container"
+
+
+def test_deterministic(pages) -> None:
+    for d, _ in pages[:16]:
+        assert extract_main(d["text"]) == extract_main(d["text"])
+
+
+def test_select_yields_each_node_once_in_document_order(pages) -> None:
+    tree = LexborHTMLParser(pages[0][0]["text"])
+    nodes = select(tree, "div, [class], [id]")
+    ids = [n.mem_id for n in nodes]
+    assert len(ids) == len(set(ids)) and len(ids) >= len(tree.css("div"))
+    assert [n.mem_id for n in select(tree, "div")] == [n.mem_id for n in tree.css("div")]
+
+
+@pytest.mark.parametrize("html", ["", "<html></html>", "\x00\xff<<>>&&", "<div class='entry-content'>" * 5000])
+def test_broken_input_gives_none_not_an_exception(html: str) -> None:
+    assert extract_main(html) is None
+    text, _ = extract_fast(html)
+    assert isinstance(text, str)
