@@ -5,7 +5,7 @@ passes when every ``expected_with`` snippet of ``pages.jsonl`` is in the output 
 ``expected_without`` one is. Throughput is pages per CPU-second of one process (= per core).
 Pass rates are printed for all pages and for two fixed halves by the page's ``sha1`` (even last hex
 digit: the half the fast path's rules were tuned on; odd: held out).
-Options: ``--repeat N`` (timing passes, best kept; default 1).
+Options: ``--repeat=N`` (timing passes, best kept; default 1).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def snippet_scores(outputs: list[str], expected: list[dict]) -> tuple[float, flo
 
 
 def main(argv: list[str]) -> None:
-    repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 1
+    repeat = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--repeat=")), 1)
     corpus = Path(os.environ.get("CURATE_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
     by_url = {}
     for line in (corpus / "web" / "pages.jsonl").read_text(encoding="utf-8").splitlines():
