@@ -67,3 +67,16 @@ def test_broken_input_gives_none_not_an_exception(html: str) -> None:
     assert extract_main(html) is None
     text, _ = extract_fast(html)
     assert isinstance(text, str)
+
+
+def test_prune_html_decomposes_each_node_once(pages, monkeypatch) -> None:
+    """Regression: a node matching several selectors of a list must be decomposed once (lexbor yields it
+    once per selector; a second decompose touches freed memory)."""
+    from curate.extract import engines
+
+    monkeypatch.setattr(engines, "PRUNE_CSS", "script, script[src], nav, div[class], div")
+    for d, _ in pages[:8]:
+        tree = LexborHTMLParser(d["text"])
+        assert len(tree.css(engines.PRUNE_CSS)) > len(select(tree, engines.PRUNE_CSS))  # overlaps exist
+        out = LexborHTMLParser(engines.prune_html(d["text"]))
+        assert out.css("script, nav, div") == [] and out.body is not None

@@ -3,7 +3,7 @@
 - ``trafilatura``: trafilatura 2.x defaults (the quality reference).
 - ``fast``: ``fastpath.extract_main`` (lexbor/selectolax: main-content container, boilerplate and
   link-density pruning, block rendering); pages it does not trust (no container, too little text,
-  small share of the page) go to trafilatura's fast mode on a lexbor-pruned tree, without comments.
+  small share of the page) go to trafilatura (default mode, without comments) on a lexbor-pruned tree.
 - ``resiliparse``: resiliparse main-content extraction (fast, lower quality), for comparison.
 
 Every engine returns ``(text, meta)``; ``text`` is "" when nothing was found.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from curate.extract.fastpath import extract_main
+from curate.extract.fastpath import extract_main, select
 
 # Elements that never hold main text; removing them in C first shrinks the tree trafilatura walks in Python.
 PRUNE_CSS = ("script, style, noscript, svg, iframe, template, form, nav, footer, aside, button, select, input, "
@@ -33,7 +33,7 @@ def prune_html(html: str) -> str:
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(html)
-    for node in tree.css(PRUNE_CSS):
+    for node in select(tree, PRUNE_CSS):  # each node once: lexbor repeats nodes matching several selectors
         node.decompose()
     return tree.html or ""
 
@@ -43,7 +43,7 @@ def extract_fast(html: str, url: str | None = None) -> tuple[str, dict[str, str]
     text = extract_main(html)
     if text is not None:
         return text, {"extractor": "fast", "extract_path": "container"}
-    text = _trafilatura(prune_html(html), url, fast=True, include_comments=False)
+    text = _trafilatura(prune_html(html), url, include_comments=False)
     return text, {"extractor": "fast", "extract_path": "trafilatura"}
 
 

@@ -1,11 +1,11 @@
 """Selectolax (lexbor, C) fast path for main-text extraction, modelled on trafilatura's own rules.
 
-1. Remove elements that never hold main text (scripts, navigation, forms, figures...), in C.
-2. Pick the main-content container with trafilatura's container cascade (``article``-body classes,
-   then ``<article>``, story/post classes, ``#content``-like ids, ``main``), first match in document order.
-3. Inside it, remove boilerplate by class/id/role/style (share, related, comments, ads, hidden...),
-   unless that would remove nearly all of its text, then link-dense blocks (menus, link farms).
-4. Render the text blocks (paragraphs, headings, lists, quotes, code, tables; loose ``div`` text
+1. Pick the main-content container with trafilatura's container cascade (``article``-body classes,
+   then ``<article>``, story/post classes, ``#content``-like ids, ``main``), first match in document order
+   outside elements that never hold main text (scripts, navigation, forms, figures...).
+2. Inside it, remove those elements (in C), then boilerplate by class/id/role/style (share, related,
+   comments, ads, hidden...) unless that would remove nearly all of its text, then link-dense blocks.
+3. Render the text blocks (paragraphs, headings, lists, quotes, code, tables; loose ``div`` text
    only when the container has little paragraph text), one block per line, whitespace collapsed.
 
 ``extract_main`` returns ``None`` when no container passes the quality check (enough text, low
@@ -21,6 +21,7 @@ JUNK_CSS = ("script, style, noscript, template, svg, math, iframe, frame, frames
             "canvas, audio, video, picture, map, area, figure, aside, footer, nav, menu, menuitem, head, "
             "header nav, button, input, select, option, optgroup, datalist, textarea, label, legend, fieldset, "
             "output, progress, dialog, marquee, blink, time, ins, link, source, track, param, rp, rt, rtc")
+JUNK_TAGS = frozenset(t.strip() for t in JUNK_CSS.split(",") if " " not in t.strip())
 
 CONTAINER_TAGS = frozenset({"article", "div", "main", "section"})
 # Container cascade, most specific first (trafilatura's BODY_XPATH vocabulary).
@@ -33,6 +34,8 @@ _L3_CLASS = re.compile(r"^article |post-bodycopy|story-?content|(?:theme|blog|se
                        r"main-column|wpb_text_column|story-body|field-body|[Ff][Uu][Ll][Ll][Tt][Ee][Xx][Tt]")
 _L4_ID = re.compile(r"content-main|content-body|contentBody|main-content", re.I)
 _L4_CLASS = re.compile(r"content[-_]main|content(?:-|__)body|[Mm]ain-content|[Pp]age-content")
+# Every class/id the cascade accepts contains one of these (a one-search reject for most elements).
+_ANY_VOCAB = re.compile(r"post|entry|rticle|art-|body|primary|stor|ontent|single|column|text|cell|main", re.I)
 
 # Boilerplate blocks (trafilatura's OVERALL_DISCARD/TEASER/comment vocabulary), tested on id and class.
 _BOILER_BOTH = r"^shar|social|viral|newsletter|syndication|tags|sidebar|banner|bread-?crumb|button|author|teaser|Teaser"
@@ -79,6 +82,8 @@ def _container_level(tag: str, attrs: dict[str, str | None]) -> int:
     cls, ident = attrs.get("class") or "", attrs.get("id") or ""
     role = attrs.get("role") or ""
     if tag not in CONTAINER_TAGS:
+        return 0
+    if tag == "div" and not role and "itemprop" not in attrs and not _ANY_VOCAB.search(f"{cls} {ident}"):
         return 0
     if (cls in ("post", "entry") or attrs.get("itemprop") == "articleBody" or ident == "articleContent"
             or _L1_ID.search(ident) or _L1_CLASS.search(cls)):
@@ -214,20 +219,21 @@ def extract_traced(html: str) -> tuple[str | None, str]:
     body = tree.body
     if body is None:
         return None, "no body"
-    for node in select(tree, JUNK_CSS):
-        node.decompose()
+    # Junk is removed only where text is read (the container; the body for the page share): matching
+    # the junk selectors over the whole page costs more than the rest of the cascade.
     candidates: dict[int, LexborNode] = {}
     for node in select(body, "article, main, div, section"):
         level = _container_level(node.tag, node.attributes)
-        if level and level not in candidates:
+        if level and level not in candidates and not _in_junk(node):
             candidates[level] = node
     if not candidates:  # the whole body as container measured far below trafilatura on such pages
         return None, "no container"
-    page_chars = _text_len(body)
+    page_chars = -1  # measured only for short extracts
     for level in sorted(candidates):
         container = candidates[level]
-        if container.parent is None:
+        if container.parent is None:  # inside a block an earlier candidate's pruning removed
             continue
+        _remove_junk(container)
         _prune(container)
         lines = _render(container)
         if len(lines) < 2:
@@ -235,7 +241,24 @@ def extract_traced(html: str) -> tuple[str | None, str]:
         text = "\n".join(lines)
         if len(text) < MIN_CHARS:
             return None, f"short:{level}"
+        if len(text) < SHORT_CHARS and page_chars < 0:
+            _remove_junk(body)
+            page_chars = _text_len(body)
         if len(text) < SHORT_CHARS and len(text) < PAGE_SHARE * page_chars:
             return None, f"small share:{level}"
         return text, f"level:{level}"
     return None, "no text block"
+
+
+def _remove_junk(node: LexborNode) -> None:
+    for n in select(node, JUNK_CSS):
+        n.decompose()
+
+
+def _in_junk(node: LexborNode) -> bool:
+    p = node.parent
+    while p is not None:
+        if p.tag in JUNK_TAGS:
+            return True
+        p = p.parent
+    return False
