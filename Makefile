@@ -9,7 +9,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.sysdeps
 SAMPLE := data/sample
-STEPS ?= 200
+STEPS ?= 300
+# The trainer's model size: tiny trains in about a minute on 2 CPU cores; use small or gpt2 on a GPU.
+TRAIN_CONFIG ?= tiny
 FROM ?=
 # Debian packages: the sample corpus's real text (see docs/SAMPLE.md) and Chromium for the report test.
 APT_PACKAGES := python3.11-doc debian-handbook dict-foldoc jargon-text dict-devil bible-kjv chromium
@@ -49,7 +51,7 @@ sample: $(STAMP) $(SYSSTAMP)
 
 run: $(STAMP) $(SAMPLE)/.complete
 	$(PY) -m curate run recipes/$(recipe).yaml
-	$(PY) -m trainer --manifest runs/$(recipe)/manifest.json --steps $(STEPS) --out runs/$(recipe)/trainer
+	$(PY) -m trainer --manifest runs/$(recipe)/manifest.json --steps $(STEPS) --config $(TRAIN_CONFIG) --out runs/$(recipe)/trainer
 	$(PY) -m curate report runs/$(recipe)
 
 test: $(STAMP) $(SYSSTAMP)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -174,5 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return a.fn(a)
     except (RecipeError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        if os.environ.get("CURATE_DEBUG"):
+            raise
+        print(f"error: {e} (set CURATE_DEBUG=1 for a traceback)", file=sys.stderr)
         return 2
