@@ -93,7 +93,7 @@ def test_empty_and_non_warc_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty.warc.gz"
     empty.write_bytes(b"")
     kept, dropped, errors = read_all(str(empty))
-    assert not kept and not dropped
+    assert not kept and dropped == {"input:no_records": 1} and not errors  # reported, not skipped
     junk = tmp_path / "junk.warc"
     junk.write_bytes(b"\xff\xfe not a warc at all \x00\x01" * 50)
     kept, dropped, errors = read_all(str(junk))  # warcio reads it as a broken ARC record: counted, not kept

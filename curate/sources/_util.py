@@ -91,6 +91,8 @@ def read_unit(reader: Any, unit: Any, body: Callable[[Any, Rows], None], compres
             raise
         except Exception as e:
             rows.error_from(e, unit.label(), {"records_before_error": len(rows.kept) + len(rows.dropped)})
+        if not (rows.kept or rows.dropped or rows.errors) and unit.start == 0:
+            rows.drop("input:no_records", unit.label())  # an empty file is reported, not silently skipped
         return rows.result()
 
     return with_retries(unit.path, attempt, reader.config.retries, reader.config.retry_backoff_s)
