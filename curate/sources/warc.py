@@ -194,6 +194,8 @@ class WarcReader(Reader):
             return rows.error("warc:truncated", url, meta)
         if not data.strip():
             return rows.drop("warc:empty", url, meta)
+        if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return rows.drop("content:binary", url, meta)  # mislabelled binary (NUL bytes; not UTF-16)
         text, charset, how = decode_html(data, ctype)
         meta.update(charset=charset, charset_source=how)
         rows.keep(doc_id(self.source, rid, text), url, text, meta)
