@@ -161,13 +161,25 @@ def _prune(container: LexborNode) -> None:
         if total - sum(len(n.text(deep=True)) for n in outer) > total / 7:
             for n in outer:
                 n.decompose()
+    linked = _link_ancestors(container)
     for n in select(container, "div, ul, ol, dl, p"):
-        if n.mem_id != me and n.parent is not None and _link_dense(n):
+        if n.mem_id in linked and n.parent is not None and _link_dense(n):
             n.decompose()
     for t in container.css("table"):
         text = _text_len(t)
         if text >= 200 and _link_len(t)[0] > (0.8 if text < 1000 else 0.5) * text:
             t.decompose()
+
+
+def _link_ancestors(container: LexborNode) -> set[int]:
+    """Ids of the elements strictly inside ``container`` that hold a link (the only link-dense candidates)."""
+    me, out = container.mem_id, set()
+    for a in container.css("a"):
+        p = a.parent
+        while p is not None and p.mem_id != me and p.mem_id not in out:
+            out.add(p.mem_id)
+            p = p.parent
+    return out
 
 
 def _has_ancestor_in(node: LexborNode, ids: set[int], stop: int) -> bool:
