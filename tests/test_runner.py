@@ -118,3 +118,14 @@ def test_missing_input_path_is_a_clear_error(corpus, tmp_path):
     r["sources"][0]["paths"] = [str(tmp_path / "nope.jsonl")]
     with pytest.raises(RecipeError, match=r"sources\[0\] \(docs\).paths: input path does not exist"):
         Pipeline.from_dict(r).run(out=tmp_path / "r", log=lambda m: None)
+
+
+def test_set_overrides_address_sources_and_stages_by_name():
+    from curate.recipe import load_recipe
+
+    r = load_recipe(REPO / "recipes" / "gpt3mix.yaml",
+                    ['sources.web.paths=["s3://bucket/crawl/*.warc.gz"]', "stages.dedup.threshold=0.7", "seed=9"])
+    assert r.sources[0].paths == ["s3://bucket/crawl/*.warc.gz"] and r.seed == 9
+    assert next(s for s in r.stages if s.stage == "dedup").config["threshold"] == 0.7
+    with pytest.raises(RecipeError, match=r"stages\[6\].dedup: unknown key 'treshold'; allowed keys: bands"):
+        load_recipe(REPO / "recipes" / "gpt3mix.yaml", ["stages.dedup.treshold=0.7"])
