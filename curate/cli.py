@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         return a.fn(a)
-    except (RecipeError, FileNotFoundError) as e:
+    except (RecipeError, FileNotFoundError, ValueError) as e:
         if os.environ.get("CURATE_DEBUG"):
             raise
         print(f"error: {e} (set CURATE_DEBUG=1 for a traceback)", file=sys.stderr)
