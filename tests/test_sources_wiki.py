@@ -78,3 +78,69 @@ def test_cleaner_and_site_base() -> None:
     assert out == "A B\nitem"
     assert site_base("ukwiki", "https://uk.wikipedia.org/wiki/X") == ("uk", "https://uk.wikipedia.org/wiki/")
     assert site_base("", "https://de.wikibooks.org/wiki/Main")[1] == "https://de.wikibooks.org/wiki/"
+
+
+def _multistream(corpus: Path, tmp_path: Path, pages_per_stream: int = 50) -> Path:
+    """The real ukwiki head re-packed as a Wikimedia-style multistream dump: header, 50 pages per stream, footer."""
+    xml = bz2.decompress((corpus / "wiki" / "ukwiki-20230501-pages-articles-multistream.head.xml.bz2").read_bytes())
+    head_end = xml.index(b"</siteinfo>") + len(b"</siteinfo>\n")
+    foot = xml.rindex(b"</mediawiki>")
+    body = xml[head_end:foot]
+    cuts: list[int] = []
+    pos = body.find(b"  <page>")
+    while pos != -1:
+        cuts.append(pos)
+        pos = body.find(b"  <page>", pos + 1)
+    groups = [body[a:b] for a, b in zip(cuts[::pages_per_stream], cuts[pages_per_stream::pages_per_stream] + [len(body)])]
+    out = tmp_path / "ukwiki-multistream.xml.bz2"
+    out.write_bytes(b"".join(bz2.compress(part) for part in [xml[:head_end], *groups, xml[foot:]]))
+    return out
+
+
+def _read_units(path: Path, split_bytes: int):
+    reader = WikiReader("wiki", "wiki", WikiReader.Config(split_bytes=split_bytes))
+    units = reader.units([str(path)])
+    kept, dropped, errors = [], Counter(), Counter()
+    for u in units:
+        res = reader.read(u)
+        kept += res.kept.to_pylist()
+        dropped.update(res.dropped.column("reason").to_pylist())
+        errors.update(res.errors.column("reason").to_pylist())
+    return units, kept, dropped, errors
+
+
+def test_multistream_split_matches_whole_file(corpus: Path, tmp_path: Path) -> None:
+    path = _multistream(corpus, tmp_path)
+    whole_units, kept, dropped, errors = _read_units(path, 1 << 40)
+    assert whole_units == [Unit(str(path))] and len(kept) + sum(dropped.values()) == 532 and not errors
+    units, kept_s, dropped_s, errors_s = _read_units(path, 400_000)
+    assert len(units) >= 3 and units[0].start == 0 and units[-1].end is None
+    assert all(a.end == b.start for a, b in zip(units, units[1:]))
+    assert [(d["id"], d["url"], d["text"], d["meta"]) for d in kept_s] == \
+        [(d["id"], d["url"], d["text"], d["meta"]) for d in kept]
+    assert dropped_s == dropped and errors_s == errors
+
+
+def test_single_stream_and_pbzip2_style_files_are_not_split(corpus: Path, tmp_path: Path) -> None:
+    src = corpus / "wiki" / "ukwiki-20230501-pages-articles-multistream.head.xml.bz2"  # one stream
+    assert WikiReader("w", "w", WikiReader.Config(split_bytes=100_000)).units([str(src)]) == [Unit(str(src))]
+    xml = bz2.decompress(src.read_bytes())  # streams cut every 300 kB, mid-page: no stream starts with <page
+    cut = tmp_path / "pbzip2.xml.bz2"
+    cut.write_bytes(b"".join(bz2.compress(xml[i:i + 300_000]) for i in range(0, len(xml), 300_000)))
+    assert WikiReader("w", "w", WikiReader.Config(split_bytes=100_000)).units([str(cut)]) == [Unit(str(cut))]
+
+
+def test_truncated_multistream_is_counted(corpus: Path, tmp_path: Path) -> None:
+    path = _multistream(corpus, tmp_path)
+    raw = path.read_bytes()
+    trunc = tmp_path / "trunc-multistream.xml.bz2"
+    trunc.write_bytes(raw[: int(len(raw) * 0.7)])
+    units, kept, dropped, errors = _read_units(trunc, 400_000)
+    assert len(units) >= 2 and errors and all(r.startswith("error:") for r in errors)
+    whole = read(trunc)
+    assert [d["id"] for d in kept] == [d["id"] for d in whole[0]] and dropped == whole[1] and errors == whole[2]
+    garbage = tmp_path / "garbage-multistream.xml.bz2"  # a corrupted middle stream: errors, later units still read
+    garbage.write_bytes(raw[: len(raw) // 2] + bytes(b ^ 0x55 for b in raw[len(raw) // 2: len(raw) // 2 + 5000])
+                        + raw[len(raw) // 2 + 5000:])
+    units, kept_g, dropped_g, errors_g = _read_units(garbage, 400_000)
+    assert errors_g and 0 < len(kept_g) < 532

@@ -1,5 +1,8 @@
 """MediaWiki XML dump reader (plain, .bz2 including multistream), streamed with lxml ``iterparse``.
 
+A multistream .bz2 dump larger than ``split_bytes`` is split into stream-aligned byte ranges read by
+separate tasks (``curate.sources.bz2split``); their rows are exactly those of the whole-file read.
+
 Safe parsing: entities are never expanded (``resolve_entities=False``), no DTD or network is loaded and
 ``huge_tree`` stays off, so an entity-expansion bomb or a monster text node fails as a counted error.
 Namespace-0 articles become documents (wikitext -> prose, ``curate.sources.wikitext``); other namespaces
@@ -14,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import fsspec
 from lxml import etree
 
 from curate.schema import doc_id
 from curate.sources._util import Rows, read_unit
+from curate.sources.bz2split import range_xml, split_points
 from curate.sources.base import Reader, Unit
 from curate.sources.wikitext import WikitextCleaner
 from curate.stage import StageResult
@@ -63,11 +68,39 @@ class WikiReader(Reader):
     class Config:
         namespaces: list[int] | None = None  # kept namespaces; default [0] (articles)
         min_chars: int = 1  # shorter cleaned pages are dropped (wiki:empty)
+        split_bytes: int = 256 << 20  # larger multistream .bz2 dumps are split into stream-aligned ranges
         retries: int = 4
         retry_backoff_s: float = 0.5
 
+    def units(self, paths: list[str]) -> list[Unit]:
+        out: list[Unit] = []
+        for p in paths:
+            fs, fpath = fsspec.core.url_to_fs(p)
+            size = fs.size(fpath) or 0
+            starts = [0]
+            if p.endswith(".bz2") and size > self.config.split_bytes:
+                with fs.open(fpath, "rb") as f:
+                    starts = split_points(f, size, self.config.split_bytes)
+            if len(starts) == 1:
+                out.append(Unit(p))
+            else:
+                out.extend(Unit(p, s, e) for s, e in zip(starts, starts[1:] + [None]))
+        return out
+
     def read(self, unit: Unit) -> StageResult:
+        if unit.path.endswith(".bz2"):  # whole files too, so a truncated one loses the same pages either way
+            return read_unit(self, unit, lambda f, rows: self._parse_bz2(f, unit, rows))
         return read_unit(self, unit, lambda f, rows: self._parse(f, unit.path, rows), compression="infer")
+
+    def _parse_bz2(self, f: Any, unit: Unit, rows: Rows) -> None:
+        src = range_xml(f, unit.start, unit.end)
+        try:
+            self._parse(src, unit.path, rows)
+        except etree.XMLSyntaxError:
+            if src.error is None:
+                raise
+        if src.error is not None:  # the decompression failure, not the unterminated XML it left
+            raise src.error
 
     def _parse(self, f: Any, path: str, rows: Rows) -> None:
         keep_ns = {str(n) for n in (self.config.namespaces if self.config.namespaces is not None else [0])}
