@@ -58,3 +58,22 @@ def test_parquet_text_column(corpus: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(p.read_bytes()[:100])
     assert ParquetReader("p", "web").read(Unit(str(bad))).errors.num_rows == 1
+
+
+def test_parquet_split_at_row_groups_matches_whole_file(corpus: Path, tmp_path: Path) -> None:
+    docs = JsonlReader("d", "web", JsonlReader.Config(id_field="id")).read(Unit(str(corpus / "dedup" / "docs.jsonl")))
+    texts = docs.kept.column("text").to_pylist()
+    p = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"text": texts[:-1] + [None]}), p, row_group_size=25)  # 16 row groups
+    whole = ParquetReader("p", "web").read(Unit(str(p)))
+    split = ParquetReader("p", "web", ParquetReader.Config(split_bytes=p.stat().st_size // 5))
+    units = split.units([str(p)])
+    assert 4 <= len(units) <= 6 and units[0].start == 0 and units[-1].end is None
+    parts = [split.read(u) for u in units]
+    assert sum((r.kept.column("id").to_pylist() for r in parts), []) == whole.kept.column("id").to_pylist()
+    assert sum(r.dropped.num_rows for r in parts) == whole.dropped.num_rows == 1
+    assert not any(r.errors.num_rows for r in parts)
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    units = split.units([str(bad)])  # unreadable footer: one unit, whose read counts the error
+    assert len(units) == 1 and split.read(units[0]).errors.num_rows == 1

@@ -7,7 +7,9 @@ with a reason (with ``id`` empty when no stable id can be formed), so every reco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, Callable, ClassVar
+
+import fsspec
 
 from curate.stage import StageResult
 
@@ -42,3 +44,18 @@ class Reader:
 
     def read(self, unit: Unit) -> StageResult:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def split_units(paths: list[str], split_bytes: int, starts: Callable[[BinaryIO, int], list[int]]) -> list[Unit]:
+    """One unit per file, or for a file larger than ``split_bytes`` one per range between the offsets
+    ``starts(file, size)`` returns (ascending, beginning with 0; ``[0]`` keeps the file whole)."""
+    out: list[Unit] = []
+    for p in paths:
+        fs, fpath = fsspec.core.url_to_fs(p)
+        size = fs.size(fpath) or 0
+        cuts = [0]
+        if size > split_bytes:
+            with fs.open(fpath, "rb") as f:
+                cuts = starts(f, size)
+        out.extend(Unit(p, s, e) for s, e in zip(cuts, cuts[1:] + [None]))
+    return out

@@ -1,5 +1,8 @@
 """JSON Lines (plain, .gz, .bz2, .xz, .zst) and Parquet readers with a configurable text column.
 
+A Parquet file larger than ``split_bytes`` is split at row-group boundaries into units of about that
+size, read by separate tasks; rows keep their file-wide numbers, so ids do not depend on the split.
+
 Rows whose text is missing, not a string or empty are dropped with a reason; a malformed JSON line (or
 one that is not an object, or not UTF-8) is an error naming its line number; nothing raises.
 """
@@ -7,13 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import pyarrow.parquet as pq
 
 from curate.schema import doc_id
 from curate.sources._util import Rows, read_unit
-from curate.sources.base import Reader, Unit
+from curate.sources.base import Reader, Unit, split_units
 from curate.stage import StageResult
 
 
@@ -112,14 +115,52 @@ class JsonlReader(Reader):
             _row(self, rows, rec, loc, where)
 
 
+@dataclass
+class ParquetConfig(TabularConfig):
+    split_bytes: int = 256 << 20  # larger files are read as several units of whole row groups
+
+
+def _row_group_starts(meta: pq.FileMetaData) -> list[int]:
+    """Byte offset of each row group's first page."""
+    starts = []
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        cols = [rg.column(j) for j in range(rg.num_columns)]
+        starts.append(min((c.dictionary_page_offset or c.data_page_offset) for c in cols) if cols else 0)
+    return starts
+
+
 class ParquetReader(JsonlReader):
     format = "parquet"
+    Config = ParquetConfig
     compression = None
 
-    def _rows(self, f: Any, path: str, rows: Rows) -> None:
+    def units(self, paths: list[str]) -> list[Unit]:
+        return split_units(paths, self.config.split_bytes, self._row_group_cuts)
+
+    def _row_group_cuts(self, f: BinaryIO, size: int) -> list[int]:
+        """0, then the first row group starting at least ``split_bytes`` after the previous cut, and so on."""
+        try:
+            offsets = _row_group_starts(pq.ParquetFile(f).metadata)
+        except Exception:  # not valid Parquet: one unit, whose read counts the error
+            return [0]
+        cuts = [0]
+        for off in offsets[1:]:
+            if off - cuts[-1] >= self.config.split_bytes:
+                cuts.append(off)
+        return cuts
+
+    def read(self, unit: Unit) -> StageResult:
+        return read_unit(self, unit, lambda f, rows: self._row_groups(f, unit, rows), self.compression)
+
+    def _row_groups(self, f: Any, unit: Unit, rows: Rows) -> None:
+        """Rows of the row groups that start in [unit.start, unit.end), numbered file-wide."""
         pf = pq.ParquetFile(f)
         n = 0
-        for i in range(pf.num_row_groups):
-            for rec in pf.read_row_group(i).to_pylist():
-                _row(self, rows, rec, f"{path}#{n}", {"row": n})
-                n += 1
+        for i, off in enumerate(_row_group_starts(pf.metadata)):
+            if unit.start <= off and (unit.end is None or off < unit.end):
+                for rec in pf.read_row_group(i).to_pylist():
+                    _row(self, rows, rec, f"{unit.path}#{n}", {"row": n})
+                    n += 1
+            else:
+                n += pf.metadata.row_group(i).num_rows

@@ -16,13 +16,12 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import fsspec
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
 
 from curate.schema import doc_id
 from curate.sources._util import _TRANSIENT, Rows, read_unit
-from curate.sources.base import Reader, Unit
+from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
 from curate.stage import StageResult
 
@@ -96,22 +95,17 @@ class WarcReader(Reader):
         retry_backoff_s: float = 0.5
 
     def units(self, paths: list[str]) -> list[Unit]:
-        out: list[Unit] = []
-        for p in paths:
-            fs, fpath = fsspec.core.url_to_fs(p)
-            size = fs.size(fpath)
-            if not size or size <= self.config.split_bytes:
-                out.append(Unit(p))
-                continue
-            with fs.open(fpath, "rb") as f:
-                gz = _is_gzip(f)
-                starts = [0]
-                for k in range(1, size // self.config.split_bytes + 1):
-                    s = find_record_start(f, max(k * self.config.split_bytes, starts[-1] + 1), gz)
-                    if s is not None and s > starts[-1]:
-                        starts.append(s)
-            out.extend(Unit(p, s, e) for s, e in zip(starts, starts[1:] + [None]))
-        return out
+        return split_units(paths, self.config.split_bytes, self._record_cuts)
+
+    def _record_cuts(self, f: BinaryIO, size: int) -> list[int]:
+        """0, then the first record start at or after each multiple of ``split_bytes``."""
+        gz = _is_gzip(f)
+        cuts = [0]
+        for k in range(1, size // self.config.split_bytes + 1):
+            s = find_record_start(f, max(k * self.config.split_bytes, cuts[-1] + 1), gz)
+            if s is not None and s > cuts[-1]:
+                cuts.append(s)
+        return cuts
 
     def read(self, unit: Unit) -> StageResult:
         return read_unit(self, unit, lambda f, rows: self._read_range(f, unit, rows))

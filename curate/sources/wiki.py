@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import fsspec
 from lxml import etree
 
 from curate.schema import doc_id
 from curate.sources._util import Rows, read_unit
 from curate.sources.bz2split import range_xml, split_points
-from curate.sources.base import Reader, Unit
+from curate.sources.base import Reader, Unit, split_units
 from curate.sources.wikitext import WikitextCleaner
 from curate.stage import StageResult
 
@@ -73,22 +72,12 @@ class WikiReader(Reader):
         retry_backoff_s: float = 0.5
 
     def units(self, paths: list[str]) -> list[Unit]:
-        out: list[Unit] = []
-        for p in paths:
-            fs, fpath = fsspec.core.url_to_fs(p)
-            size = fs.size(fpath) or 0
-            starts = [0]
-            if p.endswith(".bz2") and size > self.config.split_bytes:
-                with fs.open(fpath, "rb") as f:
-                    starts = split_points(f, size, self.config.split_bytes)
-            if len(starts) == 1:
-                out.append(Unit(p))
-            else:
-                out.extend(Unit(p, s, e) for s, e in zip(starts, starts[1:] + [None]))
-        return out
+        split = self.config.split_bytes  # split_points keeps any file that is not multistream bz2 whole
+        return split_units(paths, split, lambda f, size: split_points(f, size, split))
 
     def read(self, unit: Unit) -> StageResult:
-        if unit.path.endswith(".bz2"):  # whole files too, so a truncated one loses the same pages either way
+        # Whole .bz2 files too (so a truncated one loses the same pages either way); a range is always bz2.
+        if unit.path.endswith(".bz2") or unit.end is not None:
             return read_unit(self, unit, lambda f, rows: self._parse_bz2(f, unit, rows))
         return read_unit(self, unit, lambda f, rows: self._parse(f, unit.path, rows), compression="infer")
 
