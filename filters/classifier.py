@@ -66,9 +66,17 @@ def calibrate_alpha(scores: np.ndarray, target: float, weights: np.ndarray | Non
     return (lo * hi) ** 0.5
 
 
-def calibrate_threshold(scores: np.ndarray, target: float) -> float:
-    """The score threshold keeping a fraction ``target`` of ``scores``."""
-    return float(np.quantile(np.asarray(scores, float), 1.0 - target))
+def calibrate_threshold(scores: np.ndarray, target: float, weights: np.ndarray | None = None) -> float:
+    """The score threshold keeping a fraction ``target`` of ``scores`` (of their total weight if given)."""
+    scores = np.asarray(scores, float)
+    if weights is None:
+        return float(np.quantile(scores, 1.0 - target))
+    order = np.argsort(-scores, kind="mergesort")
+    kept = np.cumsum(np.asarray(weights, float)[order]) / float(np.sum(weights))
+    i = min(int(np.searchsorted(kept, target)), len(scores) - 1)
+    if i > 0 and target - kept[i - 1] < kept[i] - target:  # the nearer of the two cuts around the target
+        i -= 1
+    return float(scores[order][i])
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -6,7 +6,10 @@ documents (precision/recall at 0.5, ROC AUC), and saves ``quality.bin`` plus ``q
 stage directory. ``apply`` scores rows of ``score_kinds`` and keeps a document when
 ``np.random.pareto(alpha) > 1 - score`` (alpha 9, as in GPT-3), the draw seeded by (recipe seed, doc id);
 ``mode: threshold`` keeps ``score >= threshold`` instead. ``target_keep_rate`` calibrates alpha (or the
-threshold) on the held-out web scores. Scores go into ``meta.quality_score`` / ``meta.quality_keep``.
+threshold) to keep that share of the scored documents, ``target_tokens`` to keep about that many tokens
+of them (utf-8 bytes / ``bytes_per_token``, the planner's estimate, as the tokenizer is trained later on the filtered
+mix; counted before dedup); both score every such document in ``fit`` to calibrate on them. Scores go
+into ``meta.quality_score`` / ``meta.quality_keep``.
 """
 from __future__ import annotations
 
@@ -35,18 +38,30 @@ def score(model: Any, text: str, max_chars: int) -> float:
     return predict_labels(model, ft_line(text, max_chars)).get(POS, 0.0)
 
 
+def _in(t: pa.Table, names: list[str]) -> pa.ChunkedArray:
+    """Rows whose source or kind is one of ``names``."""
+    return pc.or_(pc.is_in(t["source"], pa.array(names)), pc.is_in(t["kind"], pa.array(names)))
+
+
 def _sample_part(path: str, positives: list[str], negatives: list[str], seed: int, cap: int) -> list[tuple]:
     """(hash, label, id, text) for the ``cap`` lowest-hash documents of each class in one part: merging
     per-part samples by hash gives the same global sample however the data is partitioned."""
     t = pq.read_table(path, columns=["id", "source", "kind", "text"])
     out: list[tuple] = []
     for label, names in ((POS, positives), (NEG, negatives)):
-        mask = pc.or_(pc.is_in(t["source"], pa.array(names)), pc.is_in(t["kind"], pa.array(names)))
-        sub = t.filter(mask)
+        sub = t.filter(_in(t, names))
         rows = [(doc_hash(seed, "sample:" + i), label, i, x) for i, x in
                 zip(sub["id"].to_pylist(), sub["text"].to_pylist()) if x and x.strip()]
         out.extend(sorted(rows)[:cap])
     return out
+
+
+def _score_part(path: str, model_path: str, scored: list[str], max_chars: int) -> list[tuple[float, int]]:
+    """(score, utf-8 bytes) of each document of one part that ``apply`` will score."""
+    t = pq.read_table(path, columns=["source", "kind", "text"])
+    model = load_model(model_path)
+    texts = [x or "" for x in t.filter(_in(t, scored))["text"].to_pylist()]
+    return [(score(model, x, max_chars), len(x.encode("utf-8"))) for x in texts]
 
 
 class QualityStage(Stage):
@@ -62,6 +77,8 @@ class QualityStage(Stage):
         alpha: float = 9.0  # GPT-3 Appendix A
         threshold: float = 0.5
         target_keep_rate: float | None = None  # calibrate alpha / threshold on held-out web scores
+        target_tokens: int | None = None  # or calibrate to keep about this many tokens of scored text
+        bytes_per_token: float = 4.0  # for target_tokens: the mixture planner's estimate (utf-8 bytes / 4)
         max_docs_per_class: int = 20000
         test_fraction: float = 0.2
         chunk_words: int = 300
@@ -78,6 +95,8 @@ class QualityStage(Stage):
         c = self.config
         if c.mode not in ("pareto", "threshold"):
             raise ValueError(f"quality.mode must be 'pareto' or 'threshold', got {c.mode!r}")
+        if c.target_keep_rate is not None and c.target_tokens is not None:
+            raise ValueError("quality: set target_keep_rate or target_tokens, not both")
         fn = functools.partial(_sample_part, positives=c.positives, negatives=c.negatives, seed=ctx.seed,
                                cap=c.max_docs_per_class)
         sample = sorted(r for part in ctx.map_parts(functools.partial(_call_str, fn)) for r in part)
@@ -99,18 +118,41 @@ class QualityStage(Stage):
         labels = np.array([r[1] == POS for r in test], bool)
         scores = np.array([score(model, r[3], c.max_chars) for r in test], float)
         prec, rec = precision_recall(labels, scores)
-        neg_scores = scores[~labels]
-        alpha, threshold = c.alpha, c.threshold
-        if c.target_keep_rate is not None and len(neg_scores):
+        # Without a target, the keep rate is estimated on held-out web documents; with one, every document
+        # to be scored is scored here (one distributed pass) so the calibration is made on the very population
+        # ``apply`` will see: a threshold then meets the target to a document, Pareto sampling in expectation.
+        pop_scores, pop_bytes = scores[~labels], np.array([len(r[3].encode()) for r in test if r[1] != POS], float)
+        alpha, threshold, target = c.alpha, c.threshold, c.target_keep_rate
+        if c.target_keep_rate is not None or c.target_tokens is not None:
+            fn = functools.partial(_score_part, model_path=model_path, scored=c.score_kinds, max_chars=c.max_chars)
+            pop = sorted(x for part in ctx.map_parts(functools.partial(_call_str, fn)) for x in part)
+            pop_scores, pop_bytes = np.array([x[0] for x in pop], float), np.array([x[1] for x in pop], float)
+        if c.target_tokens is not None and pop_bytes.sum():
+            target = c.target_tokens * c.bytes_per_token / pop_bytes.sum()
+            if target >= 1.0:
+                ctx.log(f"quality: target_tokens {c.target_tokens:,} is at least all ~"
+                        f"{pop_bytes.sum() / c.bytes_per_token:,.0f} scored tokens: keeping nearly everything")
+            target = min(target, 0.999)
+        weights = pop_bytes if c.target_tokens is not None else None
+        if target is not None and len(pop_scores):
             if c.mode == "pareto":
-                alpha = calibrate_alpha(neg_scores, c.target_keep_rate)
+                alpha = calibrate_alpha(pop_scores, target, weights)
             else:
-                threshold = calibrate_threshold(neg_scores, c.target_keep_rate)
+                threshold = calibrate_threshold(pop_scores, target, weights)
+        if not len(pop_scores):
+            doc_rate = byte_rate = None
+        elif c.mode == "pareto":
+            doc_rate = expected_keep_rate(pop_scores, alpha)
+            byte_rate = expected_keep_rate(pop_scores, alpha, pop_bytes)
+        else:
+            keep = pop_scores >= threshold
+            doc_rate, byte_rate = float(keep.mean()), float(pop_bytes[keep].sum() / max(pop_bytes.sum(), 1.0))
         metrics = {"auc": auc(labels, scores), "precision": prec, "recall": rec, "n_train": n_train,
                    "n_test": len(test), "n_test_pos": int(labels.sum()), "n_test_neg": int((~labels).sum()),
                    "mode": c.mode, "alpha": alpha, "threshold": threshold, "model": model_path,
-                   "expected_web_keep_rate": expected_keep_rate(neg_scores, alpha) if len(neg_scores) and
-                   c.mode == "pareto" else float(np.mean(neg_scores >= threshold)) if len(neg_scores) else None}
+                   "calibrated_on": "held_out" if target is None else "all_scored", "expected_web_keep_rate": doc_rate,
+                   "scored_bytes": int(pop_bytes.sum()), "expected_scored_tokens_kept": None if byte_rate is None
+                   else round(byte_rate * pop_bytes.sum() / c.bytes_per_token)}
         metrics = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
         (ctx.workdir / "quality_eval.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         ctx.log(f"quality: held-out AUC {metrics['auc']}, precision {prec:.3f}, recall {rec:.3f} "
@@ -137,8 +179,7 @@ class QualityStage(Stage):
 
     def apply(self, batch: pa.Table, state: dict) -> StageResult:
         c = self.config
-        names = pa.array(c.score_kinds)
-        mask = pc.or_(pc.is_in(batch["source"], names), pc.is_in(batch["kind"], names))
+        mask = _in(batch, c.score_kinds)
         scored, passthrough = batch.filter(mask), batch.filter(pc.invert(mask))
         model = load_model(state["model"])
         seed, alpha, threshold = state["seed"], state["alpha"], state["threshold"]

@@ -94,3 +94,27 @@ def test_retraining_is_reproducible(fitted, tmp_path):
     a = stage.apply(t, state)
     b = stage.apply(t, again)
     assert a.kept["id"].to_pylist() == b.kept["id"].to_pylist()
+
+
+@pytest.mark.parametrize("mode", ["threshold", "pareto"])
+def test_token_budget_calibration(fitted, tmp_path, mode):
+    stage, state, t, d = fitted
+    parts = sorted(d.glob("part-*.parquet"))
+    web_bytes = sum(len(x.encode()) for x, k in zip(t["text"].to_pylist(), t["kind"].to_pylist()) if k == "web")
+    budget = int(0.4 * web_bytes / 4.0)  # 40% of the web text, at the default 4 bytes per token
+    cal = QualityStage.from_dict({"model": state["model"], "mode": mode, "target_tokens": budget})
+    st = cal.fit(FitContext(parts, tmp_path, 1234, _serial))
+    s = st["summary"]
+    assert s["scored_bytes"] == web_bytes
+    assert s["calibrated_on"] == "all_scored"
+    assert s["expected_scored_tokens_kept"] == pytest.approx(budget, rel=0.02)
+    res = cal.apply(t, st)
+    kept = zip(res.kept["text"].to_pylist(), res.kept["kind"].to_pylist())
+    kept_bytes = sum(len(x.encode()) for x, k in kept if k == "web")
+    if mode == "threshold":  # met to a document (the 126 web pages average ~5 kB)
+        assert kept_bytes / 4.0 == pytest.approx(budget, rel=0.05)
+    else:  # met in expectation: each page is an independent Pareto draw
+        assert 0.3 < kept_bytes / web_bytes < 0.5
+    with pytest.raises(ValueError, match="not both"):
+        QualityStage.from_dict({"target_tokens": 1, "target_keep_rate": 0.5}).fit(
+            FitContext(parts, tmp_path, 1234, _serial))
