@@ -58,3 +58,14 @@ def test_guess_license() -> None:
     assert guess_license("MIT License\n\nPermission is hereby granted, free of charge, to any person") == "MIT"
     assert guess_license("Apache License\n Version 2.0, January 2004") == "Apache-2.0"
     assert guess_license("whatever") == "unknown"
+
+
+def test_generated_header_comment(stdlib_dir: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "repos" / "lib"
+    repo.mkdir(parents=True)
+    sysconfigdata = sorted(stdlib_dir.glob("_sysconfigdata*.py"))[0]  # "# system configuration generated and used by"
+    shutil.copy(sysconfigdata, repo)
+    shutil.copy(stdlib_dir / "_compat_pickle.py", repo)  # "pickle streams generated with Python 2" in prose: kept
+    kept, dropped, errors = read(tmp_path / "repos")
+    assert [dict(d["meta"])["path"] for d in kept] == ["_compat_pickle.py"] and not errors
+    assert dropped == {"code:generated": 1}
