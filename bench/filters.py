@@ -23,13 +23,22 @@ from filters.lines import LineCleanStage
 from filters.quality import QualityStage
 
 
-def _rate(fn, n: int, reps: int = 3) -> float:
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
+def _rate(fn, n: int, reps: int = 1) -> float:
+    return _rates([fn], n, reps)[0]
+
+
+def _rates(fns: list, n: int, reps: int = 5) -> list[float]:
+    """Best-of-``reps`` docs/s of each function, rounds interleaved (one call of each per round) so load
+    drift on a shared machine hits ours and the reference alike; one untimed warm-up call each."""
+    for fn in fns:
         fn()
-        best = min(best, time.perf_counter() - t0)
-    return n / best
+    best = [float("inf")] * len(fns)
+    for _ in range(reps):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return [n / b for b in best]
 
 
 def main(argv: list[str]) -> None:
@@ -51,13 +60,14 @@ def main(argv: list[str]) -> None:
     print(f"{n} docs ({mb:.1f} MB), 1 process")
 
     lid = load_model(bundled_model_path())
-    native_lid = _rate(lambda: [lid.f.predict(t.replace("\n", " ") + "\n", 1, 0.0, "strict") for t in texts], n)
-    ours_lid = _rate(lambda: LangIdStage.from_dict({"languages": ["en"]}).apply(table, None), n)
+    native_lid, ours_lid = _rates([
+        lambda: [lid.f.predict(t.replace("\n", " ") + "\n", 1, 0.0, "strict") for t in texts],
+        lambda: LangIdStage.from_dict({"languages": ["en"]}).apply(table, None)], n)
     print(f"langid     ours {ours_lid:9.0f} docs/s   fastText native predict {native_lid:9.0f} docs/s   "
           f"ratio {ours_lid / native_lid:.2f}")
 
-    heur = _rate(lambda: HeuristicStage().apply(table, None), n, reps=1)
-    clean = _rate(lambda: LineCleanStage().apply(table, None), n, reps=1)
+    heur = _rate(lambda: HeuristicStage().apply(table, None), n)
+    clean = _rate(lambda: LineCleanStage().apply(table, None), n)
     print(f"heuristics ours {heur:9.0f} docs/s   ({heur * mb / n:.2f} MB/s; no native reference)")
     print(f"clean_lines ours {clean:8.0f} docs/s   ({clean * mb / n:.2f} MB/s; no native reference)")
 
@@ -68,8 +78,8 @@ def main(argv: list[str]) -> None:
         state = stage.fit(FitContext([part], Path(d), 0, lambda fn, items: [fn(x) for x in items], log=lambda s: None))
         q = load_model(state["model"])
         mc = stage.config.max_chars
-        native_q = _rate(lambda: [q.f.predict(ft_line(t, mc).replace("\n", " ") + "\n", 2, 0.0, "strict")
-                                  for t in texts], n)
-        ours_q = _rate(lambda: stage.apply(table, state), n)
+        native_q, ours_q = _rates([
+            lambda: [q.f.predict(ft_line(t, mc).replace("\n", " ") + "\n", 2, 0.0, "strict") for t in texts],
+            lambda: stage.apply(table, state)], n)
     print(f"quality    ours {ours_q:9.0f} docs/s   fastText native predict {native_q:9.0f} docs/s   "
           f"ratio {ours_q / native_q:.2f}   (held-out AUC {state['summary']['auc']:.3f})")
