@@ -3,7 +3,8 @@
 - ``trafilatura``: trafilatura 2.x defaults (the quality reference).
 - ``fast``: ``fastpath.extract_main`` (lexbor/selectolax: main-content container, boilerplate and
   link-density pruning, block rendering); pages it does not trust (no container, too little text,
-  small share of the page) go to trafilatura (default mode, without comments) on a lexbor-pruned tree.
+  small share of the page) go to trafilatura (default mode, without comments) on a lexbor-pruned tree
+  (junk elements and boilerplate-classed blocks removed).
 - ``resiliparse``: resiliparse main-content extraction (fast, lower quality), for comparison.
 
 Every engine returns ``(text, meta)``; ``text`` is "" when nothing was found.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from curate.extract.fastpath import extract_main, select
+from curate.extract.fastpath import drop_boilerplate, extract_main, select
 
 # Elements that never hold main text; removing them in C first shrinks the tree trafilatura walks in Python.
 PRUNE_CSS = ("script, style, noscript, svg, iframe, template, form, nav, footer, aside, button, select, input, "
@@ -35,6 +36,8 @@ def prune_html(html: str) -> str:
     tree = LexborHTMLParser(html)
     for node in select(tree, PRUNE_CSS):  # each node once: lexbor repeats nodes matching several selectors
         node.decompose()
+    if tree.body is not None:  # blocks trafilatura would discard anyway, so its readability pass is smaller
+        drop_boilerplate(tree.body)
     return tree.html or ""
 
 

@@ -148,19 +148,25 @@ def _siblings_after(node: LexborNode):
         sib = sib.next
 
 
-def _prune(container: LexborNode) -> None:
-    """Remove boilerplate and link-dense blocks inside ``container`` (never the container itself)."""
-    me = container.mem_id
-    boiler = [n for n in select(container, "[class], [id], [style], [role], [aria-hidden]")
+def drop_boilerplate(root: LexborNode) -> None:
+    """Remove the outermost boilerplate blocks inside ``root`` (never ``root`` itself), unless together
+    they hold nearly all its text (trafilatura's guard: more than 1/7 must remain)."""
+    me = root.mem_id
+    boiler = [n for n in select(root, "[class], [id], [style], [role], [aria-hidden]")
               if n.mem_id != me and _is_boilerplate(n)]
     if boiler:
         # raw lengths, whitespace included, as trafilatura's guard measures them
-        total = len(container.text(deep=True))
+        total = len(root.text(deep=True))
         ids = {n.mem_id for n in boiler}
         outer = [n for n in boiler if not _has_ancestor_in(n, ids, me)]
         if total - sum(len(n.text(deep=True)) for n in outer) > total / 7:
             for n in outer:
                 n.decompose()
+
+
+def _prune(container: LexborNode) -> None:
+    """Remove boilerplate and link-dense blocks inside ``container`` (never the container itself)."""
+    drop_boilerplate(container)
     linked = _link_ancestors(container)
     for n in select(container, "div, ul, ol, dl, p"):
         if n.mem_id in linked and n.parent is not None and _link_dense(n):
