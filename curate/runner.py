@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.io import expand_paths, read_json, write_json_atomic, write_parquet_atomic
 from curate.recipe import Recipe, RecipeError, SourceSpec, StageSpec, build_config
 from curate.registry import reader_class, stage_class
-from curate.schema import DOC_SCHEMA, DROP_SCHEMA, with_reason
+from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
 from curate.sources.base import Unit
 from curate.stage import FitContext, Stage, StageResult
 
@@ -80,9 +79,7 @@ class Step:
 def _split_only(batch: pa.Table, only: list[str] | None) -> tuple[pa.Table, pa.Table]:
     if not only:
         return batch, batch.slice(0, 0)
-    values = pa.array(only, pa.string())
-    mask = pc.or_(pc.is_in(batch.column("source"), values), pc.is_in(batch.column("kind"), values))
-    return batch.filter(mask), batch.filter(pc.invert(mask))
+    return split_by_source(batch, only)
 
 
 def _stats(in_rows: int, result: StageResult, in_table: pa.Table | None) -> dict:

@@ -12,6 +12,7 @@ import hashlib
 from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 META_TYPE = pa.map_(pa.string(), pa.string())
 
@@ -101,3 +102,10 @@ def set_meta(table: pa.Table, updates: list[Mapping[str, Any]]) -> pa.Table:
         merged.append(list(m.items()))
     idx = table.schema.get_field_index("meta")
     return table.set_column(idx, table.schema.field("meta"), pa.array(merged, META_TYPE))
+
+
+def split_by_source(table: pa.Table, names: list[str]) -> tuple[pa.Table, pa.Table]:
+    """(rows whose ``source`` or ``kind`` is one of ``names``, the other rows)."""
+    values = pa.array(names, pa.string())
+    mask = pc.or_(pc.is_in(table["source"], values), pc.is_in(table["kind"], values))
+    return table.filter(mask), table.filter(pc.invert(mask))

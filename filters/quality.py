@@ -7,8 +7,8 @@ stage directory. ``apply`` scores rows of ``score_kinds`` and keeps a document w
 ``np.random.pareto(alpha) > 1 - score`` (alpha 9, as in GPT-3), the draw seeded by (recipe seed, doc id);
 ``mode: threshold`` keeps ``score >= threshold`` instead. ``target_keep_rate`` calibrates alpha (or the
 threshold) to keep that share of the scored documents, ``target_tokens`` to keep about that many tokens
-of them (utf-8 bytes / ``bytes_per_token``, the planner's estimate, as the tokenizer is trained later on the filtered
-mix; counted before dedup); both score every such document in ``fit`` to calibrate on them. Scores go
+of them (utf-8 bytes / ``bytes_per_token``, the planner's estimate: the tokenizer is trained later, on the
+filtered mix; counted before dedup); both score every such document in ``fit`` to calibrate on them. Scores go
 into ``meta.quality_score`` / ``meta.quality_keep``.
 """
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curate.schema import split_by_source
 from curate.stage import FitContext, Stage, StageResult
 from filters._stage import Verdict, run_docs
 from filters.classifier import (NEG, POS, auc, calibrate_alpha, calibrate_threshold, chunks, doc_hash,
@@ -38,18 +38,13 @@ def score(model: Any, text: str, max_chars: int) -> float:
     return predict_labels(model, ft_line(text, max_chars)).get(POS, 0.0)
 
 
-def _in(t: pa.Table, names: list[str]) -> pa.ChunkedArray:
-    """Rows whose source or kind is one of ``names``."""
-    return pc.or_(pc.is_in(t["source"], pa.array(names)), pc.is_in(t["kind"], pa.array(names)))
-
-
 def _sample_part(path: str, positives: list[str], negatives: list[str], seed: int, cap: int) -> list[tuple]:
     """(hash, label, id, text) for the ``cap`` lowest-hash documents of each class in one part: merging
     per-part samples by hash gives the same global sample however the data is partitioned."""
     t = pq.read_table(path, columns=["id", "source", "kind", "text"])
     out: list[tuple] = []
     for label, names in ((POS, positives), (NEG, negatives)):
-        sub = t.filter(_in(t, names))
+        sub = split_by_source(t, names)[0]
         rows = [(doc_hash(seed, "sample:" + i), label, i, x) for i, x in
                 zip(sub["id"].to_pylist(), sub["text"].to_pylist()) if x and x.strip()]
         out.extend(sorted(rows)[:cap])
@@ -60,7 +55,7 @@ def _score_part(path: str, model_path: str, scored: list[str], max_chars: int) -
     """(score, utf-8 bytes) of each document of one part that ``apply`` will score."""
     t = pq.read_table(path, columns=["source", "kind", "text"])
     model = load_model(model_path)
-    texts = [x or "" for x in t.filter(_in(t, scored))["text"].to_pylist()]
+    texts = [x or "" for x in split_by_source(t, scored)[0]["text"].to_pylist()]
     return [(score(model, x, max_chars), len(x.encode("utf-8"))) for x in texts]
 
 
@@ -76,7 +71,7 @@ class QualityStage(Stage):
         mode: str = "pareto"  # pareto | threshold
         alpha: float = 9.0  # GPT-3 Appendix A
         threshold: float = 0.5
-        target_keep_rate: float | None = None  # calibrate alpha / threshold on held-out web scores
+        target_keep_rate: float | None = None  # calibrate alpha / threshold to keep this share of scored docs
         target_tokens: int | None = None  # or calibrate to keep about this many tokens of scored text
         bytes_per_token: float = 4.0  # for target_tokens: the mixture planner's estimate (utf-8 bytes / 4)
         max_docs_per_class: int = 20000
@@ -179,8 +174,7 @@ class QualityStage(Stage):
 
     def apply(self, batch: pa.Table, state: dict) -> StageResult:
         c = self.config
-        mask = _in(batch, c.score_kinds)
-        scored, passthrough = batch.filter(mask), batch.filter(pc.invert(mask))
+        scored, passthrough = split_by_source(batch, c.score_kinds)
         model = load_model(state["model"])
         seed, alpha, threshold = state["seed"], state["alpha"], state["threshold"]
 

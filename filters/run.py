@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.schema import DOC_SCHEMA, docs_table, doc_id, drops_table
+from curate.schema import DOC_SCHEMA, docs_table, doc_id, drops_table, split_by_source
 from curate.stage import FitContext
 
 FILTER_STAGES = ("langid", "heuristics", "clean_lines", "quality")
@@ -92,9 +91,7 @@ def run_filters(input_path: str | Path, output_path: str | Path, recipe_path: st
     for i, (name, cfg, only) in enumerate(specs, 1):
         stage = stage_class(name).from_dict(cfg)
         if only:
-            vals = pa.array(only, pa.string())
-            mask = pc.or_(pc.is_in(docs["source"], vals), pc.is_in(docs["kind"], vals))
-            target, passthrough = docs.filter(mask), docs.filter(pc.invert(mask))
+            target, passthrough = split_by_source(docs, only)
         else:
             target, passthrough = docs, docs.slice(0, 0)
         state = None
