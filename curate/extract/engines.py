@@ -16,8 +16,11 @@ from typing import Callable
 from curate.extract.fastpath import drop_boilerplate, extract_main, select
 
 # Elements that never hold main text; removing them in C first shrinks the tree trafilatura walks in Python.
-PRUNE_CSS = ("script, style, noscript, svg, iframe, template, form, nav, footer, aside, button, select, input, "
-             "link, object, embed, canvas, video, audio")
+# Kept: JSON-LD (trafilatura's baseline reads ``articleBody`` from it), and ``noscript``/``aside``, which
+# trafilatura's own cleaning drops but its fallbacks (baseline, readability) read on a backup tree: some
+# pages carry the article there (Blogger renders posts in ``noscript``).
+PRUNE_CSS = ('script:not([type="application/ld+json"]), style, svg, iframe, template, form, nav, footer, button, '
+             "select, input, link, object, embed, canvas, video, audio")
 
 
 def _trafilatura(html: str, url: str | None, **kw: object) -> str:
