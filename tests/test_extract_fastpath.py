@@ -80,3 +80,31 @@ def test_prune_html_decomposes_each_node_once(pages, monkeypatch) -> None:
         assert len(tree.css(engines.PRUNE_CSS)) > len(select(tree, engines.PRUNE_CSS))  # overlaps exist
         out = LexborHTMLParser(engines.prune_html(d["text"]))
         assert out.css("script, nav, div") == [] and out.body is not None
+
+
+@pytest.fixture(scope="module")
+def by_url(corpus: Path) -> dict[str, tuple[dict, dict]]:
+    expected = {json.loads(x)["url"]: json.loads(x) for x in (corpus / "web" / "pages.jsonl").read_text().splitlines()}
+    docs = WarcReader("web", "web").read(Unit(str(corpus / "web" / "pages.warc.gz"))).kept.to_pylist()
+    return {d["url"]: (d, expected[d["url"]]) for d in docs}
+
+
+def _page(by_url: dict, prefix: str) -> tuple[dict, dict]:
+    return next(v for url, v in by_url.items() if url.startswith(prefix))
+
+
+@pytest.mark.parametrize("prefix", [
+    "https://security.googleblog.com/2020/05/",  # the post sits in <noscript> inside itemprop=articleBody
+    "https://laviedesidees.fr/L-evaluation",  # the first entry-content div is a short teaser, the second the article
+])
+def test_fast_path_reads_articles_past_noscript_and_teasers(by_url, prefix: str) -> None:
+    d, exp = _page(by_url, prefix)
+    text, why = extract_traced(d["text"])
+    assert why.startswith("level:") and all(snippets_ok(text, exp))
+
+
+def test_fallback_keeps_the_aside_trafilatura_reads(by_url) -> None:
+    """rnz.de puts the article in an <aside>: trafilatura's fallbacks find it, so the pre-prune keeps asides."""
+    d, exp = _page(by_url, "https://www.rnz.de/nachrichten_artikel")
+    text, meta = extract_fast(d["text"], d["url"])
+    assert meta["extract_path"] == "trafilatura" and all(snippets_ok(text, exp))

@@ -1,9 +1,11 @@
 """Selectolax (lexbor, C) fast path for main-text extraction, modelled on trafilatura's own rules.
 
 1. Pick the main-content container with trafilatura's container cascade (``article``-body classes,
-   then ``<article>``, story/post classes, ``#content``-like ids, ``main``), first match in document order
-   outside elements that never hold main text (scripts, navigation, forms, figures...).
-2. Inside it, remove those elements (in C), then boilerplate by class/id/role/style (share, related,
+   then ``<article>``, story/post classes, ``#content``-like ids, ``main``), matches in document order
+   outside elements that never hold main text (scripts, navigation, forms, figures...); a match that
+   renders fewer than two lines (a teaser sharing the article's class) gives way to the next.
+2. Inside it, remove those elements (in C; a ``noscript`` holding paragraphs is unwrapped, as Blogger
+   puts the post there), then boilerplate by class/id/role/style (share, related,
    comments, ads, hidden...) unless that would remove nearly all of its text, then link-dense blocks.
 3. Render the text blocks (paragraphs, headings, lists, quotes, code, tables; loose ``div`` text
    only when the container has little paragraph text), one block per line, whitespace collapsed.
@@ -63,6 +65,7 @@ MIN_CHARS = 250  # below this a container is not trusted (trafilatura's MIN_EXTR
 STRICT_P_CHARS = 750  # paragraph text that makes loose div text boilerplate (trafilatura: 3 x 250)
 PAGE_SHARE = 0.1  # a short extract (< SHORT_CHARS) covering less of the page text is not trusted
 SHORT_CHARS = 3000
+PER_LEVEL = 12  # candidates tried per cascade level, in document order
 
 
 def select(node: LexborNode | LexborHTMLParser, css: str) -> list[LexborNode]:
@@ -239,36 +242,51 @@ def extract_traced(html: str) -> tuple[str | None, str]:
         return None, "no body"
     # Junk is removed only where text is read (the container; the body for the page share): matching
     # the junk selectors over the whole page costs more than the rest of the cascade.
-    candidates: dict[int, LexborNode] = {}
+    candidates: dict[int, list[LexborNode]] = {}
     for node in select(body, "article, main, div, section"):
         level = _container_level(node.tag, node.attributes)
-        if level and level not in candidates and not _in_junk(node):
-            candidates[level] = node
-    if not candidates:  # the whole body as container measured far below trafilatura on such pages
+        if level and len(candidates.setdefault(level, [])) < PER_LEVEL and not _in_junk(node):
+            candidates[level].append(node)
+    if not any(candidates.values()):  # the whole body as container measured far below trafilatura on such pages
         return None, "no container"
+    # ancestors taken before any pruning: a candidate inside an already-tried one may have been freed
+    ancestors = {n.mem_id: _ancestor_ids(n) for nodes in candidates.values() for n in nodes}
+    tried: set[int] = set()
     page_chars = -1  # measured only for short extracts
     for level in sorted(candidates):
-        container = candidates[level]
-        if container.parent is None:  # inside a block an earlier candidate's pruning removed
-            continue
-        _remove_junk(container)
-        _prune(container)
-        lines = _render(container)
-        if len(lines) < 2:
-            continue
-        text = "\n".join(lines)
-        if len(text) < MIN_CHARS:
-            return None, f"short:{level}"
-        if len(text) < SHORT_CHARS and page_chars < 0:
-            _remove_junk(body)
-            page_chars = _text_len(body)
-        if len(text) < SHORT_CHARS and len(text) < PAGE_SHARE * page_chars:
-            return None, f"small share:{level}"
-        return text, f"level:{level}"
+        for container in candidates[level]:
+            if ancestors[container.mem_id] & tried:
+                continue
+            tried.add(container.mem_id)
+            _remove_junk(container)
+            _prune(container)
+            lines = _render(container)
+            if len(lines) < 2:  # a teaser or empty block sharing the article's class: try the next
+                continue
+            text = "\n".join(lines)
+            if len(text) < MIN_CHARS:
+                return None, f"short:{level}"
+            if len(text) < SHORT_CHARS and page_chars < 0:
+                _remove_junk(body)
+                page_chars = _text_len(body)
+            if len(text) < SHORT_CHARS and len(text) < PAGE_SHARE * page_chars:
+                return None, f"small share:{level}"
+            return text, f"level:{level}"
     return None, "no text block"
 
 
+def _ancestor_ids(node: LexborNode) -> set[int]:
+    out, p = set(), node.parent
+    while p is not None:
+        out.add(p.mem_id)
+        p = p.parent
+    return out
+
+
 def _remove_junk(node: LexborNode) -> None:
+    for n in select(node, "noscript"):  # a no-JS rendering of the article (Blogger) is kept, other noscript dropped
+        if n.css_first("p") is not None:
+            n.unwrap()
     for n in select(node, JUNK_CSS):
         n.decompose()
 
