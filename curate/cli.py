@@ -51,7 +51,9 @@ def cmd_mix(a: argparse.Namespace) -> int:
     from curate.mix.planner import mix_files
 
     weights = {k: float(v) for k, v in _kv(a.weight).items()}
-    _print(mix_files(a.input, a.output, weights, target_tokens=a.target_tokens, seed=a.seed))
+    window = None if a.window_min_tokens <= 0 else a.window_min_tokens
+    _print(mix_files(a.input, a.output, weights, target_tokens=a.target_tokens, seed=a.seed,
+                     window_min_tokens=window))
     return 0
 
 
@@ -140,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight", action="append", default=[], metavar="SOURCE=WEIGHT")
     p.add_argument("--target-tokens", type=int)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--window-min-tokens", type=int, default=50_000,
+                   help="down-sample documents this long by a line window of their text (0: whole-document draws)")
     p.set_defaults(fn=cmd_mix)
 
     p = sub.add_parser("train-tokenizer", help="train a sentencepiece BPE tokenizer on documents")

@@ -5,7 +5,10 @@ the usual ~4 bytes per BPE token of English text. The table says so. After sampl
 recounts the realised (repeat-weighted) estimate from the stage's outputs.
 
 Rates: ``rate_s = target * w_s / available_s`` (weights normalised over sources that have data).
-``rate < 1``: a document is kept iff ``unit(seed, id) < rate`` (else dropped ``mix:downsample``).
+``rate < 1``: a document is kept iff ``unit(seed, id) < rate`` (else dropped ``mix:downsample``);
+a long one (``window_min_tokens`` or more) is instead always kept, cut to a contiguous, line-aligned
+window of ``rate`` of its text at a seeded position (meta ``window = start-end/chars``): a source of a few
+books at 0.68 epochs then gets 0.68 of each book, not all or nothing of each.
 ``rate >= 1``: every document is kept with meta ``repeat = floor(rate) + (unit(seed, id) < frac(rate))``;
 rows are not duplicated here, the shard writer writes a document ``repeat`` times.
 ``target_tokens: null`` sets the budget to the total available tokens (the corpus' size at the recipe's
@@ -15,6 +18,7 @@ the realised mix under-weights it rather than shrinking every other source to ma
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +113,18 @@ def plan_mix(counts: dict[str, list[int]], weights: dict[str, float], target_tok
     return MixPlan(target_tokens=target_tokens, rows=rows, rates=rates, warnings=warnings)
 
 
+def line_window(text: str, fraction: float, u: float) -> tuple[int, int]:
+    """Character range ``[start, end)`` of about ``fraction`` of ``text``, starting at position ``u`` (in
+    [0, 1)) of the possible starts, widened to whole lines."""
+    n = len(text)
+    width = round(n * fraction)
+    if width <= 0:
+        return 0, 0
+    start = text.rfind("\n", 0, int(u * (n - width)) + 1) + 1
+    end = text.find("\n", start + width)
+    return start, n if end < 0 else end
+
+
 def format_table(rows: list[dict[str, Any]], title: str, tokens_key: str = "target_tokens") -> str:
     """A plain-text table like GPT-3's Table 2.2 (tokens are estimates: utf-8 bytes / 4)."""
     head = f"{'source':<12} {'docs':>9} {'est. tokens':>14} {'weight':>7} {'est. mix tokens':>16} {'epochs':>7}"
@@ -133,6 +149,7 @@ class MixStage(Stage):
         weights: dict[str, float]  # by source name; normalised to sum to 1 over sources that have data
         target_tokens: int | None = None  # None: see the module docstring
         max_epochs: float = 10.0  # warn when a source would be repeated more often than this
+        window_min_tokens: int | None = 50_000  # down-sample docs this long by a window, not a draw (None: off)
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
         counts = merge_counts(ctx.map_parts(count_part))
@@ -150,24 +167,42 @@ class MixStage(Stage):
         rates, seed = state["rates"], state["seed"]
         keep, drop, reasons, updates = [], [], [], []
         nbytes = _doc_bytes(batch).to_pylist()
-        counters: dict[str, int] = {}
+        counters: Counter[str] = Counter()
+        windows: dict[int, str] = {}  # position in ``keep`` -> windowed text
+        min_win = self.config.window_min_tokens
         for i, (doc, src) in enumerate(zip(batch.column("id").to_pylist(), batch.column("source").to_pylist())):
             rate = rates.get(src)
             u = unit(seed, "mix", doc)
+            update: dict[str, Any] = {"repeat": 1}
+            if rate is not None and rate < 1 and min_win is not None and estimate_tokens(nbytes[i]) >= min_win:
+                text = batch.column("text")[i].as_py()
+                start, end = line_window(text, rate, unit(seed, "mix-window", doc))
+                if start < end:  # else the window is empty: dropped below like any down-sampled doc
+                    windows[len(keep)] = text[start:end]
+                    nbytes[i] = len(text[start:end].encode("utf-8", "surrogatepass"))
+                    update["window"] = f"{start}-{end}/{len(text)}"
+                    u = 0.0
+                    counters["mix_windowed"] += 1
             if rate is None or rate < 1 and u >= rate:
                 drop.append(i)
                 reasons.append("mix:unweighted" if rate is None else "mix:downsample")
                 continue
-            rep = 1 if rate < 1 else math.floor(rate) + (u < rate - math.floor(rate))
+            if rate >= 1:
+                update["repeat"] = math.floor(rate) + (u < rate - math.floor(rate))
             keep.append(i)
-            updates.append({"repeat": rep})
-            counters["mix_instances"] = counters.get("mix_instances", 0) + rep
-            key = f"mix_est_tokens:{src}"
-            counters[key] = counters.get(key, 0) + rep * estimate_tokens(nbytes[i])
+            updates.append(update)
+            counters["mix_instances"] += update["repeat"]
+            counters[f"mix_est_tokens:{src}"] += update["repeat"] * estimate_tokens(nbytes[i])
         kept = set_meta(batch.take(pa.array(keep, pa.int64())), updates)
+        if windows:
+            texts = kept.column("text").to_pylist()
+            for j, t in windows.items():
+                texts[j] = t
+            field = kept.schema.field("text")
+            kept = kept.set_column(kept.schema.get_field_index("text"), field, pa.array(texts, field.type))
         dropped = (with_reason(batch.take(pa.array(drop, pa.int64())), reasons, self.name) if drop
                    else empty_drops())
-        return StageResult(kept=kept, dropped=dropped, counters=counters)
+        return StageResult(kept=kept, dropped=dropped, counters=dict(counters))
 
     def finalize(self, ctx: FitContext, state: dict[str, Any]) -> dict[str, Any]:
         """Recount the realised mix from this stage's outputs (repeat-weighted) and print the final table."""
@@ -214,14 +249,15 @@ def as_parquet_parts(inputs: list[str], tmp: Path) -> list[Path]:
 
 
 def mix_files(inputs: list[str], output: str, weights: dict[str, float], target_tokens: int | None = None,
-              seed: int = 0, max_epochs: float = 10.0) -> dict[str, Any]:
+              seed: int = 0, max_epochs: float = 10.0, window_min_tokens: int | None = 50_000) -> dict[str, Any]:
     """Standalone mix: JSONL/Parquet docs in, kept docs (with meta ``repeat``) to ``output`` (Parquet),
     dropped docs to ``<output>.dropped.parquet``. Returns the summary (table, counts)."""
     import tempfile
 
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    stage = MixStage(MixStage.Config(weights=weights, target_tokens=target_tokens, max_epochs=max_epochs))
+    stage = MixStage(MixStage.Config(weights=weights, target_tokens=target_tokens, max_epochs=max_epochs,
+                                     window_min_tokens=window_min_tokens))
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         parts = as_parquet_parts(inputs, Path(tmp))
         ctx = FitContext(parts, Path(tmp), seed, _serial_map)
