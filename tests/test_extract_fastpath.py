@@ -40,7 +40,7 @@ def test_fast_path_covers_most_pages_at_trafilatura_quality(pages) -> None:
 
 def test_untrusted_pages_fall_back_to_trafilatura(pages) -> None:
     reasons = {d["url"]: extract_traced(d["text"])[1] for d, _ in pages}
-    fallback = [d for d, _ in pages if not reasons[d["url"]].startswith("level:")]
+    fallback = [d for d, _ in pages if not reasons[d["url"]].startswith(("level:", "body"))]
     assert fallback, "the sample holds pages without a trusted container"
     for d in fallback[:3]:
         text, meta = extract_fast(d["text"], d["url"])
@@ -101,6 +101,13 @@ def test_fast_path_reads_articles_past_noscript_and_teasers(by_url, prefix: str)
     d, exp = _page(by_url, prefix)
     text, why = extract_traced(d["text"])
     assert why.startswith("level:") and all(snippets_ok(text, exp))
+
+
+@pytest.mark.parametrize("prefix", ["https://idw-online.de/de/news823175", "https://www.markeich.de/kontakt/"])
+def test_pages_without_a_container_use_the_pruned_body(by_url, prefix: str) -> None:
+    d, exp = _page(by_url, prefix)
+    text, why = extract_traced(d["text"])
+    assert why == "body" and all(snippets_ok(text, exp))
 
 
 def test_fallback_keeps_the_aside_trafilatura_reads(by_url) -> None:

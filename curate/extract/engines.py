@@ -2,7 +2,7 @@
 
 - ``trafilatura``: trafilatura 2.x defaults (the quality reference).
 - ``fast``: ``fastpath.extract_main`` (lexbor/selectolax: main-content container, boilerplate and
-  link-density pruning, block rendering); pages it does not trust (no container, too little text,
+  link-density pruning, block rendering); pages it does not trust (no text block, too little text,
   small share of the page) go to trafilatura (default mode, without comments) on a lexbor-pruned tree
   (junk elements and boilerplate-classed blocks removed).
 - ``resiliparse``: resiliparse main-content extraction (fast, lower quality), for comparison.

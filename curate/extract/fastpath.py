@@ -3,15 +3,16 @@
 1. Pick the main-content container with trafilatura's container cascade (``article``-body classes,
    then ``<article>``, story/post classes, ``#content``-like ids, ``main``), matches in document order
    outside elements that never hold main text (scripts, navigation, forms, figures...); a match that
-   renders fewer than two lines (a teaser sharing the article's class) gives way to the next.
+   renders fewer than two lines (a teaser sharing the article's class) gives way to the next. A page
+   where nothing matches (DocBook, Sphinx, hand-written sites) uses its body.
 2. Inside it, remove those elements (in C; a ``noscript`` holding paragraphs is unwrapped, as Blogger
    puts the post there), then boilerplate by class/id/role/style (share, related,
    comments, ads, hidden...) unless that would remove nearly all of its text, then link-dense blocks.
 3. Render the text blocks (paragraphs, headings, lists, quotes, code, tables; loose ``div`` text
    only when the container has little paragraph text), one block per line, whitespace collapsed.
 
-``extract_main`` returns ``None`` when no container passes the quality check (enough text, low
-link density, not a small share of the page); the caller then runs trafilatura.
+``extract_main`` returns ``None`` when no container passes the quality check (two or more lines
+after pruning, enough text, not a small share of the page); the caller then runs trafilatura.
 """
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ STRICT_P_CHARS = 750  # paragraph text that makes loose div text boilerplate (tr
 PAGE_SHARE = 0.1  # a short extract (< SHORT_CHARS) covering less of the page text is not trusted
 SHORT_CHARS = 3000
 PER_LEVEL = 12  # candidates tried per cascade level, in document order
+BODY_LEVEL = 6  # the body itself, when no element matches the cascade
 
 
 def select(node: LexborNode | LexborHTMLParser, css: str) -> list[LexborNode]:
@@ -247,8 +249,8 @@ def extract_traced(html: str) -> tuple[str | None, str]:
         level = _container_level(node.tag, node.attributes)
         if level and len(candidates.setdefault(level, [])) < PER_LEVEL and not _in_junk(node):
             candidates[level].append(node)
-    if not any(candidates.values()):  # the whole body as container measured far below trafilatura on such pages
-        return None, "no container"
+    if not any(candidates.values()):  # e.g. DocBook/Sphinx output: the pruned body is the container
+        candidates = {BODY_LEVEL: [body]}
     # ancestors taken before any pruning: a candidate inside an already-tried one may have been freed
     ancestors = {n.mem_id: _ancestor_ids(n) for nodes in candidates.values() for n in nodes}
     tried: set[int] = set()
@@ -266,6 +268,8 @@ def extract_traced(html: str) -> tuple[str | None, str]:
             text = "\n".join(lines)
             if len(text) < MIN_CHARS:
                 return None, f"short:{level}"
+            if level == BODY_LEVEL:
+                return text, "body"
             if len(text) < SHORT_CHARS and page_chars < 0:
                 _remove_junk(body)
                 page_chars = _text_len(body)
