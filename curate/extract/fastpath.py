@@ -263,7 +263,7 @@ def extract_traced(html: str) -> tuple[str | None, str]:
             _remove_junk(container)
             _prune(container)
             lines = _render(container)
-            if len(lines) < 2:  # a teaser or empty block sharing the article's class: try the next
+            if not lines or len(lines) < 2 and level != BODY_LEVEL:  # a teaser sharing the article's class
                 continue
             text = "\n".join(lines)
             if len(text) < MIN_CHARS:
