@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
-from curate.extract.web import ExtractStage, extract_file
+from curate.extract.engines import ENGINES
+from curate.extract.web import ExtractStage, ExtractTimeout, deadline, extract_file
 from curate.schema import docs_table
 from curate.sources.base import Unit
 from curate.sources.warc import WarcReader
@@ -30,15 +33,49 @@ def test_fast_engine_finds_main_text(corpus: Path) -> None:
     assert all(dict(m)["extracted"] == "1" for m in res.kept.column("meta").to_pylist())
 
 
-def test_timeout_empty_oversized_and_passthrough(corpus: Path) -> None:
+def _spin(html: str, url: str | None = None) -> tuple[str, dict]:
+    """An extractor stuck in a CPU loop (the timeout counts CPU time, so sleeping would not trip it)."""
+    end = time.process_time() + 10
+    while time.process_time() < end:
+        pass
+    return "never", {}
+
+
+def _swallowing(html: str, url: str | None = None) -> tuple[str, dict]:
+    """Like trafilatura's fallbacks: ``except Exception`` around the work, then a bare ``except:``."""
+    try:
+        _spin(html)
+    except Exception:
+        pass
+    try:
+        _spin(html)
+    except:  # noqa: E722 - the case under test
+        pass
+    return _spin(html)
+
+
+@pytest.mark.parametrize("extractor", [_spin, _swallowing])
+def test_cpu_deadline_interrupts_busy_and_swallowing_code(extractor) -> None:
+    t0 = time.process_time()
+    with pytest.raises(ExtractTimeout), deadline(0.05) as armed:
+        assert armed
+        extractor("")
+    assert time.process_time() - t0 < 1
+    until = time.process_time() + 0.2  # disarmed after the block: no late raise
+    while time.process_time() < until:
+        pass
+
+
+def test_timeout_empty_oversized_and_passthrough(corpus: Path, monkeypatch) -> None:
     batch = pages(corpus, 3).to_pylist()
     rows = [dict(r, meta=dict(r["meta"])) for r in batch]
     rows.append(dict(rows[0], id="x1", text="<html><body></body></html>"))
     rows.append(dict(rows[0], id="x2", text="already text", meta={"extracted": "1"}))
-    res = ExtractStage.from_dict({"timeout_s": 1e-6}).apply(docs_table(rows), None)
+    monkeypatch.setitem(ENGINES, "fast", _spin)
+    res = ExtractStage.from_dict({"timeout_s": 0.02}).apply(docs_table(rows), None)
     assert res.kept.column("id").to_pylist() == ["x2"]  # passes through untouched
-    reasons = res.dropped.column("reason").to_pylist()
-    assert reasons.count("extract:timeout") >= 3 and len(reasons) + res.errors.num_rows == 4
+    assert res.dropped.column("reason").to_pylist() == ["extract:timeout"] * 4
+    monkeypatch.undo()
     res = ExtractStage.from_dict({"max_html_bytes": 100}).apply(docs_table(rows[:1] + rows[3:4]), None)
     assert res.dropped.column("reason").to_pylist() == ["extract:oversized", "extract:empty"]
 

@@ -6,8 +6,11 @@ over ``max_html_bytes`` is dropped (``extract:oversized``), a document over ``ti
 (``extract:timeout``) and an extractor exception is an error (``error:<Exception>``); a bad page never
 fails the batch.
 
-Timeout: ``signal.setitimer(ITIMER_REAL)`` armed around each document, which interrupts the extractor
-in the task's main thread (Ray runs task code there) without leaving a thread or process behind. Where
+Timeout: ``signal.setitimer(ITIMER_PROF)`` armed around each document, which interrupts the extractor
+in the task's main thread (Ray runs task code there) without leaving a thread or process behind. It
+counts the process's CPU time, not wall time, so whether a page times out does not depend on how loaded
+the machine is; ``ExtractTimeout`` is a BaseException and re-raised every 50 ms of CPU until the document
+is abandoned, so library code catching ``Exception`` cannot swallow it. Where
 the stage runs outside the main thread the timer cannot be armed; the ``max_html_bytes`` guard then
 bounds the work (the extractors are linear-time in the input size).
 """
@@ -29,27 +32,37 @@ from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts
 from curate.stage import Stage, StageResult
 
 
-class ExtractTimeout(Exception):
-    pass
+class ExtractTimeout(BaseException):
+    """A BaseException, like KeyboardInterrupt: trafilatura runs its readability and justext fallbacks
+    under ``except Exception``, which swallowed a timeout raised there and let the page run on."""
 
 
-def _alarm(signum: int, frame: Any) -> None:
-    raise ExtractTimeout()
+REFIRE_S = 0.05  # after the deadline, raise again every 50 ms of CPU in case a bare ``except:`` ate it
 
 
 @contextmanager
 def deadline(seconds: float) -> Iterator[bool]:
-    """Raise ExtractTimeout in this block after ``seconds`` (main thread only; yields whether armed)."""
+    """Raise ExtractTimeout in this block after ``seconds`` of process CPU time (main thread only;
+    yields whether armed)."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield False
         return
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    armed = [True]
+
+    def expired(signum: int, frame: Any) -> None:
+        if armed[0]:  # a signal still pending when the block has ended must not raise outside it
+            raise ExtractTimeout()
+
+    old = signal.signal(signal.SIGPROF, expired)
+    signal.setitimer(signal.ITIMER_PROF, seconds, REFIRE_S)  # re-raised until the block exits
     try:
         yield True
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        try:
+            armed[0] = False
+        finally:  # runs even when the deadline fires on the line above
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, old)
 
 
 class ExtractStage(Stage):
@@ -58,7 +71,7 @@ class ExtractStage(Stage):
     @dataclass
     class Config:
         engine: str = "fast"  # fast | trafilatura | resiliparse
-        timeout_s: float = 5.0  # per document; 0 disables
+        timeout_s: float = 5.0  # CPU seconds per document; 0 disables
         min_chars: int = 1  # shorter main texts are dropped (extract:short)
         max_html_bytes: int = 8 << 20  # larger HTML payloads are dropped (extract:oversized)
 
