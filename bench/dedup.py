@@ -1,19 +1,21 @@
 """MinHash signatures per core (ours vs datasketch ``update_batch`` vs rensa), estimate error on the
 planted pairs, and peak memory of the signature and bucketing tasks (1e4..1e5 measured, 1e6 projected).
 
-``python -m bench dedup [--docs N]`` (N = docs timed per method, default 3000).
+``python -m bench dedup [--docs N] [--repeat=R]`` (N = docs timed per method, default 3000; R timing
+rounds, default 3).
 """
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-import time
 import tracemalloc
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from bench._timing import interleaved
 from curate.dedup import lsh
 from curate.dedup.shingle import shingles
 from curate.dedup.signature import MinHasher, estimate_jaccard
@@ -34,12 +36,6 @@ def chunks(target: int = 2000) -> list[str]:
                 out.append(cur)
                 cur = ""
     return out
-
-
-def timed(fn, docs: list[str]) -> tuple[float, list]:
-    t = time.perf_counter()
-    res = fn(docs)
-    return len(docs) / (time.perf_counter() - t), res
 
 
 def ours(hash_: str):
@@ -126,15 +122,17 @@ def memory_curve(base: list[str], sizes: list[int]) -> list[tuple[int, float, fl
 
 def main(argv: list[str]) -> None:
     n = int(argv[argv.index("--docs") + 1]) if "--docs" in argv else 3000
+    rounds = int(next((a.split("=", 1)[1] for a in argv if a.startswith("--repeat=")), "3"))
     base = chunks()
     docs = (base * (n // len(base) + 1))[:n]
     print(f"{len(base)} real chunks, mean {np.mean([len(d) for d in base]):.0f} chars; timing {n} docs, "
-          f"num_perm=128, word 5-gram shingles, 1 process")
+          f"num_perm=128, word 5-gram shingles, 1 process, best of {rounds} interleaved rounds of CPU time")
     methods = {"ours (fast hash)": ours("fast"), "ours (sha1, = datasketch)": ours("sha1"),
                "datasketch update_batch": datasketch_sigs, "rensa RMinHash": rensa_sigs}
     for fn in methods.values():
-        fn(docs[:50])  # warm-up (numba cache load, imports)
-    rates = {name: timed(fn, docs)[0] for name, fn in methods.items()}
+        fn(docs[:50])  # warm-up on a few docs (numba cache load, imports); interleaved adds a full call
+    times, _ = interleaved({name: partial(fn, docs) for name, fn in methods.items()}, rounds)
+    rates = {name: n / min(t) for name, t in times.items()}
     ds, rs = rates["datasketch update_batch"], rates["rensa RMinHash"]
     print(f"{'method':28s} {'docs/s/core':>12s} {'x datasketch':>13s} {'x rensa':>8s}")
     for name, r in rates.items():

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
+from bench._timing import interleaved
 from curate.extract.engines import ENGINES
 from curate.sources.base import Unit
 from curate.sources.warc import WarcReader
+
+
+def _run(fn, docs: list[dict]) -> list[tuple[str, dict]]:
+    return [fn(d["text"], d["url"]) for d in docs]
 
 
 def snippet_scores(outputs: list[str], expected: list[dict]) -> tuple[float, float]:
@@ -47,17 +52,8 @@ def main(argv: list[str]) -> None:
     halves = {"tune": [i for i, e in enumerate(expected) if int(e["sha1"], 16) % 2 == 0]}
     halves["held-out"] = [i for i, e in enumerate(expected) if int(e["sha1"], 16) % 2 == 1]
     names = ("fast", "trafilatura", "resiliparse")
-    for name in names:  # imports and lazy setup (e.g. justext's stoplists, built on first use) are
-        for d in docs:  # one-time costs per process, not per page: one untimed pass of every engine
-            ENGINES[name](d["text"], d["url"])
-    times: dict[str, list[float]] = {name: [] for name in names}
-    res: dict[str, list] = {}
-    for _ in range(repeat):  # rounds interleave the engines, so load drift on a shared machine hits all alike
-        for name in names:
-            fn = ENGINES[name]
-            t0 = time.process_time()
-            res[name] = [fn(d["text"], d["url"]) for d in docs]
-            times[name].append(time.process_time() - t0)
+    # the untimed warm-up pass covers one-time set-up (imports, justext's stoplists, built on first use)
+    times, res = interleaved({name: partial(_run, ENGINES[name], docs) for name in names}, repeat)
     results, paths = {}, {}
     for name in names:
         outs = [text for text, _ in res[name]]

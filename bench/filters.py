@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from bench._timing import interleaved
 from curate.schema import docs_table
 from curate.stage import FitContext
 from filters.classifier import ft_line
@@ -28,17 +28,9 @@ def _rate(fn, n: int, reps: int = 1) -> float:
 
 
 def _rates(fns: list, n: int, reps: int = 5) -> list[float]:
-    """Best-of-``reps`` docs/s of each function, rounds interleaved (one call of each per round) so load
-    drift on a shared machine hits ours and the reference alike; one untimed warm-up call each."""
-    for fn in fns:
-        fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(reps):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return [n / b for b in best]
+    """Best-of-``reps`` docs/s of each function (``interleaved`` rounds of CPU time)."""
+    times, _ = interleaved({str(i): fn for i, fn in enumerate(fns)}, reps)
+    return [n / min(times[str(i)]) for i in range(len(fns))]
 
 
 def main(argv: list[str]) -> None:
