@@ -77,3 +77,26 @@ def test_parquet_split_at_row_groups_matches_whole_file(corpus: Path, tmp_path: 
     bad.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
     units = split.units([str(bad)])  # unreadable footer: one unit, whose read counts the error
     assert len(units) == 1 and split.read(units[0]).errors.num_rows == 1
+
+
+def test_jsonl_split_at_line_starts_matches_whole_file(corpus: Path, tmp_path: Path) -> None:
+    real = (corpus / "dedup" / "docs.jsonl").read_bytes().splitlines()
+    bad = [b"{broken", b"", b'{"text": 5}', b'{"text": "caf\xe9"}']  # spread through the file
+    lines = [x for i, line in enumerate(real) for x in ([line, bad[i // 100]] if i % 100 == 50 else [line])]
+    p = tmp_path / "big.jsonl"
+    p.write_bytes(b"\n".join(lines))  # no final newline: the last unit ends at end of file
+    whole = JsonlReader("d", "web").read(Unit(str(p)))
+    split = JsonlReader("d", "web", JsonlReader.Config(split_bytes=p.stat().st_size // 7))
+    units = split.units([str(p)])
+    assert 6 <= len(units) <= 8 and units[0].start == 0 and units[-1].end is None
+    data = p.read_bytes()
+    assert all(data[u.start - 1:u.start] == b"\n" and data.count(b"\n", 0, u.start) == u.first_record
+               for u in units[1:])
+    parts = [split.read(u) for u in units]
+    for kind in ("kept", "dropped", "errors"):
+        got = [r for res in parts for r in getattr(res, kind).to_pylist()]
+        assert got == getattr(whole, kind).to_pylist(), kind  # same ids, line numbers, reasons
+    assert whole.kept.num_rows == 400 and whole.errors.num_rows == 2 and whole.dropped.num_rows == 1
+    gz = tmp_path / "big.jsonl.gz"
+    gz.write_bytes(gzip.compress(data))
+    assert split.units([str(gz), str(p)]) == [Unit(str(gz))] + units  # compressed: never split

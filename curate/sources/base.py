@@ -19,6 +19,7 @@ class Unit:
     path: str  # local path or fsspec URL
     start: int = 0  # byte offset where this unit's first record starts
     end: int | None = None  # byte offset after which no new record starts (None: end of file)
+    first_record: int = 0  # records of the file before ``start``, for readers that number them file-wide
 
     def label(self) -> str:
         return self.path if self.start == 0 and self.end is None else f"{self.path}@{self.start}-{self.end}"
@@ -46,16 +47,21 @@ class Reader:
         raise NotImplementedError
 
 
-def split_units(paths: list[str], split_bytes: int, starts: Callable[[BinaryIO, int], list[int]]) -> list[Unit]:
+Cut = int | tuple[int, int]  # a unit's start offset, or (start offset, records before it)
+
+
+def split_units(paths: list[str], split_bytes: int, starts: Callable[[BinaryIO, int], list[Cut]]) -> list[Unit]:
     """One unit per file, or for a file larger than ``split_bytes`` one per range between the offsets
     ``starts(file, size)`` returns (ascending, beginning with 0; ``[0]`` keeps the file whole)."""
     out: list[Unit] = []
     for p in paths:
         fs, fpath = fsspec.core.url_to_fs(p)
         size = fs.size(fpath) or 0
-        cuts = [0]
+        cuts: list[Cut] = [0]
         if size > split_bytes:
             with fs.open(fpath, "rb") as f:
                 cuts = starts(f, size)
-        out.extend(Unit(p, s, e) for s, e in zip(cuts, cuts[1:] + [None]))
+        pairs = [c if isinstance(c, tuple) else (c, 0) for c in cuts]
+        ends = [s for s, _ in pairs[1:]] + [None]
+        out.extend(Unit(p, s, e, first) for (s, first), e in zip(pairs, ends))
     return out

@@ -1,7 +1,10 @@
 """JSON Lines (plain, .gz, .bz2, .xz, .zst) and Parquet readers with a configurable text column.
 
-A Parquet file larger than ``split_bytes`` is split at row-group boundaries into units of about that
-size, read by separate tasks; rows keep their file-wide numbers, so ids do not depend on the split.
+A file larger than ``split_bytes`` is read as units of about that size by separate tasks: an
+uncompressed local JSONL file at line starts (the planner counts newlines once to number lines
+file-wide), a Parquet file at row-group starts. Rows keep their file-wide numbers, so ids do not depend
+on the split. Compressed JSONL cannot be entered mid-stream and remote JSONL would be downloaded twice:
+both stay one unit per file.
 
 Rows whose text is missing, not a string or empty are dropped with a reason; a malformed JSON line (or
 one that is not an object, or not UTF-8) is an error naming its line number; nothing raises.
@@ -15,8 +18,10 @@ from typing import Any, BinaryIO, Iterator
 import pyarrow.parquet as pq
 
 from curate.schema import doc_id
-from curate.sources._util import Rows, read_unit
-from curate.sources.base import Reader, Unit, split_units
+from fsspec.utils import infer_compression
+
+from curate.sources._util import Rows, is_remote, read_unit
+from curate.sources.base import Cut, Reader, Unit, split_units
 from curate.stage import StageResult
 
 
@@ -28,6 +33,7 @@ class TabularConfig:
     meta_fields: list[str] = field(default_factory=list)  # columns copied into meta (as strings)
     meta_field: str | None = None  # a column holding a mapping merged into meta
     max_line_bytes: int = 256 << 20  # JSONL lines (documents) longer than this are errors
+    split_bytes: int = 256 << 20  # larger files are read as several units (see the module docstring)
     retries: int = 4
     retry_backoff_s: float = 0.5
 
@@ -84,16 +90,62 @@ def _lines(f: Any, max_bytes: int, chunk: int = 1 << 16) -> Iterator[bytes | Non
         yield b"".join(parts)
 
 
+class _Range:
+    """``read`` over bytes [start, end) of a seekable binary file."""
+
+    def __init__(self, f: BinaryIO, start: int, end: int | None):
+        f.seek(start)
+        self.f, self.left = f, (end - start if end is not None else None)
+
+    def read(self, n: int) -> bytes:
+        if self.left is None:
+            return self.f.read(n)
+        block = self.f.read(min(n, self.left))
+        self.left -= len(block)
+        return block
+
+
+def _line_cuts(f: BinaryIO, size: int, split_bytes: int, chunk: int = 1 << 24) -> list[Cut]:
+    """(offset, lines before it) of the first line start at or after each multiple of ``split_bytes``."""
+    cuts: list[Cut] = [(0, 0)]
+    lines = pos = 0
+    want = split_bytes
+    while block := f.read(chunk):
+        i = 0
+        while want - 1 < pos + len(block):
+            j = block.find(b"\n", max(i, want - 1 - pos))  # the newline ending the line that holds byte want-1
+            if j < 0:
+                break
+            lines += block.count(b"\n", i, j + 1)
+            i = j + 1
+            if pos + i < size:
+                cuts.append((pos + i, lines))
+            want = pos + i + split_bytes
+        lines += block.count(b"\n", i)
+        pos += len(block)
+    return cuts
+
+
 class JsonlReader(Reader):
     format = "jsonl"
     Config = TabularConfig
     compression: str | None = "infer"
 
+    def units(self, paths: list[str]) -> list[Unit]:
+        whole = [p for p in paths if is_remote(p) or infer_compression(p) is not None]
+        split = split_units([p for p in paths if p not in whole], self.config.split_bytes,
+                            lambda f, size: _line_cuts(f, size, self.config.split_bytes))
+        order = {p: i for i, p in enumerate(paths)}
+        return sorted([Unit(p) for p in whole] + split, key=lambda u: (order[u.path], u.start))
+
     def read(self, unit: Unit) -> StageResult:
+        if unit.start or unit.end is not None:  # a split unit: uncompressed, local
+            return read_unit(self, unit, lambda f, rows: self._rows(_Range(f, unit.start, unit.end), unit.path,
+                                                                     rows, unit.first_record), None)
         return read_unit(self, unit, lambda f, rows: self._rows(f, unit.path, rows), self.compression)
 
-    def _rows(self, f: Any, path: str, rows: Rows) -> None:
-        for lineno, raw in enumerate(_lines(f, self.config.max_line_bytes), 1):
+    def _rows(self, f: Any, path: str, rows: Rows, first: int = 0) -> None:
+        for lineno, raw in enumerate(_lines(f, self.config.max_line_bytes), first + 1):
             if raw is None:
                 rows.error("jsonl:oversized", f"{path}#{lineno}", {"line": lineno})
                 continue
@@ -115,11 +167,6 @@ class JsonlReader(Reader):
             _row(self, rows, rec, loc, where)
 
 
-@dataclass
-class ParquetConfig(TabularConfig):
-    split_bytes: int = 256 << 20  # larger files are read as several units of whole row groups
-
-
 def _row_group_starts(meta: pq.FileMetaData) -> list[int]:
     """Byte offset of each row group's first page."""
     starts = []
@@ -132,7 +179,7 @@ def _row_group_starts(meta: pq.FileMetaData) -> list[int]:
 
 class ParquetReader(JsonlReader):
     format = "parquet"
-    Config = ParquetConfig
+    Config = TabularConfig
     compression = None
 
     def units(self, paths: list[str]) -> list[Unit]:
