@@ -178,8 +178,8 @@ class MixStage(Stage):
                 text = batch.column("text")[i].as_py()
                 start, end = line_window(text, rate, unit(seed, "mix-window", doc))
                 if start < end:  # else the window is empty: dropped below like any down-sampled doc
-                    windows[len(keep)] = text[start:end]
-                    nbytes[i] = len(text[start:end].encode("utf-8", "surrogatepass"))
+                    windows[len(keep)] = piece = text[start:end]
+                    nbytes[i] = len(piece.encode("utf-8", "surrogatepass"))
                     update["window"] = f"{start}-{end}/{len(text)}"
                     u = 0.0
                     counters["mix_windowed"] += 1

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, BinaryIO, Callable, TypeVar
 
 import fsspec
 
@@ -45,6 +45,22 @@ def with_retries(path: str, fn: Callable[[], T], attempts: int = 4, backoff_s: f
 def open_file(path: str, mode: str = "rb", compression: str | None = None) -> Any:
     """Open a local path or fsspec URL (``compression="infer"`` decompresses by extension)."""
     return fsspec.open(path, mode, compression=compression)
+
+
+class ByteRange:
+    """The bytes [start, end) of a seekable binary file, as a readable file (``end`` None: to EOF)."""
+
+    def __init__(self, f: BinaryIO, start: int, end: int | None):
+        f.seek(start)
+        self.f, self.left = f, (None if end is None else end - start)
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left is not None:
+            n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.f.read(n)
+        if self.left is not None:
+            self.left -= len(data)
+        return data
 
 
 class Rows:

@@ -13,7 +13,7 @@ import bz2
 import re
 from typing import BinaryIO, Iterator
 
-from curate.sources._util import _TRANSIENT
+from curate.sources._util import _TRANSIENT, ByteRange
 
 _MAGIC = re.compile(rb"BZh[1-9]1AY&SY")
 _SCAN_CHUNK = 1 << 20
@@ -88,23 +88,7 @@ def split_points(f: BinaryIO, size: int, split_bytes: int) -> list[int]:
     return starts
 
 
-class _Range:
-    """The bytes [start, end) of a raw file, as a readable file."""
-
-    def __init__(self, f: BinaryIO, start: int, end: int | None):
-        f.seek(start)
-        self.f, self.left = f, (None if end is None else end - start)
-
-    def read(self, n: int = -1) -> bytes:
-        if self.left is not None:
-            n = self.left if n is None or n < 0 else min(n, self.left)
-        data = self.f.read(n)
-        if self.left is not None:
-            self.left -= len(data)
-        return data
-
-
-def _decompress_streams(raw: _Range) -> Iterator[bytes | None]:
+def _decompress_streams(raw: ByteRange) -> Iterator[bytes | None]:
     """Decompressed text of consecutive bz2 streams, then None. Unlike ``bz2.BZ2File`` (whose buffered
     reader drops what one ``read`` call had gathered when the next raw read fails) every byte decoded
     before a truncation or corruption is yielded before the error is raised."""
@@ -133,7 +117,7 @@ class RangeXml:
     whatever the read sizes or the XML parser's look-ahead."""
 
     def __init__(self, f: BinaryIO, start: int, end: int | None, prefix: bytes = b"", suffix: bytes = b""):
-        self.stream = _decompress_streams(_Range(f, start, end))
+        self.stream = _decompress_streams(ByteRange(f, start, end))
         self.pending, self.ready, self.suffix = bytearray(prefix), bytearray(), suffix
         self.done = False
         self.error: Exception | None = None

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from curate.schema import doc_id
 from fsspec.utils import infer_compression
 
-from curate.sources._util import Rows, is_remote, read_unit
+from curate.sources._util import ByteRange, Rows, is_remote, read_unit
 from curate.sources.base import Cut, Reader, Unit, split_units
 from curate.stage import StageResult
 
@@ -90,21 +90,6 @@ def _lines(f: Any, max_bytes: int, chunk: int = 1 << 16) -> Iterator[bytes | Non
         yield b"".join(parts)
 
 
-class _Range:
-    """``read`` over bytes [start, end) of a seekable binary file."""
-
-    def __init__(self, f: BinaryIO, start: int, end: int | None):
-        f.seek(start)
-        self.f, self.left = f, (end - start if end is not None else None)
-
-    def read(self, n: int) -> bytes:
-        if self.left is None:
-            return self.f.read(n)
-        block = self.f.read(min(n, self.left))
-        self.left -= len(block)
-        return block
-
-
 def _line_cuts(f: BinaryIO, size: int, split_bytes: int, chunk: int = 1 << 24) -> list[Cut]:
     """(offset, lines before it) of the first line start at or after each multiple of ``split_bytes``."""
     cuts: list[Cut] = [(0, 0)]
@@ -140,7 +125,7 @@ class JsonlReader(Reader):
 
     def read(self, unit: Unit) -> StageResult:
         if unit.start or unit.end is not None:  # a split unit: uncompressed, local
-            return read_unit(self, unit, lambda f, rows: self._rows(_Range(f, unit.start, unit.end), unit.path,
+            return read_unit(self, unit, lambda f, rows: self._rows(ByteRange(f, unit.start, unit.end), unit.path,
                                                                      rows, unit.first_record), None)
         return read_unit(self, unit, lambda f, rows: self._rows(f, unit.path, rows), self.compression)
 
@@ -179,7 +164,6 @@ def _row_group_starts(meta: pq.FileMetaData) -> list[int]:
 
 class ParquetReader(JsonlReader):
     format = "parquet"
-    Config = TabularConfig
     compression = None
 
     def units(self, paths: list[str]) -> list[Unit]:
