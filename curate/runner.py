@@ -129,7 +129,7 @@ def read_unit_task(job: tuple[str, Unit, dict[str, Path], str], readers: dict[st
     except Exception as e:  # a reader must not raise for bad data; if it does, count the unit
         result = StageResult(kept=DOC_SCHEMA.empty_table(), errors=pa.table({
             "id": [""], "source": [source], "kind": [reader.kind], "url": [unit.label()], "text": [None],
-            "meta": [[]], "reason": [f"error:{type(e).__name__}: {str(e)[:200]}"], "stage": ["read"]},
+            "meta": [None], "reason": [f"error:{type(e).__name__}: {str(e)[:200]}"], "stage": ["read"]},
             schema=DROP_SCHEMA))
     stats = _stats(0, result, None)
     stats["in"] = stats["kept"] + sum(stats["dropped"].values()) + sum(stats["errors"].values())

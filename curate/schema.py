@@ -2,19 +2,27 @@
 
 A document is one row: ``id`` (stable: derived from source + location + content), ``source`` (the recipe's
 source name), ``kind`` (web|wiki|books|code|...), ``url`` (URL or path), ``text`` and ``meta``
-(string -> string map for provenance, scores and decisions). Dropped and errored rows carry the same
-columns plus ``reason`` (a short machine-readable code, e.g. ``lang:fr`` or ``dedup:exact``) and
-``stage``.
+(provenance, scores and decisions). Dropped and errored rows carry the same columns plus ``reason``
+(a short machine-readable code, e.g. ``lang:fr`` or ``dedup:exact``) and ``stage``.
+
+``meta`` is a JSON object in a string column, values typed (numbers stay numbers). Every tool reads
+it directly: HF ``datasets`` cannot load an Arrow ``map`` column (huggingface/datasets#5612), and a
+struct would change its fields from stage to stage and source to source (a warc part and a wiki part
+of one stage directory would have different schemas, which HF and polars refuse to read as one
+dataset). DuckDB: ``avg((meta->>'quality_score')::DOUBLE)``; polars: ``pl.col("meta").str.json_decode()``.
+Only this module encodes and decodes it (``meta_dicts``, ``set_meta``, ``docs_table``).
 """
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-META_TYPE = pa.map_(pa.string(), pa.string())
+META_TYPE = pa.string()  # a JSON object (see the module docstring)
 
 DOC_SCHEMA = pa.schema(
     [
@@ -41,10 +49,41 @@ def doc_id(source: str, location: str, text: str | bytes) -> str:
     return h.hexdigest()
 
 
-def _meta_items(meta: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    if not meta:
-        return []
-    return [(str(k), "" if v is None else str(v)) for k, v in meta.items()]
+def _json_value(v: Any) -> Any:
+    """A JSON-encodable form of one meta value: numpy scalars as numbers, NaN/inf as null, others as text."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if hasattr(v, "item") and not isinstance(v, (list, dict)):  # numpy scalar
+        return _json_value(v.item())
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    if isinstance(v, Mapping):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    return str(v)
+
+
+def encode_meta(meta: Mapping[str, Any] | None) -> str:
+    """One row's meta as a JSON object string (keys as inserted; lone surrogates escaped)."""
+    obj = {str(k): _json_value(v) for k, v in (meta or {}).items()}
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate cannot be stored as UTF-8: keep it as a \u escape
+        text = json.dumps(obj, ensure_ascii=True, allow_nan=False)
+    return text
+
+
+def decode_meta(value: str | None) -> dict[str, Any]:
+    """One row's meta as a dict (``{}`` for null or a value that is not a JSON object)."""
+    if not value:
+        return {}
+    try:
+        obj = json.loads(value)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
 
 
 def docs_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
@@ -53,7 +92,7 @@ def docs_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     for r in rows:
         for name in ("id", "source", "kind", "url", "text"):
             cols[name].append(r.get(name))
-        cols["meta"].append(_meta_items(r.get("meta")))
+        cols["meta"].append(encode_meta(r.get("meta")))
     return pa.table(cols, schema=DOC_SCHEMA)
 
 
@@ -65,7 +104,7 @@ def drops_table(rows: Iterable[Mapping[str, Any]], stage: str | None = None) -> 
             cols[name].append(r.get(name) if name != "id" else (r.get("id") or ""))
         cols["source"][-1] = cols["source"][-1] or ""
         cols["kind"][-1] = cols["kind"][-1] or ""
-        cols["meta"].append(_meta_items(r.get("meta")))
+        cols["meta"].append(encode_meta(r.get("meta")))
         cols["stage"].append(r.get("stage", stage))
     return pa.table(cols, schema=DROP_SCHEMA)
 
@@ -88,20 +127,23 @@ def empty_drops() -> pa.Table:
     return DROP_SCHEMA.empty_table()
 
 
-def meta_dicts(table: pa.Table) -> list[dict[str, str]]:
-    """The ``meta`` column as a list of plain dicts."""
-    return [dict(m) if m else {} for m in table.column("meta").to_pylist()]
+def meta_dicts(table: pa.Table) -> list[dict[str, Any]]:
+    """The ``meta`` column as a list of plain dicts (typed values)."""
+    return [decode_meta(m) for m in table.column("meta").to_pylist()]
+
+
+def meta_array(metas: Iterable[Mapping[str, Any] | None]) -> pa.Array:
+    """A ``meta`` column from dicts."""
+    return pa.array([encode_meta(m) for m in metas], META_TYPE)
 
 
 def set_meta(table: pa.Table, updates: list[Mapping[str, Any]]) -> pa.Table:
     """Return ``table`` with each row's meta updated by the matching dict in ``updates``."""
     metas = meta_dicts(table)
-    merged = []
     for m, u in zip(metas, updates, strict=True):
-        m.update({str(k): "" if v is None else str(v) for k, v in u.items()})
-        merged.append(list(m.items()))
+        m.update({str(k): v for k, v in u.items()})
     idx = table.schema.get_field_index("meta")
-    return table.set_column(idx, table.schema.field("meta"), pa.array(merged, META_TYPE))
+    return table.set_column(idx, table.schema.field("meta"), meta_array(metas))
 
 
 def split_by_source(table: pa.Table, names: list[str]) -> tuple[pa.Table, pa.Table]:

@@ -3,24 +3,25 @@ it into kept / dropped / errored tables, so every row is accounted for and no ba
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import pyarrow as pa
 
-from curate.schema import META_TYPE, meta_dicts, with_reason
+from curate.schema import meta_array, meta_dicts, with_reason
 from curate.stage import StageResult
 
 
 @dataclass
 class Verdict:
-    """One document's outcome: ``reason`` None keeps it; ``meta`` is merged; ``text`` replaces it."""
+    """One document's outcome: ``reason`` None keeps it; ``meta`` is merged (values keep their types:
+    a score stays a number); ``text`` replaces it."""
 
     reason: str | None = None
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
 
 
-DocFn = Callable[[str, dict[str, str], str], Verdict]
+DocFn = Callable[[str, dict[str, Any], str], Verdict]
 
 
 def run_docs(batch: pa.Table, stage: str, fn: DocFn, counters: dict[str, int] | None = None) -> StageResult:
@@ -42,14 +43,13 @@ def run_docs(batch: pa.Table, stage: str, fn: DocFn, counters: dict[str, int] | 
             continue
         errors.append(None)
         reasons.append(v.reason)
-        meta.update({k: str(val) for k, val in v.meta.items()})
+        meta.update(v.meta)
         if v.text is not None and v.text != text:
             text_changed = True
             new_texts.append(v.text)
         else:
             new_texts.append(text)
-    table = batch.set_column(batch.schema.get_field_index("meta"), batch.schema.field("meta"),
-                             pa.array([list(m.items()) for m in metas], META_TYPE))
+    table = batch.set_column(batch.schema.get_field_index("meta"), batch.schema.field("meta"), meta_array(metas))
     if text_changed:
         table = table.set_column(table.schema.get_field_index("text"), table.schema.field("text"),
                                  pa.array(new_texts, table.schema.field("text").type))

@@ -58,6 +58,6 @@ class LangIdStage(Stage):
                     reason = f"lang:{lang}"
                 elif score < cfg.min_scores.get(lang, cfg.min_score):
                     reason = "lang:low_score"
-            return Verdict(reason, {"lang": lang, "lang_score": f"{score:.4f}"})
+            return Verdict(reason, {"lang": lang, "lang_score": round(float(score), 4)})
 
         return run_docs(batch, self.name, decide)

@@ -178,11 +178,11 @@ class QualityStage(Stage):
         model = load_model(state["model"])
         seed, alpha, threshold = state["seed"], state["alpha"], state["threshold"]
 
-        def decide(text: str, meta: dict[str, str], doc_id: str) -> Verdict:
+        def decide(text: str, meta: dict, doc_id: str) -> Verdict:
             s = score(model, text, c.max_chars)
             keep = pareto_keep(s, seed, doc_id, alpha) if c.mode == "pareto" else s >= threshold
             return Verdict(None if keep else f"quality:{c.mode}",
-                           {"quality_score": f"{s:.6f}", "quality_keep": int(keep)})
+                           {"quality_score": round(float(s), 6), "quality_keep": int(keep)})
 
         res = run_docs(scored, self.name, decide)
         res.kept = pa.concat_tables([res.kept, passthrough.cast(res.kept.schema)])

@@ -30,7 +30,7 @@ def test_fast_engine_finds_main_text(corpus: Path) -> None:
     assert hits >= 0.75 * res.kept.num_rows
     assert res.kept.column("id").to_pylist() == [i for i in batch.column("id").to_pylist()
                                                  if i in set(res.kept.column("id").to_pylist())]
-    assert all(dict(m)["extracted"] == "1" for m in res.kept.column("meta").to_pylist())
+    assert all(json.loads(m)["extracted"] == 1 for m in res.kept.column("meta").to_pylist())
 
 
 def _spin(html: str, url: str | None = None) -> tuple[str, dict]:
@@ -68,7 +68,7 @@ def test_cpu_deadline_interrupts_busy_and_swallowing_code(extractor) -> None:
 
 def test_timeout_empty_oversized_and_passthrough(corpus: Path, monkeypatch) -> None:
     batch = pages(corpus, 3).to_pylist()
-    rows = [dict(r, meta=dict(r["meta"])) for r in batch]
+    rows = [dict(r, meta=json.loads(r["meta"])) for r in batch]
     rows.append(dict(rows[0], id="x1", text="<html><body></body></html>"))
     rows.append(dict(rows[0], id="x2", text="already text", meta={"extracted": "1"}))
     monkeypatch.setitem(ENGINES, "fast", _spin)

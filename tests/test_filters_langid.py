@@ -1,3 +1,4 @@
+import json
 from collections import Counter
 
 from tests.test_filters_data import dedup_docs, html_text, jawiki, korean_fragments, table
@@ -29,9 +30,9 @@ def test_filters_and_annotates_every_row(corpus):
     reasons = Counter(res.dropped["reason"].to_pylist())
     assert reasons["lang:de"] > 50 and reasons["lang:fr"] > 10  # the web sample is largely German
     assert reasons["lang:und"] == 3
-    metas = [dict(m) for m in res.kept["meta"].to_pylist()]
+    metas = [json.loads(m) for m in res.kept["meta"].to_pylist()]
     assert all(m["lang"] == "en" and float(m["lang_score"]) >= 0.65 for m in metas)
-    assert all(dict(m)["lang"] != "en" or float(dict(m)["lang_score"]) < 0.65
+    assert all(json.loads(m)["lang"] != "en" or float(json.loads(m)["lang_score"]) < 0.65
                for m in res.dropped["meta"].to_pylist())
 
 
@@ -40,5 +41,5 @@ def test_no_languages_keeps_all_and_per_language_threshold(corpus):
     res = LangIdStage().apply(table(docs), None)
     assert res.kept.num_rows == 60
     strict = LangIdStage.from_dict({"languages": ["en", "de"], "min_scores": {"de": 1.01}}).apply(table(docs), None)
-    assert "de" not in {dict(m)["lang"] for m in strict.kept["meta"].to_pylist()}
+    assert "de" not in {json.loads(m)["lang"] for m in strict.kept["meta"].to_pylist()}
     assert "lang:low_score" in strict.dropped["reason"].to_pylist()

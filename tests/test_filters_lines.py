@@ -41,7 +41,7 @@ def test_keeps_real_article_lines(corpus):
     assert res.kept.num_rows == len(web)
     assert 0 < res.counters["lines_removed"] < 0.05 * total
     assert res.counters["lines_removed"] == sum(v for k, v in res.counters.items() if k.startswith("lines_removed_"))
-    metas = [dict(m) for m in res.kept["meta"].to_pylist()]
+    metas = [json.loads(m) for m in res.kept["meta"].to_pylist()]
     assert sum(int(m["removed_lines"]) for m in metas) == res.counters["lines_removed"]
     sample = next(m["removed_lines_sample"] for m in metas if int(m["removed_lines"]))
     assert all(line.split("\t")[0] in {"spam", "c4", "boilerplate", "nav", "url", "edge_block"}

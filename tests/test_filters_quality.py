@@ -70,7 +70,7 @@ def test_apply_is_deterministic_and_batch_independent(fitted):
     assert whole.kept.num_rows - web + whole.dropped.num_rows == t.num_rows - web  # wiki/books pass through
     pieces = [stage.apply(t.slice(i, 37), state) for i in range(0, t.num_rows, 37)]
     assert sorted(i for p in pieces for i in p.kept["id"].to_pylist()) == sorted(whole.kept["id"].to_pylist())
-    metas = [dict(m) for m in whole.dropped["meta"].to_pylist()]
+    metas = [json.loads(m) for m in whole.dropped["meta"].to_pylist()]
     assert all(m["quality_keep"] == "0" and 0 <= float(m["quality_score"]) <= 1 for m in metas)
 
 

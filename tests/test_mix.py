@@ -1,6 +1,8 @@
 """Mixture planner: rates, epochs table, deterministic down/up-sampling, counts that reconcile."""
 from __future__ import annotations
 
+import json
+
 import math
 from pathlib import Path
 
@@ -62,7 +64,7 @@ def test_mix_stage_on_corpus(corpus: Path, tmp_path: Path) -> None:
     assert len(kept) + len(dropped) == len(rows)
     assert {d["reason"] for d in dropped} == {"mix:downsample"}
     assert all(d["source"] == "wiki" for d in dropped)
-    reps = {r["id"]: int(dict(r["meta"])["repeat"]) for r in kept}
+    reps = {r["id"]: int(json.loads(r["meta"])["repeat"]) for r in kept}
     books = [reps[r["id"]] for r in rows if r["source"] == "books"]
     assert set(books) == {math.floor(rates["books"]), math.floor(rates["books"]) + 1}
     assert sum(books) / len(books) == pytest.approx(rates["books"], rel=0.1)
@@ -70,7 +72,7 @@ def test_mix_stage_on_corpus(corpus: Path, tmp_path: Path) -> None:
     assert wiki_kept == pytest.approx(rates["wiki"], abs=0.1)
     # same seed, different partitioning -> same decisions; another seed -> different ones
     _, res1, _ = run_mix(write_parts(rows, 1, tmp_path / "one"), tmp_path, CFG)
-    assert {r["id"]: dict(r["meta"])["repeat"] for r in res1[0].kept.to_pylist()} == {k: str(v) for k, v in reps.items()}
+    assert {r["id"]: json.loads(r["meta"])["repeat"] for r in res1[0].kept.to_pylist()} == reps
     _, res2, _ = run_mix(parts, tmp_path, CFG, seed=8)
     assert {r["id"] for res in res2 for r in res.kept.to_pylist()} != set(reps)
 
@@ -106,7 +108,7 @@ def test_empty_batch_and_null_text(corpus: Path) -> None:
     assert empty.kept.num_rows == empty.dropped.num_rows == 0
     row = {**corpus_docs(corpus)[0], "source": "web", "text": None}
     res = stage.apply(docs_table([row]), {"rates": {"web": 2.0}, "seed": 0})
-    assert meta_dicts(res.kept)[0]["repeat"] == "2" and res.counters["mix_instances"] == 2
+    assert meta_dicts(res.kept)[0]["repeat"] == 2 and res.counters["mix_instances"] == 2
 
 
 def real_books(corpus: Path) -> list[dict]:
@@ -115,7 +117,7 @@ def real_books(corpus: Path) -> list[dict]:
 
     reader = BooksReader("books", "books")
     docs = [reader.read(Unit(str(p))).kept.to_pylist()[0] for p in sorted((corpus / "books").glob("*.txt"))]
-    return [{**d, "meta": dict(d["meta"])} for d in docs]
+    return [{**d, "meta": json.loads(d["meta"])} for d in docs]
 
 
 def test_long_docs_are_downsampled_by_a_line_window(corpus: Path, tmp_path: Path) -> None:
@@ -131,10 +133,10 @@ def test_long_docs_are_downsampled_by_a_line_window(corpus: Path, tmp_path: Path
     by_id = {b["id"]: b["text"] for b in books}
     got = 0
     for r in kept:
-        meta, orig = dict(r["meta"]), by_id[r["id"]]
+        meta, orig = json.loads(r["meta"]), by_id[r["id"]]
         span, total = meta["window"].split("/")
         start, end = map(int, span.split("-"))
-        assert int(total) == len(orig) and r["text"] == orig[start:end] and meta["repeat"] == "1"
+        assert int(total) == len(orig) and r["text"] == orig[start:end] and meta["repeat"] == 1
         assert start == 0 or orig[start - 1] == "\n"  # whole lines
         assert end == len(orig) or orig[end] == "\n"
         assert len(r["text"]) == pytest.approx(0.4 * len(orig), rel=0.02)
@@ -145,8 +147,8 @@ def test_long_docs_are_downsampled_by_a_line_window(corpus: Path, tmp_path: Path
     _, again, _ = run_mix(write_parts(books, 1, tmp_path / "one"), tmp_path, cfg)
     assert sorted(r["text"] for r in again[0].kept.to_pylist()) == sorted(r["text"] for r in kept)
     _, other, _ = run_mix(parts, tmp_path, cfg, seed=8)
-    assert {dict(r["meta"])["window"] for res in other for r in res.kept.to_pylist()} != {
-        dict(r["meta"])["window"] for r in kept}
+    assert {json.loads(r["meta"])["window"] for res in other for r in res.kept.to_pylist()} != {
+        json.loads(r["meta"])["window"] for r in kept}
     _, whole, _ = run_mix(parts, tmp_path, {**cfg, "window_min_tokens": None})
-    assert all("window" not in dict(r["meta"]) and r["text"] == by_id[r["id"]] for res in whole
+    assert all("window" not in json.loads(r["meta"]) and r["text"] == by_id[r["id"]] for res in whole
                for r in res.kept.to_pylist())

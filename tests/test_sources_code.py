@@ -1,6 +1,8 @@
 """CodeReader on the local CPython stdlib and on planted vendored/generated/minified/binary files."""
 from __future__ import annotations
 
+import json
+
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -22,10 +24,10 @@ def read(path: Path, **cfg):
 def test_stdlib_json_package(stdlib_dir: Path) -> None:
     kept, dropped, errors = read(stdlib_dir / "json")
     py = sorted(p.name for p in (stdlib_dir / "json").glob("*.py"))
-    assert sorted(dict(d["meta"])["path"] for d in kept) == py and not errors
-    m = dict(kept[0]["meta"])
-    assert m["repo"] == "json" and m["language"] == "python" and m["license"] == "none"
-    assert all(d["text"] == (stdlib_dir / "json" / dict(d["meta"])["path"]).read_text() for d in kept)
+    assert sorted(json.loads(d["meta"])["path"] for d in kept) == py and not errors
+    m = json.loads(kept[0]["meta"])
+    assert m["repo"] == "json" and m["lang"] == "python" and m["license"] == "none"
+    assert all(d["text"] == (stdlib_dir / "json" / json.loads(d["meta"])["path"]).read_text() for d in kept)
 
 
 def test_drop_reasons_and_licence(stdlib_dir: Path, tmp_path: Path) -> None:
@@ -45,12 +47,12 @@ def test_drop_reasons_and_licence(stdlib_dir: Path, tmp_path: Path) -> None:
     (repo / "blob.py").write_bytes(b"\x00\x01" * 100)
     (repo / "big.py").write_text(src * 200)
     kept, dropped, errors = read(repos, max_bytes=200_000)
-    kept_py = [d for d in kept if dict(d["meta"])["language"] == "python"]
+    kept_py = [d for d in kept if json.loads(d["meta"])["lang"] == "python"]
     assert not errors and len(kept_py) == len(list((stdlib_dir / "email").rglob("*.py"))) - 1  # one is empty
     assert dropped["code:empty"] == 1
     assert dropped["code:vendored"] == 1 and dropped["code:generated"] == 2 and dropped["code:minified"] == 2
     assert dropped["code:binary"] == 1 and dropped["code:oversized"] == 1 and dropped["code:unknown_language"] >= 1
-    m = dict(kept[0]["meta"])
+    m = json.loads(kept[0]["meta"])
     assert m["repo"] == "email" and m["license"] == "PSF-2.0" and m["license_file"] == "LICENSE"
 
 
@@ -67,5 +69,5 @@ def test_generated_header_comment(stdlib_dir: Path, tmp_path: Path) -> None:
     shutil.copy(sysconfigdata, repo)
     shutil.copy(stdlib_dir / "_compat_pickle.py", repo)  # "pickle streams generated with Python 2" in prose: kept
     kept, dropped, errors = read(tmp_path / "repos")
-    assert [dict(d["meta"])["path"] for d in kept] == ["_compat_pickle.py"] and not errors
+    assert [json.loads(d["meta"])["path"] for d in kept] == ["_compat_pickle.py"] and not errors
     assert dropped == {"code:generated": 1}

@@ -1,6 +1,7 @@
 """JsonlReader/ParquetReader on the real dedup docs and web index, compressed and corrupt inputs."""
 from __future__ import annotations
 
+import json
 import gzip
 from collections import Counter
 from pathlib import Path
@@ -38,7 +39,7 @@ def test_jsonl_bad_lines_counted(corpus: Path, tmp_path: Path) -> None:
                                                                  "tabular:missing_text": 1}
     assert Counter(res.errors.column("reason").to_pylist()) == {"jsonl:malformed": 1, "jsonl:not_object": 1,
                                                                 "jsonl:bad_utf8": 1}
-    assert dict(res.errors.to_pylist()[0]["meta"])["line"] == "4"
+    assert json.loads(res.errors.to_pylist()[0]["meta"])["line"] == 4
     gz = (tmp_path / "t.jsonl.gz")
     gz.write_bytes(gzip.compress((corpus / "dedup" / "docs.jsonl").read_bytes())[:60000])
     res = JsonlReader("d", "web").read(Unit(str(gz)))

@@ -31,7 +31,7 @@ def test_pages_warc_every_record_accounted(corpus: Path) -> None:
     assert len(kept) == 256 and dropped == {"warc:non_response": 1} and not errors  # 1 warcinfo + 256 responses
     urls = {json.loads(line)["url"] for line in (corpus / "web" / "pages.jsonl").read_text().splitlines()}
     assert {d["url"] for d in kept} == urls
-    m = dict(kept[0]["meta"])
+    m = json.loads(kept[0]["meta"])
     assert m["warc_record_id"].startswith("<urn:uuid:") and m["http_status"] == "200" and m["warc_date"]
     assert len({d["id"] for d in kept}) == 256
     by_file = {json.loads(line)["url"]: json.loads(line) for line in (corpus / "web" / "pages.jsonl").read_text()
@@ -45,9 +45,9 @@ def test_whirlwind_warc_wet_wat(corpus: Path) -> None:
     kept, dropped, errors = read_all(str(corpus / "web" / "whirlwind.warc.gz"))
     assert len(kept) == 1 and dropped == {"warc:non_response": 3} and not errors
     assert kept[0]["url"] == "https://an.wikipedia.org/wiki/Escopete"
-    assert dict(kept[0]["meta"])["warc_date"] == "2024-05-18T01:58:10Z"
+    assert json.loads(kept[0]["meta"])["warc_date"] == "2024-05-18T01:58:10Z"
     kept, dropped, _ = read_all(str(corpus / "web" / "whirlwind.warc.wet.gz"))
-    assert len(kept) == 1 and dict(kept[0]["meta"])["extracted"] == "1" and "Escopete" in kept[0]["text"]
+    assert len(kept) == 1 and json.loads(kept[0]["meta"])["extracted"] == 1 and "Escopete" in kept[0]["text"]
     kept, dropped, _ = read_all(str(corpus / "web" / "whirlwind.warc.wat.gz"))
     assert not kept and dropped == {"warc:non_response": 2}
 
@@ -120,8 +120,8 @@ def test_non_200_and_non_html_dropped_with_reason(tmp_path: Path) -> None:
                                                 http_headers=hdr))
     kept, dropped, errors = read_all(str(path))
     assert dropped == {"http_status:404": 1, "content_type:image/png": 1} and not errors
-    assert kept[0]["text"] == "<p>café</p>" and dict(kept[0]["meta"])["charset_source"] == "http"
-    assert dict(kept[1]["meta"])["charset"] == "cp1252" and dict(kept[1]["meta"])["charset_source"] == "fallback"
+    assert kept[0]["text"] == "<p>café</p>" and json.loads(kept[0]["meta"])["charset_source"] == "http"
+    assert json.loads(kept[1]["meta"])["charset"] == "cp1252" and json.loads(kept[1]["meta"])["charset_source"] == "fallback"
 
 
 @pytest.fixture()

@@ -27,7 +27,7 @@ def test_sample_dump_matches_index(corpus: Path) -> None:
     for bad in ("{{", "}}", "[[", "<ref", "{|", "Category:", "thumb|"):
         assert bad not in toronto["text"]
     assert "\nHistory\n" in toronto["text"]  # headings kept as lines
-    m = dict(toronto["meta"])
+    m = json.loads(toronto["meta"])
     assert m["title"] == "Toronto" and m["page_id"] and m["rev_id"] and m["timestamp"]
 
 
@@ -39,7 +39,7 @@ def test_real_ukwiki_and_jawiki_heads(corpus: Path) -> None:
     assert not any("Файл:" in d["text"] or "[[" in d["text"] or "{{" in d["text"] for d in kept)
     kept, dropped, errors = read(corpus / "wiki" / "jawiki-20230501-pages-articles-multistream.head.xml.bz2")
     assert len(kept) + sum(dropped.values()) == 238 and len(kept) + dropped["wiki:redirect"] == 204
-    geo = next(d for d in kept if dict(d["meta"])["title"] == "地理学")
+    geo = next(d for d in kept if json.loads(d["meta"])["title"] == "地理学")
     assert geo["text"].startswith("地理学は、地球表面")  # bold title inside {{読み仮名}} kept
 
 

@@ -89,7 +89,7 @@ class ExtractStage(Stage):
         counters: Counter[str] = Counter()
         for row, meta in zip(batch.select([f.name for f in DOC_SCHEMA]).to_pylist(), meta_dicts(batch)):
             row["meta"] = meta
-            if meta.get("extracted") == "1":
+            if str(meta.get("extracted")) == "1":
                 kept.append(row)
                 counters["passed_through"] += 1
                 continue
@@ -112,7 +112,7 @@ class ExtractStage(Stage):
             if not text or len(text) < self.config.min_chars:
                 dropped.append({**row, "reason": "extract:empty" if not text else "extract:short"})
                 continue
-            meta.update(info, extracted="1", html_chars=str(len(html)))
+            meta.update(info, extracted=1, html_chars=len(html))
             kept.append({**row, "text": text, "meta": meta})
             counters["extracted"] += 1
         return StageResult(kept=docs_table(kept), dropped=drops_table(dropped, self.name),

@@ -168,7 +168,7 @@ class CodeReader(Reader):
         lang = language_of(name)
         if lang is None:
             return rows.drop("code:unknown_language", fpath, meta)
-        meta["language"] = lang
+        meta["lang"] = lang  # one key per concept across sources (langid writes ``lang``)
         if self.config.languages is not None and lang not in self.config.languages:
             return rows.drop("code:language", fpath, meta)
         if (info.get("size") or 0) > self.config.max_bytes:

@@ -30,7 +30,7 @@ class TabularConfig:
     text_field: str = "text"
     id_field: str | None = None  # a stable id column (else the location is path#row)
     url_field: str | None = None
-    meta_fields: list[str] = field(default_factory=list)  # columns copied into meta (as strings)
+    meta_fields: list[str] = field(default_factory=list)  # columns copied into meta (values keep their JSON types)
     meta_field: str | None = None  # a column holding a mapping merged into meta
     max_line_bytes: int = 256 << 20  # JSONL lines (documents) longer than this are errors
     split_bytes: int = 256 << 20  # larger files are read as several units (see the module docstring)
@@ -42,12 +42,10 @@ def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: 
     cfg = reader.config
     meta: dict[str, Any] = dict(extra)
     if cfg.meta_field and isinstance(rec.get(cfg.meta_field), dict):
-        meta.update({str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-                     for k, v in rec[cfg.meta_field].items()})
+        meta.update({str(k): v for k, v in rec[cfg.meta_field].items()})
     for k in cfg.meta_fields:
         if rec.get(k) is not None:
-            v = rec[k]
-            meta[k] = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+            meta[k] = rec[k]
     url = rec.get(cfg.url_field) if cfg.url_field else None
     url = url if isinstance(url, str) else None
     rid = rec.get(cfg.id_field) if cfg.id_field else None
