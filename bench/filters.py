@@ -15,12 +15,12 @@ import pyarrow.parquet as pq
 from bench._timing import interleaved
 from curate.schema import docs_table
 from curate.stage import FitContext
-from filters.classifier import ft_line
-from filters.fasttext_util import load_model
-from filters.heuristics import HeuristicStage
-from filters.langid import LangIdStage, bundled_model_path
-from filters.lines import LineCleanStage
-from filters.quality import QualityStage
+from curate.filters.classifier import ft_line
+from curate.filters.fasttext_util import load_model
+from curate.filters.heuristics import HeuristicStage
+from curate.filters.langid import LangIdStage, bundled_model_path
+from curate.filters.lines import LineCleanStage
+from curate.filters.quality import QualityStage
 
 
 def _rate(fn, n: int, reps: int = 1) -> float:

@@ -48,8 +48,8 @@ def main(argv: list[str]) -> None:
     import ray
     import sentencepiece as spm
 
-    from tokenizer.encode import encode_part
-    from tokenizer.train import doc_lines, train_sentencepiece
+    from curate.tokenizer.encode import encode_part
+    from curate.tokenizer.train import doc_lines, train_sentencepiece
 
     corpus = corpus_dir()
     rows = _book_docs(corpus) + corpus_docs(corpus)

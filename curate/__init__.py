@@ -3,6 +3,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from curate._layout import install as _install_layout  # noqa: E402
+
+_install_layout()
+
 from curate.pipeline import Pipeline  # noqa: E402
 from curate.stage import FitContext, Stage, StageResult  # noqa: E402
 

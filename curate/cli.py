@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -12,12 +13,18 @@ def _print(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 def cmd_run(a: argparse.Namespace) -> int:
+    from curate.docfiles import check_writable
     from curate.pipeline import Pipeline
 
-    p = Pipeline.from_recipe(a.recipe, a.set)
-    summary = p.run(out=a.out, workers=a.workers)
+    p = Pipeline.from_recipe(_recipe_path(a.recipe), a.set)
     out = a.out or f"runs/{p.recipe.name}"
+    check_writable(out)
+    summary = p.run(out=out, workers=a.workers, log=_log)
     print(f"done in {summary['seconds']}s; outputs in {out}/ (summary.json, manifest.json, shards/)")
     for st in summary["stages"]:
         fin = st.get("finalize") or {}
@@ -26,24 +33,42 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
+def shipped_recipe(name: str) -> Path | None:
+    """The recipe shipped with curate under ``name`` (``gpt3mix``): package data in a wheel,
+    ``recipes/`` in a source checkout."""
+    here = Path(__file__).resolve().parent
+    file = name if name.endswith(".yaml") else f"{name}.yaml"
+    for d in (here / "recipes", here.parent / "recipes"):
+        if "/" not in name and (d / file).is_file():
+            return d / file
+    return None
+
+
+def _recipe_path(name: str) -> str:
+    """A recipe file, or the name of a recipe shipped with curate."""
+    return name if os.path.exists(name) else str(shipped_recipe(name) or name)
+
+
 def cmd_extract(a: argparse.Namespace) -> int:
     from curate.extract.web import extract_file
 
-    _print(extract_file(a.input, a.output, **_kv(a.set)))
+    _print(extract_file(a.input, a.output, dropped=a.dropped, workers=a.workers, **_kv(a.set)))
     return 0
 
 
 def cmd_filter(a: argparse.Namespace) -> int:
-    from filters import run_filters
+    from curate.filters import run_filters
 
-    _print(run_filters(a.input, a.output, recipe_path=a.recipe, dropped_path=a.dropped))
+    recipe = _recipe_path(a.recipe) if a.recipe else None
+    _print(run_filters(a.input, a.output, recipe_path=recipe, dropped_path=a.dropped, workers=a.workers))
     return 0
 
 
 def cmd_dedup(a: argparse.Namespace) -> int:
-    from curate.dedup.minhash import dedup_files
+    from curate.dedup.files import dedup_files
 
-    _print(dedup_files(a.input, a.output, threshold=a.threshold, dropped=a.dropped, **_kv(a.set)))
+    _print(dedup_files(a.input, a.output, threshold=a.threshold, dropped=a.dropped, workers=a.workers,
+                       **_kv(a.set)))
     return 0
 
 
@@ -53,21 +78,21 @@ def cmd_mix(a: argparse.Namespace) -> int:
     weights = {k: float(v) for k, v in _kv(a.weight).items()}
     window = None if a.window_min_tokens <= 0 else a.window_min_tokens
     _print(mix_files(a.input, a.output, weights, target_tokens=a.target_tokens, seed=a.seed,
-                     window_min_tokens=window))
+                     window_min_tokens=window, dropped=a.dropped, workers=a.workers))
     return 0
 
 
 def cmd_train_tokenizer(a: argparse.Namespace) -> int:
-    from tokenizer import train_tokenizer
+    from curate.tokenizer import train_tokenizer
 
-    print(train_tokenizer(a.input, a.out, vocab_size=a.vocab_size))
+    _print({"model": train_tokenizer(a.input, a.out, vocab_size=a.vocab_size, workers=a.workers)})
     return 0
 
 
 def cmd_tokenize(a: argparse.Namespace) -> int:
-    from tokenizer import tokenize_files
+    from curate.tokenizer import tokenize_files
 
-    _print(tokenize_files(a.input, a.out, a.model))
+    _print(tokenize_files(a.input, a.out, a.model, workers=a.workers))
     return 0
 
 
@@ -103,42 +128,50 @@ def _kv(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def _io_args(p: argparse.ArgumentParser, io_help: str, out_help: str) -> None:
+    p.add_argument("--input", required=True, nargs="+", help=io_help)
+    p.add_argument("--output", required=True, help=out_help + " (work files go to <output>.curate/; re-runs resume)")
+    p.add_argument("--dropped", help="dropped and errored rows with reasons (default <output>.dropped.<ext>)")
+    p.add_argument("--workers", type=int, default=0, help="CPUs for Ray (0 = in-process)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m curate", description=__doc__)
+    from curate import __version__
+
+    ap = argparse.ArgumentParser(prog="curate", description=__doc__)
+    ap.add_argument("--version", action="version", version=f"curate {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
+    io_help = ("inputs: paths or globs of .jsonl/.parquet documents (JSONL also .gz/.zst/.bz2)"
+               + " or .warc/.wet/.arc(.gz) pages")
+    out_help = "output file; its extension picks the format: .jsonl, .jsonl.gz, .jsonl.zst, .jsonl.bz2, .parquet"
 
     p = sub.add_parser("run", help="run a recipe end to end (resumes completed work)")
-    p.add_argument("recipe")
+    p.add_argument("recipe", help="recipe file, or the name of a shipped recipe (gpt3mix, quickstart)")
     p.add_argument("--out", help="output directory (default runs/<recipe name>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. --set seed=7 or --set stages.dedup.threshold=0.7")
     p.add_argument("--workers", type=int, help="CPUs for the embedded Ray (0 = in-process, no Ray)")
     p.set_defaults(fn=cmd_run)
 
-    p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML into Parquet")
-    p.add_argument("--input", required=True)
-    p.add_argument("--output", required=True)
+    p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML")
+    _io_args(p, io_help, out_help)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(fn=cmd_extract)
 
     p = sub.add_parser("filter", help="apply a recipe's filter stages to JSONL/Parquet documents")
-    p.add_argument("--input", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--recipe")
-    p.add_argument("--dropped", help="where to write dropped rows with reasons")
+    _io_args(p, io_help, out_help)
+    p.add_argument("--recipe", help="take the filter stages and seed from this recipe (default: langid, "
+                   "clean_lines, heuristics)")
     p.set_defaults(fn=cmd_filter)
 
     p = sub.add_parser("dedup", help="exact + MinHash near-dedup of JSONL/Parquet documents")
-    p.add_argument("--input", required=True, nargs="+")
-    p.add_argument("--output", required=True)
+    _io_args(p, io_help, out_help)
     p.add_argument("--threshold", type=float, default=0.8)
-    p.add_argument("--dropped")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(fn=cmd_dedup)
 
     p = sub.add_parser("mix", help="plan and apply a mixture by source weights")
-    p.add_argument("--input", required=True, nargs="+")
-    p.add_argument("--output", required=True)
+    _io_args(p, io_help, out_help)
     p.add_argument("--weight", action="append", default=[], metavar="SOURCE=WEIGHT")
     p.add_argument("--target-tokens", type=int)
     p.add_argument("--seed", type=int, default=0)
@@ -147,15 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_mix)
 
     p = sub.add_parser("train-tokenizer", help="train a sentencepiece BPE tokenizer on documents")
-    p.add_argument("--input", required=True, nargs="+")
-    p.add_argument("--out", required=True)
+    p.add_argument("--input", required=True, nargs="+", help=io_help)
+    p.add_argument("--out", required=True, help="run directory (tokenizer/tokenizer.model; re-runs resume)")
     p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=0, help="CPUs for Ray (0 = in-process)")
     p.set_defaults(fn=cmd_train_tokenizer)
 
     p = sub.add_parser("tokenize", help="encode documents into Megatron-style token shards")
-    p.add_argument("--input", required=True, nargs="+")
-    p.add_argument("--out", required=True)
+    p.add_argument("--input", required=True, nargs="+", help=io_help)
+    p.add_argument("--out", required=True, help="run directory (shards/, manifest.json; re-runs resume)")
     p.add_argument("--model", required=True, help="sentencepiece model path")
+    p.add_argument("--workers", type=int, default=0, help="CPUs for Ray (0 = in-process)")
     p.set_defaults(fn=cmd_tokenize)
 
     p = sub.add_parser("trace", help="show the document a token came from")

@@ -11,18 +11,20 @@ READERS: dict[str, str] = {
     "code": "curate.sources.code:CodeReader",
     "jsonl": "curate.sources.tabular:JsonlReader",
     "parquet": "curate.sources.tabular:ParquetReader",
+    "documents-jsonl": "curate.docfiles:DocumentJsonlReader",  # rows keep their id/source/kind/url/meta
+    "documents-parquet": "curate.docfiles:DocumentParquetReader",
 }
 
 STAGES: dict[str, str] = {
     "extract": "curate.extract.web:ExtractStage",
-    "langid": "filters.langid:LangIdStage",
-    "heuristics": "filters.heuristics:HeuristicStage",
-    "clean_lines": "filters.lines:LineCleanStage",
-    "quality": "filters.quality:QualityStage",
+    "langid": "curate.filters.langid:LangIdStage",
+    "heuristics": "curate.filters.heuristics:HeuristicStage",
+    "clean_lines": "curate.filters.lines:LineCleanStage",
+    "quality": "curate.filters.quality:QualityStage",
     "dedup_exact": "curate.dedup.exact:ExactDedupStage",
     "dedup": "curate.dedup.minhash:MinHashDedupStage",
     "mix": "curate.mix.planner:MixStage",
-    "tokenize": "tokenizer.stage:TokenizeStage",
+    "tokenize": "curate.tokenizer.stage:TokenizeStage",
 }
 
 

@@ -3,6 +3,11 @@
 Sections appear when their data exists: per-stage accounting by reason and source, quality scores with
 the Pareto keep curve, languages, dedup clusters with example pairs, the mixture table, tokenizer
 stats and the trainer's loss curve.
+
+Scale: the driver never holds per-document data. Stage outputs are scanned part by part, batch by batch,
+into bounded aggregates (fixed histogram bins, a counter per language, the first few examples); cluster
+sizes come from the dedup stages' own summaries. Scores span decades (1e-5 to 1), so the quality
+histogram has log-spaced bins on a log axis; language counts are on a log scale so small languages show.
 """
 from __future__ import annotations
 
@@ -10,11 +15,20 @@ import base64
 import html
 import io
 import json
+import math
+import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+from curate.schema import meta_dicts
+
+BATCH_ROWS = 4096
+EXAMPLES = 8
 
 
 def _png(fig: Any) -> str:
@@ -26,33 +40,58 @@ def _png(fig: Any) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def _cell(v: Any, run: Path | None = None) -> str:
+    """A table cell: floats to 4 significant digits, paths inside the run relative to it."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, str) and run is not None and os.path.isabs(v):
+        try:
+            return os.path.relpath(v, run.resolve()) if Path(v).resolve().is_relative_to(run.resolve()) else v
+        except (OSError, ValueError):
+            return v
+    return str(v)
+
+
+def _table(header: list[str], rows: list[list[Any]], run: Path | None = None) -> str:
     th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    trs = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    trs = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(c, run))}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def _rounded(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return float(f"{obj:.4g}")
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    return obj
 
 
 def _stage(summary: dict, name: str) -> dict | None:
     return next((s for s in summary["stages"] if s["stage"] == name), None)
 
 
-def _meta_column(paths: list[Path], key: str) -> list[tuple[str, str, dict]]:
-    """(source, reason-or-'', meta) for rows of the given Parquet files that carry meta[key]."""
-    out = []
+def _scan(paths: Iterable[Path], columns: list[str], fn: Callable[[pa.Table, list[dict]], None]) -> None:
+    """Call ``fn(batch, metas)`` for every batch of the given Parquet parts (memory: one batch)."""
     for p in paths:
-        if not p.exists():
-            continue
-        t = pq.read_table(p, columns=[c for c in ("source", "meta", "reason") if c in pq.read_schema(p).names])
-        reasons = t.column("reason").to_pylist() if "reason" in t.column_names else [""] * t.num_rows
-        for src, meta, reason in zip(t.column("source").to_pylist(), t.column("meta").to_pylist(), reasons):
-            m = dict(meta or [])
-            if key in m:
-                out.append((src, reason or "", m))
-    return out
+        pf = pq.ParquetFile(p)
+        cols = [c for c in columns if c in pf.schema_arrow.names]
+        for rb in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols):
+            t = pa.Table.from_batches([rb])
+            fn(t, meta_dicts(t) if "meta" in t.column_names else [{}] * t.num_rows)
 
 
 def _parts(run: Path, root: str, stage: dict) -> list[Path]:
     return sorted((run / root / stage["dir"]).glob("part-*.parquet"))
+
+
+def _number(v: Any) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
 
 
 def section_stages(summary: dict) -> str:
@@ -90,33 +129,71 @@ def section_stages(summary: dict) -> str:
         ["stage", "source", "in", "kept", "dropped", "errored"], by_src) + "</details>"
 
 
+QUALITY_BINS = np.logspace(-6, 0, 49)  # 1e-6 .. 1, 8 bins a decade; lower scores go to the first bin
+
+
+def quality_histogram(run: Path, st: dict) -> dict[str, Any]:
+    """Counts of kept and dropped documents per log-spaced score bin, and the Pareto alpha used."""
+    counts = {"kept": np.zeros(len(QUALITY_BINS) - 1, np.int64), "dropped": np.zeros(len(QUALITY_BINS) - 1, np.int64)}
+    alpha: list[float] = []
+
+    def add(which: str) -> Callable[[pa.Table, list[dict]], None]:
+        def fn(t: pa.Table, metas: list[dict]) -> None:
+            xs = [x for m in metas if (x := _number(m.get("quality_score"))) is not None]
+            if xs:
+                counts[which] += np.histogram(np.clip(xs, QUALITY_BINS[0], 1.0), QUALITY_BINS)[0]
+            if not alpha and metas and _number(metas[0].get("quality_alpha")) is not None:
+                alpha.append(float(metas[0]["quality_alpha"]))
+        return fn
+
+    _scan(_parts(run, "stages", st), ["meta"], add("kept"))
+    _scan(_parts(run, "dropped", st), ["meta"], add("dropped"))
+    fit = st.get("fit") or {}
+    return {**counts, "alpha": alpha[0] if alpha else _number(fit.get("alpha")) or 9.0}
+
+
+def _quantiles(counts: np.ndarray, qs: tuple[float, ...] = (0.1, 0.5, 0.9)) -> list[str]:
+    total = counts.sum()
+    if not total:
+        return ["" for _ in qs]
+    cum = np.cumsum(counts) / total
+    return [f"≤ {QUALITY_BINS[int(np.searchsorted(cum, q)) + 1]:.2g}" for q in qs]
+
+
 def section_quality(run: Path, summary: dict) -> str:
     import matplotlib.pyplot as plt
-    import numpy as np
 
     st = _stage(summary, "quality")
     if not st:
         return ""
-    rows = _meta_column(_parts(run, "stages", st) + _parts(run, "dropped", st), "quality_score")
-    if not rows:
+    h = quality_histogram(run, st)
+    if not (h["kept"].sum() + h["dropped"].sum()):
         return ""
-    kept = [float(m["quality_score"]) for _, r, m in rows if not r]
-    dropped = [float(m["quality_score"]) for _, r, m in rows if r]
-    alpha = float(rows[0][2].get("quality_alpha", 9))
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    bins = np.linspace(0, 1, 31)
-    ax.hist([kept, dropped], bins=bins, stacked=True, label=["kept", "dropped"])
+    widths = np.diff(QUALITY_BINS)
+    ax.bar(QUALITY_BINS[:-1], h["kept"], width=widths, align="edge", label="kept")
+    ax.bar(QUALITY_BINS[:-1], h["dropped"], width=widths, align="edge", bottom=h["kept"], label="dropped")
+    ax.set_xscale("log")
     ax2 = ax.twinx()
-    xs = np.linspace(0, 1, 101)
-    ax2.plot(xs, (2 - xs) ** -alpha, color="k", label=f"P(keep) = P(pareto({alpha:g}) > 1 - score)")
+    xs = np.logspace(-6, 0, 200)
+    ax2.plot(xs, (2 - xs) ** -h["alpha"], color="k", label=f"P(keep) = P(pareto({h['alpha']:g}) > 1 - score)")
     ax2.set_ylim(0, 1.05)
-    ax.set_xlabel("quality score")
+    ax.set_xlabel("quality score (log scale)")
     ax.set_ylabel("documents")
     ax.legend(loc="upper left", fontsize=8)
     ax2.legend(loc="upper center", fontsize=8)
+    quant = _table(["documents", "count", "10% at", "median at", "90% at"],
+                   [[k, int(h[k].sum()), *_quantiles(h[k])] for k in ("kept", "dropped")])
     fit = st.get("fit") or {}
     metrics = {k: v for k, v in fit.items() if isinstance(v, (int, float, str))}
-    return _png(fig) + (_table(list(metrics), [list(metrics.values())]) if metrics else "")
+    return _png(fig) + quant + (_table(list(metrics), [list(metrics.values())], run) if metrics else "")
+
+
+def language_counts(run: Path, st: dict) -> Counter:
+    counts: Counter[str] = Counter()
+    _scan(_parts(run, "stages", st) + _parts(run, "dropped", st), ["meta"],
+          lambda t, metas: counts.update(str(m["lang"]) for m in metas if "lang" in m))
+    return counts
 
 
 def section_languages(run: Path, summary: dict) -> str:
@@ -125,15 +202,31 @@ def section_languages(run: Path, summary: dict) -> str:
     st = _stage(summary, "langid")
     if not st:
         return ""
-    rows = _meta_column(_parts(run, "stages", st) + _parts(run, "dropped", st), "lang")
-    if not rows:
+    counts = language_counts(run, st).most_common(20)
+    if not counts:
         return ""
-    counts = Counter(m["lang"] for _, _, m in rows).most_common(20)
     fig, ax = plt.subplots(figsize=(8, 3))
     ax.bar([c for c, _ in counts], [n for _, n in counts])
-    ax.set_ylabel("documents")
+    ax.set_yscale("log")
+    ax.set_ylabel("documents (log scale)")
     ax.set_title("Detected language (top 20), before the language filter")
-    return _png(fig)
+    return _png(fig) + _table(["language", "documents"], counts)
+
+
+def dedup_examples(run: Path, st: dict) -> list[list[Any]]:
+    """The first EXAMPLES removed documents: kept id, removed source, similarity, removed URL."""
+    out: list[list[Any]] = []
+
+    def fn(t: pa.Table, metas: list[dict]) -> None:
+        for src, url, m in zip(t.column("source").to_pylist(), t.column("url").to_pylist(), metas):
+            if len(out) < EXAMPLES and "dup_of" in m:
+                out.append([str(m["dup_of"])[:12], src, _number(m.get("dup_sim")) or "", (url or "")[:80]])
+
+    for p in _parts(run, "dropped", st):
+        if len(out) >= EXAMPLES:
+            break
+        _scan([p], ["source", "url", "meta"], fn)
+    return out
 
 
 def section_dedup(run: Path, summary: dict) -> str:
@@ -144,22 +237,23 @@ def section_dedup(run: Path, summary: dict) -> str:
         st = _stage(summary, name)
         if not st:
             continue
-        rows = _meta_column(_parts(run, "dropped", st), "dup_of")
-        if not rows:
+        removed = st["dropped"].get("dedup:exact" if name == "dedup_exact" else "dedup:near", 0)
+        if not removed:
             out += f"<p>{name}: no duplicates removed.</p>"
             continue
-        sizes = Counter(Counter(m["dup_of"] for _, _, m in rows).values())
-        fig, ax = plt.subplots(figsize=(6, 3))
-        ax.bar([str(k + 1) for k in sorted(sizes)], [sizes[k] for k in sorted(sizes)])
-        ax.set_xlabel("cluster size (kept + removed)")
-        ax.set_ylabel("clusters")
-        ax.set_title(f"{name}: {len(rows)} documents removed")
-        examples = [[m["dup_of"][:12], src, m.get("dup_sim", ""), (m.get("url") or "")[:80]]
-                    for src, _, m in rows[:8]]
-        out += _png(fig) + _table(["kept id", "removed source", "similarity", "removed url"], examples)
         fit = st.get("fit") or {}
+        sizes = {int(k): v for k, v in (fit.get("group_sizes") or fit.get("cluster_sizes") or {}).items()}
+        if sizes:
+            fig, ax = plt.subplots(figsize=(6, 3))
+            ax.bar([str(k) for k in sorted(sizes)], [sizes[k] for k in sorted(sizes)])
+            ax.set_xlabel("cluster size (kept + removed)")
+            ax.set_ylabel("clusters")
+            ax.set_yscale("log")
+            ax.set_title(f"{name}: {removed} documents removed")
+            out += _png(fig)
+        out += _table(["kept id", "removed source", "similarity", "removed url"], dedup_examples(run, st))
         if fit:
-            out += f"<pre>{html.escape(json.dumps(fit, indent=1, default=str)[:3000])}</pre>"
+            out += f"<pre>{html.escape(json.dumps(_rounded(fit), indent=1, default=str)[:3000])}</pre>"
     return out
 
 
@@ -186,7 +280,7 @@ def section_tokens(run: Path, summary: dict) -> str:
     tok = m.get("tokenizer") or {}
     out = _table(["vocab", "dtype", "end-of-document", "tokenizer", "train tokens", "val tokens", "shards"],
                  [[m.get("vocab_size"), m.get("dtype"), f"{m.get('eod_token')} = {m.get('eod_id')}",
-                   tok.get("path"), (m.get("tokens") or {}).get("train"), (m.get("tokens") or {}).get("val"),
+                   _cell(tok.get("path"), run), (m.get("tokens") or {}).get("train"), (m.get("tokens") or {}).get("val"),
                    sum(len(v) for v in (m.get("splits") or {}).values())]])
     rows = []
     for split, per in (m.get("per_source") or {}).items():

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 
-from filters.text import words
+from curate.filters.text import words
 
 POS, NEG = "__label__hq", "__label__lq"
 _CJK_SPACE = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\u3040-\u30ff])")

@@ -12,10 +12,10 @@ from typing import Any
 import pyarrow as pa
 
 from curate.stage import Stage, StageResult
-from filters._stage import Verdict, run_docs
-from filters.rules import (C4Rules, FineWebRules, GopherQuality, GopherRepetition, check_c4, check_fineweb,
+from curate.filters._stage import Verdict, run_docs
+from curate.filters.rules import (C4Rules, FineWebRules, GopherQuality, GopherRepetition, check_c4, check_fineweb,
                            check_gopher_quality, check_gopher_repetition)
-from filters.text import words
+from curate.filters.text import words
 
 
 def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetition: GopherRepetition,

@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 
 from curate.stage import Stage, StageResult
-from filters._stage import Verdict, run_docs
-from filters.fasttext_util import load_model, predict_top
+from curate.filters._stage import Verdict, run_docs
+from curate.filters.fasttext_util import load_model, predict_top
 
 UNDETERMINED = "und"
 

@@ -25,8 +25,8 @@ from typing import Any
 import pyarrow as pa
 
 from curate.stage import Stage, StageResult
-from filters._stage import Verdict, run_docs
-from filters.text import TERMINAL_PUNCT, words
+from curate.filters._stage import Verdict, run_docs
+from curate.filters.text import TERMINAL_PUNCT, words
 
 SPAM_PATTERNS = [
     r"bitcoin", r"\bbtc\b", r"ethereum", r"\beth\b", r"crypto\w*", r"blockchain", r"altcoins?", r"dogecoin",

@@ -27,10 +27,10 @@ import pyarrow.parquet as pq
 
 from curate.schema import split_by_source
 from curate.stage import FitContext, Stage, StageResult
-from filters._stage import Verdict, run_docs
-from filters.classifier import (NEG, POS, auc, calibrate_alpha, calibrate_threshold, chunks, doc_hash,
+from curate.filters._stage import Verdict, run_docs
+from curate.filters.classifier import (NEG, POS, auc, calibrate_alpha, calibrate_threshold, chunks, doc_hash,
                                 expected_keep_rate, ft_line, pareto_keep, precision_recall)
-from filters.fasttext_util import load_model, predict_labels
+from curate.filters.fasttext_util import load_model, predict_labels
 
 
 def score(model: Any, text: str, max_chars: int) -> float:

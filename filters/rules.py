@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, display_width, is_cjk_word, lines,
+from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, display_width, is_cjk_word, lines,
                           paragraphs, words)
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]

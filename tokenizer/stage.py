@@ -23,8 +23,8 @@ from curate.schema import empty_drops, with_reason
 from curate.shards.megatron import token_dtype
 from curate.shards.writer import file_sha256, write_shards
 from curate.stage import FitContext, Stage, StageResult
-from tokenizer.encode import encode_part, load_model
-from tokenizer.train import install_model, part_chars, sample_part, train_sentencepiece
+from curate.tokenizer.encode import encode_part, load_model
+from curate.tokenizer.train import install_model, part_chars, sample_part, train_sentencepiece
 
 MANIFEST_VERSION = 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trainer.model import CONFIGS
+from curate.trainer.model import CONFIGS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", default=None, help="continue from a checkpoint")
     p.add_argument("--cpu-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     a = p.parse_args(argv)
-    from trainer.train import train
+    from curate.trainer.train import train
 
     train(a.manifest, a.steps, config=a.config, device=a.device, out=a.out, batch_size=a.batch_size, lr=a.lr,
           eval_every=a.eval_every, seed=a.seed, resume=a.resume, cpu_threads=a.cpu_threads)

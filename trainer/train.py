@@ -11,8 +11,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from trainer.data import Windows, load_manifest, refuse
-from trainer.model import CONFIGS, GPT, GPTConfig
+from curate.trainer.data import Windows, load_manifest, refuse
+from curate.trainer.model import CONFIGS, GPT, GPTConfig
 
 DEFAULTS = {"tiny": dict(batch_size=16, lr=3e-3), "small": dict(batch_size=32, lr=1e-3),
             "gpt2": dict(batch_size=16, lr=6e-4)}

@@ -16,7 +16,6 @@ bounds the work (the extractors are linear-time in the input size).
 """
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections import Counter
@@ -25,7 +24,6 @@ from dataclasses import dataclass, fields
 from typing import Any, Iterator
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.extract.engines import ENGINES
 from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts
@@ -119,48 +117,18 @@ class ExtractStage(Stage):
                            errors=drops_table(errors, self.name), counters=dict(counters))
 
 
-def _reader_for(path: str, options: dict[str, Any]) -> Any:
-    from curate.sources.tabular import JsonlReader, ParquetReader
-    from curate.sources.warc import WarcReader
+def extract_file(input_path: str | list[str], output_path: str, dropped: str | None = None, workers: int = 0,
+                 **config: Any) -> dict:
+    """``curate extract``: read WARC (or JSONL/Parquet rows of HTML), extract main text, write the kept
+    documents to ``output_path`` and dropped/errored rows to ``dropped`` (default ``<output>.dropped.<ext>``).
+    ``config`` holds ExtractStage keys and WARC reader options. Returns the counts."""
+    from curate.standalone import run_to_file
 
-    name = path.lower()
-    cls = ParquetReader if name.endswith(".parquet") else JsonlReader if ".jsonl" in name else WarcReader
-    from curate.recipe import build_config
-
-    return cls("web", "web", build_config(cls.Config, options, "extract reader options"))
-
-
-def extract_file(input_path: str, output_path: str, batch_rows: int = 256, **config: Any) -> dict:
-    """Read a WARC (or JSONL/Parquet of HTML rows), extract main text, write the kept documents to
-    ``output_path`` (Parquet, atomically) and the dropped/errored ones next to it
-    (``<output>.dropped.parquet``). ``config`` holds ExtractStage keys and reader options. Returns counts."""
     stage_keys = {f.name for f in fields(ExtractStage.Config)}
-    stage = ExtractStage.from_dict({k: v for k, v in config.items() if k in stage_keys})
-    reader = _reader_for(input_path, {k: v for k, v in config.items() if k not in stage_keys})
-    kept, rejected = [], []
-    counts: dict[str, Any] = {"read": 0, "read_dropped": Counter(), "dropped": Counter(), "errors": Counter()}
-    for unit in reader.units([input_path]):
-        res = reader.read(unit)
-        counts["read"] += res.kept.num_rows + res.dropped.num_rows + res.errors.num_rows
-        counts["read_dropped"].update(res.dropped.column("reason").to_pylist())
-        counts["errors"].update(res.errors.column("reason").to_pylist())
-        rejected += [res.dropped, res.errors]
-        for start in range(0, res.kept.num_rows, batch_rows):
-            out = stage.apply(res.kept.slice(start, batch_rows), None)
-            kept.append(out.kept)
-            rejected += [out.dropped, out.errors]
-            counts["dropped"].update(out.dropped.column("reason").to_pylist())
-            counts["errors"].update(out.errors.column("reason").to_pylist())
-    table = pa.concat_tables(kept) if kept else DOC_SCHEMA.empty_table()
-    _write_atomic(table, output_path)
-    if any(t.num_rows for t in rejected):
-        _write_atomic(pa.concat_tables(rejected), output_path + ".dropped.parquet")
-    counts.update(kept=table.num_rows, read_dropped=dict(counts["read_dropped"]), dropped=dict(counts["dropped"]),
-                  errors=dict(counts["errors"]))
-    return counts
-
-
-def _write_atomic(table: pa.Table, path: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    inputs = [input_path] if isinstance(input_path, str) else list(input_path)
+    res = run_to_file("extract", inputs, [{"extract": {k: v for k, v in config.items() if k in stage_keys}}],
+                      output_path, dropped, workers=workers,
+                      warc_options={k: v for k, v in config.items() if k not in stage_keys})
+    read = res["stages"][0]
+    res.update(read=read["in"], read_dropped=read["dropped"])
+    return res

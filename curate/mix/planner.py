@@ -224,56 +224,14 @@ def _count_weighted(path: Path) -> dict[str, list[int]]:
     return count_part(path, weighted=True)
 
 
-def _serial_map(fn: Any, items: Any) -> list[Any]:
-    return [fn(x) for x in items]
-
-
-def as_parquet_parts(inputs: list[str], tmp: Path) -> list[Path]:
-    """Inputs as DOC_SCHEMA Parquet parts: Parquet files are used in place, JSONL is converted into ``tmp``."""
-    from curate.mix.inputs import read_docs
-
-    parts = []
-    for i, p in enumerate(inputs):
-        if str(p).endswith(".parquet"):
-            parts.append(Path(p))
-            continue
-        out = tmp / f"input-{i:05d}.parquet"
-        writer = None
-        for batch in read_docs(p):
-            writer = writer or pq.ParquetWriter(out, batch.schema)
-            writer.write_table(batch)
-        if writer:
-            writer.close()
-            parts.append(out)
-    return parts
-
-
 def mix_files(inputs: list[str], output: str, weights: dict[str, float], target_tokens: int | None = None,
-              seed: int = 0, max_epochs: float = 10.0, window_min_tokens: int | None = 50_000) -> dict[str, Any]:
-    """Standalone mix: JSONL/Parquet docs in, kept docs (with meta ``repeat``) to ``output`` (Parquet),
-    dropped docs to ``<output>.dropped.parquet``. Returns the summary (table, counts)."""
-    import tempfile
+              seed: int = 0, max_epochs: float = 10.0, window_min_tokens: int | None = 50_000,
+              dropped: str | None = None, workers: int = 0) -> dict[str, Any]:
+    """Standalone mix (``curate mix``): JSONL/Parquet documents in, kept documents (meta ``repeat``) to
+    ``output``, dropped ones to ``dropped`` (default ``<output>.dropped.<ext>``); the result with the plan."""
+    from curate.standalone import run_to_file
 
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = MixStage(MixStage.Config(weights=weights, target_tokens=target_tokens, max_epochs=max_epochs,
-                                     window_min_tokens=window_min_tokens))
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        parts = as_parquet_parts(inputs, Path(tmp))
-        ctx = FitContext(parts, Path(tmp), seed, _serial_map)
-        state = stage.fit(ctx)
-        n_in = n_kept = n_drop = 0
-        kept_w = pq.ParquetWriter(out, DOC_SCHEMA)
-        drop_w = pq.ParquetWriter(out.with_suffix(".dropped.parquet"), empty_drops().schema)
-        for part in parts:
-            for rb in pq.ParquetFile(part).iter_batches(batch_size=4096):
-                res = stage.apply(pa.Table.from_batches([rb]), state)
-                n_in += rb.num_rows
-                n_kept += res.kept.num_rows
-                n_drop += res.dropped.num_rows
-                kept_w.write_table(res.kept)
-                drop_w.write_table(res.dropped)
-        kept_w.close()
-        drop_w.close()
-        fin = stage.finalize(FitContext([out], Path(tmp), seed, _serial_map), state)
-    return {**fin["mix"], "in": n_in, "kept": n_kept, "dropped": n_drop}
+    cfg = {"weights": weights, "target_tokens": target_tokens, "max_epochs": max_epochs,
+           "window_min_tokens": window_min_tokens}
+    res = run_to_file("mix", list(inputs), [{"mix": cfg}], output, dropped, seed=seed, workers=workers)
+    return {**res, **res["stages"][-1].get("finalize", {}).get("mix", {})}

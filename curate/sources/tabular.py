@@ -114,6 +114,10 @@ class JsonlReader(Reader):
     Config = TabularConfig
     compression: str | None = "infer"
 
+    def row(self, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any]) -> None:
+        """One parsed record into ``rows`` (a subclass may map records differently)."""
+        _row(self, rows, rec, location, extra)
+
     def units(self, paths: list[str]) -> list[Unit]:
         whole = [p for p in paths if is_remote(p) or infer_compression(p) is not None]
         split = split_units([p for p in paths if p not in whole], self.config.split_bytes,
@@ -147,7 +151,7 @@ class JsonlReader(Reader):
             if not isinstance(rec, dict):
                 rows.error("jsonl:not_object", loc, where)
                 continue
-            _row(self, rows, rec, loc, where)
+            self.row(rows, rec, loc, where)
 
 
 def _row_group_starts(meta: pq.FileMetaData) -> list[int]:
@@ -189,7 +193,7 @@ class ParquetReader(JsonlReader):
         for i, off in enumerate(_row_group_starts(pf.metadata)):
             if unit.start <= off and (unit.end is None or off < unit.end):
                 for rec in pf.read_row_group(i).to_pylist():
-                    _row(self, rows, rec, f"{unit.path}#{n}", {"row": n})
+                    self.row(rows, rec, f"{unit.path}#{n}", {"row": n})
                     n += 1
             else:
                 n += pf.metadata.row_group(i).num_rows

@@ -1,0 +1,199 @@
+"""Documents in and out of files, for every standalone command: formats by extension, one reader, one writer.
+
+Input (by extension, after an optional compression suffix .gz/.zst/.bz2/.xz): JSON Lines (``.jsonl``,
+``.json``, ``.ndjson``), Parquet (``.parquet``) and WARC/WET/ARC (``.warc``, ``.wet``, ``.arc``). JSONL and
+Parquet rows are documents: ``text`` is required, ``id``/``source``/``kind``/``url``/``meta`` are kept when
+present (``meta`` as a JSON object, or the JSON string of a curate Parquet file), so a curate output read
+back gives the same documents. Missing ``source`` is the file's name up to its first dot, missing ``kind``
+is ``web``, missing ``id`` is ``schema.doc_id(source, path#line, text)``, missing ``url`` is ``path#line``.
+
+Output (by extension): ``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``, ``.jsonl.bz2``, ``.parquet``. JSONL rows
+carry ``meta`` as an object. Writes stream part by part (memory bounded by one batch) into a temporary
+file renamed into place, and compress deterministically (gzip without a timestamp).
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.schema import DOC_SCHEMA, DROP_SCHEMA, decode_meta, doc_id
+from curate.sources._util import Rows
+from curate.sources.tabular import JsonlReader, ParquetReader
+
+COMPRESSIONS = (".gz", ".zst", ".zstd", ".bz2", ".xz")
+INPUT_FORMATS = {".jsonl": "documents-jsonl", ".json": "documents-jsonl", ".ndjson": "documents-jsonl",
+                 ".parquet": "documents-parquet", ".warc": "warc", ".wet": "warc", ".arc": "warc"}
+OUTPUT_EXTENSIONS = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.bz2", ".parquet")
+BATCH_ROWS = 4096
+
+
+class FormatError(ValueError):
+    """A file name whose extension names no supported format; the message lists the supported ones."""
+
+
+def _strip_compression(name: str) -> tuple[str, str]:
+    low = name.lower()
+    for c in COMPRESSIONS:
+        if low.endswith(c):
+            return low[: -len(c)], c
+    return low, ""
+
+
+def input_format(path: str) -> str:
+    """The reader format of an input path (``documents-jsonl``, ``documents-parquet`` or ``warc``)."""
+    base, comp = _strip_compression(os.path.basename(path.rstrip("/")))
+    for ext, fmt in INPUT_FORMATS.items():
+        if base.endswith(ext) and not (comp and fmt == "documents-parquet"):
+            return fmt
+    raise FormatError(f"input {path!r}: unsupported file type; supported: "
+                      f"{', '.join(INPUT_FORMATS)} (JSONL and WARC also compressed: {', '.join(COMPRESSIONS)})")
+
+
+def output_extension(path: str | Path) -> str:
+    """The supported extension ``path`` ends with; a FormatError naming the supported ones otherwise."""
+    name = str(path).lower()
+    for ext in sorted(OUTPUT_EXTENSIONS, key=len, reverse=True):
+        if name.endswith(ext):
+            return ext
+    raise FormatError(f"output {str(path)!r}: unsupported extension; supported: {', '.join(OUTPUT_EXTENSIONS)}")
+
+
+def dropped_path(output: str | Path) -> Path:
+    """Where the dropped and errored rows of ``output`` go: ``x.jsonl.gz`` -> ``x.dropped.jsonl.gz``."""
+    out = Path(output)
+    ext = output_extension(out)
+    return out.with_name(out.name[: -len(ext)] + ".dropped" + out.name[len(out.name) - len(ext):])
+
+
+class OutputError(ValueError):
+    """An output that cannot be written; raised before any work is done."""
+
+
+def check_writable(path: str | Path) -> None:
+    """Fail before any work if ``path`` (or the directory that would hold it) cannot be written."""
+    p = Path(path).absolute()
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OutputError(f"cannot write to {path}: permission denied")
+    d = p.parent
+    while not d.exists():
+        d = d.parent
+    if not d.is_dir() or not os.access(d, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {path}: {d} is not a writable directory")
+
+
+# ---------------------------------------------------------------- readers
+
+class _DocumentRows:
+    """Maps a JSONL/Parquet record to a document, keeping its own id, source, kind, url and meta."""
+
+    def row(self, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any]) -> None:
+        text = rec.get("text")
+        if not isinstance(text, str):
+            reason = "tabular:missing_text" if text is None else "tabular:non_string_text"
+            return rows.drop(reason, location, extra)
+        if not text.strip():
+            return rows.drop("tabular:empty_text", location, extra)
+        path = location.rsplit("#", 1)[0]
+        source = rec.get("source") if isinstance(rec.get("source"), str) and rec["source"] else \
+            os.path.basename(path).split(".")[0]
+        meta = rec.get("meta")
+        meta = decode_meta(meta) if isinstance(meta, str) else meta if isinstance(meta, dict) else {}
+        rid = rec.get("id")
+        rows.kept.append({"id": str(rid) if rid not in (None, "") else doc_id(source, location, text),
+                          "source": source, "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
+                          "url": rec["url"] if isinstance(rec.get("url"), str) else location,
+                          "text": text, "meta": meta})
+
+
+class DocumentJsonlReader(_DocumentRows, JsonlReader):
+    format = "documents-jsonl"
+
+
+class DocumentParquetReader(_DocumentRows, ParquetReader):
+    format = "documents-parquet"
+
+
+# ---------------------------------------------------------------- writers
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _compressed(raw: BinaryIO, ext: str) -> Iterator[BinaryIO]:
+    if ext.endswith(".gz"):
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+            yield f
+    elif ext.endswith(".zst"):
+        import zstandard
+
+        with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as f:
+            yield f
+    elif ext.endswith(".bz2"):
+        with bz2.BZ2File(raw, "wb") as f:
+            yield f
+    else:
+        yield raw
+
+
+def _jsonl_lines(table: pa.Table) -> bytes:
+    out = []
+    for r in table.to_pylist():
+        r["meta"] = decode_meta(r.get("meta"))
+        out.append(json.dumps(r, ensure_ascii=False))
+    return ("\n".join(out) + "\n").encode("utf-8", "surrogatepass") if out else b""
+
+
+def write_tables(tables: Iterable[pa.Table], path: str | Path, schema: pa.Schema = DOC_SCHEMA) -> int:
+    """Write ``tables`` (in order) to ``path`` in the format its extension names; returns the row count."""
+    path = Path(path)
+    ext = output_extension(path)
+    rows = 0
+    with _atomic(path) as tmp:
+        if ext == ".parquet":
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
+                for t in tables:
+                    w.write_table(t.select(schema.names).cast(schema))
+                    rows += t.num_rows
+            return rows
+        with open(tmp, "wb") as raw, _compressed(raw, ext) as f:
+            for t in tables:
+                for batch in t.select(schema.names).to_batches(max_chunksize=BATCH_ROWS):
+                    f.write(_jsonl_lines(pa.Table.from_batches([batch])))
+                rows += t.num_rows
+    return rows
+
+
+def iter_parts(parts: Iterable[Path], schema: pa.Schema) -> Iterator[pa.Table]:
+    """The rows of Parquet ``parts`` batch by batch (memory bounded by BATCH_ROWS rows)."""
+    for p in parts:
+        for rb in pq.ParquetFile(p).iter_batches(batch_size=BATCH_ROWS, columns=schema.names):
+            yield pa.Table.from_batches([rb]).cast(schema)
+
+
+def export_run(run_dir: Path, output: str | Path, dropped: str | Path) -> dict[str, int]:
+    """Copy a run's last step's kept parts to ``output`` and every step's dropped and errored rows to
+    ``dropped`` (step by step, part by part). Returns the row counts written."""
+    steps = sorted(d for d in (run_dir / "stages").iterdir() if d.is_dir())
+    kept = write_tables(iter_parts(sorted(steps[-1].glob("part-*.parquet")), DOC_SCHEMA), output)
+    removed = [p for root in ("dropped", "errors") for s in steps
+               for p in sorted((run_dir / root / s.name).glob("part-*.parquet"))]
+    removed.sort(key=lambda p: (p.parent.name, p.parent.parent.name, p.name))
+    n_dropped = write_tables(iter_parts(removed, DROP_SCHEMA), dropped, DROP_SCHEMA)
+    return {"kept": kept, "dropped": n_dropped}

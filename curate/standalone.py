@@ -1,0 +1,103 @@
+"""The standalone commands (``extract``, ``filter``, ``dedup``, ``mix``, ``train-tokenizer``, ``tokenize``) as
+one-source recipes run by the same runner as ``curate run``.
+
+Inputs are globs or paths, several per command; their format comes from the extension (see
+``curate.docfiles``). The run's state lives in a work directory (``<output>.curate/`` for a file output,
+the output directory itself for ``tokenize``/``train-tokenizer``), so a re-run resumes like ``curate run``;
+it starts afresh when an input file's size or modification time changed. The kept documents of the last
+step go to ``output`` and every dropped or errored row, with ``reason`` and ``stage``, to one dropped file
+(``x.parquet`` -> ``x.dropped.parquet``, ``x.jsonl.gz`` -> ``x.dropped.jsonl.gz``). Logs go to stderr.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from curate.docfiles import check_writable, dropped_path, export_run, input_format, output_extension
+from curate.io import expand_paths, is_url, read_json, write_json_atomic
+
+FINGERPRINT = "_inputs.json"
+
+
+def log_stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _sources(inputs: list[str], warc_options: dict[str, Any] | None) -> list[dict[str, Any]]:
+    by_format: dict[str, list[str]] = {}
+    for pat in inputs:
+        by_format.setdefault(input_format(pat), []).append(pat if is_url(pat) else os.path.abspath(pat))
+    return [{"name": "web" if fmt == "warc" else fmt.replace("documents-", "input-"), "kind": "web",
+             "format": fmt, "paths": paths, "options": (warc_options or {}) if fmt == "warc" else {}}
+            for fmt, paths in by_format.items()]
+
+
+def _fingerprint(sources: list[dict[str, Any]]) -> list[list[Any]]:
+    out = []
+    for s in sources:
+        for p in expand_paths(s["paths"], f"--input ({s['format']})"):
+            st = os.stat(p) if not is_url(p) else None
+            out.append([p, st.st_size if st else None, st.st_mtime_ns if st else None])
+    return out
+
+
+def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | Path, seed: int = 0,
+               workers: int = 0, warc_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run ``stages`` over ``inputs`` into ``run_dir`` (resuming unless an input changed); the summary."""
+    from curate.pipeline import Pipeline
+    from curate.recipe import RecipeError
+
+    if not inputs:
+        raise RecipeError("--input: at least one input is required")
+    run = Path(run_dir)
+    check_writable(run)
+    sources = _sources(inputs, warc_options)
+    try:
+        fingerprint = _fingerprint(sources)
+    except FileNotFoundError as e:
+        raise RecipeError(str(e)) from None
+    fp_file = run / FINGERPRINT
+    if fp_file.exists() and read_json(fp_file) != fingerprint:
+        log_stderr(f"an input changed since the last run: starting {run} afresh")
+        for sub in ("stages", "dropped", "errors"):
+            shutil.rmtree(run / sub, ignore_errors=True)
+    write_json_atomic(fingerprint, fp_file)
+    raw = {"name": name, "seed": seed, "workers": workers, "sources": sources, "stages": stages}
+    return Pipeline.from_dict(raw, ".").run(out=run, workers=workers, log=log_stderr)
+
+
+def result(summary: dict[str, Any]) -> dict[str, Any]:
+    """The command's JSON result: input, kept, dropped and errors by reason, and each step's counts."""
+    steps = summary["stages"]
+    dropped: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for s in steps:
+        dropped.update(s["dropped"])
+        errors.update(s["errors"])
+    out = {"input": steps[0]["in"], "kept": steps[-1]["kept"], "dropped": dict(sorted(dropped.items())),
+           "errors": dict(sorted(errors.items())), "reconciles": summary["reconciles"],
+           "stages": [{k: s[k] for k in ("stage", "in", "kept", "dropped_total", "errors_total", "fit", "finalize")
+                       if k in s} for s in steps]}
+    out["reconciles"] = out["reconciles"] and out["input"] == out["kept"] + sum(dropped.values()) + sum(errors.values())
+    return out
+
+
+def run_to_file(name: str, inputs: list[str], stages: list[Any], output: str | Path, dropped: str | Path | None = None,
+                seed: int = 0, workers: int = 0, warc_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run ``stages`` over ``inputs``; kept documents to ``output``, dropped/errored rows to ``dropped``
+    (default ``dropped_path(output)``). Both formats come from their extensions."""
+    output_extension(output)
+    drop = Path(dropped) if dropped else dropped_path(output)
+    output_extension(drop)
+    for p in (output, drop):
+        check_writable(p)
+    run = Path(f"{output}.curate")
+    summary = run_recipe(name, inputs, stages, run, seed, workers, warc_options)
+    written = export_run(run, output, drop)
+    res = result(summary)
+    assert written == {"kept": res["kept"], "dropped": sum(res["dropped"].values()) + sum(res["errors"].values())}
+    return {**res, "output": str(output), "dropped_path": str(drop), "work_dir": str(run)}
