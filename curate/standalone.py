@@ -80,7 +80,7 @@ def result(summary: dict[str, Any]) -> dict[str, Any]:
         errors.update(s["errors"])
     out = {"input": steps[0]["in"], "kept": steps[-1]["kept"], "dropped": dict(sorted(dropped.items())),
            "errors": dict(sorted(errors.items())), "reconciles": summary["reconciles"],
-           "stages": [{k: s[k] for k in ("stage", "in", "kept", "dropped_total", "errors_total", "fit", "finalize")
+           "stages": [{k: s[k] for k in ("stage", "in", "kept", "dropped", "errors", "counters", "fit", "finalize")
                        if k in s} for s in steps]}
     out["reconciles"] = out["reconciles"] and out["input"] == out["kept"] + sum(dropped.values()) + sum(errors.values())
     return out

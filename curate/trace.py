@@ -12,29 +12,43 @@ import pyarrow.parquet as pq
 from curate.shards.megatron import IndexedReader
 
 
+class TraceError(ValueError):
+    """A shard, token or run directory that ``trace`` cannot resolve; the message says which."""
+
+
 def _shard_entry(manifest: dict, shard: str | int) -> dict:
     splits = manifest["splits"]
     if isinstance(shard, int) or str(shard).isdigit():
         train = splits.get("train", [])
         if not 0 <= int(shard) < len(train):
-            raise KeyError(f"shard {shard}: the train split has {len(train)} shards")
+            raise TraceError(f"shard {shard}: the train split has {len(train)} shards")
         return train[int(shard)]
     for entries in splits.values():
         for e in entries:
             if shard in (e["name"], e["prefix"]):
                 return e
     names = [e["name"] for v in splits.values() for e in v]
-    raise KeyError(f"no shard {shard!r}; shards: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
+    raise TraceError(f"no shard {shard!r}; shards: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
 
 
 def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
     """The document behind token ``token`` (0-based position in the shard's ``.bin``) of shard ``shard``
     (a name like ``train-00003``/``val-00000`` or an index into the train split)."""
     run = Path(run_dir)
-    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise TraceError(f"{run}: no readable manifest.json (not a run with shards?): {e}") from None
     entry = _shard_entry(manifest, shard)
-    reader = IndexedReader(run / entry["prefix"])
-    doc_index, offset = reader.locate(int(token))
+    try:
+        reader = IndexedReader(run / entry["prefix"])
+    except Exception as e:  # a missing, truncated or foreign .idx/.bin pair
+        raise TraceError(f"shard {entry['name']}: cannot read {run / entry['prefix']}.idx/.bin: "
+                         f"{type(e).__name__}: {e}") from None
+    try:
+        doc_index, offset = reader.locate(int(token))
+    except IndexError as e:
+        raise TraceError(f"shard {entry['name']}: {e} (tokens are numbered from 0)") from None
     lin = pq.read_table(run / manifest["lineage"],
                         filters=[("shard", "==", entry["name"]), ("doc_index", "==", doc_index)]).to_pylist()
     if len(lin) != 1:

@@ -137,10 +137,12 @@ def test_dedup_files_standalone(corpus: Path, tmp_path: Path) -> None:
                          dropped=str(tmp_path / "dropped.parquet"))
     kept = pq.read_table(tmp_path / "out.parquet")
     dropped = pq.read_table(tmp_path / "dropped.parquet")
-    assert counts["input"] == 402 and counts["errors"] == 2
+    assert counts["input"] == 402 and counts["errors"] == {"jsonl:malformed": 1}
+    assert counts["dropped"]["tabular:non_string_text"] == 1
     assert kept.num_rows == counts["kept"] and dropped.num_rows == 402 - kept.num_rows
     reasons = dropped.column("reason").to_pylist()
     assert reasons.count("dedup:exact") == counts["dropped_exact"] > 0
     assert reasons.count("dedup:near") == counts["dropped_near"] > 0
     assert counts["dropped_exact"] + counts["dropped_near"] == 50  # same removals as the stage test
+    assert counts["kept"] + sum(counts["dropped"].values()) + sum(counts["errors"].values()) == 402
     assert set(kept.column("id").to_pylist()).isdisjoint(dropped.column("id").to_pylist())

@@ -84,8 +84,9 @@ def test_extract_file_standalone(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.parquet"
     counts = extract_file(str(corpus / "web" / "whirlwind.warc.gz"), str(out))
     assert counts["read"] == 4 and counts["kept"] == 1 and counts["read_dropped"] == {"warc:non_response": 3}
+    assert counts["dropped_path"] == str(tmp_path / "out.dropped.parquet")
     table = pq.read_table(out)
     assert "Escopete" in table.column("text")[0].as_py() and "<html" not in table.column("text")[0].as_py()
-    assert pq.read_table(str(out) + ".dropped.parquet").num_rows == 3
+    assert pq.read_table(tmp_path / "out.dropped.parquet").num_rows == 3
     counts = extract_file(str(corpus / "web" / "whirlwind.warc.wet.gz"), str(tmp_path / "wet.parquet"))
     assert counts["kept"] == 1

@@ -33,17 +33,17 @@ def test_run_filters_standalone(corpus, tmp_path):
     recipe.write_text(RECIPE)
     out, dropped = tmp_path / "kept.parquet", tmp_path / "dropped.jsonl"
     rep = run_filters(inp, out, recipe, dropped)
-    assert rep["input"] == 301 and rep["read_errors"] == 1
-    assert [s["stage"] for s in rep["stages"]] == ["langid", "clean_lines", "heuristics", "quality"]
-    assert rep["kept"] + sum(rep["dropped"].values()) == 301
-    assert rep["stages"][3]["summary"]["auc"] > 0.8
-    assert rep["stages"][1]["counters"]["lines_removed"] > 0
+    assert rep["input"] == 301 and rep["errors"] == {"jsonl:malformed": 1}
+    assert [s["stage"] for s in rep["stages"]] == ["read", "langid", "clean_lines", "heuristics", "quality"]
+    assert rep["kept"] + sum(rep["dropped"].values()) + sum(rep["errors"].values()) == 301 and rep["reconciles"]
+    assert rep["stages"][4]["fit"]["auc"] > 0.8
+    assert rep["stages"][2]["counters"]["lines_removed"] > 0
     kept = pq.read_table(out)
     assert kept.num_rows == rep["kept"]
     rows = [json.loads(x) for x in dropped.open(encoding="utf-8")]
-    assert len(rows) == sum(rep["dropped"].values())
+    assert len(rows) == sum(rep["dropped"].values()) + sum(rep["errors"].values())
     assert all(r["reason"] and r["stage"] for r in rows)
-    assert {r["reason"].split(":")[0] for r in rows} >= {"lang", "quality", "error"}
+    assert {r["reason"].split(":")[0] for r in rows} >= {"lang", "quality", "jsonl"}
     again = run_filters(inp, tmp_path / "kept2.parquet", recipe, tmp_path / "dropped2.jsonl")
     assert pq.read_table(tmp_path / "kept2.parquet")["id"].to_pylist() == kept["id"].to_pylist()
     assert again["dropped"] == rep["dropped"]
@@ -55,6 +55,6 @@ def test_run_filters_default_stages(corpus, tmp_path):
         for d in list(dedup_docs(corpus))[:40]:
             f.write(json.dumps({"text": d["text"]}) + "\n")
     rep = run_filters(inp, tmp_path / "out.jsonl")
-    assert [s["stage"] for s in rep["stages"]] == ["langid", "clean_lines", "heuristics"]
+    assert [s["stage"] for s in rep["stages"]] == ["read", "langid", "clean_lines", "heuristics"]
     out = [json.loads(x) for x in (tmp_path / "out.jsonl").open(encoding="utf-8")]
     assert len(out) == rep["kept"] and all("lang" in r["meta"] for r in out)

@@ -92,8 +92,8 @@ def test_mix_finalize_and_mix_files(corpus: Path, tmp_path: Path) -> None:
     pq.write_table(docs_table(rows), src)
     out = mix_files([str(src)], str(tmp_path / "mixed.parquet"), {"web": 0.5, "books": 0.3, "wiki": 0.2},
                     target_tokens=300_000, seed=3)
-    assert out["in"] == 400 and out["kept"] + out["dropped"] == 400
-    assert pq.read_table(tmp_path / "mixed.dropped.parquet").num_rows == out["dropped"]
+    assert out["input"] == 400 and out["kept"] + sum(out["dropped"].values()) == 400
+    assert pq.read_table(tmp_path / "mixed.dropped.parquet").num_rows == sum(out["dropped"].values())
     realised = {r["source"]: r for r in out["realised"]}
     assert sum(r["mix_tokens"] for r in realised.values()) == pytest.approx(300_000, rel=0.15)
     for r in realised.values():  # realised epochs track the plan

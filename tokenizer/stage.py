@@ -24,7 +24,7 @@ from curate.shards.megatron import token_dtype
 from curate.shards.writer import file_sha256, write_shards
 from curate.stage import FitContext, Stage, StageResult
 from curate.tokenizer.encode import encode_part, load_model
-from curate.tokenizer.train import install_model, part_chars, sample_part, train_sentencepiece
+from curate.tokenizer.train import install_model, part_chars, sample_part, train_sentencepiece, write_hf_config
 
 MANIFEST_VERSION = 1
 
@@ -57,6 +57,7 @@ class TokenizeStage(Stage):
             if not Path(c.model).is_file():
                 raise FileNotFoundError(f"tokenize.model: no tokenizer model at {c.model!r}")
             model = install_model(c.model, tok_dir)
+            write_hf_config(tok_dir, c.eod_token)
             info: dict[str, Any] = {"reused_from": str(Path(c.model).resolve())}
         else:
             total = sum(ctx.map_parts(part_chars))
@@ -74,8 +75,10 @@ class TokenizeStage(Stage):
         if eod == sp.unk_id() or not sp.is_control(eod):
             raise ValueError(f"tokenize: tokenizer {model} has no control symbol {c.eod_token!r} "
                              f"(set eod_token to the model's end-of-document piece)")
+        if sp.eos_id() != eod:  # a reused model that declares another EOS: trainers would miss boundaries
+            ctx.log(f"tokenizer: warning: {model} declares EOS id {sp.eos_id()}, not the EOD {c.eod_token!r}={eod}")
         ctx.log(f"tokenizer: {model} vocab {sp.vocab_size()} eod {c.eod_token!r}={eod} {info}")
-        return {"model": str(model), "vocab_size": sp.vocab_size(), "eod_id": eod, **info}
+        return {"model": str(model), "vocab_size": sp.vocab_size(), "eod_id": eod, "eos_id": sp.eos_id(), **info}
 
     def apply(self, batch: pa.Table, state: dict[str, Any]) -> StageResult:
         empty = pc.fill_null(pc.equal(pc.utf8_length(pc.fill_null(batch.column("text"), "")), 0), True)
@@ -98,6 +101,7 @@ class TokenizeStage(Stage):
         manifest = {
             "manifest_version": MANIFEST_VERSION, "format": "megatron-mmidx", "dtype": dtype.name,
             "vocab_size": state["vocab_size"], "eod_id": state["eod_id"], "eod_token": c.eod_token,
+            "eod_is_eos": state.get("eos_id") == state["eod_id"],  # tokenizers report it as EOS
             "tokenizer": {"type": "sentencepiece-bpe", "path": _rel(Path(state["model"]), run),
                           "sha256": file_sha256(Path(state["model"])),
                           "reused_from": state.get("reused_from")},

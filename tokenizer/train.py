@@ -6,11 +6,16 @@ is drawn with probability ``sample_chars / total_chars`` from a generator seeded
 into parts. Training uses ``num_threads=1``: sentencepiece 0.2's BPE trainer gives a different model
 with 2 threads than with 1 (checked), and one thread gives byte-identical models run to run.
 Normalisation is ``identity`` with whitespace kept, so ``decode(encode(text)) == text``; ``"\\n"`` is
-a user-defined piece (training lines never contain it); the EOD token is a *control* symbol, so the
-literal string ``<|endoftext|>`` inside a document is encoded as text, never as the EOD id.
+a user-defined piece (training lines never contain it). The EOD token is the model's EOS piece (id 1,
+a control symbol): the literal string ``<|endoftext|>`` inside a document is encoded as text, never as
+the EOD id, and trainers that take end-of-document from the tokenizer find it with no extra flag
+(Megatron-LM's ``GPTSentencePieceTokenizer.eod`` is ``eos_id()``; HF ``AutoTokenizer`` reads the
+``tokenizer_config.json`` written beside the model).
 """
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 from typing import Iterable
@@ -23,6 +28,11 @@ from curate.schema import meta_dicts
 
 MAX_LINE_BYTES = 8192
 MODEL_NAME = "tokenizer.model"
+EOD_ID = 1  # after <unk> (0); there is no BOS or PAD piece
+
+
+class VocabTooSmall(ValueError):
+    """sentencepiece cannot reach the requested vocabulary size (it needs one piece per character kept)."""
 
 
 def doc_lines(text: str) -> list[str]:
@@ -62,15 +72,39 @@ def train_sentencepiece(lines: Iterable[str], out_dir: str | Path, vocab_size: i
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = out / MODEL_NAME
-    with open(model, "wb") as f:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(lines), model_writer=f, model_type="bpe", vocab_size=vocab_size,
-            byte_fallback=byte_fallback, control_symbols=[eod_token, *(special_tokens or [])],
-            user_defined_symbols=["\n"], normalization_rule_name="identity", remove_extra_whitespaces=False,
-            split_digits=True, allow_whitespace_only_pieces=True, bos_id=-1, eos_id=-1, pad_id=-1,
-            num_threads=1, input_sentence_size=0, max_sentence_length=MAX_LINE_BYTES,
-            character_coverage=0.9995 if byte_fallback else 1.0, hard_vocab_limit=False, minloglevel=2)
+    tmp = out / f".{MODEL_NAME}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(lines), model_writer=f, model_type="bpe", vocab_size=vocab_size,
+                byte_fallback=byte_fallback, control_symbols=list(special_tokens or []),
+                user_defined_symbols=["\n"], normalization_rule_name="identity", remove_extra_whitespaces=False,
+                split_digits=True, allow_whitespace_only_pieces=True, bos_id=-1, eos_id=EOD_ID,
+                eos_piece=eod_token, pad_id=-1, num_threads=1, input_sentence_size=0,
+                max_sentence_length=MAX_LINE_BYTES, character_coverage=0.9995 if byte_fallback else 1.0,
+                hard_vocab_limit=False, minloglevel=2)
+    except RuntimeError as e:
+        tmp.unlink(missing_ok=True)
+        need = re.search(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)", str(e))
+        if need:
+            raise VocabTooSmall(f"tokenize.vocab_size {vocab_size} is too small: the text has {need.group(2)} "
+                                f"characters that each need a piece (plus the special ones); use a larger "
+                                f"vocab_size") from None
+        raise
+    tmp.replace(model)
+    write_hf_config(out, eod_token)
     return model
+
+
+def write_hf_config(out_dir: str | Path, eod_token: str) -> Path:
+    """``tokenizer_config.json`` beside the model, so ``AutoTokenizer.from_pretrained(out_dir)`` loads it as
+    a Llama-style sentencepiece tokenizer with the EOD piece as EOS and no BOS added."""
+    cfg = {"tokenizer_class": "LlamaTokenizer", "eos_token": eod_token, "bos_token": None, "pad_token": None,
+           "unk_token": "<unk>", "add_bos_token": False, "add_eos_token": False, "legacy": False,
+           "add_prefix_space": True, "clean_up_tokenization_spaces": False}
+    path = Path(out_dir) / "tokenizer_config.json"
+    path.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def install_model(src: str | Path, out_dir: str | Path) -> Path:
