@@ -160,15 +160,10 @@ def _quantiles(counts: np.ndarray, qs: tuple[float, ...] = (0.1, 0.5, 0.9)) -> l
     return [f"≤ {QUALITY_BINS[int(np.searchsorted(cum, q)) + 1]:.2g}" for q in qs]
 
 
-def section_quality(run: Path, summary: dict) -> str:
+def quality_figure(h: dict[str, Any]) -> Any:
+    """Stacked kept/dropped histogram over log-spaced score bins with the Pareto keep curve."""
     import matplotlib.pyplot as plt
 
-    st = _stage(summary, "quality")
-    if not st:
-        return ""
-    h = quality_histogram(run, st)
-    if not (h["kept"].sum() + h["dropped"].sum()):
-        return ""
     fig, ax = plt.subplots(figsize=(7, 3.5))
     widths = np.diff(QUALITY_BINS)
     ax.bar(QUALITY_BINS[:-1], h["kept"], width=widths, align="edge", label="kept")
@@ -182,6 +177,17 @@ def section_quality(run: Path, summary: dict) -> str:
     ax.set_ylabel("documents")
     ax.legend(loc="upper left", fontsize=8)
     ax2.legend(loc="upper center", fontsize=8)
+    return fig
+
+
+def section_quality(run: Path, summary: dict) -> str:
+    st = _stage(summary, "quality")
+    if not st:
+        return ""
+    h = quality_histogram(run, st)
+    if not (h["kept"].sum() + h["dropped"].sum()):
+        return ""
+    fig = quality_figure(h)
     quant = _table(["documents", "count", "10% at", "median at", "90% at"],
                    [[k, int(h[k].sum()), *_quantiles(h[k])] for k in ("kept", "dropped")])
     fit = st.get("fit") or {}
@@ -196,21 +202,27 @@ def language_counts(run: Path, st: dict) -> Counter:
     return counts
 
 
-def section_languages(run: Path, summary: dict) -> str:
+def language_figure(counts: list[tuple[str, int]]) -> Any:
+    """Documents per language on a log scale (one ``en`` bar would otherwise flatten all others)."""
     import matplotlib.pyplot as plt
 
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.bar([c for c, _ in counts], [n for _, n in counts])
+    ax.set_yscale("log")
+    ax.set_ylim(0.5, max(n for _, n in counts) * 2)
+    ax.set_ylabel("documents (log scale)")
+    ax.set_title("Detected language (top 20), before the language filter")
+    return fig
+
+
+def section_languages(run: Path, summary: dict) -> str:
     st = _stage(summary, "langid")
     if not st:
         return ""
     counts = language_counts(run, st).most_common(20)
     if not counts:
         return ""
-    fig, ax = plt.subplots(figsize=(8, 3))
-    ax.bar([c for c, _ in counts], [n for _, n in counts])
-    ax.set_yscale("log")
-    ax.set_ylabel("documents (log scale)")
-    ax.set_title("Detected language (top 20), before the language filter")
-    return _png(fig) + _table(["language", "documents"], counts)
+    return _png(language_figure(counts)) + _table(["language", "documents"], counts)
 
 
 def dedup_examples(run: Path, st: dict) -> list[list[Any]]:
