@@ -28,9 +28,10 @@ def log_stderr(msg: str) -> None:
 
 
 def _sources(inputs: list[str], warc_options: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One source per input format, with the inputs' globs expanded (a file's format is its extension's)."""
     by_format: dict[str, list[str]] = {}
-    for pat in inputs:
-        by_format.setdefault(input_format(pat), []).append(pat if is_url(pat) else os.path.abspath(pat))
+    for path in expand_paths(inputs, "--input"):
+        by_format.setdefault(input_format(path), []).append(path if is_url(path) else os.path.abspath(path))
     return [{"name": "web" if fmt == "warc" else fmt.replace("documents-", "input-"), "kind": "web",
              "format": fmt, "paths": paths, "options": (warc_options or {}) if fmt == "warc" else {}}
             for fmt, paths in by_format.items()]
@@ -39,7 +40,7 @@ def _sources(inputs: list[str], warc_options: dict[str, Any] | None) -> list[dic
 def _fingerprint(sources: list[dict[str, Any]]) -> list[list[Any]]:
     out = []
     for s in sources:
-        for p in expand_paths(s["paths"], f"--input ({s['format']})"):
+        for p in s["paths"]:
             st = os.stat(p) if not is_url(p) else None
             out.append([p, st.st_size if st else None, st.st_mtime_ns if st else None])
     return out
@@ -55,8 +56,8 @@ def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | P
         raise RecipeError("--input: at least one input is required")
     run = Path(run_dir)
     check_writable(run)
-    sources = _sources(inputs, warc_options)
     try:
+        sources = _sources(inputs, warc_options)
         fingerprint = _fingerprint(sources)
     except FileNotFoundError as e:
         raise RecipeError(str(e)) from None
