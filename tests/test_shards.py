@@ -14,7 +14,7 @@ import pytest
 import sentencepiece as spm
 
 from curate.shards.megatron import IndexedReader, IndexedWriter, token_dtype
-from curate.trace import trace
+from curate.trace import TraceError, trace
 from tests.test_shards_corpus import build_run, corpus_docs, write_parts
 
 
@@ -152,5 +152,5 @@ def test_trace_returns_the_source_url(run: Path, corpus: Path) -> None:
             assert t["url"].startswith(f"{src['corpus']}/{src['file']}#") and t["source"] == src["corpus"]
     assert web_hits >= 5
     assert trace(run, 0, 0)["shard"] == "train-00000"
-    with pytest.raises(IndexError):
+    with pytest.raises(TraceError, match="out of range"):
         trace(run, "train-00000", 10**9)

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.mix.draws import unit
-from curate.schema import DOC_SCHEMA, empty_drops, meta_dicts, set_meta, with_reason
+from curate.schema import empty_drops, meta_dicts, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 
 BYTES_PER_TOKEN = 4
