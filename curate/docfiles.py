@@ -92,6 +92,16 @@ def check_writable(path: str | Path) -> None:
 
 # ---------------------------------------------------------------- readers
 
+def _utf8(v: Any) -> bool:
+    if not isinstance(v, str):
+        return True
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _DocumentRows:
     """Maps a JSONL/Parquet record to a document, keeping its own id, source, kind, url and meta."""
 
@@ -102,6 +112,8 @@ class _DocumentRows:
             return rows.drop(reason, location, extra)
         if not text.strip():
             return rows.drop("tabular:empty_text", location, extra)
+        if not all(_utf8(v) for v in (text, rec.get("id"), rec.get("source"), rec.get("kind"), rec.get("url"))):
+            return rows.error("tabular:lone_surrogate", location, extra)  # not storable as UTF-8
         path = location.rsplit("#", 1)[0]
         source = rec.get("source") if isinstance(rec.get("source"), str) and rec["source"] else \
             os.path.basename(path).split(".")[0]
@@ -156,8 +168,12 @@ def _jsonl_lines(table: pa.Table) -> bytes:
     out = []
     for r in table.to_pylist():
         r["meta"] = decode_meta(r.get("meta"))
-        out.append(json.dumps(r, ensure_ascii=False))
-    return ("\n".join(out) + "\n").encode("utf-8", "surrogatepass") if out else b""
+        line = json.dumps(r, ensure_ascii=False)
+        try:
+            out.append(line.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate in meta: keep it as a \u escape, the file stays UTF-8
+            out.append(json.dumps(r).encode("ascii"))
+    return b"".join(x + b"\n" for x in out)
 
 
 def write_tables(tables: Iterable[pa.Table], path: str | Path, schema: pa.Schema = DOC_SCHEMA) -> int:

@@ -149,3 +149,22 @@ def test_unwritable_output_fails_before_any_work(docs, tmp_path: Path) -> None:
     p = _cli("dedup", "--input", "a.jsonl", "--output", "/sys/out.parquet", cwd=tmp_path)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "cannot write to /sys/out.parquet" in p.stderr
     assert "[00_read]" not in p.stderr  # checked before the run
+
+
+def test_bad_records_are_counted_and_outputs_stay_utf8(docs, tmp_path: Path) -> None:
+    good = docs[:3]
+    lines = [json.dumps(r) for r in good] + [
+        json.dumps({"id": "s1", "text": "lone \ud800 surrogate"}),  # cannot be stored as UTF-8 text
+        json.dumps({**good[0], "id": "s2", "meta": {"note": "\udc00", "n": 3}}),  # kept, the meta value escaped
+        "[1, 2]", "{truncated", json.dumps({"id": "e", "text": ""}), json.dumps({"id": "n", "text": 7})]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = dedup_files([str(tmp_path / "in.jsonl")], str(tmp_path / "out.jsonl.gz"), threshold=0.7)
+    assert res["input"] == len(lines) and res["reconciles"]
+    assert res["errors"] == {"jsonl:malformed": 1, "jsonl:not_object": 1, "tabular:lone_surrogate": 1}
+    assert res["dropped"] == {"dedup:exact": 1, "tabular:empty_text": 1, "tabular:non_string_text": 1}
+    out = gzip.decompress((tmp_path / "out.jsonl.gz").read_bytes()).decode("utf-8")  # strict UTF-8
+    dropped = gzip.decompress((tmp_path / "out.dropped.jsonl.gz").read_bytes()).decode("utf-8")
+    rows = [json.loads(x) for x in (out + dropped).splitlines()]
+    s2 = next(r for r in rows if r["id"] == "s2")
+    assert s2["meta"]["note"] == "\udc00" and s2["meta"]["n"] == 3 and s2["meta"]["dup_sim"] == 1.0
+    assert len(rows) == len(lines)

@@ -78,7 +78,7 @@ def drop_removed(batch: pa.Table, state: dict, reason: str, stage: str) -> Stage
     kept = batch.filter(pa.array(mask))
     gone = batch.filter(pa.array(~mask))
     dropped = with_reason(gone, reason, stage)
-    audit = [{"dup_of": h[0], "dup_sim": f"{h[1]:.4f}"} for h in hits if h is not None]
+    audit = [{"dup_of": h[0], "dup_sim": round(float(h[1]), 4)} for h in hits if h is not None]
     if audit:
         dropped = set_meta(dropped, audit)
     return StageResult(kept=kept, dropped=dropped, counters={f"{stage}_removed": int((~mask).sum())})
