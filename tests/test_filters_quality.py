@@ -71,7 +71,7 @@ def test_apply_is_deterministic_and_batch_independent(fitted):
     pieces = [stage.apply(t.slice(i, 37), state) for i in range(0, t.num_rows, 37)]
     assert sorted(i for p in pieces for i in p.kept["id"].to_pylist()) == sorted(whole.kept["id"].to_pylist())
     metas = [json.loads(m) for m in whole.dropped["meta"].to_pylist()]
-    assert all(m["quality_keep"] == "0" and 0 <= float(m["quality_score"]) <= 1 for m in metas)
+    assert all(m["quality_keep"] == 0 and 0 <= m["quality_score"] <= 1 for m in metas)
 
 
 def test_saved_model_reuse_and_threshold_calibration(fitted, tmp_path):
