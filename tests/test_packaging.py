@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SOURCES = ("curate", "filters", "tokenizer", "trainer", "recipes", "pyproject.toml", "README.md", "requirements.txt")
+SOURCES = ("curate", "filters", "tokenizer", "trainer", "recipes", "pyproject.toml", "setup.py", "README.md",
+           "requirements.txt")
 
 
 @pytest.fixture(scope="module")
