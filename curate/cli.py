@@ -23,7 +23,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     p = Pipeline.from_recipe(_recipe_path(a.recipe), a.set)
     out = a.out or f"runs/{p.recipe.name}"
-    check_writable(out)
+    check_writable(out, is_dir=True)
     summary = p.run(out=out, workers=a.workers, log=_log)
     print(f"done in {summary['seconds']}s; outputs in {out}/ (summary.json, manifest.json, shards/)")
     for st in summary["stages"]:

@@ -17,6 +17,7 @@ import bz2
 import gzip
 import json
 import os
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,16 +79,21 @@ class OutputError(ValueError):
     """An output that cannot be written; raised before any work is done."""
 
 
-def check_writable(path: str | Path) -> None:
-    """Fail before any work if ``path`` (or the directory that would hold it) cannot be written."""
+def check_writable(path: str | Path, is_dir: bool = False) -> None:
+    """Fail before any work if ``path`` (a file, or a directory with ``is_dir``) cannot be written: creates
+    the directory that holds it and a probe file there, so a read-only mount or a missing permission shows
+    now (even for root), not after the whole run."""
     p = Path(path).absolute()
-    if p.exists() and not os.access(p, os.W_OK):
-        raise OutputError(f"cannot write to {path}: permission denied")
-    d = p.parent
-    while not d.exists():
-        d = d.parent
-    if not d.is_dir() or not os.access(d, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write to {path}: {d} is not a writable directory")
+    d = p if is_dir else p.parent
+    try:
+        if p.exists() and not is_dir and not os.access(p, os.W_OK):
+            raise PermissionError(f"{p} is read-only")
+        d.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=d, prefix=".curate-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"cannot write to {path}: {e.strerror or e}") from None
 
 
 # ---------------------------------------------------------------- readers

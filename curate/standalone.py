@@ -55,7 +55,7 @@ def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | P
     if not inputs:
         raise RecipeError("--input: at least one input is required")
     run = Path(run_dir)
-    check_writable(run)
+    check_writable(run, is_dir=True)
     try:
         sources = _sources(inputs, warc_options)
         fingerprint = _fingerprint(sources)
@@ -100,5 +100,7 @@ def run_to_file(name: str, inputs: list[str], stages: list[Any], output: str | P
     summary = run_recipe(name, inputs, stages, run, seed, workers, warc_options)
     written = export_run(run, output, drop)
     res = result(summary)
-    assert written == {"kept": res["kept"], "dropped": sum(res["dropped"].values()) + sum(res["errors"].values())}
+    removed = sum(res["dropped"].values()) + sum(res["errors"].values())
+    if written != {"kept": res["kept"], "dropped": removed}:  # the export lost or added rows: never silent
+        raise RuntimeError(f"{name}: wrote {written} rows but the run has {res['kept']} kept and {removed} removed")
     return {**res, "output": str(output), "dropped_path": str(drop), "work_dir": str(run)}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -142,12 +141,14 @@ def test_unsupported_output_extension_is_a_one_line_error(docs, tmp_path: Path, 
     assert not list(tmp_path.glob("out*"))  # nothing written, nothing run
 
 
-def test_unwritable_output_fails_before_any_work(docs, tmp_path: Path) -> None:
-    if os.access("/sys", os.W_OK):  # root writes anywhere but on a read-only mount
-        pytest.skip("no read-only filesystem to write to")
+@pytest.mark.parametrize("args", [("dedup", "--input", "a.jsonl", "--output", "/proc/curate-test/out.parquet"),
+                                  ("run", "quickstart", "--out", "/proc/curate-test/out.parquet")])
+def test_unwritable_output_fails_before_any_work(docs, tmp_path: Path, args: tuple[str, ...]) -> None:
     write_input(docs[:5], tmp_path / "a.jsonl")
-    p = _cli("dedup", "--input", "a.jsonl", "--output", "/sys/out.parquet", cwd=tmp_path)
-    assert p.returncode == 2 and "Traceback" not in p.stderr and "cannot write to /sys/out.parquet" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "curate", *args], cwd=tmp_path, capture_output=True, text=True,
+                       env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "CURATE_INPUT": "a.jsonl"}, timeout=300)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "cannot write to /proc/curate-test/out.parquet" in p.stderr
     assert "[00_read]" not in p.stderr  # checked before the run
 
 
