@@ -292,8 +292,8 @@ def section_tokens(run: Path, summary: dict) -> str:
     tok = m.get("tokenizer") or {}
     out = _table(["vocab", "dtype", "end-of-document", "tokenizer", "train tokens", "val tokens", "shards"],
                  [[m.get("vocab_size"), m.get("dtype"), f"{m.get('eod_token')} = {m.get('eod_id')}",
-                   _cell(tok.get("path"), run), (m.get("tokens") or {}).get("train"), (m.get("tokens") or {}).get("val"),
-                   sum(len(v) for v in (m.get("splits") or {}).values())]])
+                   tok.get("path"), (m.get("tokens") or {}).get("train"), (m.get("tokens") or {}).get("val"),
+                   sum(len(v) for v in (m.get("splits") or {}).values())]], run)
     rows = []
     for split, per in (m.get("per_source") or {}).items():
         for src, c in sorted(per.items()):
