@@ -212,10 +212,9 @@ def iter_parts(parts: Iterable[Path], schema: pa.Schema) -> Iterator[pa.Table]:
 def export_run(run_dir: Path, output: str | Path, dropped: str | Path) -> dict[str, int]:
     """Copy a run's last step's kept parts to ``output`` and every step's dropped and errored rows to
     ``dropped`` (step by step, part by part). Returns the row counts written."""
-    steps = sorted(d for d in (run_dir / "stages").iterdir() if d.is_dir())
-    kept = write_tables(iter_parts(sorted(steps[-1].glob("part-*.parquet")), DOC_SCHEMA), output)
-    removed = [p for root in ("dropped", "errors") for s in steps
-               for p in sorted((run_dir / root / s.name).glob("part-*.parquet"))]
-    removed.sort(key=lambda p: (p.parent.name, p.parent.parent.name, p.name))
+    steps = [s["dir"] for s in json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["stages"]]
+    kept = write_tables(iter_parts(sorted((run_dir / "stages" / steps[-1]).glob("part-*.parquet")), DOC_SCHEMA), output)
+    removed = [p for s in steps for root in ("dropped", "errors")
+               for p in sorted((run_dir / root / s).glob("part-*.parquet"))]
     n_dropped = write_tables(iter_parts(removed, DROP_SCHEMA), dropped, DROP_SCHEMA)
     return {"kept": kept, "dropped": n_dropped}
