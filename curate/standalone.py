@@ -27,10 +27,20 @@ def log_stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _sources(inputs: list[str], warc_options: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One source per input format, with the inputs' globs expanded (a file's format is its extension's)."""
+def _own(path: str, outputs: list[Path]) -> bool:
+    """Whether ``path`` is one of this command's outputs or inside its work directory."""
+    p = Path(path).resolve()
+    return any(p == o or o in p.parents for o in outputs)
+
+
+def _sources(inputs: list[str], warc_options: dict[str, Any] | None, outputs: list[Path]) -> list[dict[str, Any]]:
+    """One source per input format, with the inputs' globs expanded (a file's format is its extension's).
+    A glob that also matches the command's own outputs (``*.jsonl`` beside ``out.jsonl``) does not read them."""
     by_format: dict[str, list[str]] = {}
     for path in expand_paths(inputs, "--input"):
+        if not is_url(path) and _own(path, outputs):
+            log_stderr(f"--input: skipping {path}, an output of this command")
+            continue
         by_format.setdefault(input_format(path), []).append(path if is_url(path) else os.path.abspath(path))
     return [{"name": "web" if fmt == "warc" else fmt.replace("documents-", "input-"), "kind": "web",
              "format": fmt, "paths": paths, "options": (warc_options or {}) if fmt == "warc" else {}}
@@ -47,8 +57,10 @@ def _fingerprint(sources: list[dict[str, Any]]) -> list[list[Any]]:
 
 
 def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | Path, seed: int = 0,
-               workers: int = 0, warc_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run ``stages`` over ``inputs`` into ``run_dir`` (resuming unless an input changed); the summary."""
+               workers: int = 0, warc_options: dict[str, Any] | None = None,
+               outputs: list[Path] | None = None) -> dict[str, Any]:
+    """Run ``stages`` over ``inputs`` into ``run_dir`` (resuming unless an input changed); the summary.
+    ``outputs`` (and ``run_dir``) are never read as inputs."""
     from curate.pipeline import Pipeline
     from curate.recipe import RecipeError
 
@@ -57,7 +69,9 @@ def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | P
     run = Path(run_dir)
     check_writable(run, is_dir=True)
     try:
-        sources = _sources(inputs, warc_options)
+        sources = _sources(inputs, warc_options, [Path(o).resolve() for o in [run, *(outputs or [])]])
+        if not sources:
+            raise RecipeError("--input: every input is an output of this command")
         fingerprint = _fingerprint(sources)
     except FileNotFoundError as e:
         raise RecipeError(str(e)) from None
@@ -97,7 +111,7 @@ def run_to_file(name: str, inputs: list[str], stages: list[Any], output: str | P
     for p in (output, drop):
         check_writable(p)
     run = Path(f"{output}.curate")
-    summary = run_recipe(name, inputs, stages, run, seed, workers, warc_options)
+    summary = run_recipe(name, inputs, stages, run, seed, workers, warc_options, [Path(output), drop])
     written = export_run(run, output, drop)
     res = result(summary)
     removed = sum(res["dropped"].values()) + sum(res["errors"].values())

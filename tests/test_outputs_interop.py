@@ -5,7 +5,6 @@ AutoTokenizer); the report's plots show more than one visible bar and the dedup 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -54,8 +53,8 @@ def _only_parts(d: Path) -> bool:
     return all(p.is_file() and PART.fullmatch(p.name) for p in d.iterdir())
 
 
-def test_stage_and_dropped_dirs_load_in_hf_duckdb_polars_pandas(run: Path, tmp_path: Path) -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def test_stage_and_dropped_dirs_load_in_hf_duckdb_polars_pandas(run: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import datasets
     import duckdb
     import pandas as pd
@@ -91,7 +90,7 @@ def test_stage_and_dropped_dirs_load_in_hf_duckdb_polars_pandas(run: Path, tmp_p
         assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{d}/**/*.parquet')").fetchall()[0][0] == n
 
 
-def test_shards_end_documents_with_the_tokenizers_eos(run: Path) -> None:
+def test_shards_end_documents_with_the_tokenizers_eos(run: Path, monkeypatch) -> None:
     m = json.loads((run / "manifest.json").read_text())
     model = run / m["tokenizer"]["path"]
     sp = spm.SentencePieceProcessor(model_file=str(model))
@@ -106,7 +105,7 @@ def test_shards_end_documents_with_the_tokenizers_eos(run: Path) -> None:
                 assert toks[-1] == sp.eos_id() and sp.eos_id() not in toks[:-1]
             docs += len(r)
     assert docs == pq.read_table(run / m["lineage"], columns=["id"]).num_rows > 0
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from transformers import AutoTokenizer
 
     hf = AutoTokenizer.from_pretrained(str(model.parent))

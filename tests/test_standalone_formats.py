@@ -126,9 +126,9 @@ def test_cli_globs_several_inputs_json_only_on_stdout_and_resume(docs, tmp_path:
     res = json.loads(p.stdout)  # nothing but the result on stdout; the runner's log lines went to stderr
     assert res["input"] == len(docs) and "[00_read]" in p.stderr and res["dropped_path"] == "out.dropped.jsonl.zst"
     ids = [r["id"] for r in read_output(tmp_path / "out.jsonl.zst")]
-    again = _cli("dedup", "--input", "a.*", "b.parquet", "--output", "out.jsonl.zst", "--threshold", "0.7",
-                 cwd=tmp_path)
-    assert json.loads(again.stdout)["kept"] == res["kept"] and "reused" in again.stderr
+    again = _cli("dedup", "--input", "*", "--output", "out.jsonl.zst", "--threshold", "0.7", cwd=tmp_path)
+    assert json.loads(again.stdout)["kept"] == res["kept"] and "reused" in again.stderr  # resumed
+    assert "skipping" in again.stderr and "out.dropped.jsonl.zst, an output" in again.stderr  # not read back
     assert [r["id"] for r in read_output(tmp_path / "out.jsonl.zst")] == ids
 
 
