@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.schema import DOC_SCHEMA, DROP_SCHEMA, decode_meta, doc_id
+from curate.schema import DOC_SCHEMA, DROP_SCHEMA, decode_meta, doc_id, encode_meta
 from curate.sources._util import Rows
 from curate.sources.tabular import JsonlReader, ParquetReader
 
@@ -124,7 +124,10 @@ class _DocumentRows:
         source = rec.get("source") if isinstance(rec.get("source"), str) and rec["source"] else \
             os.path.basename(path).split(".")[0]
         meta = rec.get("meta")
-        meta = decode_meta(meta) if isinstance(meta, str) else meta if isinstance(meta, dict) else {}
+        try:  # encoded once here, so a meta nested deeper than the stack is this record's error
+            meta = encode_meta(decode_meta(meta) if isinstance(meta, str) else meta if isinstance(meta, dict) else {})
+        except RecursionError:
+            return rows.error("tabular:meta_too_deep", location, extra)
         rid = rec.get("id")
         rows.kept.append({"id": str(rid) if rid not in (None, "") else doc_id(source, location, text),
                           "source": source, "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",

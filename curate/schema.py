@@ -64,8 +64,11 @@ def _json_value(v: Any) -> Any:
     return str(v)
 
 
-def encode_meta(meta: Mapping[str, Any] | None) -> str:
-    """One row's meta as a JSON object string (keys as inserted; lone surrogates escaped)."""
+def encode_meta(meta: Mapping[str, Any] | str | None) -> str:
+    """One row's meta as a JSON object string (keys as inserted; lone surrogates escaped). A string is
+    taken as already encoded. Raises RecursionError for nesting deeper than Python's stack."""
+    if isinstance(meta, str):
+        return meta
     obj = {str(k): _json_value(v) for k, v in (meta or {}).items()}
     text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
     try:

@@ -157,10 +157,14 @@ def test_bad_records_are_counted_and_outputs_stay_utf8(docs, tmp_path: Path) -> 
     lines = [json.dumps(r) for r in good] + [
         json.dumps({"id": "s1", "text": "lone \ud800 surrogate"}),  # cannot be stored as UTF-8 text
         json.dumps({**good[0], "id": "s2", "meta": {"note": "\udc00", "n": 3}}),  # kept, the meta value escaped
-        "[1, 2]", "{truncated", json.dumps({"id": "e", "text": ""}), json.dumps({"id": "n", "text": 7})]
+        "[1, 2]", "{truncated", json.dumps({"id": "e", "text": ""}), json.dumps({"id": "n", "text": 7}),
+        '{"id": "deep", "text": "x", "meta": ' + '{"a": ' * 5000 + "1" + "}" * 5001,  # deeper than the stack
+        '{"id": "deep2", "text": "x", "meta": ' + '{"a": ' * 950 + "1" + "}" * 951]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     res = dedup_files([str(tmp_path / "in.jsonl")], str(tmp_path / "out.jsonl.gz"), threshold=0.7)
     assert res["input"] == len(lines) and res["reconciles"]
+    deep = res["errors"].pop("jsonl:too_deep", 0) + res["errors"].pop("tabular:meta_too_deep", 0)
+    assert deep == 2  # by the JSON parser or the meta encoder, whichever reaches the stack's end first
     assert res["errors"] == {"jsonl:malformed": 1, "jsonl:not_object": 1, "tabular:lone_surrogate": 1}
     assert res["dropped"] == {"dedup:exact": 1, "tabular:empty_text": 1, "tabular:non_string_text": 1}
     out = gzip.decompress((tmp_path / "out.jsonl.gz").read_bytes()).decode("utf-8")  # strict UTF-8

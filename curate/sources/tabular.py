@@ -148,6 +148,9 @@ class JsonlReader(Reader):
             except json.JSONDecodeError as e:
                 rows.error("jsonl:malformed", loc, {**where, "error": str(e)[:200]})
                 continue
+            except RecursionError:  # nesting deeper than the parser's stack: this line, not the rest of the file
+                rows.error("jsonl:too_deep", loc, where)
+                continue
             if not isinstance(rec, dict):
                 rows.error("jsonl:not_object", loc, where)
                 continue
