@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.schema import DOC_SCHEMA, DROP_SCHEMA, decode_meta, doc_id, encode_meta
+from curate.schema import DOC_SCHEMA, DROP_SCHEMA, decode_meta, doc_id, encode_meta, escape_surrogates
 from curate.sources._util import Rows
 from curate.sources.tabular import JsonlReader, ParquetReader
 
@@ -125,7 +125,7 @@ class _DocumentRows:
             os.path.basename(path).split(".")[0]
         meta = rec.get("meta")
         try:  # encoded once here, so a meta nested deeper than the stack is this record's error
-            meta = encode_meta(decode_meta(meta) if isinstance(meta, str) else meta if isinstance(meta, dict) else {})
+            meta = encode_meta(decode_meta(meta))
         except RecursionError:
             return rows.error("tabular:meta_too_deep", location, extra)
         rid = rec.get("id")
@@ -181,7 +181,7 @@ def _jsonl_lines(table: pa.Table) -> bytes:
         try:
             out.append(line.encode("utf-8"))
         except UnicodeEncodeError:  # a lone surrogate in meta: keep it as a \u escape, the file stays UTF-8
-            out.append(json.dumps(r).encode("ascii"))
+            out.append(escape_surrogates(line).encode("utf-8"))
     return b"".join(x + b"\n" for x in out)
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 META_TYPE = pa.string()  # a JSON object (see the module docstring)
 
 DOC_SCHEMA = pa.schema(
@@ -74,13 +76,25 @@ def encode_meta(meta: Mapping[str, Any] | str | None) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate cannot be stored as UTF-8: keep it as a \u escape
-        text = json.dumps(obj, ensure_ascii=True, allow_nan=False)
+        text = escape_surrogates(text)
     return text
 
 
-def decode_meta(value: str | None) -> dict[str, Any]:
-    """One row's meta as a dict (``{}`` for null or a value that is not a JSON object)."""
+def escape_surrogates(json_text: str) -> str:
+    """JSON text with each lone surrogate (not storable as UTF-8) written as its ``\\uXXXX`` escape."""
+    return _SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), json_text)
+
+
+def decode_meta(value: Any) -> dict[str, Any]:
+    """One row's meta as a dict: from its JSON string, a mapping, or the key/value pairs of the Arrow map
+    that older curate versions wrote (``{}`` for null or anything else)."""
     if not value:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        return {str(p[0]): p[1] for p in value if isinstance(p, (list, tuple)) and len(p) == 2}
+    if not isinstance(value, str):
         return {}
     try:
         obj = json.loads(value)
