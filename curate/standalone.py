@@ -37,11 +37,15 @@ def _sources(inputs: list[str], warc_options: dict[str, Any] | None, outputs: li
     """One source per input format, with the inputs' globs expanded (a file's format is its extension's).
     A glob that also matches the command's own outputs (``*.jsonl`` beside ``out.jsonl``) does not read them."""
     by_format: dict[str, list[str]] = {}
+    seen: set[str] = set()
     for path in expand_paths(inputs, "--input"):
         if not is_url(path) and _own(path, outputs):
             log_stderr(f"--input: skipping {path}, an output of this command")
             continue
-        by_format.setdefault(input_format(path), []).append(path if is_url(path) else os.path.abspath(path))
+        path = path if is_url(path) else os.path.abspath(path)
+        if path not in seen:  # a file matched by two patterns is read once
+            seen.add(path)
+            by_format.setdefault(input_format(path), []).append(path)
     return [{"name": "web" if fmt == "warc" else fmt.replace("documents-", "input-"), "kind": "web",
              "format": fmt, "paths": paths, "options": (warc_options or {}) if fmt == "warc" else {}}
             for fmt, paths in by_format.items()]

@@ -121,7 +121,8 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_cli_globs_several_inputs_json_only_on_stdout_and_resume(docs, tmp_path: Path) -> None:
     write_input(docs[:60], tmp_path / "a.jsonl.gz")
     write_input(docs[60:], tmp_path / "b.parquet")
-    p = _cli("dedup", "--input", "a.*", "b.parquet", "--output", "out.jsonl.zst", "--threshold", "0.7", cwd=tmp_path)
+    p = _cli("dedup", "--input", "a.*", "b.parquet", "*.parquet", "--output", "out.jsonl.zst", "--threshold", "0.7",
+             cwd=tmp_path)  # b.parquet named twice: read once
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)  # nothing but the result on stdout; the runner's log lines went to stderr
     assert res["input"] == len(docs) and "[00_read]" in p.stderr and res["dropped_path"] == "out.dropped.jsonl.zst"
