@@ -1,0 +1,73 @@
+"""Dedup scales by partitions: exact dedup writes O(P) files, results do not depend on the number of
+partitions, and repeated ids never make a duplicate immune (documents are keyed by position)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate.dedup.exact import ExactDedupStage
+from curate.dedup.minhash import MinHashDedupStage
+from curate.schema import meta_dicts
+from tests.test_dedup import _load, run_stage, write_parts
+
+
+def _audit(t) -> list:
+    return sorted(zip(t.column("id").to_pylist(), t.column("text").to_pylist(), map(str, meta_dicts(t))))
+
+
+@pytest.mark.parametrize("tasks", [None, 16])
+def test_exact_dedup_writes_o_p_files(corpus: Path, tmp_path: Path, tasks: int | None) -> None:
+    rows, _ = _load(corpus)
+    rows = rows + [dict(r, id="m-" + r["id"], kind="web", source="mirror") for r in rows[:150]]
+    parts = write_parts(rows, tmp_path / "parts", 128)
+    state, kept, dropped = run_stage(ExactDedupStage(ExactDedupStage.Config(tasks=tasks)), parts,
+                                     tmp_path / "work")
+    files = [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
+    hash_partitions = len(list((tmp_path / "work" / "decided").iterdir()))
+    assert hash_partitions == (tasks or 1)
+    # one hash file per part, one decision file per hash partition, 5 arrays per removal bucket
+    # (the former layout wrote parts x partitions = 16,384 hash files here)
+    assert len(files) <= 128 + hash_partitions + 5 * state["buckets"], len(files)
+    assert len(list((tmp_path / "work" / "hashes").iterdir())) == 128
+    assert state["summary"]["removed"] == dropped.num_rows >= 150
+    few = write_parts(rows, tmp_path / "few", 3)
+    _, kept3, dropped3 = run_stage(ExactDedupStage(), few, tmp_path / "work3")
+    assert _audit(dropped) == _audit(dropped3)
+
+
+def test_same_result_whatever_the_partitions(corpus: Path, tmp_path: Path) -> None:
+    rows, _ = _load(corpus)
+    parts = write_parts(rows, tmp_path / "parts", 4)
+    results = []
+    for k in (1, 6):
+        stage = MinHashDedupStage(MinHashDedupStage.Config(tasks=k))
+        state, kept, dropped = run_stage(stage, parts, tmp_path / f"work{k}")
+        results.append((_audit(dropped), state["summary"]))
+    assert results[0] == results[1]
+    assert results[0][1]["removed"] == 52
+
+
+def test_repeated_ids_are_not_immune(corpus: Path, tmp_path: Path) -> None:
+    rows, truth = _load(corpus)
+    by_id = {r["id"]: r for r in rows}
+    pair = next(t for t in truth.values() if 0.85 <= t["jaccard_5gram"] < 1.0)
+    orig, copy = by_id[pair["duplicate_of"]], by_id[pair["id"]]
+    exact = next(t for t in truth.values() if t["jaccard_5gram"] >= 1.0)
+    docs = [
+        dict(copy, id="same-near", kind="web"), dict(orig, id="same-near", kind="wiki"),  # near pair, one id
+        dict(by_id[exact["id"]], id="same-exact", kind="web"),  # exact pair (case/space changes), one id
+        dict(by_id[exact["duplicate_of"]], id="same-exact", kind="web"),
+    ]
+    twin = dict(rows[5], id="twin")
+    docs += [twin, dict(twin), dict(twin)]  # whole rows repeated in one part: one kept
+    parts = write_parts(docs, tmp_path / "parts", 1)
+    _, kept_e, dropped_e = run_stage(ExactDedupStage(), parts, tmp_path / "exact")
+    assert dropped_e.num_rows == 3 and kept_e.num_rows == 4
+    assert kept_e.column("id").to_pylist().count("twin") == 1
+    pq.write_table(kept_e, parts[0])
+    _, kept_n, dropped_n = run_stage(MinHashDedupStage(), parts, tmp_path / "near")
+    assert dropped_n.num_rows == 1 and kept_n.num_rows == 3
+    gone = dropped_n.to_pylist()[0]
+    assert gone["id"] == "same-near" and gone["kind"] == "web"  # the wiki copy outranks it
