@@ -25,12 +25,12 @@ def test_exact_dedup_writes_o_p_files(corpus: Path, tmp_path: Path, tasks: int |
     state, kept, dropped = run_stage(ExactDedupStage(ExactDedupStage.Config(tasks=tasks)), parts,
                                      tmp_path / "work")
     files = [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
-    hash_partitions = len(list((tmp_path / "work" / "decided").iterdir()))
+    hash_partitions = len(list((tmp_path / "work" / "decided").glob("*.arrow")))
     assert hash_partitions == (tasks or 1)
-    # one hash file per part, one decision file per hash partition, 5 arrays per removal bucket
+    # a hash file and its index per part, the same per hash partition, 5 arrays per removal bucket
     # (the former layout wrote parts x partitions = 16,384 hash files here)
-    assert len(files) <= 128 + hash_partitions + 5 * state["buckets"], len(files)
-    assert len(list((tmp_path / "work" / "hashes").iterdir())) == 128
+    assert len(files) <= 2 * 128 + 2 * hash_partitions + 5 * state["buckets"], len(files)
+    assert len(list((tmp_path / "work" / "hashes").glob("*.arrow"))) == 128
     assert state["summary"]["removed"] == dropped.num_rows >= 150
     few = write_parts(rows, tmp_path / "few", 3)
     _, kept3, dropped3 = run_stage(ExactDedupStage(), few, tmp_path / "work3")

@@ -5,14 +5,13 @@ Documents are keyed by position: ``node = part << 32 | row`` (``nodes``), never 
 repeated id cannot make a duplicate immune; ``apply`` recognises a row by its ``digest`` (id, source,
 kind, url, text) and its occurrence among equal digests (see ``removals``).
 
-Every intermediate is a *partitioned file*: one Parquet file per producing task, one row group per
-non-empty partition (the partition list is in the schema metadata), so a consuming task reads only its
-partition's row groups of each file and a pass writes as many files as it has tasks (never tasks x
-partitions).
+Every intermediate is a *partitioned file*: one Arrow IPC file per producing task, rows grouped by
+partition, with a small index beside it (``.idx.npy``: present partitions, row offsets). A consuming task
+memory-maps each file and reads only its partition's slice; a pass writes two files per task, never
+tasks x partitions, and the cost of a read does not grow with K.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -26,7 +25,6 @@ import xxhash
 DEFAULT_PRIORITY = ["wiki", "books", "code", "web"]
 DOCS_PER_TASK = 250_000  # rows a partition task holds (keys, ids, ranks: tens of MB)
 ROW_BITS = 32
-_PART_KEY = b"curate.partitions"
 
 
 def ranks(kinds: Sequence[str | None], sources: Sequence[str | None], priority: list[str]) -> np.ndarray:
@@ -114,34 +112,42 @@ def count_rows(parts: Sequence[Path]) -> int:
 
 # ---------------------------------------------------------------- partitioned files
 
+def _index_path(path: str | Path) -> Path:
+    return Path(str(path) + ".idx.npy")
+
+
 def write_partitioned(path: str | Path, table: pa.Table, keys: np.ndarray) -> None:
-    """Write ``table`` with one row group per distinct partition index in ``keys`` (row order kept within)."""
+    """Write ``table`` grouped by partition index ``keys`` (row order kept within a partition) as an
+    Arrow IPC file, and beside it the index: present partitions and their row offsets."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = np.asarray(keys, np.int64)
     order = np.argsort(keys, kind="stable")
-    table, keys = table.take(pa.array(order)), keys[order]
+    table, keys = table.take(pa.array(order)).combine_chunks(), keys[order]
     present, starts = np.unique(keys, return_index=True)
-    bounds = np.append(starts, len(keys))
-    schema = table.schema.with_metadata({_PART_KEY: json.dumps(present.tolist())})
+    index = np.stack([np.append(present, -1), np.append(starts, len(keys))]).astype(np.int64)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with pq.ParquetWriter(tmp, schema, compression="none") as w:
-        for j in range(len(present)):
-            n = int(bounds[j + 1] - bounds[j])
-            w.write_table(table.slice(int(bounds[j]), n).replace_schema_metadata(schema.metadata), row_group_size=n)
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
     tmp.replace(path)
+    tmp_idx = path.with_name(path.name + f".idx.tmp{os.getpid()}.npy")
+    np.save(tmp_idx, index)
+    tmp_idx.replace(_index_path(path))  # last: a file with its index is complete
 
 
 def read_partition(paths: Sequence[str | Path], k: int, columns: list[str] | None = None) -> pa.Table | None:
-    """Partition ``k``'s rows of every file (only those row groups are read); None when there are none."""
+    """Partition ``k``'s rows of every file, or None when there are none. Files are memory-mapped and
+    indexed, so a task reads its slices' pages and two index entries per file, whatever K is."""
     tables = []
     for p in paths:
-        f = pq.ParquetFile(p)
-        present = json.loads(f.schema_arrow.metadata[_PART_KEY])
-        if k in present:
-            tables.append(f.read_row_group(present.index(k), columns=columns))
-    tables = [t for t in tables if t.num_rows]
-    return pa.concat_tables(tables).replace_schema_metadata(None) if tables else None
+        index = np.load(_index_path(p), mmap_mode="r")
+        j = int(np.searchsorted(index[0, :-1], k))
+        if j >= index.shape[1] - 1 or index[0, j] != k:
+            continue
+        lo, hi = int(index[1, j]), int(index[1, j + 1])
+        t = pa.ipc.open_file(pa.memory_map(str(p))).read_all().slice(lo, hi - lo)
+        tables.append(t.select(columns) if columns else t)
+    return pa.concat_tables(tables) if tables else None
 
 
 def merge_examples(lists: Sequence[list[dict]], n: int = 5) -> list[dict]:

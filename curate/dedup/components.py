@@ -73,7 +73,7 @@ def star_task(m: int, step: str, in_files: Sequence[str], out_dir: str, partitio
         u = np.concatenate([sb, sa])
         v = np.concatenate([mins, mins])
     live = u != v
-    write_edges(Path(out_dir) / f"m{m:05d}.parquet", u[live], v[live], partitions)
+    write_edges(Path(out_dir) / f"m{m:05d}.arrow", u[live], v[live], partitions)
     return _fingerprint(a, b)
 
 
@@ -98,7 +98,7 @@ def components(edge_files: list[str], partitions: int, workdir: Path,
                     shutil.rmtree(out, ignore_errors=True)
                     return files, rounds - 1
                 prev = fp
-            files = [str(out / f"m{m:05d}.parquet") for m in range(partitions)]
+            files = [str(out / f"m{m:05d}.arrow") for m in range(partitions)]
             if last is not None:
                 shutil.rmtree(last, ignore_errors=True)  # consumed: keep disk at two rounds
             last = out

@@ -46,14 +46,14 @@ def _hash_part(item: tuple[int, Path], workdir: Path, partitions: int, priority:
                     "rank": ranks(t.column("kind").to_pylist(), t.column("source").to_pylist(), priority)[keep],
                     "id": t.column("id").take(rows), "node": nodes(i, t.num_rows)[keep],
                     "d1": d1[keep], "d2": d2[keep]})
-    write_partitioned(workdir / "hashes" / f"p{i:05d}.parquet", tab, bucket(h[keep, 0], partitions))
+    write_partitioned(workdir / "hashes" / f"p{i:05d}.arrow", tab, bucket(h[keep, 0], partitions))
     return {"rows": t.num_rows, "empty": int((~keep).sum())}
 
 
 def _group_partition(k: int, workdir: Path, n_parts: int, buckets: int) -> dict:
-    files = [workdir / "hashes" / f"p{i:05d}.parquet" for i in range(n_parts)]
+    files = [workdir / "hashes" / f"p{i:05d}.arrow" for i in range(n_parts)]
     t = read_partition(files, k)
-    out = workdir / "decided" / f"k{k:05d}.parquet"
+    out = workdir / "decided" / f"k{k:05d}.arrow"
     if t is None:
         write_partitioned(out, RECORD.empty_table(), np.zeros(0, np.int64))
         return {"sizes": {}}
@@ -96,7 +96,7 @@ class ExactDedupStage(Stage):
                                            priority=self.config.priority), list(enumerate(ctx.parts)))
         groups = ctx.map(functools.partial(_group_partition, workdir=wd, n_parts=len(ctx.parts), buckets=buckets),
                          list(range(k_parts)))
-        decided = [str(wd / "decided" / f"k{k:05d}.parquet") for k in range(k_parts)]
+        decided = [str(wd / "decided" / f"k{k:05d}.arrow") for k in range(k_parts)]
         merged = ctx.map(functools.partial(merge_bucket, decision_files=decided, out_dir=str(wd / "removed")),
                          list(range(buckets)))
         sizes: Counter = Counter()

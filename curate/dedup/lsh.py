@@ -75,7 +75,7 @@ def bucket_task(item: tuple[int, int], band_files: Sequence[str], partitions: in
     """Candidate edges (u < v, by position) of one (band, key-partition); returns how many."""
     band, k = item
     t = read_partition(band_files, band * partitions + k)
-    out = Path(out_dir) / f"b{band:03d}_k{k:05d}.parquet"
+    out = Path(out_dir) / f"b{band:03d}_k{k:05d}.arrow"
     if t is None:
         write_partitioned(out, pa.table({"u": pa.array([], pa.int64()), "v": pa.array([], pa.int64())}),
                           np.zeros(0, np.int64))

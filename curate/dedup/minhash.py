@@ -4,8 +4,8 @@ fit, in passes (every intermediate is a partitioned file under ``ctx.workdir``; 
 position ``node = part << 32 | row``; K partitions follow the number of documents and the cluster,
 ``common.partitions_for``):
 1. one task per part: signatures (``signature.MinHasher``) -> ``sig/pNNNNN.npy``; per band, bucket keys
-   hashed into K partitions -> ``bands/pNNNNN.parquet``; (node, rank, id, digest) partitioned by node ->
-   ``meta/pNNNNN.parquet``;
+   hashed into K partitions -> ``bands/pNNNNN.arrow``; (node, rank, id, digest) partitioned by node ->
+   ``meta/pNNNNN.arrow``;
 2. one task per (band, key-partition): candidate edges (``lsh.bucket_task``);
 3. verification joined to the data, two tasks per part (``verify``): exact shingle Jaccard >= threshold;
 4. connected components by Large-Star/Small-Star rounds (``components``);
@@ -72,12 +72,12 @@ def _signatures(item: tuple[int, Path], workdir: Path, hasher: dict, priority: l
     keys = [lsh.band_keys(sig[live, b * rows:(b + 1) * rows]) for b in range(bands)]
     band_of = np.repeat(np.arange(bands, dtype=np.int64), int(live.sum()))
     key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
-    write_partitioned(workdir / "bands" / f"p{i:05d}.parquet",
+    write_partitioned(workdir / "bands" / f"p{i:05d}.arrow",
                       pa.table({"key": key, "node": np.tile(node[live], bands)}),
                       band_of * partitions + bucket(key, partitions))
     d1, d2 = digests(t)
     rk = ranks(t.column("kind").to_pylist(), t.column("source").to_pylist(), priority)
-    write_partitioned(workdir / "meta" / f"p{i:05d}.parquet",
+    write_partitioned(workdir / "meta" / f"p{i:05d}.arrow",
                       pa.table({"node": node, "rank": rk, "id": t.column("id"), "d1": d1, "d2": d2}),
                       bucket(node, partitions))
     return {"rows": len(texts), "empty": int((~live).sum())}
@@ -87,7 +87,7 @@ def _label_task(m: int, star_files: list[str], meta_files: list[str], out_dir: s
     """Partition ``m``'s clustered nodes with their component label, rank, id and digest."""
     node, label = labels_of(star_files, m)
     meta = read_partition(meta_files, m) if len(node) else None
-    out = Path(out_dir) / f"m{m:05d}.parquet"
+    out = Path(out_dir) / f"m{m:05d}.arrow"
     if meta is None:
         empty = pa.table({"label": pa.array([], pa.int64()), "node": pa.array([], pa.int64()),
                           "rank": pa.array([], pa.int32()), "id": pa.array([], pa.string()),
@@ -107,7 +107,7 @@ def _label_task(m: int, star_files: list[str], meta_files: list[str], out_dir: s
 def _survivor_task(j: int, labelled: list[str], out_dir: str, buckets: int) -> dict:
     """Per component of label partition ``j``: keep the best (rank, id, position); record the others."""
     t = read_partition(labelled, j)
-    out = Path(out_dir) / f"j{j:05d}.parquet"
+    out = Path(out_dir) / f"j{j:05d}.arrow"
     if t is None:
         write_partitioned(out, RECORD.empty_table(), np.zeros(0, np.int64))
         return {"sizes": {}}
@@ -190,14 +190,14 @@ class MinHashDedupStage(Stage):
         k_parts, buckets = partitions_for(n_docs, c.tasks), bucket_count(n_docs)
         ctx.log(f"dedup: estimate {estimate(n_docs, c.num_perm, bands, rows, c.threshold, k_parts)}")
         parts = [str(p) for p in ctx.parts]
-        files = lambda sub, prefix, n: [str(wd / sub / f"{prefix}{i:05d}.parquet") for i in range(n)]  # noqa: E731
+        files = lambda sub, prefix, n: [str(wd / sub / f"{prefix}{i:05d}.arrow") for i in range(n)]  # noqa: E731
         hasher = dict(num_perm=c.num_perm, seed=c.seed, ngram=c.ngram, cjk_ngram=c.cjk_ngram, hash=c.hash,
                       scheme=c.scheme)
         done = ctx.map(functools.partial(_signatures, workdir=wd, hasher=hasher, priority=c.priority, bands=bands,
                                          rows=rows, partitions=k_parts), list(enumerate(ctx.parts)))
         ctx.map(functools.partial(lsh.bucket_task, band_files=files("bands", "p", len(parts)), partitions=k_parts,
                                   out_dir=str(wd / "cand")), [(b, k) for b in range(bands) for k in range(k_parts)])
-        cand = [str(wd / "cand" / f"b{b:03d}_k{k:05d}.parquet") for b in range(bands) for k in range(k_parts)]
+        cand = [str(wd / "cand" / f"b{b:03d}_k{k:05d}.arrow") for b in range(bands) for k in range(k_parts)]
         shingling = dict(ngram=c.ngram, cjk_ngram=c.cjk_ngram)
         left_dir = wd / ("left" if c.verify else "cc")
         candidates = sum(ctx.map(functools.partial(send_left, cand_files=cand, parts=parts, out_dir=str(left_dir),

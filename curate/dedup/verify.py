@@ -48,14 +48,14 @@ def send_left(p: int, cand_files: Sequence[str], parts: Sequence[str], out_dir: 
     """Unique candidate pairs whose first node is in part ``p``; returns their number."""
     u, v = _unique_pairs(read_partition(cand_files, p))
     if not verify:
-        write_edges(Path(out_dir) / f"p{p:05d}.parquet", u, v, partitions)
+        write_edges(Path(out_dir) / f"p{p:05d}.arrow", u, v, partitions)
         return len(u)
     if len(u):
         _, sets, idx = _sets(parts[p], u, ngram, cjk_ngram)
         t = pa.table({"u": u, "v": v, "su": sets.take(pa.array(idx))})
     else:
         t = pa.table({"u": u, "v": v, "su": pa.array([], pa.list_(pa.uint64()))})
-    write_partitioned(Path(out_dir) / f"p{p:05d}.parquet", t, part_of(v))
+    write_partitioned(Path(out_dir) / f"p{p:05d}.arrow", t, part_of(v))
     return len(u)
 
 
@@ -63,7 +63,7 @@ def join_right(q: int, left_files: Sequence[str], parts: Sequence[str], out_dir:
                partitions: int, ngram: int, cjk_ngram: int) -> dict:
     """Exact Jaccard of the pairs whose second node is in part ``q``; keeps those >= ``threshold``."""
     t = read_partition(left_files, q)
-    out = Path(out_dir) / f"q{q:05d}.parquet"
+    out = Path(out_dir) / f"q{q:05d}.arrow"
     if t is None:
         write_edges(out, np.zeros(0, np.int64), np.zeros(0, np.int64), partitions)
         return {"verified": 0, "hist": [0] * 20}
