@@ -86,7 +86,8 @@ def _edited(words: list[str], ops: list[tuple[int, int, str]], k: int) -> str:
     return " ".join(out)
 
 
-def near_copy(text: str, target: float, donor: str, rng: np.random.Generator, tol: float = 0.004) -> tuple[str, float] | None:
+def near_copy(text: str, target: float, donor: str, rng: np.random.Generator,
+              tol: float = 0.004) -> tuple[str, float] | None:
     """A copy of ``text`` whose exact 5-gram Jaccard with it is within ``tol`` of ``target``, or None."""
     words = text.split()
     pool = words + donor.split()  # substituted and inserted words: from this text or another real one

@@ -78,7 +78,9 @@ def estimate_errors(methods: dict) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> None:
-    opt = lambda name, default: next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), default)  # noqa: E731
+    def opt(name: str, default: str) -> str:
+        return next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), default)
+
     n, rounds = int(opt("docs", "3000")), int(opt("repeat", "3"))
     sizes = [int(float(x)) for x in opt("sizes", "100000,1000000").split(",") if float(x) > 0]
     base = chunks()

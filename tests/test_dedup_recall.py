@@ -26,7 +26,8 @@ def test_recall_on_planted_pairs(corpus: Path, tmp_path: Path) -> None:
     survivor.update(zip(dropped.column("id").to_pylist(), (m["dup_of"] for m in meta_dicts(dropped))))
     found = np.array([survivor[c] == survivor[o] for c, o, _ in pairs])
     high, low = found[jac >= 0.85].mean(), found[jac < 0.85].mean()
-    print(f"recall J>=0.85: {high:.4f} ({(jac >= 0.85).sum()} pairs), J in [0.80, 0.85): {low:.4f} ({(jac < 0.85).sum()})")
+    print(f"recall J>=0.85: {high:.4f} ({(jac >= 0.85).sum()} pairs), "
+          f"J in [0.80, 0.85): {low:.4f} ({(jac < 0.85).sum()})")
     assert high >= 0.99, high
     assert low >= 0.95, low
     copies = {c for c, _, _ in pairs}
