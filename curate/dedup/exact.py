@@ -4,8 +4,8 @@ across sources.
 fit, with K hash partitions (``common.partitions_for``: from the number of documents and the cluster,
 not from the number of parts):
 1. one task per part hashes each document's normalised text (xxh3-128) and writes (hash, rank, id,
-   position, digest) into ONE file with a row group per hash partition (P files in all);
-2. one task per partition reads only its row group of each file, groups equal hashes and keeps the
+   position, digest) into ONE partitioned file, rows grouped by hash partition (P files in all);
+2. one task per partition reads only its slice of each file, groups equal hashes and keeps the
    best-ranked copy (source priority, then smallest id, then first position), writing removal records;
 3. one task per removal bucket builds the table ``apply`` looks rows up in (``removals``).
 No task holds more than its partition; the driver gets counts and a bounded sample of examples.
