@@ -71,3 +71,14 @@ def test_repeated_ids_are_not_immune(corpus: Path, tmp_path: Path) -> None:
     assert dropped_n.num_rows == 1 and kept_n.num_rows == 3
     gone = dropped_n.to_pylist()[0]
     assert gone["id"] == "same-near" and gone["kind"] == "web"  # the wiki copy outranks it
+
+
+def test_whole_row_copies_in_other_parts_are_counted(corpus: Path, tmp_path: Path) -> None:
+    rows, _ = _load(corpus)
+    twin = dict(rows[7], id="twin")
+    parts = write_parts([twin, dict(twin), dict(twin), rows[8]], tmp_path / "parts", 2)  # twins in both parts
+    state, kept, dropped = run_stage(ExactDedupStage(), parts, tmp_path / "work")
+    s = state["summary"]
+    # part 0 keeps its first copy; part 1 cannot tell its copy from the survivor and keeps it, counted
+    assert kept.column("id").to_pylist().count("twin") == 2 and dropped.num_rows == 1
+    assert s["removed"] == dropped.num_rows and s["identical_rows_kept_in_other_parts"] == 1

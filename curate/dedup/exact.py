@@ -108,6 +108,7 @@ class ExactDedupStage(Stage):
             "docs": sum(h["rows"] for h in hashed), "empty_text": sum(h["empty"] for h in hashed),
             "removed": removed, "duplicate_groups": sum(sizes.values()),
             "group_sizes": {str(k): v for k, v in sorted(sizes.items())},
+            "identical_rows_kept_in_other_parts": sum(m["kept_copies"] for m in merged),
             "examples": [{"removed": e["removed"], "kept": e["kept"]}
                          for e in merge_examples([m["examples"] for m in merged])],
         }

@@ -232,6 +232,7 @@ class MinHashDedupStage(Stage):
                                             if joined else None),
             "label_rounds": rounds, "removed": removed, "clusters": sum(sizes.values()),
             "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
+            "identical_rows_kept_in_other_parts": sum(m["kept_copies"] for m in merged),
             "examples": [{"removed": e["removed"], "kept": e["kept"], "est_jaccard": e["sim"]}
                          for e in merge_examples([m["examples"] for m in merged])],
         }

@@ -11,7 +11,9 @@ Occurrence: rows with equal digests are equal in id, source, kind, url and text,
 together (same exact hash; same signature, hence one component) and ranked alike; the survivor among
 them is the first by position, so removed copies are occurrences 1.. (or 0.. when the survivor is
 another document). ``apply`` counts occurrences in batch order, which matches while such copies sit in
-one part (ids are made unique at read time, so copies of whole rows are rare to begin with).
+one part. Copies of the survivor's whole row in another part cannot be told from it there: each such
+part keeps one, and the summary counts them (``identical_rows_kept_in_other_parts``); ids are made unique
+at read time, so whole-row copies do not reach dedup in a pipeline run.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from curate.dedup.common import bucket, digests, occurrences, read_partition
+from curate.dedup.common import bucket, digests, occurrences, part_of, read_partition
 from curate.schema import set_meta, with_reason
 from curate.stage import StageResult
 
@@ -43,16 +45,21 @@ def _bytes(xs: list[str]) -> np.ndarray:
 
 def merge_bucket(r: int, decision_files: Sequence[str], out_dir: str,
                  sims: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict:
-    """Write bucket ``r`` of the removed table; returns its size and a bounded sample of examples."""
+    """Write bucket ``r`` of the removed table; returns how many rows ``apply`` will drop, how many
+    whole-row copies it will keep (see the module doc) and a bounded sample of examples."""
     t = read_partition(decision_files, r)
     out = Path(out_dir)
     if t is None:
-        return {"removed": 0, "examples": []}
+        return {"removed": 0, "kept_copies": 0, "examples": []}
     t = t.sort_by([("d1", "ascending"), ("d2", "ascending"), ("node", "ascending")])
     d1, d2 = t.column("d1").to_numpy(), t.column("d2").to_numpy()
     same = (d1 == t.column("keep_d1").to_numpy()) & (d2 == t.column("keep_d2").to_numpy())
     occ = occurrences(d1, d2) + same.astype(np.int32)
     node, keep = t.column("node").to_numpy(), t.column("keep_node").to_numpy()
+    # copies of the survivor's whole row in another part: apply there counts from 0 and keeps one
+    cross = same & (part_of(node) != part_of(keep))
+    kept_copies = len(np.unique(np.stack([d1[cross], d2[cross], part_of(node[cross]).astype(np.uint64)], 1),
+                                axis=0)) if cross.any() else 0
     sim = sims(node, keep) if sims else np.ones(len(node), np.float32)
     ids, dup_of = t.column("id").to_pylist(), t.column("dup_of").to_pylist()
     arrays = {"d1": d1, "d2": d2, "occ": occ, "dup_of": _bytes(dup_of), "sim": np.asarray(sim, np.float32)}
@@ -60,7 +67,7 @@ def merge_bucket(r: int, decision_files: Sequence[str], out_dir: str,
     for name, arr in arrays.items():
         np.save(out / f"r{r:05d}.{name}.npy", arr)
     sample = sorted(zip(ids, dup_of, sim.tolist()))[:EXAMPLES]
-    return {"removed": len(ids), "examples": [{"removed": a, "kept": b, "sim": round(float(s), 4)}
+    return {"removed": len(ids) - kept_copies, "kept_copies": kept_copies, "examples": [{"removed": a, "kept": b, "sim": round(float(s), 4)}
                                               for a, b, s in sample]}
 
 
