@@ -84,3 +84,17 @@ def test_stage_lsh_params_recall_first_override_stays() -> None:
     assert MinHashDedupStage(MinHashDedupStage.Config(verify=False)).lsh_params() == lsh.params(0.8, 128)
     with pytest.raises(ValueError, match="exceeds num_perm"):
         MinHashDedupStage(MinHashDedupStage.Config(bands=20, rows=8)).lsh_params()
+
+
+def test_verification_jaccard_equals_the_truth_sets(corpus: Path) -> None:
+    from curate.dedup.signature import jaccards, shingle_sets
+
+    text = {r["id"]: r["text"] for r in map(json.loads, (corpus / "dedup" / "docs.jsonl").open())}
+    truth = [json.loads(line) for line in (corpus / "dedup" / "truth.jsonl").open()]
+    va, oa = shingle_sets([text[t["id"]] for t in truth])
+    vb, ob = shingle_sets([text[t["duplicate_of"]] for t in truth])
+    idx = np.arange(len(truth), dtype=np.int64)
+    got = jaccards(va, oa, idx, vb, ob, idx)
+    want = np.array([t["jaccard_5gram"] for t in truth])
+    assert np.abs(got - want).max() < 1e-4  # truth rounds to 4 decimals
+    assert np.array_equal(np.diff(oa), [len(set(shingles(text[t["id"]]))) for t in truth])

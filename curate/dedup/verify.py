@@ -35,12 +35,12 @@ def _unique_pairs(t: pa.Table | None) -> tuple[np.ndarray, np.ndarray]:
     return u[keep], v[keep]
 
 
-def _sets(part: str, node: np.ndarray, ngram: int, cjk_ngram: int) -> tuple[np.ndarray, pa.ListArray, np.ndarray]:
-    """Unique nodes of one part, their shingle sets (a list array), and each input node's index in them."""
+def _sets(part: str, node: np.ndarray, ngram: int, cjk_ngram: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shingle sets of the distinct nodes of one part (flat values, offsets) and each node's set index."""
     uniq, idx = np.unique(node, return_inverse=True)
     texts = read_part(part, ["text"]).column("text").take(pa.array(uniq & _ROW_MASK)).to_pylist()
     values, offsets = shingle_sets(texts, ngram, cjk_ngram)
-    return uniq, pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values)), idx
+    return values, offsets, idx.astype(np.int64)
 
 
 def send_left(p: int, cand_files: Sequence[str], parts: Sequence[str], out_dir: str, verify: bool,
@@ -50,12 +50,21 @@ def send_left(p: int, cand_files: Sequence[str], parts: Sequence[str], out_dir: 
     if not verify:
         write_edges(Path(out_dir) / f"p{p:05d}.arrow", u, v, partitions)
         return len(u)
-    if len(u):
-        _, sets, idx = _sets(parts[p], u, ngram, cjk_ngram)
-        t = pa.table({"u": u, "v": v, "su": sets.take(pa.array(idx))})
-    else:
-        t = pa.table({"u": u, "v": v, "su": pa.array([], pa.list_(pa.uint64()))})
-    write_partitioned(Path(out_dir) / f"p{p:05d}.arrow", t, part_of(v))
+    # u's set travels once per destination part (on its first pair there), not once per pair: a document
+    # with a million copies sends one set to each part, not a million
+    pv = part_of(v)
+    order = np.lexsort((v, pv, u))
+    u, v, pv = u[order], v[order], pv[order]
+    first = np.ones(len(u), bool)
+    first[1:] = (u[1:] != u[:-1]) | (pv[1:] != pv[:-1])
+    values, offsets, idx = _sets(parts[p], u, ngram, cjk_ngram) if len(u) else (np.zeros(0, np.uint64),
+                                                                                  np.zeros(1, np.int64),
+                                                                                  np.zeros(0, np.int64))
+    lengths = np.where(first, np.diff(offsets)[idx], 0)
+    sent = np.concatenate([values[offsets[i]:offsets[i + 1]] for i in idx[first]]) if first.any() else values[:0]
+    su = pa.LargeListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)),
+                                       pa.array(sent, pa.uint64()))
+    write_partitioned(Path(out_dir) / f"p{p:05d}.arrow", pa.table({"u": u, "v": v, "su": su}), pv)
     return len(u)
 
 
@@ -69,9 +78,11 @@ def join_right(q: int, left_files: Sequence[str], parts: Sequence[str], out_dir:
         return {"verified": 0, "hist": [0] * 20}
     u, v = t.column("u").to_numpy(), t.column("v").to_numpy()
     su = t.column("su").combine_chunks()
-    _, sets, idx = _sets(parts[q], v, ngram, cjk_ngram)
-    jac = jaccards(su.values.to_numpy(), su.offsets.to_numpy().astype(np.int64), np.arange(len(u)),
-                   sets.values.to_numpy(), sets.offsets.to_numpy().astype(np.int64), idx.astype(np.int64))
+    start = np.ones(len(u), bool)  # a u's pairs are contiguous here and its set rides on the first
+    start[1:] = u[1:] != u[:-1]
+    holder = np.maximum.accumulate(np.where(start, np.arange(len(u)), 0)).astype(np.int64)
+    values, offsets, idx = _sets(parts[q], v, ngram, cjk_ngram)
+    jac = jaccards(su.values.to_numpy(), su.offsets.to_numpy().astype(np.int64), holder, values, offsets, idx)
     ok = jac >= threshold
     write_edges(out, u[ok], v[ok], partitions)
     hist = np.histogram(jac, bins=20, range=(0.0, 1.0))[0]
