@@ -78,13 +78,27 @@ def occurrences(d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(0, np.int32)
     order = np.lexsort((np.arange(n), d2, d1))
-    a, b = d1[order], d2[order]
-    start = np.ones(n, bool)
-    start[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    _, first = group_first(d1[order], d2[order])
     occ = np.empty(n, np.int32)
     occ[order] = np.arange(n) - first
     return occ
+
+
+def group_first(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows sorted by ``cols``: whether each row starts a group of equal keys, and its group's first row."""
+    n = len(cols[0])
+    start = np.ones(n, bool)
+    if n:
+        start[1:] = np.logical_or.reduce([c[1:] != c[:-1] for c in cols])
+    return start, np.maximum.accumulate(np.where(start, np.arange(n), 0))
+
+
+def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (a, b) pairs, sorted by a then b."""
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    start, _ = group_first(a, b)
+    return a[start], b[start]
 
 
 def cluster_cpus() -> int:
@@ -148,6 +162,15 @@ def read_partition(paths: Sequence[str | Path], k: int, columns: list[str] | Non
         t = pa.ipc.open_file(pa.memory_map(str(p))).read_all().slice(lo, hi - lo)
         tables.append(t.select(columns) if columns else t)
     return pa.concat_tables(tables) if tables else None
+
+
+def merge_sizes(counts: Sequence[dict]) -> dict[str, int]:
+    """Per-task {group size: groups} histograms summed, keyed by size as a string (JSON-ready)."""
+    total: dict[int, int] = {}
+    for c in counts:
+        for size, n in c.items():
+            total[int(size)] = total.get(int(size), 0) + n
+    return {str(k): v for k, v in sorted(total.items())}
 
 
 def merge_examples(lists: Sequence[list[dict]], n: int = 5) -> list[dict]:

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from curate.dedup.common import bucket, mix64, read_partition, write_partitioned
+from curate.dedup.common import bucket, group_first, mix64, read_partition, unique_pairs, write_partitioned
 
 MAX_ROUNDS = 200
 
@@ -37,19 +37,12 @@ def read_adjacency(files: Sequence[str], m: int) -> tuple[np.ndarray, np.ndarray
     t = read_partition(files, m)
     if t is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    a, b = t.column("a").to_numpy(), t.column("b").to_numpy()
-    order = np.lexsort((b, a))
-    a, b = a[order], b[order]
-    keep = np.ones(len(a), bool)
-    keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    return a[keep], b[keep]
+    return unique_pairs(t.column("a").to_numpy(), t.column("b").to_numpy())
 
 
 def group_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For pairs sorted by (a, b): min(a, smallest neighbour of a) per pair."""
-    start = np.ones(len(a), bool)
-    start[1:] = a[1:] != a[:-1]
-    first = np.maximum.accumulate(np.where(start, np.arange(len(a)), 0))
+    _, first = group_first(a)
     return np.minimum(a, b[first]) if len(a) else a
 
 
@@ -107,7 +100,5 @@ def components(edge_files: list[str], partitions: int, workdir: Path,
 def labels_of(files: Sequence[str], m: int) -> tuple[np.ndarray, np.ndarray]:
     """(node, component label = smallest node) of every node in partition ``m`` of converged stars."""
     a, b = read_adjacency(files, m)
-    mins = group_min(a, b)
-    start = np.ones(len(a), bool)
-    start[1:] = a[1:] != a[:-1]
-    return a[start], mins[start]
+    start, _ = group_first(a)
+    return a[start], group_min(a, b)[start]

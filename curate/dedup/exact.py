@@ -14,8 +14,8 @@ Documents whose normalised text is empty are never treated as duplicates.
 from __future__ import annotations
 
 import functools
-import shutil
 from collections import Counter
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +23,9 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, merge_examples, nodes,
+from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, group_first, merge_sizes, nodes,
                                  partitions_for, ranks, read_part, read_partition, write_partitioned)
-from curate.dedup.removals import RECORD, bucket_count, drop_removed, merge_bucket
+from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.shingle import normalize
 from curate.stage import FitContext, Stage, StageResult
 
@@ -59,19 +59,9 @@ def _group_partition(k: int, workdir: Path, n_parts: int, buckets: int) -> dict:
         return {"sizes": {}}
     t = t.sort_by([("h1", "ascending"), ("h2", "ascending"), ("rank", "ascending"), ("id", "ascending"),
                    ("node", "ascending")])
-    h1, h2 = t.column("h1").to_numpy(), t.column("h2").to_numpy()
-    start = np.ones(len(h1), bool)
-    start[1:] = (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1])
-    first = np.maximum.accumulate(np.where(start, np.arange(len(h1)), 0))
-    gone = np.flatnonzero(~start)
-    keep = pa.array(first[gone])
-    g = pa.array(gone)
-    rec = pa.table({"node": t.column("node").take(g), "d1": t.column("d1").take(g), "d2": t.column("d2").take(g),
-                    "id": t.column("id").take(g), "keep_node": t.column("node").take(keep),
-                    "keep_d1": t.column("d1").take(keep), "keep_d2": t.column("d2").take(keep),
-                    "dup_of": t.column("id").take(keep)}, schema=RECORD)
-    write_partitioned(out, rec, bucket(rec.column("d1").to_numpy(), buckets))
-    sizes = np.diff(np.append(np.flatnonzero(start), len(h1)))
+    start, first = group_first(t.column("h1").to_numpy(), t.column("h2").to_numpy())
+    write_records(out, t, np.flatnonzero(~start), first[~start], buckets)
+    sizes = np.diff(np.append(np.flatnonzero(start), len(start)))
     return {"sizes": dict(Counter(sizes[sizes > 1].tolist()))}
 
 
@@ -97,22 +87,15 @@ class ExactDedupStage(Stage):
         groups = ctx.map(functools.partial(_group_partition, workdir=wd, n_parts=len(ctx.parts), buckets=buckets),
                          list(range(k_parts)))
         decided = [str(wd / "decided" / f"k{k:05d}.arrow") for k in range(k_parts)]
-        merged = ctx.map(functools.partial(merge_bucket, decision_files=decided, out_dir=str(wd / "removed")),
-                         list(range(buckets)))
-        sizes: Counter = Counter()
-        for g in groups:
-            sizes.update({int(s): c for s, c in g["sizes"].items()})
-        removed = sum(m["removed"] for m in merged)
-        state = {"dir": str(wd / "removed"), "buckets": buckets, "n": removed}
+        state, table = build_table(ctx.map, decided, str(wd / "removed"), buckets)
+        sizes = merge_sizes([g["sizes"] for g in groups])
         state["summary"] = {
             "docs": sum(h["rows"] for h in hashed), "empty_text": sum(h["empty"] for h in hashed),
-            "removed": removed, "duplicate_groups": sum(sizes.values()),
-            "group_sizes": {str(k): v for k, v in sorted(sizes.items())},
-            "identical_rows_kept_in_other_parts": sum(m["kept_copies"] for m in merged),
-            "examples": [{"removed": e["removed"], "kept": e["kept"]}
-                         for e in merge_examples([m["examples"] for m in merged])],
+            "removed": table["removed"], "duplicate_groups": sum(sizes.values()), "group_sizes": sizes,
+            "identical_rows_kept_in_other_parts": table["identical_rows_kept_in_other_parts"],
+            "examples": [{"removed": e["removed"], "kept": e["kept"]} for e in table["examples"]],
         }
-        ctx.log(f"dedup_exact: {removed} exact duplicates in {state['summary']['duplicate_groups']} groups of "
+        ctx.log(f"dedup_exact: {table['removed']} exact duplicates in {sum(sizes.values())} groups of "
                 f"{state['summary']['docs']} docs")
         return state
 

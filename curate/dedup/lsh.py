@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 from datasketch.lsh import _optimal_param
 
-from curate.dedup.common import part_of, read_partition, write_partitioned
+from curate.dedup.common import group_first, part_of, read_partition, write_partitioned
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 RECALL_AT_THRESHOLD = 0.95
@@ -83,9 +83,7 @@ def bucket_task(item: tuple[int, int], band_files: Sequence[str], partitions: in
     key, node = t.column("key").to_numpy(), t.column("node").to_numpy()
     order = np.lexsort((node, key))
     key, node = key[order], node[order]
-    start = np.ones(len(key), bool)
-    start[1:] = key[1:] != key[:-1]
-    first = np.maximum.accumulate(np.where(start, np.arange(len(key)), 0))
+    start, first = group_first(key)
     member = np.flatnonzero(~start)
     u, v = node[first[member]], node[member]
     write_partitioned(out, pa.table({"u": u, "v": v}), part_of(u))

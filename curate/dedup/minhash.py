@@ -19,8 +19,8 @@ number of tasks or workers.
 from __future__ import annotations
 
 import functools
-import shutil
 from collections import Counter
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +28,10 @@ import numpy as np
 import pyarrow as pa
 
 from curate.dedup import lsh
-from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, merge_examples, nodes, part_of,
-                                 partitions_for, ranks, read_part, read_partition, write_partitioned)
+from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, group_first, merge_sizes, nodes,
+                                 part_of, partitions_for, ranks, read_part, read_partition, write_partitioned)
 from curate.dedup.components import components, labels_of
-from curate.dedup.removals import RECORD, bucket_count, drop_removed, merge_bucket
+from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.signature import MinHasher, estimate_jaccard
 from curate.dedup.verify import join_right, send_left
 from curate.stage import FitContext, Stage, StageResult
@@ -112,17 +112,9 @@ def _survivor_task(j: int, labelled: list[str], out_dir: str, buckets: int) -> d
         write_partitioned(out, RECORD.empty_table(), np.zeros(0, np.int64))
         return {"sizes": {}}
     t = t.sort_by([("label", "ascending"), ("rank", "ascending"), ("id", "ascending"), ("node", "ascending")])
-    lab = t.column("label").to_numpy()
-    start = np.ones(len(lab), bool)
-    start[1:] = lab[1:] != lab[:-1]
-    first = np.maximum.accumulate(np.where(start, np.arange(len(lab)), 0))
-    g, k = pa.array(np.flatnonzero(~start)), pa.array(first[~start])
-    rec = pa.table({"node": t.column("node").take(g), "d1": t.column("d1").take(g), "d2": t.column("d2").take(g),
-                    "id": t.column("id").take(g), "keep_node": t.column("node").take(k),
-                    "keep_d1": t.column("d1").take(k), "keep_d2": t.column("d2").take(k),
-                    "dup_of": t.column("id").take(k)}, schema=RECORD)
-    write_partitioned(out, rec, bucket(rec.column("d1").to_numpy(), buckets))
-    sizes = np.diff(np.append(np.flatnonzero(start), len(lab)))
+    start, first = group_first(t.column("label").to_numpy())
+    write_records(out, t, np.flatnonzero(~start), first[~start], buckets)
+    sizes = np.diff(np.append(np.flatnonzero(start), len(start)))
     return {"sizes": dict(Counter(sizes.tolist()))}
 
 
@@ -215,15 +207,9 @@ class MinHashDedupStage(Stage):
                                   out_dir=str(wd / "labelled"), partitions=k_parts), list(range(k_parts)))
         decided = ctx.map(functools.partial(_survivor_task, labelled=files("labelled", "m", k_parts),
                                             out_dir=str(wd / "decided"), buckets=buckets), list(range(k_parts)))
-        merged = ctx.map(functools.partial(merge_bucket, decision_files=files("decided", "j", k_parts),
-                                           out_dir=str(wd / "removed"),
-                                           sims=functools.partial(_sims, sig_dir=str(wd / "sig"))),
-                         list(range(buckets)))
-        sizes: Counter = Counter()
-        for d in decided:
-            sizes.update({int(s): n for s, n in d["sizes"].items()})
-        removed = sum(m["removed"] for m in merged)
-        state = {"dir": str(wd / "removed"), "buckets": buckets, "n": removed}
+        state, table = build_table(ctx.map, files("decided", "j", k_parts), str(wd / "removed"), buckets,
+                                   functools.partial(_sims, sig_dir=str(wd / "sig")))
+        sizes, removed = merge_sizes([d["sizes"] for d in decided]), table["removed"]
         state["summary"] = {
             "docs": sum(d["rows"] for d in done), "no_shingles": sum(d["empty"] for d in done),
             "bands": bands, "rows": rows, "candidate_pairs": candidates,
@@ -231,10 +217,10 @@ class MinHashDedupStage(Stage):
             "candidate_jaccard_histogram": ([int(x) for x in np.sum([j["hist"] for j in joined], axis=0)]
                                             if joined else None),
             "label_rounds": rounds, "removed": removed, "clusters": sum(sizes.values()),
-            "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
-            "identical_rows_kept_in_other_parts": sum(m["kept_copies"] for m in merged),
+            "cluster_sizes": sizes,
+            "identical_rows_kept_in_other_parts": table["identical_rows_kept_in_other_parts"],
             "examples": [{"removed": e["removed"], "kept": e["kept"], "est_jaccard": e["sim"]}
-                         for e in merge_examples([m["examples"] for m in merged])],
+                         for e in table["examples"]],
         }
         ctx.log(f"dedup: {removed} near-duplicates removed in {state['summary']['clusters']} clusters "
                 f"({candidates} candidate pairs, bands={bands} rows={rows}, {rounds} component rounds)")

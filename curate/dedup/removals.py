@@ -17,13 +17,15 @@ at read time, so whole-row copies do not reach dedup in a pipeline run.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 
-from curate.dedup.common import bucket, digests, occurrences, part_of, read_partition
+from curate.dedup.common import (bucket, digests, merge_examples, occurrences, part_of, read_partition,
+                                 write_partitioned)
 from curate.schema import set_meta, with_reason
 from curate.stage import StageResult
 
@@ -32,6 +34,17 @@ RECORD = pa.schema([("node", pa.int64()), ("d1", pa.uint64()), ("d2", pa.uint64(
                     ("dup_of", pa.string())])
 _ARRAYS = ("d1", "d2", "occ", "dup_of", "sim")
 EXAMPLES = 5
+
+
+def write_records(path: str | Path, t: pa.Table, gone: np.ndarray, keep: np.ndarray, buckets: int) -> None:
+    """Removal records for rows ``gone`` of ``t`` (columns node, d1, d2, id), each kept in favour of the
+    row at the same place of ``keep``, partitioned by digest bucket."""
+    g, k = pa.array(gone, pa.int64()), pa.array(keep, pa.int64())
+    rec = pa.table({"node": t.column("node").take(g), "d1": t.column("d1").take(g), "d2": t.column("d2").take(g),
+                    "id": t.column("id").take(g), "keep_node": t.column("node").take(k),
+                    "keep_d1": t.column("d1").take(k), "keep_d2": t.column("d2").take(k),
+                    "dup_of": t.column("id").take(k)}, schema=RECORD)
+    write_partitioned(path, rec, bucket(rec.column("d1").to_numpy(), buckets))
 
 
 def bucket_count(n_docs: int, per_bucket: int = 1 << 22) -> int:
@@ -50,7 +63,7 @@ def merge_bucket(r: int, decision_files: Sequence[str], out_dir: str,
     t = read_partition(decision_files, r)
     out = Path(out_dir)
     if t is None:
-        return {"removed": 0, "kept_copies": 0, "examples": []}
+        return {"rows": 0, "removed": 0, "kept_copies": 0, "examples": []}
     t = t.sort_by([("d1", "ascending"), ("d2", "ascending"), ("node", "ascending")])
     d1, d2 = t.column("d1").to_numpy(), t.column("d2").to_numpy()
     same = (d1 == t.column("keep_d1").to_numpy()) & (d2 == t.column("keep_d2").to_numpy())
@@ -67,8 +80,19 @@ def merge_bucket(r: int, decision_files: Sequence[str], out_dir: str,
     for name, arr in arrays.items():
         np.save(out / f"r{r:05d}.{name}.npy", arr)
     sample = sorted(zip(ids, dup_of, sim.tolist()))[:EXAMPLES]
-    return {"removed": len(ids) - kept_copies, "kept_copies": kept_copies, "examples": [{"removed": a, "kept": b, "sim": round(float(s), 4)}
+    return {"rows": len(ids), "removed": len(ids) - kept_copies, "kept_copies": kept_copies, "examples": [{"removed": a, "kept": b, "sim": round(float(s), 4)}
                                               for a, b, s in sample]}
+
+
+def build_table(map_fn: Callable[[Callable, list], list], decision_files: Sequence[str], out_dir: str, buckets: int,
+                sims: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> tuple[dict, dict]:
+    """Run ``merge_bucket`` for every bucket; returns the state ``apply`` needs and the summary figures."""
+    merged = map_fn(functools.partial(merge_bucket, decision_files=decision_files, out_dir=out_dir, sims=sims),
+                    list(range(buckets)))
+    state = {"dir": out_dir, "buckets": buckets, "n": sum(m["rows"] for m in merged)}
+    return state, {"removed": sum(m["removed"] for m in merged),
+                   "identical_rows_kept_in_other_parts": sum(m["kept_copies"] for m in merged),
+                   "examples": merge_examples([m["examples"] for m in merged])}
 
 
 def lookup(state: dict, batch: pa.Table) -> list[tuple[str, float] | None]:

@@ -17,7 +17,8 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
-from curate.dedup.common import ROW_BITS, part_of, read_part, read_partition, write_partitioned
+from curate.dedup.common import (ROW_BITS, group_first, part_of, read_part, read_partition, unique_pairs,
+                                 write_partitioned)
 from curate.dedup.components import write_edges
 from curate.dedup.signature import jaccards, shingle_sets
 
@@ -27,12 +28,7 @@ _ROW_MASK = np.int64((1 << ROW_BITS) - 1)
 def _unique_pairs(t: pa.Table | None) -> tuple[np.ndarray, np.ndarray]:
     if t is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    u, v = t.column("u").to_numpy(), t.column("v").to_numpy()
-    order = np.lexsort((v, u))
-    u, v = u[order], v[order]
-    keep = np.ones(len(u), bool)
-    keep[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-    return u[keep], v[keep]
+    return unique_pairs(t.column("u").to_numpy(), t.column("v").to_numpy())
 
 
 def _sets(part: str, node: np.ndarray, ngram: int, cjk_ngram: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,8 +51,7 @@ def send_left(p: int, cand_files: Sequence[str], parts: Sequence[str], out_dir: 
     pv = part_of(v)
     order = np.lexsort((v, pv, u))
     u, v, pv = u[order], v[order], pv[order]
-    first = np.ones(len(u), bool)
-    first[1:] = (u[1:] != u[:-1]) | (pv[1:] != pv[:-1])
+    first, _ = group_first(u, pv)
     values, offsets, idx = _sets(parts[p], u, ngram, cjk_ngram) if len(u) else (np.zeros(0, np.uint64),
                                                                                   np.zeros(1, np.int64),
                                                                                   np.zeros(0, np.int64))
@@ -78,9 +73,7 @@ def join_right(q: int, left_files: Sequence[str], parts: Sequence[str], out_dir:
         return {"verified": 0, "hist": [0] * 20}
     u, v = t.column("u").to_numpy(), t.column("v").to_numpy()
     su = t.column("su").combine_chunks()
-    start = np.ones(len(u), bool)  # a u's pairs are contiguous here and its set rides on the first
-    start[1:] = u[1:] != u[:-1]
-    holder = np.maximum.accumulate(np.where(start, np.arange(len(u)), 0)).astype(np.int64)
+    _, holder = group_first(u)  # a u's pairs are contiguous here and its set rides on the first
     values, offsets, idx = _sets(parts[q], v, ngram, cjk_ngram)
     jac = jaccards(su.values.to_numpy(), su.offsets.to_numpy().astype(np.int64), holder, values, offsets, idx)
     ok = jac >= threshold
