@@ -80,8 +80,8 @@ def merge_bucket(r: int, decision_files: Sequence[str], out_dir: str,
     for name, arr in arrays.items():
         np.save(out / f"r{r:05d}.{name}.npy", arr)
     sample = sorted(zip(ids, dup_of, sim.tolist()))[:EXAMPLES]
-    return {"rows": len(ids), "removed": len(ids) - kept_copies, "kept_copies": kept_copies, "examples": [{"removed": a, "kept": b, "sim": round(float(s), 4)}
-                                              for a, b, s in sample]}
+    examples = [{"removed": a, "kept": b, "sim": round(float(s), 4)} for a, b, s in sample]
+    return {"rows": len(ids), "removed": len(ids) - kept_copies, "kept_copies": kept_copies, "examples": examples}
 
 
 def build_table(map_fn: Callable[[Callable, list], list], decision_files: Sequence[str], out_dir: str, buckets: int,
