@@ -24,6 +24,7 @@ import xxhash
 
 DEFAULT_PRIORITY = ["wiki", "books", "code", "web"]
 DOCS_PER_TASK = 250_000  # rows a partition task holds (keys, ids, ranks: tens of MB)
+MIN_DOCS_PER_TASK = 10_000
 ROW_BITS = 32
 
 
@@ -114,10 +115,11 @@ def cluster_cpus() -> int:
 
 
 def partitions_for(n_docs: int, override: int | None = None, per_task: int = DOCS_PER_TASK) -> int:
-    """Partition count: from the data size (``per_task`` documents each), at least one per cluster CPU."""
+    """Partition count: from the data size (``per_task`` documents each), and at least one per cluster CPU
+    while each still gets ``MIN_DOCS_PER_TASK`` documents (a big cluster does not split small data thin)."""
     if override:
         return max(1, int(override))
-    return max(1, math.ceil(n_docs / per_task), cluster_cpus())
+    return max(1, math.ceil(n_docs / per_task), min(cluster_cpus(), math.ceil(n_docs / MIN_DOCS_PER_TASK)))
 
 
 def count_rows(parts: Sequence[Path]) -> int:
