@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -82,3 +83,36 @@ def test_whole_row_copies_in_other_parts_are_counted(corpus: Path, tmp_path: Pat
     # part 0 keeps its first copy; part 1 cannot tell its copy from the survivor and keeps it, counted
     assert kept.column("id").to_pylist().count("twin") == 2 and dropped.num_rows == 1
     assert s["removed"] == dropped.num_rows and s["identical_rows_kept_in_other_parts"] == 1
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 7])
+def test_star_rounds_label_every_component_by_its_smallest_node(tmp_path: Path, partitions: int) -> None:
+    from curate.dedup.components import components, labels_of, write_edges
+
+    rng = np.random.default_rng(partitions)
+    n = 3000
+    u, v = rng.integers(0, n, 2500), rng.integers(0, n, 2500)
+    u, v = np.append(u, np.arange(1000, 1400)), np.append(v, np.arange(1001, 1401))  # a long chain too
+    u, v = u[u != v], v[u != v]
+    files = []
+    for i, (cu, cv) in enumerate(zip(np.array_split(u, 4), np.array_split(v, 4))):
+        files.append(str(tmp_path / f"in{i}.arrow"))
+        write_edges(files[-1], cu, cv, partitions)
+    stars, rounds = components(files, partitions, tmp_path, lambda f, xs: [f(x) for x in xs])
+    got = {}
+    for m in range(partitions):
+        node, label = labels_of(stars, m)
+        got.update(zip(node.tolist(), label.tolist()))
+    root = list(range(n))  # reference: union-find, always linking to the smaller root
+
+    def find(x: int) -> int:
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    for a, b in zip(u.tolist(), v.tolist()):
+        ra, rb = find(a), find(b)
+        root[max(ra, rb)] = min(ra, rb)
+    assert got == {x: find(x) for x in set(u.tolist()) | set(v.tolist())}
+    assert 1 <= rounds < 20
