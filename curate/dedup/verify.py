@@ -46,20 +46,22 @@ def send_left(p: int, cand_files: Sequence[str], parts: Sequence[str], out_dir: 
     if not verify:
         write_edges(Path(out_dir) / f"p{p:05d}.arrow", u, v, partitions)
         return len(u)
+    out = Path(out_dir) / f"p{p:05d}.arrow"
+    if not len(u):
+        write_partitioned(out, pa.table({"u": u, "v": v, "su": pa.array([], pa.large_list(pa.uint64()))}), u)
+        return 0
     # u's set travels once per destination part (on its first pair there), not once per pair: a document
     # with a million copies sends one set to each part, not a million
     pv = part_of(v)
     order = np.lexsort((v, pv, u))
     u, v, pv = u[order], v[order], pv[order]
     first, _ = group_first(u, pv)
-    values, offsets, idx = _sets(parts[p], u, ngram, cjk_ngram) if len(u) else (np.zeros(0, np.uint64),
-                                                                                  np.zeros(1, np.int64),
-                                                                                  np.zeros(0, np.int64))
+    values, offsets, idx = _sets(parts[p], u, ngram, cjk_ngram)
     lengths = np.where(first, np.diff(offsets)[idx], 0)
-    sent = np.concatenate([values[offsets[i]:offsets[i + 1]] for i in idx[first]]) if first.any() else values[:0]
+    sent = np.concatenate([values[offsets[i]:offsets[i + 1]] for i in idx[first]])
     su = pa.LargeListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)),
                                        pa.array(sent, pa.uint64()))
-    write_partitioned(Path(out_dir) / f"p{p:05d}.arrow", pa.table({"u": u, "v": v, "su": su}), pv)
+    write_partitioned(out, pa.table({"u": u, "v": v, "su": su}), pv)
     return len(u)
 
 
