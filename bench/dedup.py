@@ -1,22 +1,20 @@
 """MinHash signatures per core (ours vs datasketch ``update_batch`` vs rensa), estimate error on the
-planted pairs, and peak memory of the signature and bucketing tasks (1e4..1e5 measured, 1e6 projected).
+planted pairs, then dedup at scale on Ray (``bench._dedup_scale``): CPU per 1,000 docs, driver peak RSS
+and largest task peak RSS per pass, for 1e5 and 1e6 generated documents with 2 workers.
 
-``python -m bench dedup [--docs N] [--repeat=R]`` (N = docs timed per method, default 3000; R timing
-rounds, default 3).
+``python -m bench dedup [--docs=N] [--repeat=R] [--sizes=100000,1000000] [--workers=2]`` (N = docs timed
+per method, default 3000; R timing rounds, default 3; ``--sizes=0`` skips the scale run).
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-import tracemalloc
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from bench._timing import interleaved
-from curate.dedup import lsh
 from curate.dedup.shingle import shingles
 from curate.dedup.signature import MinHasher, estimate_jaccard
 
@@ -79,50 +77,12 @@ def estimate_errors(methods: dict) -> dict[str, float]:
     return out
 
 
-def synthetic(base: list[str], n: int) -> list[str]:
-    """n docs made of real chunks with their words shuffled (seeded), so they are not duplicates."""
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        w = base[i % len(base)].split()
-        out.append(" ".join(w[j] for j in rng.permutation(len(w))))
-    return out
-
-
-def peak_mb(fn) -> float:
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
-
-
-def memory_curve(base: list[str], sizes: list[int]) -> list[tuple[int, float, float]]:
-    from curate.dedup.minhash import BATCH
-
-    bands, rows = lsh.params(0.8, 128)
-    mh = MinHasher()
-    rows_out = []
-    for n in sizes:
-        docs = synthetic(base, n)
-        with tempfile.TemporaryDirectory() as tmp:
-            f = Path(tmp) / "sig.npy"
-
-            def sig_task() -> None:
-                sig = np.empty((n, 128), np.uint32)
-                for s in range(0, n, BATCH):
-                    sig[s:s + BATCH] = mh.signatures(docs[s:s + BATCH])
-                np.save(f, sig)
-
-            sig_mb = peak_mb(sig_task) - n * 128 * 4 / 2**20  # the output array itself is written to disk
-            band_mb = peak_mb(lambda: lsh.bucket_bands([0], [str(f)], [0], rows, str(Path(tmp) / "e.npy")))
-        rows_out.append((n, sig_mb, band_mb))
-    return rows_out
-
-
 def main(argv: list[str]) -> None:
-    n = int(argv[argv.index("--docs") + 1]) if "--docs" in argv else 3000
-    rounds = int(next((a.split("=", 1)[1] for a in argv if a.startswith("--repeat=")), "3"))
+    def opt(name: str, default: str) -> str:
+        return next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), default)
+
+    n, rounds = int(opt("docs", "3000")), int(opt("repeat", "3"))
+    sizes = [int(float(x)) for x in opt("sizes", "100000,1000000").split(",") if float(x) > 0]
     base = chunks()
     docs = (base * (n // len(base) + 1))[:n]
     print(f"{len(base)} real chunks, mean {np.mean([len(d) for d in base]):.0f} chars; timing {n} docs, "
@@ -140,13 +100,10 @@ def main(argv: list[str]) -> None:
     print("mean |estimated - exact Jaccard| over the 100 planted pairs:")
     for name, err in estimate_errors(methods).items():
         print(f"  {name:28s} {err:.4f}")
-    sizes = [10_000, 30_000, 100_000]
-    curve = memory_curve(base, sizes)
-    print("peak traced memory per task (MB), synthetic docs from shuffled real chunks:")
-    print(f"{'docs':>9s} {'signature task':>15s} {'band task (1 band)':>19s}")
-    for d, s, b in curve:
-        print(f"{d:9d} {s:15.1f} {b:19.1f}")
-    x = np.array([c[0] for c in curve], float)
-    for col, label in ((1, "signature task"), (2, "band task")):
-        k, c0 = np.polyfit(x, [c[col] for c in curve], 1)
-        print(f"  1e6 docs, {label}: {k * 1e6 + c0:.1f} MB (projected, linear fit of the measured curve)")
+    if sizes:
+        from bench._dedup_scale import PART_DOCS, report, scale
+
+        workers = int(opt("workers", "2"))
+        print(f"dedup at scale: generated ~1 KB docs (5% exact, 5% near copies), {PART_DOCS:,d} per part, "
+              f"{workers} Ray workers, fit + apply per pass, RSS sampled with psutil")
+        report(scale(sizes, workers))

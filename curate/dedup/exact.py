@@ -1,69 +1,68 @@
 """Exact dedup on normalised text (``shingle.normalize``: lower-cased words, single spaces), within and
 across sources.
 
-fit: pass 1 (one task per part) hashes each document's normalised text (xxh3-128) and writes
-(hash, rank, id) into one file per hash partition; pass 2 (one task per hash partition) groups equal
-hashes and keeps the best-ranked copy (source priority, then smallest id). No task holds more than
-its partition. Documents whose normalised text is empty are never treated as duplicates.
+fit, with K hash partitions (``common.partitions_for``: from the number of documents and the cluster,
+not from the number of parts):
+1. one task per part hashes each document's normalised text (xxh3-128) and writes (hash, rank, id,
+   position, digest) into ONE partitioned file, rows grouped by hash partition (P files in all);
+2. one task per partition reads only its slice of each file, groups equal hashes and keeps the
+   best-ranked copy (source priority, then smallest id, then first position), writing removal records;
+3. one task per removal bucket builds the table ``apply`` looks rows up in (``removals``).
+No task holds more than its partition; the driver gets counts and a bounded sample of examples.
+Documents whose normalised text is empty are never treated as duplicates.
 """
 from __future__ import annotations
 
 import functools
 from collections import Counter
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import xxhash
 
-from curate.dedup.common import DEFAULT_PRIORITY, drop_removed, ranks, read_part, write_removals
+from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, group_first, merge_sizes, nodes,
+                                 partitions_for, ranks, read_part, read_partition, write_partitioned)
+from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.shingle import normalize
 from curate.stage import FitContext, Stage, StageResult
 
 
 def _hash_part(item: tuple[int, Path], workdir: Path, partitions: int, priority: list[str]) -> dict:
     i, path = item
-    t = read_part(path, ["id", "source", "kind", "text"])
-    ids = t.column("id").to_pylist()
-    rk = ranks(t.column("kind").to_pylist(), t.column("source").to_pylist(), priority)
-    h = np.zeros((len(ids), 2), np.uint64)
-    keep = np.zeros(len(ids), bool)
+    t = read_part(path, ["id", "source", "kind", "url", "text"])
+    h = np.zeros((t.num_rows, 2), np.uint64)
+    keep = np.zeros(t.num_rows, bool)
     for j, text in enumerate(t.column("text").to_pylist()):
         norm = normalize(text)
         if norm:
-            d = xxhash.xxh3_128_digest(norm.encode("utf-8", "surrogatepass"))
-            h[j] = np.frombuffer(d, np.uint64)
+            h[j] = np.frombuffer(xxhash.xxh3_128_digest(norm.encode("utf-8", "surrogatepass")), np.uint64)
             keep[j] = True
-    for k in range(partitions):
-        sel = keep & (h[:, 0] % np.uint64(partitions) == k)
-        tab = pa.table({"h1": h[sel, 0], "h2": h[sel, 1], "rank": rk[sel],
-                        "id": pa.array([ids[j] for j in np.flatnonzero(sel)], pa.string())})
-        out = workdir / "hashes" / f"k{k:05d}" / f"p{i:05d}.parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(tab, out)
-    return {"rows": len(ids), "empty": int((~keep).sum())}
+    d1, d2 = digests(t)
+    rows = pa.array(np.flatnonzero(keep))
+    tab = pa.table({"h1": h[keep, 0], "h2": h[keep, 1],
+                    "rank": ranks(t.column("kind").to_pylist(), t.column("source").to_pylist(), priority)[keep],
+                    "id": t.column("id").take(rows), "node": nodes(i, t.num_rows)[keep],
+                    "d1": d1[keep], "d2": d2[keep]})
+    write_partitioned(workdir / "hashes" / f"p{i:05d}.arrow", tab, bucket(h[keep, 0], partitions))
+    return {"rows": t.num_rows, "empty": int((~keep).sum())}
 
 
-def _group_partition(k: int, workdir: Path) -> dict:
-    files = sorted((workdir / "hashes" / f"k{k:05d}").glob("p*.parquet"))
-    t = pa.concat_tables([pq.read_table(f) for f in files]) if files else None
-    if t is None or t.num_rows == 0:
-        return {"ids": [], "dup_of": [], "sizes": [], "same_id": 0}
-    ids = np.array(t.column("id").to_pylist(), dtype=object)
-    h1, h2, rk = (t.column(c).to_numpy() for c in ("h1", "h2", "rank"))
-    order = np.lexsort((ids.astype(str), rk, h2, h1))
-    h1, h2, ids = h1[order], h2[order], ids[order]
-    start = np.ones(len(ids), bool)
-    start[1:] = (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1])
-    first = np.maximum.accumulate(np.where(start, np.arange(len(ids)), 0))
-    gone = np.flatnonzero(~start)
-    same = ids[gone] == ids[first[gone]]  # the same id twice: not separable by id, both kept
-    gone = gone[~same]
-    sizes = np.diff(np.append(np.flatnonzero(start), len(ids)))
-    return {"ids": ids[gone].tolist(), "dup_of": ids[first[gone]].tolist(),
-            "sizes": sizes[sizes > 1].tolist(), "same_id": int(same.sum())}
+def _group_partition(k: int, workdir: Path, n_parts: int, buckets: int) -> dict:
+    files = [workdir / "hashes" / f"p{i:05d}.arrow" for i in range(n_parts)]
+    t = read_partition(files, k)
+    out = workdir / "decided" / f"k{k:05d}.arrow"
+    if t is None:
+        write_partitioned(out, RECORD.empty_table(), np.zeros(0, np.int64))
+        return {"sizes": {}}
+    t = t.sort_by([("h1", "ascending"), ("h2", "ascending"), ("rank", "ascending"), ("id", "ascending"),
+                   ("node", "ascending")])
+    start, first = group_first(t.column("h1").to_numpy(), t.column("h2").to_numpy())
+    write_records(out, t, np.flatnonzero(~start), first[~start], buckets)
+    sizes = np.diff(np.append(np.flatnonzero(start), len(start)))
+    return {"sizes": dict(Counter(sizes[sizes > 1].tolist()))}
 
 
 class ExactDedupStage(Stage):
@@ -74,26 +73,30 @@ class ExactDedupStage(Stage):
     @dataclass
     class Config:
         priority: list[str] = field(default_factory=lambda: list(DEFAULT_PRIORITY))
-        tasks: int | None = None  # hash partitions in pass 2 (default: one per input part)
+        tasks: int | None = None  # hash partitions (default: from the number of documents and cluster CPUs)
 
     def fit(self, ctx: FitContext) -> dict:
-        parts = max(1, self.config.tasks or len(ctx.parts))
-        hashed = ctx.map(functools.partial(_hash_part, workdir=ctx.workdir, partitions=parts,
+        wd = Path(ctx.workdir)
+        for sub in ("hashes", "decided", "removed"):
+            shutil.rmtree(wd / sub, ignore_errors=True)
+        n_docs = count_rows(ctx.parts)
+        k_parts, buckets = partitions_for(n_docs, self.config.tasks), bucket_count(n_docs)
+        ctx.log(f"dedup_exact: {n_docs} docs in {len(ctx.parts)} parts -> {k_parts} hash partitions")
+        hashed = ctx.map(functools.partial(_hash_part, workdir=wd, partitions=k_parts,
                                            priority=self.config.priority), list(enumerate(ctx.parts)))
-        groups = ctx.map(functools.partial(_group_partition, workdir=ctx.workdir), list(range(parts)))
-        ids = [i for g in groups for i in g["ids"]]
-        dup_of = [i for g in groups for i in g["dup_of"]]
-        state = write_removals(ctx.workdir / "removed", ids, dup_of, np.ones(len(ids), np.float32))
-        sizes = Counter(s for g in groups for s in g["sizes"])
+        groups = ctx.map(functools.partial(_group_partition, workdir=wd, n_parts=len(ctx.parts), buckets=buckets),
+                         list(range(k_parts)))
+        decided = [str(wd / "decided" / f"k{k:05d}.arrow") for k in range(k_parts)]
+        state, table = build_table(ctx.map, decided, str(wd / "removed"), buckets)
+        sizes = merge_sizes([g["sizes"] for g in groups])
         state["summary"] = {
             "docs": sum(h["rows"] for h in hashed), "empty_text": sum(h["empty"] for h in hashed),
-            "removed": len(ids), "duplicate_groups": sum(sizes.values()),
-            "group_sizes": {str(k): v for k, v in sorted(sizes.items())},
-            "same_id_duplicates_kept": sum(g["same_id"] for g in groups),
-            "examples": [{"removed": a, "kept": b} for a, b in sorted(zip(ids, dup_of))[:5]],
+            "removed": table["removed"], "duplicate_groups": sum(sizes.values()), "group_sizes": sizes,
+            "identical_rows_kept_in_other_parts": table["identical_rows_kept_in_other_parts"],
+            "examples": [{"removed": e["removed"], "kept": e["kept"]} for e in table["examples"]],
         }
-        ctx.log(f"dedup_exact: {state['summary']['removed']} exact duplicates in "
-                f"{state['summary']['duplicate_groups']} groups of {state['summary']['docs']} docs")
+        ctx.log(f"dedup_exact: {table['removed']} exact duplicates in {sum(sizes.values())} groups of "
+                f"{state['summary']['docs']} docs")
         return state
 
     def apply(self, batch: pa.Table, state: dict) -> StageResult:

@@ -1,109 +1,140 @@
-"""Near-duplicate removal: MinHash + LSH, distributed over Ray tasks through ``FitContext``.
+"""Near-duplicate removal: MinHash + LSH, distributed over tasks through ``FitContext``.
 
-fit, in passes (every intermediate is a file under ``ctx.workdir``; results do not depend on how many
-tasks run them, since all ids are global doc indices = part offset + row):
-1. one task per part: signatures (``signature.MinHasher``) -> ``sig/pNNNNN.npy``, (id, rank) ->
-   ``meta/pNNNNN.parquet``;
-2. one task per band group: bucket by band, candidate edges -> ``edges/gNNNNN.npy`` (``lsh.bucket_bands``);
-3. optional ``verify``: tasks over edge chunks compute the exact shingle Jaccard of each candidate
-   pair from the two texts (reading only those rows) and drop pairs below ``threshold``;
-4. connected components by distributed label propagation (``lsh.components``);
-5. per component the survivor is the best rank (``priority`` by kind, else source name), then the
-   smallest id; each other member is removed with ``dup_of`` = survivor and ``dup_sim`` = the MinHash
-   estimate of its Jaccard with the survivor (tasks over chunks read the two signature rows).
+fit, in passes (every intermediate is a partitioned file under ``ctx.workdir``; documents are keyed by
+position ``node = part << 32 | row``; K partitions follow the number of documents and the cluster,
+``common.partitions_for``):
+1. one task per part: signatures (``signature.MinHasher``) -> ``sig/pNNNNN.npy``; per band, bucket keys
+   hashed into K partitions -> ``bands/pNNNNN.arrow``; (node, rank, id, digest) partitioned by node ->
+   ``meta/pNNNNN.arrow``;
+2. one task per (band, key-partition): candidate edges (``lsh.bucket_task``);
+3. verification joined to the data, two tasks per part (``verify``): exact shingle Jaccard >= threshold;
+4. connected components by Large-Star/Small-Star rounds (``components``);
+5. one task per node partition labels its nodes and joins their rank and id; one task per label
+   partition keeps the best rank, then the smallest id, then the first position, and writes removal
+   records; one task per removal bucket adds ``dup_sim`` (the MinHash estimate of the removed
+   document's Jaccard with the survivor) and builds the table ``apply`` reads (``removals``).
+The driver gets counts, histograms and a bounded sample of examples; results do not depend on K, the
+number of tasks or workers.
 """
 from __future__ import annotations
 
 import functools
 from collections import Counter
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.dedup import lsh
-from curate.dedup.common import DEFAULT_PRIORITY, drop_removed, ranks, read_part, write_removals
-from curate.dedup.shingle import shingles
+from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, group_first, merge_sizes, nodes,
+                                 part_of, partitions_for, ranks, read_part, read_partition, write_partitioned)
+from curate.dedup.components import components, labels_of
+from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.signature import MinHasher, estimate_jaccard
+from curate.dedup.verify import join_right, send_left
 from curate.stage import FitContext, Stage, StageResult
 
-SIG_DOCS_PER_S_CORE = 12_000  # bench/dedup.py, ~2.4 KB docs, on the shared dev box; used only for the estimate
+SIG_DOCS_PER_S_CORE = 30_000  # bench/dedup.py: 37,094 for ~2.4 KB docs on the shared box; for the estimate
 BATCH = 2048
+_WORK = ("sig", "bands", "meta", "cand", "left", "cc", "labelled", "decided", "removed")
 
 
-def estimate(n_docs: int, num_perm: int, bands: int, rows: int, tasks: int, avg_edges_per_doc: float = 0.2,
+def estimate(n_docs: int, num_perm: int, bands: int, rows: int, threshold: float, partitions: int,
              docs_per_s_core: float = SIG_DOCS_PER_S_CORE) -> dict:
-    """Rough disk/memory/time needs of a run, printed before it starts."""
-    sig_bytes = n_docs * num_perm * 4
-    bands_per_task = -(-bands // max(1, tasks))
+    """Disk, per-task memory, CPU and expected recall of a run, printed before it starts."""
+    per_part = -(-n_docs // max(1, partitions))
     return {
-        "docs": n_docs, "bands": bands, "rows": rows, "tasks": tasks,
-        "signature_disk_mb": round(sig_bytes / 2**20, 1),
-        # a band task holds (key, index, sort order) for all docs of one band at a time, plus its edges
-        "peak_mb_per_band_task": round((n_docs * 8 * 3 + n_docs * rows * 4
-                                        + n_docs * avg_edges_per_doc * 16 * bands_per_task) / 2**20, 1),
+        "docs": n_docs, "bands": bands, "rows": rows, "partitions": partitions,
+        "expected_recall_at_threshold": round(float(lsh.recall(threshold, bands, rows)), 4),
+        "expected_recall_at_threshold+0.05": round(float(lsh.recall(min(1.0, threshold + 0.05), bands, rows)), 4),
+        "signature_disk_mb": round(n_docs * (num_perm * 4 + bands * 16 + 64) / 2**20, 1),
         "peak_mb_per_signature_task": round(BATCH * (num_perm * 8 + 4096 * 16) / 2**20, 1),
-        "driver_mb": round(n_docs * avg_edges_per_doc * (16 + 8 + 64) / 2**20, 1),
+        # a (band, key-partition) task sorts (key, node, order) of its share of one band
+        "peak_mb_per_bucket_task": round(per_part * 8 * 4 / 2**20, 1),
         "signature_cpu_s": round(n_docs / docs_per_s_core, 1),
     }
 
 
-def _signatures(item: tuple[int, Path], workdir: Path, hasher: dict, priority: list[str]) -> dict:
+def _signatures(item: tuple[int, Path], workdir: Path, hasher: dict, priority: list[str], bands: int,
+                rows: int, partitions: int) -> dict:
     i, path = item
-    t = read_part(path, ["id", "source", "kind", "text"])
+    t = read_part(path, ["id", "source", "kind", "url", "text"])
     mh = MinHasher(**hasher)
     texts = t.column("text").to_pylist()
-    sig = np.empty((len(texts), mh.num_perm), np.uint32)
+    sig = np.empty((len(texts), mh.num_perm), mh.dtype)
     for s in range(0, len(texts), BATCH):
         sig[s:s + BATCH] = mh.signatures(texts[s:s + BATCH])
     np.save(workdir / "sig" / f"p{i:05d}.npy", sig)
+    node = nodes(i, len(texts))
+    live = ~mh.empty_rows(sig)  # documents without shingles never match
+    keys = [lsh.band_keys(sig[live, b * rows:(b + 1) * rows]) for b in range(bands)]
+    band_of = np.repeat(np.arange(bands, dtype=np.int64), int(live.sum()))
+    key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+    write_partitioned(workdir / "bands" / f"p{i:05d}.arrow",
+                      pa.table({"key": key, "node": np.tile(node[live], bands)}),
+                      band_of * partitions + bucket(key, partitions))
+    d1, d2 = digests(t)
     rk = ranks(t.column("kind").to_pylist(), t.column("source").to_pylist(), priority)
-    pq.write_table(pa.table({"id": t.column("id"), "rank": rk}), workdir / "meta" / f"p{i:05d}.parquet")
-    return {"rows": len(texts), "empty": int(mh.empty_rows(sig).sum())}
+    write_partitioned(workdir / "meta" / f"p{i:05d}.arrow",
+                      pa.table({"node": node, "rank": rk, "id": t.column("id"), "d1": d1, "d2": d2}),
+                      bucket(node, partitions))
+    return {"rows": len(texts), "empty": int((~live).sum())}
 
 
-def _locate(gidx: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    part = np.searchsorted(offsets, gidx, "right") - 1
-    return part, gidx - offsets[part]
+def _label_task(m: int, star_files: list[str], meta_files: list[str], out_dir: str, partitions: int) -> int:
+    """Partition ``m``'s clustered nodes with their component label, rank, id and digest."""
+    node, label = labels_of(star_files, m)
+    meta = read_partition(meta_files, m) if len(node) else None
+    out = Path(out_dir) / f"m{m:05d}.arrow"
+    if meta is None:
+        empty = pa.table({"label": pa.array([], pa.int64()), "node": pa.array([], pa.int64()),
+                          "rank": pa.array([], pa.int32()), "id": pa.array([], pa.string()),
+                          "d1": pa.array([], pa.uint64()), "d2": pa.array([], pa.uint64())})
+        write_partitioned(out, empty, np.zeros(0, np.int64))
+        return 0
+    meta_node = meta.column("node").to_numpy()
+    order = np.argsort(meta_node)
+    at = order[np.searchsorted(meta_node, node, sorter=order)]
+    t = meta.take(pa.array(at))
+    t = pa.table({"label": label, "node": node, "rank": t.column("rank"), "id": t.column("id"),
+                  "d1": t.column("d1"), "d2": t.column("d2")})
+    write_partitioned(out, t, bucket(label, partitions))
+    return len(node)
 
 
-def _texts(gidx: np.ndarray, parts: list[str], offsets: np.ndarray) -> dict[int, str | None]:
-    """Texts of the given global doc indices, reading only those rows' part files."""
-    out: dict[int, str | None] = {}
-    part, row = _locate(np.unique(gidx), offsets)
-    for p in np.unique(part):
-        sel = part == p
-        col = read_part(parts[p], ["text"]).column("text").take(pa.array(row[sel]))
-        out.update(zip((row[sel] + offsets[p]).tolist(), col.to_pylist()))
-    return out
+def _survivor_task(j: int, labelled: list[str], out_dir: str, buckets: int) -> dict:
+    """Per component of label partition ``j``: keep the best (rank, id, position); record the others."""
+    t = read_partition(labelled, j)
+    out = Path(out_dir) / f"j{j:05d}.arrow"
+    if t is None:
+        write_partitioned(out, RECORD.empty_table(), np.zeros(0, np.int64))
+        return {"sizes": {}}
+    t = t.sort_by([("label", "ascending"), ("rank", "ascending"), ("id", "ascending"), ("node", "ascending")])
+    start, first = group_first(t.column("label").to_numpy())
+    write_records(out, t, np.flatnonzero(~start), first[~start], buckets)
+    sizes = np.diff(np.append(np.flatnonzero(start), len(start)))
+    return {"sizes": dict(Counter(sizes.tolist()))}
 
 
-def _verify(edges: np.ndarray, parts: list[str], offsets: np.ndarray, ngram: int, cjk_ngram: int) -> np.ndarray:
-    """Exact shingle Jaccard of each candidate pair."""
-    texts = _texts(edges.ravel(), parts, offsets)
-    sets = {g: set(shingles(t, ngram, cjk_ngram)) for g, t in texts.items()}
-    out = np.empty(len(edges), np.float32)
-    for k, (u, v) in enumerate(edges.tolist()):
-        a, b = sets[u], sets[v]
-        out[k] = len(a & b) / len(a | b) if a or b else 0.0
-    return out
-
-
-def _sims(pairs: np.ndarray, sig_files: list[str], offsets: np.ndarray) -> np.ndarray:
+def _sims(node: np.ndarray, keep: np.ndarray, sig_dir: str) -> np.ndarray:
     """MinHash Jaccard estimate of each (removed, kept) pair, reading only those signature rows."""
-    rows = {}
-    part, row = _locate(np.unique(pairs.ravel()), offsets)
-    for p in np.unique(part):
-        sig = np.load(sig_files[p], mmap_mode="r")
-        sel = row[part == p]
-        rows.update(zip((sel + offsets[p]).tolist(), np.asarray(sig[sel])))
-    return np.array([estimate_jaccard(rows[u], rows[v]) for u, v in pairs.tolist()], np.float32)
+    def rows(x: np.ndarray) -> np.ndarray:
+        out = None
+        part = part_of(x)
+        for p in np.unique(part):
+            sig = np.load(Path(sig_dir) / f"p{p:05d}.npy", mmap_mode="r")
+            sel = np.flatnonzero(part == p)
+            block = np.asarray(sig[x[sel] & np.int64(0xFFFFFFFF)])
+            if out is None:
+                out = np.empty((len(x), block.shape[1]), block.dtype)
+            out[sel] = block
+        return out
 
-
-def _chunks(a: np.ndarray, n: int) -> list[np.ndarray]:
-    return [c for c in np.array_split(a, max(1, n)) if len(c)] if len(a) else []
+    if not len(node):
+        return np.zeros(0, np.float32)
+    return estimate_jaccard(rows(node), rows(keep)).astype(np.float32)
 
 
 class MinHashDedupStage(Stage):
@@ -120,100 +151,83 @@ class MinHashDedupStage(Stage):
         seed: int = 1
         hash: str = "fast"  # or "sha1": signatures equal to datasketch's default hashfunc, slower
         scheme: str = "affine32"  # datasketch's permutation scheme: "affine32" (its default) or "legacy"
-        bands: int | None = None  # with rows: override datasketch's optimal (bands, rows)
+        bands: int | None = None  # with rows: override the chosen (bands, rows)
         rows: int | None = None
-        fp_weight: float = 0.5
+        fp_weight: float = 0.5  # datasketch's weighting, used only with verify off
         fn_weight: float = 0.5
         verify: bool = True  # exact Jaccard check of candidate pairs (reads their texts)
         priority: list[str] = field(default_factory=lambda: list(DEFAULT_PRIORITY))
-        tasks: int | None = None  # band groups / edge chunks (default: one per part, at most bands)
+        tasks: int | None = None  # key/node partitions K (default: from the number of documents and cluster CPUs)
 
     def lsh_params(self) -> tuple[int, int]:
+        """User override, else recall-first parameters with verification (``lsh.params_for_recall``),
+        else datasketch's balanced ones."""
         c = self.config
         if c.bands and c.rows:
             if c.bands * c.rows > c.num_perm:
                 raise ValueError(f"bands*rows = {c.bands * c.rows} exceeds num_perm = {c.num_perm}")
             return c.bands, c.rows
+        if c.verify:
+            return lsh.params_for_recall(c.threshold, c.num_perm)
         return lsh.params(c.threshold, c.num_perm, c.fp_weight, c.fn_weight)
 
     def fit(self, ctx: FitContext) -> dict:
         c = self.config
         bands, rows = self.lsh_params()
-        tasks = max(1, min(bands, c.tasks or len(ctx.parts)))
-        n_est = sum(pq.ParquetFile(p).metadata.num_rows for p in ctx.parts)
-        ctx.log(f"dedup: estimate {estimate(n_est, c.num_perm, bands, rows, tasks)}")
         wd = Path(ctx.workdir)
-        for sub in ("sig", "meta", "edges"):
-            (wd / sub).mkdir(parents=True, exist_ok=True)
+        for sub in _WORK:
+            shutil.rmtree(wd / sub, ignore_errors=True)
+        (wd / "sig").mkdir(parents=True)
+        n_docs = count_rows(ctx.parts)
+        k_parts, buckets = partitions_for(n_docs, c.tasks), bucket_count(n_docs)
+        ctx.log(f"dedup: estimate {estimate(n_docs, c.num_perm, bands, rows, c.threshold, k_parts)}")
+        parts = [str(p) for p in ctx.parts]
+        files = lambda sub, prefix, n: [str(wd / sub / f"{prefix}{i:05d}.arrow") for i in range(n)]  # noqa: E731
         hasher = dict(num_perm=c.num_perm, seed=c.seed, ngram=c.ngram, cjk_ngram=c.cjk_ngram, hash=c.hash,
                       scheme=c.scheme)
-        done = ctx.map(functools.partial(_signatures, workdir=wd, hasher=hasher, priority=c.priority),
-                       list(enumerate(ctx.parts)))
-        offsets = np.concatenate([[0], np.cumsum([d["rows"] for d in done])]).astype(np.int64)
-        sig_files = [str(wd / "sig" / f"p{i:05d}.npy") for i in range(len(ctx.parts))]
-        groups = [list(g) for g in np.array_split(np.arange(bands), tasks)]
-        ctx.map(functools.partial(_bucket_group, sig_files=sig_files, offsets=offsets[:-1].tolist(), rows=rows,
-                                  workdir=str(wd)), list(enumerate(groups)))
-        edges = np.concatenate([np.load(wd / "edges" / f"g{g:05d}.npy") for g in range(len(groups))])
-        edges = np.unique(edges, axis=0) if len(edges) else edges.reshape(0, 2)
-        candidates = len(edges)
-        parts = [str(p) for p in ctx.parts]
-        jac = None
-        if c.verify and len(edges):
-            jac = np.concatenate(ctx.map(functools.partial(_verify, parts=parts, offsets=offsets, ngram=c.ngram,
-                                                           cjk_ngram=c.cjk_ngram), _chunks(edges, tasks)))
-            edges, jac = edges[jac >= c.threshold], jac[jac >= c.threshold]
-        removed, dup_of, pairs, sizes, rounds = self._survivors(ctx, wd, edges, offsets, tasks)
-        sims = (np.concatenate(ctx.map(functools.partial(_sims, sig_files=sig_files, offsets=offsets),
-                                       _chunks(pairs, tasks))) if len(pairs) else np.empty(0, np.float32))
-        state = write_removals(wd / "removed", removed, dup_of, sims)
+        done = ctx.map(functools.partial(_signatures, workdir=wd, hasher=hasher, priority=c.priority, bands=bands,
+                                         rows=rows, partitions=k_parts), list(enumerate(ctx.parts)))
+        ctx.map(functools.partial(lsh.bucket_task, band_files=files("bands", "p", len(parts)), partitions=k_parts,
+                                  out_dir=str(wd / "cand")), [(b, k) for b in range(bands) for k in range(k_parts)])
+        cand = [str(wd / "cand" / f"b{b:03d}_k{k:05d}.arrow") for b in range(bands) for k in range(k_parts)]
+        shingling = dict(ngram=c.ngram, cjk_ngram=c.cjk_ngram)
+        left_dir = wd / ("left" if c.verify else "cc")
+        candidates = sum(ctx.map(functools.partial(send_left, cand_files=cand, parts=parts, out_dir=str(left_dir),
+                                                   verify=c.verify, partitions=k_parts, **shingling),
+                                 list(range(len(parts)))))
+        if c.verify:
+            joined = ctx.map(functools.partial(join_right, left_files=files("left", "p", len(parts)), parts=parts,
+                                               out_dir=str(wd / "cc"), threshold=c.threshold, partitions=k_parts,
+                                               **shingling), list(range(len(parts))))
+            edge_files = files("cc", "q", len(parts))
+        else:
+            joined, edge_files = [], files("cc", "p", len(parts))
+        stars, rounds = components(edge_files, k_parts, wd / "cc", ctx.map)
+        ctx.map(functools.partial(_label_task, star_files=stars, meta_files=files("meta", "p", len(parts)),
+                                  out_dir=str(wd / "labelled"), partitions=k_parts), list(range(k_parts)))
+        decided = ctx.map(functools.partial(_survivor_task, labelled=files("labelled", "m", k_parts),
+                                            out_dir=str(wd / "decided"), buckets=buckets), list(range(k_parts)))
+        state, table = build_table(ctx.map, files("decided", "j", k_parts), str(wd / "removed"), buckets,
+                                   functools.partial(_sims, sig_dir=str(wd / "sig")))
+        sizes, removed = merge_sizes([d["sizes"] for d in decided]), table["removed"]
         state["summary"] = {
-            "docs": int(offsets[-1]), "no_shingles": sum(d["empty"] for d in done), "bands": bands, "rows": rows,
-            "candidate_pairs": candidates, "verified_pairs": int(len(edges)) if c.verify else None,
-            "label_rounds": rounds, "removed": len(removed), "clusters": sum(sizes.values()),
-            "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
-            "examples": [{"removed": r, "kept": k, "est_jaccard": round(float(s), 4)}
-                         for r, k, s in sorted(zip(removed, dup_of, sims.tolist()))[:5]],
+            "docs": sum(d["rows"] for d in done), "no_shingles": sum(d["empty"] for d in done),
+            "bands": bands, "rows": rows, "candidate_pairs": candidates,
+            "verified_pairs": sum(j["verified"] for j in joined) if c.verify else None,
+            "candidate_jaccard_histogram": ([int(x) for x in np.sum([j["hist"] for j in joined], axis=0)]
+                                            if joined else None),
+            "label_rounds": rounds, "removed": removed, "clusters": sum(sizes.values()),
+            "cluster_sizes": sizes,
+            "identical_rows_kept_in_other_parts": table["identical_rows_kept_in_other_parts"],
+            "examples": [{"removed": e["removed"], "kept": e["kept"], "est_jaccard": e["sim"]}
+                         for e in table["examples"]],
         }
-        ctx.log(f"dedup: {len(removed)} near-duplicates removed in {state['summary']['clusters']} clusters "
-                f"({candidates} candidate pairs, bands={bands} rows={rows})")
+        ctx.log(f"dedup: {removed} near-duplicates removed in {state['summary']['clusters']} clusters "
+                f"({candidates} candidate pairs, bands={bands} rows={rows}, {rounds} component rounds)")
         return state
-
-    def _survivors(self, ctx: FitContext, wd: Path, edges: np.ndarray, offsets: np.ndarray, tasks: int):
-        nodes = np.unique(edges)
-        local = np.searchsorted(nodes, edges)
-        edge_files = []
-        for i, chunk in enumerate(_chunks(local, tasks)):
-            edge_files.append(str(wd / "edges" / f"cc{i:05d}.npy"))
-            np.save(edge_files[-1], chunk)
-        labels, rounds = lsh.components(edge_files, len(nodes), wd, ctx.map)
-        ids, rank = [], []
-        part, row = _locate(nodes, offsets)
-        for p in np.unique(part):
-            t = read_part(wd / "meta" / f"p{p:05d}.parquet", ["id", "rank"]).take(pa.array(row[part == p]))
-            ids += t.column("id").to_pylist()
-            rank += t.column("rank").to_pylist()
-        ids_a = np.array(ids, dtype=object)
-        order = np.lexsort((ids_a.astype(str), np.array(rank), labels)) if len(nodes) else np.empty(0, int)
-        lab = labels[order]
-        start = np.ones(len(order), bool)
-        start[1:] = lab[1:] != lab[:-1]
-        first = order[np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))]
-        gone, keep_of = order[~start], first[~start]
-        distinct = ids_a[gone] != ids_a[keep_of]  # a repeated id cannot be dropped without its survivor
-        gone, keep_of = gone[distinct], keep_of[distinct]
-        sizes = Counter(np.diff(np.append(np.flatnonzero(start), len(order))).tolist())
-        pairs = np.stack([nodes[gone], nodes[keep_of]], axis=1) if len(gone) else np.empty((0, 2), np.int64)
-        return ids_a[gone].tolist(), ids_a[keep_of].tolist(), pairs, sizes, rounds
 
     def apply(self, batch: pa.Table, state: dict) -> StageResult:
         return drop_removed(batch, state, "dedup:near", self.name)
-
-
-def _bucket_group(item: tuple[int, list[int]], sig_files: list[str], offsets: list[int], rows: int,
-                  workdir: str) -> int:
-    g, bands = item
-    return lsh.bucket_bands(bands, sig_files, offsets, rows, str(Path(workdir) / "edges" / f"g{g:05d}.npy"))
 
 
 def dedup_files(inputs: list[str], output: str, threshold: float = 0.8, dropped: str | None = None,

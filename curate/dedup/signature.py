@@ -210,3 +210,69 @@ class MinHasher:
 def estimate_jaccard(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Estimated Jaccard of signature rows (broadcasts): the share of equal values."""
     return (x == y).mean(axis=-1)
+
+
+@numba.njit(cache=True)
+def _sorted_shingle_sets(uh: np.ndarray, uoff: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per text, its 64-bit shingle hashes sorted and without repeats (flat values, offsets)."""
+    n = uoff.shape[0] - 1
+    cap = 0
+    for d in range(n):
+        m = uoff[d + 1] - uoff[d]
+        cap += 0 if m == 0 else (1 if m < ks[d] else m - ks[d] + 1)
+    out = np.empty(cap, np.uint64)
+    off = np.zeros(n + 1, np.int64)
+    mul = np.uint64(0x9E3779B97F4A7C15)
+    pos = 0
+    for d in range(n):
+        s0, m = uoff[d], uoff[d + 1] - uoff[d]
+        k = min(ks[d], m)
+        cnt = 0 if m == 0 else m - k + 1
+        buf = np.empty(cnt, np.uint64)
+        for i in range(cnt):
+            h = np.uint64(0xCBF29CE484222325)
+            for j in range(k):
+                h = (h ^ uh[s0 + i + j]) * mul
+            buf[i] = h
+        buf.sort()
+        for i in range(cnt):
+            if i == 0 or buf[i] != buf[i - 1]:
+                out[pos] = buf[i]
+                pos += 1
+        off[d + 1] = pos
+    return out[:pos], off
+
+
+def shingle_sets(texts: Sequence[str | None], ngram: int = 5, cjk_ngram: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The shingle sets of ``shingle.shingles`` as sorted 64-bit hashes (flat values, offsets n + 1): exact
+    Jaccard up to 64-bit collisions, without building a string per shingle."""
+    lows = [t.lower() if t else "" for t in texts]
+    doff = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum([len(t) for t in lows], out=doff[1:])
+    cps = np.frombuffer("".join(lows).encode("utf-32-le", "surrogatepass"), np.uint32)
+    uh, uoff, is_cjk = _unit_hashes(cps, doff, *char_tables(), CJK_MIN_FRACTION)
+    return _sorted_shingle_sets(uh, uoff, np.where(is_cjk, cjk_ngram, ngram).astype(np.int64))
+
+
+@numba.njit(cache=True)
+def jaccards(va: np.ndarray, oa: np.ndarray, ia: np.ndarray, vb: np.ndarray, ob: np.ndarray,
+             ib: np.ndarray) -> np.ndarray:
+    """Jaccard of set ``ia[k]`` of (va, oa) with set ``ib[k]`` of (vb, ob); sets are sorted, unique."""
+    out = np.zeros(ia.shape[0], np.float32)
+    for k in range(ia.shape[0]):
+        i, iend = oa[ia[k]], oa[ia[k] + 1]
+        j, jend = ob[ib[k]], ob[ib[k] + 1]
+        na, nb = iend - i, jend - j
+        common = 0
+        while i < iend and j < jend:
+            if va[i] == vb[j]:
+                common += 1
+                i += 1
+                j += 1
+            elif va[i] < vb[j]:
+                i += 1
+            else:
+                j += 1
+        union = na + nb - common
+        out[k] = common / union if union else 0.0
+    return out
