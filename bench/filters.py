@@ -21,6 +21,8 @@ from filters.heuristics import HeuristicStage
 from filters.langid import LangIdStage, bundled_model_path
 from filters.lines import LineCleanStage
 from filters.quality import QualityStage
+from filters.run import DEFAULT_STAGES
+from curate.registry import stage_class
 
 
 def _rate(fn, n: int, reps: int = 1) -> float:
@@ -31,6 +33,13 @@ def _rates(fns: list, n: int, reps: int = 5) -> list[float]:
     """Best-of-``reps`` docs/s of each function (``interleaved`` rounds of CPU time)."""
     times, _ = interleaved({str(i): fn for i, fn in enumerate(fns)}, reps)
     return [n / min(times[str(i)]) for i in range(len(fns))]
+
+
+def _default_chain(table):
+    """The default ``curate filter`` stages in order, each on the previous one's kept rows (no fit pass)."""
+    for name, cfg, _only in DEFAULT_STAGES:
+        table = stage_class(name).from_dict(cfg).apply(table, None).kept
+    return table
 
 
 def main(argv: list[str]) -> None:
@@ -62,6 +71,9 @@ def main(argv: list[str]) -> None:
     clean = _rate(lambda: LineCleanStage().apply(table, None), n)
     print(f"heuristics ours {heur:9.0f} docs/s   ({heur * mb / n:.2f} MB/s; no native reference)")
     print(f"clean_lines ours {clean:8.0f} docs/s   ({clean * mb / n:.2f} MB/s; no native reference)")
+    chain = _rate(lambda: _default_chain(table), n)
+    print(f"chain      ours {chain:9.0f} docs/s   ({chain * mb / n:.2f} MB/s; `curate filter` default stages "
+          f"{'+'.join(s for s, _, _ in DEFAULT_STAGES)}, 1 core)")
 
     with tempfile.TemporaryDirectory() as d:
         part = Path(d) / "part.parquet"

@@ -40,6 +40,16 @@ def cmd_filter(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_clean(a: argparse.Namespace) -> int:
+    from filters.eval_clean import eval_clean, table
+
+    res = eval_clean(a.labels, input_path=a.input, output_path=a.output, recipe_path=a.recipe)
+    print(table(res["scores"]))
+    if a.json:
+        _print(res)
+    return 0
+
+
 def cmd_dedup(a: argparse.Namespace) -> int:
     from curate.dedup.minhash import dedup_files
 
@@ -127,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe")
     p.add_argument("--dropped", help="where to write dropped rows with reasons")
     p.set_defaults(fn=cmd_filter)
+
+    p = sub.add_parser("eval-clean", help="score a cleaner against line labels (good docs kept, bad dropped, "
+                                          "article lines kept, junk lines removed, per language)")
+    p.add_argument("--labels", required=True, help="labels.jsonl: id, doc_label, lines[{text, label}]")
+    p.add_argument("--input", help="documents to filter with the default chain (or --recipe's)")
+    p.add_argument("--output", help="score this filter output (.parquet/.jsonl) instead of running the filters")
+    p.add_argument("--recipe")
+    p.add_argument("--json", action="store_true", help="also print counts and the filter report as JSON")
+    p.set_defaults(fn=cmd_eval_clean)
 
     p = sub.add_parser("dedup", help="exact + MinHash near-dedup of JSONL/Parquet documents")
     p.add_argument("--input", required=True, nargs="+")
