@@ -46,10 +46,13 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def score(labels: list[dict], kept: dict[str, str], langs: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Per-language (and ``all``) counts and ratios of the four figures."""
+def score(labels: list[dict], kept: dict[str, str], langs: dict[str, str],
+          per_doc: list | None = None) -> dict[str, dict[str, Any]]:
+    """Per-language (and ``all``) counts and ratios of the four figures; ``per_doc`` (a list) receives
+    one ``(id, doc_label, kept, keep_ok, keep, junk_ok, junk)`` row per document."""
     acc: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for rec in labels:
+        before = dict(acc["all"])
         did = rec["id"]
         lang = langs.get(did) or rec.get("lang") or "und"
         out = kept.get(did)
@@ -63,6 +66,8 @@ def score(labels: list[dict], kept: dict[str, str], langs: dict[str, str]) -> di
             a["good"] += 1
             a["good_kept"] += out is not None
         if rec["doc_label"] == "bad":
+            if per_doc is not None:
+                per_doc.append((did, "bad", out is not None, 0, 0, 0, 0))
             continue
         hay = squash(out) if out is not None else ""
         for line in rec["lines"]:
@@ -78,6 +83,10 @@ def score(labels: list[dict], kept: dict[str, str], langs: dict[str, str]) -> di
             for key in (lang, "all"):
                 acc[key][field] += 1
                 acc[key][f"{field}_ok"] += hit
+        if per_doc is not None:
+            d = {k: acc["all"].get(k, 0) - before.get(k, 0) for k in ("keep_ok", "keep", "junk_ok", "junk")}
+            per_doc.append((did, rec["doc_label"], out is not None, d["keep_ok"], d["keep"], d["junk_ok"],
+                            d["junk"]))
     result = {}
     for key in sorted(acc, key=lambda k: (k == "all", k)):
         a = acc[key]
@@ -101,7 +110,7 @@ def table(result: dict[str, dict[str, Any]]) -> str:
 
 
 def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, output_path: str | Path | None = None,
-               recipe_path: str | Path | None = None) -> dict[str, Any]:
+               recipe_path: str | Path | None = None, per_doc: list | None = None) -> dict[str, Any]:
     """Score ``output_path`` (a filter output), or run the filter chain (default, or ``recipe_path``'s)
     on ``input_path`` first. Returns ``{"scores": {lang: ...}, "filter": report or None}``."""
     labels = read_jsonl(Path(labels_path))
@@ -121,4 +130,4 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
             kept = read_output(out)
     else:
         kept = read_output(Path(output_path))
-    return {"scores": score(labels, kept, langs), "filter": report}
+    return {"scores": score(labels, kept, langs, per_doc), "filter": report}

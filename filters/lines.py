@@ -1,19 +1,27 @@
-"""Line-level cleaning: remove boilerplate and spam lines inside otherwise good documents.
+"""Line-level cleaning: remove page chrome and spam lines so that document rules see the article.
 
 Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_<rule>``):
-- ``spam``: a line with >= ``spam_min_hits`` distinct spam markers (crypto-promotion, porn, casino, pharma
-  terms): pasted crypto headlines and spam titles, while an article that mentions Bitcoin once stays;
+- ``spam``: a line with >= ``spam_min_hits`` distinct spam markers (crypto, porn, gambling, pharma terms in
+  en/zh/ja/ko, ``filters/data/lexicon.yaml``), so an article that mentions Bitcoin once stays;
+- ``spam_block``: a run of >= ``spam_block_min_lines`` lines that each carry a marker and do not read as
+  prose (pasted crypto-news or porn-site headline blocks);
 - ``c4``: C4's line rules (Raffel et al. 2020): any line containing "javascript" or a policy phrase
   ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies");
   optionally lines without terminal punctuation / with fewer than ``c4_min_words`` words;
-- ``boilerplate``: short lines (<= ``boilerplate_max_words`` words) that are cookie / subscribe /
-  share / login / copyright / legal-notice chrome (English, German, French, Spanish phrases);
+- ``boilerplate``: short lines (<= ``boilerplate_max_words`` words and, with CJK text, <= ``boilerplate_max_width``
+  display columns) holding
+  a page-chrome phrase of the lexicon (cookie, share, login, related, copyright, footer; en/de/fr/es/zh/ja/ko);
 - ``nav``: menu lines, >= 3 items of <= 4 words separated by | • · » › or ►;
 - ``url``: lines that are only a URL;
+- ``repeat``: the second and later copies of a line within the page (menus shown twice, ranking lists);
+- ``layout``: lines outside the article regions that ``filters.layout`` finds (runs of short lines
+  without a sentence end, repeated lines, date-only lines: navigation, related lists, comments, footers);
 - ``edge_block``: a run of >= ``edge_block_min_lines`` short lines (<= ``edge_line_max_words`` words)
   without terminal punctuation at the very start or end of the document: headers, link-list footers.
-A sample of removed lines is kept in ``meta.removed_lines_sample`` as ``rule<TAB>line`` rows (truncated
-to ``sample_chars``) and the count in ``meta.removed_lines``. Documents left empty drop as ``clean:empty``.
+Whole pages: a page carrying a gambling-SEO signature (``spam:seo``), or whose kept lines carry markers
+of a ``page_families`` family in >= ``page_line_frac`` of them (``spam:<family>``), is dropped, as is a
+page left empty (``clean:empty``). A sample of removed lines is kept in ``meta.removed_lines_sample`` as
+``rule<TAB>line`` rows (truncated to ``sample_chars``) and the count in ``meta.removed_lines``.
 """
 from __future__ import annotations
 
@@ -26,33 +34,19 @@ import pyarrow as pa
 
 from curate.stage import Stage, StageResult
 from filters._stage import Verdict, run_docs
-from filters.text import TERMINAL_PUNCT, words
+from filters.layout import LayoutConfig, article_mask, ends_sentence
+from filters.lexicon import Lexicon, compile_lexicon
+from filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, words
 
-SPAM_PATTERNS = [
-    r"bitcoin", r"\bbtc\b", r"ethereum", r"\beth\b", r"crypto\w*", r"blockchain", r"altcoins?", r"dogecoin",
-    r"\bnfts?\b", r"airdrop", r"\bico\b", r"price prediction", r"binance", r"coinbase",
-    r"porn\w*", r"\bxxx\b", r"\bsex\b", r"nude", r"\bescorts?\b", r"\bmilf\b", r"hentai", r"\bwebcams?\b",
-    r"casino", r"\bpoker\b", r"slot machines?", r"betting", r"jackpot", r"viagra", r"cialis",
-]
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
              "javascript"]
-BOILERPLATE_PATTERNS = [
-    r"cookie", r"accept all", r"subscribe", r"newsletter", r"sign up", r"log ?in\b", r"sign in", r"log ?out",
-    r"\bshare\b", r"follow us", r"read more", r"click here", r"skip to", r"back to top", r"advertisement",
-    r"related (posts|articles|stories)", r"leave a (comment|reply)", r"you may also like", r"all rights reserved",
-    r"©|\(c\) ?\d{4}", r"terms (and|&) conditions", r"contact us", r"\bimprint\b", r"^(home|menu|search|email)$",
-    r"impressum", r"datenschutz", r"zum inhalt", r"nutzungsbedingungen", r"startseite", r"\bteilen\b",
-    r"anmelden", r"abonnieren", r"kommentar", r"mentions légales", r"aviso legal", r"inicio de sesión",
-    r"^(kategorie|category|tags?|schlagwörter)\s*:",
-]
 _NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
 
 
 @dataclass
 class _Rules:
-    spam: re.Pattern
-    boiler: re.Pattern
+    lex: Lexicon
     policy: list[str]
 
 
@@ -63,31 +57,38 @@ class LineCleanStage(Stage):
 
     @dataclass
     class Config:
-        spam_patterns: list[str] = field(default_factory=lambda: list(SPAM_PATTERNS))
+        lexicon: str | None = None  # word-list YAML replacing filters/data/lexicon.yaml
+        spam_patterns: dict[str, list[str]] | None = None  # family -> regexes; None: the lexicon's
+        seo_signatures: list[str] | None = None
+        boilerplate_patterns: dict[str, list[str]] | None = None  # language -> regexes; None: the lexicon's
         spam_min_hits: int = 2
-        boilerplate_patterns: list[str] = field(default_factory=lambda: list(BOILERPLATE_PATTERNS))
+        spam_block_min_lines: int = 3
         boilerplate_max_words: int = 12
+        boilerplate_max_width: int = 30  # and for lines with CJK text, <= this display width (15 characters)
         c4_policy: list[str] = field(default_factory=lambda: list(C4_POLICY))
         c4_terminal_punct: bool = False  # C4 drops every line not ending in . ! ? " (harsh on titles)
         c4_min_words: int = 0  # C4 uses 3
         nav: bool = True
         urls: bool = True
-        edge_block_min_lines: int = 3
+        repeated_lines: bool = True  # remove a line's later copies within the page (menus twice, ranking lists)
+        layout: LayoutConfig = field(default_factory=LayoutConfig)
+        edge_block_min_lines: int = 0  # 3 before the layout rule existed; the layout rule covers it
         edge_line_max_words: int = 10
+        page_seo: bool = True
+        page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
+        page_line_frac: float = 0.25
+        page_min_lines: int = 2
         sample_chars: int = 2000
 
     def _compile(self) -> _Rules:
         c = self.config
-        return _Rules(re.compile("|".join(f"(?:{p})" for p in c.spam_patterns), re.I) if c.spam_patterns
-                      else re.compile(r"(?!)"),
-                      re.compile("|".join(f"(?:{p})" for p in c.boilerplate_patterns), re.I)
-                      if c.boilerplate_patterns else re.compile(r"(?!)"),
+        return _Rules(compile_lexicon(c.lexicon, c.spam_patterns, c.seo_signatures, c.boilerplate_patterns),
                       [p.lower() for p in c.c4_policy])
 
     def line_rule(self, line: str, r: _Rules) -> str | None:
         """The rule that removes this (stripped, non-empty) line, or None to keep it."""
         c = self.config
-        if len({m.lower() for m in r.spam.findall(line)}) >= c.spam_min_hits:
+        if len({m.lower() for m in r.lex.any_spam.findall(line)}) >= c.spam_min_hits:
             return "spam"
         low = line.lower()
         if any(p in low for p in r.policy):
@@ -97,7 +98,8 @@ class LineCleanStage(Stage):
             return "c4"
         if n < c.c4_min_words:
             return "c4"
-        if n <= c.boilerplate_max_words and r.boiler.search(line):
+        if n <= c.boilerplate_max_words and r.lex.boilerplate.search(line) and \
+                (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
             return "boilerplate"
         if c.urls and _URL.match(line):
             return "url"
@@ -115,29 +117,74 @@ class LineCleanStage(Stage):
         ends = line.endswith(TERMINAL_PUNCT) and not line.endswith(("...", "…"))
         return not ends and len(words(line)) <= self.config.edge_line_max_words
 
+    def _spam_blocks(self, lines: list[str], verdict: list[str | None], rules: _Rules) -> None:
+        """Mark runs of non-prose lines that each carry a spam marker (pasted headline blocks)."""
+        run: list[int] = []
+        for i, s in enumerate(lines + [""]):
+            if s and rules.lex.any_spam.search(s) and (not ends_sentence(s) or verdict[i] == "spam"):
+                run.append(i)
+                continue
+            if len(run) >= self.config.spam_block_min_lines:
+                for j in run:
+                    verdict[j] = verdict[j] or "spam_block"
+            run = []
+
+    def _edge_blocks(self, lines: list[str], verdict: list[str | None]) -> None:
+        idx = list(range(len(lines)))
+        for order in (idx, idx[::-1]):
+            run = []
+            for i in order:
+                if verdict[i] is None and not self._edge_candidate(lines[i]):
+                    break
+                run.append(i)  # lines removed by another rule extend the block
+            if len(run) >= self.config.edge_block_min_lines:
+                for i in run:
+                    verdict[i] = verdict[i] or "edge_block"
+
     def clean(self, text: str, rules: _Rules) -> tuple[str, list[tuple[str, str]]]:
         """Cleaned text and the removed (rule, line) pairs in document order."""
         c = self.config
         raw = text.split("\n")
-        verdict: list[str | None] = [None] * len(raw)
         content = [i for i, s in enumerate(raw) if s.strip()]
-        for i in content:
-            verdict[i] = self.line_rule(raw[i].strip(), rules)
+        lines = [raw[i].strip() for i in content]
+        verdict: list[str | None] = [self.line_rule(s, rules) for s in lines]
+        if c.spam_block_min_lines:
+            self._spam_blocks(lines, verdict, rules)
+        if c.layout.enabled and lines:
+            for i, inside in enumerate(article_mask(lines, [v is not None for v in verdict], c.layout)):
+                if not inside:
+                    verdict[i] = verdict[i] or "layout"
         if c.edge_block_min_lines:
-            for order in (content, content[::-1]):
-                run = []
-                for i in order:
-                    if verdict[i] is None and not self._edge_candidate(raw[i].strip()):
-                        break
-                    run.append(i)  # lines removed by another rule extend the block
-                if len(run) >= c.edge_block_min_lines:
-                    for i in run:
-                        verdict[i] = verdict[i] or "edge_block"
-        removed = [(verdict[i], raw[i].strip()) for i in content if verdict[i] is not None]
-        kept = "\n".join(s for s, v in zip(raw, verdict) if v is None)
-        if removed:
-            kept = re.sub(r"\n{3,}", "\n\n", kept).strip("\n")
-        return kept, removed
+            self._edge_blocks(lines, verdict)
+        if c.repeated_lines:  # after layout: the copy that survives is the article's (a headline, not its menu copy)
+            seen: set[str] = set()
+            for i, s in enumerate(lines):
+                if verdict[i] is None and s in seen:
+                    verdict[i] = "repeat"
+                if verdict[i] is None:
+                    seen.add(s)
+        removed = [(v, s) for v, s in zip(verdict, lines) if v is not None]
+        if not removed:
+            return text, removed
+        gone = {content[i] for i, v in enumerate(verdict) if v is not None}
+        kept = "\n".join(s for i, s in enumerate(raw) if i not in gone)
+        return re.sub(r"\n{3,}", "\n\n", kept).strip("\n"), removed
+
+    def page_spam(self, text: str, cleaned: str, rules: _Rules) -> str | None:
+        """``spam:seo`` for a gambling-SEO signature anywhere in the page, ``spam:<family>`` when that
+        family's markers are in >= ``page_line_frac`` of the kept lines (and in >= ``page_min_lines``)."""
+        c = self.config
+        if c.page_seo and rules.lex.signatures.search(text):
+            return "spam:seo"
+        kept = [s for s in cleaned.split("\n") if s.strip()]
+        for fam in c.page_families:
+            rx = rules.lex.spam.get(fam)
+            if rx is None or not kept:
+                continue
+            n = sum(1 for s in kept if rx.search(s))
+            if n >= c.page_min_lines and n / len(kept) >= c.page_line_frac:
+                return f"spam:{fam}"
+        return None
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
         rules = self._compile()
@@ -150,7 +197,8 @@ class LineCleanStage(Stage):
             m = {"removed_lines": len(removed)}
             if removed:
                 m["removed_lines_sample"] = "\n".join(f"{r}\t{s}" for r, s in removed)[: self.config.sample_chars]
-            return Verdict("clean:empty" if not cleaned.strip() else None, m, cleaned)
+            reason = "clean:empty" if not cleaned.strip() else self.page_spam(text, cleaned, rules)
+            return Verdict(reason, m, cleaned)
 
         res = run_docs(batch, self.name, decide)
         res.counters = dict(counts)

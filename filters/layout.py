@@ -1,0 +1,114 @@
+"""Where the article is in a page's lines: language-neutral signals for line/block cleaning.
+
+Naive crawled text is navigation, related-link lists, share counters and footers around one article. The
+article is where long lines that end a sentence (``.!?`` or ``。！？``) are dense; boilerplate is runs of
+short lines without a sentence end, lines repeated within the page (menus shown twice, ranking lists) and
+date/time-only lines (list entries, comment headers). Each line gets a score (its display width when it
+reads like prose, a penalty otherwise) and the article regions are the maximum-sum segments of that score
+(the Body Text Extraction idea of Finn et al. 2001, on lines instead of tags), taken while a segment holds
+at least ``min_region_frac`` of the best one. A headline/byline window before each region is kept too.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from filters.text import TERMINAL_PUNCT, display_width
+
+_SENTENCE_MARK = re.compile(r"[。！？]|[.!?](?:\s|$)")
+# A date or a time: 2013/12/28, 2024-05-19, 2019年04月21日, 3월 27일, 05.13, 12:52(:17)
+_DATE = re.compile(r"\d{1,4}\s*[-/.年월月]\s*\d{1,2}(?:\s*[-/.월月]\s*\d{1,4})?\s*[日일]?|\d{1,2}:\d{2}(?::\d{2})?")
+_NOT_LETTER = re.compile(r"[\W\d_]+")
+
+
+@dataclass
+class LayoutConfig:
+    """Scores and thresholds of the article finder (display widths: a CJK character counts 2)."""
+
+    enabled: bool = True
+    prose_min_width: int = 16  # a line ending a sentence scores its width from this width up
+    plain_width_offset: int = 40  # a line without a sentence end scores width - this (so long lines count)
+    short_penalty: float = 15.0  # floor of a short line's score
+    strong_penalty: float = 30.0  # a repeated line, a date-only line, a line another rule removes
+    min_region_frac: float = 0.3  # further regions must score >= this share of the best one
+    head_lines: int = 6  # headline / byline / dateline: lines kept before each region (of those no other rule removes)
+    keep_prose_width: int = 40  # outside regions, lines ending a sentence from this width are kept
+    date_max_letters: int = 6  # a line whose text beside dates/times has at most this width is a date line
+
+
+def ends_sentence(line: str) -> bool:
+    """Ends with sentence-final punctuation (not an ellipsis), or holds two or more sentence ends."""
+    return (line.endswith(TERMINAL_PUNCT) and not line.endswith(("...", "…"))) or \
+        len(_SENTENCE_MARK.findall(line)) >= 2
+
+
+def is_date_line(line: str, max_letters: int = 6) -> bool:
+    """A date/time stamp with at most a few letters around it (list entries, comment headers, bylines)."""
+    rest = _DATE.sub("", line)
+    return rest != line and display_width(_NOT_LETTER.sub("", rest)) <= max_letters
+
+
+def line_scores(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[float]:
+    """Prose-likeness of each stripped line (see module doc); ``removed`` marks lines other rules remove."""
+    counts = Counter(lines)
+    out = []
+    for s, gone in zip(lines, removed):
+        if gone or counts[s] > 1 or is_date_line(s, c.date_max_letters):
+            out.append(-c.strong_penalty)
+            continue
+        w = display_width(s)
+        if s.endswith(("...", "…")):  # a truncated teaser: related-article lists
+            out.append(-c.short_penalty)
+        elif ends_sentence(s):
+            out.append(float(w) if w >= c.prose_min_width else -c.short_penalty / 2)
+        else:
+            out.append(max(float(w - c.plain_width_offset), -c.short_penalty))
+    return out
+
+
+def _best_segment(scores: list[float], lo: int, hi: int) -> tuple[float, int, int]:
+    """(sum, start, end) of the maximum-sum segment of scores[lo:hi] (Kadane); (0, lo, lo) if none > 0."""
+    best, bs, be = 0.0, lo, lo
+    cur, start = 0.0, lo
+    for i in range(lo, hi):
+        if cur <= 0:
+            cur, start = 0.0, i
+        cur += scores[i]
+        if cur > best:
+            best, bs, be = cur, start, i + 1
+    return best, bs, be
+
+
+def regions(scores: list[float], min_frac: float) -> list[tuple[int, int]]:
+    """Article regions [start, end): the best segment, then the best of what is left on either side,
+    while a segment scores at least ``min_frac`` of the first; sorted by start."""
+    out: list[tuple[int, int]] = []
+    spans = [(0, len(scores))]
+    top = None
+    while spans:
+        cands = [(*_best_segment(scores, lo, hi), lo, hi) for lo, hi in spans]
+        total, a, b, lo, hi = max(cands, key=lambda x: x[0])
+        if total <= 0 or (top is not None and total < min_frac * top):
+            break
+        top = top if top is not None else total
+        out.append((a, b))
+        spans.remove((lo, hi))
+        spans += [s for s in ((lo, a), (b, hi)) if s[1] > s[0]]
+    return sorted(out)
+
+
+def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[bool]:
+    """True for lines in an article region, in the head window before one, or prose outside them."""
+    scores = line_scores(lines, removed, c)
+    keep = [False] * len(lines)
+    for a, b in regions(scores, c.min_region_frac):
+        for i in range(a, b):
+            keep[i] = not removed[i]
+        head = [i for i in range(a) if not removed[i]][-c.head_lines:] if c.head_lines else []
+        for i in head:  # the lines other rules leave just before the region: headline, byline, dateline
+            keep[i] = True
+    for i, s in enumerate(lines):
+        if not keep[i] and scores[i] > 0 and ends_sentence(s) and display_width(s) >= c.keep_prose_width:
+            keep[i] = True
+    return keep
