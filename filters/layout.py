@@ -11,11 +11,13 @@ at least ``min_region_frac`` of the best one. A headline/byline window before ea
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 from filters.text import TERMINAL_PUNCT, display_width
 
+_CLAUSE_END = ("、", "，", ",", "‼", "⁉")
 _SENTENCE_MARK = re.compile(r"[。！？]|[.!?](?:\s|$)")
 # A date or a time: 2013/12/28, 2024-05-19, 2019年04月21日, 3월 27일, 05.13, 12:52(:17)
 _DATE = re.compile(r"\d{1,4}\s*[-/.年월月]\s*\d{1,2}(?:\s*[-/.월月]\s*\d{1,4})?\s*[日일]?|\d{1,2}:\d{2}(?::\d{2})?")
@@ -29,11 +31,16 @@ class LayoutConfig:
     enabled: bool = True
     prose_min_width: int = 16  # a line ending a sentence scores its width from this width up
     plain_width_offset: int = 40  # a line without a sentence end scores width - this (so long lines count)
+    plain_max_score: float = 5.0  # cap: a long line without a sentence end may be a headline in a list
     short_penalty: float = 15.0  # floor of a short line's score
     strong_penalty: float = 30.0  # a repeated line, a date-only line, a line another rule removes
     min_region_frac: float = 0.3  # further regions must score >= this share of the best one
     head_lines: int = 6  # headline / byline / dateline: lines kept before each region (of those no other rule removes)
-    keep_prose_width: int = 40  # outside regions, lines ending a sentence from this width are kept
+    tail_lines: int = 3  # lines after a region kept up to the first line another rule removes,
+    tail_max_plain_width: int = 30  # or the first line this wide that does not read as prose (a headline)
+    keep_prose_width: int = 0  # outside regions, keep lines ending a sentence from this width (0: none)
+    list_min_run: int = 3  # this many consecutive lines sharing a prefix/suffix are list items (strong)
+    list_affix_chars: int = 4  # (0 or list_min_run 0: off)
     date_max_letters: int = 6  # a line whose text beside dates/times has at most this width is a date line
 
 
@@ -43,27 +50,54 @@ def ends_sentence(line: str) -> bool:
         len(_SENTENCE_MARK.findall(line)) >= 2
 
 
+def reads_as_prose(line: str) -> bool:
+    """Ends a sentence, or a clause (a comma: text hard-wrapped mid-sentence), or with an emoji
+    (informal writing ends sentences with one)."""
+    if ends_sentence(line) or line.endswith(_CLAUSE_END):
+        return True
+    last = line.rstrip("\ufe0f")[-1:]
+    return bool(last) and unicodedata.category(last) == "So"
+
+
 def is_date_line(line: str, max_letters: int = 6) -> bool:
     """A date/time stamp with at most a few letters around it (list entries, comment headers, bylines)."""
     rest = _DATE.sub("", line)
     return rest != line and display_width(_NOT_LETTER.sub("", rest)) <= max_letters
 
 
+def _affix_runs(lines: list[str], min_run: int, min_len: int) -> list[bool]:
+    """True for lines in a run of >= ``min_run`` consecutive lines sharing a prefix or a suffix of
+    >= ``min_len`` characters with a letter in it (``【関連記事】...``, ``... | Site name``): list items."""
+    out = [False] * len(lines)
+    if not min_run:
+        return out
+    for affix in (lambda s: s[:min_len], lambda s: s[-min_len:]):
+        keys = [affix(s) if len(s) > min_len and any(ch.isalpha() for ch in affix(s)) else None for s in lines]
+        start = 0
+        for i in range(1, len(lines) + 1):
+            if i == len(lines) or keys[i] is None or keys[i] != keys[start]:
+                if keys[start] is not None and i - start >= min_run:
+                    out[start:i] = [True] * (i - start)
+                start = i
+    return out
+
+
 def line_scores(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[float]:
     """Prose-likeness of each stripped line (see module doc); ``removed`` marks lines other rules remove."""
     counts = Counter(lines)
+    listed = _affix_runs(lines, c.list_min_run, c.list_affix_chars)
     out = []
-    for s, gone in zip(lines, removed):
-        if gone or counts[s] > 1 or is_date_line(s, c.date_max_letters):
+    for s, gone, item in zip(lines, removed, listed):
+        if gone or item or counts[s] > 1 or is_date_line(s, c.date_max_letters):
             out.append(-c.strong_penalty)
             continue
         w = display_width(s)
         if s.endswith(("...", "…")):  # a truncated teaser: related-article lists
             out.append(-c.short_penalty)
-        elif ends_sentence(s):
+        elif reads_as_prose(s):
             out.append(float(w) if w >= c.prose_min_width else -c.short_penalty / 2)
         else:
-            out.append(max(float(w - c.plain_width_offset), -c.short_penalty))
+            out.append(min(max(float(w - c.plain_width_offset), -c.short_penalty), c.plain_max_score))
     return out
 
 
@@ -108,7 +142,13 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
         head = [i for i in range(a) if not removed[i]][-c.head_lines:] if c.head_lines else []
         for i in head:  # the lines other rules leave just before the region: headline, byline, dateline
             keep[i] = True
+        for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption, sign-off or spec table after it
+            if removed[i] or scores[i] <= -c.strong_penalty or lines[i].endswith(("...", "…")) or \
+                    (not reads_as_prose(lines[i]) and display_width(lines[i]) >= c.tail_max_plain_width):
+                break  # stop at a repeated/date line, a teaser, a headline-like line (a related list)
+            keep[i] = True
     for i, s in enumerate(lines):
-        if not keep[i] and scores[i] > 0 and ends_sentence(s) and display_width(s) >= c.keep_prose_width:
+        if c.keep_prose_width and not keep[i] and scores[i] > 0 and ends_sentence(s) and \
+                display_width(s) >= c.keep_prose_width:
             keep[i] = True
     return keep
