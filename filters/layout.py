@@ -29,18 +29,22 @@ class LayoutConfig:
     """Scores and thresholds of the article finder (display widths: a CJK character counts 2)."""
 
     enabled: bool = True
+    # the layout rule applies to pages where >= this share of lines are chrome (removed by another rule,
+    # repeated, date-only or list items): naive page text, not text a main-content extractor already cut
+    min_chrome_share: float = 0.1
     prose_min_width: int = 16  # a line ending a sentence scores its width from this width up
     plain_width_offset: int = 40  # a line without a sentence end scores width - this (so long lines count)
     plain_max_score: float = 5.0  # cap: a long line without a sentence end may be a headline in a list
     short_penalty: float = 15.0  # floor of a short line's score
     strong_penalty: float = 30.0  # a repeated line, a date-only line, a line another rule removes
     min_region_frac: float = 0.3  # further regions must score >= this share of the best one
+    min_region_score: float = 0  # or at least this much (a paragraph of prose); 0: off
     head_lines: int = 6  # headline / byline / dateline: lines kept before each region (of those no other rule removes)
     tail_lines: int = 3  # lines after a region kept up to the first line another rule removes,
     tail_max_plain_width: int = 30  # or the first line this wide that does not read as prose (a headline)
-    keep_prose_width: int = 0  # outside regions, keep lines ending a sentence from this width (0: none)
+    keep_prose_width: int = 80  # outside regions, keep lines ending a sentence from this width (0: none)
     list_min_run: int = 3  # this many consecutive lines sharing a prefix/suffix are list items (strong)
-    list_affix_chars: int = 4  # (0 or list_min_run 0: off)
+    list_affix_width: int = 10  # shared prefix/suffix width in display columns (5 CJK characters); 0: off
     date_max_letters: int = 6  # a line whose text beside dates/times has at most this width is a date line
 
 
@@ -65,14 +69,30 @@ def is_date_line(line: str, max_letters: int = 6) -> bool:
     return rest != line and display_width(_NOT_LETTER.sub("", rest)) <= max_letters
 
 
-def _affix_runs(lines: list[str], min_run: int, min_len: int) -> list[bool]:
+def _affix(s: str, width: int, suffix: bool) -> str | None:
+    """The shortest prefix (or suffix) of ``s`` at least ``width`` display columns wide, if it has a letter
+    and is not the whole line."""
+    seq = reversed(s) if suffix else iter(s)
+    out, w = [], 0
+    for ch in seq:
+        out.append(ch)
+        w += display_width(ch)
+        if w >= width:
+            break
+    if w < width or len(out) >= len(s):
+        return None
+    key = "".join(reversed(out) if suffix else out)
+    return key if any(ch.isalpha() for ch in key) else None
+
+
+def _affix_runs(lines: list[str], min_run: int, width: int) -> list[bool]:
     """True for lines in a run of >= ``min_run`` consecutive lines sharing a prefix or a suffix of
-    >= ``min_len`` characters with a letter in it (``【関連記事】...``, ``... | Site name``): list items."""
+    ``width`` display columns (``【関連記事】...``, ``... | Site name``): list items."""
     out = [False] * len(lines)
-    if not min_run:
+    if not min_run or not width:
         return out
-    for affix in (lambda s: s[:min_len], lambda s: s[-min_len:]):
-        keys = [affix(s) if len(s) > min_len and any(ch.isalpha() for ch in affix(s)) else None for s in lines]
+    for suffix in (False, True):
+        keys = [_affix(s, width, suffix) for s in lines]
         start = 0
         for i in range(1, len(lines) + 1):
             if i == len(lines) or keys[i] is None or keys[i] != keys[start]:
@@ -85,7 +105,7 @@ def _affix_runs(lines: list[str], min_run: int, min_len: int) -> list[bool]:
 def line_scores(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[float]:
     """Prose-likeness of each stripped line (see module doc); ``removed`` marks lines other rules remove."""
     counts = Counter(lines)
-    listed = _affix_runs(lines, c.list_min_run, c.list_affix_chars)
+    listed = _affix_runs(lines, c.list_min_run, c.list_affix_width)
     out = []
     for s, gone, item in zip(lines, removed, listed):
         if gone or item or counts[s] > 1 or is_date_line(s, c.date_max_letters):
@@ -114,16 +134,16 @@ def _best_segment(scores: list[float], lo: int, hi: int) -> tuple[float, int, in
     return best, bs, be
 
 
-def regions(scores: list[float], min_frac: float) -> list[tuple[int, int]]:
+def regions(scores: list[float], min_frac: float, min_score: float = float("inf")) -> list[tuple[int, int]]:
     """Article regions [start, end): the best segment, then the best of what is left on either side,
-    while a segment scores at least ``min_frac`` of the first; sorted by start."""
+    while a segment scores at least ``min_frac`` of the first or ``min_score``; sorted by start."""
     out: list[tuple[int, int]] = []
     spans = [(0, len(scores))]
     top = None
     while spans:
         cands = [(*_best_segment(scores, lo, hi), lo, hi) for lo, hi in spans]
         total, a, b, lo, hi = max(cands, key=lambda x: x[0])
-        if total <= 0 or (top is not None and total < min_frac * top):
+        if total <= 0 or (top is not None and total < min(min_frac * top, min_score)):
             break
         top = top if top is not None else total
         out.append((a, b))
@@ -133,10 +153,13 @@ def regions(scores: list[float], min_frac: float) -> list[tuple[int, int]]:
 
 
 def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[bool]:
-    """True for lines in an article region, in the head window before one, or prose outside them."""
+    """True for lines in an article region, in the head window before one, or prose outside them;
+    all True when fewer than ``min_chrome_share`` of the lines are chrome (text already extracted)."""
     scores = line_scores(lines, removed, c)
+    if sum(v <= -c.strong_penalty for v in scores) < c.min_chrome_share * len(lines):
+        return [True] * len(lines)
     keep = [False] * len(lines)
-    for a, b in regions(scores, c.min_region_frac):
+    for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf")):
         for i in range(a, b):
             keep[i] = not removed[i]
         head = [i for i in range(a) if not removed[i]][-c.head_lines:] if c.head_lines else []
