@@ -15,12 +15,15 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-from filters.text import TERMINAL_PUNCT, display_width
+from filters.text import display_width
 
+_SENTENCE_END = (".", "!", "?", "。", "！", "？", "．", "‼", "⁉")
+_CLOSERS = "\"'”’」』)）]】"
 _CLAUSE_END = ("、", "，", ",", "‼", "⁉")
 _SENTENCE_MARK = re.compile(r"[。！？]|[.!?](?:\s|$)")
-# A date or a time: 2013/12/28, 2024-05-19, 2019年04月21日, 3월 27일, 05.13, 12:52(:17)
-_DATE = re.compile(r"\d{1,4}\s*[-/.年월月]\s*\d{1,2}(?:\s*[-/.월月]\s*\d{1,4})?\s*[日일]?|\d{1,2}:\d{2}(?::\d{2})?")
+# A date or a time: 2013/12/28, 2024-05-19, 2019年04月21日, 3월 27일, 12/28, 12:52(:17) (not 3.3 or 62.5)
+_DATE = re.compile(r"\d{4}\s*[-/.年년]\s*\d{1,2}(?:\s*[-/.月월]\s*\d{1,2})?\s*[日일]?|\d{1,2}\s*[/月월]\s*\d{1,2}\s*[日일]?"
+                   r"|\d{1,2}:\d{2}(?::\d{2})?")
 _NOT_LETTER = re.compile(r"[\W\d_]+")
 
 
@@ -49,9 +52,10 @@ class LayoutConfig:
 
 
 def ends_sentence(line: str) -> bool:
-    """Ends with sentence-final punctuation (not an ellipsis), or holds two or more sentence ends."""
-    return (line.endswith(TERMINAL_PUNCT) and not line.endswith(("...", "…"))) or \
-        len(_SENTENCE_MARK.findall(line)) >= 2
+    """Ends with sentence-final punctuation (a closing quote or bracket only after one: 『title』 is a
+    name, 「…。」 a sentence; not an ellipsis), or holds two or more sentence ends."""
+    core = line.rstrip(_CLOSERS)
+    return (core.endswith(_SENTENCE_END) and not core.endswith("...")) or len(_SENTENCE_MARK.findall(line)) >= 2
 
 
 def reads_as_prose(line: str) -> bool:
@@ -156,6 +160,7 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
     """True for lines in an article region, in the head window before one, or prose outside them;
     all True when fewer than ``min_chrome_share`` of the lines are chrome (text already extracted)."""
     scores = line_scores(lines, removed, c)
+    listed = _affix_runs(lines, c.list_min_run, c.list_affix_width)
     if sum(v <= -c.strong_penalty for v in scores) < c.min_chrome_share * len(lines):
         return [True] * len(lines)
     keep = [False] * len(lines)
@@ -166,9 +171,10 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
         for i in head:  # the lines other rules leave just before the region: headline, byline, dateline
             keep[i] = True
         for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption, sign-off or spec table after it
-            if removed[i] or scores[i] <= -c.strong_penalty or lines[i].endswith(("...", "…")) or \
+            if removed[i] or listed[i] or is_date_line(lines[i], c.date_max_letters) or \
+                    lines[i].endswith(("...", "…")) or \
                     (not reads_as_prose(lines[i]) and display_width(lines[i]) >= c.tail_max_plain_width):
-                break  # stop at a repeated/date line, a teaser, a headline-like line (a related list)
+                break  # stop at a list item, a date line, a teaser, a headline-like line (a related list)
             keep[i] = True
     for i, s in enumerate(lines):
         if c.keep_prose_width and not keep[i] and scores[i] > 0 and ends_sentence(s) and \
