@@ -24,6 +24,7 @@ _SENTENCE_MARK = re.compile(r"[。！？]|[.!?](?:\s|$)")
 # A date or a time: 2013/12/28, 2024-05-19, 2019年04月21日, 3월 27일, 12/28, 12:52(:17) (not 3.3 or 62.5)
 _DATE = re.compile(r"\d{4}\s*[-/.年년]\s*\d{1,2}(?:\s*[-/.月월]\s*\d{1,2})?\s*[日일]?|\d{1,2}\s*[/月월]\s*\d{1,2}\s*[日일]?"
                    r"|\d{1,2}:\d{2}(?::\d{2})?")
+_DIGIT = re.compile(r"\d")
 _NOT_LETTER = re.compile(r"[\W\d_]+")
 
 
@@ -69,23 +70,20 @@ def reads_as_prose(line: str) -> bool:
 
 def is_date_line(line: str, max_letters: int = 6) -> bool:
     """A date/time stamp with at most a few letters around it (list entries, comment headers, bylines)."""
+    if not _DIGIT.search(line):
+        return False
     rest = _DATE.sub("", line)
     return rest != line and display_width(_NOT_LETTER.sub("", rest)) <= max_letters
 
 
 def _affix(s: str, width: int, suffix: bool) -> str | None:
-    """The shortest prefix (or suffix) of ``s`` at least ``width`` display columns wide, if it has a letter
-    and is not the whole line."""
-    seq = reversed(s) if suffix else iter(s)
-    out, w = [], 0
-    for ch in seq:
-        out.append(ch)
-        w += display_width(ch)
-        if w >= width:
-            break
-    if w < width or len(out) >= len(s):
+    """The first (or last) ``width`` display columns of ``s`` (half as many characters when the line starts,
+    or ends, with a wide CJK character), if they hold a letter and are not the whole line."""
+    edge = s[-1] if suffix else s[0]
+    n = width // 2 if display_width(edge) == 2 else width
+    if len(s) <= n:
         return None
-    key = "".join(reversed(out) if suffix else out)
+    key = s[-n:] if suffix else s[:n]
     return key if any(ch.isalpha() for ch in key) else None
 
 

@@ -35,7 +35,7 @@ import pyarrow as pa
 from curate.stage import Stage, StageResult
 from filters._stage import Verdict, run_docs
 from filters.layout import LayoutConfig, article_mask, ends_sentence
-from filters.lexicon import Lexicon, compile_lexicon
+from filters.lexicon import CHROME, Lexicon, compile_lexicon
 from filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, words
 
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
@@ -48,6 +48,8 @@ _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
 class _Rules:
     lex: Lexicon
     policy: list[str]
+    families: set[str]
+    spam_regex: bool
 
 
 class LineCleanStage(Stage):
@@ -82,15 +84,25 @@ class LineCleanStage(Stage):
 
     def _compile(self) -> _Rules:
         c = self.config
-        return _Rules(compile_lexicon(c.lexicon, c.spam_patterns, c.seo_signatures, c.boilerplate_patterns),
-                      [p.lower() for p in c.c4_policy])
+        lex = compile_lexicon(c.lexicon, c.spam_patterns, c.seo_signatures, c.boilerplate_patterns)
+        families = set(lex.families)
+        return _Rules(lex, [p.lower() for p in c.c4_policy], families, lex.matcher.has_regex(families))
 
-    def line_rule(self, line: str, r: _Rules) -> str | None:
-        """The rule that removes this (stripped, non-empty) line, or None to keep it."""
+    def line_rule(self, line: str, r: _Rules, spam: dict[str, set[str]] | None = None,
+                  chrome: bool | None = None) -> str | None:
+        """The rule that removes this (stripped, non-empty) line, or None to keep it. ``spam`` (family ->
+        markers) and ``chrome`` (a boilerplate phrase is in it) come from one pass over the page; given
+        a line alone, they are looked up for it."""
         c = self.config
-        if len({m.lower() for m in r.lex.any_spam.findall(line)}) >= c.spam_min_hits:
-            return "spam"
         low = line.lower()
+        if spam is None:
+            found = r.lex.matcher.hits(low).get(0, {})
+            chrome = CHROME in found if chrome is None else chrome
+            spam = {g: v for g, v in found.items() if g != CHROME}
+            if r.spam_regex:
+                spam.update(r.lex.matcher.regex_hits(low, r.families))
+        if len(set().union(*spam.values()) if spam else ()) >= c.spam_min_hits:
+            return "spam"
         if any(p in low for p in r.policy):
             return "c4"
         n = len(words(line))
@@ -98,9 +110,9 @@ class LineCleanStage(Stage):
             return "c4"
         if n < c.c4_min_words:
             return "c4"
-        if n <= c.boilerplate_max_words and r.lex.boilerplate.search(line) and \
-                (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
-            return "boilerplate"
+        if n <= c.boilerplate_max_words and (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
+            if chrome or r.lex.matcher.regex_hits(low, {CHROME}):
+                return "boilerplate"
         if c.urls and _URL.match(line):
             return "url"
         if c.nav and "{" not in line:
@@ -117,11 +129,11 @@ class LineCleanStage(Stage):
         ends = line.endswith(TERMINAL_PUNCT) and not line.endswith(("...", "…"))
         return not ends and len(words(line)) <= self.config.edge_line_max_words
 
-    def _spam_blocks(self, lines: list[str], verdict: list[str | None], rules: _Rules) -> None:
+    def _spam_blocks(self, lines: list[str], verdict: list[str | None], spam: list[dict]) -> None:
         """Mark runs of non-prose lines that each carry a spam marker (pasted headline blocks)."""
         run: list[int] = []
         for i, s in enumerate(lines + [""]):
-            if s and rules.lex.any_spam.search(s) and (not ends_sentence(s) or verdict[i] == "spam"):
+            if s and spam[i] and (not ends_sentence(s) or verdict[i] == "spam"):
                 run.append(i)
                 continue
             if len(run) >= self.config.spam_block_min_lines:
@@ -143,13 +155,23 @@ class LineCleanStage(Stage):
 
     def clean(self, text: str, rules: _Rules) -> tuple[str, list[tuple[str, str]]]:
         """Cleaned text and the removed (rule, line) pairs in document order."""
+        cleaned, removed, _ = self._clean(text, rules)
+        return cleaned, removed
+
+    def _clean(self, text: str, rules: _Rules) -> tuple[str, list[tuple[str, str]], list[dict[str, set[str]]]]:
+        """``clean`` plus the spam markers (family -> phrases) of each kept line."""
         c = self.config
         raw = text.split("\n")
         content = [i for i, s in enumerate(raw) if s.strip()]
         lines = [raw[i].strip() for i in content]
-        verdict: list[str | None] = [self.line_rule(s, rules) for s in lines]
+        found = rules.lex.matcher.hits(text.lower())
+        chrome = [CHROME in found.get(i, ()) for i in content]
+        spam = [{g: v for g, v in found.get(i, {}).items() if g != CHROME} for i in content]
+        if rules.spam_regex:  # spam markers that are regexes
+            spam = [{**sp, **rules.lex.matcher.regex_hits(s.lower(), rules.families)} for s, sp in zip(lines, spam)]
+        verdict: list[str | None] = [self.line_rule(s, rules, sp, ch) for s, sp, ch in zip(lines, spam, chrome)]
         if c.spam_block_min_lines:
-            self._spam_blocks(lines, verdict, rules)
+            self._spam_blocks(lines, verdict, spam)
         if c.layout.enabled and lines:
             for i, inside in enumerate(article_mask(lines, [v is not None for v in verdict], c.layout)):
                 if not inside:
@@ -164,25 +186,23 @@ class LineCleanStage(Stage):
                 if verdict[i] is None:
                     seen.add(s)
         removed = [(v, s) for v, s in zip(verdict, lines) if v is not None]
+        kept_spam = [sp for sp, v in zip(spam, verdict) if v is None]
         if not removed:
-            return text, removed
+            return text, removed, kept_spam
         gone = {content[i] for i, v in enumerate(verdict) if v is not None}
         kept = "\n".join(s for i, s in enumerate(raw) if i not in gone)
-        return re.sub(r"\n{3,}", "\n\n", kept).strip("\n"), removed
+        return re.sub(r"\n{3,}", "\n\n", kept).strip("\n"), removed, kept_spam
 
-    def page_spam(self, text: str, cleaned: str, rules: _Rules) -> str | None:
+    def page_spam(self, text: str, kept_spam: list[dict[str, set[str]]], rules: _Rules) -> str | None:
         """``spam:seo`` for a gambling-SEO signature anywhere in the page, ``spam:<family>`` when that
-        family's markers are in >= ``page_line_frac`` of the kept lines (and in >= ``page_min_lines``)."""
+        family's markers are in >= ``page_line_frac`` of the kept lines (``kept_spam``: each kept line's
+        markers by family) and in >= ``page_min_lines`` of them."""
         c = self.config
-        if c.page_seo and rules.lex.signatures.search(text):
+        if c.page_seo and rules.lex.seo_page(text):
             return "spam:seo"
-        kept = [s for s in cleaned.split("\n") if s.strip()]
         for fam in c.page_families:
-            rx = rules.lex.spam.get(fam)
-            if rx is None or not kept:
-                continue
-            n = sum(1 for s in kept if rx.search(s))
-            if n >= c.page_min_lines and n / len(kept) >= c.page_line_frac:
+            n = sum(1 for sp in kept_spam if fam in sp)
+            if n >= c.page_min_lines and n / max(1, len(kept_spam)) >= c.page_line_frac:
                 return f"spam:{fam}"
         return None
 
@@ -191,13 +211,13 @@ class LineCleanStage(Stage):
         counts: Counter = Counter()
 
         def decide(text: str, meta: dict[str, str], _id: str) -> Verdict:
-            cleaned, removed = self.clean(text, rules)
+            cleaned, removed, kept_spam = self._clean(text, rules)
             counts["lines_removed"] += len(removed)
             counts.update(f"lines_removed_{rule}" for rule, _ in removed)
             m = {"removed_lines": len(removed)}
             if removed:
                 m["removed_lines_sample"] = "\n".join(f"{r}\t{s}" for r, s in removed)[: self.config.sample_chars]
-            reason = "clean:empty" if not cleaned.strip() else self.page_spam(text, cleaned, rules)
+            reason = "clean:empty" if not cleaned.strip() else self.page_spam(text, kept_spam, rules)
             return Verdict(reason, m, cleaned)
 
         res = run_docs(batch, self.name, decide)
