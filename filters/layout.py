@@ -36,6 +36,8 @@ class LayoutConfig:
     # the layout rule applies to pages where >= this share of lines are chrome (removed by another rule,
     # repeated, date-only or list items): naive page text, not text a main-content extractor already cut
     min_chrome_share: float = 0.1
+    min_chrome_lines: int = 0  # and at least this many
+    chrome_by_rules: bool = False
     prose_min_width: int = 16  # a line ending a sentence scores its width from this width up
     plain_width_offset: int = 40  # a line without a sentence end scores width - this (so long lines count)
     plain_max_score: float = 5.0  # cap: a long line without a sentence end may be a headline in a list
@@ -46,7 +48,7 @@ class LayoutConfig:
     head_lines: int = 6  # headline / byline / dateline: lines kept before each region (of those no other rule removes)
     tail_lines: int = 3  # lines after a region kept up to the first line another rule removes,
     tail_max_plain_width: int = 30  # or the first line this wide that does not read as prose (a headline)
-    keep_prose_width: int = 80  # outside regions, keep lines ending a sentence from this width (0: none)
+    keep_prose_width: int = 60  # outside regions, keep lines ending a sentence from this width (0: none)
     list_min_run: int = 3  # this many consecutive lines sharing a prefix/suffix are list items (strong)
     list_affix_width: int = 10  # shared prefix/suffix width in display columns (5 CJK characters); 0: off
     date_max_letters: int = 6  # a line whose text beside dates/times has at most this width is a date line
@@ -159,7 +161,8 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
     all True when fewer than ``min_chrome_share`` of the lines are chrome (text already extracted)."""
     scores = line_scores(lines, removed, c)
     listed = _affix_runs(lines, c.list_min_run, c.list_affix_width)
-    if sum(v <= -c.strong_penalty for v in scores) < c.min_chrome_share * len(lines):
+    chrome = sum(removed) if c.chrome_by_rules else sum(v <= -c.strong_penalty for v in scores)
+    if chrome < max(c.min_chrome_share * len(lines), c.min_chrome_lines):
         return [True] * len(lines)
     keep = [False] * len(lines)
     for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf")):

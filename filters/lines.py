@@ -16,8 +16,9 @@ Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_
 - ``repeat``: the second and later copies of a line within the page (menus shown twice, ranking lists);
 - ``layout``: lines outside the article regions that ``filters.layout`` finds (runs of short lines
   without a sentence end, repeated lines, date-only lines: navigation, related lists, comments, footers);
-- ``edge_block``: a run of >= ``edge_block_min_lines`` short lines (<= ``edge_line_max_words`` words)
-  without terminal punctuation at the very start or end of the document: headers, link-list footers.
+- ``edge_block``: on pages the layout rule leaves whole, a run of >= ``edge_block_min_lines`` short lines
+  (<= ``edge_line_max_words`` words) without terminal punctuation at the very start or end of the document:
+  headers, link-list footers left by a main-content extractor.
 Whole pages: a page carrying a gambling-SEO signature (``spam:seo``), or whose kept lines carry markers
 of a ``page_families`` family in >= ``page_line_frac`` of them (``spam:<family>``), is dropped, as is a
 page left empty (``clean:empty``). A sample of removed lines is kept in ``meta.removed_lines_sample`` as
@@ -74,11 +75,11 @@ class LineCleanStage(Stage):
         urls: bool = True
         repeated_lines: bool = True  # remove a line's later copies within the page (menus twice, ranking lists)
         layout: LayoutConfig = field(default_factory=LayoutConfig)
-        edge_block_min_lines: int = 0  # 3 before the layout rule existed; the layout rule covers it
+        edge_block_min_lines: int = 3  # on pages the layout rule leaves whole (extracted text)
         edge_line_max_words: int = 10
         page_seo: bool = True
         page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
-        page_line_frac: float = 0.25
+        page_line_frac: float = 0.15
         page_min_lines: int = 2
         sample_chars: int = 2000
 
@@ -123,8 +124,9 @@ class LineCleanStage(Stage):
 
     def _edge_candidate(self, line: str) -> bool:
         """A header/footer-like line: few words and no sentence end (a trailing ellipsis is UI text).
-        Bulleted lines are content lists (an article's closing summary), not navigation."""
-        if line.startswith(("- ", "• ", "* ")):
+        Bulleted lines are content lists (an article's closing summary), and lines starting with a number
+        are quantities or numbered items (an ingredient list, a ranking), not navigation."""
+        if line.startswith(("- ", "• ", "* ")) or line[:1].isdigit():
             return False
         ends = line.endswith(TERMINAL_PUNCT) and not line.endswith(("...", "…"))
         return not ends and len(words(line)) <= self.config.edge_line_max_words
@@ -172,11 +174,12 @@ class LineCleanStage(Stage):
         verdict: list[str | None] = [self.line_rule(s, rules, sp, ch) for s, sp, ch in zip(lines, spam, chrome)]
         if c.spam_block_min_lines:
             self._spam_blocks(lines, verdict, spam)
-        if c.layout.enabled and lines:
-            for i, inside in enumerate(article_mask(lines, [v is not None for v in verdict], c.layout)):
-                if not inside:
-                    verdict[i] = verdict[i] or "layout"
-        if c.edge_block_min_lines:
+        mask = article_mask(lines, [v is not None for v in verdict], c.layout) if c.layout.enabled and lines \
+            else None
+        for i, inside in enumerate(mask or ()):
+            if not inside:
+                verdict[i] = verdict[i] or "layout"
+        if c.edge_block_min_lines and (mask is None or all(mask)):  # layout found no chrome to cut
             self._edge_blocks(lines, verdict)
         if c.repeated_lines:  # after layout: the copy that survives is the article's (a headline, not its menu copy)
             seen: set[str] = set()
@@ -186,7 +189,11 @@ class LineCleanStage(Stage):
                 if verdict[i] is None:
                     seen.add(s)
         removed = [(v, s) for v, s in zip(verdict, lines) if v is not None]
-        kept_spam = [sp for sp, v in zip(spam, verdict) if v is None]
+        # a kept line counts toward a spam page when it reads as a keyword/title line, or names two markers:
+        # an article about a spam topic writes sentences about it (a news page on a sex-game ransomware)
+        kept_spam = [sp if (not ends_sentence(s) or len(set().union(*sp.values())) >= 2) else {}
+                     for sp, s, v in zip(spam, lines, verdict) if v is None and sp] + \
+            [{} for sp, v in zip(spam, verdict) if v is None and not sp]
         if not removed:
             return text, removed, kept_spam
         gone = {content[i] for i, v in enumerate(verdict) if v is not None}
