@@ -5,7 +5,8 @@ keep/junk/unsure, optional ``inline_spam``), as in ``shared/corpus/cjk/labels.js
 a labelled line counts as kept when its text with all whitespace removed occurs in the output document's
 text with all whitespace removed; lines under 4 such characters, ``unsure`` lines and ``inline_spam`` keep
 lines are skipped; line figures are over documents labelled good, and a good document dropped whole loses
-all its lines. Per language (the document's ``lang`` field, else its label's, else ``meta.lang``):
+all its lines. Per language (the input document's ``lang`` field, else its label's, else the output's
+``meta.lang``; ``und`` for a dropped document without one):
 good documents kept, bad documents dropped, article (keep) lines kept, junk lines removed.
 """
 from __future__ import annotations
@@ -33,13 +34,18 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(x) for x in f if x.strip()]
 
 
-def read_output(path: Path) -> dict[str, str]:
-    """id -> text of the kept documents of a filter output (.parquet or .jsonl)."""
+def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(id -> text, id -> meta.lang) of the kept documents of a filter output (.parquet or .jsonl)."""
     path = Path(path)
     if path.suffix == ".parquet":
-        t = pq.read_table(path, columns=["id", "text"])
-        return dict(zip(t["id"].to_pylist(), t["text"].to_pylist()))
-    return {r["id"]: r["text"] for r in read_jsonl(path)}
+        t = pq.read_table(path, columns=["id", "text", "meta"])
+        rows = [{"id": i, "text": x, "meta": dict(m or [])} for i, x, m in
+                zip(t["id"].to_pylist(), t["text"].to_pylist(), t["meta"].to_pylist())]
+    else:
+        rows = read_jsonl(path)
+    texts = {r["id"]: r["text"] for r in rows}
+    langs = {r["id"]: str(r["meta"]["lang"]) for r in rows if isinstance(r.get("meta"), dict) and r["meta"].get("lang")}
+    return texts, langs
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -116,9 +122,8 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
     labels = read_jsonl(Path(labels_path))
     langs: dict[str, str] = {r["id"]: r["lang"] for r in labels if r.get("lang")}
     report = None
-    if input_path is not None:
-        langs.update({r["id"]: r["lang"] for r in read_jsonl(Path(input_path)) if r.get("lang")}
-                     if str(input_path).endswith(".jsonl") else {})
+    if input_path is not None and str(input_path).endswith(".jsonl"):
+        langs.update({r["id"]: r["lang"] for r in read_jsonl(Path(input_path)) if r.get("lang")})
     if output_path is None:
         if input_path is None:
             raise ValueError("eval-clean needs --input (to run the filters) or --output (to score)")
@@ -127,7 +132,8 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "kept.parquet"
             report = run_filters(input_path, out, recipe_path=recipe_path, dropped_path=Path(d) / "dropped.parquet")
-            kept = read_output(out)
+            kept, out_langs = read_output(out)
     else:
-        kept = read_output(Path(output_path))
+        kept, out_langs = read_output(Path(output_path))
+    langs = {**out_langs, **langs}  # the input's language field first, else langid's meta.lang
     return {"scores": score(labels, kept, langs, per_doc), "filter": report}

@@ -24,6 +24,7 @@ _SENTENCE_MARK = re.compile(r"[。！？]|[.!?](?:\s|$)")
 # A date or a time: 2013/12/28, 2024-05-19, 2019年04月21日, 3월 27일, 12/28, 12:52(:17) (not 3.3 or 62.5)
 _DATE = re.compile(r"\d{4}\s*[-/.年년]\s*\d{1,2}(?:\s*[-/.月월]\s*\d{1,2})?\s*[日일]?|\d{1,2}\s*[/月월]\s*\d{1,2}\s*[日일]?"
                    r"|\d{1,2}:\d{2}(?::\d{2})?")
+_BULLETS = ("- ", "• ", "* ", "· ")
 _DIGIT = re.compile(r"\d")
 _NOT_LETTER = re.compile(r"[\W\d_]+")
 
@@ -36,8 +37,6 @@ class LayoutConfig:
     # the layout rule applies to pages where >= this share of lines are chrome (removed by another rule,
     # repeated, date-only or list items): naive page text, not text a main-content extractor already cut
     min_chrome_share: float = 0.1
-    min_chrome_lines: int = 0  # and at least this many
-    chrome_by_rules: bool = False
     prose_min_width: int = 16  # a line ending a sentence scores its width from this width up
     plain_width_offset: int = 40  # a line without a sentence end scores width - this (so long lines count)
     plain_max_score: float = 5.0  # cap: a long line without a sentence end may be a headline in a list
@@ -156,14 +155,15 @@ def regions(scores: list[float], min_frac: float, min_score: float = float("inf"
     return sorted(out)
 
 
-def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[bool]:
+def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[bool] | None:
     """True for lines in an article region, in the head window before one, or prose outside them;
-    all True when fewer than ``min_chrome_share`` of the lines are chrome (text already extracted)."""
+    None (cut nothing) when fewer than ``min_chrome_share`` of the lines are chrome: text a main-content
+    extractor already cut. Repeated bullet items ("- home page" in a link list) are content there."""
     scores = line_scores(lines, removed, c)
     listed = _affix_runs(lines, c.list_min_run, c.list_affix_width)
-    chrome = sum(removed) if c.chrome_by_rules else sum(v <= -c.strong_penalty for v in scores)
-    if chrome < max(c.min_chrome_share * len(lines), c.min_chrome_lines):
-        return [True] * len(lines)
+    chrome = sum(v <= -c.strong_penalty and not s.startswith(_BULLETS) for v, s in zip(scores, lines))
+    if chrome < c.min_chrome_share * len(lines):
+        return None
     keep = [False] * len(lines)
     for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf")):
         for i in range(a, b):

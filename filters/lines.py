@@ -13,7 +13,8 @@ Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_
   a page-chrome phrase of the lexicon (cookie, share, login, related, copyright, footer; en/de/fr/es/zh/ja/ko);
 - ``nav``: menu lines, >= 3 items of <= 4 words separated by | • · » › or ►;
 - ``url``: lines that are only a URL;
-- ``repeat``: the second and later copies of a line within the page (menus shown twice, ranking lists);
+- ``repeat``: on pages the layout rule cuts, the second and later copies of a line (menus shown twice,
+  ranking lists);
 - ``layout``: lines outside the article regions that ``filters.layout`` finds (runs of short lines
   without a sentence end, repeated lines, date-only lines: navigation, related lists, comments, footers);
 - ``edge_block``: on pages the layout rule leaves whole, a run of >= ``edge_block_min_lines`` short lines
@@ -73,7 +74,7 @@ class LineCleanStage(Stage):
         c4_min_words: int = 0  # C4 uses 3
         nav: bool = True
         urls: bool = True
-        repeated_lines: bool = True  # remove a line's later copies within the page (menus twice, ranking lists)
+        repeated_lines: bool = True  # on raw pages, remove a line's later copies (menus twice, ranking lists)
         layout: LayoutConfig = field(default_factory=LayoutConfig)
         edge_block_min_lines: int = 3  # on pages the layout rule leaves whole (extracted text)
         edge_line_max_words: int = 10
@@ -179,9 +180,11 @@ class LineCleanStage(Stage):
         for i, inside in enumerate(mask or ()):
             if not inside:
                 verdict[i] = verdict[i] or "layout"
-        if c.edge_block_min_lines and (mask is None or all(mask)):  # layout found no chrome to cut
+        if c.edge_block_min_lines and mask is None:  # extracted text: only its edges may hold chrome
             self._edge_blocks(lines, verdict)
-        if c.repeated_lines:  # after layout: the copy that survives is the article's (a headline, not its menu copy)
+        if c.repeated_lines and mask is not None:
+            # on a raw page, after layout: the copy that survives is the article's (a headline, not its menu
+            # copy); in extracted text repeats are content (code, list items) and the repetition rules judge them
             seen: set[str] = set()
             for i, s in enumerate(lines):
                 if verdict[i] is None and s in seen:

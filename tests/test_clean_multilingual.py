@@ -96,7 +96,7 @@ def test_layout_leaves_extracted_text_alone(corpus):
     docs, _ = _cjk(corpus)
     for did in ("zh-cwt-cc79", "ja-fundus-mainichi-json", "ko-newspaper4k-txt"):
         lines = [s.strip() for s in docs[did]["text"].split("\n") if s.strip()]
-        assert all(article_mask(lines, [False] * len(lines), LayoutConfig()))
+        assert article_mask(lines, [False] * len(lines), LayoutConfig()) is None
 
 
 def test_repeated_lines_keep_the_article_copy(corpus):
@@ -137,12 +137,12 @@ def test_per_language_thresholds(corpus):
     """The zh/ja/ko rows of filters/data/heuristics_lang.yaml (FineWeb-2) apply by meta.lang."""
     docs, _ = _cjk(corpus)
     stage = LineCleanStage()
-    cleaned, _ = stage.clean(docs["zh-hant-twnews-setn"]["text"], stage._compile())
+    cleaned, _ = stage.clean(docs["zh-hant-twnews-chinatimes"]["text"], stage._compile())  # a one-sentence teaser
     h = HeuristicStage()
-    rows = [{"id": lang, "source": "w", "kind": "web", "text": cleaned, "meta": {"lang": lang}} for lang in ("zh", "en")]
+    rows = [{"id": lang, "source": "w", "kind": "web", "text": cleaned, "meta": {"lang": lang}} for lang in ("zh", "de")]
     res = h.apply(table(rows), None)
     assert res.kept["id"].to_pylist() == ["zh"]
-    assert res.dropped["reason"].to_pylist() == ["c4:too_few_sentences"]  # English: 5 sentences
+    assert res.dropped["reason"].to_pylist() == ["c4:too_few_sentences"]  # other languages: C4, 5 sentences
     assert h.rule_sets("ja")[1].dup_line_frac == pytest.approx(0.375)
     assert h.rule_sets("de")[1].dup_line_frac == pytest.approx(0.3)
     with pytest.raises(Exception, match="unknown rule set"):
@@ -182,7 +182,10 @@ def test_eval_clean_cli_scores_an_output(corpus, tmp_path, capsys):
 
     out = tmp_path / "kept.parquet"
     run_filters(corpus / "cjk" / "docs.jsonl", out, dropped_path=tmp_path / "dropped.parquet")
-    assert cli_main(["eval-clean", "--labels", str(corpus / "cjk" / "labels.jsonl"), "--output", str(out)]) == 0
+    args = ["eval-clean", "--labels", str(corpus / "cjk" / "labels.jsonl"), "--output", str(out)]
+    assert cli_main(args) == 0  # languages from the kept documents' meta.lang; dropped ones are "und"
+    assert "und" in capsys.readouterr().out
+    assert cli_main(args + ["--input", str(corpus / "cjk" / "docs.jsonl")]) == 0  # languages from the input
     text = capsys.readouterr().out
     assert text.splitlines()[0].split()[:3] == ["lang", "docs", "good_kept"]
     assert [ln.split()[0] for ln in text.splitlines()[1:]] == ["ja", "ko", "zh", "all"]
