@@ -195,3 +195,26 @@ def test_eval_clean_cli_scores_an_output(corpus, tmp_path, capsys):
 def test_multilingual_recipe_loads():
     recipe = load_recipe(REPO / "recipes" / "multilingual_web.yaml")
     assert [s.stage for s in recipe.stages][:4] == ["extract", "langid", "clean_lines", "heuristics"]
+
+
+def test_list_items_sharing_an_affix_are_chrome(corpus):
+    """buzzap.jp's related list: 8 titles ending in " | BUZZAP！（バザップ！）" score as chrome."""
+    from filters.layout import line_scores
+
+    related = _lines(corpus, "ja-postlight-buzzap", 32, 40)
+    article = _lines(corpus, "ja-postlight-buzzap", 18, 25)
+    scores = line_scores(article + related, [False] * 15, LayoutConfig())
+    assert all(v <= -LayoutConfig().strong_penalty for v in scores[len(article):])
+    assert sum(v > 0 for v in scores[:len(article)]) >= 5
+
+
+def test_edge_blocks_keep_numbered_lines(corpus):
+    """Extracted text (trafilatura on a real recipe page): the layout rule leaves it whole, the header
+    lines at its top edge go, the ingredient list that starts each line with a quantity stays."""
+    import trafilatura
+
+    html = (corpus / "web" / "html" / "kulinariaathome.com.mandelplätzchen.html").read_text(encoding="utf-8")
+    text = trafilatura.extract(html)
+    removed = _removed(LineCleanStage(), text)
+    assert "Mandelplätzchen" in removed and "200 g Zucker" not in removed and "1 TL Zimt" not in removed
+    assert set(removed.values()) == {"edge_block"}
