@@ -50,7 +50,10 @@ class LayoutConfig:
     keep_prose_width: int = 60  # outside regions, keep lines ending a sentence from this width (0: none)
     list_min_run: int = 3  # this many consecutive lines sharing a prefix/suffix are list items (strong)
     list_affix_width: int = 10  # shared prefix/suffix width in display columns (5 CJK characters); 0: off
-    date_max_letters: int = 6  # a line whose text beside dates/times has at most this width is a date line
+    date_max_letters: int = 6
+    # pages with more lines are left whole: finding regions costs O(lines x regions) (naive CJK pages in the
+    # dev set have <= 800 lines; 5,000 keeps the worst case near a second)
+    max_lines: int = 5000  # a line whose text beside dates/times has at most this width is a date line
 
 
 def ends_sentence(line: str) -> bool:
@@ -159,6 +162,8 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
     """True for lines in an article region, in the head window before one, or prose outside them;
     None (cut nothing) when fewer than ``min_chrome_share`` of the lines are chrome: text a main-content
     extractor already cut. Repeated bullet items ("- home page" in a link list) are content there."""
+    if len(lines) > c.max_lines:
+        return None
     scores = line_scores(lines, removed, c)
     listed = _affix_runs(lines, c.list_min_run, c.list_affix_width)
     chrome = sum(v <= -c.strong_penalty and not s.startswith(_BULLETS) for v, s in zip(scores, lines))
