@@ -3,8 +3,9 @@
 Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_<rule>``):
 - ``spam``: a line with >= ``spam_min_hits`` distinct spam markers (crypto, porn, gambling, pharma terms in
   en/zh/ja/ko, ``filters/data/lexicon.yaml``), so an article that mentions Bitcoin once stays;
-- ``spam_block``: a run of >= ``spam_block_min_lines`` lines that each carry a marker and do not read as
-  prose (pasted crypto-news or porn-site headline blocks);
+- ``spam_block``: among consecutive lines that do not end a sentence, the span from the first to the last
+  line with a spam marker when >= ``spam_block_min_lines`` lines carry one and they are >=
+  ``spam_block_min_share`` of it (pasted crypto-news or porn-site headline blocks);
 - ``c4``: C4's line rules (Raffel et al. 2020): any line containing "javascript" or a policy phrase
   ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies");
   optionally lines without terminal punctuation / with fewer than ``c4_min_words`` words;
@@ -20,9 +21,10 @@ Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_
 - ``edge_block``: on pages the layout rule leaves whole, a run of >= ``edge_block_min_lines`` short lines
   (<= ``edge_line_max_words`` words) without terminal punctuation at the very start or end of the document:
   headers, link-list footers left by a main-content extractor.
-Whole pages: a page carrying a gambling-SEO signature (``spam:seo``), or whose kept lines carry markers
-of a ``page_families`` family in >= ``page_line_frac`` of them (``spam:<family>``), is dropped, as is a
-page left empty (``clean:empty``). A sample of removed lines is kept in ``meta.removed_lines_sample`` as
+Whole pages: a page carrying a gambling-SEO signature (``spam:seo``), or whose kept lines are keyword/title
+lines with markers of a ``page_families`` family in >= ``page_line_frac`` of them, or carry such markers at
+all in >= ``page_prose_frac`` of them (``spam:<family>``), is dropped, as is a page left empty
+(``clean:empty``). A single mention, or sentences about the topic, keep a page. A sample of removed lines is kept in ``meta.removed_lines_sample`` as
 ``rule<TAB>line`` rows (truncated to ``sample_chars``) and the count in ``meta.removed_lines``.
 """
 from __future__ import annotations
@@ -67,6 +69,7 @@ class LineCleanStage(Stage):
         boilerplate_patterns: dict[str, list[str]] | None = None  # language -> regexes; None: the lexicon's
         spam_min_hits: int = 2
         spam_block_min_lines: int = 3
+        spam_block_min_share: float = 0.6
         boilerplate_max_words: int = 12
         boilerplate_max_width: int = 30  # and for lines with CJK text, <= this display width (15 characters)
         c4_policy: list[str] = field(default_factory=lambda: list(C4_POLICY))
@@ -81,6 +84,7 @@ class LineCleanStage(Stage):
         page_seo: bool = True
         page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
         page_line_frac: float = 0.15
+        page_prose_frac: float = 0.5
         page_min_lines: int = 2
         sample_chars: int = 2000
 
@@ -133,14 +137,20 @@ class LineCleanStage(Stage):
         return not ends and len(words(line)) <= self.config.edge_line_max_words
 
     def _spam_blocks(self, lines: list[str], verdict: list[str | None], spam: list[dict]) -> None:
-        """Mark runs of non-prose lines that each carry a spam marker (pasted headline blocks)."""
+        """Mark pasted headline blocks: in a run of lines that do not end a sentence (or are spam), the span
+        from the first to the last line carrying a spam marker, when >= ``spam_block_min_lines`` lines
+        carry one and they are >= ``spam_block_min_share`` of the span (a few headlines of a block name no
+        marker; the article's own title before the block stays)."""
+        c = self.config
         run: list[int] = []
         for i, s in enumerate(lines + [""]):
-            if s and spam[i] and (not ends_sentence(s) or verdict[i] == "spam"):
+            if s and (not ends_sentence(s) or verdict[i] == "spam"):
                 run.append(i)
                 continue
-            if len(run) >= self.config.spam_block_min_lines:
-                for j in run:
+            marked = [j for j in run if spam[j]]
+            if len(marked) >= c.spam_block_min_lines and \
+                    len(marked) >= c.spam_block_min_share * (marked[-1] - marked[0] + 1):
+                for j in range(marked[0], marked[-1] + 1):
                     verdict[j] = verdict[j] or "spam_block"
             run = []
 
@@ -161,8 +171,8 @@ class LineCleanStage(Stage):
         cleaned, removed, _ = self._clean(text, rules)
         return cleaned, removed
 
-    def _clean(self, text: str, rules: _Rules) -> tuple[str, list[tuple[str, str]], list[dict[str, set[str]]]]:
-        """``clean`` plus the spam markers (family -> phrases) of each kept line."""
+    def _clean(self, text: str, rules: _Rules) -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
+        """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line."""
         c = self.config
         raw = text.split("\n")
         content = [i for i, s in enumerate(raw) if s.strip()]
@@ -192,27 +202,30 @@ class LineCleanStage(Stage):
                 if verdict[i] is None:
                     seen.add(s)
         removed = [(v, s) for v, s in zip(verdict, lines) if v is not None]
-        # a kept line counts toward a spam page when it reads as a keyword/title line, or names two markers:
+        # each kept line's spam families, and whether it reads as a keyword/title line (or names two markers):
         # an article about a spam topic writes sentences about it (a news page on a sex-game ransomware)
-        kept_spam = [sp if (not ends_sentence(s) or len(set().union(*sp.values())) >= 2) else {}
-                     for sp, s, v in zip(spam, lines, verdict) if v is None and sp] + \
-            [{} for sp, v in zip(spam, verdict) if v is None and not sp]
+        kept_spam = [(sp, bool(sp) and (not ends_sentence(s) or len(set().union(*sp.values())) >= 2))
+                     for sp, s, v in zip(spam, lines, verdict) if v is None]
         if not removed:
             return text, removed, kept_spam
         gone = {content[i] for i, v in enumerate(verdict) if v is not None}
         kept = "\n".join(s for i, s in enumerate(raw) if i not in gone)
         return re.sub(r"\n{3,}", "\n\n", kept).strip("\n"), removed, kept_spam
 
-    def page_spam(self, text: str, kept_spam: list[dict[str, set[str]]], rules: _Rules) -> str | None:
-        """``spam:seo`` for a gambling-SEO signature anywhere in the page, ``spam:<family>`` when that
-        family's markers are in >= ``page_line_frac`` of the kept lines (``kept_spam``: each kept line's
-        markers by family) and in >= ``page_min_lines`` of them."""
+    def page_spam(self, text: str, kept_spam: list[tuple[dict[str, set[str]], bool]], rules: _Rules) -> str | None:
+        """``spam:seo`` for a gambling-SEO signature anywhere in the page; ``spam:<family>`` when, of the kept
+        lines (``kept_spam``: each one's markers by family, and whether it is a keyword/title line), >=
+        ``page_line_frac`` are keyword lines with that family's markers, or >= ``page_prose_frac`` carry them
+        at all (a doorway written in sentences), counting at least ``page_min_lines`` lines."""
         c = self.config
         if c.page_seo and rules.lex.seo_page(text):
             return "spam:seo"
+        total = max(1, len(kept_spam))
         for fam in c.page_families:
-            n = sum(1 for sp in kept_spam if fam in sp)
-            if n >= c.page_min_lines and n / max(1, len(kept_spam)) >= c.page_line_frac:
+            n_any = sum(1 for sp, _ in kept_spam if fam in sp)
+            n_kw = sum(1 for sp, kw in kept_spam if kw and fam in sp)
+            if (n_kw >= c.page_min_lines and n_kw / total >= c.page_line_frac) or \
+                    (n_any >= c.page_min_lines and n_any / total >= c.page_prose_frac):
                 return f"spam:{fam}"
         return None
 
