@@ -45,9 +45,11 @@ def test_spam_line_needs_two_markers(corpus):
 
 
 def test_spam_block_of_marker_headlines(corpus):
-    block = _lines(corpus, "zh-cwt-cc19", 36, 41)  # 澳洲幸运8人工计划软件 / 澳洲幸运10在线预测 / 极速赛车规则 ...
+    """Real lottery-doorway headlines (zh-cwt-cc19) pasted into a real article (zh-cwt-cc79): the block goes,
+    including its unmarked headline (SG赛车开奖官网), the article and its title stay."""
+    block = _lines(corpus, "zh-cwt-cc19", 36, 43)  # 澳洲幸运8人工计划软件 ... SG赛车开奖官网 ... 澳洲幸运10历史结果
     article = [x["text"] for x in _cjk(corpus)[1]["zh-cwt-cc79"]["lines"]]
-    text = "\n".join(article[:5] + block + article[5:])
+    text = "\n".join(article[:1] + block + article[1:5] + block[:4] + article[5:])
     removed = _removed(LineCleanStage(), text)
     assert all(removed.get(s) in ("spam_block", "spam") for s in block)
     assert not any(s.strip() in removed for s in article)
