@@ -44,7 +44,7 @@ class LayoutConfig:
     strong_penalty: float = 30.0  # a repeated line, a date-only line, a line another rule removes
     min_region_frac: float = 0.3  # further regions must score >= this share of the best one
     min_region_score: float = 0  # or at least this much (a paragraph of prose); 0: off
-    head_lines: int = 6  # headline / byline / dateline: lines kept before each region (of those no other rule removes)
+    head_lines: int = 7  # headline / byline / dateline: lines kept before each region (of those no other rule removes)
     tail_lines: int = 3  # lines after a region kept up to the first line another rule removes,
     tail_max_plain_width: int = 30  # or the first line this wide that does not read as prose (a headline)
     keep_prose_width: int = 60  # outside regions, keep lines ending a sentence from this width (0: none)
