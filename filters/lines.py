@@ -16,6 +16,8 @@ Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_
 - ``url``: lines that are only a URL;
 - ``repeat``: on pages the layout rule cuts, the second and later copies of a line (menus shown twice,
   ranking lists);
+- ``site_repeat``: lines that do not read as prose and occur in >= ``site_repeat_min_docs`` pages of the
+  same site (host) in the input (a ``fit`` pass, CCNet-style; ``filters.site_repeats``): templates;
 - ``layout``: lines outside the article regions that ``filters.layout`` finds (runs of short lines
   without a sentence end, repeated lines, date-only lines: navigation, related lists, comments, footers);
 - ``edge_block``: on pages the layout rule leaves whole, a run of >= ``edge_block_min_lines`` short lines
@@ -24,8 +26,9 @@ Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_
 Whole pages: a page carrying a gambling-SEO signature (``spam:seo``), or whose kept lines are keyword/title
 lines with markers of a ``page_families`` family in >= ``page_line_frac`` of them, or carry such markers at
 all in >= ``page_prose_frac`` of them (``spam:<family>``), is dropped, as is a page left empty
-(``clean:empty``). A single mention, or sentences about the topic, keep a page. A sample of removed lines is kept in ``meta.removed_lines_sample`` as
-``rule<TAB>line`` rows (truncated to ``sample_chars``) and the count in ``meta.removed_lines``.
+(``clean:empty``). A single mention, or sentences about the topic, keep a page. A sample of removed lines
+is kept in ``meta.removed_lines_sample`` as ``rule<TAB>line`` rows (truncated to ``sample_chars``) and the
+count in ``meta.removed_lines``.
 """
 from __future__ import annotations
 
@@ -36,10 +39,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.stage import Stage, StageResult
+from curate.stage import FitContext, Stage, StageResult
 from filters._stage import Verdict, run_docs
-from filters.layout import LayoutConfig, article_mask, ends_sentence
+from filters.layout import LayoutConfig, article_mask, ends_sentence, reads_as_prose
 from filters.lexicon import CHROME, Lexicon, compile_lexicon
+from filters.site_repeats import fit_site_repeats, host, line_hash
 from filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, words
 
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
@@ -81,6 +85,8 @@ class LineCleanStage(Stage):
         layout: LayoutConfig = field(default_factory=LayoutConfig)
         edge_block_min_lines: int = 3  # on pages the layout rule leaves whole (extracted text)
         edge_line_max_words: int = 10
+        site_repeat_min_docs: int = 2  # fit: lines in >= this many pages of a site are chrome (0: off)
+        site_repeat_partitions: int = 8
         page_seo: bool = True
         page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
         page_line_frac: float = 0.15
@@ -166,12 +172,15 @@ class LineCleanStage(Stage):
                 for i in run:
                     verdict[i] = verdict[i] or "edge_block"
 
-    def clean(self, text: str, rules: _Rules) -> tuple[str, list[tuple[str, str]]]:
-        """Cleaned text and the removed (rule, line) pairs in document order."""
-        cleaned, removed, _ = self._clean(text, rules)
+    def clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "") \
+            -> tuple[str, list[tuple[str, str]]]:
+        """Cleaned text and the removed (rule, line) pairs in document order; ``repeats`` are the hashes of
+        lines repeated across the pages of a site (``fit``), ``site`` this page's host."""
+        cleaned, removed, _ = self._clean(text, rules, repeats, site)
         return cleaned, removed
 
-    def _clean(self, text: str, rules: _Rules) -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
+    def _clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "") \
+            -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
         """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line."""
         c = self.config
         raw = text.split("\n")
@@ -183,6 +192,11 @@ class LineCleanStage(Stage):
         if rules.spam_regex:  # spam markers that are regexes
             spam = [{**sp, **rules.lex.matcher.regex_hits(s.lower(), rules.families)} for s, sp in zip(lines, spam)]
         verdict: list[str | None] = [self.line_rule(s, rules, sp, ch) for s, sp, ch in zip(lines, spam, chrome)]
+        if repeats:
+            for i, s in enumerate(lines):
+                if verdict[i] is None and not reads_as_prose(s) and \
+                        line_hash(site, s) in repeats:
+                    verdict[i] = "site_repeat"
         if c.spam_block_min_lines:
             self._spam_blocks(lines, verdict, spam)
         mask = article_mask(lines, [v is not None for v in verdict], c.layout) if c.layout.enabled and lines \
@@ -229,12 +243,24 @@ class LineCleanStage(Stage):
                 return f"spam:{fam}"
         return None
 
+    def fit(self, ctx: FitContext) -> dict | None:
+        """Hashes of the non-prose lines repeated in >= ``site_repeat_min_docs`` pages of one site."""
+        c = self.config
+        if c.site_repeat_min_docs <= 0:
+            return None
+        hashes = fit_site_repeats(ctx.parts, ctx.workdir, ctx.map_parts, ctx.map, c.site_repeat_partitions,
+                                  c.site_repeat_min_docs)
+        return {"site_repeats": hashes, "summary": {"site_repeat_lines": len(hashes)}}
+
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
         rules = self._compile()
         counts: Counter = Counter()
+        repeats = set(state["site_repeats"]) if isinstance(state, dict) and state.get("site_repeats") else None
+        urls = iter(batch.column("url").to_pylist())  # run_docs calls decide once per row, in row order
 
         def decide(text: str, meta: dict[str, str], _id: str) -> Verdict:
-            cleaned, removed, kept_spam = self._clean(text, rules)
+            site = host(next(urls))
+            cleaned, removed, kept_spam = self._clean(text, rules, repeats, site)
             counts["lines_removed"] += len(removed)
             counts.update(f"lines_removed_{rule}" for rule, _ in removed)
             m = {"removed_lines": len(removed)}
