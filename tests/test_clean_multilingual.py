@@ -220,3 +220,33 @@ def test_edge_blocks_keep_numbered_lines(corpus):
     removed = _removed(LineCleanStage(), text)
     assert "Mandelplätzchen" in removed and "200 g Zucker" not in removed and "1 TL Zimt" not in removed
     assert set(removed.values()) == {"edge_block"}
+
+
+def test_site_repeats_found_by_a_fit_pass(corpus, tmp_path):
+    """Two mk.co.kr and two hankookilbo.com pages share their templates: a fit pass over the input finds the
+    non-prose lines two pages of one host carry; the lines it removes are junk-labelled; the hash-range
+    partitioning does not change the result."""
+    import pyarrow.parquet as pq
+
+    from curate.stage import FitContext
+
+    docs, labels = _cjk(corpus)
+    ids = ["ko-fundus-mbn-2025-06-03", "ko-fundus-mbn-2025-05-30", "ko-fundus-hankookilbo-2025-05-15",
+           "ko-fundus-hankookilbo-2026-07-12", "ko-goose3-donga"]
+    rows = [{"id": d, "source": "cjk", "kind": "web", "url": docs[d]["url"], "text": docs[d]["text"]} for d in ids]
+    part = tmp_path / "part.parquet"
+    pq.write_table(table(rows), part)
+
+    def fit(partitions: int) -> dict:
+        stage = LineCleanStage.from_dict({"site_repeat_partitions": partitions})
+        return stage.fit(FitContext([part], tmp_path / str(partitions), 0, lambda fn, xs: [fn(x) for x in xs]))
+
+    state = fit(8)
+    assert state["site_repeats"] == fit(1)["site_repeats"] and state["summary"]["site_repeat_lines"] > 50
+    res = LineCleanStage().apply(table(rows), state)
+    assert res.counters["lines_removed_site_repeat"] > 100
+    junk = {x["text"].strip() for d in ids for x in labels[d]["lines"] if x["label"] == "junk"}
+    gone = [s for m in res.kept["meta"].to_pylist() for r, s in
+            (ln.split("\t", 1) for ln in dict(m)["removed_lines_sample"].split("\n")) if r == "site_repeat"]
+    assert gone and sum(s in junk for s in gone) >= 0.95 * len(gone)
+    assert LineCleanStage.from_dict({"site_repeat_min_docs": 0}).fit(None) is None
