@@ -45,6 +45,8 @@ class LayoutConfig:
     min_region_frac: float = 0.3  # further regions must score >= this share of the best one
     min_region_score: float = 0  # or at least this much (a paragraph of prose); 0: off
     head_lines: int = 7  # headline / byline / dateline: lines kept before each region (of those no other rule removes)
+    head_skip_repeats: bool = True  # pass over short repeated lines (share buttons) in the head window
+    head_skip_width: int = 24
     tail_lines: int = 3  # lines after a region kept up to the first line another rule removes,
     tail_max_plain_width: int = 30  # or the first line this wide that does not read as prose (a headline)
     keep_prose_width: int = 60  # outside regions, keep lines ending a sentence from this width (0: none)
@@ -158,6 +160,25 @@ def regions(scores: list[float], min_frac: float, min_score: float = float("inf"
     return sorted(out)
 
 
+def _head(lines: list[str], removed: list[bool], scores: list[float], start: int, c: LayoutConfig) -> list[int]:
+    """The ``head_lines`` lines before ``start`` that no other rule removes; date lines come along without
+    counting (a dateline belongs to the headline), and with ``head_skip_repeats`` short repeated lines
+    (share buttons shown twice on the page) are passed over; a repeated headline or description stays."""
+    out, n = [], 0
+    counts = Counter(lines) if c.head_skip_repeats else None
+    for i in range(start - 1, -1, -1):
+        if n >= c.head_lines:
+            break
+        if removed[i]:
+            continue
+        if counts is not None and counts[lines[i]] > 1 and display_width(lines[i]) < c.head_skip_width:
+            continue
+        out.append(i)
+        if not is_date_line(lines[i], c.date_max_letters):
+            n += 1
+    return out
+
+
 def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[bool] | None:
     """True for lines in an article region, in the head window before one, or prose outside them;
     None (cut nothing) when fewer than ``min_chrome_share`` of the lines are chrome: text a main-content
@@ -173,8 +194,7 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
     for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf")):
         for i in range(a, b):
             keep[i] = not removed[i]
-        head = [i for i in range(a) if not removed[i]][-c.head_lines:] if c.head_lines else []
-        for i in head:  # the lines other rules leave just before the region: headline, byline, dateline
+        for i in _head(lines, removed, scores, a, c):  # headline, byline, dateline before the region
             keep[i] = True
         for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption, sign-off or spec table after it
             if removed[i] or listed[i] or is_date_line(lines[i], c.date_max_letters) or \

@@ -246,7 +246,8 @@ def test_site_repeats_found_by_a_fit_pass(corpus, tmp_path):
     res = LineCleanStage().apply(table(rows), state)
     assert res.counters["lines_removed_site_repeat"] > 100
     junk = {x["text"].strip() for d in ids for x in labels[d]["lines"] if x["label"] == "junk"}
-    gone = [s for m in res.kept["meta"].to_pylist() for r, s in
-            (ln.split("\t", 1) for ln in dict(m)["removed_lines_sample"].split("\n")) if r == "site_repeat"]
+    sample = [ln.split("\t", 1) for m in res.kept["meta"].to_pylist()
+              for ln in str(dict(m)["removed_lines_sample"]).split("\n") if "\t" in ln]  # the last row may be cut
+    gone = [s for r, s in sample if r == "site_repeat"]
     assert gone and sum(s in junk for s in gone) >= 0.95 * len(gone)
     assert LineCleanStage.from_dict({"site_repeat_min_docs": 0}).fit(None) is None
