@@ -3,7 +3,7 @@
 Rules run in that order and the first failing rule is the drop reason (``gopher:too_few_words``,
 ``gopher_rep:top_2gram``, ``c4:curly_bracket``, ``fineweb:line_punct_ratio``...). Thresholds and their
 sources are in ``filters.rules``. ``meta.lang`` (from ``langid``) picks the per-language overrides of
-``languages`` (default: ``filters/data/heuristics_lang.yaml``, FineWeb-2's zh/ja/ko thresholds; every other
+``languages`` (default: ``filters/resources/heuristics_lang.yaml``, FineWeb-2's zh/ja/ko thresholds; every other
 language keeps the published English defaults) and the stop-word list.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetit
     return None
 
 
-LANGUAGES_FILE = Path(__file__).with_name("data") / "heuristics_lang.yaml"
+LANGUAGES_FILE = Path(__file__).with_name("resources") / "heuristics_lang.yaml"
 RULE_SETS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
 
 

@@ -1,4 +1,4 @@
-"""Word lists for line cleaning and spam pages, kept as data (``filters/data/lexicon.yaml``).
+"""Word lists for line cleaning and spam pages, kept as data (``filters/resources/lexicon.yaml``).
 
 ``spam`` maps a family (crypto, porn, gambling, pharma) to marker phrases, ``seo_signatures`` lists regexes
 that only gambling-SEO pages carry, ``boilerplate`` maps a language to page-chrome phrases. A recipe replaces
@@ -20,7 +20,7 @@ from pathlib import Path
 import ahocorasick
 import yaml
 
-BUNDLED = Path(__file__).with_name("data") / "lexicon.yaml"
+BUNDLED = Path(__file__).with_name("resources") / "lexicon.yaml"
 _NEVER = re.compile(r"(?!)")
 _REGEX_SYNTAX = re.compile(r"[\\\[\]()?*+|^$.{}]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")

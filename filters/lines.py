@@ -2,7 +2,7 @@
 
 Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_<rule>``):
 - ``spam``: a line with >= ``spam_min_hits`` distinct spam markers (crypto, porn, gambling, pharma terms in
-  en/zh/ja/ko, ``filters/data/lexicon.yaml``), so an article that mentions Bitcoin once stays;
+  en/zh/ja/ko, ``filters/resources/lexicon.yaml``), so an article that mentions Bitcoin once stays;
 - ``spam_block``: among consecutive lines that do not end a sentence, the span from the first to the last
   line with a spam marker when >= ``spam_block_min_lines`` lines carry one and they are >=
   ``spam_block_min_share`` of it (pasted crypto-news or porn-site headline blocks);
@@ -67,7 +67,7 @@ class LineCleanStage(Stage):
 
     @dataclass
     class Config:
-        lexicon: str | None = None  # word-list YAML replacing filters/data/lexicon.yaml
+        lexicon: str | None = None  # word-list YAML replacing filters/resources/lexicon.yaml
         spam_patterns: dict[str, list[str]] | None = None  # family -> regexes; None: the lexicon's
         seo_signatures: list[str] | None = None
         boilerplate_patterns: dict[str, list[str]] | None = None  # language -> regexes; None: the lexicon's

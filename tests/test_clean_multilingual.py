@@ -136,7 +136,7 @@ def test_lexicon_is_data_and_overridable(corpus, tmp_path):
 
 
 def test_per_language_thresholds(corpus):
-    """The zh/ja/ko rows of filters/data/heuristics_lang.yaml (FineWeb-2) apply by meta.lang."""
+    """The zh/ja/ko rows of filters/resources/heuristics_lang.yaml (FineWeb-2) apply by meta.lang."""
     docs, _ = _cjk(corpus)
     stage = LineCleanStage()
     cleaned, _ = stage.clean(docs["zh-hant-twnews-chinatimes"]["text"], stage._compile())  # a one-sentence teaser
