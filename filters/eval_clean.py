@@ -119,6 +119,9 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
                recipe_path: str | Path | None = None, per_doc: list | None = None) -> dict[str, Any]:
     """Score ``output_path`` (a filter output), or run the filter chain (default, or ``recipe_path``'s)
     on ``input_path`` first. Returns ``{"scores": {lang: ...}, "filter": report or None}``."""
+    for what, p in (("labels", labels_path), ("input", input_path), ("output", output_path)):
+        if p is not None and not Path(p).is_file():
+            raise FileNotFoundError(f"eval-clean: no {what} file at {p}")
     labels = read_jsonl(Path(labels_path))
     langs: dict[str, str] = {r["id"]: r["lang"] for r in labels if r.get("lang")}
     report = None
