@@ -14,13 +14,15 @@ import pyarrow.parquet as pq
 
 from bench._timing import interleaved
 from curate.schema import docs_table
-from curate.stage import FitContext
+from curate.stage import FitContext, Stage
 from curate.filters.classifier import ft_line
 from curate.filters.fasttext_util import load_model
 from curate.filters.heuristics import HeuristicStage
 from curate.filters.langid import LangIdStage, bundled_model_path
 from curate.filters.lines import LineCleanStage
 from curate.filters.quality import QualityStage
+from curate.filters.run import DEFAULT_STAGES
+from curate.registry import stage_class
 
 
 def _rate(fn, n: int, reps: int = 1) -> float:
@@ -31,6 +33,21 @@ def _rates(fns: list, n: int, reps: int = 5) -> list[float]:
     """Best-of-``reps`` docs/s of each function (``interleaved`` rounds of CPU time)."""
     times, _ = interleaved({str(i): fn for i, fn in enumerate(fns)}, reps)
     return [n / min(times[str(i)]) for i in range(len(fns))]
+
+
+def _default_chain(table, workdir: Path):
+    """The default ``curate filter`` stages in order, each on the previous one's kept rows, with the fit
+    pass of a stage that has one (on the rows it sees, written to Parquet as ``curate filter`` does)."""
+    for name, cfg, _only in DEFAULT_STAGES:
+        stage = stage_class(name).from_dict(cfg)
+        state = None
+        if type(stage).fit is not Stage.fit:
+            part = workdir / f"{name}.parquet"
+            pq.write_table(table, part)
+            state = stage.fit(FitContext([part], workdir, 0, lambda fn, items: [fn(x) for x in items],
+                                         log=lambda s: None))
+        table = stage.apply(table, state).kept
+    return table
 
 
 def main(argv: list[str]) -> None:
@@ -62,6 +79,10 @@ def main(argv: list[str]) -> None:
     clean = _rate(lambda: LineCleanStage().apply(table, None), n)
     print(f"heuristics ours {heur:9.0f} docs/s   ({heur * mb / n:.2f} MB/s; no native reference)")
     print(f"clean_lines ours {clean:8.0f} docs/s   ({clean * mb / n:.2f} MB/s; no native reference)")
+    with tempfile.TemporaryDirectory() as d:
+        chain = _rate(lambda: _default_chain(table, Path(d)), n)
+    print(f"chain      ours {chain:9.0f} docs/s   ({chain * mb / n:.2f} MB/s; `curate filter` default stages "
+          f"{'+'.join(s for s, _, _ in DEFAULT_STAGES)} with their fit passes, 1 core)")
 
     with tempfile.TemporaryDirectory() as d:
         part = Path(d) / "part.parquet"

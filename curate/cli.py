@@ -64,6 +64,20 @@ def cmd_filter(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_clean(a: argparse.Namespace) -> int:
+    from curate.filters.eval_clean import eval_clean, table
+
+    rows: list = []
+    res = eval_clean(a.labels, input_path=a.input, output_path=a.output, recipe_path=a.recipe, per_doc=rows)
+    print(table(res["scores"]))
+    if a.per_doc:
+        for did, label, kept, k_ok, k, j_ok, j in rows:
+            print(f"{did:40} {label:4} {'kept' if kept else 'DROPPED':7} keep {k_ok}/{k}  junk removed {j_ok}/{j}")
+    if a.json:
+        _print(res)
+    return 0
+
+
 def cmd_dedup(a: argparse.Namespace) -> int:
     from curate.dedup.files import dedup_files
 
@@ -163,6 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", help="take the filter stages and seed from this recipe (default: langid, "
                    "clean_lines, heuristics)")
     p.set_defaults(fn=cmd_filter)
+
+    p = sub.add_parser("eval-clean", help="score a cleaner against line labels (good docs kept, bad dropped, "
+                                          "article lines kept, junk lines removed, per language)")
+    p.add_argument("--labels", required=True, help="labels.jsonl: id, doc_label, lines[{text, label}]")
+    p.add_argument("--input", help="documents to filter with the default chain (or --recipe's)")
+    p.add_argument("--output", help="score this filter output (.parquet/.jsonl) instead of running the filters")
+    p.add_argument("--recipe")
+    p.add_argument("--per-doc", action="store_true", help="also print one line per document")
+    p.add_argument("--json", action="store_true", help="also print counts and the filter report as JSON")
+    p.set_defaults(fn=cmd_eval_clean)
 
     p = sub.add_parser("dedup", help="exact + MinHash near-dedup of JSONL/Parquet documents")
     _io_args(p, io_help, out_help)

@@ -2,12 +2,19 @@
 
 Rules run in that order and the first failing rule is the drop reason (``gopher:too_few_words``,
 ``gopher_rep:top_2gram``, ``c4:curly_bracket``, ``fineweb:line_punct_ratio``...). Thresholds and their
-sources are in ``filters.rules``. ``meta.lang`` (from ``langid``) picks the stop-word list.
+sources are in ``filters.rules``. ``meta.lang`` (from ``langid``) picks the per-language overrides of
+``languages`` (default: ``filters/resources/heuristics_lang.yaml``, FineWeb-2's zh/ja/ko thresholds; every other
+language keeps the published English defaults) and the stop-word list.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 import pyarrow as pa
 
@@ -33,6 +40,23 @@ def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetit
     return None
 
 
+LANGUAGES_FILE = Path(__file__).with_name("resources") / "heuristics_lang.yaml"
+RULE_SETS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_languages() -> dict[str, dict[str, dict]]:
+    with LANGUAGES_FILE.open(encoding="utf-8") as f:
+        return yaml.safe_load(f) or {}
+
+
+def _override(base: Any, changes: dict, where: str) -> Any:
+    """``base`` (a rule-set dataclass) with the keys of ``changes`` replaced, type-checked like a recipe."""
+    from curate.recipe import build_config
+
+    return build_config(type(base), {**dataclasses.asdict(base), **changes}, where)
+
+
 class HeuristicStage(Stage):
     """Drop documents failing the Gopher / C4 / FineWeb rules (each rule set can be disabled or tuned)."""
 
@@ -44,12 +68,28 @@ class HeuristicStage(Stage):
         gopher_repetition: GopherRepetition = field(default_factory=GopherRepetition)
         c4: C4Rules = field(default_factory=C4Rules)
         fineweb: FineWebRules = field(default_factory=FineWebRules)
+        # meta.lang -> {rule set: {key: value}} overriding the rule sets above; None: the bundled table
+        languages: dict[str, dict[str, dict[str, Any]]] | None = None
+
+    def rule_sets(self, lang: str) -> tuple:
+        """(gopher_quality, gopher_repetition, c4, fineweb) for documents in ``lang``."""
+        c = self.config
+        table = bundled_languages() if c.languages is None else c.languages
+        over = table.get(lang) or {}
+        unknown = sorted(set(over) - set(RULE_SETS))
+        if unknown:
+            raise ValueError(f"stages.heuristics.languages.{lang}: unknown rule set {unknown[0]!r}; "
+                             f"allowed: {', '.join(RULE_SETS)}")
+        return tuple(_override(getattr(c, k), over[k], f"stages.heuristics.languages.{lang}.{k}") if k in over
+                     else getattr(c, k) for k in RULE_SETS)
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
-        c = self.config
+        per_lang: dict[str, tuple] = {}
 
         def decide(text: str, meta: dict[str, str], _id: str) -> Verdict:
-            return Verdict(evaluate(text, meta.get("lang", ""), c.gopher_quality, c.gopher_repetition, c.c4,
-                                    c.fineweb))
+            lang = str(meta.get("lang") or "")
+            if lang not in per_lang:
+                per_lang[lang] = self.rule_sets(lang)
+            return Verdict(evaluate(text, lang, *per_lang[lang]))
 
         return run_docs(batch, self.name, decide)

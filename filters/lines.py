@@ -1,19 +1,34 @@
-"""Line-level cleaning: remove boilerplate and spam lines inside otherwise good documents.
+"""Line-level cleaning: remove page chrome and spam lines so that document rules see the article.
 
 Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_<rule>``):
-- ``spam``: a line with >= ``spam_min_hits`` distinct spam markers (crypto-promotion, porn, casino, pharma
-  terms): pasted crypto headlines and spam titles, while an article that mentions Bitcoin once stays;
+- ``spam``: a line with >= ``spam_min_hits`` distinct spam markers (crypto, porn, gambling, pharma terms in
+  en/zh/ja/ko, ``filters/resources/lexicon.yaml``), so an article that mentions Bitcoin once stays;
+- ``spam_block``: among consecutive lines that do not end a sentence, the span from the first to the last
+  line with a spam marker when >= ``spam_block_min_lines`` lines carry one and they are >=
+  ``spam_block_min_share`` of it (pasted crypto-news or porn-site headline blocks);
 - ``c4``: C4's line rules (Raffel et al. 2020): any line containing "javascript" or a policy phrase
   ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies");
   optionally lines without terminal punctuation / with fewer than ``c4_min_words`` words;
-- ``boilerplate``: short lines (<= ``boilerplate_max_words`` words) that are cookie / subscribe /
-  share / login / copyright / legal-notice chrome (English, German, French, Spanish phrases);
+- ``boilerplate``: short lines (<= ``boilerplate_max_words`` words and, with CJK text, <= ``boilerplate_max_width``
+  display columns) holding
+  a page-chrome phrase of the lexicon (cookie, share, login, related, copyright, footer; en/de/fr/es/zh/ja/ko);
 - ``nav``: menu lines, >= 3 items of <= 4 words separated by | • · » › or ►;
 - ``url``: lines that are only a URL;
-- ``edge_block``: a run of >= ``edge_block_min_lines`` short lines (<= ``edge_line_max_words`` words)
-  without terminal punctuation at the very start or end of the document: headers, link-list footers.
-A sample of removed lines is kept in ``meta.removed_lines_sample`` as ``rule<TAB>line`` rows (truncated
-to ``sample_chars``) and the count in ``meta.removed_lines``. Documents left empty drop as ``clean:empty``.
+- ``repeat``: on pages the layout rule cuts, the second and later copies of a line (menus shown twice,
+  ranking lists);
+- ``site_repeat``: lines that do not read as prose and occur in >= ``site_repeat_min_docs`` pages of the
+  same site (host) in the input (a ``fit`` pass, CCNet-style; ``filters.site_repeats``): templates;
+- ``layout``: lines outside the article regions that ``filters.layout`` finds (runs of short lines
+  without a sentence end, repeated lines, date-only lines: navigation, related lists, comments, footers);
+- ``edge_block``: on pages the layout rule leaves whole, a run of >= ``edge_block_min_lines`` short lines
+  (<= ``edge_line_max_words`` words) without terminal punctuation at the very start or end of the document:
+  headers, link-list footers left by a main-content extractor.
+Whole pages: a page carrying a gambling-SEO signature (``spam:seo``), or whose kept lines are keyword/title
+lines with markers of a ``page_families`` family in >= ``page_line_frac`` of them, or carry such markers at
+all in >= ``page_prose_frac`` of them (``spam:<family>``), is dropped, as is a page left empty
+(``clean:empty``). A single mention, or sentences about the topic, keep a page. A sample of removed lines
+is kept in ``meta.removed_lines_sample`` as ``rule<TAB>line`` rows (truncated to ``sample_chars``) and the
+count in ``meta.removed_lines``.
 """
 from __future__ import annotations
 
@@ -24,36 +39,25 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.stage import Stage, StageResult
+from curate.stage import FitContext, Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
-from curate.filters.text import TERMINAL_PUNCT, words
+from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, reads_as_prose
+from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
+from curate.filters.site_repeats import fit_site_repeats, host, line_hash
+from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, words
 
-SPAM_PATTERNS = [
-    r"bitcoin", r"\bbtc\b", r"ethereum", r"\beth\b", r"crypto\w*", r"blockchain", r"altcoins?", r"dogecoin",
-    r"\bnfts?\b", r"airdrop", r"\bico\b", r"price prediction", r"binance", r"coinbase",
-    r"porn\w*", r"\bxxx\b", r"\bsex\b", r"nude", r"\bescorts?\b", r"\bmilf\b", r"hentai", r"\bwebcams?\b",
-    r"casino", r"\bpoker\b", r"slot machines?", r"betting", r"jackpot", r"viagra", r"cialis",
-]
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
              "javascript"]
-BOILERPLATE_PATTERNS = [
-    r"cookie", r"accept all", r"subscribe", r"newsletter", r"sign up", r"log ?in\b", r"sign in", r"log ?out",
-    r"\bshare\b", r"follow us", r"read more", r"click here", r"skip to", r"back to top", r"advertisement",
-    r"related (posts|articles|stories)", r"leave a (comment|reply)", r"you may also like", r"all rights reserved",
-    r"©|\(c\) ?\d{4}", r"terms (and|&) conditions", r"contact us", r"\bimprint\b", r"^(home|menu|search|email)$",
-    r"impressum", r"datenschutz", r"zum inhalt", r"nutzungsbedingungen", r"startseite", r"\bteilen\b",
-    r"anmelden", r"abonnieren", r"kommentar", r"mentions légales", r"aviso legal", r"inicio de sesión",
-    r"^(kategorie|category|tags?|schlagwörter)\s*:",
-]
 _NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
 
 
 @dataclass
 class _Rules:
-    spam: re.Pattern
-    boiler: re.Pattern
+    lex: Lexicon
     policy: list[str]
+    families: set[str]
+    spam_regex: bool
 
 
 class LineCleanStage(Stage):
@@ -63,33 +67,54 @@ class LineCleanStage(Stage):
 
     @dataclass
     class Config:
-        spam_patterns: list[str] = field(default_factory=lambda: list(SPAM_PATTERNS))
+        lexicon: str | None = None  # word-list YAML replacing filters/resources/lexicon.yaml
+        spam_patterns: dict[str, list[str]] | None = None  # family -> regexes; None: the lexicon's
+        seo_signatures: list[str] | None = None
+        boilerplate_patterns: dict[str, list[str]] | None = None  # language -> regexes; None: the lexicon's
         spam_min_hits: int = 2
-        boilerplate_patterns: list[str] = field(default_factory=lambda: list(BOILERPLATE_PATTERNS))
+        spam_block_min_lines: int = 3
+        spam_block_min_share: float = 0.6
         boilerplate_max_words: int = 12
+        boilerplate_max_width: int = 30  # and for lines with CJK text, <= this display width (15 characters)
         c4_policy: list[str] = field(default_factory=lambda: list(C4_POLICY))
         c4_terminal_punct: bool = False  # C4 drops every line not ending in . ! ? " (harsh on titles)
         c4_min_words: int = 0  # C4 uses 3
         nav: bool = True
         urls: bool = True
-        edge_block_min_lines: int = 3
+        repeated_lines: bool = True  # on raw pages, remove a line's later copies (menus twice, ranking lists)
+        layout: LayoutConfig = field(default_factory=LayoutConfig)
+        edge_block_min_lines: int = 3  # on pages the layout rule leaves whole (extracted text)
         edge_line_max_words: int = 10
+        site_repeat_min_docs: int = 2  # fit: lines in >= this many pages of a site are chrome (0: off)
+        site_repeat_partitions: int = 8
+        page_seo: bool = True
+        page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
+        page_line_frac: float = 0.15
+        page_prose_frac: float = 0.5
+        page_min_lines: int = 2
         sample_chars: int = 2000
 
     def _compile(self) -> _Rules:
         c = self.config
-        return _Rules(re.compile("|".join(f"(?:{p})" for p in c.spam_patterns), re.I) if c.spam_patterns
-                      else re.compile(r"(?!)"),
-                      re.compile("|".join(f"(?:{p})" for p in c.boilerplate_patterns), re.I)
-                      if c.boilerplate_patterns else re.compile(r"(?!)"),
-                      [p.lower() for p in c.c4_policy])
+        lex = compile_lexicon(c.lexicon, c.spam_patterns, c.seo_signatures, c.boilerplate_patterns)
+        families = set(lex.families)
+        return _Rules(lex, [p.lower() for p in c.c4_policy], families, lex.matcher.has_regex(families))
 
-    def line_rule(self, line: str, r: _Rules) -> str | None:
-        """The rule that removes this (stripped, non-empty) line, or None to keep it."""
+    def line_rule(self, line: str, r: _Rules, spam: dict[str, set[str]] | None = None,
+                  chrome: bool | None = None) -> str | None:
+        """The rule that removes this (stripped, non-empty) line, or None to keep it. ``spam`` (family ->
+        markers) and ``chrome`` (a boilerplate phrase is in it) come from one pass over the page; given
+        a line alone, they are looked up for it."""
         c = self.config
-        if len({m.lower() for m in r.spam.findall(line)}) >= c.spam_min_hits:
-            return "spam"
         low = line.lower()
+        if spam is None:
+            found = r.lex.matcher.hits(low).get(0, {})
+            chrome = CHROME in found if chrome is None else chrome
+            spam = {g: v for g, v in found.items() if g != CHROME}
+            if r.spam_regex:
+                spam.update(r.lex.matcher.regex_hits(low, r.families))
+        if len(set().union(*spam.values()) if spam else ()) >= c.spam_min_hits:
+            return "spam"
         if any(p in low for p in r.policy):
             return "c4"
         n = len(words(line))
@@ -97,8 +122,9 @@ class LineCleanStage(Stage):
             return "c4"
         if n < c.c4_min_words:
             return "c4"
-        if n <= c.boilerplate_max_words and r.boiler.search(line):
-            return "boilerplate"
+        if n <= c.boilerplate_max_words and (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
+            if chrome or r.lex.matcher.regex_hits(low, {CHROME}):
+                return "boilerplate"
         if c.urls and _URL.match(line):
             return "url"
         if c.nav and "{" not in line:
@@ -109,48 +135,139 @@ class LineCleanStage(Stage):
 
     def _edge_candidate(self, line: str) -> bool:
         """A header/footer-like line: few words and no sentence end (a trailing ellipsis is UI text).
-        Bulleted lines are content lists (an article's closing summary), not navigation."""
-        if line.startswith(("- ", "• ", "* ")):
+        Bulleted lines are content lists (an article's closing summary), and lines starting with a number
+        are quantities or numbered items (an ingredient list, a ranking), not navigation."""
+        if line.startswith(("- ", "• ", "* ")) or line[:1].isdigit():
             return False
         ends = line.endswith(TERMINAL_PUNCT) and not line.endswith(("...", "…"))
         return not ends and len(words(line)) <= self.config.edge_line_max_words
 
-    def clean(self, text: str, rules: _Rules) -> tuple[str, list[tuple[str, str]]]:
-        """Cleaned text and the removed (rule, line) pairs in document order."""
+    def _spam_blocks(self, lines: list[str], verdict: list[str | None], spam: list[dict]) -> None:
+        """Mark pasted headline blocks: in a run of lines that do not end a sentence (or are spam), the span
+        from the first to the last line carrying a spam marker, when >= ``spam_block_min_lines`` lines
+        carry one and they are >= ``spam_block_min_share`` of the span (a few headlines of a block name no
+        marker; the article's own title before the block stays)."""
+        c = self.config
+        run: list[int] = []
+        for i, s in enumerate(lines + [""]):
+            if s and (not ends_sentence(s) or verdict[i] == "spam"):
+                run.append(i)
+                continue
+            marked = [j for j in run if spam[j]]
+            if len(marked) >= c.spam_block_min_lines and \
+                    len(marked) >= c.spam_block_min_share * (marked[-1] - marked[0] + 1):
+                for j in range(marked[0], marked[-1] + 1):
+                    verdict[j] = verdict[j] or "spam_block"
+            run = []
+
+    def _edge_blocks(self, lines: list[str], verdict: list[str | None]) -> None:
+        idx = list(range(len(lines)))
+        for order in (idx, idx[::-1]):
+            run = []
+            for i in order:
+                if verdict[i] is None and not self._edge_candidate(lines[i]):
+                    break
+                run.append(i)  # lines removed by another rule extend the block
+            if len(run) >= self.config.edge_block_min_lines:
+                for i in run:
+                    verdict[i] = verdict[i] or "edge_block"
+
+    def clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "") \
+            -> tuple[str, list[tuple[str, str]]]:
+        """Cleaned text and the removed (rule, line) pairs in document order; ``repeats`` are the hashes of
+        lines repeated across the pages of a site (``fit``), ``site`` this page's host."""
+        cleaned, removed, _ = self._clean(text, rules, repeats, site)
+        return cleaned, removed
+
+    def _clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "") \
+            -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
+        """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line."""
         c = self.config
         raw = text.split("\n")
-        verdict: list[str | None] = [None] * len(raw)
         content = [i for i, s in enumerate(raw) if s.strip()]
-        for i in content:
-            verdict[i] = self.line_rule(raw[i].strip(), rules)
-        if c.edge_block_min_lines:
-            for order in (content, content[::-1]):
-                run = []
-                for i in order:
-                    if verdict[i] is None and not self._edge_candidate(raw[i].strip()):
-                        break
-                    run.append(i)  # lines removed by another rule extend the block
-                if len(run) >= c.edge_block_min_lines:
-                    for i in run:
-                        verdict[i] = verdict[i] or "edge_block"
-        removed = [(verdict[i], raw[i].strip()) for i in content if verdict[i] is not None]
-        kept = "\n".join(s for s, v in zip(raw, verdict) if v is None)
-        if removed:
-            kept = re.sub(r"\n{3,}", "\n\n", kept).strip("\n")
-        return kept, removed
+        lines = [raw[i].strip() for i in content]
+        found = rules.lex.matcher.hits(text.lower())
+        chrome = [CHROME in found.get(i, ()) for i in content]
+        spam = [{g: v for g, v in found.get(i, {}).items() if g != CHROME} for i in content]
+        if rules.spam_regex:  # spam markers that are regexes
+            spam = [{**sp, **rules.lex.matcher.regex_hits(s.lower(), rules.families)} for s, sp in zip(lines, spam)]
+        verdict: list[str | None] = [self.line_rule(s, rules, sp, ch) for s, sp, ch in zip(lines, spam, chrome)]
+        if repeats:
+            for i, s in enumerate(lines):
+                if verdict[i] is None and not reads_as_prose(s) and \
+                        line_hash(site, s) in repeats:
+                    verdict[i] = "site_repeat"
+        if c.spam_block_min_lines:
+            self._spam_blocks(lines, verdict, spam)
+        mask = article_mask(lines, [v is not None for v in verdict], c.layout) if c.layout.enabled and lines \
+            else None
+        for i, inside in enumerate(mask or ()):
+            if not inside:
+                verdict[i] = verdict[i] or "layout"
+        if c.edge_block_min_lines and mask is None:  # extracted text: only its edges may hold chrome
+            self._edge_blocks(lines, verdict)
+        if c.repeated_lines and mask is not None:
+            # on a raw page, after layout: the copy that survives is the article's (a headline, not its menu
+            # copy); in extracted text repeats are content (code, list items) and the repetition rules judge them
+            seen: set[str] = set()
+            for i, s in enumerate(lines):
+                if verdict[i] is None and s in seen:
+                    verdict[i] = "repeat"
+                if verdict[i] is None:
+                    seen.add(s)
+        removed = [(v, s) for v, s in zip(verdict, lines) if v is not None]
+        # each kept line's spam families, and whether it reads as a keyword/title line (or names two markers):
+        # an article about a spam topic writes sentences about it (a news page on a sex-game ransomware)
+        kept_spam = [(sp, bool(sp) and (not ends_sentence(s) or len(set().union(*sp.values())) >= 2))
+                     for sp, s, v in zip(spam, lines, verdict) if v is None]
+        if not removed:
+            return text, removed, kept_spam
+        gone = {content[i] for i, v in enumerate(verdict) if v is not None}
+        kept = "\n".join(s for i, s in enumerate(raw) if i not in gone)
+        return re.sub(r"\n{3,}", "\n\n", kept).strip("\n"), removed, kept_spam
+
+    def page_spam(self, text: str, kept_spam: list[tuple[dict[str, set[str]], bool]], rules: _Rules) -> str | None:
+        """``spam:seo`` for a gambling-SEO signature anywhere in the page; ``spam:<family>`` when, of the kept
+        lines (``kept_spam``: each one's markers by family, and whether it is a keyword/title line), >=
+        ``page_line_frac`` are keyword lines with that family's markers, or >= ``page_prose_frac`` carry them
+        at all (a doorway written in sentences), counting at least ``page_min_lines`` lines."""
+        c = self.config
+        if c.page_seo and rules.lex.seo_page(text):
+            return "spam:seo"
+        total = max(1, len(kept_spam))
+        for fam in c.page_families:
+            n_any = sum(1 for sp, _ in kept_spam if fam in sp)
+            n_kw = sum(1 for sp, kw in kept_spam if kw and fam in sp)
+            if (n_kw >= c.page_min_lines and n_kw / total >= c.page_line_frac) or \
+                    (n_any >= c.page_min_lines and n_any / total >= c.page_prose_frac):
+                return f"spam:{fam}"
+        return None
+
+    def fit(self, ctx: FitContext) -> dict | None:
+        """Hashes of the non-prose lines repeated in >= ``site_repeat_min_docs`` pages of one site."""
+        c = self.config
+        if c.site_repeat_min_docs <= 0:
+            return None
+        hashes = fit_site_repeats(ctx.parts, ctx.workdir, ctx.map_parts, ctx.map, c.site_repeat_partitions,
+                                  c.site_repeat_min_docs)
+        return {"site_repeats": hashes, "summary": {"site_repeat_lines": len(hashes)}}
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
         rules = self._compile()
         counts: Counter = Counter()
+        repeats = set(state["site_repeats"]) if isinstance(state, dict) and state.get("site_repeats") else None
+        urls = iter(batch.column("url").to_pylist())  # run_docs calls decide once per row, in row order
 
         def decide(text: str, meta: dict[str, str], _id: str) -> Verdict:
-            cleaned, removed = self.clean(text, rules)
+            site = host(next(urls))
+            cleaned, removed, kept_spam = self._clean(text, rules, repeats, site)
             counts["lines_removed"] += len(removed)
             counts.update(f"lines_removed_{rule}" for rule, _ in removed)
             m = {"removed_lines": len(removed)}
             if removed:
                 m["removed_lines_sample"] = "\n".join(f"{r}\t{s}" for r, s in removed)[: self.config.sample_chars]
-            return Verdict("clean:empty" if not cleaned.strip() else None, m, cleaned)
+            reason = "clean:empty" if not cleaned.strip() else self.page_spam(text, kept_spam, rules)
+            return Verdict(reason, m, cleaned)
 
         res = run_docs(batch, self.name, decide)
         res.counters = dict(counts)

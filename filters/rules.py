@@ -146,7 +146,7 @@ def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) 
     stop = c.stop_words.get(lang)
     if stop and c.min_stop_words:
         stop_set = set(stop)
-        if sum(w.lower() in stop_set for w in latin) < c.min_stop_words:
+        if sum(w.lower() in stop_set for w in ws) < c.min_stop_words:
             return "gopher:stop_words"
     return None
 

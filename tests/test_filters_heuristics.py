@@ -3,9 +3,9 @@ from collections import Counter
 
 from tests.test_filters_data import dedup_docs, html_text, jawiki, korean_fragments, table
 
-from filters.heuristics import HeuristicStage, evaluate
-from filters.rules import C4Rules, FineWebRules, GopherQuality, GopherRepetition, _dup_ngram_chars
-from filters.text import cjk_fraction, count_sentences, display_width, words
+from curate.filters.heuristics import HeuristicStage, evaluate
+from curate.filters.rules import C4Rules, FineWebRules, GopherQuality, GopherRepetition, _dup_ngram_chars
+from curate.filters.text import cjk_fraction, count_sentences, display_width, words
 
 DEFAULTS = (GopherQuality(), GopherRepetition(), C4Rules(), FineWebRules())
 

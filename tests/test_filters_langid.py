@@ -3,8 +3,8 @@ from collections import Counter
 
 from tests.test_filters_data import dedup_docs, html_text, jawiki, korean_fragments, table
 
-from filters.langid import LangIdStage, detect, bundled_model_path
-from filters.fasttext_util import load_model
+from curate.filters.langid import LangIdStage, detect, bundled_model_path
+from curate.filters.fasttext_util import load_model
 
 
 def test_detects_real_languages(corpus):

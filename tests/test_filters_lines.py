@@ -3,7 +3,7 @@ import re
 
 from tests.test_filters_data import dedup_docs, table
 
-from filters.lines import LineCleanStage
+from curate.filters.lines import LineCleanStage
 
 WORD = re.compile(r"\w+")
 

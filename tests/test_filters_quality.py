@@ -8,8 +8,8 @@ import pytest
 from tests.test_filters_data import dedup_docs, table
 
 from curate.stage import FitContext
-from filters.classifier import auc, calibrate_alpha, expected_keep_rate, pareto_draw
-from filters.quality import QualityStage
+from curate.filters.classifier import auc, calibrate_alpha, expected_keep_rate, pareto_draw
+from curate.filters.quality import QualityStage
 
 
 def _serial(fn, items):

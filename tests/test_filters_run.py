@@ -4,7 +4,7 @@ import pyarrow.parquet as pq
 
 from tests.test_filters_data import dedup_docs
 
-from filters import run_filters
+from curate.filters import run_filters
 
 RECIPE = """
 name: filter-test

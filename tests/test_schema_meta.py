@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from curate.schema import DOC_SCHEMA, META_TYPE, decode_meta, docs_table, encode_meta, meta_dicts, set_meta, with_reason
-from filters._stage import Verdict, run_docs
+from curate.filters._stage import Verdict, run_docs
 from tests.test_shards_corpus import corpus_docs
 
 

@@ -61,7 +61,7 @@ def serial(fn, items):
 def build_run(parts: list[Path], run_dir: Path, seed: int = 0, map_fn=serial, **config) -> dict:
     """Run the tokenize stage the way the engine does: fit, apply per part, finalize over the outputs."""
     from curate.stage import FitContext
-    from tokenizer.stage import TokenizeStage
+    from curate.tokenizer.stage import TokenizeStage
 
     stage = TokenizeStage.from_dict({"vocab_size": 1000, "sample_chars": 400_000, "shard_tokens": 60_000,
                                      "val_fraction": 0.05, **config})

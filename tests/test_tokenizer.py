@@ -12,8 +12,8 @@ import sentencepiece as spm
 
 from curate.schema import docs_table
 from curate.stage import FitContext
-from tokenizer import tokenize_files, train_tokenizer
-from tokenizer.stage import TokenizeStage
+from curate.tokenizer import tokenize_files, train_tokenizer
+from curate.tokenizer.stage import TokenizeStage
 from tests.test_shards_corpus import corpus_docs, serial, write_parts
 
 

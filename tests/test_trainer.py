@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from tests.test_shards_corpus import build_run, corpus_docs, write_parts
-from trainer.__main__ import main as trainer_main
-from trainer.train import train
+from curate.trainer.__main__ import main as trainer_main
+from curate.trainer.train import train
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,142 @@
+"""``python -m curate eval-clean``: score a cleaner against line-labelled documents.
+
+Labels are one JSON record per document (``id``, ``doc_label`` good/bad, ``lines``: ``text``, ``label``
+keep/junk/unsure, optional ``inline_spam``), as in ``shared/corpus/cjk/labels.jsonl``. The team's metric:
+a labelled line counts as kept when its text with all whitespace removed occurs in the output document's
+text with all whitespace removed; lines under 4 such characters, ``unsure`` lines and ``inline_spam`` keep
+lines are skipped; line figures are over documents labelled good, and a good document dropped whole loses
+all its lines. Per language (the input document's ``lang`` field, else its label's, else the output's
+``meta.lang``; ``und`` for a dropped document without one):
+good documents kept, bad documents dropped, article (keep) lines kept, junk lines removed.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+MIN_LINE_CHARS = 4
+_WS = re.compile(r"\s+")
+METRICS = ("good_kept", "bad_dropped", "keep_lines_kept", "junk_lines_removed")
+
+
+def squash(s: str) -> str:
+    return _WS.sub("", s)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with Path(path).open(encoding="utf-8") as f:
+        return [json.loads(x) for x in f if x.strip()]
+
+
+def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(id -> text, id -> meta.lang) of the kept documents of a filter output (.parquet or .jsonl)."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        t = pq.read_table(path, columns=["id", "text", "meta"])
+        rows = [{"id": i, "text": x, "meta": dict(m or [])} for i, x, m in
+                zip(t["id"].to_pylist(), t["text"].to_pylist(), t["meta"].to_pylist())]
+    else:
+        rows = read_jsonl(path)
+    texts = {r["id"]: r["text"] for r in rows}
+    langs = {r["id"]: str(r["meta"]["lang"]) for r in rows if isinstance(r.get("meta"), dict) and r["meta"].get("lang")}
+    return texts, langs
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def score(labels: list[dict], kept: dict[str, str], langs: dict[str, str],
+          per_doc: list | None = None) -> dict[str, dict[str, Any]]:
+    """Per-language (and ``all``) counts and ratios of the four figures; ``per_doc`` (a list) receives
+    one ``(id, doc_label, kept, keep_ok, keep, junk_ok, junk)`` row per document."""
+    acc: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for rec in labels:
+        before = dict(acc["all"])
+        did = rec["id"]
+        lang = langs.get(did) or rec.get("lang") or "und"
+        out = kept.get(did)
+        for key in (lang, "all"):
+            a = acc[key]
+            a["docs"] += 1
+            if rec["doc_label"] == "bad":
+                a["bad"] += 1
+                a["bad_dropped"] += out is None
+                continue
+            a["good"] += 1
+            a["good_kept"] += out is not None
+        if rec["doc_label"] == "bad":
+            if per_doc is not None:
+                per_doc.append((did, "bad", out is not None, 0, 0, 0, 0))
+            continue
+        hay = squash(out) if out is not None else ""
+        for line in rec["lines"]:
+            s = squash(line["text"])
+            if len(s) < MIN_LINE_CHARS or line["label"] == "unsure":
+                continue
+            if line["label"] == "keep":
+                if line.get("inline_spam"):
+                    continue
+                field, hit = "keep", s in hay
+            else:
+                field, hit = "junk", s not in hay
+            for key in (lang, "all"):
+                acc[key][field] += 1
+                acc[key][f"{field}_ok"] += hit
+        if per_doc is not None:
+            d = {k: acc["all"].get(k, 0) - before.get(k, 0) for k in ("keep_ok", "keep", "junk_ok", "junk")}
+            per_doc.append((did, rec["doc_label"], out is not None, d["keep_ok"], d["keep"], d["junk_ok"],
+                            d["junk"]))
+    result = {}
+    for key in sorted(acc, key=lambda k: (k == "all", k)):
+        a = acc[key]
+        result[key] = {"docs": a["docs"], "good_kept": _ratio(a["good_kept"], a["good"]),
+                       "bad_dropped": _ratio(a["bad_dropped"], a["bad"]),
+                       "keep_lines_kept": _ratio(a["keep_ok"], a["keep"]),
+                       "junk_lines_removed": _ratio(a["junk_ok"], a["junk"]),
+                       "counts": {k: a[k] for k in ("good", "good_kept", "bad", "bad_dropped", "keep", "keep_ok",
+                                                    "junk", "junk_ok")}}
+    return result
+
+
+def table(result: dict[str, dict[str, Any]]) -> str:
+    """A fixed-width table: one row per language, ``all`` last."""
+    head = f"{'lang':6} {'docs':>5} " + " ".join(f"{m:>18}" for m in METRICS)
+    rows = [head]
+    for lang, r in result.items():
+        cells = " ".join(f"{'-' if r[m] is None else format(r[m], '.3f'):>18}" for m in METRICS)
+        rows.append(f"{lang:6} {r['docs']:>5} {cells}")
+    return "\n".join(rows)
+
+
+def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, output_path: str | Path | None = None,
+               recipe_path: str | Path | None = None, per_doc: list | None = None) -> dict[str, Any]:
+    """Score ``output_path`` (a filter output), or run the filter chain (default, or ``recipe_path``'s)
+    on ``input_path`` first. Returns ``{"scores": {lang: ...}, "filter": report or None}``."""
+    for what, p in (("labels", labels_path), ("input", input_path), ("output", output_path)):
+        if p is not None and not Path(p).is_file():
+            raise FileNotFoundError(f"eval-clean: no {what} file at {p}")
+    labels = read_jsonl(Path(labels_path))
+    langs: dict[str, str] = {r["id"]: r["lang"] for r in labels if r.get("lang")}
+    report = None
+    if input_path is not None and str(input_path).endswith(".jsonl"):
+        langs.update({r["id"]: r["lang"] for r in read_jsonl(Path(input_path)) if r.get("lang")})
+    if output_path is None:
+        if input_path is None:
+            raise ValueError("eval-clean needs --input (to run the filters) or --output (to score)")
+        from curate.filters.run import run_filters
+
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "kept.parquet"
+            report = run_filters(input_path, out, recipe_path=recipe_path, dropped_path=Path(d) / "dropped.parquet")
+            kept, out_langs = read_output(out)
+    else:
+        kept, out_langs = read_output(Path(output_path))
+    langs = {**out_langs, **langs}  # the input's language field first, else langid's meta.lang
+    return {"scores": score(labels, kept, langs, per_doc), "filter": report}

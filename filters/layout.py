@@ -1,0 +1,209 @@
+"""Where the article is in a page's lines: language-neutral signals for line/block cleaning.
+
+Naive crawled text is navigation, related-link lists, share counters and footers around one article. The
+article is where long lines that end a sentence (``.!?`` or ``。！？``) are dense; boilerplate is runs of
+short lines without a sentence end, lines repeated within the page (menus shown twice, ranking lists) and
+date/time-only lines (list entries, comment headers). Each line gets a score (its display width when it
+reads like prose, a penalty otherwise) and the article regions are the maximum-sum segments of that score
+(the Body Text Extraction idea of Finn et al. 2001, on lines instead of tags), taken while a segment holds
+at least ``min_region_frac`` of the best one. A headline/byline window before each region is kept too.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+
+from curate.filters.text import display_width
+
+_SENTENCE_END = (".", "!", "?", "。", "！", "？", "．", "‼", "⁉")
+_CLOSERS = "\"'”’」』)）]】"
+_CLAUSE_END = ("、", "，", ",", "‼", "⁉")
+_SENTENCE_MARK = re.compile(r"[。！？]|[.!?](?:\s|$)")
+# A date or a time: 2013/12/28, 2024-05-19, 2019年04月21日, 3월 27일, 12/28, 12:52(:17) (not 3.3 or 62.5)
+_DATE = re.compile(r"\d{4}\s*[-/.年년]\s*\d{1,2}(?:\s*[-/.月월]\s*\d{1,2})?\s*[日일]?|\d{1,2}\s*[/月월]\s*\d{1,2}\s*[日일]?"
+                   r"|\d{1,2}:\d{2}(?::\d{2})?")
+_BULLETS = ("- ", "• ", "* ", "· ")
+_DIGIT = re.compile(r"\d")
+_NOT_LETTER = re.compile(r"[\W\d_]+")
+
+
+@dataclass
+class LayoutConfig:
+    """Scores and thresholds of the article finder (display widths: a CJK character counts 2)."""
+
+    enabled: bool = True
+    # the layout rule applies to pages where >= this share of lines are chrome (removed by another rule,
+    # repeated, date-only or list items): naive page text, not text a main-content extractor already cut
+    min_chrome_share: float = 0.1
+    prose_min_width: int = 16  # a line ending a sentence scores its width from this width up
+    plain_width_offset: int = 40  # a line without a sentence end scores width - this (so long lines count)
+    plain_max_score: float = 5.0  # cap: a long line without a sentence end may be a headline in a list
+    short_penalty: float = 15.0  # floor of a short line's score
+    strong_penalty: float = 30.0  # a repeated line, a date-only line, a line another rule removes
+    min_region_frac: float = 0.3  # further regions must score >= this share of the best one
+    min_region_score: float = 0  # or at least this much (a paragraph of prose); 0: off
+    head_lines: int = 7  # headline / byline / dateline: lines kept before each region (of those no other rule removes)
+    head_skip_repeats: bool = True  # pass over short repeated lines (share buttons) in the head window
+    head_skip_width: int = 24
+    tail_lines: int = 3  # lines after a region kept up to the first line another rule removes,
+    tail_max_plain_width: int = 30  # or the first line this wide that does not read as prose (a headline)
+    keep_prose_width: int = 60  # outside regions, keep lines ending a sentence from this width (0: none)
+    list_min_run: int = 3  # this many consecutive lines sharing a prefix/suffix are list items (strong)
+    list_affix_width: int = 10  # shared prefix/suffix width in display columns (5 CJK characters); 0: off
+    date_max_letters: int = 6
+    # pages with more lines are left whole: finding regions costs O(lines x regions) (naive CJK pages in the
+    # dev set have <= 800 lines; 5,000 keeps the worst case near a second)
+    max_lines: int = 5000  # a line whose text beside dates/times has at most this width is a date line
+
+
+def ends_sentence(line: str) -> bool:
+    """Ends with sentence-final punctuation (a closing quote or bracket only after one: 『title』 is a
+    name, 「…。」 a sentence; not an ellipsis), or holds two or more sentence ends."""
+    core = line.rstrip(_CLOSERS)
+    return (core.endswith(_SENTENCE_END) and not core.endswith("...")) or len(_SENTENCE_MARK.findall(line)) >= 2
+
+
+def reads_as_prose(line: str) -> bool:
+    """Ends a sentence, or a clause (a comma: text hard-wrapped mid-sentence), or with an emoji
+    (informal writing ends sentences with one)."""
+    if ends_sentence(line) or line.endswith(_CLAUSE_END):
+        return True
+    last = line.rstrip("\ufe0f")[-1:]
+    return bool(last) and unicodedata.category(last) == "So"
+
+
+def is_date_line(line: str, max_letters: int = 6) -> bool:
+    """A date/time stamp with at most a few letters around it (list entries, comment headers, bylines)."""
+    if not _DIGIT.search(line):
+        return False
+    rest = _DATE.sub("", line)
+    return rest != line and display_width(_NOT_LETTER.sub("", rest)) <= max_letters
+
+
+def _affix(s: str, width: int, suffix: bool) -> str | None:
+    """The first (or last) ``width`` display columns of ``s`` (half as many characters when the line starts,
+    or ends, with a wide CJK character), if they hold a letter and are not the whole line."""
+    edge = s[-1] if suffix else s[0]
+    n = width // 2 if display_width(edge) == 2 else width
+    if len(s) <= n:
+        return None
+    key = s[-n:] if suffix else s[:n]
+    return key if any(ch.isalpha() for ch in key) else None
+
+
+def _affix_runs(lines: list[str], min_run: int, width: int) -> list[bool]:
+    """True for lines in a run of >= ``min_run`` consecutive lines sharing a prefix or a suffix of
+    ``width`` display columns (``【関連記事】...``, ``... | Site name``): list items."""
+    out = [False] * len(lines)
+    if not min_run or not width:
+        return out
+    for suffix in (False, True):
+        keys = [_affix(s, width, suffix) for s in lines]
+        start = 0
+        for i in range(1, len(lines) + 1):
+            if i == len(lines) or keys[i] is None or keys[i] != keys[start]:
+                if keys[start] is not None and i - start >= min_run:
+                    out[start:i] = [True] * (i - start)
+                start = i
+    return out
+
+
+def line_scores(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[float]:
+    """Prose-likeness of each stripped line (see module doc); ``removed`` marks lines other rules remove."""
+    counts = Counter(lines)
+    listed = _affix_runs(lines, c.list_min_run, c.list_affix_width)
+    out = []
+    for s, gone, item in zip(lines, removed, listed):
+        if gone or item or counts[s] > 1 or is_date_line(s, c.date_max_letters):
+            out.append(-c.strong_penalty)
+            continue
+        w = display_width(s)
+        if s.endswith(("...", "…")):  # a truncated teaser: related-article lists
+            out.append(-c.short_penalty)
+        elif reads_as_prose(s):
+            out.append(float(w) if w >= c.prose_min_width else -c.short_penalty / 2)
+        else:
+            out.append(min(max(float(w - c.plain_width_offset), -c.short_penalty), c.plain_max_score))
+    return out
+
+
+def _best_segment(scores: list[float], lo: int, hi: int) -> tuple[float, int, int]:
+    """(sum, start, end) of the maximum-sum segment of scores[lo:hi] (Kadane); (0, lo, lo) if none > 0."""
+    best, bs, be = 0.0, lo, lo
+    cur, start = 0.0, lo
+    for i in range(lo, hi):
+        if cur <= 0:
+            cur, start = 0.0, i
+        cur += scores[i]
+        if cur > best:
+            best, bs, be = cur, start, i + 1
+    return best, bs, be
+
+
+def regions(scores: list[float], min_frac: float, min_score: float = float("inf")) -> list[tuple[int, int]]:
+    """Article regions [start, end): the best segment, then the best of what is left on either side,
+    while a segment scores at least ``min_frac`` of the first or ``min_score``; sorted by start."""
+    out: list[tuple[int, int]] = []
+    spans = [(0, len(scores))]
+    top = None
+    while spans:
+        cands = [(*_best_segment(scores, lo, hi), lo, hi) for lo, hi in spans]
+        total, a, b, lo, hi = max(cands, key=lambda x: x[0])
+        if total <= 0 or (top is not None and total < min(min_frac * top, min_score)):
+            break
+        top = top if top is not None else total
+        out.append((a, b))
+        spans.remove((lo, hi))
+        spans += [s for s in ((lo, a), (b, hi)) if s[1] > s[0]]
+    return sorted(out)
+
+
+def _head(lines: list[str], removed: list[bool], scores: list[float], start: int, c: LayoutConfig) -> list[int]:
+    """The ``head_lines`` lines before ``start`` that no other rule removes; date lines come along without
+    counting (a dateline belongs to the headline), and with ``head_skip_repeats`` short repeated lines
+    (share buttons shown twice on the page) are passed over; a repeated headline or description stays."""
+    out, n = [], 0
+    counts = Counter(lines) if c.head_skip_repeats else None
+    for i in range(start - 1, -1, -1):
+        if n >= c.head_lines:
+            break
+        if removed[i]:
+            continue
+        if counts is not None and counts[lines[i]] > 1 and display_width(lines[i]) < c.head_skip_width:
+            continue
+        out.append(i)
+        if not is_date_line(lines[i], c.date_max_letters):
+            n += 1
+    return out
+
+
+def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[bool] | None:
+    """True for lines in an article region, in the head window before one, or prose outside them;
+    None (cut nothing) when fewer than ``min_chrome_share`` of the lines are chrome: text a main-content
+    extractor already cut. Repeated bullet items ("- home page" in a link list) are content there."""
+    if len(lines) > c.max_lines:
+        return None
+    scores = line_scores(lines, removed, c)
+    listed = _affix_runs(lines, c.list_min_run, c.list_affix_width)
+    chrome = sum(v <= -c.strong_penalty and not s.startswith(_BULLETS) for v, s in zip(scores, lines))
+    if chrome < c.min_chrome_share * len(lines):
+        return None
+    keep = [False] * len(lines)
+    for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf")):
+        for i in range(a, b):
+            keep[i] = not removed[i]
+        for i in _head(lines, removed, scores, a, c):  # headline, byline, dateline before the region
+            keep[i] = True
+        for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption, sign-off or spec table after it
+            if removed[i] or listed[i] or is_date_line(lines[i], c.date_max_letters) or \
+                    lines[i].endswith(("...", "…")) or \
+                    (not reads_as_prose(lines[i]) and display_width(lines[i]) >= c.tail_max_plain_width):
+                break  # stop at a list item, a date line, a teaser, a headline-like line (a related list)
+            keep[i] = True
+    for i, s in enumerate(lines):
+        if c.keep_prose_width and not keep[i] and scores[i] > 0 and ends_sentence(s) and \
+                display_width(s) >= c.keep_prose_width:
+            keep[i] = True
+    return keep
