@@ -15,4 +15,4 @@ for name, folder in MAPPED.items():
     packages += [name] + [f"{name}.{sub}" for sub in find_packages(where=folder)]
     package_dir.update({f"{name}.{sub}": f"{folder}/{sub.replace('.', '/')}" for sub in find_packages(where=folder)})
 
-setup(packages=packages, package_dir=package_dir, package_data={"curate.recipes": ["*.yaml"]})
+setup(packages=packages, package_dir=package_dir, package_data={"curate.recipes": ["*.yaml"], "curate.filters": ["resources/*.yaml"]})
