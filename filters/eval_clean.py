@@ -20,6 +20,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from curate.schema import decode_meta
+
 MIN_LINE_CHARS = 4
 _WS = re.compile(r"\s+")
 METRICS = ("good_kept", "bad_dropped", "keep_lines_kept", "junk_lines_removed")
@@ -39,7 +41,7 @@ def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     path = Path(path)
     if path.suffix == ".parquet":
         t = pq.read_table(path, columns=["id", "text", "meta"])
-        rows = [{"id": i, "text": x, "meta": dict(m or [])} for i, x, m in
+        rows = [{"id": i, "text": x, "meta": decode_meta(m)} for i, x, m in
                 zip(t["id"].to_pylist(), t["text"].to_pylist(), t["meta"].to_pylist())]
     else:
         rows = read_jsonl(path)

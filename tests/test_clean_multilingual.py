@@ -10,6 +10,7 @@ import pytest
 
 from curate.cli import main as cli_main
 from curate.recipe import load_recipe
+from curate.schema import meta_dicts
 from curate.filters.eval_clean import eval_clean, score
 from curate.filters.heuristics import HeuristicStage
 from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose
@@ -121,7 +122,7 @@ def test_spam_pages_dropped_with_reason_and_bitcoin_mention_stays(corpus):
     reasons = dict(zip(res.dropped["id"].to_pylist(), res.dropped["reason"].to_pylist()))
     assert reasons == {"zh-cwt-cc93": "spam:seo", "zh-cwt-cc99": "spam:seo", "ja-oscar-199": "spam:porn"}
     assert sorted(res.kept["id"].to_pylist()) == ["bitcoin", "zh-cwt-cc79"]
-    metas = {i: dict(m) for i, m in zip(res.kept["id"].to_pylist(), res.kept["meta"].to_pylist())}
+    metas = dict(zip(res.kept["id"].to_pylist(), meta_dicts(res.kept)))
     assert int(metas["bitcoin"]["removed_lines"]) >= 0
 
 
@@ -246,8 +247,8 @@ def test_site_repeats_found_by_a_fit_pass(corpus, tmp_path):
     res = LineCleanStage().apply(table(rows), state)
     assert res.counters["lines_removed_site_repeat"] > 100
     junk = {x["text"].strip() for d in ids for x in labels[d]["lines"] if x["label"] == "junk"}
-    sample = [ln.split("\t", 1) for m in res.kept["meta"].to_pylist()
-              for ln in str(dict(m)["removed_lines_sample"]).split("\n") if "\t" in ln]  # the last row may be cut
+    sample = [ln.split("\t", 1) for m in meta_dicts(res.kept)
+              for ln in str(m["removed_lines_sample"]).split("\n") if "\t" in ln]  # the last row may be cut
     gone = [s for r, s in sample if r == "site_repeat"]
     assert gone and sum(s in junk for s in gone) >= 0.95 * len(gone)
     assert LineCleanStage.from_dict({"site_repeat_min_docs": 0}).fit(None) is None
