@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, ClassVar
 
-import fsspec
-
+from curate.sources.safe import input_size, open_input
 from curate.stage import StageResult
 
 
@@ -55,11 +54,10 @@ def split_units(paths: list[str], split_bytes: int, starts: Callable[[BinaryIO, 
     ``starts(file, size)`` returns (ascending, beginning with 0; ``[0]`` keeps the file whole)."""
     out: list[Unit] = []
     for p in paths:
-        fs, fpath = fsspec.core.url_to_fs(p)
-        size = fs.size(fpath) or 0
+        size = input_size(p)  # 0 for an input that will be refused (a FIFO, a link out of the root)
         cuts: list[Cut] = [0]
         if size > split_bytes:
-            with fs.open(fpath, "rb") as f:
+            with open_input(p) as f:
                 cuts = starts(f, size)
         pairs = [c if isinstance(c, tuple) else (c, 0) for c in cuts]
         ends = [s for s, _ in pairs[1:]] + [None]
