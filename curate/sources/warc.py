@@ -5,6 +5,15 @@ it into main text); WET ``conversion`` records become documents directly (``meta
 other record is dropped with a reason; a broken record is an error, after which reading resumes at the
 next record start, so one garbled record does not lose the rest of the file.
 
+Record boundaries are cross-checked on local files: a record's ``Content-Length`` must end it exactly
+where the next record (``WARC/``) or the end of the file begins (for ``.warc.gz``, where its gzip member
+ends). A record whose length lies is an error (``warc:length_mismatch``) and reading resumes at the next
+real record start, so a lying record can neither swallow the next one nor leave its tail to be parsed
+as phantom records. HTTP ``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output;
+an undecodable body is dropped (``content:bad_encoding``), an unknown coding too
+(``content_encoding:<name>``). A document id is made from the file path and the record's offset (the
+``WARC-Record-ID`` is kept in meta), so a record repeated in a crawl never gives two documents one id.
+
 Large files are split into record-aligned byte ranges (``units``): from every ``split_bytes`` offset we
 scan forward for the next record start (a gzip member that inflates to ``WARC/``, or an uncompressed
 ``\\r\\n\\r\\nWARC/1.x\\r\\n``), so separate tasks read one file in parallel and the union of their outputs
@@ -16,13 +25,15 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+import brotli
 from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import DecompressingBufferedReader
+from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
 
 from curate.schema import doc_id
 from curate.sources._util import _TRANSIENT, Rows, read_unit
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
+from curate.sources.safe import is_local
 from curate.stage import StageResult
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -73,6 +84,70 @@ def _truncated(record: Any) -> bool:
 
 
 MAX_HEADER_LINE = 1 << 20
+_TAIL = 64  # bytes looked at after a record's declared end
+
+
+class Skip(Exception):
+    """A record dropped with ``reason`` while reading its payload."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _after_end(tail: bytes) -> bool:
+    """Whether ``tail`` (the bytes from a record's declared end) is the record's closing CRLFs followed by
+    the next record or by nothing."""
+    rest = tail.lstrip(b"\r\n")
+    return tail[:1] in (b"\r", b"") and (rest.startswith(b"WARC/") or not rest)
+
+
+def _declared_end(head: bytes, record: Any) -> int | None:
+    """Offset, from the record start, where its Content-Length says the content ends."""
+    blank = head.find(b"\r\n\r\n")
+    length = record.rec_headers.get_header("Content-Length")
+    if blank < 0 or not (length or "").strip().isdigit():
+        return None
+    return blank + 4 + int(length)
+
+
+def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
+    """Cross-check a record's Content-Length against the bytes: see the module docstring. Leaves the
+    file position as it was (warcio reads on from it)."""
+    here = f.tell()
+    try:
+        f.seek(off)
+        if not gz:
+            head = f.read(1 << 14)
+            if b"\r\n\r\n" not in head:
+                head += f.read(MAX_HEADER_LINE)
+            end = _declared_end(head, record)
+            if end is None:
+                return True  # warcio parsed it without a usable length: nothing to check
+            f.seek(off + end)
+            tail = f.read(_TAIL)
+            return not tail or _after_end(tail)  # past the end of the file: warc:truncated decides
+        d, head, tail, size, end = zlib.decompressobj(31), b"", b"", 0, None
+        while not d.eof:  # the member is the record: its text must end at the declared end (+ CRLFs)
+            block = f.read(1 << 16)
+            if not block:
+                return True  # the file ends inside this member: warc:truncated decides
+            out = d.decompress(block)
+            if end is None and len(head) < MAX_HEADER_LINE:
+                head += out[: MAX_HEADER_LINE - len(head)]
+                end = _declared_end(head, record)
+            if end is not None:
+                if size + len(out) > end + _TAIL:
+                    return False  # more text after the declared end than CRLFs: the length is too short
+                tail += out[max(0, end - size):]
+            size += len(out)
+        if end is None:
+            return True
+        return size >= end and not tail.strip(b"\r\n")  # shorter: the length is too long
+    except (OSError, zlib.error):
+        return True  # unreadable here: warcio's own error path counts it
+    finally:
+        f.seek(here)
 
 
 class _LineBoundedReader(DecompressingBufferedReader):
@@ -112,6 +187,7 @@ class WarcReader(Reader):
 
     def _read_range(self, f: BinaryIO, unit: Unit, rows: Rows) -> None:
         gz = _is_gzip(f)
+        check = is_local(unit.path)  # a remote file would pay a range request per record
         pos: int | None = unit.start
         pending: tuple[BaseException, int] | None = None  # a failure whose record start is not yet known
         while pos is not None:
@@ -129,7 +205,14 @@ class WarcReader(Reader):
                         rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
                         pending = None
                     last = off
-                    self._record(record, off, unit.path, rows)
+                    if check and record.format == "warc" and not boundary_ok(f, off, gz, record):
+                        rows.error("warc:length_mismatch", record.rec_headers.get_header("WARC-Target-URI"),
+                                   {"offset": off, "file": unit.path})
+                        nxt = find_record_start(f, off + 1, gz, unit.end)
+                        pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
+                        break
+                    with rows.record(f"{unit.path}@{off}", {"offset": off}):
+                        self._record(record, off, unit.path, rows)
                 else:
                     pos = None
             except Exception as e:
@@ -152,6 +235,7 @@ class WarcReader(Reader):
         url = h.get_header("WARC-Target-URI")
         meta = {"warc_record_id": rid, "warc_date": h.get_header("WARC-Date") or "", "warc_type": record.rec_type,
                 "warc_offset": off}
+        location = f"{path}@{off}"  # unique within the run: a repeated record is a separate document
         if record.rec_type == "conversion":  # WET: already plain text
             data = record.content_stream().read(self.config.max_record_bytes + 1)
             if len(data) > self.config.max_record_bytes:
@@ -163,7 +247,7 @@ class WarcReader(Reader):
                 return rows.drop("warc:empty", url, meta)
             meta.update(extracted=1, content_type=h.get_header("Content-Type") or "text/plain",
                         warc_refers_to=h.get_header("WARC-Refers-To") or "")
-            return rows.keep(doc_id(self.source, rid, text), url, text, meta)
+            return rows.keep(doc_id(self.source, location, text), url, text, meta)
         if record.rec_type != "response":
             return rows.drop("warc:non_response", url, meta)
         if record.http_headers is None:
@@ -176,7 +260,10 @@ class WarcReader(Reader):
         mime = ctype.split(";")[0].strip().lower()
         if not mime:
             mime = (h.get_header("WARC-Identified-Payload-Type") or "").split(";")[0].strip().lower()
-        data = record.content_stream().read(self.config.max_record_bytes + 1)
+        try:
+            data = self._payload(record)
+        except Skip as s:
+            return rows.drop(s.reason, url, meta)
         if not mime and data.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
             mime = "text/html"  # no declared type: sniff, as browsers do
         meta["content_type"] = ctype or mime
@@ -192,5 +279,30 @@ class WarcReader(Reader):
             return rows.drop("content:binary", url, meta)  # mislabelled binary (NUL bytes; not UTF-16)
         text, charset, how = decode_html(data, ctype)
         meta.update(charset=charset, charset_source=how)
-        rows.keep(doc_id(self.source, rid, text), url, text, meta)
+        rows.keep(doc_id(self.source, location, text), url, text, meta)
 
+    def _payload(self, record: Any) -> bytes:
+        """The HTTP body, de-chunked and decoded per Content-Encoding, at most ``max_record_bytes + 1``
+        bytes of output (a compression bomb stays bounded). Raises Skip for a body that cannot be decoded."""
+        limit = self.config.max_record_bytes + 1
+        headers = record.http_headers
+        stream = record.raw_stream
+        if (headers.get_header("Transfer-Encoding") or "").strip().lower() == "chunked":
+            stream = ChunkedDataReader(stream)
+        raw = stream.read(limit)
+        coding = (headers.get_header("Content-Encoding") or "").strip().lower()
+        if coding in ("", "identity"):
+            return raw
+        try:
+            if coding in ("gzip", "x-gzip"):
+                return zlib.decompressobj(47).decompress(raw, limit)  # gzip or zlib header, auto-detected
+            if coding == "deflate":  # zlib-wrapped as the RFC says, or raw deflate as some servers send
+                try:
+                    return zlib.decompressobj(15).decompress(raw, limit)
+                except zlib.error:
+                    return zlib.decompressobj(-15).decompress(raw, limit)
+            if coding == "br":
+                return brotli.Decompressor().process(raw, output_buffer_limit=limit)[:limit]
+        except (zlib.error, brotli.error):
+            raise Skip("content:bad_encoding") from None
+        raise Skip(f"content_encoding:{coding[:40]}")
