@@ -20,6 +20,7 @@ import xxhash
 
 from curate.dedup.common import DEFAULT_PRIORITY, drop_removed, ranks, read_part, write_removals
 from curate.dedup.shingle import normalize
+from curate.recipe import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 
@@ -74,7 +75,8 @@ class ExactDedupStage(Stage):
     @dataclass
     class Config:
         priority: list[str] = field(default_factory=lambda: list(DEFAULT_PRIORITY))
-        tasks: int | None = None  # hash partitions in pass 2 (default: one per input part)
+        # hash partitions in pass 2 (default: one per input part)
+        tasks: int | None = field(default=None, metadata=bounds(ge=1))
 
     def fit(self, ctx: FitContext) -> dict:
         parts = max(1, self.config.tasks or len(ctx.parts))

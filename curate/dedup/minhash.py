@@ -27,6 +27,7 @@ from curate.dedup import lsh
 from curate.dedup.common import DEFAULT_PRIORITY, drop_removed, ranks, read_part, write_removals
 from curate.dedup.shingle import shingles
 from curate.dedup.signature import MinHasher, estimate_jaccard
+from curate.recipe import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 SIG_DOCS_PER_S_CORE = 12_000  # bench/dedup.py, ~2.4 KB docs, on the shared dev box; used only for the estimate
@@ -113,20 +114,22 @@ class MinHashDedupStage(Stage):
 
     @dataclass
     class Config:
-        threshold: float = 0.8
-        num_perm: int = 128
-        ngram: int = 5  # words per shingle
-        cjk_ngram: int = 3  # characters per shingle for mostly-CJK text
+        threshold: float = field(default=0.8, metadata=bounds(gt=0, le=1))
+        num_perm: int = field(default=128, metadata=bounds(ge=1))
+        ngram: int = field(default=5, metadata=bounds(ge=1))  # words per shingle
+        cjk_ngram: int = field(default=3, metadata=bounds(ge=1))  # characters per shingle for mostly-CJK text
         seed: int = 1
         hash: str = "fast"  # or "sha1": signatures equal to datasketch's default hashfunc, slower
         scheme: str = "affine32"  # datasketch's permutation scheme: "affine32" (its default) or "legacy"
-        bands: int | None = None  # with rows: override datasketch's optimal (bands, rows)
-        rows: int | None = None
-        fp_weight: float = 0.5
-        fn_weight: float = 0.5
+        # with rows: override datasketch's optimal (bands, rows)
+        bands: int | None = field(default=None, metadata=bounds(ge=1))
+        rows: int | None = field(default=None, metadata=bounds(ge=1))
+        fp_weight: float = field(default=0.5, metadata=bounds(ge=0))
+        fn_weight: float = field(default=0.5, metadata=bounds(ge=0))
         verify: bool = True  # exact Jaccard check of candidate pairs (reads their texts)
         priority: list[str] = field(default_factory=lambda: list(DEFAULT_PRIORITY))
-        tasks: int | None = None  # band groups / edge chunks (default: one per part, at most bands)
+        # band groups / edge chunks (default: one per part, at most bands)
+        tasks: int | None = field(default=None, metadata=bounds(ge=1))
 
     def lsh_params(self) -> tuple[int, int]:
         c = self.config
