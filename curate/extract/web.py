@@ -25,13 +25,14 @@ import signal
 import threading
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.extract.engines import ENGINES
+from curate.recipe import bounds
 from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts
 from curate.stage import Stage, StageResult
 
@@ -107,10 +108,12 @@ class ExtractStage(Stage):
     @dataclass
     class Config:
         engine: str = "fast"  # fast | trafilatura | resiliparse
-        timeout_s: float = 5.0  # CPU seconds per document; 0 disables
-        min_chars: int = 1  # shorter main texts are dropped (extract:short)
-        max_html_bytes: int = 8 << 20  # larger HTML payloads are dropped (extract:oversized)
-        max_depth: int = 5000  # deeper-nested HTML is dropped unparsed (extract:too_deep); 0 disables
+        timeout_s: float = field(default=5.0, metadata=bounds(ge=0))  # CPU seconds per document; 0 disables
+        min_chars: int = field(default=1, metadata=bounds(ge=0))  # shorter main texts are dropped (extract:short)
+        # larger HTML payloads are dropped (extract:oversized)
+        max_html_bytes: int = field(default=8 << 20, metadata=bounds(ge=1))
+        # deeper-nested HTML is dropped unparsed (extract:too_deep); 0 disables
+        max_depth: int = field(default=5000, metadata=bounds(ge=0))
 
     def __init__(self, config: Any | None = None):
         super().__init__(config)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import codecs
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, read_unit
 from curate.sources.base import Reader, Unit
@@ -67,10 +68,10 @@ class BooksReader(Reader):
     @dataclass
     class Config:
         strip_gutenberg: bool = True
-        min_chars: int = 1  # shorter books are dropped (books:empty)
-        max_bytes: int = 256 << 20  # larger files are dropped (books:oversized)
-        retries: int = 4
-        retry_backoff_s: float = 0.5
+        min_chars: int = field(default=1, metadata=bounds(ge=0))  # shorter books are dropped (books:empty)
+        max_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))  # larger files are dropped (books:oversized)
+        retries: int = field(default=4, metadata=bounds(ge=1))
+        retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def read(self, unit: Unit) -> StageResult:
         return read_unit(self, unit, lambda f, rows: self._book(unit.path, f.read(self.config.max_bytes + 1), rows),

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, Callable
 
 import fsspec
 
+from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, with_retries
 from curate.sources.base import Reader, Unit
@@ -89,13 +90,14 @@ class CodeReader(Reader):
     @dataclass
     class Config:
         layout: str = "auto"  # auto | repo | repos
-        max_bytes: int = 1 << 20  # larger files: code:oversized
-        max_line_length: int = 1000  # any longer line: code:minified
-        max_mean_line_length: int = 200  # mean line length above this: code:minified
+        max_bytes: int = field(default=1 << 20, metadata=bounds(ge=1))  # larger files: code:oversized
+        max_line_length: int = field(default=1000, metadata=bounds(ge=1))  # any longer line: code:minified
+        # mean line length above this: code:minified
+        max_mean_line_length: int = field(default=200, metadata=bounds(ge=1))
         languages: list[str] | None = None  # keep only these languages (others: code:language)
         extra_vendored_dirs: list[str] = field(default_factory=list)
-        retries: int = 4
-        retry_backoff_s: float = 0.5
+        retries: int = field(default=4, metadata=bounds(ge=1))
+        retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def units(self, paths: list[str]) -> list[Unit]:
         out: list[Unit] = []
@@ -106,6 +108,9 @@ class CodeReader(Reader):
                 continue
             layout = self.config.layout
             entries = sorted(fs.ls(root, detail=True), key=lambda e: e["name"])
+            for e in entries:  # a link to a directory is a repository too (its read refuses one leading out)
+                if e.get("islink") and fs.isdir(e["name"]):
+                    e["type"] = "directory"
             if layout == "auto":
                 names = {posixpath.basename(e["name"].rstrip("/")) for e in entries}
                 has_files = any(e["type"] != "directory" and not posixpath.basename(e["name"]).startswith(".")

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Iterator
 
 import pyarrow.parquet as pq
 
+from curate.recipe import bounds
 from curate.schema import doc_id
 from fsspec.utils import infer_compression
 
@@ -35,10 +36,12 @@ class TabularConfig:
     url_field: str | None = None
     meta_fields: list[str] = field(default_factory=list)  # columns copied into meta (as strings)
     meta_field: str | None = None  # a column holding a mapping merged into meta
-    max_line_bytes: int = 256 << 20  # JSONL lines (documents) longer than this are errors
-    split_bytes: int = 256 << 20  # larger files are read as several units (see the module docstring)
-    retries: int = 4
-    retry_backoff_s: float = 0.5
+    # JSONL lines (documents) longer than this are errors
+    max_line_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))
+    # larger files are read as several units (see the module docstring)
+    split_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))
+    retries: int = field(default=4, metadata=bounds(ge=1))
+    retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
 
 def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any]) -> None:

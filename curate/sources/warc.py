@@ -22,13 +22,14 @@ is exactly the output of reading it whole.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import brotli
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
 
+from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import _TRANSIENT, Rows, read_unit
 from curate.sources.base import Reader, Unit, split_units
@@ -164,10 +165,13 @@ class WarcReader(Reader):
 
     @dataclass
     class Config:
-        split_bytes: int = 256 << 20  # files larger than this are split into byte ranges
-        max_record_bytes: int = 32 << 20  # larger payloads are dropped (warc:oversized)
-        retries: int = 4  # attempts for a remote read, exponential backoff from retry_backoff_s
-        retry_backoff_s: float = 0.5
+        # files larger than this are split into byte ranges
+        split_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))
+        # larger payloads are dropped (warc:oversized)
+        max_record_bytes: int = field(default=32 << 20, metadata=bounds(ge=1))
+        # attempts for a remote read, exponential backoff from retry_backoff_s
+        retries: int = field(default=4, metadata=bounds(ge=1))
+        retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def units(self, paths: list[str]) -> list[Unit]:
         return split_units(paths, self.config.split_bytes, self._record_cuts)

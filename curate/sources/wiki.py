@@ -20,12 +20,13 @@ the same page in two dumps never gives two documents one id.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import quote
 
 from lxml import etree
 
+from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, read_unit
 from curate.sources.bz2split import range_xml, split_points
@@ -78,12 +79,15 @@ class WikiReader(Reader):
     @dataclass
     class Config:
         namespaces: list[int] | None = None  # kept namespaces; default [0] (articles)
-        min_chars: int = 1  # shorter cleaned pages are dropped (wiki:empty)
-        split_bytes: int = 256 << 20  # larger multistream .bz2 dumps are split into stream-aligned ranges
-        max_page_bytes: int = 8 << 20  # larger <page> elements are dropped unparsed (wiki:oversized)
-        max_markup_depth: int = 100  # pages whose markup nests deeper are dropped (wiki:template_bound)
-        retries: int = 4
-        retry_backoff_s: float = 0.5
+        min_chars: int = field(default=1, metadata=bounds(ge=0))  # shorter cleaned pages are dropped (wiki:empty)
+        # larger multistream .bz2 dumps are split into stream-aligned ranges
+        split_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))
+        # larger <page> elements are dropped unparsed (wiki:oversized)
+        max_page_bytes: int = field(default=8 << 20, metadata=bounds(ge=1))
+        # pages whose markup nests deeper are dropped (wiki:template_bound)
+        max_markup_depth: int = field(default=100, metadata=bounds(ge=0))
+        retries: int = field(default=4, metadata=bounds(ge=1))
+        retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def units(self, paths: list[str]) -> list[Unit]:
         split = self.config.split_bytes  # split_points keeps any file that is not multistream bz2 whole
