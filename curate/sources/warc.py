@@ -160,6 +160,22 @@ class _LineBoundedReader(DecompressingBufferedReader):
         return super().readline(length if length else MAX_HEADER_LINE)
 
 
+def _inflate(raw: bytes, limit: int, deflate: bool) -> bytes:
+    """At most ``limit`` bytes of a gzip/zlib body, or for ``deflate`` also a raw deflate one (as some
+    servers send); a body cut short raises Skip: its text would be a fragment."""
+    try:
+        d = zlib.decompressobj(15 if deflate else 47)  # 47: gzip or zlib header, auto-detected
+        out = d.decompress(raw, limit)
+    except zlib.error:
+        if not deflate:
+            raise
+        d = zlib.decompressobj(-15)
+        out = d.decompress(raw, limit)
+    if not d.eof and len(out) < limit:
+        raise Skip("content:bad_encoding")
+    return out
+
+
 class WarcReader(Reader):
     format = "warc"
 
@@ -298,15 +314,14 @@ class WarcReader(Reader):
         if coding in ("", "identity"):
             return raw
         try:
-            if coding in ("gzip", "x-gzip"):
-                return zlib.decompressobj(47).decompress(raw, limit)  # gzip or zlib header, auto-detected
-            if coding == "deflate":  # zlib-wrapped as the RFC says, or raw deflate as some servers send
-                try:
-                    return zlib.decompressobj(15).decompress(raw, limit)
-                except zlib.error:
-                    return zlib.decompressobj(-15).decompress(raw, limit)
+            if coding in ("gzip", "x-gzip", "deflate"):
+                return _inflate(raw, limit, coding == "deflate")
             if coding == "br":
-                return brotli.Decompressor().process(raw, output_buffer_limit=limit)[:limit]
+                b = brotli.Decompressor()
+                out = b.process(raw, output_buffer_limit=limit)[:limit]
+                if not b.is_finished() and len(out) < limit:
+                    raise Skip("content:bad_encoding")
+                return out
         except (zlib.error, brotli.error):
             raise Skip("content:bad_encoding") from None
         raise Skip(f"content_encoding:{coding[:40]}")
