@@ -111,3 +111,15 @@ def test_jsonl_and_warc_globs_skip_fifos_and_links_out(corpus: Path, tmp_path: P
     assert read["dropped"] == {"input:not_regular": 2, "input:outside_root": 1}
     secret_ids = {json.loads(x)["id"] for x in lines[30:40]}
     assert not any(json.loads(x)["text"] in _texts(tmp_path / "run") for x in lines[30:40]) and secret_ids
+
+
+def test_a_books_directory_is_walked_with_the_same_rules(corpus: Path, tmp_path: Path) -> None:
+    books = tmp_path / "books"
+    (books / "en").mkdir(parents=True)
+    shutil.copy(corpus / "books" / "pg84.txt", books / "en" / "pg84.txt")
+    shutil.copy(corpus / "books" / "pg2000.txt", books / "pg2000.txt")
+    (books / "en" / "hosts.txt").symlink_to("/etc/hosts")
+    os.mkfifo(books / "en" / "fifo.txt")
+    read = _read_only(tmp_path, [{"name": "books", "kind": "books", "format": "text", "paths": [str(books)]}])
+    assert (read["in"], read["kept"]) == (4, 2)
+    assert read["dropped"] == {"input:not_regular": 1, "input:outside_root": 1} and read["errors"] == {}

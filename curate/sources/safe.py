@@ -155,3 +155,15 @@ def walk_regular(root: str, top: str | None = None) -> Iterator[tuple[str, os.st
             yield e.path, u
         except OSError as err:
             yield e.path, UnsafeInput(f"input:unreadable:{type(err).__name__}", e.path)
+
+
+def files_of(paths: list[str]) -> list[str]:
+    """``paths`` with each local directory replaced by the files under it (sorted, each an ``InputPath``
+    keeping the directory's source root; refused entries stay listed so that their read counts them)."""
+    out: list[str] = []
+    for p in paths:
+        if is_local(p) and os.path.isdir(p):
+            out.extend(InputPath(f, root_of(p)) for f, _ in walk_regular(p))
+        else:
+            out.append(p)
+    return out

@@ -26,6 +26,7 @@ from fsspec.utils import infer_compression
 
 from curate.sources._util import ByteRange, Rows, is_remote, read_unit
 from curate.sources.base import Cut, Reader, Unit, split_units
+from curate.sources.safe import files_of
 from curate.stage import StageResult
 
 
@@ -122,6 +123,7 @@ class JsonlReader(Reader):
     compression: str | None = "infer"
 
     def units(self, paths: list[str]) -> list[Unit]:
+        paths = files_of(paths)
         whole = [p for p in paths if is_remote(p) or infer_compression(p) is not None]
         split = split_units([p for p in paths if p not in whole], self.config.split_bytes,
                             lambda f, size: _line_cuts(f, size, self.config.split_bytes))
