@@ -129,22 +129,26 @@ def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
             tail = f.read(_TAIL)
             return not tail or _after_end(tail)  # past the end of the file: warc:truncated decides
         d, head, tail, size, end = zlib.decompressobj(31), b"", b"", 0, None
-        while not d.eof:  # the member is the record: its text must end at the declared end (+ CRLFs)
+        while not d.eof and len(tail) < _TAIL:  # the record's text from its member; stop past its end
             block = f.read(1 << 16)
             if not block:
                 return True  # the file ends inside this member: warc:truncated decides
             out = d.decompress(block)
-            if end is None and len(head) < MAX_HEADER_LINE:
-                head += out[: MAX_HEADER_LINE - len(head)]
+            if end is None:
+                head += out
+                if b"\r\n\r\n" not in head and len(head) < MAX_HEADER_LINE:
+                    continue
+                rid = (record.rec_headers.get_header("WARC-Record-ID") or "").encode("utf-8", "replace")
                 end = _declared_end(head, record)
-            if end is not None:
-                if size + len(out) > end + _TAIL:
-                    return False  # more text after the declared end than CRLFs: the length is too short
-                tail += out[max(0, end - size):]
+                if end is None or rid not in head[: head.find(b"\r\n\r\n")]:
+                    return True  # not the first record of its member (a whole-file gzip): nothing to check
+                out = head
+            if size + len(out) > end:
+                tail += out[max(0, end - size):][: _TAIL - len(tail)]
             size += len(out)
-        if end is None:
-            return True
-        return size >= end and not tail.strip(b"\r\n")  # shorter: the length is too long
+        if end is None or size < end:
+            return end is None  # the member ended before the declared length: it is too long
+        return not tail or _after_end(tail)
     except (OSError, zlib.error):
         return True  # unreadable here: warcio's own error path counts it
     finally:
