@@ -158,8 +158,8 @@ class CodeReader(Reader):
         if os.path.isdir(root):
             if not inside_root(root, top):  # a repository that is a link out of the source root
                 raise UnsafeInput("input:outside_root", root)
-            files = [(f, {"size": st.st_size} if isinstance(st, os.stat_result) else st)
-                     for f, st in walk_regular(root, top)]
+            files = sorted((f, {"size": st.st_size} if isinstance(st, os.stat_result) else st)
+                           for f, st in walk_regular(root, top))  # by path, as fsspec's find listed them
             return root, files, lambda f: open_regular(f, top)
         st = check_path(root, top)
         return posixpath.dirname(root), [(root, {"size": st.st_size})], lambda f: open_regular(f, top)

@@ -135,26 +135,31 @@ def input_size(path: str) -> int:
 
 
 def walk_regular(root: str, top: str | None = None) -> Iterator[tuple[str, os.stat_result | UnsafeInput]]:
-    """Every file under directory ``root`` in sorted order, as (path, stat) when it may be read or
-    (path, UnsafeInput) when not. Directories are entered, links to directories never (no cycles,
-    no escape); a link to a regular file inside the source root (``top``, default ``root``) is read
-    like the file."""
+    """Every file under directory ``root`` (a directory's files, then its subdirectories), as (path, stat) when it may be read or
+    (path, UnsafeInput) when not. Directories are entered (iteratively: any depth), links to directories
+    never (no cycles, no escape); a link to a regular file inside the source root (``top``, default
+    ``root``) is read like the file."""
     top = top if top is not None else root_of(root)
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError as e:
-        yield str(root), UnsafeInput(f"input:unreadable_dir:{type(e).__name__}", str(root))
-        return
-    for e in entries:
-        if e.is_dir(follow_symlinks=False):
-            yield from walk_regular(e.path, top)
-            continue
+    stack: list[str] = [str(root)]
+    while stack:
+        d = stack.pop()
         try:
-            yield e.path, check_path(e.path, top)
-        except UnsafeInput as u:
-            yield e.path, u
-        except OSError as err:
-            yield e.path, UnsafeInput(f"input:unreadable:{type(err).__name__}", e.path)
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as e:
+            yield d, UnsafeInput(f"input:unreadable_dir:{type(e).__name__}", d)
+            continue
+        subdirs = []
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                subdirs.append(e.path)
+                continue
+            try:
+                yield e.path, check_path(e.path, top)
+            except UnsafeInput as u:
+                yield e.path, u
+            except OSError as err:
+                yield e.path, UnsafeInput(f"input:unreadable:{type(err).__name__}", e.path)
+        stack.extend(reversed(subdirs))
 
 
 def files_of(paths: list[str]) -> list[str]:
@@ -163,7 +168,7 @@ def files_of(paths: list[str]) -> list[str]:
     out: list[str] = []
     for p in paths:
         if is_local(p) and os.path.isdir(p):
-            out.extend(InputPath(f, root_of(p)) for f, _ in walk_regular(p))
+            out.extend(InputPath(f, root_of(p)) for f in sorted(f for f, _ in walk_regular(p)))
         else:
             out.append(p)
     return out
