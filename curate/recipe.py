@@ -78,6 +78,7 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
 
 
 Bound = float | typing.Callable[[Any], float] | None
+PATH = {"path": True}  # field metadata: a local path, resolved against the recipe's base_dir like source paths
 
 
 def bounds(ge: Bound = None, gt: Bound = None, le: Bound = None, lt: Bound = None) -> dict[str, Any]:
@@ -231,6 +232,15 @@ def resolve_path(path: str, base_dir: Path, where: str) -> str:
     return os.path.normpath(os.path.join(base_dir, path)) if str(base_dir) not in ("", ".") else path
 
 
+def _resolve_config_paths(cls: type, cfg: Any, base_dir: Path, where: str) -> Any:
+    """``cfg`` with the values of fields declared ``metadata=PATH`` resolved like source paths."""
+    if not isinstance(cfg, dict) or not dataclasses.is_dataclass(cls):
+        return cfg
+    paths = {f.name for f in dataclasses.fields(cls) if f.metadata.get("path")}
+    return {k: resolve_path(v, base_dir, f"{where}.{k}") if k in paths and isinstance(v, str) else v
+            for k, v in cfg.items()}
+
+
 def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "recipe") -> Recipe:
     from curate.registry import reader_class, stage_class
 
@@ -282,7 +292,7 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
             raise RecipeError(f"{where}: expected exactly one stage name, got {keys}")
         sname = keys[0]
         cls = stage_class(sname, where)
-        cfg = st[sname] or {}
+        cfg = _resolve_config_paths(cls.Config, st[sname] or {}, base_dir, f"{where}.{sname}")
         build_config(cls.Config, cfg, f"{where}.{sname}")
         only = st.get("only")
         if only is not None:

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.recipe import bounds
+from curate.recipe import PATH, bounds
 from curate.schema import split_by_source
 from curate.stage import FitContext, Stage, StageResult
 from filters._stage import Verdict, run_docs
@@ -68,7 +68,8 @@ class QualityStage(Stage):
         positives: list[str] = field(default_factory=lambda: ["wiki", "books"])  # sources or kinds
         negatives: list[str] = field(default_factory=lambda: ["web"])
         score_kinds: list[str] = field(default_factory=lambda: ["web"])  # sources or kinds to score
-        model: str | None = None  # reuse a saved model (skip training)
+        # reuse a saved model (skip training)
+        model: str | None = field(default=None, metadata=PATH)
         mode: str = "pareto"  # pareto | threshold
         alpha: float = field(default=9.0, metadata=bounds(gt=0))  # GPT-3 Appendix A
         threshold: float = field(default=0.5, metadata=bounds(ge=0, le=1))

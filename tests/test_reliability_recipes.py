@@ -54,6 +54,11 @@ def test_relative_paths_resolve_against_the_recipe_directory(corpus: Path, tmp_p
     monkeypatch.chdir(tmp_path)  # elsewhere: the paths still mean the recipe's files
     r = load_recipe(Path("project/conf/r.yaml"))
     assert r.sources[0].paths == [str(d / "books" / "*.txt"), str(d / "books" / "pg84.txt")]
+    with_model = yaml.safe_load((d / "r.yaml").read_text())
+    with_model["stages"] = [{"langid": {"model": "models/lid.ftz"}}, {"tokenize": {"model": "tok/sp.model"}}]
+    (d / "m.yaml").write_text(yaml.safe_dump(with_model))
+    stages = load_recipe(Path("project/conf/m.yaml")).stages  # model paths declared PATH resolve the same way
+    assert [s.config["model"] for s in stages] == [str(d / "models" / "lid.ftz"), str(d / "tok" / "sp.model")]
     summary = Pipeline(r).run(out=tmp_path / "run", workers=0, log=lambda m: None)
     assert summary["stages"][0]["kept"] == 1  # the same file named twice is read once
 

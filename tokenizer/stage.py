@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow as pa
 
-from curate.recipe import bounds
+from curate.recipe import PATH, bounds
 from curate.schema import empty_drops, with_reason
 from curate.shards.megatron import token_dtype
 from curate.shards.writer import file_sha256, write_shards
@@ -46,7 +46,8 @@ class TokenizeStage(Stage):
             ge=lambda c: 5 + len(c.special_tokens) + (256 if c.byte_fallback else 1)))
         # characters of (mixed) text to train the tokenizer on
         sample_chars: int = field(default=20_000_000, metadata=bounds(ge=1))
-        model: str | None = None  # reuse an existing sentencepiece model by path (no training)
+        # reuse an existing sentencepiece model by path (no training)
+        model: str | None = field(default=None, metadata=PATH)
         shard_tokens: int = field(default=2**24, metadata=bounds(ge=1))  # a shard closes at this many tokens
         # share of documents (by hash of id) in the validation split
         val_fraction: float = field(default=0.01, metadata=bounds(ge=0, lt=1))
