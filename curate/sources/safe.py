@@ -92,6 +92,10 @@ def open_regular(path: str, root: str | None = None) -> BinaryIO:
     if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped after the check
         os.close(fd)
         raise UnsafeInput("input:not_regular", path)
+    opened = f"/proc/self/fd/{fd}"
+    if link and os.path.islink(opened) and not inside_root(os.readlink(opened), root or root_of(path)):
+        os.close(fd)  # the link was re-pointed out of the root between the check and the open
+        raise UnsafeInput("input:outside_root", path)
     return os.fdopen(fd, "rb")
 
 
