@@ -84,6 +84,7 @@ def check_path(path: str, root: str | None = None) -> os.stat_result:
 
 def open_regular(path: str, root: str | None = None) -> BinaryIO:
     """Open a local regular file for binary reading under the rules above."""
+    root = root if root is not None else root_of(path)
     path = path[len("file://"):] if path.startswith("file://") else path
     link = stat.S_ISLNK(os.lstat(path).st_mode)
     check_path(path, root)
@@ -93,7 +94,7 @@ def open_regular(path: str, root: str | None = None) -> BinaryIO:
         os.close(fd)
         raise UnsafeInput("input:not_regular", path)
     opened = f"/proc/self/fd/{fd}"
-    if link and os.path.islink(opened) and not inside_root(os.readlink(opened), root or root_of(path)):
+    if link and os.path.islink(opened) and not inside_root(os.readlink(opened), root):
         os.close(fd)  # the link was re-pointed out of the root between the check and the open
         raise UnsafeInput("input:outside_root", path)
     return os.fdopen(fd, "rb")
