@@ -254,6 +254,8 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
     workers = _check_type(raw.get("workers", 2), int, "workers")
     if workers < 0:
         raise RecipeError(f"workers: {workers} is out of range (must be >= 0; 0 runs in-process)")
+    if seed < 0:
+        raise RecipeError(f"seed: {seed} is out of range (must be >= 0)")
     src_raw = _check_type(raw.get("sources", []), list, "sources")
     if not src_raw:
         raise RecipeError("sources: at least one source is required")

@@ -93,6 +93,8 @@ def test_numbers_are_range_checked_by_key(corpus: Path, stage: str, key: str, va
 def test_workers_and_reader_options_are_range_checked(corpus: Path) -> None:
     with pytest.raises(RecipeError, match=r"^workers: -1 is out of range"):
         Pipeline.from_dict(_books_recipe(corpus, workers=-1))
+    with pytest.raises(RecipeError, match=r"^seed: -3 is out of range"):
+        Pipeline.from_dict(_books_recipe(corpus, seed=-3))
     r = _books_recipe(corpus)
     r["sources"][0]["options"] = {"max_bytes": 0}
     with pytest.raises(RecipeError, match=r"sources\[0\]\.options\.max_bytes: 0 is out of range"):
