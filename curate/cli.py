@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -231,14 +232,56 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+_OS_FAILURES = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system",
+                errno.EACCES: "permission denied", errno.EPERM: "operation not permitted"}
+
+
+def _root_cause(e: BaseException) -> BaseException:
+    """The first OSError behind ``e`` (through ``raise from``, implicit context and Ray's task errors)."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in _OS_FAILURES:
+            return cur
+        cur = getattr(cur, "cause", None) or cur.__cause__ or cur.__context__
+    return e
+
+
+def describe_failure(e: BaseException) -> str:
+    """One line saying what happened and what to do next."""
+    cause = _root_cause(e)
+    if isinstance(cause, OSError) and cause.errno in _OS_FAILURES:
+        where = f" writing {cause.filename}" if cause.filename else ""
+        fix = "free some space" if cause.errno in (errno.ENOSPC, errno.EDQUOT) else "use a writable --out"
+        msg = (f"error: {_OS_FAILURES[cause.errno]}{where}; {fix} and run the same command again: "
+               "completed work is kept and the run resumes")
+    else:
+        msg = f"error: {e}" if isinstance(e, (ValueError, FileNotFoundError)) else f"error: {type(e).__name__}: {e}"
+    line = " ".join(msg.split())[:1000] + " (set CURATE_DEBUG=1 for a traceback)"
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")  # an undecodable file name stays printable
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand. Failures end in one line on stderr (a traceback only with CURATE_DEBUG=1): exit
+    2 for a bad recipe or input, 1 for a failure while running (disk full, read-only --out...), 130 for
+    Ctrl-C; after 1 or 130, running the same command again resumes from the completed work."""
     from curate.recipe import RecipeError
 
     a = build_parser().parse_args(argv)
+    debug = bool(os.environ.get("CURATE_DEBUG"))
     try:
+        if getattr(a, "workers", None) is not None and a.workers < 0:
+            raise RecipeError(f"--workers: {a.workers} is out of range (must be >= 0; 0 runs in-process)")
         return a.fn(a)
-    except (RecipeError, FileNotFoundError, ValueError) as e:
-        if os.environ.get("CURATE_DEBUG"):
+    except KeyboardInterrupt:
+        if debug:
             raise
-        print(f"error: {e} (set CURATE_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 2
+        print("interrupted (Ctrl-C); completed work is kept: run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        print(describe_failure(e), file=sys.stderr)
+        bad_input = isinstance(e, (RecipeError, FileNotFoundError, ValueError)) and _root_cause(e) is e
+        return 2 if bad_input else 1

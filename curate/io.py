@@ -43,16 +43,46 @@ def is_url(path: str) -> bool:
 _VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 
-def expand_vars(path: str) -> str:
-    """Expand ``${VAR}`` and ``${VAR:-default}`` (so a recipe can say ``${CURATE_DATA:-data/sample}``)."""
-    return os.path.expanduser(_VAR.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), path))
+class UnsetVariable(ValueError):
+    """``${VAR}`` without a default, with VAR unset or empty."""
+
+
+def expand_vars(path: str, where: str = "path") -> str:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` (so a recipe can say ``${CURATE_DATA:-data/sample}``).
+    ``${VAR}`` with VAR unset (or empty) and no default is an error naming it: expanding it to "" would
+    turn ``${DATA}/x`` into the root path ``/x``."""
+    def sub(m: re.Match) -> str:
+        value = os.environ.get(m.group(1))
+        if value:
+            return value
+        if m.group(2) is None:
+            raise UnsetVariable(f"{where}: environment variable {m.group(1)} is not set and {m.group(0)} "
+                                f"has no default (write ${{{m.group(1)}:-default}} to give one)")
+        return m.group(2)
+
+    return os.path.expanduser(_VAR.sub(sub, path))
+
+
+def _glob_root(pattern: str) -> str:
+    """The directory a glob pattern names before its first wildcard (``a/b/*.txt`` -> ``a/b``)."""
+    parts = pattern.split(os.sep)
+    fixed = []
+    for part in parts[:-1]:
+        if any(c in part for c in "*?["):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) or (os.sep if pattern.startswith(os.sep) else ".")
 
 
 def expand_paths(patterns: list[str], where: str) -> list[str]:
-    """Expand globs, directories stay as they are. Raises FileNotFoundError naming the missing input."""
+    """Expand globs, directories stay as they are; each local path is an ``InputPath`` carrying its source
+    root (see ``curate.sources.safe``), and a path matched twice is listed once. Raises
+    FileNotFoundError naming the missing input."""
+    from curate.sources.safe import InputPath
+
     out: list[str] = []
     for pat in patterns:
-        pat = expand_vars(pat)
+        pat = expand_vars(pat, where)
         if is_url(pat):
             import fsspec
 
@@ -70,9 +100,11 @@ def expand_paths(patterns: list[str], where: str) -> list[str]:
             matches = sorted(glob.glob(pat, recursive=True))
             if not matches:
                 raise FileNotFoundError(f"{where}: no input file matches {pat!r} (cwd {os.getcwd()})")
-            out.extend(matches)
-        elif os.path.exists(pat):
-            out.append(pat)
+            root = _glob_root(pat)
+            out.extend(InputPath(m, root) for m in matches)
+        elif os.path.lexists(pat):
+            out.append(InputPath(pat, pat))
         else:
             raise FileNotFoundError(f"{where}: input path does not exist: {pat!r} (cwd {os.getcwd()})")
-    return out
+    seen: set[str] = set()
+    return [p for p in out if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]

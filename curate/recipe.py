@@ -1,12 +1,20 @@
 """Recipes are data: YAML validated against the stages' and readers' declared configs.
 
-Every error names the offending key (``stages[2].dedup.treshold``) and the allowed ones.
+Every error names the offending key (``stages[2].dedup.treshold``) and the allowed ones. Numbers are
+range-checked where a Config declares bounds (``field(default=0.8, metadata=bounds(gt=0, le=1))``; a
+bound may be a function of the whole config), and every float must be finite. Source paths: ``${VAR}``
+and ``${VAR:-default}`` are expanded when the recipe is read (an unset variable without a default is an
+error naming it and the key), then a relative local path is resolved against the recipe's directory
+(``base_dir``: the directory of the recipe file, or the project root for a recipe kept in a
+``recipes/`` directory), so a recipe means the same files whatever directory it is run from.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -49,6 +57,8 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RecipeError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise RecipeError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -67,6 +77,47 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
+Bound = float | typing.Callable[[Any], float] | None
+PATH = {"path": True}  # field metadata: a local path, resolved against the recipe's base_dir like source paths
+
+
+def bounds(ge: Bound = None, gt: Bound = None, le: Bound = None, lt: Bound = None) -> dict[str, Any]:
+    """Field metadata declaring a range: every number in the field (a list's items, a mapping's values)
+    must satisfy it. A bound may be a function of the config (e.g. a minimum vocab size that depends on
+    the special tokens)."""
+    return {"bounds": {"ge": ge, "gt": gt, "le": le, "lt": lt}}
+
+
+_TESTS = {"ge": (lambda v, b: v >= b, ">="), "gt": (lambda v, b: v > b, ">"),
+          "le": (lambda v, b: v <= b, "<="), "lt": (lambda v, b: v < b, "<")}
+
+
+def _numbers(value: Any, where: str) -> list[tuple[str, float]]:
+    """(key, number) for every number in ``value`` (list items as ``key[i]``, mapping values as ``key.k``)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [n for k, v in value.items() for n in _numbers(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [n for i, v in enumerate(value) for n in _numbers(v, f"{where}[{i}]")]
+    return []
+
+
+def check_bounds(config: Any, where: str) -> None:
+    """Raise RecipeError naming the key of the first number outside its declared range."""
+    for f in dataclasses.fields(config):
+        spec = f.metadata.get("bounds")
+        if not spec:
+            continue
+        limits = {k: (b(config) if callable(b) else b) for k, b in spec.items() if b is not None}
+        rule = " and ".join(f"{_TESTS[k][1]} {b:g}" for k, b in limits.items())
+        for key, v in _numbers(getattr(config, f.name), f"{where}.{f.name}"):
+            if not all(_TESTS[k][0](v, b) for k, b in limits.items()):
+                raise RecipeError(f"{key}: {v!r} is out of range (must be {rule})")
+
+
 def build_config(cls: type, data: dict | None, where: str) -> Any:
     """Instantiate dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types by name."""
     data = {} if data is None else data
@@ -82,7 +133,9 @@ def build_config(cls: type, data: dict | None, where: str) -> Any:
                and f.default_factory is dataclasses.MISSING]
     if missing:
         raise RecipeError(f"{where}: missing required key {missing[0]!r}")
-    return cls(**kwargs)
+    config = cls(**kwargs)
+    check_bounds(config, where)
+    return config
 
 
 @dataclass
@@ -161,8 +214,31 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
             raise RecipeError(f"--set {ov!r}: expected key=value")
         k, v = ov.split("=", 1)
         _set_path(raw, k.strip(), v)
-    return parse_recipe(raw, base_dir=path.parent.parent if path.parent.name == "recipes" else path.parent,
-                        default_name=path.stem)
+    here = path.absolute().parent
+    return parse_recipe(raw, base_dir=here.parent if here.name == "recipes" else here, default_name=path.stem)
+
+
+def resolve_path(path: str, base_dir: Path, where: str) -> str:
+    """Expand ``${VAR}`` (error naming ``where`` when unset without default) and resolve a relative local
+    path against ``base_dir``; URLs are left as they are."""
+    from curate.io import UnsetVariable, expand_vars, is_url
+
+    try:
+        path = expand_vars(path, where)
+    except UnsetVariable as e:
+        raise RecipeError(str(e)) from None
+    if is_url(path) or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(base_dir, path)) if str(base_dir) not in ("", ".") else path
+
+
+def _resolve_config_paths(cls: type, cfg: Any, base_dir: Path, where: str) -> Any:
+    """``cfg`` with the values of fields declared ``metadata=PATH`` resolved like source paths."""
+    if not isinstance(cfg, dict) or not dataclasses.is_dataclass(cls):
+        return cfg
+    paths = {f.name for f in dataclasses.fields(cls) if f.metadata.get("path")}
+    return {k: resolve_path(v, base_dir, f"{where}.{k}") if k in paths and isinstance(v, str) else v
+            for k, v in cfg.items()}
 
 
 def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "recipe") -> Recipe:
@@ -176,6 +252,10 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
     name = _check_type(raw.get("name", default_name), str, "name")
     seed = _check_type(raw.get("seed", 0), int, "seed")
     workers = _check_type(raw.get("workers", 2), int, "workers")
+    if workers < 0:
+        raise RecipeError(f"workers: {workers} is out of range (must be >= 0; 0 runs in-process)")
+    if seed < 0:
+        raise RecipeError(f"seed: {seed} is out of range (must be >= 0)")
     src_raw = _check_type(raw.get("sources", []), list, "sources")
     if not src_raw:
         raise RecipeError("sources: at least one source is required")
@@ -190,11 +270,11 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
         for req in ("name", "kind", "format", "paths"):
             if req not in s:
                 raise RecipeError(f"{where}: missing required key {req!r}")
-        paths = s["paths"] if isinstance(s["paths"], list) else [s["paths"]]
+        paths = _check_type(s["paths"] if isinstance(s["paths"], list) else [s["paths"]], list[str], f"{where}.paths")
         spec = SourceSpec(name=_check_type(s["name"], str, f"{where}.name"),
                           kind=_check_type(s["kind"], str, f"{where}.kind"),
                           format=_check_type(s["format"], str, f"{where}.format"),
-                          paths=_check_type(paths, list[str], f"{where}.paths"),
+                          paths=[resolve_path(p, base_dir, f"{where}.paths[{j}]") for j, p in enumerate(paths)],
                           options=_check_type(s.get("options") or {}, dict, f"{where}.options"))
         rc = reader_class(spec.format, f"{where}.format")
         build_config(rc.Config, spec.options, f"{where}.options")  # validate early
@@ -214,14 +294,14 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
             raise RecipeError(f"{where}: expected exactly one stage name, got {keys}")
         sname = keys[0]
         cls = stage_class(sname, where)
-        cfg = st[sname] or {}
+        cfg = _resolve_config_paths(cls.Config, st[sname] or {}, base_dir, f"{where}.{sname}")
         build_config(cls.Config, cfg, f"{where}.{sname}")
         only = st.get("only")
         if only is not None:
             only = _check_type(only if isinstance(only, list) else [only], list[str], f"{where}.only")
         stages.append(StageSpec(stage=sname, config=cfg, only=only))
     if raw.get("tokenizer") is not None:  # `tokenizer: path/to/model` reuses a trained tokenizer
-        tok = _check_type(raw["tokenizer"], str, "tokenizer")
+        tok = resolve_path(_check_type(raw["tokenizer"], str, "tokenizer"), base_dir, "tokenizer")
         targets = [st for st in stages if st.stage == "tokenize"]
         if not targets:
             raise RecipeError("tokenizer: set, but the recipe has no tokenize stage to use it")

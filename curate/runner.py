@@ -279,6 +279,11 @@ class Runner:
         out_parts = [self._part_paths(step, i)["kept"] for i in range(len(jobs))]
         summary = _merge_stats(stats)
         summary.update(stage=step.name, dir=step.dir_name, key=step.key, parts=len(jobs), **extra)
+        if step.index == 0:  # reader accounting: a source whose files yield no document is said so, not silent
+            summary["sources_without_documents"] = [s.name for s in self.recipe.sources
+                                                    if not summary["by_source"].get(s.name, {}).get("kept")]
+            for name in summary["sources_without_documents"]:
+                self.log(f"warning: source {name!r} matched input files but yielded no document (see dropped/, errors/)")
         if step.stage is not None:
             ctx = self._ctx(step, out_parts)
             fin = step.stage.finalize(ctx, self._load_state(step))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from curate.recipe import PATH
 from curate.stage import Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
 from curate.filters.fasttext_util import load_model, predict_top
@@ -43,7 +44,8 @@ class LangIdStage(Stage):
         languages: list[str] | None = None  # None: keep every language, annotate only
         min_score: float = 0.65
         min_scores: dict[str, float] = field(default_factory=dict)  # per-language overrides
-        model: str | None = None  # fastText LID model path; None: bundled lid.176.ftz
+        # fastText LID model path; None: bundled lid.176.ftz
+        model: str | None = field(default=None, metadata=PATH)
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
         cfg = self.config

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.recipe import PATH, bounds
 from curate.schema import split_by_source
 from curate.stage import FitContext, Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
@@ -67,15 +68,19 @@ class QualityStage(Stage):
         positives: list[str] = field(default_factory=lambda: ["wiki", "books"])  # sources or kinds
         negatives: list[str] = field(default_factory=lambda: ["web"])
         score_kinds: list[str] = field(default_factory=lambda: ["web"])  # sources or kinds to score
-        model: str | None = None  # reuse a saved model (skip training)
+        # reuse a saved model (skip training)
+        model: str | None = field(default=None, metadata=PATH)
         mode: str = "pareto"  # pareto | threshold
-        alpha: float = 9.0  # GPT-3 Appendix A
-        threshold: float = 0.5
-        target_keep_rate: float | None = None  # calibrate alpha / threshold to keep this share of scored docs
-        target_tokens: int | None = None  # or calibrate to keep about this many tokens of scored text
-        bytes_per_token: float = 4.0  # for target_tokens: the mixture planner's estimate (utf-8 bytes / 4)
+        alpha: float = field(default=9.0, metadata=bounds(gt=0))  # GPT-3 Appendix A
+        threshold: float = field(default=0.5, metadata=bounds(ge=0, le=1))
+        # calibrate alpha / threshold to keep this share of scored docs
+        target_keep_rate: float | None = field(default=None, metadata=bounds(gt=0, le=1))
+        # or calibrate to keep about this many tokens of scored text
+        target_tokens: int | None = field(default=None, metadata=bounds(ge=1))
+        # for target_tokens: the mixture planner's estimate (utf-8 bytes / 4)
+        bytes_per_token: float = field(default=4.0, metadata=bounds(gt=0))
         max_docs_per_class: int = 20000
-        test_fraction: float = 0.2
+        test_fraction: float = field(default=0.2, metadata=bounds(ge=0, lt=1))
         chunk_words: int = 300
         max_chunks_per_doc: int = 20
         max_chars: int = 20000  # characters of a document that are scored

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow as pa
 
+from curate.recipe import PATH, bounds
 from curate.schema import empty_drops, with_reason
 from curate.shards.megatron import token_dtype
 from curate.shards.writer import file_sha256, write_shards
@@ -41,11 +42,15 @@ class TokenizeStage(Stage):
 
     @dataclass
     class Config:
-        vocab_size: int = 8000
-        sample_chars: int = 20_000_000  # characters of (mixed) text to train the tokenizer on
-        model: str | None = None  # reuse an existing sentencepiece model by path (no training)
-        shard_tokens: int = 2**24  # a shard is closed once it holds this many tokens
-        val_fraction: float = 0.01  # share of documents (by hash of id) in the validation split
+        vocab_size: int = field(default=8000, metadata=bounds(  # unk/bos/eos, EOD, extras, newline, 256 bytes
+            ge=lambda c: 5 + len(c.special_tokens) + (256 if c.byte_fallback else 1)))
+        # characters of (mixed) text to train the tokenizer on
+        sample_chars: int = field(default=20_000_000, metadata=bounds(ge=1))
+        # reuse an existing sentencepiece model by path (no training)
+        model: str | None = field(default=None, metadata=PATH)
+        shard_tokens: int = field(default=2**24, metadata=bounds(ge=1))  # a shard closes at this many tokens
+        # share of documents (by hash of id) in the validation split
+        val_fraction: float = field(default=0.01, metadata=bounds(ge=0, lt=1))
         eod_token: str = "<|endoftext|>"
         special_tokens: list[str] = field(default_factory=list)  # extra control symbols
         byte_fallback: bool = True

@@ -27,6 +27,7 @@ from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, 
                                  partitions_for, ranks, read_part, read_partition, write_partitioned)
 from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.shingle import normalize
+from curate.recipe import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 
@@ -73,7 +74,8 @@ class ExactDedupStage(Stage):
     @dataclass
     class Config:
         priority: list[str] = field(default_factory=lambda: list(DEFAULT_PRIORITY))
-        tasks: int | None = None  # hash partitions (default: from the number of documents and cluster CPUs)
+        # hash partitions (default: from the number of documents and cluster CPUs)
+        tasks: int | None = field(default=None, metadata=bounds(ge=1))
 
     def fit(self, ctx: FitContext) -> dict:
         wd = Path(ctx.workdir)

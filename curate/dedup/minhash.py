@@ -34,6 +34,7 @@ from curate.dedup.components import components, labels_of
 from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.signature import MinHasher, estimate_jaccard
 from curate.dedup.verify import join_right, send_left
+from curate.recipe import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 SIG_DOCS_PER_S_CORE = 30_000  # bench/dedup.py: 37,094 for ~2.4 KB docs on the shared box; for the estimate
@@ -144,20 +145,22 @@ class MinHashDedupStage(Stage):
 
     @dataclass
     class Config:
-        threshold: float = 0.8
-        num_perm: int = 128
-        ngram: int = 5  # words per shingle
-        cjk_ngram: int = 3  # characters per shingle for mostly-CJK text
+        threshold: float = field(default=0.8, metadata=bounds(gt=0, le=1))
+        num_perm: int = field(default=128, metadata=bounds(ge=1))
+        ngram: int = field(default=5, metadata=bounds(ge=1))  # words per shingle
+        cjk_ngram: int = field(default=3, metadata=bounds(ge=1))  # characters per shingle for mostly-CJK text
         seed: int = 1
         hash: str = "fast"  # or "sha1": signatures equal to datasketch's default hashfunc, slower
         scheme: str = "affine32"  # datasketch's permutation scheme: "affine32" (its default) or "legacy"
-        bands: int | None = None  # with rows: override the chosen (bands, rows)
-        rows: int | None = None
-        fp_weight: float = 0.5  # datasketch's weighting, used only with verify off
-        fn_weight: float = 0.5
+        # with rows: override the chosen (bands, rows)
+        bands: int | None = field(default=None, metadata=bounds(ge=1))
+        rows: int | None = field(default=None, metadata=bounds(ge=1))
+        fp_weight: float = field(default=0.5, metadata=bounds(ge=0))
+        fn_weight: float = field(default=0.5, metadata=bounds(ge=0))  # datasketch's weighting, used only with verify off
         verify: bool = True  # exact Jaccard check of candidate pairs (reads their texts)
         priority: list[str] = field(default_factory=lambda: list(DEFAULT_PRIORITY))
-        tasks: int | None = None  # key/node partitions K (default: from the number of documents and cluster CPUs)
+        # key/node partitions K (default: from the number of documents and cluster CPUs)
+        tasks: int | None = field(default=None, metadata=bounds(ge=1))
 
     def lsh_params(self) -> tuple[int, int]:
         """User override, else recall-first parameters with verification (``lsh.params_for_recall``),

@@ -2,9 +2,12 @@
 
 Rows whose ``meta.extracted`` is ``1`` (WET conversions, already plain text) pass through unchanged.
 An empty result is dropped (``extract:empty``, or ``extract:short`` under ``min_chars``), an HTML payload
-over ``max_html_bytes`` is dropped (``extract:oversized``), a document over ``timeout_s`` is dropped
-(``extract:timeout``) and an extractor exception is an error (``error:<Exception>``); a bad page never
-fails the batch.
+over ``max_html_bytes`` is dropped (``extract:oversized``), one whose elements nest deeper than
+``max_depth`` is dropped before any parser sees it (``extract:too_deep``: the HTML parsers run in C, where
+the deadline cannot interrupt them, and lexbor's tree building is quadratic in the nesting depth: 100,000
+nested ``<div>`` take 9 s, a few MB of them minutes), a document over ``timeout_s`` is dropped
+(``extract:timeout``), text that is not valid Unicode is an error (``extract:invalid_unicode``) and an
+extractor exception is an error (``error:<Exception>``); a bad page never fails the batch.
 
 Timeout: ``signal.setitimer(ITIMER_PROF)`` armed around each document, which interrupts the extractor
 in the task's main thread (Ray runs task code there) without leaving a thread or process behind. It
@@ -16,16 +19,19 @@ bounds the work (the extractors are linear-time in the input size).
 """
 from __future__ import annotations
 
+import os
+import re
 import signal
 import threading
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterator
 
 import pyarrow as pa
 
 from curate.extract.engines import ENGINES
+from curate.recipe import bounds
 from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts
 from curate.stage import Stage, StageResult
 
@@ -33,6 +39,38 @@ from curate.stage import Stage, StageResult
 class ExtractTimeout(BaseException):
     """A BaseException, like KeyboardInterrupt: trafilatura runs its readability and justext fallbacks
     under ``except Exception``, which swallowed a timeout raised there and let the page run on."""
+
+
+# Tags that never hold children or whose end tag is implied: they do not deepen the tree.
+_FLAT_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr p li dt dd tr td th "
+                       "option optgroup rb rt rp thead tbody tfoot colgroup caption html head body".split())
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})")
+
+
+def nesting_exceeds(html: str, limit: int) -> bool:
+    """Whether the elements of ``html`` nest deeper than ``limit`` (an upper estimate: unclosed elements
+    count as open). Only pages with more than ``limit`` tags are scanned, so normal pages pay one count."""
+    if limit <= 0 or html.count("<") <= limit:
+        return False
+    depth = 0
+    for close, name in _TAG.findall(html):
+        if name.lower() in _FLAT_TAGS:
+            continue
+        if close:
+            depth = depth - 1 if depth else 0
+        else:
+            depth += 1
+            if depth > limit:
+                return True
+    return False
+
+
+def _valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 REFIRE_S = 0.05  # after the deadline, raise again every 50 ms of CPU in case a bare ``except:`` ate it
@@ -69,9 +107,12 @@ class ExtractStage(Stage):
     @dataclass
     class Config:
         engine: str = "fast"  # fast | trafilatura | resiliparse
-        timeout_s: float = 5.0  # CPU seconds per document; 0 disables
-        min_chars: int = 1  # shorter main texts are dropped (extract:short)
-        max_html_bytes: int = 8 << 20  # larger HTML payloads are dropped (extract:oversized)
+        timeout_s: float = field(default=5.0, metadata=bounds(ge=0))  # CPU seconds per document; 0 disables
+        min_chars: int = field(default=1, metadata=bounds(ge=0))  # shorter main texts are dropped (extract:short)
+        # larger HTML payloads are dropped (extract:oversized)
+        max_html_bytes: int = field(default=8 << 20, metadata=bounds(ge=1))
+        # deeper-nested HTML is dropped unparsed (extract:too_deep); 0 disables
+        max_depth: int = field(default=5000, metadata=bounds(ge=0))
 
     def __init__(self, config: Any | None = None):
         super().__init__(config)
@@ -96,6 +137,9 @@ class ExtractStage(Stage):
             if len(html.encode("utf-8", "surrogatepass")) > self.config.max_html_bytes:
                 dropped.append({**row, "reason": "extract:oversized"})
                 continue
+            if nesting_exceeds(html, self.config.max_depth):
+                dropped.append({**row, "reason": "extract:too_deep"})
+                continue
             try:
                 with deadline(self.config.timeout_s):
                     text, info = extract(html, row.get("url"))
@@ -111,6 +155,9 @@ class ExtractStage(Stage):
                 dropped.append({**row, "reason": "extract:empty" if not text else "extract:short"})
                 continue
             meta.update(info, extracted=1, html_chars=len(html))
+            if not _valid_unicode(text) or not all(_valid_unicode(str(v)) for v in meta.values()):
+                errors.append({**row, "reason": "extract:invalid_unicode"})
+                continue
             kept.append({**row, "text": text, "meta": meta})
             counters["extracted"] += 1
         return StageResult(kept=docs_table(kept), dropped=drops_table(dropped, self.name),

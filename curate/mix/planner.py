@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.mix.draws import unit
+from curate.recipe import bounds
 from curate.schema import empty_drops, meta_dicts, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 
@@ -146,10 +147,13 @@ class MixStage(Stage):
 
     @dataclass
     class Config:
-        weights: dict[str, float]  # by source name; normalised to sum to 1 over sources that have data
-        target_tokens: int | None = None  # None: see the module docstring
-        max_epochs: float = 10.0  # warn when a source would be repeated more often than this
-        window_min_tokens: int | None = 50_000  # down-sample docs this long by a window, not a draw (None: off)
+        # by source name; normalised to sum to 1 over sources that have data
+        weights: dict[str, float] = field(metadata=bounds(ge=0))
+        target_tokens: int | None = field(default=None, metadata=bounds(ge=1))  # None: see the module docstring
+        # warn when a source would be repeated more often than this
+        max_epochs: float = field(default=10.0, metadata=bounds(gt=0))
+        # down-sample docs this long by a window, not a draw (None: off)
+        window_min_tokens: int | None = field(default=50_000, metadata=bounds(ge=1))
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
         counts = merge_counts(ctx.map_parts(count_part))

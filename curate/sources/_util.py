@@ -1,12 +1,13 @@
-"""Helpers shared by the readers: row collection, fsspec opening, and retry with backoff for remote reads."""
+"""Helpers shared by the readers: row collection (a record is the unit of failure), safe opening, and
+retry with backoff for remote reads."""
 from __future__ import annotations
 
 import time
-from typing import Any, BinaryIO, Callable, TypeVar
-
-import fsspec
+from contextlib import contextmanager
+from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
 from curate.schema import docs_table, drops_table
+from curate.sources.safe import UnsafeInput, open_input, printable
 from curate.stage import StageResult
 
 T = TypeVar("T")
@@ -42,9 +43,22 @@ def with_retries(path: str, fn: Callable[[], T], attempts: int = 4, backoff_s: f
     raise AssertionError("unreachable")
 
 
-def open_file(path: str, mode: str = "rb", compression: str | None = None) -> Any:
-    """Open a local path or fsspec URL (``compression="infer"`` decompresses by extension)."""
-    return fsspec.open(path, mode, compression=compression)
+def open_file(path: str, compression: str | None = None) -> Any:
+    """Open a local path (regular files inside the source root only, see ``curate.sources.safe``) or an
+    fsspec URL; ``compression="infer"`` decompresses by extension."""
+    return open_input(path, compression)
+
+
+def _clean_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
+    return {printable(str(k)): printable(v) if isinstance(v, str) else v for k, v in (meta or {}).items()}
+
+
+def _valid_text(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 class ByteRange:
@@ -74,20 +88,41 @@ class Rows:
         self.counters: dict[str, int] = {}
 
     def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any]) -> None:
-        self.kept.append({"id": id, "source": self.source, "kind": self.kind, "url": url, "text": text,
-                          "meta": meta})
+        """Keep a document; text that is not valid Unicode (a lone surrogate) errors this record only."""
+        if not _valid_text(text):
+            return self.error("input:invalid_unicode", url, meta, id)
+        self.kept.append({"id": id, "source": self.source, "kind": self.kind,
+                          "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)})
 
     def drop(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "",
              text: str | None = None) -> None:
-        self.dropped.append({"id": id, "source": self.source, "kind": self.kind, "url": url, "text": text,
-                             "meta": meta or {}, "reason": reason})
+        self.dropped.append({"id": id, "source": self.source, "kind": self.kind,
+                             "url": None if url is None else printable(url),
+                             "text": None if text is None else printable(text), "meta": _clean_meta(meta),
+                             "reason": reason})
 
     def error(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "") -> None:
-        self.errors.append({"id": id, "source": self.source, "kind": self.kind, "url": url, "text": None,
-                            "meta": meta or {}, "reason": reason})
+        self.errors.append({"id": id, "source": self.source, "kind": self.kind,
+                            "url": None if url is None else printable(url), "text": None, "meta": _clean_meta(meta),
+                            "reason": reason})
 
     def error_from(self, exc: BaseException, url: str | None = None, meta: dict[str, Any] | None = None) -> None:
+        if isinstance(exc, UnsafeInput):
+            return self.drop(exc.reason, url, meta)
         self.error(f"error:{type(exc).__name__}", url, {**(meta or {}), "error": str(exc)[:300]})
+
+    @contextmanager
+    def record(self, url: str | None, meta: dict[str, Any] | None = None) -> Iterator[None]:
+        """Wrap the handling of one record: any failure in it (not a transient network error) becomes
+        one error row with the record's location, and the reader goes on with the next record."""
+        try:
+            yield
+        except _TRANSIENT:
+            raise
+        except RecursionError as e:  # a record nested too deep for a recursive parser
+            self.error("input:too_deep", url, {**(meta or {}), "error": str(e)[:300]})
+        except Exception as e:
+            self.error_from(e, url, meta)
 
     def result(self, stage: str = "read") -> StageResult:
         return StageResult(kept=docs_table(self.kept), dropped=drops_table(self.dropped, stage),
@@ -105,6 +140,8 @@ def read_unit(reader: Any, unit: Any, body: Callable[[Any, Rows], None], compres
                 body(f, rows)
         except _TRANSIENT:
             raise
+        except UnsafeInput as e:  # a link out of the source root, a FIFO...: never opened
+            rows.drop(e.reason, unit.label())
         except Exception as e:
             rows.error_from(e, unit.label(), {"records_before_error": len(rows.kept) + len(rows.dropped)})
         if not (rows.kept or rows.dropped or rows.errors) and unit.start == 0:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, ClassVar
 
-import fsspec
-
+from curate.sources.safe import files_of, input_size, open_input, printable
 from curate.stage import StageResult
 
 
@@ -22,7 +21,8 @@ class Unit:
     first_record: int = 0  # records of the file before ``start``, for readers that number them file-wide
 
     def label(self) -> str:
-        return self.path if self.start == 0 and self.end is None else f"{self.path}@{self.start}-{self.end}"
+        """Printable (an undecodable file name's bytes escaped), for rows, logs and summaries."""
+        return printable(self.path if self.start == 0 and self.end is None else f"{self.path}@{self.start}-{self.end}")
 
 
 class Reader:
@@ -40,8 +40,9 @@ class Reader:
         self.config = config if config is not None else self.Config()
 
     def units(self, paths: list[str]) -> list[Unit]:
-        """Work units for the given (already expanded, sorted) paths; default: one per file."""
-        return [Unit(p) for p in paths]
+        """Work units for the given (already expanded, sorted) paths; default: one per file (a directory:
+        one per file under it)."""
+        return [Unit(p) for p in files_of(paths)]
 
     def read(self, unit: Unit) -> StageResult:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -54,12 +55,11 @@ def split_units(paths: list[str], split_bytes: int, starts: Callable[[BinaryIO, 
     """One unit per file, or for a file larger than ``split_bytes`` one per range between the offsets
     ``starts(file, size)`` returns (ascending, beginning with 0; ``[0]`` keeps the file whole)."""
     out: list[Unit] = []
-    for p in paths:
-        fs, fpath = fsspec.core.url_to_fs(p)
-        size = fs.size(fpath) or 0
+    for p in files_of(paths):
+        size = input_size(p)  # 0 for an input that will be refused (a FIFO, a link out of the root)
         cuts: list[Cut] = [0]
         if size > split_bytes:
-            with fs.open(fpath, "rb") as f:
+            with open_input(p) as f:
                 cuts = starts(f, size)
         pairs = [c if isinstance(c, tuple) else (c, 0) for c in cuts]
         ends = [s for s, _ in pairs[1:]] + [None]

@@ -1,6 +1,7 @@
 """Plain-text books: one document per file, Project Gutenberg header, footer and licence removed.
 
-Decoding: UTF-8 (BOM-aware), else windows-1252, else latin-1 (never fails); CRLF/CR -> LF. The PG body is
+Decoding: a byte order mark decides (UTF-8, UTF-16LE, UTF-16BE), else UTF-8, else windows-1252, else
+latin-1 (never fails); CRLF/CR -> LF. The PG body is
 what lies between the ``*** START OF (THE|THIS) PROJECT GUTENBERG EBOOK ...`` line (any spacing, with or
 without the space after ``***``) and the ``*** END OF ...`` line (possibly indented); an
 ``End of (the) Project Gutenberg ...`` line and a ``Produced by ...`` paragraph at the edges go too.
@@ -10,8 +11,9 @@ from __future__ import annotations
 import codecs
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, read_unit
 from curate.sources.base import Reader, Unit
@@ -27,8 +29,10 @@ _EBOOK_NO = re.compile(r"\[E-?Book #(\d+)\]", re.I)
 
 def decode_text(data: bytes) -> tuple[str, str]:
     """(text, encoding) with CRLF normalised."""
-    if data.startswith(codecs.BOM_UTF8):
-        text, enc = data[3:].decode("utf-8", "replace"), "utf-8-sig"
+    boms = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+    bom = next(((b, enc) for b, enc in boms if data.startswith(b)), None)
+    if bom:
+        text, enc = data[len(bom[0]):].decode(bom[1].replace("-sig", ""), "replace"), bom[1]
     else:
         for enc in ("utf-8", "cp1252", "latin-1"):
             try:
@@ -67,10 +71,10 @@ class BooksReader(Reader):
     @dataclass
     class Config:
         strip_gutenberg: bool = True
-        min_chars: int = 1  # shorter books are dropped (books:empty)
-        max_bytes: int = 256 << 20  # larger files are dropped (books:oversized)
-        retries: int = 4
-        retry_backoff_s: float = 0.5
+        min_chars: int = field(default=1, metadata=bounds(ge=0))  # shorter books are dropped (books:empty)
+        max_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))  # larger files are dropped (books:oversized)
+        retries: int = field(default=4, metadata=bounds(ge=1))
+        retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def read(self, unit: Unit) -> StageResult:
         return read_unit(self, unit, lambda f, rows: self._book(unit.path, f.read(self.config.max_bytes + 1), rows),
@@ -80,7 +84,7 @@ class BooksReader(Reader):
         meta: dict[str, str] = {"file": os.path.basename(path.rstrip("/"))}
         if len(data) > self.config.max_bytes:
             return rows.drop("books:oversized", path, meta)
-        if b"\x00" in data[:8192]:
+        if b"\x00" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return rows.drop("books:binary", path, meta)
         text, meta["encoding"] = decode_text(data)
         if self.config.strip_gutenberg:

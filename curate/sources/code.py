@@ -10,16 +10,20 @@ root) is recorded as an SPDX-style guess plus its first line.
 """
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import fsspec
 
+from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, with_retries
 from curate.sources.base import Reader, Unit
+from curate.sources.safe import (InputPath, UnsafeInput, check_path, inside_root, is_local, open_regular, root_of,
+                                 walk_regular)
 from curate.stage import StageResult
 
 LANGUAGES = {
@@ -86,13 +90,14 @@ class CodeReader(Reader):
     @dataclass
     class Config:
         layout: str = "auto"  # auto | repo | repos
-        max_bytes: int = 1 << 20  # larger files: code:oversized
-        max_line_length: int = 1000  # any longer line: code:minified
-        max_mean_line_length: int = 200  # mean line length above this: code:minified
+        max_bytes: int = field(default=1 << 20, metadata=bounds(ge=1))  # larger files: code:oversized
+        max_line_length: int = field(default=1000, metadata=bounds(ge=1))  # any longer line: code:minified
+        # mean line length above this: code:minified
+        max_mean_line_length: int = field(default=200, metadata=bounds(ge=1))
         languages: list[str] | None = None  # keep only these languages (others: code:language)
         extra_vendored_dirs: list[str] = field(default_factory=list)
-        retries: int = 4
-        retry_backoff_s: float = 0.5
+        retries: int = field(default=4, metadata=bounds(ge=1))
+        retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def units(self, paths: list[str]) -> list[Unit]:
         out: list[Unit] = []
@@ -103,6 +108,9 @@ class CodeReader(Reader):
                 continue
             layout = self.config.layout
             entries = sorted(fs.ls(root, detail=True), key=lambda e: e["name"])
+            for e in entries:  # a link to a directory is a repository too (its read refuses one leading out)
+                if e.get("islink") and fs.isdir(e["name"]):
+                    e["type"] = "directory"
             if layout == "auto":
                 names = {posixpath.basename(e["name"].rstrip("/")) for e in entries}
                 has_files = any(e["type"] != "directory" and not posixpath.basename(e["name"]).startswith(".")
@@ -112,7 +120,8 @@ class CodeReader(Reader):
                 out.append(Unit(p))
             else:
                 sep = "" if p.endswith("/") else "/"
-                out.extend(Unit(p + sep + posixpath.basename(e["name"].rstrip("/"))) for e in entries
+                out.extend(Unit(InputPath(p + sep + posixpath.basename(e["name"].rstrip("/")), root_of(p)))
+                           for e in entries
                            if e["type"] == "directory" and not posixpath.basename(e["name"]).startswith("."))
         return out
 
@@ -121,34 +130,54 @@ class CodeReader(Reader):
 
     def _read(self, unit: Unit) -> StageResult:
         rows = Rows(self.source, self.kind)
-        fs, root = fsspec.core.url_to_fs(unit.path)
-        root = root.rstrip("/")
         try:
-            if fs.isdir(root):
-                files = sorted(fs.find(root, detail=True).items())
-                repo_root = root
-            else:
-                files, repo_root = [(root, fs.info(root))], posixpath.dirname(root)
+            repo_root, files, opener = (self._local_files if is_local(unit.path) else self._remote_files)(unit.path)
+        except UnsafeInput as e:  # the repository itself is a link out of the source root
+            rows.drop(e.reason, unit.path)
+            return rows.result()
         except Exception as e:
             rows.error_from(e, unit.path)
             return rows.result()
         repo = posixpath.basename(repo_root)
-        lic = self._license(fs, repo_root, files)
+        lic = self._license(opener, repo_root, files)
         vendored = VENDORED_DIRS | set(self.config.extra_vendored_dirs)
         for fpath, info in files:
             rel = posixpath.relpath(fpath, repo_root)
             meta: dict[str, Any] = {"repo": repo, "path": rel, **lic}
-            try:
-                self._file(fs, fpath, rel, info, meta, vendored, rows)
-            except Exception as e:  # unreadable file: counted, the repo goes on
-                rows.error_from(e, fpath, meta)
+            with rows.record(fpath, meta):  # an unreadable or refused file is counted; the repo goes on
+                if isinstance(info, UnsafeInput):
+                    raise info
+                self._file(opener, fpath, rel, info, meta, vendored, rows)
         return rows.result()
 
-    def _license(self, fs: Any, repo_root: str, files: list[tuple[str, dict]]) -> dict[str, str]:
-        for fpath, _ in files:
-            if posixpath.dirname(fpath) == repo_root and LICENSE_FILES.match(posixpath.basename(fpath)):
+    @staticmethod
+    def _local_files(path: str) -> tuple[str, list[tuple[str, Any]], Callable[[str], BinaryIO]]:
+        """Regular files only, never through a link out of the source root (``curate.sources.safe``)."""
+        top = root_of(path)
+        root = path.rstrip("/") or "/"
+        if os.path.isdir(root):
+            if not inside_root(root, top):  # a repository that is a link out of the source root
+                raise UnsafeInput("input:outside_root", root)
+            files = sorted((f, {"size": st.st_size} if isinstance(st, os.stat_result) else st)
+                           for f, st in walk_regular(root, top))  # by path, as fsspec's find listed them
+            return root, files, lambda f: open_regular(f, top)
+        st = check_path(root, top)
+        return posixpath.dirname(root), [(root, {"size": st.st_size})], lambda f: open_regular(f, top)
+
+    @staticmethod
+    def _remote_files(path: str) -> tuple[str, list[tuple[str, Any]], Callable[[str], BinaryIO]]:
+        fs, root = fsspec.core.url_to_fs(path)
+        root = root.rstrip("/")
+        if fs.isdir(root):
+            return root, sorted(fs.find(root, detail=True).items()), lambda f: fs.open(f, "rb")
+        return posixpath.dirname(root), [(root, fs.info(root))], lambda f: fs.open(f, "rb")
+
+    def _license(self, opener: Callable[[str], BinaryIO], repo_root: str, files: list[tuple[str, Any]]) -> dict[str, str]:
+        for fpath, info in files:
+            if (posixpath.dirname(fpath) == repo_root and LICENSE_FILES.match(posixpath.basename(fpath))
+                    and not isinstance(info, UnsafeInput)):
                 try:
-                    with fs.open(fpath, "rb") as f:
+                    with opener(fpath) as f:
                         text = f.read(65536).decode("utf-8", "replace")
                 except Exception:
                     continue
@@ -157,7 +186,7 @@ class CodeReader(Reader):
                         "license_first_line": first[:200]}
         return {"license": "none"}
 
-    def _file(self, fs: Any, fpath: str, rel: str, info: dict, meta: dict[str, Any], vendored: set[str],
+    def _file(self, opener: Callable[[str], BinaryIO], fpath: str, rel: str, info: dict, meta: dict[str, Any], vendored: set[str],
               rows: Rows) -> None:
         parts = rel.split("/")
         name = parts[-1]
@@ -177,7 +206,7 @@ class CodeReader(Reader):
             return rows.drop("code:generated", fpath, meta)
         if MINIFIED_NAMES.search(name):
             return rows.drop("code:minified", fpath, meta)
-        with fs.open(fpath, "rb") as f:
+        with opener(fpath) as f:
             data = f.read(self.config.max_bytes + 1)
         if len(data) > self.config.max_bytes:
             return rows.drop("code:oversized", fpath, meta)
@@ -197,4 +226,4 @@ class CodeReader(Reader):
                 or len(text) / len(lines) > self.config.max_mean_line_length):
             return rows.drop("code:minified", fpath, meta)
         meta["bytes"] = len(data)
-        rows.keep(doc_id(self.source, f"{meta['repo']}/{rel}", text), fpath, text, meta)
+        rows.keep(doc_id(self.source, fpath, text), fpath, text, meta)  # the file's path: unique within the run

@@ -7,7 +7,10 @@ on the split. Compressed JSONL cannot be entered mid-stream and remote JSONL wou
 both stay one unit per file.
 
 Rows whose text is missing, not a string or empty are dropped with a reason; a malformed JSON line (or
-one that is not an object, or not UTF-8) is an error naming its line number; nothing raises.
+one that is not an object, not UTF-8, nested too deep or holding a lone surrogate) is an error naming its
+line number and the reader goes on with the next line; nothing raises. A document's id is made from the
+file and row number, so an ``id`` column repeated across files never gives two documents one id (the
+column's value is kept as ``meta.source_id``).
 """
 from __future__ import annotations
 
@@ -17,11 +20,13 @@ from typing import Any, BinaryIO, Iterator
 
 import pyarrow.parquet as pq
 
+from curate.recipe import bounds
 from curate.schema import doc_id
 from fsspec.utils import infer_compression
 
 from curate.sources._util import ByteRange, Rows, is_remote, read_unit
 from curate.sources.base import Cut, Reader, Unit, split_units
+from curate.sources.safe import files_of
 from curate.stage import StageResult
 
 
@@ -32,10 +37,12 @@ class TabularConfig:
     url_field: str | None = None
     meta_fields: list[str] = field(default_factory=list)  # columns copied into meta (values keep their JSON types)
     meta_field: str | None = None  # a column holding a mapping merged into meta
-    max_line_bytes: int = 256 << 20  # JSONL lines (documents) longer than this are errors
-    split_bytes: int = 256 << 20  # larger files are read as several units (see the module docstring)
-    retries: int = 4
-    retry_backoff_s: float = 0.5
+    # JSONL lines (documents) longer than this are errors
+    max_line_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))
+    # larger files are read as several units (see the module docstring)
+    split_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))
+    retries: int = field(default=4, metadata=bounds(ge=1))
+    retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
 
 def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any]) -> None:
@@ -49,9 +56,8 @@ def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: 
     url = rec.get(cfg.url_field) if cfg.url_field else None
     url = url if isinstance(url, str) else None
     rid = rec.get(cfg.id_field) if cfg.id_field else None
-    if rid is not None:
-        meta["source_id"] = str(rid)
-        location = f"id:{rid}"
+    if rid is not None:  # kept in meta; the document id comes from the row's place (ids repeat across files)
+        meta["source_id"] = rid if isinstance(rid, str) else json.dumps(rid, ensure_ascii=False, default=str)
     text = rec.get(cfg.text_field)
     if cfg.text_field not in rec or text is None:
         return rows.drop("tabular:missing_text", url or location, meta)
@@ -119,6 +125,7 @@ class JsonlReader(Reader):
         _row(self, rows, rec, location, extra)
 
     def units(self, paths: list[str]) -> list[Unit]:
+        paths = files_of(paths)
         whole = [p for p in paths if is_remote(p) or infer_compression(p) is not None]
         split = split_units([p for p in paths if p not in whole], self.config.split_bytes,
                             lambda f, size: _line_cuts(f, size, self.config.split_bytes))
@@ -133,28 +140,27 @@ class JsonlReader(Reader):
 
     def _rows(self, f: Any, path: str, rows: Rows, first: int = 0) -> None:
         for lineno, raw in enumerate(_lines(f, self.config.max_line_bytes), first + 1):
-            if raw is None:
-                rows.error("jsonl:oversized", f"{path}#{lineno}", {"line": lineno})
-                continue
-            if not raw.strip():
-                rows.counters["blank_lines"] = rows.counters.get("blank_lines", 0) + 1
-                continue
             where, loc = {"line": lineno}, f"{path}#{lineno}"
-            try:
-                rec = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                rows.error("jsonl:bad_utf8", loc, where)
-                continue
-            except json.JSONDecodeError as e:
-                rows.error("jsonl:malformed", loc, {**where, "error": str(e)[:200]})
-                continue
-            except RecursionError:  # nesting deeper than the parser's stack: this line, not the rest of the file
-                rows.error("jsonl:too_deep", loc, where)
-                continue
-            if not isinstance(rec, dict):
-                rows.error("jsonl:not_object", loc, where)
-                continue
-            self.row(rows, rec, loc, where)
+            with rows.record(loc, where):  # a line is the unit of failure
+                self._line(raw, loc, where, rows)
+
+    def _line(self, raw: bytes | None, loc: str, where: dict[str, Any], rows: Rows) -> None:
+        if raw is None:
+            return rows.error("jsonl:oversized", loc, where)
+        if not raw.strip():
+            rows.counters["blank_lines"] = rows.counters.get("blank_lines", 0) + 1
+            return None
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return rows.error("jsonl:bad_utf8", loc, where)
+        except json.JSONDecodeError as e:
+            return rows.error("jsonl:malformed", loc, {**where, "error": str(e)[:200]})
+        except RecursionError:
+            return rows.error("jsonl:too_deep", loc, where)
+        if not isinstance(rec, dict):
+            return rows.error("jsonl:not_object", loc, where)
+        self.row(rows, rec, loc, where)
 
 
 def _row_group_starts(meta: pq.FileMetaData) -> list[int]:
@@ -196,7 +202,8 @@ class ParquetReader(JsonlReader):
         for i, off in enumerate(_row_group_starts(pf.metadata)):
             if unit.start <= off and (unit.end is None or off < unit.end):
                 for rec in pf.read_row_group(i).to_pylist():
-                    self.row(rows, rec, f"{unit.path}#{n}", {"row": n})
+                    with rows.record(f"{unit.path}#{n}", {"row": n}):
+                        self.row(rows, rec, f"{unit.path}#{n}", {"row": n})
                     n += 1
             else:
                 n += pf.metadata.row_group(i).num_rows

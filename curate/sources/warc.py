@@ -5,6 +5,15 @@ it into main text); WET ``conversion`` records become documents directly (``meta
 other record is dropped with a reason; a broken record is an error, after which reading resumes at the
 next record start, so one garbled record does not lose the rest of the file.
 
+Record boundaries are cross-checked on local files: a record's ``Content-Length`` must end it exactly
+where the next record (``WARC/``) or the end of the file begins (for ``.warc.gz``, where its gzip member
+ends). A record whose length lies is an error (``warc:length_mismatch``) and reading resumes at the next
+real record start, so a lying record can neither swallow the next one nor leave its tail to be parsed
+as phantom records. HTTP ``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output;
+an undecodable body is dropped (``content:bad_encoding``), an unknown coding too
+(``content_encoding:<name>``). A document id is made from the file path and the record's offset (the
+``WARC-Record-ID`` is kept in meta), so a record repeated in a crawl never gives two documents one id.
+
 Large files are split into record-aligned byte ranges (``units``): from every ``split_bytes`` offset we
 scan forward for the next record start (a gzip member that inflates to ``WARC/``, or an uncompressed
 ``\\r\\n\\r\\nWARC/1.x\\r\\n``), so separate tasks read one file in parallel and the union of their outputs
@@ -13,16 +22,19 @@ is exactly the output of reading it whole.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+import brotli
 from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import DecompressingBufferedReader
+from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
 
+from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import _TRANSIENT, Rows, read_unit
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
+from curate.sources.safe import is_local
 from curate.stage import StageResult
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -73,6 +85,74 @@ def _truncated(record: Any) -> bool:
 
 
 MAX_HEADER_LINE = 1 << 20
+_TAIL = 64  # bytes looked at after a record's declared end
+
+
+class Skip(Exception):
+    """A record dropped with ``reason`` while reading its payload."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _after_end(tail: bytes) -> bool:
+    """Whether ``tail`` (the bytes from a record's declared end) is the record's closing CRLFs followed by
+    the next record or by nothing."""
+    rest = tail.lstrip(b"\r\n")
+    return tail[:1] in (b"\r", b"") and (rest.startswith(b"WARC/") or not rest)
+
+
+def _declared_end(head: bytes, record: Any) -> int | None:
+    """Offset, from the record start, where its Content-Length says the content ends."""
+    blank = head.find(b"\r\n\r\n")
+    length = record.rec_headers.get_header("Content-Length")
+    if blank < 0 or not (length or "").strip().isdigit():
+        return None
+    return blank + 4 + int(length)
+
+
+def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
+    """Cross-check a record's Content-Length against the bytes: see the module docstring. Leaves the
+    file position as it was (warcio reads on from it)."""
+    here = f.tell()
+    try:
+        f.seek(off)
+        if not gz:
+            head = f.read(1 << 14)
+            if b"\r\n\r\n" not in head:
+                head += f.read(MAX_HEADER_LINE)
+            end = _declared_end(head, record)
+            if end is None:
+                return True  # warcio parsed it without a usable length: nothing to check
+            f.seek(off + end)
+            tail = f.read(_TAIL)
+            return not tail or _after_end(tail)  # past the end of the file: warc:truncated decides
+        d, head, tail, size, end = zlib.decompressobj(31), b"", b"", 0, None
+        while not d.eof and len(tail) < _TAIL:  # the record's text from its member; stop past its end
+            block = f.read(1 << 16)
+            if not block:
+                return True  # the file ends inside this member: warc:truncated decides
+            out = d.decompress(block)
+            if end is None:
+                head += out
+                if b"\r\n\r\n" not in head and len(head) < MAX_HEADER_LINE:
+                    continue
+                rid = (record.rec_headers.get_header("WARC-Record-ID") or "").encode("utf-8", "replace")
+                end = _declared_end(head, record)
+                if end is None or rid not in head[: head.find(b"\r\n\r\n")]:
+                    return True  # not the first record of its member (a whole-file gzip): nothing to check
+                out = head
+            if size + len(out) > end:
+                tail += out[max(0, end - size):][: _TAIL - len(tail)]
+            size += len(out)
+        if end is None or size < end:
+            return end is None  # the member ended before the declared length: it is too long
+        return not tail or _after_end(tail)
+    except (OSError, zlib.error):
+        return True  # unreadable here: warcio's own error path counts it
+    finally:
+        f.seek(here)
 
 
 class _LineBoundedReader(DecompressingBufferedReader):
@@ -84,15 +164,34 @@ class _LineBoundedReader(DecompressingBufferedReader):
         return super().readline(length if length else MAX_HEADER_LINE)
 
 
+def _inflate(raw: bytes, limit: int, deflate: bool) -> bytes:
+    """At most ``limit`` bytes of a gzip/zlib body, or for ``deflate`` also a raw deflate one (as some
+    servers send); a body cut short raises Skip: its text would be a fragment."""
+    try:
+        d = zlib.decompressobj(15 if deflate else 47)  # 47: gzip or zlib header, auto-detected
+        out = d.decompress(raw, limit)
+    except zlib.error:
+        if not deflate:
+            raise
+        d = zlib.decompressobj(-15)
+        out = d.decompress(raw, limit)
+    if not d.eof and len(out) < limit:
+        raise Skip("content:bad_encoding")
+    return out
+
+
 class WarcReader(Reader):
     format = "warc"
 
     @dataclass
     class Config:
-        split_bytes: int = 256 << 20  # files larger than this are split into byte ranges
-        max_record_bytes: int = 32 << 20  # larger payloads are dropped (warc:oversized)
-        retries: int = 4  # attempts for a remote read, exponential backoff from retry_backoff_s
-        retry_backoff_s: float = 0.5
+        # files larger than this are split into byte ranges
+        split_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))
+        # larger payloads are dropped (warc:oversized)
+        max_record_bytes: int = field(default=32 << 20, metadata=bounds(ge=1))
+        # attempts for a remote read, exponential backoff from retry_backoff_s
+        retries: int = field(default=4, metadata=bounds(ge=1))
+        retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def units(self, paths: list[str]) -> list[Unit]:
         return split_units(paths, self.config.split_bytes, self._record_cuts)
@@ -112,6 +211,7 @@ class WarcReader(Reader):
 
     def _read_range(self, f: BinaryIO, unit: Unit, rows: Rows) -> None:
         gz = _is_gzip(f)
+        check = is_local(unit.path)  # a remote file would pay a range request per record
         pos: int | None = unit.start
         pending: tuple[BaseException, int] | None = None  # a failure whose record start is not yet known
         while pos is not None:
@@ -129,7 +229,14 @@ class WarcReader(Reader):
                         rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
                         pending = None
                     last = off
-                    self._record(record, off, unit.path, rows)
+                    if check and record.format == "warc" and not boundary_ok(f, off, gz, record):
+                        rows.error("warc:length_mismatch", record.rec_headers.get_header("WARC-Target-URI"),
+                                   {"offset": off, "file": unit.path})
+                        nxt = find_record_start(f, off + 1, gz, unit.end)
+                        pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
+                        break
+                    with rows.record(f"{unit.path}@{off}", {"offset": off}):
+                        self._record(record, off, unit.path, rows)
                 else:
                     pos = None
             except Exception as e:
@@ -152,6 +259,7 @@ class WarcReader(Reader):
         url = h.get_header("WARC-Target-URI")
         meta = {"warc_record_id": rid, "warc_date": h.get_header("WARC-Date") or "", "warc_type": record.rec_type,
                 "warc_offset": off}
+        location = f"{path}@{off}"  # unique within the run: a repeated record is a separate document
         if record.rec_type == "conversion":  # WET: already plain text
             data = record.content_stream().read(self.config.max_record_bytes + 1)
             if len(data) > self.config.max_record_bytes:
@@ -163,7 +271,7 @@ class WarcReader(Reader):
                 return rows.drop("warc:empty", url, meta)
             meta.update(extracted=1, content_type=h.get_header("Content-Type") or "text/plain",
                         warc_refers_to=h.get_header("WARC-Refers-To") or "")
-            return rows.keep(doc_id(self.source, rid, text), url, text, meta)
+            return rows.keep(doc_id(self.source, location, text), url, text, meta)
         if record.rec_type != "response":
             return rows.drop("warc:non_response", url, meta)
         if record.http_headers is None:
@@ -176,7 +284,10 @@ class WarcReader(Reader):
         mime = ctype.split(";")[0].strip().lower()
         if not mime:
             mime = (h.get_header("WARC-Identified-Payload-Type") or "").split(";")[0].strip().lower()
-        data = record.content_stream().read(self.config.max_record_bytes + 1)
+        try:
+            data = self._payload(record)
+        except Skip as s:
+            return rows.drop(s.reason, url, meta)
         if not mime and data.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
             mime = "text/html"  # no declared type: sniff, as browsers do
         meta["content_type"] = ctype or mime
@@ -192,5 +303,29 @@ class WarcReader(Reader):
             return rows.drop("content:binary", url, meta)  # mislabelled binary (NUL bytes; not UTF-16)
         text, charset, how = decode_html(data, ctype)
         meta.update(charset=charset, charset_source=how)
-        rows.keep(doc_id(self.source, rid, text), url, text, meta)
+        rows.keep(doc_id(self.source, location, text), url, text, meta)
 
+    def _payload(self, record: Any) -> bytes:
+        """The HTTP body, de-chunked and decoded per Content-Encoding, at most ``max_record_bytes + 1``
+        bytes of output (a compression bomb stays bounded). Raises Skip for a body that cannot be decoded."""
+        limit = self.config.max_record_bytes + 1
+        headers = record.http_headers
+        stream = record.raw_stream
+        if (headers.get_header("Transfer-Encoding") or "").strip().lower() == "chunked":
+            stream = ChunkedDataReader(stream)
+        raw = stream.read(limit)
+        coding = (headers.get_header("Content-Encoding") or "").strip().lower()
+        if coding in ("", "identity"):
+            return raw
+        try:
+            if coding in ("gzip", "x-gzip", "deflate"):
+                return _inflate(raw, limit, coding == "deflate")
+            if coding == "br":
+                b = brotli.Decompressor()
+                out = b.process(raw, output_buffer_limit=limit)[:limit]
+                if not b.is_finished() and len(out) < limit:
+                    raise Skip("content:bad_encoding")
+                return out
+        except (zlib.error, brotli.error):
+            raise Skip("content:bad_encoding") from None
+        raise Skip(f"content_encoding:{coding[:40]}")

@@ -2,6 +2,13 @@
 
 Templates, tables, refs, comments, categories, file/image links and interlanguage links are removed;
 link text, headings and list items are kept as plain text lines.
+
+Bound: mwparserfromhell's tokenizer (C, so no deadline can interrupt it) backtracks over every
+construct left open, so a page of a few thousand unclosed ``{{x|``, ``[[``, ``{|``, ``[http`` or
+``<ref>`` takes minutes. Before parsing, ``markup_depth`` measures how deep such constructs nest (each
+kind counted separately, a stray closer never below zero); a page past ``max_depth`` raises
+``MarkupTooDeep`` (the reader drops it as ``wiki:template_bound``). Real pages nest a few levels
+(at most 8 in the ukwiki/jawiki/enwiki samples).
 """
 from __future__ import annotations
 
@@ -30,14 +37,46 @@ _MAGIC = re.compile(r"__[A-Z_]{3,30}__")
 _LEFT_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
 _LEFT_LINK = re.compile(r"\[\[(?:[^\[\]|]*\|)?([^\[\]|]*)\]\]")
 _LEFT_BRACES = re.compile(r"\{\{|\}\}|\[\[|\]\]")
+# Openers and closers of the constructs mwparserfromhell backtracks over, one group per kind.
+_MARKUP = re.compile(r"(\{\{)|(\}\})|(\[\[)|(\]\])|(\{\|)|(\|\})|(\[(?:[a-z]{2,10}:)?//)|(\])|"
+                     r"<(/?)([A-Za-z][\w-]{0,30})\b[^<>]{0,500}?(/?)>")
+_VOID_TAGS = {"br", "hr", "img", "wbr", "meta", "link", "input", "col", "area", "base", "embed", "param", "source",
+              "track", "references", "p", "li", "dt", "dd", "tr", "td", "th"}
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANKS = re.compile(r"\n{3,}")
 _EMPTY_PARENS = re.compile(r"[ \t]*\([ \t,;:\u00a0]*\)")  # what is left of "(pronunciation template)"
 
 
+class MarkupTooDeep(ValueError):
+    """A page whose markup nests past the bound (see the module docstring)."""
+
+
+def markup_depth(wikitext: str, stop: int | None = None) -> int:
+    """The deepest total nesting of templates, links, tables, external links and paired tags (each kind
+    its own counter); stops counting once ``stop`` is passed."""
+    depth = [0] * 5  # templates, wikilinks, tables, external links, tags
+    deepest = 0
+    for m in _MARKUP.finditer(wikitext):
+        g = m.lastindex or 0
+        if g >= 9:  # a tag: <name ...>, </name>, <name/>
+            if m.group(11) or m.group(10).lower() in _VOID_TAGS:
+                continue
+            k, step = 4, (-1 if m.group(9) else 1)
+        else:
+            k, step = (g - 1) // 2, (1 if g % 2 else -1)
+        depth[k] = max(0, depth[k] + step)
+        total = sum(depth)
+        if total > deepest:
+            deepest = total
+            if stop is not None and deepest > stop:
+                break
+    return deepest
+
+
 class WikitextCleaner:
-    def __init__(self, namespaces: set[str] | None = None):
+    def __init__(self, namespaces: set[str] | None = None, max_depth: int = 100):
         self.namespaces = BASE_NAMESPACES | {n.lower() for n in (namespaces or set()) if n}
+        self.max_depth = max_depth
 
     def _hidden_link(self, title: str) -> bool:
         if title.startswith(":"):  # [[:Category:X]] is a visible link
@@ -90,6 +129,8 @@ class WikitextCleaner:
         return "".join(out)
 
     def clean(self, wikitext: str) -> str:
+        if self.max_depth and markup_depth(wikitext, self.max_depth) > self.max_depth:
+            raise MarkupTooDeep(f"markup nests deeper than {self.max_depth}")
         text = _EMPTY_PARENS.sub("", _MAGIC.sub("", self._render(mwparserfromhell.parse(wikitext))))
         for _ in range(5):
             text, n = _LEFT_TEMPLATE.subn("", text)
