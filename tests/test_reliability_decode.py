@@ -19,6 +19,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from curate.schema import decode_meta
 from curate.sources.base import Unit
 from curate.sources.books import BooksReader
 from curate.sources.charset import decode_html
@@ -63,7 +64,7 @@ def test_utf16_pages_with_a_bom_decode_whatever_the_header_says(corpus: Path, tm
     _warc(tmp_path / "bom.warc.gz", bodies)
     kept, dropped, errors = _read(tmp_path / "bom.warc.gz")
     assert [d["text"] for d in kept] == [page] * 3 and not dropped and not errors
-    assert [dict(d["meta"])["charset_source"] for d in kept] == ["bom"] * 3
+    assert [decode_meta(d["meta"])["charset_source"] for d in kept] == ["bom"] * 3
 
 
 @pytest.mark.parametrize("label", ["utf-7", "unicode_escape", "raw_unicode_escape", "punycode", "rot13",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.schema import decode_meta
 from curate.pipeline import Pipeline
 from curate.sources.base import Unit
 from curate.sources.tabular import JsonlReader, ParquetReader
@@ -31,7 +32,7 @@ def test_repeated_warc_records_get_distinct_ids(corpus: Path, tmp_path: Path) ->
     r = WarcReader("web", "web")
     kept = [d for sub in ("a", "b") for d in r.read(Unit(str(tmp_path / sub / "crawl.warc.gz"))).kept.to_pylist()]
     assert len(kept) == 8 and len({d["id"] for d in kept}) == 8
-    rids = [dict(d["meta"])["warc_record_id"] for d in kept]
+    rids = [decode_meta(d["meta"])["warc_record_id"] for d in kept]
     assert len(set(rids)) == 2 and rids.count(rids[0]) == 6  # the original record id is kept in meta
 
 
@@ -42,7 +43,7 @@ def test_an_id_column_repeated_across_files_gives_distinct_ids(corpus: Path, tmp
     r = JsonlReader("d", "web", JsonlReader.Config(id_field="id"))
     kept = [d for name in ("a.jsonl", "b.jsonl") for d in r.read(Unit(str(tmp_path / name))).kept.to_pylist()]
     assert len(kept) == 60 and len({d["id"] for d in kept}) == 60
-    assert len({dict(d["meta"])["source_id"] for d in kept}) == 30
+    assert len({decode_meta(d["meta"])["source_id"] for d in kept}) == 30
     docs = JsonlReader("d", "web").read(Unit(str(tmp_path / "a.jsonl"))).kept.to_pylist()
     for name in ("a.parquet", "b.parquet"):
         pq.write_table(pa.table({"id": [f"doc-{i % 10}" for i in range(30)], "text": [d["text"] for d in docs]}),

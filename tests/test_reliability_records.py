@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from curate.schema import decode_meta
 from curate.pipeline import Pipeline
 from curate.sources.base import Unit
 from curate.sources.tabular import JsonlReader
@@ -33,7 +34,7 @@ def test_jsonl_bad_lines_error_alone(corpus: Path, tmp_path: Path) -> None:
     res = JsonlReader("d", "web", JsonlReader.Config(id_field="id", url_field="url")).read(Unit(str(p)))
     assert res.kept.num_rows == 41 and res.dropped.num_rows == 0  # 40 real lines + the sanitised URL
     assert Counter(res.errors.column("reason").to_pylist()) == {"input:invalid_unicode": 1, "jsonl:too_deep": 1}
-    assert [dict(m)["line"] for m in res.errors.column("meta").to_pylist()] == ["21", "22"]
+    assert [decode_meta(m)["line"] for m in res.errors.column("meta").to_pylist()] == [21, 22]
     assert "https://example.org/\\udcff" in res.kept.column("url").to_pylist()
 
 
@@ -74,7 +75,7 @@ def test_wiki_bad_pages_error_alone_and_later_pages_are_read(corpus: Path, tmp_p
     assert res.kept.num_rows == 7
     assert res.dropped.column("reason").to_pylist() == ["wiki:oversized"]
     assert res.errors.column("reason").to_pylist() == ["error:XMLSyntaxError", "error:XMLSyntaxError"]
-    titles = [dict(m)["title"] for m in res.kept.column("meta").to_pylist()]
+    titles = [decode_meta(m)["title"] for m in res.kept.column("meta").to_pylist()]
     real_titles = re.findall(r"<title>([^<]*)</title>", xml)
     assert titles == real_titles[:2] + real_titles[3:]  # everything after the bad pages is read
 

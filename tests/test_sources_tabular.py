@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from curate.schema import decode_meta
 from curate.sources.base import Unit
 from curate.sources.tabular import JsonlReader, ParquetReader
 
@@ -24,8 +25,8 @@ def test_jsonl_real_and_compressed(corpus: Path, tmp_path: Path) -> None:
     for name in ("d.jsonl.gz", "d.jsonl.zst"):  # same rows (ids differ: they name the file)
         got = r.read(Unit(str(tmp_path / name))).kept
         assert got.column("text").to_pylist() == plain.kept.column("text").to_pylist()
-        assert [dict(m)["source_id"] for m in got.column("meta").to_pylist()] == \
-            [dict(m)["source_id"] for m in plain.kept.column("meta").to_pylist()]
+        assert [decode_meta(m)["source_id"] for m in got.column("meta").to_pylist()] == \
+            [decode_meta(m)["source_id"] for m in plain.kept.column("meta").to_pylist()]
     web = JsonlReader("w", "web", JsonlReader.Config(text_field="file", url_field="url")).read(
         Unit(str(corpus / "web" / "pages.jsonl")))
     assert web.kept.num_rows == 256 and web.kept.column("url").to_pylist()[0].startswith("http")

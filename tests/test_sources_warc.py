@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from curate.schema import decode_meta
 from curate.sources.base import Unit
 from curate.sources.warc import WarcReader
 
@@ -140,8 +141,8 @@ def test_remote_http_read_equals_local(corpus: Path, http_corpus: str) -> None:
     local, _, _ = read_all(str(corpus / "web" / "whirlwind.warc.gz"))
     remote, dropped, errors = read_all(f"{http_corpus}/web/whirlwind.warc.gz")
     # the same records (ids differ: a document id names its file, so copies of a file never share ids)
-    assert [(d["text"], dict(d["meta"])["warc_record_id"]) for d in remote] == \
-        [(d["text"], dict(d["meta"])["warc_record_id"]) for d in local] and dropped == {"warc:non_response": 3}
+    assert [(d["text"], decode_meta(d["meta"])["warc_record_id"]) for d in remote] == \
+        [(d["text"], decode_meta(d["meta"])["warc_record_id"]) for d in local] and dropped == {"warc:non_response": 3}
 
 
 def test_remote_retries_transient_errors(monkeypatch: pytest.MonkeyPatch) -> None:
