@@ -14,9 +14,14 @@ def _print(obj: Any) -> None:
 
 def cmd_run(a: argparse.Namespace) -> int:
     from curate.pipeline import Pipeline
+    from curate.runlock import RunLocked
 
     p = Pipeline.from_recipe(a.recipe, a.set)
-    summary = p.run(out=a.out, workers=a.workers)
+    try:
+        summary = p.run(out=a.out, workers=a.workers)
+    except RunLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     out = a.out or f"runs/{p.recipe.name}"
     print(f"done in {summary['seconds']}s; outputs in {out}/ (summary.json, manifest.json, shards/)")
     for st in summary["stages"]:

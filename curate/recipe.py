@@ -119,7 +119,7 @@ class Recipe:
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-TOP_KEYS = {"name", "seed", "workers", "sources", "stages", "description", "tokenizer"}
+TOP_KEYS = {"name", "seed", "workers", "sources", "stages", "description", "tokenizer", "keep_intermediate"}
 SOURCE_KEYS = {"name", "kind", "format", "paths", "options"}
 STAGE_META_KEYS = {"only"}
 
@@ -176,6 +176,7 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
     name = _check_type(raw.get("name", default_name), str, "name")
     seed = _check_type(raw.get("seed", 0), int, "seed")
     workers = _check_type(raw.get("workers", 2), int, "workers")
+    _check_type(raw.get("keep_intermediate", False), bool, "keep_intermediate")
     src_raw = _check_type(raw.get("sources", []), list, "sources")
     if not src_raw:
         raise RecipeError("sources: at least one source is required")

@@ -36,8 +36,9 @@ def _stage(summary: dict, name: str) -> dict | None:
     return next((s for s in summary["stages"] if s["stage"] == name), None)
 
 
-def _meta_column(paths: list[Path], key: str) -> list[tuple[str, str, dict]]:
-    """(source, reason-or-'', meta) for rows of the given Parquet files that carry meta[key]."""
+def _meta_column(paths: list[Path], key: str, own_drops: list[Path] | None = None) -> list[tuple[str, str, dict]]:
+    """(source, reason-or-'', meta) for rows of the given Parquet files that carry meta[key]; with
+    ``own_drops``, only rows of those files keep their reason (others were dropped by a later stage)."""
     out = []
     for p in paths:
         if not p.exists():
@@ -47,12 +48,26 @@ def _meta_column(paths: list[Path], key: str) -> list[tuple[str, str, dict]]:
         for src, meta, reason in zip(t.column("source").to_pylist(), t.column("meta").to_pylist(), reasons):
             m = dict(meta or [])
             if key in m:
-                out.append((src, reason or "", m))
+                out.append((src, (reason or "") if own_drops is None or p in own_drops else "", m))
     return out
 
 
 def _parts(run: Path, root: str, stage: dict) -> list[Path]:
     return sorted((run / root / stage["dir"]).glob("part-*.parquet"))
+
+
+def _through(run: Path, summary: dict, stage: dict) -> list[Path]:
+    """Parts holding every row that came out of ``stage`` (kept or dropped by it). A fused step's kept
+    rows are not written; they are the rows the following fused steps dropped plus the kept rows of the
+    segment's last (materialised) step."""
+    files = _parts(run, "dropped", stage)
+    steps = summary["stages"]
+    for s in steps[steps.index(stage):]:
+        if s is not stage:
+            files += _parts(run, "dropped", s)
+        if s.get("materialized", True):
+            return files + _parts(run, "stages", s)
+    return files
 
 
 def section_stages(summary: dict) -> str:
@@ -97,7 +112,7 @@ def section_quality(run: Path, summary: dict) -> str:
     st = _stage(summary, "quality")
     if not st:
         return ""
-    rows = _meta_column(_parts(run, "stages", st) + _parts(run, "dropped", st), "quality_score")
+    rows = _meta_column(_through(run, summary, st), "quality_score", _parts(run, "dropped", st))
     if not rows:
         return ""
     kept = [float(m["quality_score"]) for _, r, m in rows if not r]
@@ -125,7 +140,7 @@ def section_languages(run: Path, summary: dict) -> str:
     st = _stage(summary, "langid")
     if not st:
         return ""
-    rows = _meta_column(_parts(run, "stages", st) + _parts(run, "dropped", st), "lang")
+    rows = _meta_column(_through(run, summary, st), "lang")
     if not rows:
         return ""
     counts = Counter(m["lang"] for _, _, m in rows).most_common(20)
