@@ -17,6 +17,9 @@ def cmd_run(a: argparse.Namespace) -> int:
     from curate.runlock import RunLocked
 
     p = Pipeline.from_recipe(a.recipe, a.set)
+    if a.dry_run:
+        print(p.describe(a.out))
+        return 0
     try:
         summary = p.run(out=a.out, workers=a.workers)
     except RunLocked as e:
@@ -118,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. --set seed=7 or --set stages.dedup.threshold=0.7")
     p.add_argument("--workers", type=int, help="CPUs for the embedded Ray (0 = in-process, no Ray)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (units, segments, tasks, projected disk and memory per task); run nothing")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML into Parquet")

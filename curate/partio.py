@@ -93,6 +93,11 @@ def check_part(path: Path, expected: dict) -> str | None:
     return None
 
 
+def check_parts(items: list[tuple[str, dict]]) -> list[tuple[str, str]]:
+    """``(path, why)`` for each of ``(path, check record)`` that fails ``check_part`` (run as a task)."""
+    return [(p, why) for p, c in items if (why := check_part(Path(p), c))]
+
+
 @dataclass(frozen=True)
 class Slice:
     """Some row groups of one Parquet file: a task's input is a list of slices in order."""

@@ -28,6 +28,11 @@ class Pipeline:
     def out_dir(self, out: str | Path | None = None) -> Path:
         return Path(out) if out else Path("runs") / self.recipe.name
 
+    def describe(self, out: str | Path | None = None) -> str:
+        """The plan of a run (``curate run --dry-run``): units, segments, tasks, projected disk and memory.
+        Starts nothing and writes nothing."""
+        return "\n".join(Runner(self.recipe, self.out_dir(out), executor=None).describe())
+
     def run(self, out: str | Path | None = None, workers: int | None = None,
             log: Callable[[str], None] = print) -> dict[str, Any]:
         """Run the recipe into ``out`` (default ``runs/<name>``), resuming completed work; return the summary.

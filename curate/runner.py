@@ -28,17 +28,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 from curate.io import expand_paths, read_json, write_json_atomic
-from curate.partio import TASK_BYTES, check_part, plan_slices
+from curate.partio import TASK_BYTES, check_parts, plan_slices
 from curate.progress import Progress
 from curate.recipe import Recipe, RecipeError, build_config
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock
+from curate.runplan import describe, segment_estimate
 from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
 from curate.stage import FitContext, Stage
 
 ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
 DATA_ROOTS = ("stages", "dropped", "errors")
 STATE_ROOT = "_state"
+VERIFY_CHUNK = 64  # part files checked per verification task
 
 __all__ = ["AccountingError", "Runner", "code_version"]
 
@@ -143,6 +145,7 @@ class Runner:
         self.ex = executor
         self.log = log
         self.task_bytes = task_bytes  # fixed, never derived from the worker count: outputs stay identical
+        self._inputs: list[tuple[str, Any]] = []  # (source name, reader unit), planned once per run
 
     # ------------------------------------------------------------ layout
 
@@ -189,6 +192,11 @@ class Runner:
 
     # ------------------------------------------------------------ running
 
+    def describe(self) -> list[str]:
+        """The plan of this run (see ``curate.runplan``), without running anything."""
+        steps = self.plan()
+        return describe(self, self.segments(steps), self._read_inputs(steps[0]))
+
     def run(self) -> dict:
         """Run every segment (resuming what is complete) and write ``summary.json``; return the summary."""
         with hold_run_lock(self.out):
@@ -198,6 +206,9 @@ class Runner:
         t0 = time.time()
         steps = self.plan()
         segs = self.segments(steps)
+        self._inputs = self._read_inputs(steps[0])
+        for line in describe(self, segs, self._inputs):
+            self.log(line)
         self._remove_stale(steps)
         write_json_atomic({"recipe": self.recipe.raw, "name": self.recipe.name, "digest": self.recipe.digest(),
                            "steps": [{"dir": s.dir_name, "key": s.key} for s in steps],
@@ -206,9 +217,14 @@ class Runner:
                                    "seed": self.recipe.seed, "workers": getattr(self.ex, "workers", None),
                                    "stages": []}
         parts: list[Path] = []
+        done_bytes, done_cpu = 0, 0.0
         for seg in segs:
             ts = time.time()
+            if parts:
+                self.log(segment_estimate(seg, parts, done_bytes, done_cpu, getattr(self.ex, "workers", 1)))
+                done_bytes += sum(p.stat().st_size for p in parts if p.exists())
             infos, parts = self._run_segment(seg, parts)
+            done_cpu += sum(i["cpu_s"] + i.get("fit_cpu_s", 0) + i.get("finalize_cpu_s", 0) for i in infos)
             seconds = round(time.time() - ts, 2)
             cpu = sum(i["cpu_s"] for i in infos) or 1.0
             for info in infos:  # a fused step's share of the segment's wall time, by its CPU share
@@ -288,7 +304,7 @@ class Runner:
 
     def _jobs(self, seg: Segment, in_parts: list[Path]) -> list[tuple[int, Any]]:
         if seg.first.stage is None:
-            return list(enumerate(self._read_inputs(seg.first)))
+            return list(enumerate(self._inputs))
         return list(enumerate(plan_slices(in_parts, self.task_bytes)))
 
     def _read_inputs(self, step: Step) -> list[tuple[str, Any]]:
@@ -325,22 +341,27 @@ class Runner:
         return state, extra
 
     def _invalid_parts(self, seg: Segment, indices: Any) -> list[int]:
-        """Parts whose stats are missing, of another key, or whose files no longer match their checks."""
-        bad = []
+        """Parts whose stats are missing or of another key, or whose files no longer match the rows, size
+        and SHA-256 recorded when they were written (checked in parallel tasks: a re-run reads the data once)."""
+        bad: set[int] = set()
+        files: list[tuple[str, dict]] = []
+        owner: dict[str, int] = {}
         for i in indices:
             f = self._stats_file(seg, i)
             s = read_json(f) if f.exists() else None
             if not s or s.get("key") != seg.key:
-                bad.append(i)
+                bad.add(i)
                 continue
             for rel, check in s["files"].items():
-                why = check_part(self.out / rel, check)
-                if why:
-                    self.log(f"recomputing {self.out / rel}: {why}")
-                    f.unlink(missing_ok=True)
-                    bad.append(i)
-                    break
-        return bad
+                files.append((str(self.out / rel), check))
+                owner[str(self.out / rel)] = i
+        chunks = [files[k:k + VERIFY_CHUNK] for k in range(0, len(files), VERIFY_CHUNK)]
+        for failed in self.ex.map(check_parts, chunks, desc=f"{seg.last.dir_name} verify") if chunks else []:
+            for path, why in failed:
+                self.log(f"recomputing {path}: {why}")
+                self._stats_file(seg, owner[path]).unlink(missing_ok=True)
+                bad.add(owner[path])
+        return sorted(bad)
 
     def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list) -> tuple[list[dict], int]:
         todo = self._invalid_parts(seg, range(len(jobs)))

@@ -167,3 +167,12 @@ def test_ray_executor_keeps_a_bounded_window_of_tasks_in_flight():
 def _square(x: int) -> int:
     time.sleep(0.001)
     return x * x
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(corpus, tmp_path):
+    text = Pipeline.from_dict(three_stage(corpus)).describe(tmp_path / "r")
+    assert "source docs (test_lines): 1 files, 8 units" in text
+    assert "segment 1: 00_read -> 01_test_min_length -> 02_test_min_length" in text
+    assert "segment 2: 03_test_drop_longest  [global pass (03_test_drop_longest fit)" in text
+    assert "8 tasks (one per reader unit); peak memory per task about" in text and "projected disk" in text
+    assert not (tmp_path / "r").exists()
