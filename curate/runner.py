@@ -272,7 +272,9 @@ class Runner:
             for step in seg.steps:  # outputs of another config, code or fusion: never mixed with the new ones
                 self._clear(step)
             write_json_atomic({"key": seg.key, "steps": [s.dir_name for s in seg.steps]}, marker)
+        t_start, cpu0 = time.time(), time.process_time()
         state, extra = self._fit(seg.first, in_parts) if seg.first.has_fit else (None, {})
+        fit_driver_cpu = time.process_time() - cpu0
         jobs = self._jobs(seg, in_parts)
         spec = SegmentSpec(self.out, seg.key, [StepSpec(s.name, s.dir_name, s.stage, None, s.only)
                                                for s in seg.steps], readers=seg.first.readers)
@@ -287,17 +289,21 @@ class Runner:
             if k == 0:
                 info.update(extra)
                 info["fit_cpu_s"] = round(self.ex.task_cpu_s.get(f"{step.dir_name} fit", 0.0), 3)
+                info["fit_driver_cpu_s"] = round(fit_driver_cpu, 3)
             if not info["reconciles"]:
                 raise AccountingError(f"{step.dir_name}: counts do not reconcile: {info}")
             infos.append(info)
         if seg.last.has_finalize:
             assert seg.last.stage is not None
+            cpu0 = time.process_time()
             fin = seg.last.stage.finalize(self._ctx(seg.last, out_parts, "finalize"),
                                           state if seg.last is seg.first else None)
+            infos[-1]["finalize_driver_cpu_s"] = round(time.process_time() - cpu0, 3)
             infos[-1]["finalize_cpu_s"] = round(self.ex.task_cpu_s.get(f"{seg.last.dir_name} finalize", 0.0), 3)
             if fin:
                 infos[-1]["finalize"] = fin
         for step, info in zip(seg.steps, infos):
+            info.update(t_start=round(t_start, 3), t_end=round(time.time(), 3))  # for profilers (bench scale)
             write_json_atomic({"key": step.key, "segment": seg.key, "summary": info},
                               self.state_dir(step) / "_SUCCESS.json")
         return infos, out_parts
