@@ -12,9 +12,12 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+from curate.schema import meta_dicts
 
 
 def _png(fig: Any) -> str:
@@ -36,20 +39,24 @@ def _stage(summary: dict, name: str) -> dict | None:
     return next((s for s in summary["stages"] if s["stage"] == name), None)
 
 
-def _meta_column(paths: list[Path], key: str, own_drops: list[Path] | None = None) -> list[tuple[str, str, dict]]:
-    """(source, reason-or-'', meta) for rows of the given Parquet files that carry meta[key]; with
-    ``own_drops``, only rows of those files keep their reason (others were dropped by a later stage)."""
-    out = []
+def _meta_rows(paths: list[Path], key: str, own_drops: list[Path] | None = None
+               ) -> Iterator[tuple[str, str, dict]]:
+    """(source, reason-or-'', meta) for rows of the given Parquet files that carry meta[key], streamed batch
+    by batch (the report's memory does not grow with the run); with ``own_drops``, only rows of those
+    files keep their reason (the others were dropped by a later stage)."""
     for p in paths:
         if not p.exists():
             continue
-        t = pq.read_table(p, columns=[c for c in ("source", "meta", "reason") if c in pq.read_schema(p).names])
-        reasons = t.column("reason").to_pylist() if "reason" in t.column_names else [""] * t.num_rows
-        for src, meta, reason in zip(t.column("source").to_pylist(), t.column("meta").to_pylist(), reasons):
-            m = dict(meta or [])
-            if key in m:
-                out.append((src, (reason or "") if own_drops is None or p in own_drops else "", m))
-    return out
+        pf = pq.ParquetFile(p)
+        cols = [c for c in ("source", "meta", "reason") if c in pf.schema_arrow.names]
+        for rb in pf.iter_batches(batch_size=8192, columns=cols):
+            t = pa.Table.from_batches([rb])
+            reasons = t.column("reason").to_pylist() if "reason" in t.column_names else [""] * t.num_rows
+            if own_drops is not None and p not in own_drops:
+                reasons = [""] * t.num_rows
+            for src, m, reason in zip(t.column("source").to_pylist(), meta_dicts(t), reasons):
+                if key in m:
+                    yield src, reason or "", m
 
 
 def _parts(run: Path, root: str, stage: dict) -> list[Path]:
@@ -112,15 +119,18 @@ def section_quality(run: Path, summary: dict) -> str:
     st = _stage(summary, "quality")
     if not st:
         return ""
-    rows = _meta_column(_through(run, summary, st), "quality_score", _parts(run, "dropped", st))
-    if not rows:
-        return ""
-    kept = [float(m["quality_score"]) for _, r, m in rows if not r]
-    dropped = [float(m["quality_score"]) for _, r, m in rows if r]
-    alpha = float(rows[0][2].get("quality_alpha", 9))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
     bins = np.linspace(0, 1, 31)
-    ax.hist([kept, dropped], bins=bins, stacked=True, label=["kept", "dropped"])
+    hist = {True: np.zeros(30, np.int64), False: np.zeros(30, np.int64)}  # dropped? -> counts per bin
+    alpha = None
+    for _, reason, m in _meta_rows(_through(run, summary, st), "quality_score", _parts(run, "dropped", st)):
+        b = min(29, max(0, int(float(m["quality_score"]) * 30)))
+        hist[bool(reason)][b] += 1
+        alpha = alpha if alpha is not None else float(m.get("quality_alpha", 9))
+    if alpha is None:
+        return ""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.hist([bins[:-1], bins[:-1]], bins=bins, weights=[hist[False], hist[True]], stacked=True,
+            label=["kept", "dropped"])
     ax2 = ax.twinx()
     xs = np.linspace(0, 1, 101)
     ax2.plot(xs, (2 - xs) ** -alpha, color="k", label=f"P(keep) = P(pareto({alpha:g}) > 1 - score)")
@@ -140,10 +150,9 @@ def section_languages(run: Path, summary: dict) -> str:
     st = _stage(summary, "langid")
     if not st:
         return ""
-    rows = _meta_column(_through(run, summary, st), "lang")
-    if not rows:
+    counts = Counter(m["lang"] for _, _, m in _meta_rows(_through(run, summary, st), "lang")).most_common(20)
+    if not counts:
         return ""
-    counts = Counter(m["lang"] for _, _, m in rows).most_common(20)
     fig, ax = plt.subplots(figsize=(8, 3))
     ax.bar([c for c, _ in counts], [n for _, n in counts])
     ax.set_ylabel("documents")
@@ -159,7 +168,9 @@ def section_dedup(run: Path, summary: dict) -> str:
         st = _stage(summary, name)
         if not st:
             continue
-        rows = _meta_column(_parts(run, "dropped", st), "dup_of")
+        # UNFINISHED: holds every removed document's (source, meta) while it counts clusters; at crawl scale
+        # this should come from bounded per-task aggregates (the dedup rewrite owns the dedup summary).
+        rows = list(_meta_rows(_parts(run, "dropped", st), "dup_of"))
         if not rows:
             out += f"<p>{name}: no duplicates removed.</p>"
             continue
