@@ -121,6 +121,7 @@ class Sampler(threading.Thread):
         self.driver_hwm = self.driver_cpu = 0.0
         self.driver_rss: list[tuple[float, int]] = []
         self.workers: dict[int, dict] = {}
+        self.worker_rss: list[tuple[float, int]] = []  # (time, largest worker RSS at that sample)
 
     @staticmethod
     def _hwm(p: psutil.Process) -> int:
@@ -138,7 +139,9 @@ class Sampler(threading.Thread):
                 ct = self.proc.cpu_times()
                 self.driver_cpu = ct.user + ct.system
                 self.driver_hwm = max(self.driver_hwm, self._hwm(self.proc))
-                self.driver_rss.append((time.time(), self.proc.memory_info().rss))
+                now = time.time()
+                self.driver_rss.append((now, self.proc.memory_info().rss))
+                largest = 0
                 for c in self.proc.children(recursive=True):
                     try:
                         if not any(a.startswith("ray::") for a in c.cmdline()):
@@ -147,8 +150,10 @@ class Sampler(threading.Thread):
                         w = self.workers.setdefault(c.pid, {"hwm": 0, "cpu": 0.0})
                         w["hwm"] = max(w["hwm"], self._hwm(c))
                         w["cpu"] = ct.user + ct.system
+                        largest = max(largest, c.memory_info().rss)
                     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                         pass
+                self.worker_rss.append((now, largest))
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 return
             time.sleep(self.period)
@@ -188,8 +193,9 @@ def run_one(n: int, base: Path, workers: int, corpus: Path, sample: Path) -> dic
         cpu = sum(st.get(k, 0.0) for k in ("cpu_s", "fit_cpu_s", "fit_driver_cpu_s", "finalize_cpu_s",
                                           "finalize_driver_cpu_s"))
         peak = max((r for t, r in sampler.driver_rss if st["t_start"] <= t <= st["t_end"]), default=0)
+        task = max((r for t, r in sampler.worker_rss if st["t_start"] <= t <= st["t_end"]), default=0)
         stages[st["stage"]] = {"in": st["in"], "cpu_s": cpu, "cpu_per_1k": 1000 * cpu / max(1, st["in"]),
-                               "driver_rss_peak": peak}
+                               "driver_rss_peak": peak, "task_rss_peak": task}
     input_bytes = sum(f.stat().st_size for f in files.values())
     folders = {p.name: du(p) for p in out.iterdir() if p.is_dir()}
     result = {"n": n, "wall_s": wall, "input_bytes": input_bytes, "stages": stages,
@@ -205,10 +211,11 @@ def run_one(n: int, base: Path, workers: int, corpus: Path, sample: Path) -> dic
 def show(r: dict) -> None:
     n = r["n"]
     print(f"N = {n:,} documents, {r['input_bytes'] / 1e6:,.0f} MB input, wall {r['wall_s']:.0f} s")
-    print(f"  {'stage':<12}{'docs in':>12}{'CPU s':>10}{'CPU s / 1k docs':>17}{'driver RSS peak MB':>20}")
-    for name, s in r["stages"].items():
+    print(f"  {'stage':<12}{'docs in':>12}{'CPU s':>10}{'CPU s / 1k docs':>17}{'driver RSS MB':>15}"
+          f"{'task RSS MB':>13}")
+    for name, s in r["stages"].items():  # RSS: the largest sample while the stage's segment ran (fused: shared)
         print(f"  {name:<12}{s['in']:>12,}{s['cpu_s']:>10.1f}{s['cpu_per_1k']:>17.3f}"
-              f"{s['driver_rss_peak'] / 1e6:>20.0f}")
+              f"{s['driver_rss_peak'] / 1e6:>15.0f}{s.get('task_rss_peak', 0) / 1e6:>13.0f}")
     print(f"  driver: peak RSS {r['driver_hwm'] / 1e6:,.0f} MB, CPU {r['driver_cpu_s']:.1f} s "
           f"({1e6 * r['driver_cpu_s'] / n:,.0f} us per document)")
     print(f"  largest task (Ray worker) peak RSS {r['task_hwm'] / 1e6:,.0f} MB; worker CPU by psutil "

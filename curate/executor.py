@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from curate.progress import Progress
 
@@ -33,7 +33,7 @@ class _Base:
         progress.close()
         return out
 
-    def imap(self, fn: Callable[..., Any], items: Sequence[Any], *shared: Any,
+    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
              progress: Progress | None = None, docs: Callable[[Any], int] | None = None
              ) -> Iterator[tuple[int, Any]]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -50,7 +50,7 @@ class _Base:
 class LocalExecutor(_Base):
     """Runs every task serially in this process, in order."""
 
-    def imap(self, fn: Callable[..., Any], items: Sequence[Any], *shared: Any,
+    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
              progress: Progress | None = None, docs: Callable[[Any], int] | None = None
              ) -> Iterator[tuple[int, Any]]:
         for i, item in enumerate(items):
@@ -80,7 +80,7 @@ class RayExecutor(_Base):
         self.workers = int(ray.cluster_resources().get("CPU", workers))
         self._remote = ray.remote(num_cpus=1, max_retries=3)(_call)
 
-    def imap(self, fn: Callable[..., Any], items: Sequence[Any], *shared: Any,
+    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
              progress: Progress | None = None, docs: Callable[[Any], int] | None = None
              ) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, fn(item, *shared))`` as tasks complete (any order), at most ``2 * workers`` in flight."""

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 BATCH_ROWS = 4096  # at most this many documents per batch handed to ``apply`` ...
 BATCH_BYTES = 32 << 20  # ... and about this many (uncompressed) bytes
-TASK_BYTES = 256 << 20  # a task reads about this many uncompressed bytes: small parts merge, big ones split
+TASK_BYTES = 64 << 20  # a task reads about this many uncompressed bytes: small parts merge, big ones split
 
 
 def file_sha256(path: Path) -> str:
@@ -34,9 +34,10 @@ class PartWriter:
     bytes, so memory is bounded by a batch whatever the part's size. ``close`` publishes the file atomically
     (an empty part is still a valid file with the schema) and returns its check record."""
 
-    def __init__(self, path: Path, schema: pa.Schema):
+    def __init__(self, path: Path, schema: pa.Schema, flush_bytes: int = BATCH_BYTES):
         self.path = path
         self.schema = schema
+        self.flush_bytes = flush_bytes
         self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         self._buf: list[pa.Table] = []
         self._buf_rows = self._buf_bytes = self.rows = 0
@@ -49,7 +50,7 @@ class PartWriter:
         self._buf_rows += table.num_rows
         self._buf_bytes += table.nbytes
         self.rows += table.num_rows
-        if self._buf_rows >= BATCH_ROWS or self._buf_bytes >= BATCH_BYTES:
+        if self._buf_rows >= BATCH_ROWS or self._buf_bytes >= self.flush_bytes:
             self._flush()
 
     def _flush(self) -> None:
@@ -136,7 +137,8 @@ def plan_slices(paths: list[Path], task_bytes: int = TASK_BYTES) -> list[list[Sl
     return out
 
 
-def iter_slices(slices: list[Slice], schema: pa.Schema) -> Iterator[pa.Table]:
+def iter_slices(slices: list[Slice], schema: pa.Schema | None = None,
+                columns: list[str] | None = None) -> Iterator[pa.Table]:
     """The rows of ``slices`` in order, as tables of at most ``BATCH_ROWS`` rows and about ``BATCH_BYTES``."""
     for s in slices:
         pf = pq.ParquetFile(s.path)
@@ -144,8 +146,16 @@ def iter_slices(slices: list[Slice], schema: pa.Schema) -> Iterator[pa.Table]:
             md = pf.metadata.row_group(rg)
             per_row = max(1, md.total_byte_size // max(1, md.num_rows))
             rows = max(1, min(BATCH_ROWS, BATCH_BYTES // per_row))
-            for rb in pf.iter_batches(batch_size=rows, row_groups=[rg]):
-                yield pa.Table.from_batches([rb]).cast(schema)
+            for rb in pf.iter_batches(batch_size=rows, row_groups=[rg], columns=columns):
+                t = pa.Table.from_batches([rb])
+                yield t.cast(schema) if schema is not None else t
+
+
+def iter_part(path: str | Path, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """A whole part in bounded batches: what a ``fit`` pass's per-part function should read instead of
+    ``pq.read_table`` (``ctx.map_parts(fn)`` calls ``fn(path)`` in a worker)."""
+    n = pq.ParquetFile(path).metadata.num_row_groups
+    return iter_slices([Slice(str(path), tuple(range(n)))], columns=columns)
 
 
 def iter_table(table: pa.Table) -> Iterator[pa.Table]:

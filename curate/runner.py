@@ -41,6 +41,7 @@ ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py",
 DATA_ROOTS = ("stages", "dropped", "errors")
 STATE_ROOT = "_state"
 VERIFY_CHUNK = 64  # part files checked per verification task
+VERIFY_BLOCK = 4096  # parts whose check records the driver holds at once
 
 __all__ = ["AccountingError", "Runner", "code_version"]
 
@@ -113,26 +114,33 @@ class Segment:
         return self.steps[-1]
 
 
-def merge_stats(parts: list[dict]) -> dict:
-    """Sum per-task counts of one step into its summary entry."""
-    total: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter(), "errors": Counter(),
-                             "counters": Counter(), "by_source": {}, "cpu_s": 0.0}
-    for s in parts:
-        total["in"] += s["in"]
-        total["kept"] += s["kept"]
-        total["cpu_s"] += s.get("cpu_s", 0.0)
+class StepTotals:
+    """Running sum of one step's per-task counts (the driver never holds every task's stats at once)."""
+
+    def __init__(self) -> None:
+        self.t: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter(), "errors": Counter(),
+                                  "counters": Counter(), "by_source": {}, "cpu_s": 0.0}
+
+    def add(self, s: dict) -> None:
+        t = self.t
+        t["in"] += s["in"]
+        t["kept"] += s["kept"]
+        t["cpu_s"] += s.get("cpu_s", 0.0)
         for k in ("dropped", "errors", "counters"):
-            total[k].update(s[k])
+            t[k].update(s[k])
         for src, c in s["by_source"].items():
-            total["by_source"].setdefault(src, Counter()).update(c)
-    total["dropped_total"] = sum(total["dropped"].values())
-    total["errors_total"] = sum(total["errors"].values())
-    total["reconciles"] = total["in"] == total["kept"] + total["dropped_total"] + total["errors_total"]
-    for k in ("dropped", "errors", "counters"):
-        total[k] = dict(sorted(total[k].items()))
-    total["by_source"] = {s: dict(sorted(c.items())) for s, c in sorted(total["by_source"].items())}
-    total["cpu_s"] = round(total["cpu_s"], 3)
-    return total
+            t["by_source"].setdefault(src, Counter()).update(c)
+
+    def summary(self) -> dict:
+        t = dict(self.t)
+        t["dropped_total"] = sum(t["dropped"].values())
+        t["errors_total"] = sum(t["errors"].values())
+        t["reconciles"] = t["in"] == t["kept"] + t["dropped_total"] + t["errors_total"]
+        for k in ("dropped", "errors", "counters"):
+            t[k] = dict(sorted(t[k].items()))
+        t["by_source"] = {s: dict(sorted(c.items())) for s, c in sorted(t["by_source"].items())}
+        t["cpu_s"] = round(t["cpu_s"], 3)
+        return t
 
 
 class Runner:
@@ -263,7 +271,7 @@ class Runner:
         done = self._completed(seg)
         if done is not None:
             n = done[-1]["parts"]
-            if not self._invalid_parts(seg, range(n)):
+            if not self._invalid_parts(seg, n):
                 return [dict(s, reused=True) for s in done], [self._kept_part(seg.last, i) for i in range(n)]
             for step in seg.steps:  # some part must be recomputed: the segment is not finished any more
                 (self.state_dir(step) / "_SUCCESS.json").unlink(missing_ok=True)
@@ -279,11 +287,11 @@ class Runner:
         spec = SegmentSpec(self.out, seg.key, [StepSpec(s.name, s.dir_name, s.stage, None, s.only)
                                                for s in seg.steps], readers=seg.first.readers)
         spec.steps[0].state = state
-        stats, resumed = self._map_tasks(seg, spec, jobs)
+        totals, resumed = self._map_tasks(seg, spec, jobs)
         out_parts = [self._kept_part(seg.last, i) for i in range(len(jobs))]
         infos = []
         for k, step in enumerate(seg.steps):
-            info = merge_stats([s["steps"][k] for s in stats])
+            info = totals[k].summary()
             info.update(stage=step.name, dir=step.dir_name, key=step.key, parts=len(jobs),
                         materialized=step is seg.last, resumed_parts=resumed)
             if k == 0:
@@ -346,42 +354,54 @@ class Runner:
         tmp.replace(f)
         return state, extra
 
-    def _invalid_parts(self, seg: Segment, indices: Any) -> list[int]:
+    def _invalid_parts(self, seg: Segment, n: int) -> list[int]:
         """Parts whose stats are missing or of another key, or whose files no longer match the rows, size
-        and SHA-256 recorded when they were written (checked in parallel tasks: a re-run reads the data once)."""
-        bad: set[int] = set()
-        files: list[tuple[str, dict]] = []
-        owner: dict[str, int] = {}
-        for i in indices:
-            f = self._stats_file(seg, i)
-            s = read_json(f) if f.exists() else None
-            if not s or s.get("key") != seg.key:
-                bad.add(i)
-                continue
-            for rel, check in s["files"].items():
-                files.append((str(self.out / rel), check))
-                owner[str(self.out / rel)] = i
-        chunks = [files[k:k + VERIFY_CHUNK] for k in range(0, len(files), VERIFY_CHUNK)]
-        for failed in self.ex.map(check_parts, chunks, desc=f"{seg.last.dir_name} verify") if chunks else []:
-            for path, why in failed:
+        and SHA-256 recorded when they were written. Checked in parallel tasks, ``VERIFY_BLOCK`` parts at
+        a time, so the driver holds a block's check records, never the whole run's."""
+        bad: list[int] = []
+        for lo in range(0, n, VERIFY_BLOCK):
+            files: list[tuple[str, dict]] = []
+            owner: dict[str, int] = {}
+            for i in range(lo, min(n, lo + VERIFY_BLOCK)):
+                f = self._stats_file(seg, i)
+                s = read_json(f) if f.exists() else None
+                if not s or s.get("key") != seg.key:
+                    bad.append(i)
+                    continue
+                for rel, check in s["files"].items():
+                    files.append((str(self.out / rel), check))
+                    owner[str(self.out / rel)] = i
+            chunks = [files[k:k + VERIFY_CHUNK] for k in range(0, len(files), VERIFY_CHUNK)]
+            failed = {}
+            for result in self.ex.map(check_parts, chunks, desc=f"{seg.last.dir_name} verify") if chunks else []:
+                for path, why in result:
+                    failed.setdefault(owner[path], (path, why))
+            for i, (path, why) in sorted(failed.items()):
                 self.log(f"recomputing {path}: {why}")
-                self._stats_file(seg, owner[path]).unlink(missing_ok=True)
-                bad.add(owner[path])
+                self._stats_file(seg, i).unlink(missing_ok=True)
+                bad.append(i)
         return sorted(bad)
 
-    def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list) -> tuple[list[dict], int]:
-        todo = self._invalid_parts(seg, range(len(jobs)))
+    def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list) -> tuple[list[StepTotals], int]:
+        """Run the tasks whose parts are not valid on disk; return per-step totals over all parts."""
+        todo = self._invalid_parts(seg, len(jobs))
         todo_set = set(todo)
-        stats: list[dict | None] = [None if i in todo_set else read_json(self._stats_file(seg, i))
-                                    for i in range(len(jobs))]
+        totals = [StepTotals() for _ in seg.steps]
+
+        def add(stats: dict) -> None:
+            for total, s in zip(totals, stats["steps"]):
+                total.add(s)
+
+        for i in range(len(jobs)):
+            if i not in todo_set:
+                add(read_json(self._stats_file(seg, i)))
         if todo:
             desc = f"{seg.first.dir_name}" + (f"..{seg.last.dir_name}" if len(seg.steps) > 1 else "")
             self.log(f"[{desc}] {len(todo)} of {len(jobs)} tasks to run on {getattr(self.ex, 'workers', 1)} workers")
             progress = Progress(desc, len(jobs), len(jobs) - len(todo))
-            for j, s in self.ex.imap(segment_task, [jobs[i] for i in todo], spec, progress=progress,
+            for j, s in self.ex.imap(segment_task, (jobs[i] for i in todo), spec, progress=progress,
                                      docs=lambda r: r["steps"][0]["in"]):
-                i = todo[j]
-                write_json_atomic(s, self._stats_file(seg, i))  # written last: marks the part complete
-                stats[i] = s
+                write_json_atomic(s, self._stats_file(seg, todo[j]))  # written last: marks the part complete
+                add(s)
             progress.close()
-        return [s for s in stats if s is not None], len(jobs) - len(todo)
+        return totals, len(jobs) - len(todo)

@@ -73,7 +73,7 @@ def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]
             tasks, mem = f"{len(inputs)} tasks (one per reader unit)", max(
                 (unit_memory(u) for _, u in inputs), default=WORKER_BASE)
         else:
-            tasks, mem = f"about {later_tasks} tasks or fewer (parts packed to {_mb(TASK_BYTES)})", batch_memory()
+            tasks, mem = f"at most about {later_tasks} task(s) (parts packed to {_mb(TASK_BYTES)})", batch_memory()
         lines.append(f"  segment {k + 1}: {_segment_line(seg)}")
         lines.append(f"      {tasks}; peak memory per task about {_mb(mem)}; writes stages/{seg.last.dir_name}/")
     disk = text_bytes * PARQUET_PER_TEXT_BYTE * (len(segs) + 0.25)  # materialised steps + drops

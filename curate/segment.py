@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.partio import PartWriter, Slice, iter_slices, iter_table
+from curate.partio import BATCH_BYTES, PartWriter, Slice, iter_slices, iter_table
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
 from curate.sources.base import Unit
 from curate.stage import Stage, StageResult
@@ -147,8 +147,10 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
     ``Slice``); return per-step tallies and the check records of the files written."""
     index, source_input = job
     name = part_name(index)
-    writers = {s.dir_name: (PartWriter(spec.out / "dropped" / s.dir_name / name, DROP_SCHEMA),
-                            PartWriter(spec.out / "errors" / s.dir_name / name, DROP_SCHEMA)) for s in spec.steps}
+    small = BATCH_BYTES // 8  # every step has a dropped and an errors writer: keep their buffers small
+    writers = {s.dir_name: (PartWriter(spec.out / "dropped" / s.dir_name / name, DROP_SCHEMA, small),
+                            PartWriter(spec.out / "errors" / s.dir_name / name, DROP_SCHEMA, small))
+               for s in spec.steps}
     last = spec.steps[-1]
     kept_w = PartWriter(spec.out / "stages" / last.dir_name / name, DOC_SCHEMA)
     tallies = [Tally() for _ in spec.steps]
