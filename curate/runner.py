@@ -275,6 +275,10 @@ class Runner:
                 return [dict(s, reused=True) for s in done], [self._kept_part(seg.last, i) for i in range(n)]
             for step in seg.steps:  # some part must be recomputed: the segment is not finished any more
                 (self.state_dir(step) / "_SUCCESS.json").unlink(missing_ok=True)
+        for step in seg.steps:  # temporary files of writes a kill interrupted
+            for root in DATA_ROOTS:
+                for tmp in (self.out / root / step.dir_name).glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)
         marker = self.state_dir(seg.last) / "segment.json"
         if not (marker.exists() and read_json(marker).get("key") == seg.key):
             for step in seg.steps:  # outputs of another config, code or fusion: never mixed with the new ones
