@@ -20,12 +20,21 @@ def cmd_run(a: argparse.Namespace) -> int:
     if a.dry_run:
         print(p.describe(a.out))
         return 0
+    out = a.out or f"runs/{p.recipe.name}"
     try:
         summary = p.run(out=a.out, workers=a.workers)
     except RunLocked as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
-    out = a.out or f"runs/{p.recipe.name}"
+    except KeyboardInterrupt:
+        print(f"interrupted; completed work in {out}/ is kept and a re-run resumes from it", file=sys.stderr)
+        return 130
+    except OSError as e:  # disk full, read-only --out, ...: what happened, in one line
+        if os.environ.get("CURATE_DEBUG"):
+            raise
+        print(f"error: {e.strerror or e} ({e.filename or out}); completed work is kept and a re-run resumes "
+              f"(set CURATE_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
     print(f"done in {summary['seconds']}s; outputs in {out}/ (summary.json, manifest.json, shards/)")
     for st in summary["stages"]:
         fin = st.get("finalize") or {}

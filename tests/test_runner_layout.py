@@ -177,3 +177,13 @@ def test_dry_run_prints_the_plan_and_writes_nothing(corpus, tmp_path):
     assert "segment 2: 03_test_drop_longest  [global pass (03_test_drop_longest fit)" in text
     assert "8 tasks (one per reader unit); peak memory per task about" in text and "projected disk" in text
     assert not (tmp_path / "r").exists()
+
+
+def test_an_unwritable_out_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    p = subprocess.run([sys.executable, "-m", "curate", "run", str(REPO / "tests" / "recipes" / "e2e.yaml"),
+                        "--out", str(blocker / "run")], cwd=REPO, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert p.returncode == 1 and p.stderr.strip().count("\n") == 0, p.stderr
+    assert "Not a directory" in p.stderr and "re-run resumes" in p.stderr and "Traceback" not in p.stderr
