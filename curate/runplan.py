@@ -22,10 +22,17 @@ if TYPE_CHECKING:
 WORKER_BASE = 250 << 20  # a Ray worker with pyarrow, numpy and the stage modules imported
 COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
 PARQUET_PER_TEXT_BYTE = 0.45
+# CPU seconds per input MB for the stages before dedup (read, extract, filters, quality, mix, tokenize),
+# measured here: e2e recipe on the corpus WARC (compressed) and ``bench scale`` at 1e5 (JSONL text)
+CPU_S_PER_MB = {"compressed": 0.7, "text": 0.4}
 
 
 def _mb(n: float) -> str:
     return f"{n / 1e6:,.0f} MB" if n < 1e10 else f"{n / 1e9:,.1f} GB"
+
+
+def _dur(s: float) -> str:
+    return f"{s:,.0f} s" if s < 120 else f"{s / 60:,.0f} min" if s < 7200 else f"{s / 3600:,.1f} h"
 
 
 def unit_bytes(unit) -> int:
@@ -76,6 +83,11 @@ def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]
             tasks, mem = f"at most about {later_tasks} task(s) (parts packed to {_mb(TASK_BYTES)})", batch_memory()
         lines.append(f"  segment {k + 1}: {_segment_line(seg)}")
         lines.append(f"      {tasks}; peak memory per task about {_mb(mem)}; writes stages/{seg.last.dir_name}/")
+    cpu = sum(unit_bytes(u) / 1e6 * CPU_S_PER_MB["compressed" if str(u.path).endswith(COMPRESSED) else "text"]
+              for _, u in inputs)
+    workers = max(1, getattr(runner.ex, "workers", None) or runner.recipe.workers or 1)
+    lines.append(f"  time: about {_dur(cpu)} of CPU before dedup, {_dur(cpu / workers)} on {workers} workers ({CPU_S_PER_MB['compressed']} CPU-s per compressed MB, {CPU_S_PER_MB['text']} "
+                 f"per text MB, as measured on the bundled benchmarks; dedup prints its own estimate)")
     disk = text_bytes * PARQUET_PER_TEXT_BYTE * (len(segs) + 0.25)  # materialised steps + drops
     lines.append(f"  projected disk: at most about {_mb(disk)} ({len(segs)} materialised steps of <= "
                  f"{PARQUET_PER_TEXT_BYTE}x the text, plus dropped rows; shards extra); estimates, not measurements")
