@@ -2,6 +2,7 @@
 #   make recipe=gpt3mix   set up, build the sample corpus if missing, run the recipe, train the stub on it
 #   make test             set up and run the whole test suite
 #   make bench            benchmarks (ratios against the reference libraries, measured side by side)
+#   make bench-scale      the runner at 1e5 and 1e6 documents (DOCS=100000 for one size); not in make bench
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -17,7 +18,7 @@ FROM ?=
 APT_PACKAGES := python3.11-doc debian-handbook dict-foldoc jargon-text dict-devil bible-kjv chromium
 export CURATE_TEST_DATA ?= $(abspath ../shared/corpus)
 
-.PHONY: default venv sysdeps sample run test test-fast bench clean
+.PHONY: default venv sysdeps sample run test test-fast bench bench-scale clean
 default:
 ifdef recipe
 	@$(MAKE) --no-print-directory run recipe=$(recipe)
@@ -59,6 +60,9 @@ test: $(STAMP) $(SYSSTAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+bench-scale: $(STAMP)  # minutes to hours: 1e5 and 1e6 documents through filters, mix and tokenize
+	$(PY) -m bench scale $(if $(DOCS),--docs=$(DOCS))
 
 clean:
 	rm -rf runs $(SAMPLE) .pytest_cache

@@ -11,9 +11,12 @@ import sys
 from pathlib import Path
 
 
+ONLY_BY_NAME = {"scale"}  # minutes to hours: ``python -m bench scale`` / ``make bench-scale``, not ``make bench``
+
+
 def main(argv: list[str]) -> int:
     names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_"))
-    wanted = [a for a in argv if not a.startswith("-")] or names
+    wanted = [a for a in argv if not a.startswith("-")] or [n for n in names if n not in ONLY_BY_NAME]
     rest = [a for a in argv if a.startswith("-")]
     for name in wanted:
         if name not in names:

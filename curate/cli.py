@@ -21,11 +21,19 @@ def _log(msg: str) -> None:
 def cmd_run(a: argparse.Namespace) -> int:
     from curate.docfiles import check_writable
     from curate.pipeline import Pipeline
+    from curate.runlock import RunLocked
 
     p = Pipeline.from_recipe(_recipe_path(a.recipe), a.set)
+    if a.dry_run:
+        print(p.describe(a.out))
+        return 0
     out = a.out or f"runs/{p.recipe.name}"
     check_writable(out, is_dir=True)
-    summary = p.run(out=out, workers=a.workers, log=_log)
+    try:
+        summary = p.run(out=out, workers=a.workers, log=_log)
+    except RunLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     print(f"done in {summary['seconds']}s; outputs in {out}/ (summary.json, manifest.json, shards/)")
     for st in summary["stages"]:
         fin = st.get("finalize") or {}
@@ -166,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. --set seed=7 or --set stages.dedup.threshold=0.7")
     p.add_argument("--workers", type=int, help="CPUs for the embedded Ray (0 = in-process, no Ray)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (units, segments, tasks, projected disk and memory per task); run nothing")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML")

@@ -1,36 +1,71 @@
-"""Where tasks run: an embedded or existing Ray cluster, or in-process (``workers: 0``, for debugging)."""
+"""Where tasks run: an embedded or existing Ray cluster, or in-process (``workers: 0``, for debugging).
+
+Both executors run a pass with a bounded number of tasks in flight (about twice the CPUs: enough to keep
+every worker busy, few enough that the driver's bookkeeping and the object store stay small whatever the
+number of tasks), report progress (``curate.progress``) and add up the CPU seconds the tasks spent, by pass.
+"""
 from __future__ import annotations
 
 import os
 import sys
+import time
+from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from curate.progress import Progress
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class LocalExecutor:
-    """Runs every task serially in this process, in order."""
-
+class _Base:
     workers = 1
 
-    def imap(self, fn: Callable[..., Any], items: Sequence[Any], *shared: Any) -> Iterator[tuple[int, Any]]:
-        for i, item in enumerate(items):
-            yield i, fn(item, *shared)
+    def __init__(self) -> None:
+        self.task_cpu_s: Counter[str] = Counter()  # pass name -> CPU seconds inside its tasks
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        return [fn(x) for x in items]
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "map") -> list[Any]:
+        """``[fn(x) for x in items]`` run as tasks; results in item order."""
+        out: list[Any] = [None] * len(items)
+        progress = Progress(desc, len(items))
+        for i, r in self.imap(fn, items, progress=progress):
+            out[i] = r
+        progress.close()
+        return out
+
+    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
+             progress: Progress | None = None, docs: Callable[[Any], int] | None = None
+             ) -> Iterator[tuple[int, Any]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _done(self, progress: Progress | None, docs: Callable[[Any], int] | None, result: Any, cpu: float) -> None:
+        if progress is not None:
+            self.task_cpu_s[progress.desc] += cpu
+            progress.update(docs(result) if docs else 0)
 
     def shutdown(self) -> None:
         pass
 
 
-class RayExecutor:
+class LocalExecutor(_Base):
+    """Runs every task serially in this process, in order."""
+
+    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
+             progress: Progress | None = None, docs: Callable[[Any], int] | None = None
+             ) -> Iterator[tuple[int, Any]]:
+        for i, item in enumerate(items):
+            result, cpu = _call(fn, item, *shared)
+            self._done(progress, docs, result, cpu)
+            yield i, result
+
+
+class RayExecutor(_Base):
     """Runs tasks as Ray tasks (1 CPU each). Uses ``RAY_ADDRESS`` when set, else starts a local Ray."""
 
     def __init__(self, workers: int, address: str | None = None):
         import ray
 
+        super().__init__()
         self._ray = ray
         self._owned = False
         address = address or os.environ.get("RAY_ADDRESS")
@@ -45,31 +80,41 @@ class RayExecutor:
         self.workers = int(ray.cluster_resources().get("CPU", workers))
         self._remote = ray.remote(num_cpus=1, max_retries=3)(_call)
 
-    def imap(self, fn: Callable[..., Any], items: Sequence[Any], *shared: Any) -> Iterator[tuple[int, Any]]:
-        """Yield ``(index, fn(item, *shared))`` as tasks complete (any order)."""
+    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
+             progress: Progress | None = None, docs: Callable[[Any], int] | None = None
+             ) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(item, *shared))`` as tasks complete (any order), at most ``2 * workers`` in flight."""
         ray = self._ray
         shared_refs = [ray.put(s) for s in shared]
         fn_ref = ray.put(fn)
-        refs = {self._remote.remote(fn_ref, item, *shared_refs): i for i, item in enumerate(items)}
-        pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+        window = max(2, 2 * self.workers)
+        inflight: dict[Any, int] = {}
+        it = iter(enumerate(items))
+        exhausted = False
+        while True:
+            while not exhausted and len(inflight) < window:
+                nxt = next(it, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                inflight[self._remote.remote(fn_ref, nxt[1], *shared_refs)] = nxt[0]
+            if not inflight:
+                return
+            done, _ = ray.wait(list(inflight), num_returns=1)  # O(window), not O(tasks)
             for ref in done:
-                yield refs[ref], ray.get(ref)
-
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        out: list[Any] = [None] * len(items)
-        for i, r in self.imap(fn, items):
-            out[i] = r
-        return out
+                result, cpu = ray.get(ref)
+                self._done(progress, docs, result, cpu)
+                yield inflight.pop(ref), result
 
     def shutdown(self) -> None:
         if self._owned:
             self._ray.shutdown()
 
 
-def _call(fn: Callable[..., Any], item: Any, *shared: Any) -> Any:
-    return fn(item, *shared)
+def _call(fn: Callable[..., Any], item: Any, *shared: Any) -> tuple[Any, float]:
+    t0 = time.process_time()
+    result = fn(item, *shared)
+    return result, time.process_time() - t0
 
 
 def make_executor(workers: int) -> LocalExecutor | RayExecutor:

@@ -172,7 +172,7 @@ class Recipe:
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-TOP_KEYS = {"name", "seed", "workers", "sources", "stages", "description", "tokenizer"}
+TOP_KEYS = {"name", "seed", "workers", "sources", "stages", "description", "tokenizer", "keep_intermediate"}
 SOURCE_KEYS = {"name", "kind", "format", "paths", "options"}
 STAGE_META_KEYS = {"only"}
 
@@ -256,6 +256,7 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
         raise RecipeError(f"workers: {workers} is out of range (must be >= 0; 0 runs in-process)")
     if seed < 0:
         raise RecipeError(f"seed: {seed} is out of range (must be >= 0)")
+    _check_type(raw.get("keep_intermediate", False), bool, "keep_intermediate")
     src_raw = _check_type(raw.get("sources", []), list, "sources")
     if not src_raw:
         raise RecipeError("sources: at least one source is required")

@@ -86,6 +86,21 @@ def _parts(run: Path, root: str, stage: dict) -> list[Path]:
     return sorted((run / root / stage["dir"]).glob("part-*.parquet"))
 
 
+def _through(run: Path, summary: dict, stage: dict) -> list[Path]:
+    """Parts holding every row that came out of ``stage`` (kept or dropped by it). A fused step's kept
+    rows are not written; they are the rows the following fused steps dropped plus the kept rows of the
+    segment's last (materialised) step."""
+    files = _parts(run, "dropped", stage)
+    steps = summary["stages"]
+    at = next(i for i, s in enumerate(steps) if s["dir"] == stage["dir"])
+    for s in steps[at:]:
+        if s["dir"] != stage["dir"]:
+            files += _parts(run, "dropped", s)
+        if s.get("materialized", True):
+            return files + _parts(run, "stages", s)
+    return files
+
+
 def _number(v: Any) -> float | None:
     try:
         x = float(v)
@@ -132,7 +147,7 @@ def section_stages(summary: dict) -> str:
 QUALITY_BINS = np.logspace(-6, 0, 49)  # 1e-6 .. 1, 8 bins a decade; lower scores go to the first bin
 
 
-def quality_histogram(run: Path, st: dict) -> dict[str, Any]:
+def quality_histogram(run: Path, summary: dict, st: dict) -> dict[str, Any]:
     """Counts of kept and dropped documents per log-spaced score bin, and the Pareto alpha used."""
     counts = {"kept": np.zeros(len(QUALITY_BINS) - 1, np.int64), "dropped": np.zeros(len(QUALITY_BINS) - 1, np.int64)}
     alpha: list[float] = []
@@ -146,8 +161,9 @@ def quality_histogram(run: Path, st: dict) -> dict[str, Any]:
                 alpha.append(float(metas[0]["quality_alpha"]))
         return fn
 
-    _scan(_parts(run, "stages", st), ["meta"], add("kept"))
-    _scan(_parts(run, "dropped", st), ["meta"], add("dropped"))
+    own = _parts(run, "dropped", st)
+    _scan([p for p in _through(run, summary, st) if p not in own], ["meta"], add("kept"))
+    _scan(own, ["meta"], add("dropped"))
     fit = st.get("fit") or {}
     return {**counts, "alpha": alpha[0] if alpha else _number(fit.get("alpha")) or 9.0}
 
@@ -184,7 +200,7 @@ def section_quality(run: Path, summary: dict) -> str:
     st = _stage(summary, "quality")
     if not st:
         return ""
-    h = quality_histogram(run, st)
+    h = quality_histogram(run, summary, st)
     if not (h["kept"].sum() + h["dropped"].sum()):
         return ""
     fig = quality_figure(h)
@@ -195,9 +211,9 @@ def section_quality(run: Path, summary: dict) -> str:
     return _png(fig) + quant + (_table(list(metrics), [list(metrics.values())], run) if metrics else "")
 
 
-def language_counts(run: Path, st: dict) -> Counter:
+def language_counts(run: Path, summary: dict, st: dict) -> Counter:
     counts: Counter[str] = Counter()
-    _scan(_parts(run, "stages", st) + _parts(run, "dropped", st), ["meta"],
+    _scan(_through(run, summary, st), ["meta"],
           lambda t, metas: counts.update(str(m["lang"]) for m in metas if "lang" in m))
     return counts
 
@@ -219,7 +235,7 @@ def section_languages(run: Path, summary: dict) -> str:
     st = _stage(summary, "langid")
     if not st:
         return ""
-    counts = language_counts(run, st).most_common(20)
+    counts = language_counts(run, summary, st).most_common(20)
     if not counts:
         return ""
     return _png(language_figure(counts)) + _table(["language", "documents"], counts)

@@ -1,10 +1,18 @@
 """The generic runner: turns readers and stages into parallel tasks over Parquet parts.
 
-It knows no stage. For each step it (1) computes a key from the previous step's key, the step's
-config and the code that implements it, (2) reuses the step's outputs when the key matches (resume;
-completed parts are skipped even inside a half-finished step), (3) otherwise runs ``fit`` once,
-``apply`` per part as tasks, and ``finalize``, (4) writes every output atomically and checks
-``in == kept + dropped + errored`` for every part, and (5) writes the accounting to ``summary.json``.
+It knows no stage. It plans the recipe as *segments*: runs of consecutive steps executed together, one
+task per part (``curate.segment``); a new segment starts at every stage with a ``fit`` (a global pass
+needs its input on disk) and after every stage with a ``finalize`` (which reads its own output), or at
+every step with ``keep_intermediate: true``. For each segment it (1) computes keys from the previous
+step's key, the step's config and the code that implements it, (2) reuses outputs whose keys match
+(resume; completed parts are skipped even inside a half-finished segment, after checking that each
+file still has the rows and checksum recorded when it was written), (3) otherwise runs ``fit`` once,
+the tasks, and ``finalize``, and (4) writes the accounting of every step to ``summary.json``.
+
+Layout of ``runs/<r>/``: ``stages/NN_x/``, ``dropped/NN_x/`` and ``errors/NN_x/`` hold only
+``part-*.parquet`` data files (readable as one dataset by pyarrow, polars, DuckDB, HF datasets); the
+bookkeeping (per-part stats, ``_SUCCESS.json``, fitted state, a stage's ``work/`` dir) is under
+``_state/NN_x/``. ``stages/NN_x/`` exists only for steps whose kept rows are materialised.
 """
 from __future__ import annotations
 
@@ -13,28 +21,29 @@ import inspect
 import json
 import pickle
 import shutil
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from curate.io import expand_paths, read_json, write_json_atomic, write_parquet_atomic
-from curate.recipe import Recipe, RecipeError, SourceSpec, StageSpec, build_config
+from curate.io import expand_paths, read_json, write_json_atomic
+from curate.partio import TASK_BYTES, check_parts, plan_slices
+from curate.progress import Progress
+from curate.recipe import Recipe, RecipeError, build_config
 from curate.registry import reader_class, stage_class
-from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
-from curate.sources.base import Unit
-from curate.stage import FitContext, Stage, StageResult
+from curate.runlock import hold_run_lock
+from curate.runplan import describe, segment_estimate
+from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
+from curate.stage import FitContext, Stage
 
-ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "sources/base.py")
+ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
+DATA_ROOTS = ("stages", "dropped", "errors")
+STATE_ROOT = "_state"
+VERIFY_CHUNK = 64  # part files checked per verification task
+VERIFY_BLOCK = 4096  # parts whose check records the driver holds at once
 
-
-class AccountingError(RuntimeError):
-    """A stage returned a different number of rows than it was given: a bug, never silently accepted."""
+__all__ = ["AccountingError", "Runner", "code_version"]
 
 
 def _sha(*parts: Any) -> str:
@@ -61,9 +70,13 @@ def code_version(cls: type) -> str:
     return h.hexdigest()[:12]
 
 
+def _overrides(stage: Stage | None, method: str) -> bool:
+    return stage is not None and getattr(type(stage), method) is not getattr(Stage, method)
+
+
 @dataclass
 class Step:
-    """One unit of work for the runner: the reader step (index 0) or a recipe stage."""
+    """One step of the recipe: the reader step (index 0) or a recipe stage."""
 
     index: int
     name: str
@@ -73,138 +86,93 @@ class Step:
     stage: Stage | None = None
     readers: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def has_fit(self) -> bool:
+        return _overrides(self.stage, "fit")
 
-# ---------------------------------------------------------------- tasks (run inside Ray workers)
-
-def _split_only(batch: pa.Table, only: list[str] | None) -> tuple[pa.Table, pa.Table]:
-    if not only:
-        return batch, batch.slice(0, 0)
-    return split_by_source(batch, only)
-
-
-def _stats(in_rows: int, result: StageResult, in_table: pa.Table | None) -> dict:
-    by_source: dict[str, Counter] = {}
-
-    def bump(col: list[str], what: str) -> None:
-        for s in col:
-            by_source.setdefault(s, Counter())[what] += 1
-
-    if in_table is not None:
-        bump(in_table.column("source").to_pylist(), "in")
-    bump(result.kept.column("source").to_pylist(), "kept")
-    bump(result.dropped.column("source").to_pylist(), "dropped")
-    bump(result.errors.column("source").to_pylist(), "errors")
-    if in_table is None:  # reader: what came in is what came out
-        for c in by_source.values():
-            c["in"] = c["kept"] + c["dropped"] + c["errors"]
-    return {
-        "in": in_rows,
-        "kept": result.kept.num_rows,
-        "dropped": dict(sorted(Counter(result.dropped.column("reason").to_pylist()).items())),
-        "errors": dict(sorted(Counter(result.errors.column("reason").to_pylist()).items())),
-        "counters": dict(sorted(result.counters.items())),
-        "by_source": {s: dict(sorted(c.items())) for s, c in sorted(by_source.items())},
-    }
+    @property
+    def has_finalize(self) -> bool:
+        return _overrides(self.stage, "finalize")
 
 
-def _write_part(out: dict[str, Path], key: str, label: str, result: StageResult, stats: dict) -> dict:
-    n_out = stats["kept"] + sum(stats["dropped"].values()) + sum(stats["errors"].values())
-    if n_out != stats["in"]:
-        raise AccountingError(f"{label}: {stats['in']} rows in but {stats['kept']} kept + "
-                              f"{sum(stats['dropped'].values())} dropped + {sum(stats['errors'].values())} errored")
-    write_parquet_atomic(result.kept, out["kept"])
-    write_parquet_atomic(result.dropped, out["dropped"])
-    write_parquet_atomic(result.errors, out["errors"])
-    stats = dict(stats, key=key, label=label)
-    write_json_atomic(stats, out["stats"])  # written last: marks the part complete
-    return stats
+@dataclass
+class Segment:
+    """Consecutive steps run as one task per part; only the last step's kept rows are written."""
+
+    steps: list[Step]
+
+    @property
+    def key(self) -> str:
+        return _sha([s.key for s in self.steps])
+
+    @property
+    def first(self) -> Step:
+        return self.steps[0]
+
+    @property
+    def last(self) -> Step:
+        return self.steps[-1]
 
 
-def read_unit_task(job: tuple[str, Unit, dict[str, Path], str], readers: dict[str, Any]) -> dict:
-    """Read one unit of one source into a part."""
-    source, unit, out, key = job
-    reader = readers[source]
-    try:
-        result = reader.read(unit)
-    except Exception as e:  # a reader must not raise for bad data; if it does, count the unit
-        result = StageResult(kept=DOC_SCHEMA.empty_table(), errors=pa.table({
-            "id": [""], "source": [source], "kind": [reader.kind], "url": [unit.label()], "text": [None],
-            "meta": [None], "reason": [f"error:{type(e).__name__}: {str(e)[:200]}"], "stage": ["read"]},
-            schema=DROP_SCHEMA))
-    stats = _stats(0, result, None)
-    stats["in"] = stats["kept"] + sum(stats["dropped"].values()) + sum(stats["errors"].values())
-    return _write_part(out, key, f"read {source} {unit.label()}", result, stats)
+class StepTotals:
+    """Running sum of one step's per-task counts (the driver never holds every task's stats at once)."""
 
+    def __init__(self) -> None:
+        self.t: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter(), "errors": Counter(),
+                                  "counters": Counter(), "by_source": {}, "cpu_s": 0.0}
 
-def apply_task(job: tuple[Path, dict[str, Path], str, str], stage: Stage, state: Any,
-               only: list[str] | None) -> dict:
-    """Apply one stage to one part."""
-    in_path, out, key, stage_name = job
-    batch = pq.read_table(in_path).cast(DOC_SCHEMA)
-    target, passthrough = _split_only(batch, only)
-    try:
-        result = stage.apply(target, state) if target.num_rows else StageResult(kept=target)
-    except Exception as e:  # safety net: a stage bug errors the batch, loudly and counted
-        print(f"[{stage_name}] {in_path.name}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-        result = StageResult(kept=target.slice(0, 0),
-                             errors=with_reason(target, f"error:{type(e).__name__}: {str(e)[:200]}", stage_name))
-    result.dropped = _stamp(result.dropped, stage_name)
-    result.errors = _stamp(result.errors, stage_name)
-    if passthrough.num_rows:
-        result.kept = pa.concat_tables([result.kept, passthrough])
-    return _write_part(out, key, f"{stage_name} {in_path.name}", result, _stats(batch.num_rows, result, batch))
-
-
-def _stamp(t: pa.Table, stage_name: str) -> pa.Table:
-    if t.num_rows == 0:
-        return t
-    idx = t.schema.get_field_index("stage")
-    return t.set_column(idx, DROP_SCHEMA.field("stage"), pa.array([stage_name] * t.num_rows, pa.string()))
-
-
-# ---------------------------------------------------------------- driver
-
-def _merge_stats(parts: list[dict]) -> dict:
-    total: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter(), "errors": Counter(),
-                             "counters": Counter(), "by_source": {}}
-    for s in parts:
-        total["in"] += s["in"]
-        total["kept"] += s["kept"]
-        total["dropped"].update(s["dropped"])
-        total["errors"].update(s["errors"])
-        total["counters"].update(s["counters"])
+    def add(self, s: dict) -> None:
+        t = self.t
+        t["in"] += s["in"]
+        t["kept"] += s["kept"]
+        t["cpu_s"] += s.get("cpu_s", 0.0)
+        for k in ("dropped", "errors", "counters"):
+            t[k].update(s[k])
         for src, c in s["by_source"].items():
-            total["by_source"].setdefault(src, Counter()).update(c)
-    total["dropped_total"] = sum(total["dropped"].values())
-    total["errors_total"] = sum(total["errors"].values())
-    total["reconciles"] = total["in"] == total["kept"] + total["dropped_total"] + total["errors_total"]
-    for k in ("dropped", "errors", "counters"):
-        total[k] = dict(sorted(total[k].items()))
-    total["by_source"] = {s: dict(sorted(c.items())) for s, c in sorted(total["by_source"].items())}
-    return total
+            t["by_source"].setdefault(src, Counter()).update(c)
+
+    def summary(self) -> dict:
+        t = dict(self.t)
+        t["dropped_total"] = sum(t["dropped"].values())
+        t["errors_total"] = sum(t["errors"].values())
+        t["reconciles"] = t["in"] == t["kept"] + t["dropped_total"] + t["errors_total"]
+        for k in ("dropped", "errors", "counters"):
+            t[k] = dict(sorted(t[k].items()))
+        t["by_source"] = {s: dict(sorted(c.items())) for s, c in sorted(t["by_source"].items())}
+        t["cpu_s"] = round(t["cpu_s"], 3)
+        return t
 
 
 class Runner:
     """Runs a recipe into ``out_dir`` with the given executor (see ``curate.executor``)."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print):
+    def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print,
+                 task_bytes: int = TASK_BYTES):
         self.recipe = recipe
         self.out = Path(out_dir)
         self.ex = executor
         self.log = log
+        self.task_bytes = task_bytes  # fixed, never derived from the worker count: outputs stay identical
+        self._inputs: list[tuple[str, Any]] = []  # (source name, reader unit), planned once per run
 
-    def _part_paths(self, step: Step, i: int) -> dict[str, Path]:
-        name = f"part-{i:05d}"
-        return {"kept": self.out / "stages" / step.dir_name / f"{name}.parquet",
-                "dropped": self.out / "dropped" / step.dir_name / f"{name}.parquet",
-                "errors": self.out / "errors" / step.dir_name / f"{name}.parquet",
-                "stats": self.out / "stages" / step.dir_name / "_stats" / f"{name}.json"}
+    # ------------------------------------------------------------ layout
+
+    def state_dir(self, step: Step) -> Path:
+        return self.out / STATE_ROOT / step.dir_name
+
+    def _stats_file(self, seg: Segment, i: int) -> Path:
+        return self.state_dir(seg.last) / "parts" / f"{part_name(i)[:-8]}.json"
+
+    def _kept_part(self, step: Step, i: int) -> Path:
+        return self.out / "stages" / step.dir_name / part_name(i)
 
     def _clear(self, step: Step) -> None:
-        for root in ("stages", "dropped", "errors"):
+        for root in DATA_ROOTS + (STATE_ROOT,):
             shutil.rmtree(self.out / root / step.dir_name, ignore_errors=True)
 
-    def _plan(self) -> list[Step]:
+    # ------------------------------------------------------------ planning
+
+    def plan(self) -> list[Step]:
         r = self.recipe
         readers, source_cfg = {}, []
         for i, s in enumerate(r.sources):
@@ -219,26 +187,60 @@ class Runner:
             steps.append(Step(i, spec.stage, f"{i:02d}_{spec.stage}", key, only=spec.only, stage=stage))
         return steps
 
+    def segments(self, steps: list[Step]) -> list[Segment]:
+        """Fuse per-document steps; cut before a fit, after a finalize, or everywhere with keep_intermediate."""
+        keep_all = bool(self.recipe.raw.get("keep_intermediate", False))
+        segs: list[Segment] = []
+        for step in steps:
+            if not segs or keep_all or step.has_fit or segs[-1].last.has_finalize:
+                segs.append(Segment([step]))
+            else:
+                segs[-1].steps.append(step)
+        return segs
+
+    # ------------------------------------------------------------ running
+
+    def describe(self) -> list[str]:
+        """The plan of this run (see ``curate.runplan``), without running anything."""
+        steps = self.plan()
+        return describe(self, self.segments(steps), self._read_inputs(steps[0]))
+
     def run(self) -> dict:
-        """Run every step (resuming what is complete) and write ``summary.json``; return the summary."""
+        """Run every segment (resuming what is complete) and write ``summary.json``; return the summary."""
+        with hold_run_lock(self.out):
+            return self._run()
+
+    def _run(self) -> dict:
         t0 = time.time()
-        self.out.mkdir(parents=True, exist_ok=True)
-        steps = self._plan()
+        steps = self.plan()
+        segs = self.segments(steps)
+        self._inputs = self._read_inputs(steps[0])
+        for line in describe(self, segs, self._inputs):
+            self.log(line)
         self._remove_stale(steps)
         write_json_atomic({"recipe": self.recipe.raw, "name": self.recipe.name, "digest": self.recipe.digest(),
-                           "steps": [{"dir": s.dir_name, "key": s.key} for s in steps]}, self.out / "recipe.json")
+                           "steps": [{"dir": s.dir_name, "key": s.key} for s in steps],
+                           "segments": [[s.dir_name for s in g.steps] for g in segs]}, self.out / "recipe.json")
         summary: dict[str, Any] = {"recipe": self.recipe.name, "recipe_digest": self.recipe.digest(),
                                    "seed": self.recipe.seed, "workers": getattr(self.ex, "workers", None),
                                    "stages": []}
         parts: list[Path] = []
-        for step in steps:
+        done_bytes, done_cpu = 0, 0.0
+        for seg in segs:
             ts = time.time()
-            info = self._run_step(step, parts)
-            parts = info.pop("_parts")
-            info["seconds"] = round(time.time() - ts, 2)
-            summary["stages"].append(info)
-            self.log(f"[{step.dir_name}] in={info['in']} kept={info['kept']} dropped={info['dropped_total']} "
-                     f"errors={info['errors_total']} ({info['seconds']}s{', reused' if info.get('reused') else ''})")
+            if parts:
+                self.log(segment_estimate(seg, parts, done_bytes, done_cpu, getattr(self.ex, "workers", 1)))
+                done_bytes += sum(p.stat().st_size for p in parts if p.exists())
+            infos, parts = self._run_segment(seg, parts)
+            done_cpu += sum(i["cpu_s"] + i.get("fit_cpu_s", 0) + i.get("finalize_cpu_s", 0) for i in infos)
+            seconds = round(time.time() - ts, 2)
+            cpu = sum(i["cpu_s"] for i in infos) or 1.0
+            for info in infos:  # a fused step's share of the segment's wall time, by its CPU share
+                info["seconds"] = seconds if len(infos) == 1 else round(seconds * info["cpu_s"] / cpu, 2)
+                info["segment_seconds"] = seconds
+                summary["stages"].append(info)
+                self.log(f"[{info['dir']}] in={info['in']} kept={info['kept']} dropped={info['dropped_total']} "
+                         f"errors={info['errors_total']} ({seconds}s{', reused' if info.get('reused') else ''})")
         summary["reconciles"] = all(s["reconciles"] for s in summary["stages"])
         summary["seconds"] = round(time.time() - t0, 2)
         write_json_atomic(summary, self.out / "summary.json")
@@ -246,7 +248,7 @@ class Runner:
 
     def _remove_stale(self, steps: list[Step]) -> None:
         keep = {s.dir_name for s in steps}
-        for root in ("stages", "dropped", "errors"):
+        for root in DATA_ROOTS + (STATE_ROOT,):
             d = self.out / root
             if d.is_dir():
                 for child in d.iterdir():
@@ -254,107 +256,162 @@ class Runner:
                         self.log(f"removing outputs of a step no longer in the recipe: {child}")
                         shutil.rmtree(child, ignore_errors=True)
 
-    def _run_step(self, step: Step, in_parts: list[Path]) -> dict:
-        sdir = self.out / "stages" / step.dir_name
-        done_file = sdir / "_SUCCESS.json"
-        if done_file.exists():
-            done = read_json(done_file)
-            if done.get("key") == step.key:
-                parts = [self._part_paths(step, i)["kept"] for i in range(done["summary"]["parts"])]
-                return dict(done["summary"], reused=True, _parts=parts)
-        meta_file = sdir / "_key.json"
-        if not (meta_file.exists() and read_json(meta_file).get("key") == step.key):
-            self._clear(step)  # outputs of a different config or code: never mixed with the new ones
-            write_json_atomic({"key": step.key, "step": step.name}, meta_file)
-        if step.index == 0:
-            jobs, labels = self._read_jobs(step)
-            fn, shared, extra = read_unit_task, (step.readers,), {}
-        else:
-            assert step.stage is not None
-            state, extra = self._fit(step, in_parts)
-            jobs = [(p, self._part_paths(step, i), step.key, step.name) for i, p in enumerate(in_parts)]
-            labels = [str(p.name) for p in in_parts]
-            fn, shared = apply_task, (step.stage, state, step.only)
-        stats = self._map_parts(step, fn, jobs, shared, labels)
-        out_parts = [self._part_paths(step, i)["kept"] for i in range(len(jobs))]
-        summary = _merge_stats(stats)
-        summary.update(stage=step.name, dir=step.dir_name, key=step.key, parts=len(jobs), **extra)
-        if step.index == 0:  # reader accounting: a source whose files yield no document is said so, not silent
-            summary["sources_without_documents"] = [s.name for s in self.recipe.sources
-                                                    if not summary["by_source"].get(s.name, {}).get("kept")]
-            for name in summary["sources_without_documents"]:
-                self.log(f"warning: source {name!r} matched input files but yielded no document (see dropped/, errors/)")
-        if step.stage is not None:
-            ctx = self._ctx(step, out_parts)
-            fin = step.stage.finalize(ctx, self._load_state(step))
-            if fin:
-                summary["finalize"] = fin
-        if not summary["reconciles"]:
-            raise AccountingError(f"{step.dir_name}: counts do not reconcile: {summary}")
-        write_json_atomic({"key": step.key, "summary": summary}, done_file)
-        return dict(summary, _parts=out_parts)
+    def _completed(self, seg: Segment) -> list[dict] | None:
+        """The saved summaries of a finished segment with today's keys, else None."""
+        out = []
+        for step in seg.steps:
+            f = self.state_dir(step) / "_SUCCESS.json"
+            done = read_json(f) if f.exists() else None
+            if not done or done.get("key") != step.key or done.get("segment") != seg.key:
+                return None
+            out.append(done["summary"])
+        return out
 
-    def _read_jobs(self, step: Step) -> tuple[list, list[str]]:
-        jobs, labels = [], []
+    def _run_segment(self, seg: Segment, in_parts: list[Path]) -> tuple[list[dict], list[Path]]:
+        done = self._completed(seg)
+        if done is not None:
+            n = done[-1]["parts"]
+            if not self._invalid_parts(seg, n):
+                return [dict(s, reused=True) for s in done], [self._kept_part(seg.last, i) for i in range(n)]
+            for step in seg.steps:  # some part must be recomputed: the segment is not finished any more
+                (self.state_dir(step) / "_SUCCESS.json").unlink(missing_ok=True)
+        for step in seg.steps:  # temporary files of writes a kill interrupted
+            for root in DATA_ROOTS:
+                for tmp in (self.out / root / step.dir_name).glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)
+        marker = self.state_dir(seg.last) / "segment.json"
+        if not (marker.exists() and read_json(marker).get("key") == seg.key):
+            for step in seg.steps:  # outputs of another config, code or fusion: never mixed with the new ones
+                self._clear(step)
+            write_json_atomic({"key": seg.key, "steps": [s.dir_name for s in seg.steps]}, marker)
+        t_start, cpu0 = time.time(), time.process_time()
+        state, extra = self._fit(seg.first, in_parts) if seg.first.has_fit else (None, {})
+        fit_driver_cpu = time.process_time() - cpu0
+        jobs = self._jobs(seg, in_parts)
+        spec = SegmentSpec(self.out, seg.key, [StepSpec(s.name, s.dir_name, s.stage, None, s.only)
+                                               for s in seg.steps], readers=seg.first.readers)
+        spec.steps[0].state = state
+        totals, resumed = self._map_tasks(seg, spec, jobs)
+        out_parts = [self._kept_part(seg.last, i) for i in range(len(jobs))]
+        infos = []
+        for k, step in enumerate(seg.steps):
+            info = totals[k].summary()
+            info.update(stage=step.name, dir=step.dir_name, key=step.key, parts=len(jobs),
+                        materialized=step is seg.last, resumed_parts=resumed)
+            if k == 0:
+                info.update(extra)
+                info["fit_cpu_s"] = round(self.ex.task_cpu_s.get(f"{step.dir_name} fit", 0.0), 3)
+                info["fit_driver_cpu_s"] = round(fit_driver_cpu, 3)
+            if step.index == 0:  # reader accounting: a source whose files yield no document is said so, not silent
+                info["sources_without_documents"] = [s.name for s in self.recipe.sources
+                                                     if not info["by_source"].get(s.name, {}).get("kept")]
+                for name in info["sources_without_documents"]:
+                    self.log(f"warning: source {name!r} matched input files but yielded no document "
+                             "(see dropped/, errors/)")
+            if not info["reconciles"]:
+                raise AccountingError(f"{step.dir_name}: counts do not reconcile: {info}")
+            infos.append(info)
+        if seg.last.has_finalize:
+            assert seg.last.stage is not None
+            cpu0 = time.process_time()
+            fin = seg.last.stage.finalize(self._ctx(seg.last, out_parts, "finalize"),
+                                          state if seg.last is seg.first else None)
+            infos[-1]["finalize_driver_cpu_s"] = round(time.process_time() - cpu0, 3)
+            infos[-1]["finalize_cpu_s"] = round(self.ex.task_cpu_s.get(f"{seg.last.dir_name} finalize", 0.0), 3)
+            if fin:
+                infos[-1]["finalize"] = fin
+        for step, info in zip(seg.steps, infos):
+            info.update(t_start=round(t_start, 3), t_end=round(time.time(), 3))  # for profilers (bench scale)
+            write_json_atomic({"key": step.key, "segment": seg.key, "summary": info},
+                              self.state_dir(step) / "_SUCCESS.json")
+        return infos, out_parts
+
+    def _jobs(self, seg: Segment, in_parts: list[Path]) -> list[tuple[int, Any]]:
+        if seg.first.stage is None:
+            return list(enumerate(self._inputs))
+        return list(enumerate(plan_slices(in_parts, self.task_bytes)))
+
+    def _read_inputs(self, step: Step) -> list[tuple[str, Any]]:
+        out = []
         for i, s in enumerate(self.recipe.sources):
             try:
                 paths = expand_paths(s.paths, f"sources[{i}] ({s.name}).paths")
             except FileNotFoundError as e:
                 raise RecipeError(str(e)) from None
-            for unit in step.readers[s.name].units(paths):
-                jobs.append((s.name, unit, self._part_paths(step, len(jobs)), step.key))
-                labels.append(f"{s.name}:{unit.label()}")
-        return jobs, labels
+            out.extend((s.name, unit) for unit in step.readers[s.name].units(paths))
+        return out
 
-    def _ctx(self, step: Step, parts: list[Path]) -> FitContext:
-        workdir = self.out / "stages" / step.dir_name / "work"
+    def _ctx(self, step: Step, parts: list[Path], phase: str) -> FitContext:
+        workdir = self.state_dir(step) / "work"
         workdir.mkdir(parents=True, exist_ok=True)
-        return FitContext(parts, workdir, self.recipe.seed, lambda fn, items: self.ex.map(fn, items),
+        desc = f"{step.dir_name} {phase}"
+        return FitContext(parts, workdir, self.recipe.seed, lambda fn, items: self.ex.map(fn, items, desc=desc),
                           run_dir=self.out, recipe=self.recipe.raw, log=self.log)
-
-    def _state_file(self, step: Step) -> Path:
-        return self.out / "stages" / step.dir_name / "_state.pkl"
-
-    def _load_state(self, step: Step) -> Any:
-        f = self._state_file(step)
-        return pickle.loads(f.read_bytes())["state"] if f.exists() else None
 
     def _fit(self, step: Step, in_parts: list[Path]) -> tuple[Any, dict]:
         """Run (or reload after a crash) the stage's global pass."""
-        f = self._state_file(step)
+        f = self.state_dir(step) / "_state.pkl"
         if f.exists():
             saved = pickle.loads(f.read_bytes())
             if saved.get("key") == step.key:
                 return saved["state"], saved["extra"]
         assert step.stage is not None
-        state = step.stage.fit(self._ctx(step, in_parts))
-        extra = {}
-        if isinstance(state, dict) and "summary" in state:
-            extra = {"fit": state["summary"]}
+        state = step.stage.fit(self._ctx(step, in_parts, "fit"))
+        extra = {"fit": state["summary"]} if isinstance(state, dict) and "summary" in state else {}
         f.parent.mkdir(parents=True, exist_ok=True)
         tmp = f.with_suffix(".tmp")
         tmp.write_bytes(pickle.dumps({"key": step.key, "state": state, "extra": extra}))
         tmp.replace(f)
         return state, extra
 
-    def _map_parts(self, step: Step, fn: Callable, jobs: list, shared: tuple, labels: list[str]) -> list[dict]:
-        stats: list[dict | None] = [None] * len(jobs)
-        todo = []
-        for i, job in enumerate(jobs):
-            paths = self._part_paths(step, i)
-            if paths["stats"].exists() and paths["kept"].exists():
-                s = read_json(paths["stats"])
-                if s.get("key") == step.key:
-                    stats[i] = s
+    def _invalid_parts(self, seg: Segment, n: int) -> list[int]:
+        """Parts whose stats are missing or of another key, or whose files no longer match the rows, size
+        and SHA-256 recorded when they were written. Checked in parallel tasks, ``VERIFY_BLOCK`` parts at
+        a time, so the driver holds a block's check records, never the whole run's."""
+        bad: list[int] = []
+        for lo in range(0, n, VERIFY_BLOCK):
+            files: list[tuple[str, dict]] = []
+            owner: dict[str, int] = {}
+            for i in range(lo, min(n, lo + VERIFY_BLOCK)):
+                f = self._stats_file(seg, i)
+                s = read_json(f) if f.exists() else None
+                if not s or s.get("key") != seg.key:
+                    bad.append(i)
                     continue
-            todo.append(i)
-        if todo:
-            from tqdm import tqdm
+                for rel, check in s["files"].items():
+                    files.append((str(self.out / rel), check))
+                    owner[str(self.out / rel)] = i
+            chunks = [files[k:k + VERIFY_CHUNK] for k in range(0, len(files), VERIFY_CHUNK)]
+            failed = {}
+            for result in self.ex.map(check_parts, chunks, desc=f"{seg.last.dir_name} verify") if chunks else []:
+                for path, why in result:
+                    failed.setdefault(owner[path], (path, why))
+            for i, (path, why) in sorted(failed.items()):
+                self.log(f"recomputing {path}: {why}")
+                self._stats_file(seg, i).unlink(missing_ok=True)
+                bad.append(i)
+        return sorted(bad)
 
-            bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=step.dir_name, unit="part",
-                       disable=None, leave=False, file=sys.stderr)
-            for j, s in self.ex.imap(fn, [jobs[i] for i in todo], *shared):
-                stats[todo[j]] = s
-                bar.update(1)
-            bar.close()
-        return [s for s in stats if s is not None]
+    def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list) -> tuple[list[StepTotals], int]:
+        """Run the tasks whose parts are not valid on disk; return per-step totals over all parts."""
+        todo = self._invalid_parts(seg, len(jobs))
+        todo_set = set(todo)
+        totals = [StepTotals() for _ in seg.steps]
+
+        def add(stats: dict) -> None:
+            for total, s in zip(totals, stats["steps"]):
+                total.add(s)
+
+        for i in range(len(jobs)):
+            if i not in todo_set:
+                add(read_json(self._stats_file(seg, i)))
+        if todo:
+            desc = f"{seg.first.dir_name}" + (f"..{seg.last.dir_name}" if len(seg.steps) > 1 else "")
+            self.log(f"[{desc}] {len(todo)} of {len(jobs)} tasks to run on {getattr(self.ex, 'workers', 1)} workers")
+            progress = Progress(desc, len(jobs), len(jobs) - len(todo))
+            for j, s in self.ex.imap(segment_task, (jobs[i] for i in todo), spec, progress=progress,
+                                     docs=lambda r: r["steps"][0]["in"]):
+                write_json_atomic(s, self._stats_file(seg, todo[j]))  # written last: marks the part complete
+                add(s)
+            progress.close()
+        return totals, len(jobs) - len(todo)

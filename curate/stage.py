@@ -53,7 +53,9 @@ class FitContext:
         self.log = log
 
     def map_parts(self, fn: Callable[[Path], Any]) -> list[Any]:
-        """Run ``fn(part_path)`` for every input part in parallel (Ray tasks); results in part order."""
+        """Run ``fn(part_path)`` for every input part in parallel (Ray tasks); results in part order.
+        ``fn`` should read its part in bounded batches (``curate.partio.iter_part``) and return a small,
+        bounded summary: every result is held by the driver."""
         return self._map(fn, self.parts)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:

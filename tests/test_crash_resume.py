@@ -36,7 +36,7 @@ def _kill_tree(root: psutil.Process) -> None:
 
 
 def _stages_done(run: Path) -> int:
-    return len(list((run / "stages").glob("*/_SUCCESS.json")))
+    return len(list((run / "_state").glob("*/_SUCCESS.json")))
 
 
 def test_sigkill_at_random_points_then_resume_gives_identical_shards(clean_run, corpus, tmp_path):

@@ -40,9 +40,12 @@ def run(corpus: Path, tmp_path_factory) -> Path:
     return d / "run"
 
 
+def _summary(run: Path) -> dict:
+    return json.loads((run / "summary.json").read_text())
+
+
 def _stage(run: Path, name: str) -> dict:
-    summary = json.loads((run / "summary.json").read_text())
-    return next(s for s in summary["stages"] if s["stage"] == name)
+    return next(s for s in _summary(run)["stages"] if s["stage"] == name)
 
 
 def _files(d: Path) -> list[str]:
@@ -131,10 +134,10 @@ def test_report_plots_and_dedup_urls(run: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    h = quality_histogram(run, _stage(run, "quality"))
+    h = quality_histogram(run, _summary(run), _stage(run, "quality"))
     assert h["kept"].sum() + h["dropped"].sum() == _stage(run, "quality")["by_source"]["web"]["in"]  # only: [web]
     assert _visible_bars(quality_figure(h)) > 1
-    counts = language_counts(run, _stage(run, "langid")).most_common(20)
+    counts = language_counts(run, _summary(run), _stage(run, "langid")).most_common(20)
     assert len(counts) > 1 and counts[0][0] == "en"
     assert _visible_bars(language_figure(counts)) == len(counts)  # every language's bar shows, not only en
     page = write_report(run).read_text()

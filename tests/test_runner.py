@@ -50,16 +50,23 @@ def test_accounting_reconciles_and_drops_are_inspectable(corpus, tmp_path):
     assert on_disk["stages"][1]["kept"] == short["kept"]
 
 
-def test_resume_skips_completed_work_and_changed_config_recomputes_from_that_stage(corpus, tmp_path):
+@pytest.mark.parametrize("keep_intermediate, reused_after_change", [
+    (True, [True, False, False]),  # every step materialised: the reader's parts are reused
+    (False, [False, False, False]),  # read and min-length run fused: a change to min-length re-reads
+])
+def test_resume_skips_completed_work_and_changed_config_recomputes_from_that_stage(
+        corpus, tmp_path, keep_intermediate, reused_after_change):
     out = tmp_path / "r"
-    Pipeline.from_dict(recipe(corpus)).run(out=out, log=lambda m: None)
+    r = dict(recipe(corpus), keep_intermediate=keep_intermediate)
+    Pipeline.from_dict(r).run(out=out, log=lambda m: None)
     first = outputs(out)
-    s = Pipeline.from_dict(recipe(corpus)).run(out=out, log=lambda m: None)
+    s = Pipeline.from_dict(r).run(out=out, log=lambda m: None)
     assert all(st.get("reused") for st in s["stages"])
-    s = Pipeline.from_dict(recipe(corpus, min_chars=2000)).run(out=out, log=lambda m: None)
-    assert [bool(st.get("reused")) for st in s["stages"]] == [True, False, False]
+    changed = dict(recipe(corpus, min_chars=2000), keep_intermediate=keep_intermediate)
+    s = Pipeline.from_dict(changed).run(out=out, log=lambda m: None)
+    assert [bool(st.get("reused")) for st in s["stages"]] == reused_after_change
     assert outputs(out) != first
-    s = Pipeline.from_dict(recipe(corpus)).run(out=out, log=lambda m: None)
+    s = Pipeline.from_dict(r).run(out=out, log=lambda m: None)
     assert outputs(out) == first
 
 
@@ -84,7 +91,7 @@ def test_killed_run_resumes_to_identical_outputs(corpus, tmp_path):
     assert 0 < len(done) < 8  # it really stopped midway
     flag.unlink()
     s = Pipeline.from_dict(recipe(corpus)).run(out=tmp_path / "killed", log=lambda m: None)
-    assert s["stages"][0].get("reused") and s["reconciles"]
+    assert 0 < s["stages"][0]["resumed_parts"] < 8 and s["reconciles"]  # finished parts were not redone
     assert outputs(tmp_path / "killed") == outputs(clean)
 
 

@@ -1,0 +1,105 @@
+"""What a run will do, before it does it: ``curate run --dry-run`` and the estimate logged at the start.
+
+Figures are estimates from the inputs' sizes and the engine's fixed batch and task sizes, not
+measurements: the expansion of a reader unit in memory (about 25x for gzip/bzip2 inputs, measured on
+WARC; 4x for plain text) and the size of Parquet outputs (about 0.45x of the text they hold, the upper end
+of what ``python -m bench scale`` measured) are the assumptions, and are printed with the figures.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import TYPE_CHECKING
+
+from curate.io import is_url
+from curate.partio import BATCH_BYTES, TASK_BYTES
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from curate.runner import Runner, Segment
+
+WORKER_BASE = 250 << 20  # a Ray worker with pyarrow, numpy and the stage modules imported
+COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
+PARQUET_PER_TEXT_BYTE = 0.45
+# CPU seconds per input MB for the stages before dedup (read, extract, filters, quality, mix, tokenize),
+# measured here: e2e recipe on the corpus WARC (compressed) and ``bench scale`` at 1e5 (JSONL text)
+CPU_S_PER_MB = {"compressed": 0.7, "text": 0.4}
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.0f} MB" if n < 1e10 else f"{n / 1e9:,.1f} GB"
+
+
+def _dur(s: float) -> str:
+    return f"{s:,.0f} s" if s < 120 else f"{s / 60:,.0f} min" if s < 7200 else f"{s / 3600:,.1f} h"
+
+
+def unit_bytes(unit) -> int:
+    """Input bytes a reader unit covers (0 when unknown, e.g. a remote file)."""
+    if is_url(unit.path) or not os.path.isfile(unit.path):
+        return 0
+    end = unit.end if unit.end is not None else os.path.getsize(unit.path)
+    return max(0, end - unit.start)
+
+
+def unit_memory(unit) -> int:
+    """Rough peak RSS of the task reading ``unit`` (the reader holds a unit's documents at once)."""
+    factor = 25 if str(unit.path).endswith(COMPRESSED) else 4
+    return WORKER_BASE + factor * unit_bytes(unit) + 6 * BATCH_BYTES
+
+
+def batch_memory() -> int:
+    """Rough peak RSS of a task streaming parts: an input batch, a stage's copy, the writers' buffers."""
+    return WORKER_BASE + 6 * BATCH_BYTES
+
+
+def _segment_line(seg: "Segment") -> str:
+    names = " -> ".join(s.dir_name for s in seg.steps)
+    why = []
+    if seg.first.has_fit:
+        why.append(f"global pass ({seg.first.dir_name} fit) over its input first")
+    if seg.last.has_finalize:
+        why.append(f"{seg.last.dir_name} finalize after")
+    return names + (f"  [{'; '.join(why)}]" if why else "")
+
+
+def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]:
+    """The plan: units per source, segments with tasks, projected disk and peak memory per task."""
+    total = sum(unit_bytes(u) for _, u in inputs)
+    text_bytes = sum(unit_bytes(u) * (5 if str(u.path).endswith(COMPRESSED) else 1) for _, u in inputs)
+    lines = [f"plan: recipe {runner.recipe.name!r} into {runner.out} (inputs {_mb(total)}, about {_mb(text_bytes)} "
+             f"uncompressed)"]
+    for src in runner.recipe.sources:
+        units = [u for s, u in inputs if s == src.name]
+        lines.append(f"  source {src.name} ({src.format}): {len({u.path for u in units})} files, {len(units)} units, "
+                     f"{_mb(sum(unit_bytes(u) for u in units))}")
+    later_tasks = max(1, math.ceil(text_bytes * PARQUET_PER_TEXT_BYTE / TASK_BYTES))
+    for k, seg in enumerate(segs):
+        if k == 0:
+            tasks, mem = f"{len(inputs)} tasks (one per reader unit)", max(
+                (unit_memory(u) for _, u in inputs), default=WORKER_BASE)
+        else:
+            tasks, mem = f"at most about {later_tasks} task(s) (parts packed to {_mb(TASK_BYTES)})", batch_memory()
+        lines.append(f"  segment {k + 1}: {_segment_line(seg)}")
+        lines.append(f"      {tasks}; peak memory per task about {_mb(mem)}; writes stages/{seg.last.dir_name}/")
+    cpu = sum(unit_bytes(u) / 1e6 * CPU_S_PER_MB["compressed" if str(u.path).endswith(COMPRESSED) else "text"]
+              for _, u in inputs)
+    workers = max(1, getattr(runner.ex, "workers", None) or runner.recipe.workers or 1)
+    lines.append(f"  time: about {_dur(cpu)} of CPU before dedup, {_dur(cpu / workers)} on {workers} workers ({CPU_S_PER_MB['compressed']} CPU-s per compressed MB, {CPU_S_PER_MB['text']} "
+                 f"per text MB, as measured on the bundled benchmarks; dedup prints its own estimate)")
+    disk = text_bytes * PARQUET_PER_TEXT_BYTE * (len(segs) + 0.25)  # materialised steps + drops
+    lines.append(f"  projected disk: at most about {_mb(disk)} ({len(segs)} materialised steps of <= "
+                 f"{PARQUET_PER_TEXT_BYTE}x the text, plus dropped rows; shards extra); estimates, not measurements")
+    return lines
+
+
+def segment_estimate(seg: "Segment", in_parts: list["Path"], done_bytes: int, done_cpu_s: float, workers: int) -> str:
+    """Logged before a segment after the first: its input, memory per task, and a time estimate from the
+    CPU seconds per input byte measured on the segments so far."""
+    size = sum(p.stat().st_size for p in in_parts if p.exists())
+    eta = ""
+    if done_bytes and done_cpu_s:
+        eta = f"; about {size * done_cpu_s / done_bytes / max(1, workers):,.0f} s at the rate so far"
+    return (f"[{seg.first.dir_name}] input {len(in_parts)} parts, {_mb(size)}; peak memory per task about "
+            f"{_mb(batch_memory())}{eta} (an estimate; fit passes vary by stage)")

@@ -1,0 +1,199 @@
+"""One task of a segment, run inside a Ray worker: stream a part through consecutive stages.
+
+A segment is a run of recipe steps executed together, one task per part: the first may have a ``fit``
+(its state is shipped to the task), the others are per-document stages. Batches of a bounded size flow
+through every step's ``apply``; each step's dropped and errored rows go to its own ``dropped/NN_x/`` and
+``errors/NN_x/`` part, and only the last step's kept rows are written (``stages/NN_x/``). The task
+checks ``in == kept + dropped + errored`` for every step and batch and returns per-step counts, the CPU
+each step spent, and a check record (rows, size, SHA-256) for every file it wrote.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate.partio import BATCH_BYTES, PartWriter, Slice, iter_slices, iter_table
+from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
+from curate.sources.base import Unit
+from curate.stage import Stage, StageResult
+
+
+class AccountingError(RuntimeError):
+    """A stage returned a different number of rows than it was given: a bug, never silently accepted."""
+
+
+def part_name(i: int) -> str:
+    return f"part-{i:05d}.parquet"
+
+
+@dataclass
+class StepSpec:
+    """What a task needs to run one step: its name, output directory name, stage and fitted state."""
+
+    name: str
+    dir_name: str
+    stage: Stage | None = None  # None: the read step
+    state: Any = None
+    only: list[str] | None = None
+
+
+@dataclass
+class SegmentSpec:
+    """Shared by every task of a segment (shipped once to the object store)."""
+
+    out: Path
+    key: str
+    steps: list[StepSpec]
+    readers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Tally:
+    """Running counts of one step within one task."""
+
+    rows_in: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    counters: Counter = field(default_factory=Counter)
+    by_source: dict[str, Counter] = field(default_factory=dict)
+    cpu_s: float = 0.0
+
+    def _bump(self, table: pa.Table, what: str) -> None:
+        if table.num_rows == 0:
+            return
+        for row in pc.value_counts(table.column("source")).to_pylist():
+            self.by_source.setdefault(row["values"], Counter())[what] += row["counts"]
+
+    def _reasons(self, table: pa.Table, into: Counter) -> None:
+        if table.num_rows:
+            for row in pc.value_counts(table.column("reason")).to_pylist():
+                into[row["values"]] += row["counts"]
+
+    def add(self, label: str, in_table: pa.Table | None, result: StageResult) -> None:
+        """Count one batch; ``in_table`` None means a reader (what came in is what came out)."""
+        n_out = result.kept.num_rows + result.dropped.num_rows + result.errors.num_rows
+        n_in = n_out if in_table is None else in_table.num_rows
+        if n_out != n_in:
+            raise AccountingError(f"{label}: {n_in} rows in but {result.kept.num_rows} kept + "
+                                  f"{result.dropped.num_rows} dropped + {result.errors.num_rows} errored")
+        self.rows_in += n_in
+        self.kept += result.kept.num_rows
+        self._reasons(result.dropped, self.dropped)
+        self._reasons(result.errors, self.errors)
+        self.counters.update(result.counters)
+        for t, what in ((result.kept, "kept"), (result.dropped, "dropped"), (result.errors, "errors")):
+            self._bump(t, what)
+            if in_table is None:
+                self._bump(t, "in")
+        if in_table is not None:
+            self._bump(in_table, "in")
+
+    def as_dict(self) -> dict:
+        return {"in": self.rows_in, "kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
+                "errors": dict(sorted(self.errors.items())), "counters": dict(sorted(self.counters.items())),
+                "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
+                "cpu_s": round(self.cpu_s, 4)}
+
+
+def _stamp(t: pa.Table, stage_name: str) -> pa.Table:
+    if t.num_rows == 0:
+        return t
+    idx = t.schema.get_field_index("stage")
+    return t.set_column(idx, DROP_SCHEMA.field("stage"), pa.array([stage_name] * t.num_rows, pa.string()))
+
+
+def apply_step(step: StepSpec, batch: pa.Table, label: str) -> StageResult:
+    """Apply one stage to one batch: rows outside ``only`` pass through; a stage exception errors the batch."""
+    assert step.stage is not None
+    if step.only:
+        target, passthrough = split_by_source(batch, step.only)
+    else:
+        target, passthrough = batch, batch.slice(0, 0)
+    try:
+        result = step.stage.apply(target, step.state) if target.num_rows else StageResult(kept=target)
+    except Exception as e:  # safety net: a stage bug errors the batch, loudly and counted
+        print(f"[{step.name}] {label}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        result = StageResult(kept=target.slice(0, 0),
+                             errors=with_reason(target, f"error:{type(e).__name__}: {str(e)[:200]}", step.name))
+    result.dropped = _stamp(result.dropped, step.name)
+    result.errors = _stamp(result.errors, step.name)
+    if passthrough.num_rows:
+        result.kept = pa.concat_tables([result.kept, passthrough])
+    return result
+
+
+def read_unit(readers: dict[str, Any], source: str, unit: Unit) -> StageResult:
+    """Read one reader unit; a reader must not raise for bad data, and if it does the unit is one error row."""
+    reader = readers[source]
+    try:
+        return reader.read(unit)
+    except Exception as e:
+        return StageResult(kept=DOC_SCHEMA.empty_table(), errors=pa.table({
+            "id": [""], "source": [source], "kind": [reader.kind], "url": [unit.label()], "text": [None],
+            "meta": [None], "reason": [f"error:{type(e).__name__}: {str(e)[:200]}"], "stage": ["read"]},
+            schema=DROP_SCHEMA))
+
+
+def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
+    """Run task ``index`` of a segment over its input (``(source, Unit)`` for the read step, else a list of
+    ``Slice``); return per-step tallies and the check records of the files written."""
+    index, source_input = job
+    name = part_name(index)
+    small = BATCH_BYTES // 8  # every step has a dropped and an errors writer: keep their buffers small
+    writers = {s.dir_name: (PartWriter(spec.out / "dropped" / s.dir_name / name, DROP_SCHEMA, small),
+                            PartWriter(spec.out / "errors" / s.dir_name / name, DROP_SCHEMA, small))
+               for s in spec.steps}
+    last = spec.steps[-1]
+    kept_w = PartWriter(spec.out / "stages" / last.dir_name / name, DOC_SCHEMA)
+    tallies = [Tally() for _ in spec.steps]
+    all_writers = [w for pair in writers.values() for w in pair] + [kept_w]
+    try:
+        for batch, first in _batches(spec, source_input, tallies[0], writers):
+            for k in range(first, len(spec.steps)):
+                step = spec.steps[k]
+                t0 = time.process_time()
+                result = apply_step(step, batch, f"{name} ({step.dir_name})")
+                tallies[k].cpu_s += time.process_time() - t0
+                tallies[k].add(f"{step.dir_name} {name}", batch, result)
+                writers[step.dir_name][0].write(result.dropped)
+                writers[step.dir_name][1].write(result.errors)
+                batch = result.kept
+            kept_w.write(batch)
+        files = {str(w.path.relative_to(spec.out)): w.close() for w in all_writers}
+    except BaseException:
+        for w in all_writers:
+            w.abort()
+        raise
+    return {"key": spec.key, "label": f"{spec.steps[0].dir_name}..{last.dir_name} {name}",
+            "steps": [t.as_dict() for t in tallies], "files": files}
+
+
+def _batches(spec: SegmentSpec, source_input: Any, read_tally: Tally,
+             writers: dict[str, tuple[PartWriter, PartWriter]]) -> Iterator[tuple[pa.Table, int]]:
+    """Input batches and the index of the first step to apply to them (1 after the read step, else 0)."""
+    if spec.steps[0].stage is not None:
+        for batch in iter_slices(source_input, DOC_SCHEMA):
+            yield batch, 0
+        return
+    source, unit = source_input
+    t0 = time.process_time()
+    result = read_unit(spec.readers, source, unit)
+    read_tally.cpu_s += time.process_time() - t0
+    read_tally.add(f"read {source} {unit.label()}", None, result)
+    dropped_w, errors_w = writers[spec.steps[0].dir_name]
+    dropped_w.write(result.dropped)
+    errors_w.write(result.errors)
+    kept, result = result.kept, None  # let the reader's other tables go before the stages run
+    for batch in iter_table(kept):
+        yield batch, 1
+
+
+__all__ = ["AccountingError", "SegmentSpec", "Slice", "StepSpec", "segment_task", "part_name"]
