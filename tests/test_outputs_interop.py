@@ -84,8 +84,7 @@ def test_stage_and_dropped_dirs_load_in_hf_duckdb_polars_pandas(run: Path, tmp_p
         scores = frame.filter(pl.col("kind") == "web")["meta"].str.json_decode(infer_schema_length=None)
         assert frame.height == n and scores.struct.field("quality_score").dtype == pl.Float64
         assert pd.read_parquet(files).shape[0] == n
-    if not (_only_parts(kept_dir) and _only_parts(drop_dir)):  # state and work files still in the stage dir
-        pytest.xfail("stage directories still hold state files (the runner's layout change is merged separately)")
+    assert _only_parts(kept_dir) and _only_parts(drop_dir)  # state and work files live under _state/
     for d, n in ((kept_dir, st["kept"]), (drop_dir, st["dropped_total"])):
         assert datasets.load_dataset("parquet", data_dir=str(d), split="train",
                                      cache_dir=str(tmp_path / "hf3")).num_rows == n
