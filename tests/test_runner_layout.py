@@ -125,7 +125,8 @@ def test_a_second_run_into_the_same_out_is_refused_naming_the_holder(corpus, tmp
             Pipeline.from_dict(three_stage(corpus)).run(out=run, **QUIET)
         rfile = REPO / "tests" / "recipes" / "e2e.yaml"  # refused before anything is read or started
         p = subprocess.run([sys.executable, "-m", "curate", "run", str(rfile), "--out", str(run)], cwd=REPO,
-                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+                           capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(REPO), CURATE_CODE_DIR=str(tmp_path)))
         assert p.returncode != 0 and p.stderr.strip().count("\n") == 0 and f"pid {holder.pid}" in p.stderr, p.stderr
         assert not (run / "summary.json").exists()
     finally:
