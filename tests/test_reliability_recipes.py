@@ -112,22 +112,25 @@ def _run_cli(tmp_path: Path, corpus: Path, capsys, out: Path) -> tuple[int, str]
 @pytest.mark.parametrize("code,words", [(errno.ENOSPC, "disk full"), (errno.EROFS, "read-only file system")])
 def test_disk_full_and_read_only_out_are_one_line(corpus: Path, tmp_path: Path, capsys, monkeypatch,
                                                   code: int, words: str) -> None:
-    import curate.io
+    import pyarrow.parquet as pq
 
-    real = curate.io.pq.write_table
+    def failing(*args, **kw):  # the disk fills up while the first task writes its parts
+        raise OSError(code, os.strerror(code), str(args[1] if len(args) > 1 else args[0]))
 
-    def failing(table, where, **kw):  # the disk fills up while the reader step writes its parts
-        raise OSError(code, os.strerror(code), str(where))
+    def fill_disk() -> None:
+        monkeypatch.setattr(pq, "write_table", failing)
+        monkeypatch.setattr(pq, "ParquetWriter", failing)
 
-    monkeypatch.setattr(curate.io.pq, "write_table", failing)
+    fill_disk()
     monkeypatch.delenv("CURATE_DEBUG", raising=False)
     rc, err = _run_cli(tmp_path, corpus, capsys, tmp_path / "out")
-    assert rc == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert words in err and "run the same command again" in err and "resumes" in err
-    monkeypatch.setattr(curate.io.pq, "write_table", real)  # space freed: the re-run completes
+    last = err.strip().splitlines()[-1]  # progress logs go to stderr too; the failure is one line after them
+    assert rc == 1 and "Traceback" not in err
+    assert words in last and "run the same command again" in last and "resumes" in last
+    monkeypatch.undo()  # space freed: the re-run completes
     rc, err = _run_cli(tmp_path, corpus, capsys, tmp_path / "out")
     assert rc == 0
-    monkeypatch.setattr(curate.io.pq, "write_table", failing)
+    fill_disk()
     monkeypatch.setenv("CURATE_DEBUG", "1")
     with pytest.raises(OSError):
         _run_cli(tmp_path, corpus, capsys, tmp_path / "out2")
@@ -145,7 +148,7 @@ def test_ctrl_c_is_one_line_saying_a_rerun_resumes(corpus: Path, tmp_path: Path)
     proc = subprocess.Popen([sys.executable, "-m", "curate", "run", str(p), "--out", str(out), "--workers", "0"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while not (out / "stages" / "01_extract" / "_key.json").exists() and time.time() < deadline:
+    while not (out / "recipe.json").exists() and time.time() < deadline:  # written as the run starts
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -186,6 +186,7 @@ def test_an_unwritable_out_is_a_one_line_error(tmp_path):
     blocker.write_text("not a directory\n")
     p = subprocess.run([sys.executable, "-m", "curate", "run", str(REPO / "tests" / "recipes" / "e2e.yaml"),
                         "--out", str(blocker / "run")], cwd=REPO, capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=str(REPO)))
-    assert p.returncode == 1 and p.stderr.strip().count("\n") == 0, p.stderr
-    assert "Not a directory" in p.stderr and "re-run resumes" in p.stderr and "Traceback" not in p.stderr
+                       env=dict(os.environ, PYTHONPATH=str(REPO), CURATE_CODE_DIR=str(tmp_path)))
+    # refused before any work (a bad --out is the user's input: exit 2), in one line
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0, p.stderr
+    assert "Not a directory" in p.stderr and "cannot write to" in p.stderr and "Traceback" not in p.stderr
