@@ -13,6 +13,8 @@ Each ``check_*`` returns None (pass) or a reason ``family:rule``. Defaults are t
 - ``fineweb_quality_filter.py`` (Penedo et al. 2024, FineWeb): fraction of lines ending in terminal
   punctuation > 0.12, fraction of lines <= 30 chars < 0.67, fraction of characters in duplicated
   lines < 0.01, newlines per word <= 0.3.
+  Our one change: the two line ratios skip the cells of a data table flattened to one cell per line
+  (``layout.table_rows``), which end no sentence by nature (datatrove counts every line).
 
 CJK: words come from ``filters.text.words`` (one token per Han/Kana character), the mean word length
 is taken over non-CJK tokens only, the stop-word rule applies only to languages with a list, n-gram
