@@ -6,7 +6,8 @@ short lines without a sentence end, lines repeated within the page (menus shown 
 date/time-only lines (list entries, comment headers). Each line gets a score (its display width when it
 reads like prose, a penalty otherwise) and the article regions are the maximum-sum segments of that score
 (the Body Text Extraction idea of Finn et al. 2001, on lines instead of tags), taken while a segment holds
-at least ``min_region_frac`` of the best one. A headline/byline window before each region is kept too.
+at least ``min_region_frac`` of the best one. A headline/byline window before each region is kept too, and
+a data table (``table_rows``: a spec table, one cell per line) right after one.
 """
 from __future__ import annotations
 
@@ -22,11 +23,14 @@ _CLOSERS = "\"'”’」』)）]】"
 _CLAUSE_END = ("、", "，", ",", "‼", "⁉")
 _SENTENCE_MARK = re.compile(r"[。！？]|[.!?](?:\s|$)")
 # A date or a time: 2013/12/28, 2024-05-19, 2019年04月21日, 3월 27일, 12/28, 12:52(:17) (not 3.3 or 62.5)
-_DATE = re.compile(r"\d{4}\s*[-/.年년]\s*\d{1,2}(?:\s*[-/.月월]\s*\d{1,2})?\s*[日일]?|\d{1,2}\s*[/月월]\s*\d{1,2}\s*[日일]?"
+# (a run of more slash-separated numbers, LTE：1/3/7/8/20 in a spec table, is a list of bands, not a date)
+_DATE = re.compile(r"\d{4}\s*[-/.年년]\s*\d{1,2}(?:\s*[-/.月월]\s*\d{1,2})?\s*[日일]?"
+                   r"|(?<![\d/])\d{1,2}\s*[/月월]\s*\d{1,2}(?:/\d{2}(?:\d{2})?)?\s*[日일]?(?![\d/])"
                    r"|\d{1,2}:\d{2}(?::\d{2})?")
 _BULLETS = ("- ", "• ", "* ", "· ")
 _DIGIT = re.compile(r"\d")
 _NOT_LETTER = re.compile(r"[\W\d_]+")
+_BARE_NUMBER = re.compile(r"^[(（]?\d[\d.,\s]*[)）]?$")  # 27, (3), 1,7: a counter, a calendar day, a page number
 
 
 @dataclass
@@ -52,10 +56,13 @@ class LayoutConfig:
     keep_prose_width: int = 60  # outside regions, keep lines ending a sentence from this width (0: none)
     list_min_run: int = 3  # this many consecutive lines sharing a prefix/suffix are list items (strong)
     list_affix_width: int = 10  # shared prefix/suffix width in display columns (5 CJK characters); 0: off
-    date_max_letters: int = 6
+    date_max_letters: int = 6  # a line whose text beside dates/times has at most this width is a date line
+    # a data table directly after an article region (a spec or price table: see ``table_rows``) is kept whole
+    table_min_rows: int = 8  # 0: off
+    table_cell_width: int = 30
     # pages with more lines are left whole: finding regions costs O(lines x regions) (naive CJK pages in the
     # dev set have <= 800 lines; 5,000 keeps the worst case near a second)
-    max_lines: int = 5000  # a line whose text beside dates/times has at most this width is a date line
+    max_lines: int = 5000
 
 
 def ends_sentence(line: str) -> bool:
@@ -107,6 +114,35 @@ def _affix_runs(lines: list[str], min_run: int, width: int) -> list[bool]:
                 if keys[start] is not None and i - start >= min_run:
                     out[start:i] = [True] * (i - start)
                 start = i
+    return out
+
+
+def table_rows(lines: list[str], removed: list[bool] | None = None, min_rows: int = 8, cell_width: int = 30,
+               median_width: int = 12, digit_share: tuple[float, float] = (0.25, 0.6)) -> list[bool]:
+    """True for lines in a data table flattened to one cell per line (a spec, price or results table):
+    a run of >= ``min_rows`` consecutive cells (short lines of at most ``cell_width`` display columns that
+    do not end a sentence, are no date line, teaser or bare number, and no other rule removes) whose
+    median width is at most ``median_width`` (a cell is a term or a number with its unit; headline lists,
+    pasted spam blocks and menus of phrases are wider) and where ``digit_share`` of the cells hold a number
+    (a key/value table: keys are words, values numbers with units; a run where most lines carry a number is
+    a ranking or archive list, one where none does a menu; bare numbers are share counters, calendar days
+    and page numbers)."""
+    out = [False] * len(lines)
+    if not min_rows:
+        return out
+    cells = [not (removed and removed[i]) and display_width(s) <= cell_width and not ends_sentence(s)
+             and not s.endswith(("...", "…")) and not is_date_line(s) and not _BARE_NUMBER.match(s)
+             for i, s in enumerate(lines)]
+    start = 0
+    for i in range(len(lines) + 1):
+        if i < len(lines) and cells[i]:
+            continue
+        n = i - start
+        if n >= min_rows and sorted(display_width(s) for s in lines[start:i])[n // 2] <= median_width:
+            share = sum(bool(_DIGIT.search(s)) for s in lines[start:i]) / n
+            if digit_share[0] <= share <= digit_share[1]:
+                out[start:i] = [True] * n
+        start = i + 1
     return out
 
 
@@ -191,17 +227,23 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
     if chrome < c.min_chrome_share * len(lines):
         return None
     keep = [False] * len(lines)
+    table = table_rows(lines, removed, c.table_min_rows, c.table_cell_width)
     for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf")):
         for i in range(a, b):
             keep[i] = not removed[i]
         for i in _head(lines, removed, scores, a, c):  # headline, byline, dateline before the region
             keep[i] = True
-        for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption, sign-off or spec table after it
+        end = b
+        for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption or sign-off after it
             if removed[i] or listed[i] or is_date_line(lines[i], c.date_max_letters) or \
                     lines[i].endswith(("...", "…")) or \
                     (not reads_as_prose(lines[i]) and display_width(lines[i]) >= c.tail_max_plain_width):
                 break  # stop at a list item, a date line, a teaser, a headline-like line (a related list)
             keep[i] = True
+            end = i + 1
+        while end < len(lines) and table[end]:  # a data table right after it (or after its caption)
+            keep[end] = True
+            end += 1
     for i, s in enumerate(lines):
         if c.keep_prose_width and not keep[i] and scores[i] > 0 and ends_sentence(s) and \
                 display_width(s) >= c.keep_prose_width:

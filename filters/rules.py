@@ -13,6 +13,8 @@ Each ``check_*`` returns None (pass) or a reason ``family:rule``. Defaults are t
 - ``fineweb_quality_filter.py`` (Penedo et al. 2024, FineWeb): fraction of lines ending in terminal
   punctuation > 0.12, fraction of lines <= 30 chars < 0.67, fraction of characters in duplicated
   lines < 0.01, newlines per word <= 0.3.
+  Our one change: the two line ratios skip the cells of a data table flattened to one cell per line
+  (``layout.table_rows``), which end no sentence by nature (datatrove counts every line).
 
 CJK: words come from ``filters.text.words`` (one token per Han/Kana character), the mean word length
 is taken over non-CJK tokens only, the stop-word rule applies only to languages with a list, n-gram
@@ -25,6 +27,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from curate.filters.layout import table_rows
 from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, display_width, is_cjk_word, lines,
                           paragraphs, words)
 
@@ -80,6 +83,9 @@ class FineWebRules:
     short_line_length: int = 30
     char_dup_ratio: float = 0.01
     new_line_ratio: float = 0.3
+    # the line-punctuation and short-line ratios skip the cells of a data table (``layout.table_rows``: a run
+    # of >= this many short cells, some with numbers), which are short and end no sentence by nature; 0: off
+    table_min_rows: int = 8
 
 
 def _duplicates(items: list[str]) -> tuple[int, int]:
@@ -196,9 +202,11 @@ def check_fineweb(text: str, ws: list[str], c: FineWebRules) -> str | None:
     ls = lines(text)
     if not ls:
         return "fineweb:empty"
-    if sum(s.endswith(TERMINAL_PUNCT) for s in ls) / len(ls) <= c.line_punct_thr:
+    table = table_rows(ls, None, c.table_min_rows, c.short_line_length)
+    prose = [s for s, cell in zip(ls, table) if not cell] or ls
+    if sum(s.endswith(TERMINAL_PUNCT) for s in prose) / len(prose) <= c.line_punct_thr:
         return "fineweb:line_punct_ratio"
-    if sum(display_width(s) <= c.short_line_length for s in ls) / len(ls) >= c.short_line_thr:
+    if sum(display_width(s) <= c.short_line_length for s in prose) / len(prose) >= c.short_line_thr:
         return "fineweb:short_line_ratio"
     if _duplicates(ls)[1] / max(1, len(text.replace("\n", ""))) >= c.char_dup_ratio:
         return "fineweb:char_dup_ratio"

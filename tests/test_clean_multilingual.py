@@ -13,7 +13,7 @@ from curate.recipe import load_recipe
 from curate.schema import meta_dicts
 from curate.filters.eval_clean import eval_clean, score
 from curate.filters.heuristics import HeuristicStage
-from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose
+from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose, table_rows
 from curate.filters.lines import LineCleanStage
 from tests.test_filters_data import table
 
@@ -102,6 +102,40 @@ def test_layout_leaves_extracted_text_alone(corpus):
         assert article_mask(lines, [False] * len(lines), LayoutConfig()) is None
 
 
+def test_data_tables_are_told_from_menus_counters_and_headline_lists(corpus):
+    """Real runs of short lines: a spec table (one cell per line, keys without numbers, values with units)
+    and a price table are tables; share counters, a calendar, a pasted lottery-headline block and a menu of
+    phrases are not."""
+    spec = _lines(corpus, "ja-postlight-ascii", 48, 89)  # メーカー / Palm / 価格 / 4万4800円 / ... / USB端子 / Type-C
+    assert all(table_rows(spec))
+    assert all(table_rows(_lines(corpus, "ja-warcparser-1pachi", 14, 29)))  # パチンコ / 0.5円 / 1円 / 2円 / ...
+    for doc, a, b in (("ko-magichtml-daum1", 83, 93),  # 추천해요 / 4 / 좋아요 / 27: share counters
+                      ("ja-magichtml-ameblo", 173, 210),  # 日 月 火 ... 1 2 3: a calendar
+                      ("zh-cwt-cc19", 36, 47),  # 澳洲幸运8人工计划软件 ...: pasted lottery headlines
+                      ("ko-magichtml-daum1", 154, 164)):  # 지금 세계는 / 지금 여론조사 5/23 ...: a menu of phrases
+        assert not any(table_rows(_lines(corpus, doc, a, b))), doc
+    assert not any(table_rows(spec, min_rows=0))
+    assert not is_date_line(_lines(corpus, "ja-postlight-ascii", 71, 72)[0])  # LTE：1/3/7/8/20: bands, not a date
+
+
+def test_spec_table_after_the_article_is_kept_and_judged_apart(corpus):
+    """weekly.ascii.jp: the 40-row spec table after the article stays, the related-site list after it goes;
+    FineWeb's line-punctuation rule judges the article lines, not the table's cells (counting the cells as
+    lines, the page would drop)."""
+    docs, labels = _cjk(corpus)
+    stage = LineCleanStage()
+    cleaned, removed = stage.clean(docs["ja-postlight-ascii"]["text"], stage._compile())
+    gone = {s for _, s in removed}
+    lab = labels["ja-postlight-ascii"]["lines"]
+    assert all(x["text"].strip() in cleaned for x in lab[48:89])
+    related = [x["text"].strip() for x in lab[89:106]]  # ■関連サイト / Palm / ＋Style / FOX / この記事をシェアしよう ...
+    assert all(s in gone for s in related)
+    rows = [{"id": "ascii", "source": "cjk", "kind": "web", "text": cleaned, "meta": {"lang": "ja"}}]
+    assert HeuristicStage().apply(table(rows), None).kept.num_rows == 1
+    strict = HeuristicStage.from_dict({"fineweb": {"table_min_rows": 0}}).apply(table(rows), None)
+    assert strict.dropped["reason"].to_pylist() == ["fineweb:line_punct_ratio"]
+
+
 def test_repeated_lines_keep_the_article_copy(corpus):
     docs, labels = _cjk(corpus)
     text = docs["ja-postlight-ascii"]["text"]
@@ -177,7 +211,7 @@ def test_default_filter_on_cjk_dev_set(corpus, capsys):
         assert res[lang]["junk_lines_removed"] >= 0.85, lang
     assert res["zh"]["bad_dropped"] >= 0.8 and res["ja"]["bad_dropped"] >= 0.8
     assert res["ja"]["good_kept"] >= 0.9 and res["ja"]["junk_lines_removed"] >= 0.85
-    assert res["ja"]["keep_lines_kept"] >= 0.85  # UNFINISHED: the issue asks 0.90 (see README)
+    assert res["ja"]["keep_lines_kept"] >= 0.9
 
 
 def test_eval_clean_cli_scores_an_output(corpus, tmp_path, capsys):
