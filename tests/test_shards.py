@@ -19,9 +19,10 @@ from tests.test_shards_corpus import build_run, corpus_docs, write_parts
 
 
 def shard_bytes(run: Path) -> dict[str, str]:
-    files = sorted((run / "shards").glob("*.bin")) + sorted((run / "shards").glob("*.idx"))
-    files.append(run / "shards" / "lineage.parquet")
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    """Digest of every file of the published set (token files, indexes, lineage, tokenizer copy)."""
+    files = sorted(f for f in (run / "shards").rglob("*") if f.is_file())
+    assert any(f.suffix == ".bin" for f in files) and any(f.parent.name == "lineage" for f in files)
+    return {str(f.relative_to(run / "shards")): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,10 @@ def test_shards_identical_across_partitioning_and_workers(run: Path, docs, repea
     one = tmp_path / "run1"
     build_run(write_parts(list(reversed(docs)), 1, one / "in", repeats), one, seed=11)
     assert shard_bytes(one) == shard_bytes(run)
+    assert (one / "manifest.json").read_bytes() != (run / "manifest.json").read_bytes()  # the parts' paths
+    small = tmp_path / "buckets"  # one shuffle task per shard instead of one for all: same bytes
+    build_run(write_parts(docs, 4, small / "in", repeats), small, seed=11, shuffle_bucket_tokens=1)
+    assert shard_bytes(small) == shard_bytes(run)
     assert (one / "tokenizer" / "tokenizer.model").read_bytes() == (run / "tokenizer" / "tokenizer.model").read_bytes()
     other = tmp_path / "seed12"
     build_run(write_parts(docs, 3, other / "in", repeats), other, seed=12,
