@@ -26,7 +26,8 @@ from curate.shards.publish import TOKENIZER, publish, staging_dir
 from curate.shards.writer import file_sha256, merge_buckets, plan, write_bucket
 from curate.stage import FitContext, Stage, StageResult
 from tokenizer.encode import encode_part, load_model
-from tokenizer.train import install_model, part_chars, sample_part, train_sentencepiece
+from tokenizer.sample import part_chars, sample_part
+from tokenizer.train import install_model, train_sentencepiece
 
 MANIFEST_VERSION = 1
 
