@@ -54,7 +54,7 @@ class TokenizeStage(Stage):
         byte_fallback: bool = True
         # Tokens of shards written by one shuffle task: bounds that task's memory (its index rows, ~100 bytes
         # per document); does not change the output.
-        shuffle_bucket_tokens: int = 2**27
+        shuffle_bucket_tokens: int = 2**26
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
         c = self.config

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,24 +181,30 @@ def write_bucket(bucket: dict[str, Any], parts: list[str], enc_dir: str, out_dir
     n = bucket["shards"]
     bounds = [int(np.searchsorted(keys, np.uint64(key_bound(k, n)))) if k < n else len(keys)
               for k in range(bucket["first"], bucket["stop"] + 1)]
-    tokens: dict[int, np.ndarray] = {}
+    files: dict[int, int] = {}
     entries = []
-    for j, k in enumerate(range(bucket["first"], bucket["stop"])):
-        if bounds[j + 1] > bounds[j]:
-            entries.append(_write_shard(rows.slice(bounds[j], bounds[j + 1] - bounds[j]), bucket["split"],
-                                        shard_name(bucket["split"], k), enc, out, parts, tokens, dt, eod_id))
+    try:
+        for j, k in enumerate(range(bucket["first"], bucket["stop"])):
+            if bounds[j + 1] > bounds[j]:
+                entries.append(_write_shard(rows.slice(bounds[j], bounds[j + 1] - bounds[j]), bucket["split"],
+                                            shard_name(bucket["split"], k), enc, out, parts, files, dt, eod_id))
+    finally:
+        for fd in files.values():
+            os.close(fd)
     return {"split": bucket["split"], "shards": entries, "per_source": _source_counts(rows)}
 
 
 def _write_shard(rows: pa.Table, split: str, name: str, enc: Path, out: Path, parts: list[str],
-                 tokens: dict[int, np.ndarray], dtype: np.dtype, eod_id: int) -> dict[str, Any]:
+                 files: dict[int, int], dtype: np.dtype, eod_id: int) -> dict[str, Any]:
     eod = np.array([eod_id], dtype)
     w = IndexedWriter(out / name, dtype)
+    size = dtype.itemsize
     for part, off, n_tok in zip(rows.column("part").to_numpy(), rows.column("offset").to_numpy(),
                                 rows.column("n_tokens").to_numpy()):
-        if part not in tokens:
-            tokens[part] = _token_file(enc / f"{parts[part]}.tok", dtype)
-        w.add(np.concatenate([tokens[part][off:off + n_tok], eod]))
+        if part not in files:
+            files[part] = os.open(enc / f"{parts[part]}.tok", os.O_RDONLY)
+        # pread, not a memmap: mapped pages would count in the task's RSS and grow with the parts read
+        w.add(np.concatenate([np.frombuffer(os.pread(files[part], int(n_tok) * size, int(off) * size), dtype), eod]))
     w.close()
     n_tokens = pc.add(rows.column("n_tokens"), 1)
     starts = np.concatenate([[0], np.cumsum(n_tokens.to_numpy())[:-1]]).astype(np.int64)
@@ -211,10 +218,6 @@ def _write_shard(rows: pa.Table, split: str, name: str, enc: Path, out: Path, pa
     pq.write_table(lineage, lineage_path)
     return {"name": name, "documents": len(w.lengths), "tokens": w.tokens, "bin_sha256": w.bin_sha256,
             "idx_sha256": w.idx_sha256, "lineage_sha256": file_sha256(lineage_path)}
-
-
-def _token_file(path: Path, dtype: np.dtype) -> np.ndarray:
-    return np.memmap(path, dtype=dtype, mode="r") if path.stat().st_size else np.zeros(0, dtype)
 
 
 def _source_counts(rows: pa.Table) -> dict[str, dict[str, int]]:
