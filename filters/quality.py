@@ -203,6 +203,22 @@ class QualityStage(Stage):
         labels = np.array([r[1] == POS for r in test], bool)
         scores = np.array([r[4] for r in test], float)
         prec, rec = precision_recall(labels, scores)
+        alpha, threshold, target, doc_rate, byte_rate, scored_bytes = self._calibrate(ctx, model_path, test)
+        metrics = {"auc": auc(labels, scores), "precision": prec, "recall": rec, "n_train": n_train,
+                   "n_test": len(test), "n_test_pos": int(labels.sum()), "n_test_neg": int((~labels).sum()),
+                   "mode": c.mode, "alpha": alpha, "threshold": threshold, "model": model_path,
+                   "calibrated_on": "held_out" if target is None else "all_scored", "expected_web_keep_rate": doc_rate,
+                   "scored_bytes": int(scored_bytes), "expected_scored_tokens_kept": None if byte_rate is None
+                   else round(byte_rate * scored_bytes / c.bytes_per_token)}
+        metrics = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
+        (ctx.workdir / "quality_eval.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        ctx.log(f"quality: held-out AUC {metrics['auc']}, precision {prec:.3f}, recall {rec:.3f} "
+                f"on {len(test)} documents; model {model_path}")
+        return {"model": model_path, "seed": ctx.seed, "alpha": alpha, "threshold": threshold, "summary": metrics}
+
+    def _calibrate(self, ctx: FitContext, model_path: str, test: list[tuple]) -> tuple:
+        """``(alpha, threshold, target, expected doc keep rate, byte keep rate, scored bytes)``."""
+        c = self.config
         alpha, threshold, target = c.alpha, c.threshold, c.target_keep_rate
         if c.target_keep_rate is None and c.target_tokens is None:
             # No target: the keep rate is estimated on the held-out web documents (a bounded sample).
@@ -238,17 +254,7 @@ class QualityStage(Stage):
                 doc_rate, byte_rate = hist_keep_rates(hist, alpha)
             else:
                 threshold, doc_rate, byte_rate = _threshold_cut(ctx, score_fn, hist, target, by_bytes)
-        metrics = {"auc": auc(labels, scores), "precision": prec, "recall": rec, "n_train": n_train,
-                   "n_test": len(test), "n_test_pos": int(labels.sum()), "n_test_neg": int((~labels).sum()),
-                   "mode": c.mode, "alpha": alpha, "threshold": threshold, "model": model_path,
-                   "calibrated_on": "held_out" if target is None else "all_scored", "expected_web_keep_rate": doc_rate,
-                   "scored_bytes": int(scored_bytes), "expected_scored_tokens_kept": None if byte_rate is None
-                   else round(byte_rate * scored_bytes / c.bytes_per_token)}
-        metrics = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
-        (ctx.workdir / "quality_eval.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        ctx.log(f"quality: held-out AUC {metrics['auc']}, precision {prec:.3f}, recall {rec:.3f} "
-                f"on {len(test)} documents; model {model_path}")
-        return {"model": model_path, "seed": ctx.seed, "alpha": alpha, "threshold": threshold, "summary": metrics}
+        return alpha, threshold, target, doc_rate, byte_rate, scored_bytes
 
     def _train(self, train: list[tuple], workdir: Path, seed: int) -> tuple[str, int]:
         c = self.config

@@ -48,6 +48,9 @@ LINEAGE_SCHEMA = pa.schema([("split", pa.string()), ("shard", pa.string()), ("do
                             ("repeat_index", pa.int32()), ("token_offset", pa.int64()),
                             ("n_tokens", pa.int64())])
 INDEX_ROW_GROUP = 1 << 16
+# Instance order: by shuffle key; the rest only breaks ties between copies of one id (ids should be unique in a
+# run, but the order must not depend on which part a repeated id came from).
+ORDER = [(c, "ascending") for c in ("key", "id", "repeat_index", "source", "url", "n_tokens", "chars")]
 
 
 def file_sha256(path: Path) -> str:
@@ -78,7 +81,7 @@ def instance_rows(docs: pa.Table, seed: int) -> pa.Table:
 def write_index(batches: list[pa.Table], path: Path) -> pa.Table:
     """Sort a part's instance rows by key and write them (row groups carry key statistics for pruning)."""
     index = pa.concat_tables(batches) if batches else INDEX_SCHEMA.empty_table()
-    index = index.sort_by([("key", "ascending"), ("id", "ascending"), ("repeat_index", "ascending")])
+    index = index.sort_by(ORDER)
     pq.write_table(index, path, row_group_size=INDEX_ROW_GROUP)
     return index
 
@@ -159,7 +162,7 @@ def _bucket_filter(bucket: dict[str, Any], val_fraction: float, forced: str | No
 
 def read_bucket(bucket: dict[str, Any], parts: list[str], enc_dir: Path, val_fraction: float,
                 forced: str | None) -> pa.Table:
-    """The bucket's instances from every part's index, with ``part``, in (key, id, repeat) order."""
+    """The bucket's instances from every part's index, with ``part``, in ``ORDER``."""
     expr = _bucket_filter(bucket, val_fraction, forced)
     tables = []
     for i, name in enumerate(parts):
@@ -167,8 +170,7 @@ def read_bucket(bucket: dict[str, Any], parts: list[str], enc_dir: Path, val_fra
         tables.append(t.append_column("part", pa.array(np.full(t.num_rows, i, np.int32))))
     if not tables:
         return INDEX_SCHEMA.empty_table().append_column("part", pa.array([], pa.int32()))
-    return pa.concat_tables(tables).sort_by([("key", "ascending"), ("id", "ascending"),
-                                             ("repeat_index", "ascending")])
+    return pa.concat_tables(tables).sort_by(ORDER)
 
 
 def write_bucket(bucket: dict[str, Any], parts: list[str], enc_dir: str, out_dir: str, dtype: str, eod_id: int,
