@@ -159,3 +159,13 @@ def test_trace_returns_the_source_url(run: Path, corpus: Path) -> None:
     assert trace(run, 0, 0)["shard"] == "train-00000"
     with pytest.raises(IndexError):
         trace(run, "train-00000", 10**9)
+
+
+def test_repeated_ids_do_not_make_the_order_depend_on_parts(docs, tmp_path: Path) -> None:
+    rows = docs[:60]
+    rows = rows + [{**rows[5], "text": rows[7]["text"]}, {**rows[9], "url": "https://example.org/copy"}]
+    a, b = tmp_path / "a", tmp_path / "b"
+    build_run(write_parts(rows, 1, a / "in"), a, seed=3, shard_tokens=5_000)
+    build_run(write_parts(list(reversed(rows)), 3, b / "in"), b, seed=3, shard_tokens=5_000,
+              model=str(a / "tokenizer" / "tokenizer.model"))
+    assert shard_bytes(a) == shard_bytes(b)
