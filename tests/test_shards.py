@@ -169,3 +169,14 @@ def test_repeated_ids_do_not_make_the_order_depend_on_parts(docs, tmp_path: Path
     build_run(write_parts(list(reversed(rows)), 3, b / "in"), b, seed=3, shard_tokens=5_000,
               model=str(a / "tokenizer" / "tokenizer.model"))
     assert shard_bytes(a) == shard_bytes(b)
+
+
+def test_empty_parts_and_a_lone_document(run: Path, docs, tmp_path: Path) -> None:
+    from curate.shards.publish import check_published
+
+    model = str(run / "tokenizer" / "tokenizer.model")
+    parts = write_parts([], 1, tmp_path / "in0") + write_parts(docs[:1], 1, tmp_path / "in1")
+    out = build_run(parts, tmp_path / "r", seed=1, model=model)["tokenize"]
+    assert out["encoded_docs"] == 1 and sum(out["shards"].values()) == 1 and check_published(tmp_path / "r") == []
+    out = build_run(parts[:1], tmp_path / "e", seed=1, model=model)["tokenize"]
+    assert out["shards"] == {"train": 0, "val": 0} and out["tokens"] == {"train": 0, "val": 0}
