@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,6 +87,7 @@ def test_sigkill_during_a_rerun_never_breaks_the_manifest(finished) -> None:
     rng = random.Random(7)
     killed = 0
     for attempt in range(4):
+        shutil.rmtree(run / publish.STAGING, ignore_errors=True)  # wait for this attempt's own staging
         proc = subprocess.Popen([sys.executable, "-c", script.replace("SEED", str(20 + attempt))], cwd=REPO)
         t0 = time.time()
         while not (run / publish.STAGING).exists() and proc.poll() is None and time.time() - t0 < 60:

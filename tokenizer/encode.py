@@ -44,7 +44,7 @@ def _repeats(rb: pa.RecordBatch) -> pa.Array:
     return pa.array([int(m.get("repeat", 1)) for m in meta_dicts(pa.Table.from_batches([rb]))], pa.int32())
 
 
-def encode_part(path: Path, model: str, out_dir: str, dtype: str, seed: int, val_fraction: float,
+def encode_part(path: Path, model: str, out_dir: str, dtype: str, seed: int = 0, val_fraction: float = 0.0,
                 batch_rows: int = 1024) -> dict[str, Any]:
     """Encode part ``path`` batch by batch into ``<name>.tok`` and its instance index ``<name>.index.parquet``
     (see ``curate.shards.writer``); returns the name and the part's counts."""
