@@ -264,7 +264,8 @@ class QualityStage(Stage):
                 examples.append((doc_hash(seed, f"{did}:{j}"), f"{label} {ft_line(chunk, c.max_chars)}"))
         examples.sort()  # deterministic shuffle
         train_file = workdir / "quality_train.txt"
-        train_file.write_text("".join(line.replace("\n", " ") + "\n" for _, line in examples), encoding="utf-8")
+        with open(train_file, "w", encoding="utf-8") as f:  # line by line: no second copy of the sample's text
+            f.writelines(line.replace("\n", " ") + "\n" for _, line in examples)
         path = workdir / "quality.bin"
         args = dict(input=str(train_file), epoch=c.epoch, lr=c.lr, dim=c.dim, wordNgrams=c.word_ngrams,
                     bucket=c.bucket, minCount=c.min_count, thread=1, seed=seed, verbose=0)
