@@ -99,3 +99,13 @@ def test_sigkill_during_a_rerun_never_breaks_the_manifest(finished) -> None:
         proc.wait()
         assert check_published(run) == [], f"attempt {attempt}"
     assert killed >= 2
+
+
+def test_a_run_from_before_shard_sets_is_taken_over(finished) -> None:
+    run, parts = finished
+    link_target = (run / "shards").resolve()
+    (run / "shards").unlink()
+    (run / "shards").mkdir()  # the old layout: shards/ a plain directory
+    (run / "shards" / "train-00000.bin").write_bytes(b"old")
+    build_run(parts, run, seed=12, model=str(run / "tokenizer" / "tokenizer.model"))
+    assert (run / "shards").is_symlink() and check_published(run) == [] and not link_target.exists()
