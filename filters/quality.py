@@ -31,8 +31,8 @@ from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curate.batches import read_batches
 from curate.schema import split_by_source
 from curate.stage import FitContext, Stage, StageResult
 from filters._stage import Verdict, run_docs
@@ -42,17 +42,9 @@ from filters.classifier import (HIST_BINS, HIST_EDGES, NEG, POS, auc, chunks, do
 from filters.fasttext_util import load_model, predict_labels
 
 
-BATCH_ROWS = 1024
-
-
 def score(model: Any, text: str, max_chars: int) -> float:
     """P(high quality) for one document."""
     return predict_labels(model, ft_line(text, max_chars)).get(POS, 0.0)
-
-
-def _batches(path: str, columns: list[str]) -> Iterator[pa.Table]:
-    for rb in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
-        yield pa.Table.from_batches([rb])
 
 
 def _classes(t: pa.Table, positives: list[str], negatives: list[str]) -> Iterator[tuple[str, list, list]]:
@@ -66,7 +58,7 @@ def _classes(t: pa.Table, positives: list[str], negatives: list[str]) -> Iterato
 def _count_part(path: str, positives: list[str], negatives: list[str]) -> dict[str, int]:
     """Documents of each class in one part (for the sampling cut)."""
     n = {POS: 0, NEG: 0}
-    for t in _batches(path, ["id", "source", "kind", "text"]):
+    for t in read_batches(path, ["id", "source", "kind", "text"]):
         for label, ids, _ in _classes(t, positives, negatives):
             n[label] += len(ids)
     return n
@@ -79,7 +71,7 @@ def _sample_part(path: str, positives: list[str], negatives: list[str], seed: in
     back: held-out documents come back scored, the others as hashes only (they only place the cut)."""
     model = load_model(model_path) if model_path else None
     out: list[tuple] = []
-    for t in _batches(path, ["id", "source", "kind", "text"]):
+    for t in read_batches(path, ["id", "source", "kind", "text"]):
         for label, ids, texts in _classes(t, positives, negatives):
             for i, x in zip(ids, texts):
                 h = doc_hash(seed, "sample:" + i)
@@ -110,7 +102,7 @@ def _score_part(path: str, model_path: str, scored: list[str], max_chars: int, o
     ``apply`` will score, saved in ``out_dir``; returns its path (the driver adds them up one at a time)."""
     model = load_model(model_path)
     hist = np.zeros((3, len(edges)))
-    for t in _batches(path, ["source", "kind", "text"]):
+    for t in read_batches(path, ["source", "kind", "text"]):
         texts = [x or "" for x in split_by_source(t, scored)[0]["text"].to_pylist()]
         if texts:
             hist += score_histogram(np.array([score(model, x, max_chars) for x in texts], float),

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curate.batches import read_batches
 from curate.schema import meta_dicts
 from curate.shards.writer import instance_rows, part_summary, write_index
 
@@ -40,8 +40,8 @@ def part_name(path: Path) -> str:
     return "enc-" + hashlib.blake2b(str(Path(path).resolve()).encode(), digest_size=8).hexdigest()
 
 
-def _repeats(rb: pa.RecordBatch) -> pa.Array:
-    return pa.array([int(m.get("repeat", 1)) for m in meta_dicts(pa.Table.from_batches([rb]))], pa.int32())
+def _repeats(t: pa.Table) -> pa.Array:
+    return pa.array([int(m.get("repeat", 1)) for m in meta_dicts(t)], pa.int32())
 
 
 def encode_part(path: Path, model: str, out_dir: str, dtype: str, seed: int = 0, val_fraction: float = 0.0,
@@ -54,8 +54,7 @@ def encode_part(path: Path, model: str, out_dir: str, dtype: str, seed: int = 0,
     index: list[pa.Table] = []
     offset = 0
     with open(out / f"{name}.tok", "wb") as f:
-        for rb in pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
-                                                    columns=["id", "source", "url", "text", "meta"]):
+        for rb in read_batches(path, ["id", "source", "url", "text", "meta"], batch_rows):
             texts = [t or "" for t in rb.column("text").to_pylist()]
             flat, lengths = encode_texts(sp, texts, np.dtype(dtype))
             f.write(flat.tobytes())

@@ -9,23 +9,14 @@ characters in all (the driver's share is bounded by the recipe, not by the corpu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curate.batches import read_batches
 from curate.mix.draws import draw64
 from curate.schema import meta_dicts
 from tokenizer.train import doc_lines
-
-BATCH_ROWS = 1024
-
-
-def _batches(path: Path, columns: list[str]) -> Iterator[pa.Table]:
-    for rb in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
-        yield pa.Table.from_batches([rb])
-
 
 def _repeats(t: pa.Table) -> list[int]:
     return [int(m.get("repeat", 1)) for m in meta_dicts(t)]
@@ -33,14 +24,14 @@ def _repeats(t: pa.Table) -> list[int]:
 
 def part_chars(path: Path) -> int:
     """Repeat-weighted character count of one Parquet part."""
-    return sum(len(x or "") * r for t in _batches(path, ["text", "meta"])
+    return sum(len(x or "") * r for t in read_batches(path, ["text", "meta"])
                for x, r in zip(t.column("text").to_pylist(), _repeats(t)))
 
 
 def sample_part(path: Path, seed: int, prob: float) -> list[tuple[int, int, str]]:
     """``(key, line number, line)`` drawn from one part; sorting them orders the sample deterministically."""
     out = []
-    for t in _batches(path, ["id", "text", "meta"]):
+    for t in read_batches(path, ["id", "text", "meta"]):
         for doc, text, rep in zip(t.column("id").to_pylist(), t.column("text").to_pylist(), _repeats(t)):
             lines = doc_lines(text or "")
             for r in range(rep if lines else 0):
