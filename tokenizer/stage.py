@@ -1,6 +1,7 @@
 """The ``tokenize`` stage: train (or reuse) the tokenizer, then encode, shuffle and shard the documents.
 
-``fit`` trains sentencepiece BPE on a sample of the mixed documents (see ``tokenizer.train``) or copies
+``fit`` trains sentencepiece BPE (``tokenizer.train``) on a sample of about ``sample_chars`` characters of the
+mixed documents, drawn batch by batch in the tasks (``tokenizer.sample``), or copies
 the model given by ``model:`` into ``runs/<r>/tokenizer/``. ``apply`` passes documents through
 (empty texts are dropped as ``tokenize:empty``). ``finalize`` encodes the stage's output parts in
 parallel (one task per part), shuffles them into shards with one task per bucket of shards
