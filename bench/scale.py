@@ -79,7 +79,7 @@ def generate(n: int, out: Path, corpus: Path, sample: Path) -> dict[str, Path]:
 
 
 def train_tokenizer(files: dict[str, Path], out: Path) -> Path:
-    from tokenizer.train import doc_lines, train_sentencepiece
+    from curate.tokenizer.train import doc_lines, train_sentencepiece
 
     model = out / "tokenizer" / "tokenizer.model"
     if model.exists():

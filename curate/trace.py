@@ -31,6 +31,12 @@ def _shard_entry(manifest: dict, shard: str | int) -> dict:
     raise TraceError(f"no shard {shard!r}; shards: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
 
 
+def _lineage_file(run: Path, manifest: dict, shard: str) -> Path:
+    """The shard's own lineage file (``<set>/lineage/<shard>.parquet``); the whole table for older runs."""
+    lineage = run / manifest["lineage"]
+    return lineage / f"{shard}.parquet" if lineage.is_dir() else lineage
+
+
 def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
     """The document behind token ``token`` (0-based position in the shard's ``.bin``) of shard ``shard``
     (a name like ``train-00003``/``val-00000`` or an index into the train split)."""
@@ -49,7 +55,7 @@ def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
         doc_index, offset = reader.locate(int(token))
     except IndexError as e:
         raise TraceError(f"shard {entry['name']}: {e} (tokens are numbered from 0)") from None
-    lin = pq.read_table(run / manifest["lineage"],
+    lin = pq.read_table(_lineage_file(run, manifest, entry["name"]),
                         filters=[("shard", "==", entry["name"]), ("doc_index", "==", doc_index)]).to_pylist()
     if len(lin) != 1:
         raise LookupError(f"lineage has {len(lin)} rows for {entry['name']} document {doc_index}")

@@ -66,19 +66,6 @@ def calibrate_alpha(scores: np.ndarray, target: float, weights: np.ndarray | Non
     return (lo * hi) ** 0.5
 
 
-def calibrate_threshold(scores: np.ndarray, target: float, weights: np.ndarray | None = None) -> float:
-    """The score threshold keeping a fraction ``target`` of ``scores`` (of their total weight if given)."""
-    scores = np.asarray(scores, float)
-    if weights is None:
-        return float(np.quantile(scores, 1.0 - target))
-    order = np.argsort(-scores, kind="mergesort")
-    kept = np.cumsum(np.asarray(weights, float)[order]) / float(np.sum(weights))
-    i = min(int(np.searchsorted(kept, target)), len(scores) - 1)
-    if i > 0 and target - kept[i - 1] < kept[i] - target:  # the nearer of the two cuts around the target
-        i -= 1
-    return float(scores[order][i])
-
-
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """ROC AUC as the Mann-Whitney U statistic (ties count half)."""
     labels = np.asarray(labels, bool)
@@ -104,3 +91,43 @@ def precision_recall(labels: np.ndarray, scores: np.ndarray, threshold: float = 
     pred = np.asarray(scores, float) >= threshold
     tp = int((pred & labels).sum())
     return (tp / int(pred.sum()) if pred.any() else 0.0, tp / int(labels.sum()) if labels.any() else 0.0)
+
+
+# Score histogram for calibration: fixed logit-spaced bins (scores near 0 and 1 keep their resolution), merged by
+# adding counts, so calibrating on every scored document needs no list of scores.
+HIST_BINS = 4096
+HIST_LOGIT = 16.0
+HIST_EDGES = np.concatenate([[0.0], 1.0 / (1.0 + np.exp(-np.linspace(-HIST_LOGIT, HIST_LOGIT, HIST_BINS)[1:]))])
+
+
+def score_histogram(scores: np.ndarray, nbytes: np.ndarray, edges: np.ndarray = HIST_EDGES) -> np.ndarray:
+    """``(3, len(edges))``: documents, utf-8 bytes and score sum per bin; bin b holds ``edges[b] <= s`` below
+    the next edge, so ``s >= edges[b]`` is exactly "in bin b or above" (scores below ``edges[0]`` count in bin 0)."""
+    s = np.asarray(scores, float)
+    n = len(edges)
+    b = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n - 1)
+    return np.stack([np.bincount(b, minlength=n), np.bincount(b, np.asarray(nbytes, float), n),
+                     np.bincount(b, s, n)]).astype(float)
+
+
+def _hist_points(hist: np.ndarray, by_bytes: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Non-empty bins' mean scores and their weights (documents or bytes)."""
+    full = hist[0] > 0
+    return hist[2][full] / hist[0][full], hist[1 if by_bytes else 0][full]
+
+
+def kept_shares(w: np.ndarray, above: float = 0.0) -> np.ndarray:
+    """``kept[b]``: share of all weight at or above bin ``b`` (``above``: weight beyond the last bin)."""
+    total = float(w.sum()) + above
+    return (np.cumsum(w[::-1])[::-1] + above) / max(total, 1e-300)
+
+
+def hist_alpha(hist: np.ndarray, target: float, by_bytes: bool) -> float:
+    scores, weights = _hist_points(hist, by_bytes)
+    return calibrate_alpha(scores, target, weights)
+
+
+def hist_keep_rates(hist: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Expected share of documents and of bytes kept by the Pareto rule."""
+    (s, docs), (_, nbytes) = _hist_points(hist, False), _hist_points(hist, True)
+    return expected_keep_rate(s, alpha, docs), expected_keep_rate(s, alpha, nbytes)

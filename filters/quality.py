@@ -10,27 +10,36 @@ threshold) to keep that share of the scored documents, ``target_tokens`` to keep
 of them (utf-8 bytes / ``bytes_per_token``, the planner's estimate: the tokenizer is trained later, on the
 filtered mix; counted before dedup); both score every such document in ``fit`` to calibrate on them. Scores go
 into ``meta.quality_score`` / ``meta.quality_keep``.
+
+Nothing per document reaches the driver beyond bounded samples: the training/held-out sample is the global
+bottom-``max_docs_per_class`` of each class by hash of (seed, id) (tasks count the classes, then return only
+documents under a hash cut of about k + 6 sigma; with ``model:`` given they return held-out scores, no text);
+calibration merges fixed-size score histograms written by the tasks (``filters.classifier.score_histogram``),
+and a threshold is refined by a second histogram of the one bin the cut falls in.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curate.batches import read_batches
 from curate.recipe import PATH, bounds
 from curate.schema import split_by_source
 from curate.stage import FitContext, Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
-from curate.filters.classifier import (NEG, POS, auc, calibrate_alpha, calibrate_threshold, chunks, doc_hash,
-                                expected_keep_rate, ft_line, pareto_keep, precision_recall)
+from curate.filters.classifier import (HIST_BINS, HIST_EDGES, NEG, POS, auc, chunks, doc_hash, expected_keep_rate, ft_line,
+                                hist_alpha, hist_keep_rates, kept_shares, pareto_keep, precision_recall,
+                                score_histogram)
 from curate.filters.fasttext_util import load_model, predict_labels
 
 
@@ -39,25 +48,93 @@ def score(model: Any, text: str, max_chars: int) -> float:
     return predict_labels(model, ft_line(text, max_chars)).get(POS, 0.0)
 
 
-def _sample_part(path: str, positives: list[str], negatives: list[str], seed: int, cap: int) -> list[tuple]:
-    """(hash, label, id, text) for the ``cap`` lowest-hash documents of each class in one part: merging
-    per-part samples by hash gives the same global sample however the data is partitioned."""
-    t = pq.read_table(path, columns=["id", "source", "kind", "text"])
-    out: list[tuple] = []
+def _classes(t: pa.Table, positives: list[str], negatives: list[str]) -> Iterator[tuple[str, list, list]]:
+    """(label, ids, texts) of the non-empty documents of each class in one batch."""
     for label, names in ((POS, positives), (NEG, negatives)):
         sub = split_by_source(t, names)[0]
-        rows = [(doc_hash(seed, "sample:" + i), label, i, x) for i, x in
-                zip(sub["id"].to_pylist(), sub["text"].to_pylist()) if x and x.strip()]
-        out.extend(sorted(rows)[:cap])
+        keep = [(i, x) for i, x in zip(sub["id"].to_pylist(), sub["text"].to_pylist()) if x and x.strip()]
+        yield label, [i for i, _ in keep], [x for _, x in keep]
+
+
+def _count_part(path: str, positives: list[str], negatives: list[str]) -> dict[str, int]:
+    """Documents of each class in one part (for the sampling cut)."""
+    n = {POS: 0, NEG: 0}
+    for t in read_batches(path, ["id", "source", "kind", "text"]):
+        for label, ids, _ in _classes(t, positives, negatives):
+            n[label] += len(ids)
+    return n
+
+
+def _sample_part(path: str, positives: list[str], negatives: list[str], seed: int, cuts: dict[str, int],
+                 model_path: str | None, test_fraction: float, max_chars: int) -> list[tuple]:
+    """``(hash, label, id, text, score, utf-8 bytes)`` of each document of one part whose hash is below its class's cut:
+    a superset of the global bottom-k, the same whatever the partitioning. With a saved model, no text comes
+    back: held-out documents come back scored, the others as hashes only (they only place the cut)."""
+    model = load_model(model_path) if model_path else None
+    out: list[tuple] = []
+    for t in read_batches(path, ["id", "source", "kind", "text"]):
+        for label, ids, texts in _classes(t, positives, negatives):
+            for i, x in zip(ids, texts):
+                h = doc_hash(seed, "sample:" + i)
+                if h >= cuts[label]:
+                    continue
+                if model is None:
+                    out.append((h, label, i, x, None, None))
+                elif _is_test(h, test_fraction):
+                    out.append((h, label, i, None, score(model, x, max_chars), len(x.encode("utf-8"))))
+                else:
+                    out.append((h, label, i, None, None, None))
     return out
 
 
-def _score_part(path: str, model_path: str, scored: list[str], max_chars: int) -> list[tuple[float, int]]:
-    """(score, utf-8 bytes) of each document of one part that ``apply`` will score."""
-    t = pq.read_table(path, columns=["source", "kind", "text"])
+def _is_test(h: int, test_fraction: float) -> bool:
+    return (h >> 40) % 10000 < test_fraction * 10000
+
+
+def _sample_cut(n: int, k: int) -> int:
+    """A hash cut keeping about k + 6 sigma of n uniformly hashed documents (all of them when n is small)."""
+    want = k + 6.0 * math.sqrt(k) + 16
+    return 2**64 if want >= n else int(2**64 * want / n)
+
+
+def _score_part(path: str, model_path: str, scored: list[str], max_chars: int, out_dir: str,
+                edges: np.ndarray = HIST_EDGES) -> str:
+    """Score histogram over ``edges`` (``filters.classifier.score_histogram``) of the documents of one part that
+    ``apply`` will score, saved in ``out_dir``; returns its path (the driver adds them up one at a time)."""
     model = load_model(model_path)
-    texts = [x or "" for x in split_by_source(t, scored)[0]["text"].to_pylist()]
-    return [(score(model, x, max_chars), len(x.encode("utf-8"))) for x in texts]
+    hist = np.zeros((3, len(edges)))
+    for t in read_batches(path, ["source", "kind", "text"]):
+        texts = [x or "" for x in split_by_source(t, scored)[0]["text"].to_pylist()]
+        if texts:
+            hist += score_histogram(np.array([score(model, x, max_chars) for x in texts], float),
+                                    np.array([len(x.encode("utf-8")) for x in texts], float), edges)
+    out = Path(out_dir) / f"hist-{hashlib.blake2b(path.encode(), digest_size=8).hexdigest()}.npy"
+    np.save(out, hist)
+    return str(out)
+
+
+def _histogram(ctx: FitContext, fn: Any) -> np.ndarray:
+    total = None
+    for f in ctx.map_parts(functools.partial(_call_str, fn)):
+        h = np.load(f)
+        total = h if total is None else total + h
+        Path(f).unlink()
+    return total if total is not None else np.zeros((3, HIST_BINS))
+
+
+def _threshold_cut(ctx: FitContext, score_fn: Any, coarse: np.ndarray, target: float,
+                   by_bytes: bool) -> tuple[float, float, float]:
+    """The threshold keeping the share ``target`` of the scored documents (or bytes), to about a document: the
+    coarse histogram finds the bin the cut falls in, a second pass histograms that bin finely. Returns the
+    threshold and the shares of documents and bytes it keeps."""
+    w = coarse[1 if by_bytes else 0]
+    b = int(np.nonzero(kept_shares(w) >= target)[0][-1])
+    lo, hi = HIST_EDGES[b], HIST_EDGES[b + 1] if b + 1 < HIST_BINS else 1.0 + 1e-6
+    edges = np.concatenate([[-np.inf], np.linspace(lo, hi, HIST_BINS + 1)])  # below, fine bins, at or above hi
+    fine = _histogram(ctx, functools.partial(score_fn, edges=edges))
+    kept = kept_shares(fine[1 if by_bytes else 0])
+    j = 1 + int(np.argmin(np.abs(kept[1:] - target)))
+    return float(edges[j]), float(kept_shares(fine[0])[j]), float(kept_shares(fine[1])[j])
 
 
 class QualityStage(Stage):
@@ -97,67 +174,84 @@ class QualityStage(Stage):
             raise ValueError(f"quality.mode must be 'pareto' or 'threshold', got {c.mode!r}")
         if c.target_keep_rate is not None and c.target_tokens is not None:
             raise ValueError("quality: set target_keep_rate or target_tokens, not both")
-        fn = functools.partial(_sample_part, positives=c.positives, negatives=c.negatives, seed=ctx.seed,
-                               cap=c.max_docs_per_class)
-        sample = sorted(r for part in ctx.map_parts(functools.partial(_call_str, fn)) for r in part)
+        counts = ctx.map_parts(functools.partial(_call_str, functools.partial(
+            _count_part, positives=c.positives, negatives=c.negatives)))
+        cuts = {lab: _sample_cut(sum(n[lab] for n in counts), c.max_docs_per_class) for lab in (POS, NEG)}
+        model_path = str(Path(c.model).resolve()) if c.model else None
+        fn = functools.partial(_sample_part, positives=c.positives, negatives=c.negatives, seed=ctx.seed, cuts=cuts,
+                               model_path=model_path, test_fraction=c.test_fraction, max_chars=c.max_chars)
+        # About max_docs_per_class + 6 sigma rows per class come back: the global bottom-k is cut from them.
+        sample = sorted((r for part in ctx.map_parts(functools.partial(_call_str, fn)) for r in part),
+                        key=lambda r: r[:3])
         by_label = {lab: [r for r in sample if r[1] == lab][: c.max_docs_per_class] for lab in (POS, NEG)}
-        is_test = {r[2]: (r[0] >> 40) % 10000 < c.test_fraction * 10000 for rs in by_label.values() for r in rs}
-        test = [r for rs in by_label.values() for r in rs if is_test[r[2]]]
+        test = [r for rs in by_label.values() for r in rs if _is_test(r[0], c.test_fraction)]
         ctx.workdir.mkdir(parents=True, exist_ok=True)
-        if c.model:
-            model_path = str(Path(c.model).resolve())
+        if model_path:
             n_train = 0
         else:
             if not by_label[POS] or not by_label[NEG]:
                 raise ValueError(f"quality: need both positives {c.positives} and negatives {c.negatives} in the "
                                  f"input to train (found {len(by_label[POS])} / {len(by_label[NEG])} documents); "
                                  "or set quality.model to a saved model")
-            train = [r for rs in by_label.values() for r in rs if not is_test[r[2]]]
+            train = [r[:4] for rs in by_label.values() for r in rs if not _is_test(r[0], c.test_fraction)]
             model_path, n_train = self._train(train, ctx.workdir, ctx.seed)
-        model = load_model(model_path)
+            model = load_model(model_path)
+            test = [(*r[:4], score(model, r[3], c.max_chars), len(r[3].encode("utf-8"))) for r in test]
         labels = np.array([r[1] == POS for r in test], bool)
-        scores = np.array([score(model, r[3], c.max_chars) for r in test], float)
+        scores = np.array([r[4] for r in test], float)
         prec, rec = precision_recall(labels, scores)
-        # Without a target, the keep rate is estimated on held-out web documents; with one, every document
-        # to be scored is scored here (one distributed pass) so the calibration is made on the very population
-        # ``apply`` will see: a threshold then meets the target to a document, Pareto sampling in expectation.
-        pop_scores, pop_bytes = scores[~labels], np.array([len(r[3].encode()) for r in test if r[1] != POS], float)
-        alpha, threshold, target = c.alpha, c.threshold, c.target_keep_rate
-        if c.target_keep_rate is not None or c.target_tokens is not None:
-            fn = functools.partial(_score_part, model_path=model_path, scored=c.score_kinds, max_chars=c.max_chars)
-            pop = sorted(x for part in ctx.map_parts(functools.partial(_call_str, fn)) for x in part)
-            pop_scores, pop_bytes = np.array([x[0] for x in pop], float), np.array([x[1] for x in pop], float)
-        if c.target_tokens is not None and pop_bytes.sum():
-            target = c.target_tokens * c.bytes_per_token / pop_bytes.sum()
-            if target >= 1.0:
-                ctx.log(f"quality: target_tokens {c.target_tokens:,} is at least all ~"
-                        f"{pop_bytes.sum() / c.bytes_per_token:,.0f} scored tokens: keeping nearly everything")
-            target = min(target, 0.999)
-        weights = pop_bytes if c.target_tokens is not None else None
-        if target is not None and len(pop_scores):
-            if c.mode == "pareto":
-                alpha = calibrate_alpha(pop_scores, target, weights)
-            else:
-                threshold = calibrate_threshold(pop_scores, target, weights)
-        if not len(pop_scores):
-            doc_rate = byte_rate = None
-        elif c.mode == "pareto":
-            doc_rate = expected_keep_rate(pop_scores, alpha)
-            byte_rate = expected_keep_rate(pop_scores, alpha, pop_bytes)
-        else:
-            keep = pop_scores >= threshold
-            doc_rate, byte_rate = float(keep.mean()), float(pop_bytes[keep].sum() / max(pop_bytes.sum(), 1.0))
+        alpha, threshold, target, doc_rate, byte_rate, scored_bytes = self._calibrate(ctx, model_path, test)
         metrics = {"auc": auc(labels, scores), "precision": prec, "recall": rec, "n_train": n_train,
                    "n_test": len(test), "n_test_pos": int(labels.sum()), "n_test_neg": int((~labels).sum()),
                    "mode": c.mode, "alpha": alpha, "threshold": threshold, "model": model_path,
                    "calibrated_on": "held_out" if target is None else "all_scored", "expected_web_keep_rate": doc_rate,
-                   "scored_bytes": int(pop_bytes.sum()), "expected_scored_tokens_kept": None if byte_rate is None
-                   else round(byte_rate * pop_bytes.sum() / c.bytes_per_token)}
+                   "scored_bytes": int(scored_bytes), "expected_scored_tokens_kept": None if byte_rate is None
+                   else round(byte_rate * scored_bytes / c.bytes_per_token)}
         metrics = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
         (ctx.workdir / "quality_eval.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         ctx.log(f"quality: held-out AUC {metrics['auc']}, precision {prec:.3f}, recall {rec:.3f} "
                 f"on {len(test)} documents; model {model_path}")
         return {"model": model_path, "seed": ctx.seed, "alpha": alpha, "threshold": threshold, "summary": metrics}
+
+    def _calibrate(self, ctx: FitContext, model_path: str, test: list[tuple]) -> tuple:
+        """``(alpha, threshold, target, expected doc keep rate, byte keep rate, scored bytes)``."""
+        c = self.config
+        alpha, threshold, target = c.alpha, c.threshold, c.target_keep_rate
+        if c.target_keep_rate is None and c.target_tokens is None:
+            # No target: the keep rate is estimated on the held-out web documents (a bounded sample).
+            neg = [r for r in test if r[1] != POS]
+            pop, nbytes = np.array([r[4] for r in neg], float), np.array([r[5] for r in neg], float)
+            scored_bytes = float(nbytes.sum())
+            if not len(pop):
+                doc_rate = byte_rate = None
+            elif c.mode == "pareto":
+                doc_rate, byte_rate = expected_keep_rate(pop, alpha), expected_keep_rate(pop, alpha, nbytes)
+            else:
+                keep = pop >= threshold
+                doc_rate, byte_rate = float(keep.mean()), float(nbytes[keep].sum() / max(scored_bytes, 1.0))
+        else:
+            # A target: every document ``apply`` will score is scored here (a distributed pass merged as a
+            # fixed-size histogram), so the calibration is made on the very population ``apply`` will see.
+            (ctx.workdir / "hist").mkdir(parents=True, exist_ok=True)
+            score_fn = functools.partial(_score_part, model_path=model_path, scored=c.score_kinds,
+                                         max_chars=c.max_chars, out_dir=str(ctx.workdir / "hist"))
+            hist = _histogram(ctx, score_fn)
+            scored_bytes = float(hist[1].sum())
+            if c.target_tokens is not None and scored_bytes:
+                target = c.target_tokens * c.bytes_per_token / scored_bytes
+                if target >= 1.0:
+                    ctx.log(f"quality: target_tokens {c.target_tokens:,} is at least all ~"
+                            f"{scored_bytes / c.bytes_per_token:,.0f} scored tokens: keeping nearly everything")
+                target = min(target, 0.999)
+            by_bytes = c.target_tokens is not None
+            if not hist[0].sum():
+                doc_rate = byte_rate = None
+            elif c.mode == "pareto":
+                alpha = hist_alpha(hist, target, by_bytes)
+                doc_rate, byte_rate = hist_keep_rates(hist, alpha)
+            else:
+                threshold, doc_rate, byte_rate = _threshold_cut(ctx, score_fn, hist, target, by_bytes)
+        return alpha, threshold, target, doc_rate, byte_rate, scored_bytes
 
     def _train(self, train: list[tuple], workdir: Path, seed: int) -> tuple[str, int]:
         c = self.config
@@ -167,7 +261,8 @@ class QualityStage(Stage):
                 examples.append((doc_hash(seed, f"{did}:{j}"), f"{label} {ft_line(chunk, c.max_chars)}"))
         examples.sort()  # deterministic shuffle
         train_file = workdir / "quality_train.txt"
-        train_file.write_text("".join(line.replace("\n", " ") + "\n" for _, line in examples), encoding="utf-8")
+        with open(train_file, "w", encoding="utf-8") as f:  # line by line: no second copy of the sample's text
+            f.writelines(line.replace("\n", " ") + "\n" for _, line in examples)
         path = workdir / "quality.bin"
         args = dict(input=str(train_file), epoch=c.epoch, lr=c.lr, dim=c.dim, wordNgrams=c.word_ngrams,
                     bucket=c.bucket, minCount=c.min_count, thread=1, seed=seed, verbose=0)

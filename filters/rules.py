@@ -23,7 +23,6 @@ character counts as two columns).
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 

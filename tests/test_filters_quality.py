@@ -9,7 +9,8 @@ from tests.test_filters_data import dedup_docs, table
 
 from curate.stage import FitContext
 from curate.filters.classifier import auc, calibrate_alpha, expected_keep_rate, pareto_draw
-from curate.filters.quality import QualityStage
+from curate.filters.classifier import NEG, POS
+from curate.filters.quality import QualityStage, _sample_part
 
 
 def _serial(fn, items):
@@ -118,3 +119,19 @@ def test_token_budget_calibration(fitted, tmp_path, mode):
     with pytest.raises(ValueError, match="not both"):
         QualityStage.from_dict({"target_tokens": 1, "target_keep_rate": 0.5}).fit(
             FitContext(parts, tmp_path, 1234, _serial))
+
+
+def test_bottom_k_sample_is_partition_independent_and_a_saved_model_pulls_no_text(fitted, tmp_path):
+    stage, state, t, d = fitted
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(t, whole)
+    small = {"epoch": 10, "max_docs_per_class": 40}
+    a = QualityStage.from_dict(small).fit(FitContext(sorted(d.glob("part-*.parquet")), tmp_path / "a", 1234, _serial))
+    b = QualityStage.from_dict(small).fit(FitContext([whole], tmp_path / "b", 1234, _serial))
+    assert a["summary"]["n_test"] == b["summary"]["n_test"] and a["summary"]["auc"] == b["summary"]["auc"]
+    assert (tmp_path / "a" / "quality_train.txt").read_bytes() == (tmp_path / "b" / "quality_train.txt").read_bytes()
+    assert 0 < a["summary"]["n_test"] < 40  # 2 x 40 sampled documents, about 20% of them held out
+    rows = _sample_part(str(whole), ["wiki", "books"], ["web"], 1234, {POS: 2**64, NEG: 2**64}, state["model"],
+                        0.2, 20000)
+    assert len(rows) == t.num_rows and all(r[3] is None for r in rows)  # hashes and scores, never text
+    assert 0 < sum(r[4] is not None for r in rows) < t.num_rows

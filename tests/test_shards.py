@@ -19,9 +19,10 @@ from tests.test_shards_corpus import build_run, corpus_docs, write_parts
 
 
 def shard_bytes(run: Path) -> dict[str, str]:
-    files = sorted((run / "shards").glob("*.bin")) + sorted((run / "shards").glob("*.idx"))
-    files.append(run / "shards" / "lineage.parquet")
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    """Digest of every file of the published set (token files, indexes, lineage, tokenizer copy)."""
+    files = sorted(f for f in (run / "shards").rglob("*") if f.is_file())
+    assert any(f.suffix == ".bin" for f in files) and any(f.parent.name == "lineage" for f in files)
+    return {str(f.relative_to(run / "shards")): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,10 @@ def test_shards_identical_across_partitioning_and_workers(run: Path, docs, repea
     one = tmp_path / "run1"
     build_run(write_parts(list(reversed(docs)), 1, one / "in", repeats), one, seed=11)
     assert shard_bytes(one) == shard_bytes(run)
+    assert (one / "manifest.json").read_bytes() != (run / "manifest.json").read_bytes()  # the parts' paths
+    small = tmp_path / "buckets"  # one shuffle task per shard instead of one for all: same bytes
+    build_run(write_parts(docs, 4, small / "in", repeats), small, seed=11, shuffle_bucket_tokens=1)
+    assert shard_bytes(small) == shard_bytes(run)
     assert (one / "tokenizer" / "tokenizer.model").read_bytes() == (run / "tokenizer" / "tokenizer.model").read_bytes()
     other = tmp_path / "seed12"
     build_run(write_parts(docs, 3, other / "in", repeats), other, seed=12,
@@ -154,3 +159,24 @@ def test_trace_returns_the_source_url(run: Path, corpus: Path) -> None:
     assert trace(run, 0, 0)["shard"] == "train-00000"
     with pytest.raises(TraceError, match="out of range"):
         trace(run, "train-00000", 10**9)
+
+
+def test_repeated_ids_do_not_make_the_order_depend_on_parts(docs, tmp_path: Path) -> None:
+    rows = docs[:60]
+    rows = rows + [{**rows[5], "text": rows[7]["text"]}, {**rows[9], "url": "https://example.org/copy"}]
+    a, b = tmp_path / "a", tmp_path / "b"
+    build_run(write_parts(rows, 1, a / "in"), a, seed=3, shard_tokens=5_000)
+    build_run(write_parts(list(reversed(rows)), 3, b / "in"), b, seed=3, shard_tokens=5_000,
+              model=str(a / "tokenizer" / "tokenizer.model"))
+    assert shard_bytes(a) == shard_bytes(b)
+
+
+def test_empty_parts_and_a_lone_document(run: Path, docs, tmp_path: Path) -> None:
+    from curate.shards.publish import check_published
+
+    model = str(run / "tokenizer" / "tokenizer.model")
+    parts = write_parts([], 1, tmp_path / "in0") + write_parts(docs[:1], 1, tmp_path / "in1")
+    out = build_run(parts, tmp_path / "r", seed=1, model=model)["tokenize"]
+    assert out["encoded_docs"] == 1 and sum(out["shards"].values()) == 1 and check_published(tmp_path / "r") == []
+    out = build_run(parts[:1], tmp_path / "e", seed=1, model=model)["tokenize"]
+    assert out["shards"] == {"train": 0, "val": 0} and out["tokens"] == {"train": 0, "val": 0}

@@ -79,10 +79,11 @@ def test_tokenize_files_writes_shards_and_manifest(model: Path, corpus: Path, tm
                          shard_tokens=200_000, val_fraction=0.1, seed=2)
     m = json.loads(Path(out["manifest"]).read_text())
     assert out["encoded_docs"] == 400 and out["dropped"] == {} and out["input"] == 400
-    assert m["vocab_size"] == 1500 and m["dtype"] == "uint16" and m["tokenizer"]["path"] == "tokenizer/tokenizer.model"
+    assert m["vocab_size"] == 1500 and m["dtype"] == "uint16"
+    assert (tmp_path / "run" / m["tokenizer"]["path"]).read_bytes() == model.read_bytes()  # the set's own copy
     docs = sum(v["documents"] for s in m["per_source"].values() for v in s.values())
     assert docs == 400 and 20 < sum(e["documents"] for e in m["splits"]["val"]) < 80
     cpt = m["per_source"]["train"]["docs"]["chars_per_token"]
     assert 1.5 < cpt < 6
-    assert pq.read_table(tmp_path / "run" / "shards" / "lineage.parquet").num_rows == 400
-    assert m["documents"] == ["stages/01_tokenize/part-00000.parquet"]
+    assert pq.read_table(tmp_path / "run" / m["lineage"]).num_rows == 400
+    assert m["documents"] == ["documents/part-00000.parquet"]

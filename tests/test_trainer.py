@@ -37,7 +37,7 @@ def test_val_loss_decreases_and_checkpoint_saved(run: Path, tmp_path: Path) -> N
 
 def _copy(run: Path, tmp: Path) -> Path:
     dst = tmp / "copy"
-    shutil.copytree(run, dst, ignore=shutil.ignore_patterns("stages", "in", "work"))
+    shutil.copytree(run, dst, symlinks=True, ignore=shutil.ignore_patterns("stages", "in", "work"))
     return dst
 
 

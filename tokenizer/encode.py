@@ -1,8 +1,9 @@
 """Encode one Parquet part into a token file plus a per-document table (runs as one Ray task).
 
 Outputs in ``out_dir``: ``<name>.tok`` (raw: all documents' tokens concatenated, no EOD, in the shard
-dtype) and ``<name>.docs.parquet`` (id, source, url, repeat, chars, n_tokens, offset into the token file).
-Memory: one Parquet row group of text and its tokens at a time.
+dtype) and ``<name>.index.parquet`` (one row per document instance, sorted by shuffle key: id, source, url,
+repeat index, chars, n_tokens, offset into the token file; see ``curate.shards.writer``).
+Memory: one batch of text and its tokens at a time, plus the part's compact instance index (no text).
 """
 from __future__ import annotations
 
@@ -14,13 +15,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curate.batches import read_batches
 from curate.schema import meta_dicts
-
-DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("url", pa.string()),
-                         ("repeat", pa.int32()), ("chars", pa.int64()), ("n_tokens", pa.int64()),
-                         ("offset", pa.int64())])
+from curate.shards.writer import instance_rows, part_summary, write_index
 
 
 @lru_cache(maxsize=4)
@@ -42,27 +40,30 @@ def part_name(path: Path) -> str:
     return "enc-" + hashlib.blake2b(str(Path(path).resolve()).encode(), digest_size=8).hexdigest()
 
 
-def encode_part(path: Path, model: str, out_dir: str, dtype: str, batch_rows: int = 1024) -> dict[str, Any]:
-    """Encode part ``path``; returns file names and per-source counts (docs, chars, tokens)."""
+def _repeats(t: pa.Table) -> pa.Array:
+    return pa.array([int(m.get("repeat", 1)) for m in meta_dicts(t)], pa.int32())
+
+
+def encode_part(path: Path, model: str, out_dir: str, dtype: str, seed: int = 0, val_fraction: float = 0.0,
+                batch_rows: int = 1024) -> dict[str, Any]:
+    """Encode part ``path`` batch by batch into ``<name>.tok`` and its instance index ``<name>.index.parquet``
+    (see ``curate.shards.writer``); returns the name and the part's counts."""
     sp = load_model(model)
     out = Path(out_dir)
     name = part_name(path)
-    tok_path = out / f"{name}.tok"
-    rows: dict[str, list] = {f.name: [] for f in DOCS_SCHEMA}
+    index: list[pa.Table] = []
     offset = 0
-    with open(tok_path, "wb") as f:
-        for rb in pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
-                                                    columns=["id", "source", "url", "text", "meta"]):
+    with open(out / f"{name}.tok", "wb") as f:
+        for rb in read_batches(path, ["id", "source", "url", "text", "meta"], batch_rows):
             texts = [t or "" for t in rb.column("text").to_pylist()]
             flat, lengths = encode_texts(sp, texts, np.dtype(dtype))
             f.write(flat.tobytes())
-            rows["id"] += rb.column("id").to_pylist()
-            rows["source"] += rb.column("source").to_pylist()
-            rows["url"] += rb.column("url").to_pylist()
-            rows["repeat"] += [int(m.get("repeat", 1)) for m in meta_dicts(pa.Table.from_batches([rb]))]
-            rows["chars"] += [len(t) for t in texts]
-            rows["n_tokens"] += lengths.tolist()
-            rows["offset"] += (offset + np.concatenate([[0], np.cumsum(lengths)[:-1]])).tolist() if len(lengths) else []
+            starts = offset + np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+            docs = pa.table({"id": rb.column("id"), "source": rb.column("source"), "url": rb.column("url"),
+                             "repeat": _repeats(rb),
+                             "chars": pa.array([len(t) for t in texts], pa.int64()),
+                             "n_tokens": pa.array(lengths, pa.int64()), "offset": pa.array(starts, pa.int64())})
+            index.append(instance_rows(docs, seed))
             offset += int(lengths.sum())
-    pq.write_table(pa.table(rows, schema=DOCS_SCHEMA), out / f"{name}.docs.parquet")
-    return {"name": name, "docs": len(rows["id"]), "tokens": offset}
+    written = write_index(index, out / f"{name}.index.parquet")
+    return {"name": name, "tokens": offset, **part_summary(written, val_fraction)}

@@ -1,14 +1,16 @@
 """The ``tokenize`` stage: train (or reuse) the tokenizer, then encode, shuffle and shard the documents.
 
-``fit`` trains sentencepiece BPE on a sample of the mixed documents (see ``tokenizer.train``) or copies
+``fit`` trains sentencepiece BPE (``tokenizer.train``) on a sample of about ``sample_chars`` characters of the
+mixed documents, drawn batch by batch in the tasks (``tokenizer.sample``), or copies
 the model given by ``model:`` into ``runs/<r>/tokenizer/``. ``apply`` passes documents through
 (empty texts are dropped as ``tokenize:empty``). ``finalize`` encodes the stage's output parts in
-parallel (one task per part) and writes ``shards/`` and ``manifest.json`` (see ``curate.shards.writer``).
+parallel (one task per part), shuffles them into shards with one task per bucket of shards
+(``curate.shards.writer``) and publishes the shard set and ``manifest.json`` atomically
+(``curate.shards.publish``). The driver only sees per-part and per-bucket counts.
 """
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -22,10 +24,12 @@ import pyarrow as pa
 from curate.recipe import PATH, bounds
 from curate.schema import empty_drops, with_reason
 from curate.shards.megatron import token_dtype
-from curate.shards.writer import file_sha256, write_shards
+from curate.shards.publish import TOKENIZER, publish, staging_dir
+from curate.shards.writer import file_sha256, merge_buckets, plan, write_bucket
 from curate.stage import FitContext, Stage, StageResult
 from curate.tokenizer.encode import encode_part, load_model
-from curate.tokenizer.train import install_model, part_chars, sample_part, train_sentencepiece, write_hf_config
+from curate.tokenizer.sample import part_chars, sample_part
+from curate.tokenizer.train import install_model, train_sentencepiece, write_hf_config
 
 MANIFEST_VERSION = 1
 
@@ -54,6 +58,9 @@ class TokenizeStage(Stage):
         eod_token: str = "<|endoftext|>"
         special_tokens: list[str] = field(default_factory=list)  # extra control symbols
         byte_fallback: bool = True
+        # Tokens of shards written by one shuffle task: bounds that task's memory (its index rows, ~100 bytes
+        # per document); does not change the output.
+        shuffle_bucket_tokens: int = 2**26
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
         c = self.config
@@ -95,32 +102,33 @@ class TokenizeStage(Stage):
     def finalize(self, ctx: FitContext, state: dict[str, Any]) -> dict[str, Any]:
         c = self.config
         dtype = token_dtype(state["vocab_size"])
+        run = ctx.run_dir
         enc_dir = ctx.workdir / "encoded"
         shutil.rmtree(enc_dir, ignore_errors=True)
         enc_dir.mkdir(parents=True)
-        encoded = ctx.map_parts(partial(encode_part, model=state["model"], out_dir=str(enc_dir), dtype=dtype.name))
-        out = write_shards(enc_dir, [e["name"] for e in encoded], ctx.run_dir / "shards", dtype,
-                           state["eod_id"], ctx.seed, c.shard_tokens, c.val_fraction)
-        shutil.rmtree(enc_dir)
-        run = ctx.run_dir
-        manifest = {
+        staging = staging_dir(run)
+        encoded = ctx.map_parts(partial(encode_part, model=state["model"], out_dir=str(enc_dir), dtype=dtype.name,
+                                        seed=ctx.seed, val_fraction=c.val_fraction))
+        layout = plan(encoded, c.val_fraction, c.shard_tokens, c.shuffle_bucket_tokens)
+        written = ctx.map(partial(write_bucket, parts=[e["name"] for e in encoded], enc_dir=str(enc_dir),
+                                  out_dir=str(staging), dtype=dtype.name, eod_id=state["eod_id"],
+                                  val_fraction=c.val_fraction, forced=layout.forced_val), layout.buckets)
+        splits, per_source = merge_buckets(written)
+        shutil.copyfile(state["model"], staging / TOKENIZER)
+        write_hf_config(staging, c.eod_token)  # HF AutoTokenizer loads the set's own copy with EOD as EOS
+        manifest = publish(run, staging, {
             "manifest_version": MANIFEST_VERSION, "format": "megatron-mmidx", "dtype": dtype.name,
             "vocab_size": state["vocab_size"], "eod_id": state["eod_id"], "eod_token": c.eod_token,
             "eod_is_eos": state.get("eos_id") == state["eod_id"],  # tokenizers report it as EOS
-            "tokenizer": {"type": "sentencepiece-bpe", "path": _rel(Path(state["model"]), run),
-                          "sha256": file_sha256(Path(state["model"])),
+            "tokenizer": {"type": "sentencepiece-bpe", "sha256": file_sha256(Path(state["model"])),
                           "reused_from": state.get("reused_from")},
-            "seed": ctx.seed, "val_fraction": c.val_fraction, "shard_tokens": c.shard_tokens,
-            "splits": out["splits"],
-            "tokens": {s: sum(x["tokens"] for x in v) for s, v in out["splits"].items()},
-            "per_source": out["per_source"], "lineage": out["lineage"],
-            "documents": sorted(_rel(p, run) for p in ctx.parts),
-        }
-        tmp = run / ".manifest.json.tmp"
-        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, run / "manifest.json")
-        summary = {"shards": {s: len(v) for s, v in out["splits"].items()}, "tokens": manifest["tokens"],
+            "seed": ctx.seed, "val_fraction": c.val_fraction, "shard_tokens": c.shard_tokens, "splits": splits,
+            "tokens": {s: sum(x["tokens"] for x in v) for s, v in splits.items()}, "per_source": per_source,
+            "documents": sorted(_rel(p, run) for p in ctx.parts)})
+        shutil.rmtree(enc_dir)
+        summary = {"shards": {s: len(v) for s, v in splits.items()}, "tokens": manifest["tokens"],
                    "tokenizer": manifest["tokenizer"], "vocab_size": state["vocab_size"], "dtype": dtype.name,
-                   "per_source": out["per_source"], "encoded_docs": sum(e["docs"] for e in encoded)}
+                   "per_source": per_source, "encoded_docs": sum(e["docs"] for e in encoded),
+                   "shuffle_buckets": len(layout.buckets)}
         ctx.log(f"tokenize: {summary['shards']} shards, tokens {manifest['tokens']}")
         return {"tokenize": summary}

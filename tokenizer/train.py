@@ -20,11 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
-import pyarrow.parquet as pq
 
-from curate.mix.draws import draw64
-from curate.schema import meta_dicts
 
 MAX_LINE_BYTES = 8192
 MODEL_NAME = "tokenizer.model"
@@ -39,28 +35,6 @@ def doc_lines(text: str) -> list[str]:
     """Training 'sentences': non-empty lines, long ones cut into MAX_LINE_BYTES//4-char pieces."""
     step = MAX_LINE_BYTES // 4
     return [ln[i:i + step] for ln in text.split("\n") if ln.strip() for i in range(0, len(ln), step)]
-
-
-def part_chars(path: Path) -> int:
-    """Repeat-weighted character count of one Parquet part."""
-    t = pq.read_table(path, columns=["text", "meta"])
-    reps = [int(m.get("repeat", 1)) for m in meta_dicts(t)]
-    return sum(len(x or "") * r for x, r in zip(t.column("text").to_pylist(), reps))
-
-
-def sample_part(path: Path, seed: int, prob: float) -> list[tuple[int, int, str]]:
-    """``(key, line number, line)`` drawn from one part; sorting them orders the sample deterministically."""
-    t = pq.read_table(path, columns=["id", "text", "meta"])
-    out = []
-    for doc, text, meta in zip(t.column("id").to_pylist(), t.column("text").to_pylist(), meta_dicts(t)):
-        lines = doc_lines(text or "")
-        if not lines:
-            continue
-        for r in range(int(meta.get("repeat", 1))):
-            key = draw64(seed, "sample", doc, r)
-            picks = np.random.Generator(np.random.PCG64(key)).random(len(lines)) < prob
-            out.extend((key, int(j), lines[j]) for j in np.flatnonzero(picks))
-    return out
 
 
 def train_sentencepiece(lines: Iterable[str], out_dir: str | Path, vocab_size: int = 8000,

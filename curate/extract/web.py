@@ -19,7 +19,6 @@ bounds the work (the extractors are linear-time in the input size).
 """
 from __future__ import annotations
 
-import os
 import re
 import signal
 import threading

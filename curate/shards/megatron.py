@@ -7,6 +7,7 @@ Index layout (little endian), as written by Megatron-Core's ``_IndexWriter``:
 """
 from __future__ import annotations
 
+import hashlib
 import struct
 from pathlib import Path
 
@@ -26,39 +27,39 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 
 class IndexedWriter:
-    """Stream documents into ``<prefix>.bin``; ``close()`` writes ``<prefix>.idx``."""
+    """Stream documents into ``<prefix>.bin``; ``close()`` writes ``<prefix>.idx``. ``tokens`` is a running
+    total (O(1) per document) and the files' SHA-256 digests are computed as they are written."""
 
     def __init__(self, prefix: str | Path, dtype: np.dtype):
         self.prefix = Path(prefix)
         self.dtype = np.dtype(dtype)
         self._bin = open(self.prefix.with_suffix(".bin"), "wb")
+        self._bin_hash = hashlib.sha256()
         self.lengths: list[int] = []
+        self.tokens = 0
+        self.bin_sha256 = self.idx_sha256 = ""
 
     def add(self, tokens: np.ndarray) -> None:
         arr = np.ascontiguousarray(tokens, dtype=self.dtype)
-        self._bin.write(arr.tobytes())
+        data = arr.tobytes()
+        self._bin.write(data)
+        self._bin_hash.update(data)
         self.lengths.append(int(arr.size))
-
-    @property
-    def tokens(self) -> int:
-        return sum(self.lengths)
+        self.tokens += int(arr.size)
 
     def close(self) -> None:
         self._bin.close()
+        self.bin_sha256 = self._bin_hash.hexdigest()
         lengths = np.asarray(self.lengths, dtype=np.int32)
         pointers = np.zeros(len(lengths), dtype=np.int64)
         if len(lengths) > 1:
             np.cumsum(lengths[:-1].astype(np.int64) * self.dtype.itemsize, out=pointers[1:])
         doc_idx = np.arange(len(lengths) + 1, dtype=np.int64)
-        with open(self.prefix.with_suffix(".idx"), "wb") as f:
-            f.write(HEADER)
-            f.write(struct.pack("<Q", VERSION))
-            f.write(struct.pack("<B", DTYPE_CODES[self.dtype]))
-            f.write(struct.pack("<Q", len(lengths)))
-            f.write(struct.pack("<Q", len(doc_idx)))
-            f.write(lengths.tobytes())
-            f.write(pointers.tobytes())
-            f.write(doc_idx.tobytes())
+        idx = b"".join([HEADER, struct.pack("<Q", VERSION), struct.pack("<B", DTYPE_CODES[self.dtype]),
+                        struct.pack("<Q", len(lengths)), struct.pack("<Q", len(doc_idx)),
+                        lengths.tobytes(), pointers.tobytes(), doc_idx.tobytes()])
+        self.prefix.with_suffix(".idx").write_bytes(idx)
+        self.idx_sha256 = hashlib.sha256(idx).hexdigest()
 
 
 class IndexedReader:
