@@ -16,7 +16,9 @@ bookkeeping (per-part stats, ``_SUCCESS.json``, fitted state, a stage's ``work/`
 """
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import inspect
 import json
 import pickle
@@ -55,19 +57,52 @@ def _sha(*parts: Any) -> str:
 
 
 def code_version(cls: type) -> str:
-    """Hash of the engine's contract files and every module of the package that implements ``cls``
-    (e.g. all of ``curate/extract/`` for the extract stage), so a code change there is never mixed
-    with outputs of the old code."""
+    """Hash of the engine's contract files, every module of the package that implements ``cls`` (e.g. all
+    of ``curate/extract/`` for the extract stage) and the project modules those import at module level
+    (e.g. ``curate/shards/`` for the tokenize stage), so a code change there is never mixed with outputs
+    of the old code."""
     here = Path(__file__).parent
     src = Path(inspect.getsourcefile(cls) or "")
     pkg = src.parent if src.parent != here else None  # a module directly in curate/: only itself
-    files = [here / f for f in ENGINE_FILES] + (sorted(pkg.rglob("*.py")) if pkg else [src])
+    files = [here / f for f in ENGINE_FILES] + _import_closure(sorted(pkg.rglob("*.py")) if pkg else [src])
     h = hashlib.sha256()
     for f in files:
         if f.is_file():
             h.update(f.name.encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:12]
+
+
+def _import_closure(files: list[Path]) -> list[Path]:
+    """``files`` plus the project's modules they import at module level, transitively, in a fixed order."""
+    root = Path(__file__).resolve().parent.parent
+    seen: dict[Path, None] = {}
+    todo = [f.resolve() for f in files]
+    while todo:
+        f = todo.pop(0)
+        if f in seen or not f.is_file():
+            continue
+        seen[f] = None
+        for name in _module_imports(f):
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                continue
+            origin = Path(spec.origin).resolve() if spec and spec.origin else None
+            if origin and origin.is_relative_to(root) and ".venv" not in origin.parts and origin.name != "__init__.py":
+                todo.append(origin)
+    return sorted(seen)
+
+
+def _module_imports(path: Path) -> list[str]:
+    """Absolute module names a file imports at module level (``from a.b import c`` gives a.b and a.b.c)."""
+    names: list[str] = []
+    for node in ast.parse(path.read_bytes()).body:
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names if a.name.startswith("curate")]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("curate"):
+            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    return names
 
 
 def _overrides(stage: Stage | None, method: str) -> bool:

@@ -86,4 +86,4 @@ def test_tokenize_files_writes_shards_and_manifest(model: Path, corpus: Path, tm
     cpt = m["per_source"]["train"]["docs"]["chars_per_token"]
     assert 1.5 < cpt < 6
     assert pq.read_table(tmp_path / "run" / m["lineage"]).num_rows == 400
-    assert m["documents"] == ["documents/part-00000.parquet"]
+    assert m["documents"] == ["stages/01_tokenize/part-00000.parquet"]
