@@ -96,7 +96,8 @@ def cmd_ablate(a: argparse.Namespace) -> int:
                        seeds=a.seeds, steps=a.steps, config=a.config, eval_files=a.eval, tokenizer=a.tokenizer,
                        tokens=a.tokens, out=a.out, workers=a.workers, device=a.device, threads=a.threads or None,
                        eval_tokens=a.eval_tokens, holdout_share=a.holdout_share,
-                       reference=a.reference.split(",") if a.reference else None, overrides=a.set)
+                       reference=a.reference.split(",") if a.reference else None, overrides=a.set,
+                       schedule=a.schedule, jobs=a.jobs)
     run_ablation(cfg)
     return 0
 
@@ -184,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default="raw,curated",
                    help="comma-separated: raw, curated, -STAGE (the recipe without it), or a recipe path")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per variant (0..N-1)")
-    p.add_argument("--steps", type=int, default=300, help="training steps per run")
+    p.add_argument("--steps", type=int, default=1000, help="training steps per run")
     p.add_argument("--config", default="tiny", choices=["tiny", "small", "gpt2"], help="the trainer's model size")
     p.add_argument("--eval", action="append", default=[], metavar="PATH.jsonl",
                    help="extra evaluation text (JSONL with 'text'), scored as its own source")
@@ -194,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="CPUs for the embedded Ray while building (0 = in-process)")
     p.add_argument("--device", default="auto", help="trainer device: auto (CUDA if available), cpu, cuda")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per training run (0 = torch's)")
+    p.add_argument("--jobs", type=int, help="training runs at once (default: 1 on a GPU, else one per core)")
+    p.add_argument("--schedule", default="cosine", choices=["constant", "cosine"], help="learning-rate schedule")
     p.add_argument("--eval-tokens", type=int, default=16384, help="tokens scored per evaluation source")
     p.add_argument("--holdout-share", type=float, default=0.02,
                    help="share of the reference sources' text held out for evaluation")

@@ -46,7 +46,7 @@ class AblateConfig:
     recipe: str
     variants: list[str] = field(default_factory=lambda: ["raw", "curated"])
     seeds: int = 3
-    steps: int = 300
+    steps: int = 1000
     config: str = "tiny"
     eval_files: list[str] = field(default_factory=list)
     tokenizer: str | None = None  # a sentencepiece model to use instead of training one on the curated mix
@@ -57,6 +57,8 @@ class AblateConfig:
     threads: int | None = 1  # torch CPU threads per training run (tiny models do not scale past one)
     eval_tokens: int = 16384  # tokens scored per evaluation source
     eval_every: int | None = None
+    schedule: str = "cosine"  # the trainer's learning-rate schedule (see trainer.train.lr_factor)
+    jobs: int | None = None  # concurrent training runs (default: one on a GPU, one per CPU core otherwise)
     holdout_share: float = 0.02
     chunk_chars: int = 4000
     reference: list[str] | None = None  # source names held out for evaluation (default: see variants.py)
@@ -73,11 +75,19 @@ def file_sha(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+# the driver's own modules: editing them changes no build (so they do not invalidate reused builds)
+DRIVER_FILES = {"curate/ablate/run.py", "curate/ablate/report.py", "curate/ablate/stats.py", "curate/cli.py",
+                "curate/report.py"}
+
+
 def code_fingerprint(*packages: str) -> str:
-    """Hash of every ``.py`` file of the named top-level packages (a code change invalidates skipped work)."""
+    """Hash of every ``.py`` file of the named top-level packages except ``DRIVER_FILES`` (a code change
+    invalidates skipped work)."""
     h = hashlib.sha256()
     for pkg in packages:
         for f in sorted((REPO / pkg).rglob("*.py")):
+            if str(f.relative_to(REPO)) in DRIVER_FILES:
+                continue
             h.update(str(f.relative_to(REPO)).encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -212,7 +222,13 @@ class Builder:
 
         raw = build_recipe(self.base, stages, self.holdout, self.reference, target, tokenizer)
         recipe = parse_recipe(raw, self.base_dir, default_name=str(self.base.get("name", "recipe")))
-        summary = Runner(recipe, self.dir, self.ex, log=lambda s: self.log(f"[{label}] {s}")).run()
+        with open(self.dir.parent / "build.log", "a", encoding="utf-8") as detail:
+            def log(line: str) -> None:  # every line to build.log; step lines and warnings also to the console
+                print(f"[{label}] {line}", file=detail, flush=True)
+                if line.startswith(("[", "WARNING")):
+                    self.log(f"[{label}] {line}")
+
+            summary = Runner(recipe, self.dir, self.ex, log=log).run()
         return raw, summary
 
     def build_at_budget(self, label: str, stages: list[dict[str, Any]], first_target: int, ref_tokens: int,
@@ -380,40 +396,84 @@ def _build_all(cfg: AblateConfig, base: dict[str, Any], base_dir: Path, stages: 
     return builds
 
 
+def train_one(job: dict[str, Any]) -> dict[str, Any]:
+    """One training run (a task: runs in a worker process when several run at once); writes metrics.json."""
+    from trainer.train import train
+
+    d = Path(job["dir"])
+    d.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with open(d / "train.log", "w", encoding="utf-8") as lf:
+        hist = train(job["manifest"], job["steps"], config=job["config"], device=job["device"], out=d,
+                     seed=job["seed"], eval_every=job["eval_every"], cpu_threads=job["threads"],
+                     eval_files=job["eval_files"], eval_tokens=job["eval_tokens"], schedule=job["schedule"],
+                     log=lambda s: print(s, file=lf, flush=True))
+    hist = json.loads(json.dumps(hist, default=str))
+    hist.update(ablate_key=job["key"], seconds=round(time.time() - t0, 1))
+    write_json_atomic(hist, d / "metrics.json")
+    return hist
+
+
+def _jobs(cfg: AblateConfig, n_runs: int) -> int:
+    """Concurrent training runs: one on a GPU; on CPU one per core (each with ``threads`` threads)."""
+    if cfg.jobs:
+        return cfg.jobs
+    import torch
+
+    if cfg.device != "cpu" and torch.cuda.is_available():
+        return 1
+    return max(1, min(n_runs, (os.cpu_count() or 1) // max(1, cfg.threads or 1)))
+
+
 def _train_all(cfg: AblateConfig, labels: list[str], out: Path, eval_files: list[Path],
                log: Callable[[str], None]) -> dict[str, Any]:
     """Train every variant with every seed (skipping runs whose inputs and settings are unchanged)."""
-    from trainer.train import train
-
-    runs: dict[str, Any] = {}
     eval_sha = {str(p): file_sha(p) for p in eval_files}
     code = code_fingerprint("trainer")
+    hists: dict[tuple[str, int], dict[str, Any]] = {}
+    todo = []
     for lbl in labels:
         man = out / "variants" / lbl / "manifest.json"
-        runs[lbl] = {}
         for seed in range(cfg.seeds):
             d = out / "variants" / lbl / "train" / f"seed-{seed}"
-            key = _sha([file_sha(man), eval_sha, cfg.steps, cfg.config, seed, cfg.eval_tokens, cfg.eval_every,
-                        cfg.device, code])
+            settings = [cfg.steps, cfg.config, seed, cfg.eval_tokens, cfg.eval_every, cfg.device, cfg.schedule]
+            key = _sha([file_sha(man), eval_sha, settings, code])
             mfile = d / "metrics.json"
             if mfile.is_file() and read_json(mfile).get("ablate_key") == key:
-                hist = read_json(mfile)
+                hists[lbl, seed] = read_json(mfile)
                 log(f"[{lbl}] seed {seed}: reusing the finished run")
-            else:
-                d.mkdir(parents=True, exist_ok=True)
-                t0 = time.time()
-                with open(d / "train.log", "w", encoding="utf-8") as lf:
-                    hist = train(man, cfg.steps, config=cfg.config, device=cfg.device, out=d, seed=seed,
-                                 eval_every=cfg.eval_every, cpu_threads=cfg.threads,
-                                 eval_files=[str(p) for p in eval_files], eval_tokens=cfg.eval_tokens,
-                                 log=lambda s: print(s, file=lf, flush=True))
-                hist = json.loads(json.dumps(hist, default=str))
-                hist.update(ablate_key=key, seconds=round(time.time() - t0, 1))
-                write_json_atomic(hist, mfile)
-                finals = ", ".join(f"{n} {v[-1][2]:.4f}" for n, v in hist["eval"].items())
-                log(f"[{lbl}] seed {seed}: {cfg.steps} steps in {hist['seconds']}s on {hist['device']}; "
-                    f"bits/byte {finals}")
-            runs[lbl][str(seed)] = {"eval": hist["eval"], "eval_sets": hist["eval_sets"], "device": hist["device"],
-                                    "params": hist["params"], "seconds": hist.get("seconds"),
-                                    "tokens_per_s": hist.get("tokens_per_s"), "dir": os.path.relpath(d, out)}
+                continue
+            todo.append({"label": lbl, "manifest": str(man), "dir": str(d), "key": key, "steps": cfg.steps,
+                         "config": cfg.config, "device": cfg.device, "seed": seed, "eval_every": cfg.eval_every,
+                         "threads": cfg.threads, "eval_files": [str(p) for p in eval_files],
+                         "eval_tokens": cfg.eval_tokens, "schedule": cfg.schedule})
+
+    def done(job: dict[str, Any], hist: dict[str, Any]) -> None:
+        hists[job["label"], job["seed"]] = hist
+        finals = ", ".join(f"{n} {v[-1][2]:.4f}" for n, v in hist["eval"].items())
+        log(f"[{job['label']}] seed {job['seed']}: {cfg.steps} steps in {hist['seconds']}s on {hist['device']}; "
+            f"bits/byte {finals}")
+
+    jobs = _jobs(cfg, len(todo))
+    if todo:
+        log(f"training {len(todo)} runs, {jobs} at a time")
+    if jobs <= 1:
+        for job in todo:
+            done(job, train_one(job))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(train_one, job): job for job in todo}
+            for f in as_completed(futures):
+                done(futures[f], f.result())
+    runs: dict[str, Any] = {}
+    for lbl in labels:
+        runs[lbl] = {}
+        for seed in range(cfg.seeds):
+            h, d = hists[lbl, seed], out / "variants" / lbl / "train" / f"seed-{seed}"
+            runs[lbl][str(seed)] = {"eval": h["eval"], "eval_sets": h["eval_sets"], "device": h["device"],
+                                    "params": h["params"], "seconds": h.get("seconds"),
+                                    "tokens_per_s": h.get("tokens_per_s"), "dir": os.path.relpath(d, out)}
     return runs
