@@ -165,3 +165,51 @@ def test_variant_names_and_the_paired_interval() -> None:
     # t(0.975, 2) = 4.3027: the half-width is 4.3027 * sd / sqrt(3)
     assert d["high"] - d["mean"] == pytest.approx(4.302653 * d["std"] / 3 ** 0.5, rel=1e-5)
     assert paired_difference([1.0], [2.0])["low"] is None
+
+
+def test_eval_file_loading_counts_bad_lines_and_caps_tokens(ablation, tmp_path: Path) -> None:
+    import sentencepiece as spm
+
+    from trainer.data import load_eval_jsonl
+
+    out, _ = ablation
+    sp = spm.SentencePieceProcessor(model_file=str(out / "variants" / "raw" / "tokenizer" / "tokenizer.model"))
+    texts = [r["text"] for r in _eval_records(out)[:3]]
+    lines = [json.dumps({"text": texts[0]}), "{not json", json.dumps(["a list"]), json.dumps({"id": 1}),
+             json.dumps({"text": ""}), json.dumps({"text": texts[1] + "\ud800"}), json.dumps({"text": texts[2]})]
+    f = tmp_path / "ev.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    full = load_eval_jsonl(f, "ev", sp, 1, 10**9)
+    assert full.docs == 3 and full.skipped == {"bad_json": 1, "no_text": 2, "empty_text": 1}
+    assert full.n_bytes == sum(len(t.encode()) for t in texts) + 1  # the lone surrogate scored as '?'
+    assert full.tokens[0] == 1 and (full.tokens == 1).sum() == 4 and not full.truncated
+    cap = len(sp.encode(texts[0])) + 5
+    part = load_eval_jsonl(f, "ev", sp, 1, cap)
+    assert part.truncated and part.docs == 2 and part.tokens.size - 1 == cap
+    second = sp.decode(part.tokens[len(sp.encode(texts[0])) + 2:-1].tolist())
+    assert part.n_bytes == len(texts[0].encode()) + len(second.encode()) and texts[1].startswith(second)
+
+
+def test_stream_evaluation_scores_each_token_once(ablation) -> None:
+    import math
+
+    import numpy as np
+    import torch
+
+    from trainer.data import EvalSet
+    from trainer.model import GPT, GPTConfig
+    from trainer.train import evaluate_stream
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=600, block_size=16, n_layer=1, n_head=2, n_embd=32))
+    toks = np.random.default_rng(0).integers(0, 600, 5 * 16 + 1)
+    nats, bpb = evaluate_stream(model, EvalSet("x", "x", toks, n_bytes=200, docs=1), torch.device("cpu"), batch_size=2)
+    t = torch.from_numpy(toks)
+    windows = torch.stack([t[i * 16:i * 16 + 17] for i in range(5)])
+    with torch.no_grad():
+        _, ref = model(windows[:, :-1], windows[:, 1:])
+    assert nats == pytest.approx(ref.item(), rel=1e-5)
+    assert bpb == pytest.approx(nats * 80 / math.log(2) / 200, rel=1e-9)
+    # a stream one token longer adds one short window, scored alone
+    nats2, _ = evaluate_stream(model, EvalSet("x", "x", np.append(toks, 7), 200, 1), torch.device("cpu"))
+    assert nats2 != nats

@@ -160,8 +160,8 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
         log("trainer: the manifest has no validation shards; no validation loss")
     evals = load_eval_sets(manifest_path, manifest, eval_files, eval_tokens) if eval_files else []
     eval_every = eval_every or max(1, steps // 10)
-    hist: dict[str, Any] = {"train": [], "val": [], "device": str(dev), "params": model.num_params(), "schedule": schedule,
-                            "config": asdict(gcfg), "eval": {e.name: [] for e in evals},
+    hist: dict[str, Any] = {"train": [], "val": [], "device": str(dev), "params": model.num_params(),
+                            "schedule": schedule, "config": asdict(gcfg), "eval": {e.name: [] for e in evals},
                             "eval_sets": {e.name: e.describe() for e in evals}}
     log(f"trainer: {config} GPT, {hist['params']:,} params, vocab {gcfg.vocab_size}, device {dev}, "
         f"bf16 {dev.type == 'cuda' and torch.cuda.is_bf16_supported()}")

@@ -75,9 +75,10 @@ def file_sha(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-# the driver's own modules: editing them changes no build (so they do not invalidate reused builds)
-DRIVER_FILES = {"curate/ablate/run.py", "curate/ablate/report.py", "curate/ablate/stats.py", "curate/cli.py",
-                "curate/report.py"}
+# the driver's own modules: editing them changes no build (so they do not invalidate reused builds; what
+# variants.py derives is in the build key as data)
+DRIVER_FILES = {"curate/ablate/run.py", "curate/ablate/report.py", "curate/ablate/stats.py",
+                "curate/ablate/variants.py", "curate/cli.py", "curate/report.py"}
 
 
 def code_fingerprint(*packages: str) -> str:
@@ -330,7 +331,8 @@ def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print) -> dict[
     clock.lap("training")
     record = {"recipe": recipe.name, "recipe_path": str(cfg.recipe), "settings": asdict(cfg),
               "eval_set": evalrec,
-              "eval_files": {name: {"path": str(p), "sha256": file_sha(p)} for name, p in _eval_names(eval_files).items()},
+              "eval_files": {name: {"path": str(p), "sha256": file_sha(p)}
+                             for name, p in _eval_names(eval_files).items()},
               "variants": {lbl: builds[lbl] for lbl in labels}, "runs": runs,
               "baseline": "raw" if "raw" in labels else labels[0], "timing": clock.phases}
     return write_outputs(record, out, log)

@@ -71,7 +71,8 @@ def variant_stages(base: dict[str, Any], variant: str) -> list[dict[str, Any]]:
     have = [stage_name(s) for s in out]
     for req in REQUIRED:
         if have.count(req) != 1:
-            raise RecipeError(f"variant {variant!r}: an ablation needs exactly one {req!r} stage, found {have.count(req)}")
+            raise RecipeError(f"variant {variant!r}: an ablation needs exactly one {req!r} stage, "
+                              f"found {have.count(req)}")
     return out
 
 
