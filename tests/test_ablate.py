@@ -119,6 +119,10 @@ def test_variants_hold_equal_tokens_and_results_are_recorded(ablation) -> None:
             for v in ("raw", "curated")}
     assert len(shas) == 1
     assert "data:image/png;base64," in (out / "ablation.html").read_text()
+    # built after curated in the same run directory: the runner's resume reused the shared prefix
+    raw_steps = json.loads((out / "variants" / "raw" / "summary.json").read_text())["stages"]
+    assert [(s["stage"], bool(s.get("reused"))) for s in raw_steps[:3]] == [
+        ("read", True), ("holdout", True), ("extract", True)], "the shared steps were not reused"
     assert rec["summary"] == saved["summary"]
 
 

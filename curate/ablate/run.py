@@ -111,8 +111,8 @@ class Clock:
         total = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
         for p in psutil.Process().children(recursive=True):
             try:
-                t = p.cpu_times()
-                total += t.user + t.system
+                t = p.cpu_times()  # with the children it reaped (Ray's workers, reaped by the raylet)
+                total += t.user + t.system + t.children_user + t.children_system
             except psutil.Error:
                 pass
         return total
