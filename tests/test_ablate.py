@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -50,7 +49,7 @@ def ablation(corpus: Path, tmp_path_factory) -> tuple[Path, dict]:
     tmp = tmp_path_factory.mktemp("ablate")
     cfg = AblateConfig(recipe=str(_recipe(corpus, tmp)), variants=["raw", "curated"], seeds=2, steps=4,
                        eval_every=2, eval_tokens=512, tokens=60_000, out=str(tmp / "out"), workers=0, device="cpu",
-                       holdout_share=0.1, chunk_chars=2000)
+                       holdout_share=0.1, chunk_chars=2000, eval_files=[str(corpus / "dedup" / "docs.jsonl")])
     return tmp / "out", run_ablation(cfg, log=lambda s: None)
 
 
@@ -104,10 +103,10 @@ def test_variants_hold_equal_tokens_and_results_are_recorded(ablation) -> None:
     assert max(tokens.values()) <= 1.01 * min(tokens.values()), tokens
     assert abs(tokens["curated"] - 60_000) <= 0.01 * 60_000, tokens
     saved = json.loads((out / "ablation.json").read_text())
-    assert saved["baseline"] == "raw" and set(saved["eval_files"]) == {"wiki", "books"}
+    assert saved["baseline"] == "raw" and set(saved["eval_files"]) == {"wiki", "books", "docs"}  # + --eval file
     assert saved["eval_set"]["sources"]["books"]["chunks"] > 0
     for v in ("raw", "curated"):
-        for name in ("wiki", "books"):
+        for name in ("wiki", "books", "docs"):
             res = saved["summary"]["results"][v][name]
             assert len(res["bpb"]["values"]) == 2 and all(0 < x < 20 for x in res["bpb"]["values"])
             curve = saved["runs"][v]["0"]["eval"][name]
@@ -169,6 +168,21 @@ def test_variant_names_and_the_paired_interval() -> None:
     # t(0.975, 2) = 4.3027: the half-width is 4.3027 * sd / sqrt(3)
     assert d["high"] - d["mean"] == pytest.approx(4.302653 * d["std"] / 3 ** 0.5, rel=1e-5)
     assert paired_difference([1.0], [2.0])["low"] is None
+
+
+def test_a_recipe_path_variant_uses_its_stages_on_the_same_sources(tmp_path: Path) -> None:
+    base = {"sources": [{"name": "web", "kind": "web"}, {"name": "wiki", "kind": "wiki"}],
+            "stages": [{"langid": {}}, {"mix": {"weights": {"web": 1}}}, {"tokenize": {}}]}
+    other = dict(base, stages=[{"dedup": {"threshold": 0.7}}, {"mix": {"weights": {"web": 0.5, "wiki": 0.5}}},
+                               {"tokenize": {}}])
+    path = tmp_path / "alt.yaml"
+    path.write_text(yaml.safe_dump(other))
+    assert variant_stages(base, str(path)) == other["stages"]
+    path.write_text(yaml.safe_dump(dict(other, sources=[{"name": "web", "kind": "web"}])))
+    with pytest.raises(RecipeError, match="differ from the base recipe"):
+        variant_stages(base, str(path))
+    with pytest.raises(RecipeError, match="not found"):
+        variant_stages(base, str(tmp_path / "missing.yaml"))
 
 
 def test_eval_file_loading_counts_bad_lines_and_caps_tokens(ablation, tmp_path: Path) -> None:

@@ -56,8 +56,8 @@ def format_table(record: dict[str, Any]) -> str:
                 ci = f"[{d['low']:+.4f}, {d['high']:+.4f}]" if d["low"] is not None else "[one seed: no interval]"
                 row += f"{d['mean']:+.4f} {ci}{' *' if d['excludes_zero'] else ''}"
             lines.append(row.rstrip())
-    lines.append(f"(mean ± std over seeds at the last step; Δ is paired by seed, * = the 95% t-interval excludes 0; "
-                 f"lower is better)")
+    lines.append("(mean ± std over seeds at the last step; Δ is paired by seed, * = the 95% t-interval excludes 0; "
+                 "lower is better)")
     return "\n".join(lines)
 
 
