@@ -45,12 +45,12 @@ def _recipe(corpus: Path, tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ablation(corpus: Path, tmp_path_factory) -> tuple[Path, dict]:
+def ablation(corpus: Path, tmp_path_factory) -> tuple[Path, dict, AblateConfig]:
     tmp = tmp_path_factory.mktemp("ablate")
     cfg = AblateConfig(recipe=str(_recipe(corpus, tmp)), variants=["raw", "curated"], seeds=2, steps=4,
                        eval_every=2, eval_tokens=512, tokens=60_000, out=str(tmp / "out"), workers=0, device="cpu",
                        holdout_share=0.1, chunk_chars=2000, eval_files=[str(corpus / "dedup" / "docs.jsonl")])
-    return tmp / "out", run_ablation(cfg, log=lambda s: None)
+    return tmp / "out", run_ablation(cfg, log=lambda s: None), cfg
 
 
 def _eval_records(out: Path) -> list[dict]:
@@ -79,7 +79,7 @@ def _shard_texts(variant: Path) -> tuple[set[str], list[str]]:
 
 
 def test_no_evaluation_document_reaches_any_variant(ablation) -> None:
-    out, _ = ablation
+    out, *_ = ablation
     recs = _eval_records(out)
     assert {r["source"] for r in recs} == {"wiki", "books"}
     assert any(r["whole"] for r in recs) and any(not r["whole"] for r in recs)  # wiki pages and book chunks
@@ -97,7 +97,7 @@ def test_no_evaluation_document_reaches_any_variant(ablation) -> None:
 
 
 def test_variants_hold_equal_tokens_and_results_are_recorded(ablation) -> None:
-    out, rec = ablation
+    out, rec, _ = ablation
     tokens = {v: sum(json.loads((out / "variants" / v / "manifest.json").read_text())["tokens"].values())
               for v in ("raw", "curated")}
     assert max(tokens.values()) <= 1.01 * min(tokens.values()), tokens
@@ -190,7 +190,7 @@ def test_eval_file_loading_counts_bad_lines_and_caps_tokens(ablation, tmp_path: 
 
     from trainer.data import load_eval_jsonl
 
-    out, _ = ablation
+    out, *_ = ablation
     sp = spm.SentencePieceProcessor(model_file=str(out / "variants" / "raw" / "tokenizer" / "tokenizer.model"))
     texts = [r["text"] for r in _eval_records(out)[:3]]
     lines = [json.dumps({"text": texts[0]}), "{not json", json.dumps(["a list"]), json.dumps({"id": 1}),
@@ -231,3 +231,13 @@ def test_stream_evaluation_scores_each_token_once(ablation) -> None:
     # a stream one token longer adds one short window, scored alone
     nats2, _ = evaluate_stream(model, EvalSet("x", "x", np.append(toks, 7), 200, 1), torch.device("cpu"))
     assert nats2 != nats
+
+
+def test_a_rerun_reuses_every_build_and_training_run(ablation) -> None:
+    out, rec, cfg = ablation
+    logs: list[str] = []
+    again = run_ablation(cfg, log=logs.append)
+    assert any("[curated] reusing the reference build" in s for s in logs)
+    assert any("[raw] reusing its build" in s for s in logs)
+    assert sum("reusing the finished run" in s for s in logs) == 4
+    assert again["summary"] == rec["summary"]
