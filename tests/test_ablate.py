@@ -241,3 +241,17 @@ def test_a_rerun_reuses_every_build_and_training_run(ablation) -> None:
     assert any("[raw] reusing its build" in s for s in logs)
     assert sum("reusing the finished run" in s for s in logs) == 4
     assert again["summary"] == rec["summary"]
+
+
+def test_a_second_ablation_into_a_busy_directory_stops_clearly(ablation, tmp_path: Path) -> None:
+    import dataclasses
+    import fcntl
+
+    _, _, cfg = ablation
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    with open(busy / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RecipeError, match="another ablation is running"):
+            run_ablation(dataclasses.replace(cfg, out=str(busy)), log=lambda s: None)
+    assert not (busy / "eval").exists()

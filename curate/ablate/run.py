@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import resource
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from curate.ablate.build import build_all
 from curate.ablate.evalset import build_eval_set
@@ -86,9 +87,6 @@ class Clock:
 
 def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the ablation described by ``cfg``; returns the ``ablation.json`` record."""
-    from curate.ablate.report import write_outputs
-    from curate.executor import make_executor
-
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     base = recipe.raw
     out = Path(cfg.out or Path("runs") / f"{recipe.name}-ablate")
@@ -110,6 +108,29 @@ def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print) -> dict[
             raise FileNotFoundError(f"--eval: no such file: {f}")
     holdout = {"share": cfg.holdout_share, "chunk_chars": cfg.chunk_chars}
     out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        return _run(cfg, recipe, labels, stages, reference, holdout, out, log)
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold ``out/.lock``: a second ablation into the same directory stops with a clear error."""
+    import fcntl
+
+    with open(out / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RecipeError(f"another ablation is running in {out}") from None
+        yield
+
+
+def _run(cfg: AblateConfig, recipe: Any, labels: list[str], stages: dict[str, list], reference: list[str],
+         holdout: dict[str, Any], out: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    from curate.ablate.report import write_outputs
+    from curate.executor import make_executor
+
+    base = recipe.raw
     clock = Clock()
     executor = make_executor(recipe.workers if cfg.workers is None else cfg.workers)
     try:
