@@ -255,3 +255,14 @@ def test_a_second_ablation_into_a_busy_directory_stops_clearly(ablation, tmp_pat
         with pytest.raises(RecipeError, match="another ablation is running"):
             run_ablation(dataclasses.replace(cfg, out=str(busy)), log=lambda s: None)
     assert not (busy / "eval").exists()
+
+
+def test_a_recipe_variant_may_not_take_a_builtin_name(ablation, tmp_path: Path) -> None:
+    import dataclasses
+
+    _, _, cfg = ablation
+    shadow = tmp_path / "curated.yaml"
+    shadow.write_text(Path(cfg.recipe).read_text())
+    with pytest.raises(RecipeError, match="built-in variant name"):
+        run_ablation(dataclasses.replace(cfg, variants=["raw", str(shadow)], out=str(tmp_path / "o")),
+                     log=lambda s: None)

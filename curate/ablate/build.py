@@ -1,6 +1,7 @@
 """Variant builds: one run directory, one variant after another, each at the reference token budget."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -9,8 +10,8 @@ import yaml
 
 from curate.ablate.keys import code_fingerprint, file_sha, sha
 from curate.ablate.variants import build_recipe, order_for_reuse
-from curate.io import read_json, write_json_atomic
-from curate.recipe import parse_recipe
+from curate.io import expand_paths, read_json, write_json_atomic
+from curate.recipe import RecipeError, parse_recipe
 
 if TYPE_CHECKING:
     from curate.ablate.run import AblateConfig
@@ -120,12 +121,28 @@ def _done(dst: Path, key: str) -> dict[str, Any] | None:
     return None
 
 
+def inputs_fingerprint(base: dict[str, Any]) -> list[Any]:
+    """The sources' expanded input paths with size and mtime (``${VAR}`` and globs resolved), so changed
+    inputs are never mistaken for the ones a reused build read."""
+    out: list[Any] = []
+    for s in base.get("sources") or []:
+        try:
+            paths = expand_paths(list(s.get("paths") or []), f"sources ({s.get('name')}).paths")
+        except FileNotFoundError as e:
+            raise RecipeError(str(e)) from None
+        for p in paths:
+            st = os.stat(p) if os.path.isfile(p) else None
+            out.append([s.get("name"), p, st and st.st_size, st and st.st_mtime_ns])
+    return out
+
+
 def build_all(cfg: AblateConfig, base: dict[str, Any], base_dir: Path, stages: dict[str, list],
-               reference: list[str], holdout: dict[str, Any], evalrec: dict[str, Any], out: Path,
-               executor: Any, log: Callable[[str], None]) -> dict[str, Any]:
+              reference: list[str], holdout: dict[str, Any], evalrec: dict[str, Any], out: Path,
+              executor: Any, log: Callable[[str], None]) -> dict[str, Any]:
     """Build every variant (and ``curated``, the reference) at one budget; returns ``build.json`` records."""
     builder = Builder(base, base_dir, out / "build", executor, holdout, reference, log)
-    common = {"sources": base.get("sources"), "seed": base.get("seed"), "holdout": holdout, "reference": reference,
+    common = {"sources": base.get("sources"), "inputs": inputs_fingerprint(base), "seed": base.get("seed"),
+              "holdout": holdout, "reference": reference,
               "eval": {k: v["sha256"] for k, v in evalrec["sources"].items()},
               "code": code_fingerprint("curate", "filters", "tokenizer")}
     tok_given = str(Path(cfg.tokenizer).resolve()) if cfg.tokenizer else None

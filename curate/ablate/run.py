@@ -25,7 +25,7 @@ from curate.ablate.build import build_all
 from curate.ablate.evalset import build_eval_set
 from curate.ablate.keys import file_sha
 from curate.ablate.training import train_all
-from curate.ablate.variants import reference_sources, variant_label, variant_stages
+from curate.ablate.variants import is_recipe_path, reference_sources, variant_label, variant_stages
 from curate.recipe import RecipeError, load_recipe
 
 
@@ -91,6 +91,9 @@ def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print) -> dict[
     base = recipe.raw
     out = Path(cfg.out or Path("runs") / f"{recipe.name}-ablate")
     labels = [variant_label(v) for v in cfg.variants]
+    for v, lbl in zip(cfg.variants, labels):
+        if is_recipe_path(v) and (lbl in ("raw", "curated") or lbl.startswith("-")):
+            raise RecipeError(f"--variants {v}: rename the file: {lbl!r} is a built-in variant name")
     if len(set(labels)) != len(labels) or len(labels) < 2:
         raise RecipeError(f"--variants: need at least two distinct variants, got {labels}")
     if cfg.seeds < 1 or cfg.steps < 1 or cfg.eval_tokens < 1:
