@@ -3,6 +3,7 @@
 #   make test             set up and run the whole test suite
 #   make bench            benchmarks (ratios against the reference libraries, measured side by side)
 #   make bench-scale      the runner at 1e5 and 1e6 documents (DOCS=100000 for one size); not in make bench
+#   make ablate recipe=gpt3mix   proxy-model ablation: raw vs curated at one token budget (ABLATE_ARGS=...)
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -14,16 +15,18 @@ STEPS ?= 300
 # The trainer's model size: tiny trains in about a minute on 2 CPU cores; use small or gpt2 on a GPU.
 TRAIN_CONFIG ?= tiny
 FROM ?=
+# Extra flags for `make ablate`, e.g. ABLATE_ARGS="--variants raw,curated,-dedup --seeds 5 --steps 600".
+ABLATE_ARGS ?=
 # Debian packages: the sample corpus's real text (see docs/SAMPLE.md) and Chromium for the report test.
 APT_PACKAGES := python3.11-doc debian-handbook dict-foldoc jargon-text dict-devil bible-kjv chromium
 export CURATE_TEST_DATA ?= $(abspath ../shared/corpus)
 
-.PHONY: default venv sysdeps sample run test test-fast bench bench-scale clean
+.PHONY: default venv sysdeps sample run ablate test test-fast bench bench-scale clean
 default:
 ifdef recipe
 	@$(MAKE) --no-print-directory run recipe=$(recipe)
 else
-	@echo "usage: make recipe=gpt3mix | make test | make bench | make sample [FROM=DIR]"
+	@echo "usage: make recipe=gpt3mix | make ablate recipe=gpt3mix | make test | make bench | make sample [FROM=DIR]"
 endif
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
@@ -54,6 +57,10 @@ run: $(STAMP) $(SAMPLE)/.complete
 	$(PY) -m curate run recipes/$(recipe).yaml
 	$(PY) -m trainer --manifest runs/$(recipe)/manifest.json --steps $(STEPS) --config $(TRAIN_CONFIG) --out runs/$(recipe)/trainer
 	$(PY) -m curate report runs/$(recipe)
+
+ablate: $(STAMP) $(SAMPLE)/.complete
+	@test -n "$(recipe)" || { echo "usage: make ablate recipe=gpt3mix [ABLATE_ARGS=...]"; exit 2; }
+	$(PY) -m curate ablate recipes/$(recipe).yaml $(ABLATE_ARGS)
 
 test: $(STAMP) $(SYSSTAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests

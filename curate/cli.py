@@ -137,6 +137,19 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ablate(a: argparse.Namespace) -> int:
+    from curate.ablate.run import AblateConfig, run_ablation
+
+    cfg = AblateConfig(recipe=a.recipe, variants=[v.strip() for v in a.variants.split(",") if v.strip()],
+                       seeds=a.seeds, steps=a.steps, config=a.config, eval_files=a.eval, tokenizer=a.tokenizer,
+                       tokens=a.tokens, out=a.out, workers=a.workers, device=a.device, threads=a.threads or None,
+                       eval_tokens=a.eval_tokens, holdout_share=a.holdout_share,
+                       reference=a.reference.split(",") if a.reference else None, overrides=a.set,
+                       schedule=a.schedule, jobs=a.jobs)
+    run_ablation(cfg)
+    return 0
+
+
 def _kv(items: list[str] | None) -> dict[str, Any]:
     import yaml
 
@@ -235,6 +248,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chars", type=int, default=2000, help="how much of the text to print")
     p.add_argument("--json", action="store_true", help="print the whole record as JSON")
     p.set_defaults(fn=cmd_trace)
+
+    p = sub.add_parser("ablate", help="proxy-model ablation: build raw/curated/... variants at one token budget, "
+                                      "train the bundled GPT on each, compare held-out loss")
+    p.add_argument("recipe")
+    p.add_argument("--variants", default="raw,curated",
+                   help="comma-separated: raw, curated, -STAGE (the recipe without it), or a recipe path")
+    p.add_argument("--seeds", type=int, default=3, help="training seeds per variant (0..N-1)")
+    p.add_argument("--steps", type=int, default=1000, help="training steps per run")
+    p.add_argument("--config", default="tiny", choices=["tiny", "small", "gpt2"], help="the trainer's model size")
+    p.add_argument("--eval", action="append", default=[], metavar="PATH.jsonl",
+                   help="extra evaluation text (JSONL with 'text'), scored as its own source")
+    p.add_argument("--tokenizer", help="sentencepiece model for every variant (default: trained on curated)")
+    p.add_argument("--tokens", type=int, help="token budget per variant (default: what curated produces)")
+    p.add_argument("--out", help="output directory (default runs/<recipe name>-ablate)")
+    p.add_argument("--workers", type=int, help="CPUs for the embedded Ray while building (0 = in-process)")
+    p.add_argument("--device", default="auto", help="trainer device: auto (CUDA if available), cpu, cuda")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per training run (0 = torch's)")
+    p.add_argument("--jobs", type=int, help="training runs at once (default: 1 on a GPU, else one per core)")
+    p.add_argument("--schedule", default="cosine", choices=["constant", "cosine"], help="learning-rate schedule")
+    p.add_argument("--eval-tokens", type=int, default=16384, help="tokens scored per evaluation source")
+    p.add_argument("--holdout-share", type=float, default=0.02,
+                   help="share of the reference sources' text held out for evaluation")
+    p.add_argument("--reference", help="comma-separated source names held out (default: quality positives)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
+    p.set_defaults(fn=cmd_ablate)
 
     p = sub.add_parser("report", help="write runs/<r>/report.html")
     p.add_argument("run_dir")

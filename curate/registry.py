@@ -25,6 +25,7 @@ STAGES: dict[str, str] = {
     "dedup": "curate.dedup.minhash:MinHashDedupStage",
     "mix": "curate.mix.planner:MixStage",
     "tokenize": "curate.tokenizer.stage:TokenizeStage",
+    "holdout": "curate.ablate.holdout:HoldoutStage",  # removes an ablation's evaluation text
 }
 
 

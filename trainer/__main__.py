@@ -1,4 +1,4 @@
-"""``python -m trainer --manifest runs/<r>/manifest.json --steps N [--config tiny|small|gpt2]``."""
+"""``python -m trainer --manifest runs/<r>/manifest.json --steps N [--config tiny|small|gpt2] [--eval F.jsonl]``."""
 from __future__ import annotations
 
 import argparse
@@ -20,11 +20,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", default=None, help="continue from a checkpoint")
     p.add_argument("--cpu-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--eval", action="append", default=[], metavar="PATH.jsonl",
+                   help="held-out JSONL (a 'text' per line) scored per file in nats/token and bits/byte")
+    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                   help="learning rate: constant, or 5%% warm-up then cosine decay to 10%%")
+    p.add_argument("--eval-tokens", type=int, default=16384, help="tokens scored per evaluation file (cap)")
     a = p.parse_args(argv)
     from curate.trainer.train import train
 
     train(a.manifest, a.steps, config=a.config, device=a.device, out=a.out, batch_size=a.batch_size, lr=a.lr,
-          eval_every=a.eval_every, seed=a.seed, resume=a.resume, cpu_threads=a.cpu_threads)
+          eval_every=a.eval_every, seed=a.seed, resume=a.resume, cpu_threads=a.cpu_threads,
+          eval_files=a.eval, eval_tokens=a.eval_tokens, schedule=a.schedule)
     return 0
 
 

@@ -1,7 +1,10 @@
-"""Load and check a shard manifest; draw random training windows from memmapped Megatron shards."""
+"""Load and check a shard manifest; draw random training windows from memmapped Megatron shards; load
+held-out evaluation text (JSONL) as token streams."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +79,82 @@ class Windows:
             start = int(self.rng.integers(0, a.size - self.block - 1))
             out[i] = a[start:start + self.block + 1]
         return out
+
+
+@dataclass
+class EvalSet:
+    """A held-out token stream: ``[EOD] doc1 [EOD] doc2 [EOD] ...``; every document token and every EOD
+    after a document is predicted once. ``n_bytes`` is the UTF-8 size of the text those tokens cover."""
+
+    name: str
+    path: str
+    tokens: np.ndarray
+    n_bytes: int
+    docs: int
+    truncated: bool = False
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": self.path, "docs": self.docs, "tokens": int(self.tokens.size - 1), "bytes": self.n_bytes,
+                "truncated": self.truncated, "skipped": dict(self.skipped)}
+
+
+def eval_names(paths: list[str | Path]) -> dict[str, Path]:
+    """``{name: path}`` named by file stem (``wiki.jsonl`` -> ``wiki``); a repeated stem gets ``_2``, ``_3``..."""
+    out: dict[str, Path] = {}
+    for p in paths:
+        stem = Path(p).name.split(".")[0] or "eval"
+        name, i = stem, 1
+        while name in out:
+            i += 1
+            name = f"{stem}_{i}"
+        out[name] = Path(p)
+    return out
+
+
+def load_eval_jsonl(path: str | Path, name: str, sp: Any, eod_id: int, max_tokens: int) -> EvalSet:
+    """Tokenize the ``text`` of each JSON line of ``path`` (in file order) until ``max_tokens`` tokens.
+
+    The document that crosses the cap is cut to fit, and only the text its kept tokens decode to is counted
+    in ``n_bytes``, so bits per byte stay exact. Lines that are not a JSON object with a string ``text``, and
+    empty texts, are skipped and counted by reason (never a crash)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"trainer: evaluation file {path} does not exist")
+    ids, n_bytes, docs, truncated = [eod_id], 0, 0, False
+    skipped: Counter[str] = Counter()
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            if len(ids) - 1 >= max_tokens:
+                truncated = True
+                break
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                skipped["bad_json"] += 1
+                continue
+            text = rec.get("text") if isinstance(rec, dict) else None
+            if not isinstance(text, str):
+                skipped["no_text"] += 1
+                continue
+            if not text:
+                skipped["empty_text"] += 1
+                continue
+            text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> '?'
+            toks = sp.encode(text)
+            room = max_tokens - (len(ids) - 1) - 1  # leave room for the EOD after the document
+            if len(toks) > room:
+                toks, truncated = toks[:max(room, 0)], True
+                text = sp.decode(toks)
+            if not toks:
+                break
+            ids.extend(toks)
+            ids.append(eod_id)
+            n_bytes += len(text.encode("utf-8"))
+            docs += 1
+    if docs == 0:
+        raise SystemExit(f"trainer: evaluation file {path} has no document with text "
+                         f"(skipped: {dict(skipped) or 'none'})")
+    return EvalSet(name, str(path), np.asarray(ids, dtype=np.int64), n_bytes, docs, truncated, dict(skipped))

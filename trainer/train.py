@@ -1,8 +1,16 @@
-"""Train the GPT on a shard manifest: AdamW, random windows, CUDA + bf16 autocast when available."""
+"""Train the GPT on a shard manifest: AdamW, random windows, CUDA + bf16 autocast when available.
+
+Held-out evaluation files (``eval_files``, JSONL with ``text``) are scored at every evaluation step, per file:
+nats per token (the mean next-token cross-entropy) and bits per byte (total nats / ln 2 / UTF-8 bytes of
+the text scored), which is comparable across tokenizers. The stream is cut into consecutive windows of
+``block_size`` predicted tokens (no overlap: each token is predicted once, with the context since its
+window's start).
+"""
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -10,12 +18,27 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from curate.trainer.data import Windows, load_manifest, refuse
+from curate.trainer.data import EvalSet, Windows, eval_names, load_eval_jsonl, load_manifest, refuse
 from curate.trainer.model import CONFIGS, GPT, GPTConfig
 
 DEFAULTS = {"tiny": dict(batch_size=16, lr=3e-3), "small": dict(batch_size=32, lr=1e-3),
             "gpt2": dict(batch_size=16, lr=6e-4)}
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def lr_factor(schedule: str, step: int, steps: int) -> float:
+    """Multiplier of the base learning rate at ``step`` (1-based) of a ``steps``-step run."""
+    if schedule == "constant":
+        return 1.0
+    warm = max(1, steps // 20)
+    if step <= warm:
+        return step / warm
+    progress = (step - warm) / max(1, steps - warm)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -51,17 +74,61 @@ def evaluate(model: GPT, batches: list[np.ndarray], dev: torch.device) -> float:
     return float(np.mean(losses))
 
 
+@torch.no_grad()
+def evaluate_stream(model: GPT, ev: EvalSet, dev: torch.device, batch_size: int = 32) -> tuple[float, float]:
+    """``(nats per token, bits per byte)`` of ``ev`` (see the module docstring)."""
+    model.eval()
+    block = model.config.block_size
+    toks = torch.from_numpy(ev.tokens)
+    starts = list(range(0, toks.numel() - 1, block))
+    total, count = 0.0, 0
+    for i in range(0, len(starts), batch_size):
+        group = starts[i:i + batch_size]
+        # full windows batch together; a last, shorter window runs alone
+        for chunk in ([s for s in group if s + block < toks.numel()], [s for s in group if s + block >= toks.numel()]):
+            if not chunk:
+                continue
+            n = min(block, toks.numel() - 1 - chunk[0])
+            w = torch.stack([toks[s:s + n + 1] for s in chunk]).to(dev)
+            with _autocast(dev):
+                logits, _ = model(w[:, :-1])
+            total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), w[:, 1:].reshape(-1),
+                                     reduction="sum").item()
+            count += w[:, 1:].numel()
+    model.train()
+    return total / count, total / math.log(2) / ev.n_bytes
+
+
+def load_eval_sets(manifest_path: str | Path, manifest: dict[str, Any], files: list[str | Path],
+                   max_tokens: int) -> list[EvalSet]:
+    """Tokenize each evaluation file with the manifest's tokenizer (at most ``max_tokens`` tokens each)."""
+    tok = Path(manifest_path).parent / manifest.get("tokenizer", {}).get("path", "")
+    if not tok.is_file():
+        raise refuse(f"evaluation files need the manifest's tokenizer, but {tok} does not exist")
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(tok))
+    return [load_eval_jsonl(p, name, sp, int(manifest["eod_id"]), max_tokens)
+            for name, p in eval_names(list(files)).items()]
+
+
 def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: str = "auto",
           out: str | Path | None = None, batch_size: int | None = None, lr: float | None = None,
           eval_every: int | None = None, eval_batches: int = 8, log_every: int = 10, seed: int = 0,
           resume: str | Path | None = None, cpu_threads: int | None = None,
+          eval_files: list[str | Path] | None = None, eval_tokens: int = 16384, schedule: str = "constant",
           log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train for ``steps`` steps; returns ``{"train": [(step, loss)], "val": [(step, loss)], ...}``.
+    """Train for ``steps`` steps; returns ``{"train": [(step, loss)], "val": [(step, loss)], ...}`` and, with
+    ``eval_files``, ``"eval": {name: [(step, nats_per_token, bits_per_byte)]}`` and ``"eval_sets"``.
 
-    ``cpu_threads`` caps torch's CPU threads (on a shared machine oversubscribed threads are ~10x slower).
+    ``schedule``: ``constant`` learning rate, or ``cosine``: linear warm-up over the first 5% of the steps, then
+    cosine decay to 10% by the last step (a decayed model's final loss is far less noisy: what an ablation
+    compares). ``cpu_threads`` caps torch's CPU threads (on a shared machine oversubscribed threads are ~10x slower).
     """
     if config not in CONFIGS:
         raise SystemExit(f"trainer: unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    if schedule not in SCHEDULES:
+        raise SystemExit(f"trainer: unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
     manifest, splits = load_manifest(manifest_path)
     dev = pick_device(device)
     if dev.type == "cpu" and cpu_threads:
@@ -72,7 +139,8 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
         torch.backends.cudnn.allow_tf32 = True
     gcfg = GPTConfig(vocab_size=int(manifest["vocab_size"]), **CONFIGS[config])
     model = GPT(gcfg).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr or DEFAULTS[config]["lr"], betas=(0.9, 0.95),
+    base_lr = lr or DEFAULTS[config]["lr"]
+    opt = torch.optim.AdamW(model.parameters(), lr=base_lr, betas=(0.9, 0.95),
                             weight_decay=0.1, fused=dev.type == "cuda")
     start = 0
     if resume:
@@ -90,16 +158,28 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
                    if val_src else [])
     if not val_batches:
         log("trainer: the manifest has no validation shards; no validation loss")
+    evals = load_eval_sets(manifest_path, manifest, eval_files, eval_tokens) if eval_files else []
     eval_every = eval_every or max(1, steps // 10)
     hist: dict[str, Any] = {"train": [], "val": [], "device": str(dev), "params": model.num_params(),
-                            "config": asdict(gcfg)}
+                            "schedule": schedule, "config": asdict(gcfg), "eval": {e.name: [] for e in evals},
+                            "eval_sets": {e.name: e.describe() for e in evals}}
     log(f"trainer: {config} GPT, {hist['params']:,} params, vocab {gcfg.vocab_size}, device {dev}, "
         f"bf16 {dev.type == 'cuda' and torch.cuda.is_bf16_supported()}")
-    if val_batches:
-        hist["val"].append((start, evaluate(model, val_batches, dev)))
-        log(f"step {start} val loss {hist['val'][-1][1]:.4f}")
+
+    def run_evals(step: int) -> None:
+        if val_batches:
+            hist["val"].append((step, evaluate(model, val_batches, dev)))
+            log(f"step {step} val loss {hist['val'][-1][1]:.4f}")
+        for e in evals:
+            nats, bpb = evaluate_stream(model, e, dev)
+            hist["eval"][e.name].append((step, nats, bpb))
+            log(f"step {step} eval {e.name}: {nats:.4f} nats/token, {bpb:.4f} bits/byte")
+
+    run_evals(start)
     t0, tokens = time.perf_counter(), 0
     for step in range(start + 1, start + steps + 1):
+        for g in opt.param_groups:
+            g["lr"] = base_lr * lr_factor(schedule, step - start, steps)
         x, y = _to(train_w.batch(bs), dev)
         with _autocast(dev):
             _, loss = model(x, y)
@@ -113,9 +193,8 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
             rate = tokens / (time.perf_counter() - t0)
             hist["tokens_per_s"] = rate
             log(f"step {step} train loss {hist['train'][-1][1]:.4f} tokens/s {rate:,.0f}")
-        if val_batches and (step % eval_every == 0 or step == start + steps):
-            hist["val"].append((step, evaluate(model, val_batches, dev)))
-            log(f"step {step} val loss {hist['val'][-1][1]:.4f}")
+        if step % eval_every == 0 or step == start + steps:
+            run_evals(step)
     out_dir = Path(out) if out else Path(manifest_path).parent / "trainer"
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = out_dir / "ckpt.pt"
