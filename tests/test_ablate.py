@@ -74,7 +74,7 @@ def _shard_texts(variant: Path) -> tuple[set[str], list[str]]:
                 toks = r[i].tolist()
                 assert toks[-1] == man["eod_id"]
                 texts.append(sp.decode(toks[:-1]))
-    ids = set(pq.read_table(variant / "shards" / "lineage.parquet").column("id").to_pylist())
+    ids = set(pq.read_table(variant / man["lineage"]).column("id").to_pylist())
     return ids, texts
 
 

@@ -94,10 +94,16 @@ class Builder:
 
     def export(self, dst: Path, info: dict[str, Any], key: str) -> dict[str, Any]:
         """Copy the build's manifest, shards and tokenizer to ``dst`` (the next variant reuses ``build/``)."""
-        shutil.rmtree(dst / "shards", ignore_errors=True)
+        shard_set = read_json(self.dir / "manifest.json")["lineage"].split("/")[0]  # shards-<digest>/
+        for old in [dst / "shards", *dst.glob("shards-*")]:
+            if old.is_symlink() or old.is_file():
+                old.unlink()
+            else:
+                shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(dst / "tokenizer", ignore_errors=True)
         dst.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.dir / "shards", dst / "shards")
+        shutil.copytree(self.dir / shard_set, dst / shard_set)  # the manifest's paths name the published set
+        (dst / "shards").symlink_to(shard_set, target_is_directory=True)
         shutil.copytree(self.dir / "tokenizer", dst / "tokenizer")
         shutil.copy2(self.dir / "summary.json", dst / "summary.json")
         (dst / "recipe.yaml").write_text(yaml.safe_dump(info["recipe"], sort_keys=False), encoding="utf-8")
