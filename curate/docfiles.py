@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.schema import DOC_SCHEMA, DROP_SCHEMA, decode_meta, doc_id, encode_meta, escape_surrogates
+from curate.schema import DOC_SCHEMA, DROP_SCHEMA, decode_meta, doc_id, encode_meta, escape_surrogates, storable_utf8
 from curate.sources._util import Rows
 from curate.sources.tabular import JsonlReader, ParquetReader
 
@@ -98,16 +98,6 @@ def check_writable(path: str | Path, is_dir: bool = False) -> None:
 
 # ---------------------------------------------------------------- readers
 
-def _utf8(v: Any) -> bool:
-    if not isinstance(v, str):
-        return True
-    try:
-        v.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 class _DocumentRows:
     """Maps a JSONL/Parquet record to a document, keeping its own id, source, kind, url and meta."""
 
@@ -118,7 +108,7 @@ class _DocumentRows:
             return rows.drop(reason, location, extra)
         if not text.strip():
             return rows.drop("tabular:empty_text", location, extra)
-        if not all(_utf8(v) for v in (text, rec.get("id"), rec.get("source"), rec.get("kind"), rec.get("url"))):
+        if not all(storable_utf8(v) for v in (text, rec.get("id"), rec.get("source"), rec.get("kind"), rec.get("url"))):
             return rows.error("tabular:lone_surrogate", location, extra)  # not storable as UTF-8
         path = location.rsplit("#", 1)[0]
         source = rec.get("source") if isinstance(rec.get("source"), str) and rec["source"] else \

@@ -200,15 +200,20 @@ def _set_path(d: dict, dotted: str, value: Any) -> None:
     cur[parts[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
 
 
+def read_yaml(path: Path, what: str) -> Any:
+    """The parsed YAML of ``path``; a missing file or malformed YAML is a RecipeError naming it."""
+    if not path.is_file():
+        raise RecipeError(f"{what} not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: malformed YAML: {e}") from None
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read, override (``key=value``) and validate a YAML recipe."""
     path = Path(path)
-    if not path.exists():
-        raise RecipeError(f"recipe file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: malformed YAML: {e}") from None
+    raw = read_yaml(path, "recipe file")
     for ov in overrides or []:
         if "=" not in ov:
             raise RecipeError(f"--set {ov!r}: expected key=value")

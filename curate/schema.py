@@ -51,6 +51,17 @@ def doc_id(source: str, location: str, text: str | bytes) -> str:
     return h.hexdigest()
 
 
+def storable_utf8(v: Any) -> bool:
+    """False for a string Arrow/Parquet cannot store as UTF-8 (a lone surrogate); True for anything else."""
+    if not isinstance(v, str):
+        return True
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _json_value(v: Any) -> Any:
     """A JSON-encodable form of one meta value: numpy scalars as numbers, NaN/inf as null, others as text."""
     if isinstance(v, float):

@@ -13,9 +13,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from curate.recipe import RecipeError
+from curate.recipe import RecipeError, read_yaml
 
 RAW_STAGES = ("extract", "mix", "tokenize")
 REQUIRED = ("mix", "tokenize")
@@ -77,13 +75,7 @@ def variant_stages(base: dict[str, Any], variant: str) -> list[dict[str, Any]]:
 
 
 def _load_yaml(path: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise RecipeError(f"--variants: recipe file not found: {path}")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: malformed YAML: {e}") from None
+    raw = read_yaml(Path(path), "--variants: recipe file")
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: expected a mapping at the top level")
     return raw

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from curate.extract.engines import ENGINES
 from curate.recipe import bounds
-from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts
+from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts, storable_utf8
 from curate.stage import Stage, StageResult
 
 
@@ -62,14 +62,6 @@ def nesting_exceeds(html: str, limit: int) -> bool:
             if depth > limit:
                 return True
     return False
-
-
-def _valid_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 REFIRE_S = 0.05  # after the deadline, raise again every 50 ms of CPU in case a bare ``except:`` ate it
@@ -154,7 +146,7 @@ class ExtractStage(Stage):
                 dropped.append({**row, "reason": "extract:empty" if not text else "extract:short"})
                 continue
             meta.update(info, extracted=1, html_chars=len(html))
-            if not _valid_unicode(text) or not all(_valid_unicode(str(v)) for v in meta.values()):
+            if not storable_utf8(text) or not all(storable_utf8(str(v)) for v in meta.values()):
                 errors.append({**row, "reason": "extract:invalid_unicode"})
                 continue
             kept.append({**row, "text": text, "meta": meta})

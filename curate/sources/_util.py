@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
-from curate.schema import docs_table, drops_table
+from curate.schema import docs_table, drops_table, storable_utf8
 from curate.sources.safe import UnsafeInput, open_input, printable
 from curate.stage import StageResult
 
@@ -53,14 +53,6 @@ def _clean_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
     return {printable(str(k)): printable(v) if isinstance(v, str) else v for k, v in (meta or {}).items()}
 
 
-def _valid_text(s: str) -> bool:
-    try:
-        s.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
 class ByteRange:
     """The bytes [start, end) of a seekable binary file, as a readable file (``end`` None: to EOF)."""
 
@@ -89,7 +81,7 @@ class Rows:
 
     def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any]) -> None:
         """Keep a document; text that is not valid Unicode (a lone surrogate) errors this record only."""
-        if not _valid_text(text):
+        if not storable_utf8(text):
             return self.error("input:invalid_unicode", url, meta, id)
         self.kept.append({"id": id, "source": self.source, "kind": self.kind,
                           "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)})
