@@ -160,7 +160,9 @@ class Sampler(threading.Thread):
 
 
 def du(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    """Bytes of the regular files under ``path``; links are not followed (``shards`` links to the published
+    ``shards-<digest>/``, which is counted once, under its own name)."""
+    return sum(f.lstat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def run_one(n: int, base: Path, workers: int, corpus: Path, sample: Path) -> dict:
@@ -197,7 +199,8 @@ def run_one(n: int, base: Path, workers: int, corpus: Path, sample: Path) -> dic
         stages[st["stage"]] = {"in": st["in"], "cpu_s": cpu, "cpu_per_1k": 1000 * cpu / max(1, st["in"]),
                                "driver_rss_peak": peak, "task_rss_peak": task}
     input_bytes = sum(f.stat().st_size for f in files.values())
-    folders = {p.name: du(p) for p in out.iterdir() if p.is_dir()}
+    # by top-level folder, links skipped; the published shards-<digest>/ is shown as "shards"
+    folders = {p.name.split("-")[0]: du(p) for p in out.iterdir() if p.is_dir() and not p.is_symlink()}
     result = {"n": n, "wall_s": wall, "input_bytes": input_bytes, "stages": stages,
               "driver_hwm": sampler.driver_hwm, "driver_cpu_s": sampler.driver_cpu,
               "task_hwm": max((w["hwm"] for w in sampler.workers.values()), default=0),
