@@ -268,8 +268,11 @@ class QualityStage(Stage):
                     bucket=c.bucket, minCount=c.min_count, thread=1, seed=seed, verbose=0)
         # fastText keeps state between trainings in one process: a second train_supervised in the same
         # process can differ or hit "Encountered NaN". A fresh spawned process makes it reproducible.
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
-            ex.submit(_train_fasttext, args, str(path)).result()
+        try:
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
+                ex.submit(_train_fasttext, args, str(path)).result()
+        finally:  # a work file (the sample's text again, ~100 MB at the default k): never left in the run folder
+            train_file.unlink(missing_ok=True)
         return str(path.resolve()), len(examples)
 
     def apply(self, batch: pa.Table, state: dict) -> StageResult:

@@ -129,7 +129,8 @@ def test_bottom_k_sample_is_partition_independent_and_a_saved_model_pulls_no_tex
     a = QualityStage.from_dict(small).fit(FitContext(sorted(d.glob("part-*.parquet")), tmp_path / "a", 1234, _serial))
     b = QualityStage.from_dict(small).fit(FitContext([whole], tmp_path / "b", 1234, _serial))
     assert a["summary"]["n_test"] == b["summary"]["n_test"] and a["summary"]["auc"] == b["summary"]["auc"]
-    assert (tmp_path / "a" / "quality_train.txt").read_bytes() == (tmp_path / "b" / "quality_train.txt").read_bytes()
+    assert (tmp_path / "a" / "quality.bin").read_bytes() == (tmp_path / "b" / "quality.bin").read_bytes()
+    assert not (tmp_path / "a" / "quality_train.txt").exists()  # a work file: removed once the model is trained
     assert 0 < a["summary"]["n_test"] < 40  # 2 x 40 sampled documents, about 20% of them held out
     rows = _sample_part(str(whole), ["wiki", "books"], ["web"], 1234, {POS: 2**64, NEG: 2**64}, state["model"],
                         0.2, 20000)

@@ -180,3 +180,24 @@ def test_empty_parts_and_a_lone_document(run: Path, docs, tmp_path: Path) -> Non
     assert out["encoded_docs"] == 1 and sum(out["shards"].values()) == 1 and check_published(tmp_path / "r") == []
     out = build_run(parts[:1], tmp_path / "e", seed=1, model=model)["tokenize"]
     assert out["shards"] == {"train": 0, "val": 0} and out["tokens"] == {"train": 0, "val": 0}
+
+
+def test_shuffle_task_holds_a_bounded_number_of_part_files(run: Path, docs, repeats, tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """A bucket reads from every part; a snapshot's tens of thousands of parts must not each hold a descriptor."""
+    from curate.shards import writer
+
+    opened: list[int] = []
+    real = writer.PartFiles.pread
+
+    def pread(self, part, size, offset):
+        data = real(self, part, size, offset)
+        opened.append(len(self.fds))
+        return data
+
+    monkeypatch.setattr(writer, "MAX_OPEN_PARTS", 2)
+    monkeypatch.setattr(writer.PartFiles, "pread", pread)
+    few = tmp_path / "few_fds"
+    build_run(write_parts(docs, 5, few / "in", repeats), few, seed=11)
+    assert shard_bytes(few) == shard_bytes(run)  # same bytes whatever the descriptors held
+    assert opened and max(opened) == 2  # five parts read through at most two open files

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ LINEAGE_SCHEMA = pa.schema([("split", pa.string()), ("shard", pa.string()), ("do
                             ("repeat_index", pa.int32()), ("token_offset", pa.int64()),
                             ("n_tokens", pa.int64())])
 INDEX_ROW_GROUP = 1 << 16
+# Token files a shuffle task keeps open at once: a bucket reads from every part, and a snapshot has tens of
+# thousands of parts, past any file-descriptor limit (1,024 by default).
+MAX_OPEN_PARTS = 128
 # Instance order: by shuffle key; the rest only breaks ties between copies of one id (ids should be unique in a
 # run, but the order must not depend on which part a repeated id came from).
 ORDER = [(c, "ascending") for c in ("key", "id", "repeat_index", "source", "url", "n_tokens", "chars")]
@@ -179,34 +183,53 @@ def write_bucket(bucket: dict[str, Any], parts: list[str], enc_dir: str, out_dir
     manifest entries (without ``prefix``) and per-source counts. Empty shards are not written."""
     enc, out, dt = Path(enc_dir), Path(out_dir), np.dtype(dtype)
     rows = read_bucket(bucket, parts, enc, val_fraction, forced)
+    files = PartFiles([enc / f"{p}.tok" for p in parts], MAX_OPEN_PARTS)
     keys = rows.column("key").to_numpy()
     n = bucket["shards"]
     bounds = [int(np.searchsorted(keys, np.uint64(key_bound(k, n)))) if k < n else len(keys)
               for k in range(bucket["first"], bucket["stop"] + 1)]
-    files: dict[int, int] = {}
     entries = []
     try:
         for j, k in enumerate(range(bucket["first"], bucket["stop"])):
             if bounds[j + 1] > bounds[j]:
                 entries.append(_write_shard(rows.slice(bounds[j], bounds[j + 1] - bounds[j]), bucket["split"],
-                                            shard_name(bucket["split"], k), enc, out, parts, files, dt, eod_id))
+                                            shard_name(bucket["split"], k), out, files, dt, eod_id))
     finally:
-        for fd in files.values():
-            os.close(fd)
+        files.close()
     return {"split": bucket["split"], "shards": entries, "per_source": _source_counts(rows)}
 
 
-def _write_shard(rows: pa.Table, split: str, name: str, enc: Path, out: Path, parts: list[str],
-                 files: dict[int, int], dtype: np.dtype, eod_id: int) -> dict[str, Any]:
+class PartFiles:
+    """Positional reads from the parts' token files, at most ``limit`` open (the least recently used closes)."""
+
+    def __init__(self, paths: list[Path], limit: int):
+        self.paths, self.limit = paths, max(1, limit)
+        self.fds: OrderedDict[int, int] = OrderedDict()
+
+    def pread(self, part: int, size: int, offset: int) -> bytes:
+        fd = self.fds.get(part)
+        if fd is None:
+            if len(self.fds) >= self.limit:
+                os.close(self.fds.popitem(last=False)[1])
+            fd = self.fds[part] = os.open(self.paths[part], os.O_RDONLY)
+        else:
+            self.fds.move_to_end(part)
+        return os.pread(fd, size, offset)
+
+    def close(self) -> None:
+        while self.fds:
+            os.close(self.fds.popitem()[1])
+
+
+def _write_shard(rows: pa.Table, split: str, name: str, out: Path, files: PartFiles, dtype: np.dtype,
+                 eod_id: int) -> dict[str, Any]:
     eod = np.array([eod_id], dtype)
     w = IndexedWriter(out / name, dtype)
     size = dtype.itemsize
     for part, off, n_tok in zip(rows.column("part").to_numpy(), rows.column("offset").to_numpy(),
                                 rows.column("n_tokens").to_numpy()):
-        if part not in files:
-            files[part] = os.open(enc / f"{parts[part]}.tok", os.O_RDONLY)
         # pread, not a memmap: mapped pages would count in the task's RSS and grow with the parts read
-        w.add(np.concatenate([np.frombuffer(os.pread(files[part], int(n_tok) * size, int(off) * size), dtype), eod]))
+        w.add(np.concatenate([np.frombuffer(files.pread(int(part), int(n_tok) * size, int(off) * size), dtype), eod]))
     w.close()
     n_tokens = pc.add(rows.column("n_tokens"), 1)
     starts = np.concatenate([[0], np.cumsum(n_tokens.to_numpy())[:-1]]).astype(np.int64)
