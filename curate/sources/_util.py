@@ -93,7 +93,6 @@ class Rows:
         self.counters: dict[str, int] = {}  # this attempt's running totals
         self.emitted = emitted if emitted is not None else {}
         self.seen = {"kept": 0, "dropped": 0, "errors": 0}  # rows of this attempt, held, flushed or suppressed
-        self.max_held = 0  # the most rows held at once (a check that memory is bounded by a batch)
         self._bytes = 0
 
     def _add(self, which: str, row: dict) -> None:
@@ -103,7 +102,6 @@ class Rows:
         getattr(self, which).append(row)
         self._bytes += len(row["text"] or "")
         held = len(self.kept) + len(self.dropped) + len(self.errors)
-        self.max_held = max(self.max_held, held)
         if self.sink is not None and (held >= self.batch_rows or self._bytes >= self.batch_bytes):
             self.sink(self.result())
 
