@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS, PartWriter, Slice, iter_slices
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
-from curate.sources._util import Sink
+from curate.sources._util import Sink, SinkFailed
 from curate.sources.base import Unit
 from curate.stage import Stage, StageResult
 
@@ -242,7 +242,11 @@ def _read_step(spec: SegmentSpec, source_input: tuple[str, Unit], tally: Tally,
                 out(batch)
         clock = time.process_time()
 
-    take(read_unit(spec.readers, source, unit, take))
+    try:
+        rest = read_unit(spec.readers, source, unit, take)
+    except SinkFailed as e:  # writing or a stage failed, not the reading: the task fails with that error
+        raise e.error from None
+    take(rest)
     for cut, out in streams:
         for batch in cut.finish():
             out(batch)

@@ -113,3 +113,16 @@ def test_runner_parts_and_shards_do_not_depend_on_the_read_batch_size(corpus, tm
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []
 
+
+
+def test_a_failing_sink_fails_the_read_instead_of_becoming_a_record_error(corpus, monkeypatch):
+    reader = WarcReader("web", "web")
+    unit = reader.units([str(corpus / "web" / "pages.warc.gz")])[0]
+    monkeypatch.setattr(_util, "READ_BATCH_ROWS", 5)
+
+    def full(batch: StageResult) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(_util.SinkFailed) as e:
+        reader.read(unit, sink=full)
+    assert isinstance(e.value.error, OSError) and e.value.error.errno == 28

@@ -71,6 +71,16 @@ class ByteRange:
 
 
 Sink = Callable[[StageResult], None]
+
+
+class SinkFailed(BaseException):
+    """A sink raised (a disk full while writing a batch...): a failure of the task, not of the record being
+    read, so it is not an ``Exception`` that a reader's per-record handling would count and go on from."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+
 # A streaming reader hands its sink a batch every this many rows or characters of text (the runner's batch).
 READ_BATCH_ROWS, READ_BATCH_BYTES = BATCH_ROWS, BATCH_BYTES
 
@@ -103,7 +113,10 @@ class Rows:
         self._bytes += len(row["text"] or "")
         held = len(self.kept) + len(self.dropped) + len(self.errors)
         if self.sink is not None and (held >= self.batch_rows or self._bytes >= self.batch_bytes):
-            self.sink(self.result())
+            try:
+                self.sink(self.result())
+            except Exception as e:
+                raise SinkFailed(e) from e
 
     @property
     def records(self) -> int:
