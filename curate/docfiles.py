@@ -119,10 +119,10 @@ class _DocumentRows:
         except RecursionError:
             return rows.error("tabular:meta_too_deep", location, extra)
         rid = rec.get("id")
-        rows.kept.append({"id": str(rid) if rid not in (None, "") else doc_id(source, location, text),
-                          "source": source, "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
-                          "url": rec["url"] if isinstance(rec.get("url"), str) else location,
-                          "text": text, "meta": meta})
+        rows.add_kept({"id": str(rid) if rid not in (None, "") else doc_id(source, location, text),
+                       "source": source, "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
+                       "url": rec["url"] if isinstance(rec.get("url"), str) else location,
+                       "text": text, "meta": meta})
 
 
 class DocumentJsonlReader(_DocumentRows, JsonlReader):

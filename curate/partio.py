@@ -157,12 +157,3 @@ def iter_part(path: str | Path, columns: list[str] | None = None) -> Iterator[pa
     n = pq.ParquetFile(path).metadata.num_row_groups
     return iter_slices([Slice(str(path), tuple(range(n)))], columns=columns)
 
-
-def iter_table(table: pa.Table) -> Iterator[pa.Table]:
-    """A table already in memory (a reader's unit) cut into batches like ``iter_slices``."""
-    if table.num_rows == 0:
-        return
-    per_row = max(1, table.nbytes // table.num_rows)
-    rows = max(1, min(BATCH_ROWS, BATCH_BYTES // per_row))
-    for start in range(0, table.num_rows, rows):
-        yield table.slice(start, rows)

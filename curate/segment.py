@@ -5,22 +5,28 @@ A segment is a run of recipe steps executed together, one task per part: the fir
 through every step's ``apply``; each step's dropped and errored rows go to its own ``dropped/NN_x/`` and
 ``errors/NN_x/`` part, and only the last step's kept rows are written (``stages/NN_x/``). The task
 checks ``in == kept + dropped + errored`` for every step and batch and returns per-step counts, the CPU
-each step spent, and a check record (rows, size, SHA-256) for every file it wrote.
+each step spent, and a check record (rows, size, SHA-256) for every file it wrote. A read step streams
+its unit: every batch the reader hands over goes through the other steps and is written before reading
+goes on, so a task holds a few batches, never the whole unit; batches are re-cut at points that depend on
+the rows only, so the parts are the same bytes whatever the reader's flush size.
 """
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.partio import BATCH_BYTES, PartWriter, Slice, iter_slices, iter_table
+from curate.partio import BATCH_BYTES, BATCH_ROWS, PartWriter, Slice, iter_slices
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
+from curate.sources._util import Sink, SinkFailed
 from curate.sources.base import Unit
 from curate.stage import Stage, StageResult
 
@@ -130,16 +136,51 @@ def apply_step(step: StepSpec, batch: pa.Table, label: str) -> StageResult:
     return result
 
 
-def read_unit(readers: dict[str, Any], source: str, unit: Unit) -> StageResult:
-    """Read one reader unit; a reader must not raise for bad data, and if it does the unit is one error row."""
+def read_unit(readers: dict[str, Any], source: str, unit: Unit, sink: Sink | None = None) -> StageResult:
+    """Read one reader unit, streaming its batches to ``sink`` when the reader can (see ``Reader.read``); a
+    reader must not raise for bad data, and if it does, that is one more error row for the unit."""
     reader = readers[source]
     try:
+        if sink is not None and "sink" in inspect.signature(reader.read).parameters:
+            return reader.read(unit, sink=sink)
         return reader.read(unit)
     except Exception as e:
         return StageResult(kept=DOC_SCHEMA.empty_table(), errors=pa.table({
             "id": [""], "source": [source], "kind": [reader.kind], "url": [unit.label()], "text": [None],
             "meta": [None], "reason": [f"error:{type(e).__name__}: {str(e)[:200]}"], "stage": ["read"]},
             schema=DROP_SCHEMA))
+
+
+class Rebatch:
+    """Re-cuts a stream of tables into batches of ``BATCH_ROWS`` rows, a batch ending early at the row that
+    brings its text to ``BATCH_BYTES``: the cut points depend on the rows only, not on how they arrived, so
+    a reader's flush size never changes what the stages see or the bytes of a part."""
+
+    def __init__(self) -> None:
+        self._buf: list[pa.Table] = []
+        self._rows = self._bytes = 0
+
+    def add(self, table: pa.Table) -> Iterator[pa.Table]:
+        if table.num_rows == 0:
+            return
+        sizes = pc.fill_null(pc.binary_length(table.column("text")), 0).to_numpy()
+        start = 0
+        while start < table.num_rows:
+            room = BATCH_ROWS - self._rows
+            ends = np.cumsum(sizes[start:start + room], dtype=np.int64) + self._bytes
+            hit = int(np.searchsorted(ends, BATCH_BYTES))  # the first row at which the text reaches the limit
+            take = hit + 1 if hit < len(ends) else len(ends)
+            self._buf.append(table.slice(start, take))
+            self._rows, self._bytes = self._rows + take, int(ends[take - 1])
+            start += take
+            if hit < len(ends) or self._rows >= BATCH_ROWS:
+                yield from self.finish()
+
+    def finish(self) -> Iterator[pa.Table]:
+        if self._rows:
+            batch = pa.concat_tables(self._buf).combine_chunks()
+            self._buf, self._rows, self._bytes = [], 0, 0
+            yield batch
 
 
 def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
@@ -155,18 +196,26 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
     kept_w = PartWriter(spec.out / "stages" / last.dir_name / name, DOC_SCHEMA)
     tallies = [Tally() for _ in spec.steps]
     all_writers = [w for pair in writers.values() for w in pair] + [kept_w]
+
+    def push(batch: pa.Table, first: int) -> None:
+        """Run one batch through the steps from ``first`` on and write what each step drops and keeps."""
+        for k in range(first, len(spec.steps)):
+            step = spec.steps[k]
+            t0 = time.process_time()
+            result = apply_step(step, batch, f"{name} ({step.dir_name})")
+            tallies[k].cpu_s += time.process_time() - t0
+            tallies[k].add(f"{step.dir_name} {name}", batch, result)
+            writers[step.dir_name][0].write(result.dropped)
+            writers[step.dir_name][1].write(result.errors)
+            batch = result.kept
+        kept_w.write(batch)
+
     try:
-        for batch, first in _batches(spec, source_input, tallies[0], writers):
-            for k in range(first, len(spec.steps)):
-                step = spec.steps[k]
-                t0 = time.process_time()
-                result = apply_step(step, batch, f"{name} ({step.dir_name})")
-                tallies[k].cpu_s += time.process_time() - t0
-                tallies[k].add(f"{step.dir_name} {name}", batch, result)
-                writers[step.dir_name][0].write(result.dropped)
-                writers[step.dir_name][1].write(result.errors)
-                batch = result.kept
-            kept_w.write(batch)
+        if spec.steps[0].stage is None:
+            _read_step(spec, source_input, tallies[0], writers[spec.steps[0].dir_name], push)
+        else:
+            for batch in iter_slices(source_input, DOC_SCHEMA):
+                push(batch, 0)
         files = {str(w.path.relative_to(spec.out)): w.close() for w in all_writers}
     except BaseException:
         for w in all_writers:
@@ -176,24 +225,31 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
             "steps": [t.as_dict() for t in tallies], "files": files}
 
 
-def _batches(spec: SegmentSpec, source_input: Any, read_tally: Tally,
-             writers: dict[str, tuple[PartWriter, PartWriter]]) -> Iterator[tuple[pa.Table, int]]:
-    """Input batches and the index of the first step to apply to them (1 after the read step, else 0)."""
-    if spec.steps[0].stage is not None:
-        for batch in iter_slices(source_input, DOC_SCHEMA):
-            yield batch, 0
-        return
+def _read_step(spec: SegmentSpec, source_input: tuple[str, Unit], tally: Tally,
+               writers: tuple[PartWriter, PartWriter], push: Callable[[pa.Table, int], None]) -> None:
+    """Stream one reader unit: each batch the reader hands over is counted, its dropped and errored rows
+    written, and its kept rows pushed through the following steps before reading goes on."""
     source, unit = source_input
-    t0 = time.process_time()
-    result = read_unit(spec.readers, source, unit)
-    read_tally.cpu_s += time.process_time() - t0
-    read_tally.add(f"read {source} {unit.label()}", None, result)
-    dropped_w, errors_w = writers[spec.steps[0].dir_name]
-    dropped_w.write(result.dropped)
-    errors_w.write(result.errors)
-    kept, result = result.kept, None  # let the reader's other tables go before the stages run
-    for batch in iter_table(kept):
-        yield batch, 1
+    streams = [(Rebatch(), writers[0].write), (Rebatch(), writers[1].write), (Rebatch(), lambda b: push(b, 1))]
+    clock = time.process_time()
+
+    def take(result: StageResult) -> None:
+        nonlocal clock
+        tally.cpu_s += time.process_time() - clock  # the reader's time, not the stages'
+        tally.add(f"read {source} {unit.label()}", None, result)
+        for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):
+            for batch in cut.add(table):
+                out(batch)
+        clock = time.process_time()
+
+    try:
+        rest = read_unit(spec.readers, source, unit, take)
+    except SinkFailed as e:  # writing or a stage failed, not the reading: the task fails with that error
+        raise e.error from None
+    take(rest)
+    for cut, out in streams:
+        for batch in cut.finish():
+            out(batch)
 
 
 __all__ = ["AccountingError", "SegmentSpec", "Slice", "StepSpec", "segment_task", "part_name"]

@@ -6,6 +6,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
+from curate.partio import BATCH_BYTES, BATCH_ROWS
 from curate.schema import docs_table, drops_table, storable_utf8
 from curate.sources.safe import UnsafeInput, open_input, printable
 from curate.stage import StageResult
@@ -69,34 +70,81 @@ class ByteRange:
         return data
 
 
-class Rows:
-    """Accumulates kept, dropped and errored rows of one unit, then builds the StageResult."""
+Sink = Callable[[StageResult], None]
 
-    def __init__(self, source: str, kind: str):
-        self.source, self.kind = source, kind
+
+class SinkFailed(BaseException):
+    """A sink raised (a disk full while writing a batch...): a failure of the task, not of the record being
+    read, so it is not an ``Exception`` that a reader's per-record handling would count and go on from."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+
+# A streaming reader hands its sink a batch every this many rows or characters of text (the runner's batch).
+READ_BATCH_ROWS, READ_BATCH_BYTES = BATCH_ROWS, BATCH_BYTES
+
+
+class Rows:
+    """Collects the kept, dropped and errored rows of one unit. Without a ``sink`` they accumulate and
+    ``result()`` returns them all; with one, every ``batch_rows`` rows (or ``batch_bytes`` of text) the rows
+    held so far go to ``sink`` as one StageResult, so a unit's memory is a batch, not the unit.
+
+    ``emitted`` (shared by the attempts of one unit) counts the rows of each kind, and the counters, already
+    sent to the sink: a retried attempt re-reads the unit from its start and suppresses those, so a
+    transient failure after a flush neither loses nor duplicates a row."""
+
+    def __init__(self, source: str, kind: str, sink: Sink | None = None, emitted: dict[str, Any] | None = None):
+        self.source, self.kind, self.sink = source, kind, sink
+        self.batch_rows, self.batch_bytes = READ_BATCH_ROWS, READ_BATCH_BYTES
         self.kept: list[dict] = []
         self.dropped: list[dict] = []
         self.errors: list[dict] = []
-        self.counters: dict[str, int] = {}
+        self.counters: dict[str, int] = {}  # this attempt's running totals
+        self.emitted = emitted if emitted is not None else {}
+        self.seen = {"kept": 0, "dropped": 0, "errors": 0}  # rows of this attempt, held, flushed or suppressed
+        self._bytes = 0
+
+    def _add(self, which: str, row: dict) -> None:
+        self.seen[which] += 1
+        if self.seen[which] <= self.emitted.get(which, 0):
+            return  # sent to the sink by an earlier attempt of this unit
+        getattr(self, which).append(row)
+        self._bytes += len(row["text"] or "")
+        held = len(self.kept) + len(self.dropped) + len(self.errors)
+        if self.sink is not None and (held >= self.batch_rows or self._bytes >= self.batch_bytes):
+            try:
+                self.sink(self.result())
+            except Exception as e:
+                raise SinkFailed(e) from e
+
+    @property
+    def records(self) -> int:
+        """Kept and dropped rows so far in this attempt (flushed ones included)."""
+        return self.seen["kept"] + self.seen["dropped"]
+
+    def add_kept(self, row: dict) -> None:
+        """Keep a row already in the document schema (a reader that sets its own source/kind)."""
+        self._add("kept", row)
 
     def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any]) -> None:
         """Keep a document; text that is not valid Unicode (a lone surrogate) errors this record only."""
         if not storable_utf8(text):
             return self.error("input:invalid_unicode", url, meta, id)
-        self.kept.append({"id": id, "source": self.source, "kind": self.kind,
-                          "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)})
+        self.add_kept({"id": id, "source": self.source, "kind": self.kind,
+                       "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)})
 
     def drop(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "",
              text: str | None = None) -> None:
-        self.dropped.append({"id": id, "source": self.source, "kind": self.kind,
-                             "url": None if url is None else printable(url),
-                             "text": None if text is None else printable(text), "meta": _clean_meta(meta),
-                             "reason": reason})
+        self._add("dropped", {"id": id, "source": self.source, "kind": self.kind,
+                              "url": None if url is None else printable(url),
+                              "text": None if text is None else printable(text), "meta": _clean_meta(meta),
+                              "reason": reason})
 
     def error(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "") -> None:
-        self.errors.append({"id": id, "source": self.source, "kind": self.kind,
-                            "url": None if url is None else printable(url), "text": None, "meta": _clean_meta(meta),
-                            "reason": reason})
+        self._add("errors", {"id": id, "source": self.source, "kind": self.kind,
+                             "url": None if url is None else printable(url), "text": None,
+                             "meta": _clean_meta(meta), "reason": reason})
 
     def error_from(self, exc: BaseException, url: str | None = None, meta: dict[str, Any] | None = None) -> None:
         if isinstance(exc, UnsafeInput):
@@ -117,16 +165,36 @@ class Rows:
             self.error_from(e, url, meta)
 
     def result(self, stage: str = "read") -> StageResult:
-        return StageResult(kept=docs_table(self.kept), dropped=drops_table(self.dropped, stage),
-                           errors=drops_table(self.errors, stage), counters=dict(self.counters))
+        """The rows held (all of them without a sink, else those since the last flush), which are then let go."""
+        done = self.emitted.setdefault("counters", {})
+        counters = {k: v - done.get(k, 0) for k, v in self.counters.items() if v > done.get(k, 0)}
+        out = StageResult(kept=docs_table(self.kept), dropped=drops_table(self.dropped, stage),
+                          errors=drops_table(self.errors, stage), counters=counters)
+        done.update({k: max(v, done.get(k, 0)) for k, v in self.counters.items()})
+        self.emitted.update({k: max(v, self.emitted.get(k, 0)) for k, v in self.seen.items()})
+        self.kept, self.dropped, self.errors, self._bytes = [], [], [], 0
+        return out
 
 
-def read_unit(reader: Any, unit: Any, body: Callable[[Any, Rows], None], compression: str | None = None) -> StageResult:
-    """Open ``unit.path`` and run ``body(file, rows)``; a failure that is not transient (corrupt data, a
-    missing file) becomes one error row after the rows already read; a transient one on a remote path
-    retries the whole unit with backoff (``reader.config.retries``, ``retry_backoff_s``)."""
+def read_rows(reader: Any, unit: Any, body: Callable[[Rows], None], sink: Sink | None = None) -> StageResult:
+    """Run ``body(rows)`` over one unit and return its rows (with a ``sink``: the rows not yet flushed to it).
+    A transient network error of a remote path retries the whole unit with backoff
+    (``reader.config.retries``, ``retry_backoff_s``); rows already flushed are not sent again."""
+    emitted: dict[str, Any] = {}
+
     def attempt() -> StageResult:
-        rows = Rows(reader.source, reader.kind)
+        rows = Rows(reader.source, reader.kind, sink, emitted)
+        body(rows)
+        return rows.result()
+
+    return with_retries(unit.path, attempt, reader.config.retries, reader.config.retry_backoff_s)
+
+
+def read_unit(reader: Any, unit: Any, body: Callable[[Any, Rows], None], compression: str | None = None,
+              sink: Sink | None = None) -> StageResult:
+    """Open ``unit.path`` and run ``body(file, rows)`` (see ``read_rows``); a failure that is not transient
+    (corrupt data, a missing file) becomes one error row after the rows already read."""
+    def body_of(rows: Rows) -> None:
         try:
             with open_file(unit.path, compression=compression) as f:
                 body(f, rows)
@@ -135,9 +203,8 @@ def read_unit(reader: Any, unit: Any, body: Callable[[Any, Rows], None], compres
         except UnsafeInput as e:  # a link out of the source root, a FIFO...: never opened
             rows.drop(e.reason, unit.label())
         except Exception as e:
-            rows.error_from(e, unit.label(), {"records_before_error": len(rows.kept) + len(rows.dropped)})
-        if not (rows.kept or rows.dropped or rows.errors) and unit.start == 0:
+            rows.error_from(e, unit.label(), {"records_before_error": rows.records})
+        if not any(rows.seen.values()) and unit.start == 0:
             rows.drop("input:no_records", unit.label())  # an empty file is reported, not silently skipped
-        return rows.result()
 
-    return with_retries(unit.path, attempt, reader.config.retries, reader.config.retry_backoff_s)
+    return read_rows(reader, unit, body_of, sink)

@@ -1,7 +1,8 @@
 """The reader contract: a source is split into serialisable work units, each read into a StageResult.
 
 A unit is a whole file or a record-aligned byte range of one (so a multi-GB WARC or dump is read by
-several tasks). ``read`` never raises for bad records: it returns them as ``dropped`` or ``errors`` rows
+several tasks). ``read(unit)`` returns the whole unit; ``read(unit, sink)`` streams it, handing
+``sink`` one StageResult per batch of rows in reading order and returning the rest. It never raises for bad records: it returns them as ``dropped`` or ``errors`` rows
 with a reason (with ``id`` empty when no stable id can be formed), so every record is accounted for.
 """
 from __future__ import annotations
@@ -44,7 +45,10 @@ class Reader:
         one per file under it)."""
         return [Unit(p) for p in files_of(paths)]
 
-    def read(self, unit: Unit) -> StageResult:  # pragma: no cover - abstract
+    def read(self, unit: Unit, sink: Callable[[StageResult], None] | None = None
+             ) -> StageResult:  # pragma: no cover - abstract
+        """The unit's rows; with a ``sink``, batches of them go to it as they are read and the rest is
+        returned (the runner streams a unit this way, so its memory is a batch, not the unit)."""
         raise NotImplementedError
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from curate.recipe import bounds
 from curate.schema import doc_id
-from curate.sources._util import Rows, read_unit
+from curate.sources._util import Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit
 from curate.stage import StageResult
 
@@ -76,9 +76,9 @@ class BooksReader(Reader):
         retries: int = field(default=4, metadata=bounds(ge=1))
         retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
-    def read(self, unit: Unit) -> StageResult:
+    def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
         return read_unit(self, unit, lambda f, rows: self._book(unit.path, f.read(self.config.max_bytes + 1), rows),
-                         compression="infer")
+                         compression="infer", sink=sink)
 
     def _book(self, path: str, data: bytes, rows: Rows) -> None:
         meta: dict[str, str] = {"file": os.path.basename(path.rstrip("/"))}

@@ -20,7 +20,7 @@ import fsspec
 
 from curate.recipe import bounds
 from curate.schema import doc_id
-from curate.sources._util import Rows, with_retries
+from curate.sources._util import Rows, Sink, read_rows
 from curate.sources.base import Reader, Unit
 from curate.sources.safe import (InputPath, UnsafeInput, check_path, inside_root, is_local, open_regular, root_of,
                                  walk_regular)
@@ -125,19 +125,16 @@ class CodeReader(Reader):
                            if e["type"] == "directory" and not posixpath.basename(e["name"]).startswith("."))
         return out
 
-    def read(self, unit: Unit) -> StageResult:
-        return with_retries(unit.path, lambda: self._read(unit), self.config.retries, self.config.retry_backoff_s)
+    def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
+        return read_rows(self, unit, lambda rows: self._read(unit, rows), sink)
 
-    def _read(self, unit: Unit) -> StageResult:
-        rows = Rows(self.source, self.kind)
+    def _read(self, unit: Unit, rows: Rows) -> None:
         try:
             repo_root, files, opener = (self._local_files if is_local(unit.path) else self._remote_files)(unit.path)
         except UnsafeInput as e:  # the repository itself is a link out of the source root
-            rows.drop(e.reason, unit.path)
-            return rows.result()
+            return rows.drop(e.reason, unit.path)
         except Exception as e:
-            rows.error_from(e, unit.path)
-            return rows.result()
+            return rows.error_from(e, unit.path)
         repo = posixpath.basename(repo_root)
         lic = self._license(opener, repo_root, files)
         vendored = VENDORED_DIRS | set(self.config.extra_vendored_dirs)
@@ -148,7 +145,6 @@ class CodeReader(Reader):
                 if isinstance(info, UnsafeInput):
                     raise info
                 self._file(opener, fpath, rel, info, meta, vendored, rows)
-        return rows.result()
 
     @staticmethod
     def _local_files(path: str) -> tuple[str, list[tuple[str, Any]], Callable[[str], BinaryIO]]:

@@ -24,7 +24,7 @@ from curate.recipe import bounds
 from curate.schema import doc_id
 from fsspec.utils import infer_compression
 
-from curate.sources._util import ByteRange, Rows, is_remote, read_unit
+from curate.sources._util import ByteRange, Rows, Sink, is_remote, read_unit
 from curate.sources.base import Cut, Reader, Unit, split_units
 from curate.sources.safe import files_of
 from curate.stage import StageResult
@@ -132,11 +132,11 @@ class JsonlReader(Reader):
         order = {p: i for i, p in enumerate(paths)}
         return sorted([Unit(p) for p in whole] + split, key=lambda u: (order[u.path], u.start))
 
-    def read(self, unit: Unit) -> StageResult:
+    def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
         if unit.start or unit.end is not None:  # a split unit: uncompressed, local
             return read_unit(self, unit, lambda f, rows: self._rows(ByteRange(f, unit.start, unit.end), unit.path,
-                                                                     rows, unit.first_record), None)
-        return read_unit(self, unit, lambda f, rows: self._rows(f, unit.path, rows), self.compression)
+                                                                     rows, unit.first_record), None, sink)
+        return read_unit(self, unit, lambda f, rows: self._rows(f, unit.path, rows), self.compression, sink)
 
     def _rows(self, f: Any, path: str, rows: Rows, first: int = 0) -> None:
         for lineno, raw in enumerate(_lines(f, self.config.max_line_bytes), first + 1):
@@ -192,8 +192,8 @@ class ParquetReader(JsonlReader):
                 cuts.append(off)
         return cuts
 
-    def read(self, unit: Unit) -> StageResult:
-        return read_unit(self, unit, lambda f, rows: self._row_groups(f, unit, rows), self.compression)
+    def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
+        return read_unit(self, unit, lambda f, rows: self._row_groups(f, unit, rows), self.compression, sink)
 
     def _row_groups(self, f: Any, unit: Unit, rows: Rows) -> None:
         """Rows of the row groups that start in [unit.start, unit.end), numbered file-wide."""

@@ -31,7 +31,7 @@ from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReade
 
 from curate.recipe import bounds
 from curate.schema import doc_id
-from curate.sources._util import _TRANSIENT, Rows, read_unit
+from curate.sources._util import _TRANSIENT, Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
 from curate.sources.safe import is_local
@@ -206,8 +206,8 @@ class WarcReader(Reader):
                 cuts.append(s)
         return cuts
 
-    def read(self, unit: Unit) -> StageResult:
-        return read_unit(self, unit, lambda f, rows: self._read_range(f, unit, rows))
+    def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
+        return read_unit(self, unit, lambda f, rows: self._read_range(f, unit, rows), sink=sink)
 
     def _read_range(self, f: BinaryIO, unit: Unit, rows: Rows) -> None:
         gz = _is_gzip(f)

@@ -28,7 +28,7 @@ from lxml import etree
 
 from curate.recipe import bounds
 from curate.schema import doc_id
-from curate.sources._util import Rows, read_unit
+from curate.sources._util import Rows, Sink, read_unit
 from curate.sources.bz2split import range_xml, split_points
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.wikitext import MarkupTooDeep, WikitextCleaner
@@ -93,11 +93,12 @@ class WikiReader(Reader):
         split = self.config.split_bytes  # split_points keeps any file that is not multistream bz2 whole
         return split_units(paths, split, lambda f, size: split_points(f, size, split))
 
-    def read(self, unit: Unit) -> StageResult:
+    def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
         # Whole .bz2 files too (so a truncated one loses the same pages either way); a range is always bz2.
         if unit.path.endswith(".bz2") or unit.end is not None:
-            return read_unit(self, unit, lambda f, rows: self._parse_bz2(f, unit, rows))
-        return read_unit(self, unit, lambda f, rows: self._parse(f, unit.path, rows), compression="infer")
+            return read_unit(self, unit, lambda f, rows: self._parse_bz2(f, unit, rows), sink=sink)
+        return read_unit(self, unit, lambda f, rows: self._parse(f, unit.path, rows), compression="infer",
+                         sink=sink)
 
     def _parse_bz2(self, f: Any, unit: Unit, rows: Rows) -> None:
         src = range_xml(f, unit.start, unit.end)
