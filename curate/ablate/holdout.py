@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from curate.mix.draws import draw64
-from curate.schema import empty_drops, meta_dicts, set_meta, with_reason
+from curate.schema import empty_drops, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 
 DROP_REASON = "holdout:eval"
@@ -107,20 +107,27 @@ def extract_eval_unit(job: tuple[Any, Any, Path], seed: int, share: float, chunk
     (so the driver can merge the parts into one file in key order: a prefix of it is a random sample).
     Returns counts. Runs as a task; reads exactly what the runner's read step reads."""
     reader, unit, out = job
-    res = reader.read(unit)
-    recs = []
-    for doc, url, text, meta in zip(res.kept.column("id").to_pylist(), res.kept.column("url").to_pylist(),
-                                    res.kept.column("text").to_pylist(), meta_dicts(res.kept)):
-        text = text or ""
-        held = held_chunks(text, seed, share, chunk_chars)
-        whole = len(held) == 1 and held[0][:2] == (0, len(text))
-        for s, e, k in held:
-            recs.append({"key": k, "id": doc if whole else f"{doc}@{s}-{e}", "doc_id": doc, "source": reader.source,
-                         "url": url, "start": s, "end": e, "whole": whole, "text": text[s:e]})
+    recs: list[dict[str, Any]] = []
+    docs_read = 0
+
+    def take(res: StageResult) -> None:  # one streamed batch of the unit: only its held-out chunks are kept
+        nonlocal docs_read
+        docs_read += res.kept.num_rows
+        for doc, url, text in zip(res.kept.column("id").to_pylist(), res.kept.column("url").to_pylist(),
+                                  res.kept.column("text").to_pylist()):
+            text = text or ""
+            held = held_chunks(text, seed, share, chunk_chars)
+            whole = len(held) == 1 and held[0][:2] == (0, len(text))
+            for s, e, k in held:
+                recs.append({"key": k, "id": doc if whole else f"{doc}@{s}-{e}", "doc_id": doc,
+                             "source": reader.source, "url": url, "start": s, "end": e, "whole": whole,
+                             "text": text[s:e]})
+
+    take(reader.read(unit, sink=take))
     recs.sort(key=lambda r: (r["key"], r["id"]))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
         for r in recs:
             f.write(json.dumps(r) + "\n")  # ASCII: a lone surrogate survives the round trip
-    return {"docs_read": res.kept.num_rows, "chunks": len(recs), "whole_docs": sum(r["whole"] for r in recs),
+    return {"docs_read": docs_read, "chunks": len(recs), "whole_docs": sum(r["whole"] for r in recs),
             "chars": sum(len(r["text"]) for r in recs)}
