@@ -16,6 +16,8 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.batches import READ_BUFFER
+
 BATCH_ROWS = 4096  # at most this many documents per batch handed to ``apply`` ...
 BATCH_BYTES = 32 << 20  # ... and about this many (uncompressed) bytes
 TASK_BYTES = 64 << 20  # a task reads about this many uncompressed bytes: small parts merge, big ones split
@@ -141,7 +143,7 @@ def iter_slices(slices: list[Slice], schema: pa.Schema | None = None,
                 columns: list[str] | None = None) -> Iterator[pa.Table]:
     """The rows of ``slices`` in order, as tables of at most ``BATCH_ROWS`` rows and about ``BATCH_BYTES``."""
     for s in slices:
-        pf = pq.ParquetFile(s.path)
+        pf = pq.ParquetFile(s.path, pre_buffer=False, buffer_size=READ_BUFFER)  # page by page (curate.batches)
         for rg in s.row_groups:
             md = pf.metadata.row_group(rg)
             per_row = max(1, md.total_byte_size // max(1, md.num_rows))
@@ -149,11 +151,3 @@ def iter_slices(slices: list[Slice], schema: pa.Schema | None = None,
             for rb in pf.iter_batches(batch_size=rows, row_groups=[rg], columns=columns):
                 t = pa.Table.from_batches([rb])
                 yield t.cast(schema) if schema is not None else t
-
-
-def iter_part(path: str | Path, columns: list[str] | None = None) -> Iterator[pa.Table]:
-    """A whole part in bounded batches: what a ``fit`` pass's per-part function should read instead of
-    ``pq.read_table`` (``ctx.map_parts(fn)`` calls ``fn(path)`` in a worker)."""
-    n = pq.ParquetFile(path).metadata.num_row_groups
-    return iter_slices([Slice(str(path), tuple(range(n)))], columns=columns)
-

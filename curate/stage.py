@@ -54,7 +54,7 @@ class FitContext:
 
     def map_parts(self, fn: Callable[[Path], Any]) -> list[Any]:
         """Run ``fn(part_path)`` for every input part in parallel (Ray tasks); results in part order.
-        ``fn`` should read its part in bounded batches (``curate.partio.iter_part``) and return a small,
+        ``fn`` should read its part in bounded batches (``curate.batches.read_batches``) and return a small,
         bounded summary: every result is held by the driver."""
         return self._map(fn, self.parts)
 
