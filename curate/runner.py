@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import inspect
 import json
+import os
 import pickle
 import shutil
 import time
@@ -103,6 +104,13 @@ def _module_imports(path: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("curate"):
             names += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
     return names
+
+
+def _driver_cpu(since: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+    """CPU seconds of this process and of the child processes it has reaped (a fit's helper, such as quality's
+    fastText training in a spawned process; Ray's own processes are reaped only at shutdown), minus ``since``."""
+    t = os.times()
+    return time.process_time() - since[0], t.children_user + t.children_system - since[1]
 
 
 def _overrides(stage: Stage | None, method: str) -> bool:
@@ -319,9 +327,9 @@ class Runner:
             for step in seg.steps:  # outputs of another config, code or fusion: never mixed with the new ones
                 self._clear(step)
             write_json_atomic({"key": seg.key, "steps": [s.dir_name for s in seg.steps]}, marker)
-        t_start, cpu0 = time.time(), time.process_time()
+        t_start, cpu0 = time.time(), _driver_cpu()
         state, extra = self._fit(seg.first, in_parts) if seg.first.has_fit else (None, {})
-        fit_driver_cpu = time.process_time() - cpu0
+        fit_driver_cpu, fit_helper_cpu = _driver_cpu(cpu0)
         jobs = self._jobs(seg, in_parts)
         spec = SegmentSpec(self.out, seg.key, [StepSpec(s.name, s.dir_name, s.stage, None, s.only)
                                                for s in seg.steps], readers=seg.first.readers)
@@ -337,6 +345,7 @@ class Runner:
                 info.update(extra)
                 info["fit_cpu_s"] = round(self.ex.task_cpu_s.get(f"{step.dir_name} fit", 0.0), 3)
                 info["fit_driver_cpu_s"] = round(fit_driver_cpu, 3)
+                info["fit_helper_cpu_s"] = round(fit_helper_cpu, 3)
             if step.index == 0:  # reader accounting: a source whose files yield no document is said so, not silent
                 info["sources_without_documents"] = [s.name for s in self.recipe.sources
                                                      if not info["by_source"].get(s.name, {}).get("kept")]
@@ -348,10 +357,12 @@ class Runner:
             infos.append(info)
         if seg.last.has_finalize:
             assert seg.last.stage is not None
-            cpu0 = time.process_time()
+            cpu0 = _driver_cpu()
             fin = seg.last.stage.finalize(self._ctx(seg.last, out_parts, "finalize"),
                                           state if seg.last is seg.first else None)
-            infos[-1]["finalize_driver_cpu_s"] = round(time.process_time() - cpu0, 3)
+            driver_cpu, helper_cpu = _driver_cpu(cpu0)
+            infos[-1]["finalize_driver_cpu_s"] = round(driver_cpu, 3)
+            infos[-1]["finalize_helper_cpu_s"] = round(helper_cpu, 3)
             infos[-1]["finalize_cpu_s"] = round(self.ex.task_cpu_s.get(f"{seg.last.dir_name} finalize", 0.0), 3)
             if fin:
                 infos[-1]["finalize"] = fin

@@ -66,7 +66,8 @@ def test_fused_run_writes_the_same_rows_as_a_run_that_keeps_every_step(corpus, t
     fused = Pipeline.from_dict(three_stage(corpus)).run(out=tmp_path / "f", **QUIET)
     kept_all = Pipeline.from_dict(three_stage(corpus, keep_intermediate=True)).run(out=tmp_path / "k", **QUIET)
     strip = ("seconds", "segment_seconds", "cpu_s", "parts", "materialized", "resumed_parts", "fit_cpu_s",
-             "fit_driver_cpu_s", "finalize_cpu_s", "finalize_driver_cpu_s", "t_start", "t_end")
+             "fit_driver_cpu_s", "fit_helper_cpu_s", "finalize_cpu_s", "finalize_driver_cpu_s",
+             "finalize_helper_cpu_s", "t_start", "t_end")
     assert [{k: v for k, v in st.items() if k not in strip} for st in fused["stages"]] == \
            [{k: v for k, v in st.items() if k not in strip} for st in kept_all["stages"]]
     assert (tmp_path / "k" / "stages" / "01_test_min_length").is_dir()
