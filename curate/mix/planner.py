@@ -25,8 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from curate.batches import read_batches
 from curate.mix.draws import unit
 from curate.recipe import bounds
 from curate.schema import empty_drops, meta_dicts, set_meta, with_reason
@@ -41,21 +41,21 @@ def estimate_tokens(nbytes: int) -> int:
 
 
 def _doc_bytes(table: pa.Table) -> pa.Array:
-    text = pc.fill_null(table.column("text"), "")
-    return pc.binary_length(pc.cast(text, pa.large_binary()))
+    return pc.binary_length(pc.fill_null(table.column("text"), ""))
 
 
 def count_part(path: Path, weighted: bool = False) -> dict[str, list[int]]:
-    """``{source: [docs, utf8_bytes]}`` of one Parquet part; ``weighted`` multiplies by meta ``repeat``."""
+    """``{source: [docs, utf8_bytes]}`` of one Parquet part; ``weighted`` multiplies by meta ``repeat``.
+    Streamed a batch at a time: the part's text is never held whole (and only its byte lengths are read)."""
     cols = ["source", "text"] + (["meta"] if weighted else [])
-    t = pq.read_table(path, columns=cols)
-    nbytes = _doc_bytes(t).to_pylist()
-    reps = [int(m.get("repeat", 1)) for m in meta_dicts(t)] if weighted else [1] * t.num_rows
     out: dict[str, list[int]] = {}
-    for src, b, r in zip(t.column("source").to_pylist(), nbytes, reps):
-        acc = out.setdefault(src, [0, 0])
-        acc[0] += r
-        acc[1] += b * r
+    for t in read_batches(path, cols):
+        nbytes = _doc_bytes(t).to_pylist()
+        reps = [int(m.get("repeat", 1)) for m in meta_dicts(t)] if weighted else [1] * t.num_rows
+        for src, b, r in zip(t.column("source").to_pylist(), nbytes, reps):
+            acc = out.setdefault(src, [0, 0])
+            acc[0] += r
+            acc[1] += b * r
     return out
 
 
