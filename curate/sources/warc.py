@@ -7,7 +7,8 @@ next record start, so one garbled record does not lose the rest of the file.
 
 Record boundaries are cross-checked on local files: a record's ``Content-Length`` must end it exactly
 where the next record (``WARC/``) or the end of the file begins (for ``.warc.gz``, where its gzip member
-ends). A record whose length lies is an error (``warc:length_mismatch``) and reading resumes at the next
+ends). A record whose length lies (or is missing, or runs past the end of the file while
+another record follows) is an error (``warc:length_mismatch``) and reading resumes at the next
 real record start, so a lying record can neither swallow the next one nor leave its tail to be parsed
 as phantom records. HTTP ``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output;
 an undecodable body is dropped (``content:bad_encoding``), an unknown coding too
@@ -124,10 +125,11 @@ def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
                 head += f.read(MAX_HEADER_LINE)
             end = _declared_end(head, record)
             if end is None:
-                return True  # warcio parsed it without a usable length: nothing to check
+                return False  # no usable length: warcio would read the records after it as its body
+            if off + end >= f.seek(0, 2):  # it claims bytes up to or past the end of the file: a cut last
+                return find_record_start(f, off + 1, False) is None  # record (warc:truncated), unless one follows
             f.seek(off + end)
-            tail = f.read(_TAIL)
-            return not tail or _after_end(tail)  # past the end of the file: warc:truncated decides
+            return _after_end(f.read(_TAIL))
         d, head, tail, size, end = zlib.decompressobj(31), b"", b"", 0, None
         while not d.eof and len(tail) < _TAIL:  # the record's text from its member; stop past its end
             block = f.read(1 << 16)
