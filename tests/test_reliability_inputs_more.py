@@ -7,6 +7,7 @@ out of the root matched by a standalone command's glob. Each costs only its own 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from curate.sources.base import Unit
+from curate.sources.tabular import JsonlReader
 from curate.sources.warc import WarcReader
 
 
@@ -44,3 +46,19 @@ def test_a_plain_warc_record_without_a_usable_length_never_swallows_the_next(cor
     res = reader.read(Unit(str(path)))
     assert _counts(res) == (5, {"warc:non_response": 1}, {"warc:length_mismatch": 1})
     assert res.kept.column("text").to_pylist() == good[:2] + good[3:]  # the pages after it, exact
+
+
+def test_meta_nested_past_the_stack_errors_its_record_only(corpus: Path, tmp_path: Path) -> None:
+    lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines()[:12]
+    text = json.loads(lines[0])["text"]
+    deep = "[" * 900 + "]" * 900  # parses, but meta encoding recurses past the stack
+    hostile = [f'{{"text": {json.dumps(text)}, "tags": {deep}}}', f'{{"text": {json.dumps(text)}, "extra": {{"k": {deep}}}}}']
+    p = tmp_path / "docs.jsonl"
+    p.write_text("\n".join(lines[:6] + hostile + lines[6:]) + "\n", encoding="utf-8")
+    reader = JsonlReader("d", "web", JsonlReader.Config(meta_fields=["tags"], meta_field="extra"))
+    batches: list = []
+    rest = reader.read(Unit(str(p)), sink=batches.append)  # streamed, as the runner reads: the batch survives
+    kept = sum(b.kept.num_rows for b in batches) + rest.kept.num_rows
+    errors = [r for b in batches + [rest] for r in b.errors.to_pylist()]
+    assert kept == 12 and [(e["reason"], e["url"].rsplit("#", 1)[1]) for e in errors] == [
+        ("input:too_deep", "7"), ("input:too_deep", "8")]
