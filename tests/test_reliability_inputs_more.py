@@ -6,15 +6,21 @@ out of the root matched by a standalone command's glob. Each costs only its own 
 """
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
+import lzma
 import re
+import zipfile
+import zlib
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from curate.sources.base import Unit
+from curate.sources.books import BooksReader
 from curate.sources.tabular import JsonlReader
 from curate.sources.warc import WarcReader
 
@@ -62,3 +68,50 @@ def test_meta_nested_past_the_stack_errors_its_record_only(corpus: Path, tmp_pat
     errors = [r for b in batches + [rest] for r in b.errors.to_pylist()]
     assert kept == 12 and [(e["reason"], e["url"].rsplit("#", 1)[1]) for e in errors] == [
         ("input:too_deep", "7"), ("input:too_deep", "8")]
+
+
+def _oracle_lines(kind: str, cut: bytes) -> int:
+    """Complete lines in what a one-shot decompressor recovers from the cut file."""
+    if kind == "zst":
+        return zstandard.ZstdDecompressor().decompressobj().decompress(cut).count(b"\n")
+    d = {"gz": lambda: zlib.decompressobj(31), "bz2": bz2.BZ2Decompressor, "xz": lzma.LZMADecompressor}[kind]()
+    return d.decompress(cut).count(b"\n")
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
+def test_a_cut_compressed_file_keeps_every_line_decoded_before_the_cut(corpus: Path, tmp_path: Path,
+                                                                       kind: str) -> None:
+    data = (corpus / "dedup" / "docs.jsonl").read_bytes()
+    whole = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress,
+             "zst": zstandard.ZstdCompressor().compress}[kind](data)
+    cut = whole[: len(whole) * 6 // 10]
+    (tmp_path / f"cut.jsonl.{kind}").write_bytes(cut)
+    res = JsonlReader("d", "web").read(Unit(str(tmp_path / f"cut.jsonl.{kind}")))
+    assert res.kept.num_rows == _oracle_lines(kind, cut) > 150  # before: up to 19 lines of a read block lost
+    assert res.errors.column("reason").to_pylist() == ["error:EOFError"]  # zst: before, nothing said it was cut
+
+
+def test_every_member_or_frame_is_read_and_a_zip_is_refused(corpus: Path, tmp_path: Path) -> None:
+    lines = (corpus / "dedup" / "docs.jsonl").read_bytes().splitlines(keepends=True)
+    parts = [b"".join(lines[i:i + 50]) for i in range(0, 200, 50)]
+    cz = zstandard.ZstdCompressor()
+    (tmp_path / "frames.jsonl.zst").write_bytes(b"".join(cz.compress(p) for p in parts))  # pzstd-style frames
+    (tmp_path / "members.jsonl.gz").write_bytes(b"".join(gzip.compress(p) for p in parts) + b"\0" * 512)
+    (tmp_path / "junk.jsonl.gz").write_bytes(gzip.compress(parts[0]) + b"not gzip at all")
+    with zipfile.ZipFile(tmp_path / "two.jsonl.zip", "w") as z:
+        z.writestr("a.jsonl", parts[0])
+        z.writestr("b.jsonl", parts[1])
+    r = JsonlReader("d", "web")
+    assert [_counts(r.read(Unit(str(tmp_path / n)))) for n in ("frames.jsonl.zst", "members.jsonl.gz")] == [
+        (200, Counter(), Counter())] * 2  # before: zst stopped after its first frame (50 lines), silently
+    assert _counts(r.read(Unit(str(tmp_path / "junk.jsonl.gz")))) == (50, Counter(), Counter(
+        {"error:BadCompressedData": 1}))  # every line before the junk (before: 40 of 50)
+    assert _counts(r.read(Unit(str(tmp_path / "two.jsonl.zip")))) == (  # before: b.jsonl was skipped silently
+        0, Counter({"input:unsupported_compression": 1}), Counter())
+
+
+def test_a_cut_compressed_book_is_an_error_not_a_fragment(corpus: Path, tmp_path: Path) -> None:
+    book = gzip.compress((corpus / "books" / "pg84.txt").read_bytes())
+    (tmp_path / "pg84.txt.gz").write_bytes(book[: len(book) // 2])
+    assert _counts(BooksReader("b", "books").read(Unit(str(tmp_path / "pg84.txt.gz")))) == (
+        0, Counter(), Counter({"error:EOFError": 1}))

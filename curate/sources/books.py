@@ -12,6 +12,7 @@ import codecs
 import os
 import re
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from curate.recipe import bounds
 from curate.schema import doc_id
@@ -77,8 +78,14 @@ class BooksReader(Reader):
         retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
-        return read_unit(self, unit, lambda f, rows: self._book(unit.path, f.read(self.config.max_bytes + 1), rows),
+        return read_unit(self, unit, lambda f, rows: self._book(unit.path, self._bytes(f), rows),
                          compression="infer", sink=sink)
+
+    def _bytes(self, f: BinaryIO) -> bytes:
+        data = f.read(self.config.max_bytes + 1)
+        if len(data) <= self.config.max_bytes:
+            f.read()  # at the end: raises here when a compressed file is cut or corrupt after these bytes
+        return data
 
     def _book(self, path: str, data: bytes, rows: Rows) -> None:
         meta: dict[str, str] = {"file": os.path.basename(path.rstrip("/"))}

@@ -23,6 +23,8 @@ from typing import Any, BinaryIO, Iterator
 import fsspec
 from fsspec.utils import infer_compression
 
+from curate.sources.decompress import KINDS, Decompressed
+
 
 class UnsafeInput(Exception):
     """An input that is not read: ``reason`` is the drop reason (``input:outside_root``, ...)."""
@@ -108,13 +110,15 @@ class _Opened:
         self.files: list[Any] = []
 
     def __enter__(self) -> Any:
-        if not is_local(self.path):
-            self.files.append(fsspec.open(self.path, "rb", compression=self.compression).__enter__())
-            return self.files[-1]
-        self.files.append(open_regular(self.path))
         comp = infer_compression(self.path) if self.compression == "infer" else self.compression
+        if comp and comp not in KINDS:  # a .zip: fsspec would read its first member and skip the others
+            raise UnsafeInput("input:unsupported_compression", self.path)
+        if is_local(self.path):
+            self.files.append(open_regular(self.path))
+        else:
+            self.files.append(fsspec.open(self.path, "rb").__enter__())
         if comp:
-            self.files.append(fsspec.compression.compr[comp](self.files[-1], mode="rb"))
+            self.files.append(Decompressed(self.files[-1], comp))
         return self.files[-1]
 
     def __exit__(self, *exc: Any) -> None:
@@ -123,8 +127,8 @@ class _Opened:
 
 
 def open_input(path: str, compression: str | None = None) -> _Opened:
-    """``with open_input(path) as f``: a local input opened safely (``compression="infer"``
-    decompresses by extension) or an fsspec URL opened as usual."""
+    """``with open_input(path) as f``: a local input opened safely or an fsspec URL; ``compression="infer"``
+    decompresses by extension (``curate.sources.decompress``; a ``.zip`` is refused, ``input:unsupported_compression``)."""
     return _Opened(path, compression)
 
 
