@@ -7,6 +7,7 @@ out of the root matched by a standalone command's glob. Each costs only its own 
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import json
 import lzma
@@ -23,6 +24,7 @@ from curate.sources.base import Unit
 from curate.sources.books import BooksReader
 from curate.sources.tabular import JsonlReader
 from curate.sources.warc import WarcReader
+from curate.sources.wiki import WikiReader
 
 
 def _warc_records(corpus: Path, n: int) -> list[bytes]:
@@ -115,3 +117,27 @@ def test_a_cut_compressed_book_is_an_error_not_a_fragment(corpus: Path, tmp_path
     (tmp_path / "pg84.txt.gz").write_bytes(book[: len(book) // 2])
     assert _counts(BooksReader("b", "books").read(Unit(str(tmp_path / "pg84.txt.gz")))) == (
         0, Counter(), Counter({"error:EOFError": 1}))
+
+
+def test_a_siteinfo_that_does_not_parse_costs_no_page(corpus: Path, tmp_path: Path) -> None:
+    xml = bz2.decompress((corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2").read_bytes())
+    hostile = xml.replace(b"<siteinfo>", b'<siteinfo><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+                                         b"<sitename>&xxe;</sitename>", 1)
+    (tmp_path / "dump.xml").write_bytes(hostile)
+    reader = WikiReader("wiki", "wiki")
+    good = reader.read(Unit(str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")))
+    res = reader.read(Unit(str(tmp_path / "dump.xml")))
+    assert res.errors.column("reason").to_pylist() == ["wiki:bad_siteinfo"]  # before: the whole dump, 1 error
+    assert res.kept.column("text").to_pylist() == good.kept.column("text").to_pylist()  # all 70 articles
+    assert res.dropped.num_rows == good.dropped.num_rows and res.kept.num_rows == 70
+    assert not any("root:x:0:0" in t for t in res.kept.column("text").to_pylist())
+
+
+def test_a_byte_order_mark_before_json_lines_is_not_part_of_the_first_record(corpus: Path, tmp_path: Path) -> None:
+    lines = (corpus / "dedup" / "docs.jsonl").read_bytes().splitlines(keepends=True)[:30]
+    (tmp_path / "bom.jsonl").write_bytes(codecs.BOM_UTF8 + b"".join(lines))
+    small = JsonlReader("d", "web", JsonlReader.Config(split_bytes=len(lines[0]) * 3))  # split units too
+    for r in (JsonlReader("d", "web"), small):
+        units = r.units([str(tmp_path / "bom.jsonl")])
+        results = [r.read(u) for u in units]
+        assert sum(x.kept.num_rows for x in results) == 30 and not any(x.errors.num_rows for x in results)

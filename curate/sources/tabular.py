@@ -14,6 +14,7 @@ column's value is kept as ``meta.source_id``).
 """
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterator
@@ -140,6 +141,8 @@ class JsonlReader(Reader):
 
     def _rows(self, f: Any, path: str, rows: Rows, first: int = 0) -> None:
         for lineno, raw in enumerate(_lines(f, self.config.max_line_bytes), first + 1):
+            if lineno == 1 and raw is not None and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]  # a byte order mark (Windows editors) is not part of the record
             where, loc = {"line": lineno}, f"{path}#{lineno}"
             with rows.record(loc, where):  # a line is the unit of failure
                 self._line(raw, loc, where, rows)
