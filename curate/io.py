@@ -74,6 +74,24 @@ def _glob_root(pattern: str) -> str:
     return os.sep.join(fixed) or (os.sep if pattern.startswith(os.sep) else ".")
 
 
+def pinned_glob(path: str, root: str) -> str:
+    """A glob pattern matching exactly the local file ``path`` whose root (see ``expand_paths``) is still
+    ``root``: how a file matched by a pattern is written back into a recipe without widening what a link
+    in it may reach (``/in/b.jsonl`` under root ``/in`` -> ``/in/[b].jsonl``). ``path`` itself when it is
+    its own root or lies outside ``root``."""
+    path, root = os.path.abspath(path), os.path.abspath(root)
+    rel = os.path.relpath(path, root)
+    if rel == "." or rel.startswith(".."):
+        return glob.escape(path)
+    first, _, rest = rel.partition(os.sep)
+    i = 1 if first.startswith(".") and len(first) > 1 else 0  # a dot name keeps its literal dot (glob hides it)
+    if first[i] in "!]":  # "[!]" would negate, "[]]" is fine but unclear: keep these literal
+        return glob.escape(path)
+    first = glob.escape(first[:i]) + (glob.escape(first[i]) if first[i] in "*?[" else f"[{first[i]}]") + \
+        glob.escape(first[i + 1:])
+    return os.path.join(glob.escape(root), first, *([glob.escape(rest)] if rest else []))
+
+
 def expand_paths(patterns: list[str], where: str) -> list[str]:
     """Expand globs, directories stay as they are; each local path is an ``InputPath`` carrying its source
     root (see ``curate.sources.safe``), and a path matched twice is listed once. Raises

@@ -12,15 +12,19 @@ import gzip
 import json
 import lzma
 import re
+import shutil
 import zipfile
 import zlib
 from collections import Counter
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from curate.pipeline import Pipeline
 from curate.sources.base import Unit
+from curate.standalone import run_recipe
 from curate.sources.books import BooksReader
 from curate.sources.tabular import JsonlReader
 from curate.sources.warc import WarcReader
@@ -141,3 +145,36 @@ def test_a_byte_order_mark_before_json_lines_is_not_part_of_the_first_record(cor
         units = r.units([str(tmp_path / "bom.jsonl")])
         results = [r.read(u) for u in units]
         assert sum(x.kept.num_rows for x in results) == 30 and not any(x.errors.num_rows for x in results)
+
+
+def test_a_standalone_command_glob_never_reads_a_link_out_of_its_root(corpus: Path, tmp_path: Path) -> None:
+    lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.jsonl").write_text("".join(lines[:5]), encoding="utf-8")
+    (tmp_path / "secret.jsonl").write_text("".join(lines[100:104]), encoding="utf-8")
+    (d / "b.jsonl").symlink_to(tmp_path / "secret.jsonl")
+    (d / ".c.jsonl").symlink_to(d / "a.jsonl")  # a link inside the root: read like the file
+    summary = run_recipe("t", [str(d / "*.jsonl"), str(d / ".*.jsonl")], [], tmp_path / "run")
+    read = summary["stages"][0]
+    assert (read["in"], read["kept"], read["dropped"]) == (11, 10, {"input:outside_root": 1})  # before: 14 kept
+    texts = [t for p in sorted((tmp_path / "run" / "stages" / "00_read").glob("part-*.parquet"))
+             for t in pq.read_table(p).column("text").to_pylist()]
+    assert not any(json.loads(x)["text"] in texts for x in lines[100:104])
+
+
+def test_a_glob_through_a_directory_link_out_of_its_root_reads_nothing_there(corpus: Path, tmp_path: Path) -> None:
+    books, private = tmp_path / "books", tmp_path / "private"
+    books.mkdir()
+    private.mkdir()
+    shutil.copy(corpus / "books" / "pg84.txt", books / "pg84.txt")
+    shutil.copy(corpus / "books" / "pg64317.txt", private / "diary.txt")
+    (books / "shelf").symlink_to(private, target_is_directory=True)
+    (books / "root").symlink_to("/", target_is_directory=True)  # never walked: listed once and refused
+    summary = Pipeline.from_dict({"name": "l", "workers": 0, "stages": [], "sources": [
+        {"name": "a", "kind": "books", "format": "text", "paths": [str(books / "*")]},  # matches the links
+        {"name": "b", "kind": "books", "format": "text", "paths": [str(books / "*" / "*.txt")]}]}).run(
+        out=tmp_path / "run", workers=0, log=lambda m: None)
+    read = summary["stages"][0]
+    assert read["by_source"] == {"a": {"in": 3, "kept": 1, "dropped": 2}, "b": {"in": 1, "dropped": 1}}
+    assert read["dropped"] == {"input:outside_root": 3}  # before: diary.txt was read through both patterns

@@ -72,12 +72,13 @@ def inside_root(path: str, root: str) -> bool:
 
 
 def check_path(path: str, root: str | None = None) -> os.stat_result:
-    """The ``stat`` of ``path`` when it may be read (a regular file, or a link to one inside ``root``);
-    raises UnsafeInput otherwise."""
+    """The ``stat`` of ``path`` when it may be read (a regular file, or a link to one, inside ``root`` once
+    every link on the way is resolved: ``root/linkdir/x`` is refused when ``linkdir`` leads out); raises
+    UnsafeInput otherwise."""
     st = os.lstat(path)
+    if not inside_root(path, root if root is not None else root_of(path)):
+        raise UnsafeInput("input:outside_root", path)
     if stat.S_ISLNK(st.st_mode):
-        if not inside_root(path, root if root is not None else root_of(path)):
-            raise UnsafeInput("input:outside_root", path)
         st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeInput("input:not_regular", path)
@@ -176,7 +177,7 @@ def files_of(paths: list[str]) -> list[str]:
     keeping the directory's source root; refused entries stay listed so that their read counts them)."""
     out: list[str] = []
     for p in paths:
-        if is_local(p) and os.path.isdir(p):
+        if is_local(p) and os.path.isdir(p) and inside_root(p, root_of(p)):  # a link out is listed, then refused
             out.extend(InputPath(f, root_of(p)) for f in sorted(f for f, _ in walk_regular(p)))
         else:
             out.append(p)
