@@ -18,6 +18,7 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -26,7 +27,8 @@ from curate.pipeline import Pipeline
 from curate.sources.base import Unit
 from curate.standalone import run_recipe
 from curate.sources.books import BooksReader
-from curate.sources.tabular import JsonlReader
+from curate.schema import decode_meta
+from curate.sources.tabular import JsonlReader, ParquetReader
 from curate.sources.warc import WarcReader
 from curate.sources.wiki import WikiReader
 
@@ -178,3 +180,24 @@ def test_a_glob_through_a_directory_link_out_of_its_root_reads_nothing_there(cor
     read = summary["stages"][0]
     assert read["by_source"] == {"a": {"in": 3, "kept": 1, "dropped": 2}, "b": {"in": 1, "dropped": 1}}
     assert read["dropped"] == {"input:outside_root": 3}  # before: diary.txt was read through both patterns
+
+
+def test_a_bad_parquet_row_group_or_value_costs_only_its_rows(corpus: Path, tmp_path: Path) -> None:
+    lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines()[:40]
+    texts = [json.loads(x)["text"] for x in lines]
+    pq.write_table(pa.table({"text": texts}), tmp_path / "ok.parquet", row_group_size=10)
+    raw = bytearray((tmp_path / "ok.parquet").read_bytes())
+    chunk = pq.ParquetFile(tmp_path / "ok.parquet").metadata.row_group(1).column(0)
+    page = chunk.dictionary_page_offset or chunk.data_page_offset
+    raw[page + 40: page + 240] = b"\0" * 200  # a corrupt (dictionary) page in row group 1 of 4
+    (tmp_path / "corrupt.parquet").write_bytes(bytes(raw))
+    bad = [t.encode() for t in texts]
+    bad[3], bad[25] = b"ok \xff\xfe not utf-8", b"\xed\xa0\x80"  # invalid UTF-8 in a string column
+    pq.write_table(pa.table({"text": pa.array(bad, pa.binary()).view(pa.string())}), tmp_path / "utf8.parquet")
+    r = ParquetReader("p", "web")
+    res = r.read(Unit(str(tmp_path / "corrupt.parquet")))
+    assert _counts(res) == (30, Counter(), Counter({"parquet:bad_row_group": 10}))  # before: 10 kept, 1 error
+    assert res.kept.column("text").to_pylist() == texts[:10] + texts[20:]
+    assert [decode_meta(m)["row"] for m in res.errors.column("meta").to_pylist()] == list(range(10, 20))
+    res = r.read(Unit(str(tmp_path / "utf8.parquet")))
+    assert _counts(res) == (38, Counter(), Counter({"error:UnicodeDecodeError": 2}))  # before: 0 kept, 1 error
