@@ -92,6 +92,28 @@ def pinned_glob(path: str, root: str) -> str:
     return os.path.join(glob.escape(root), first, *([glob.escape(rest)] if rest else []))
 
 
+def _expand_remote(pat: str, where: str) -> list[str]:
+    """The URLs a remote pattern names, checked now: a missing file, an unknown protocol, a filesystem
+    package that is not installed or a host that cannot be reached is one FileNotFoundError naming the
+    key, the URL and the cause (not a traceback, nor an error row per file after planning)."""
+    import fsspec
+
+    try:
+        fs, _, paths = fsspec.get_fs_token_paths(pat)
+        if not any(c in pat for c in "*?["):
+            fs.info(paths[0])
+            return [pat]
+        matches = sorted(fs.glob(paths[0])) if paths else []
+    except Exception as e:
+        cause = e.__cause__ or e
+        raise FileNotFoundError(f"{where}: remote input {pat!r} cannot be read "
+                                f"({type(cause).__name__}: {str(cause)[:300] or 'not found'})") from e
+    if not matches:
+        raise FileNotFoundError(f"{where}: no remote input matches {pat!r}")
+    proto = pat.split("://", 1)[0]
+    return [m if "://" in m else f"{proto}://{m}" for m in matches]
+
+
 def expand_paths(patterns: list[str], where: str) -> list[str]:
     """Expand globs, directories stay as they are; each local path is an ``InputPath`` carrying its source
     root (see ``curate.sources.safe``), and a path matched twice is listed once. Raises
@@ -101,18 +123,9 @@ def expand_paths(patterns: list[str], where: str) -> list[str]:
     out: list[str] = []
     for pat in patterns:
         pat = expand_vars(pat, where)
+        pat = pat[len("file://"):] if pat.startswith("file://") else pat
         if is_url(pat):
-            import fsspec
-
-            fs, _, paths = fsspec.get_fs_token_paths(pat)
-            if any(c in pat for c in "*?["):
-                matches = sorted(fs.glob(paths[0])) if paths else []
-                if not matches:
-                    raise FileNotFoundError(f"{where}: no remote input matches {pat!r}")
-                proto = pat.split("://", 1)[0]
-                out.extend(m if "://" in m else f"{proto}://{m}" for m in matches)
-            else:
-                out.append(pat)
+            out.extend(_expand_remote(pat, where))
             continue
         if any(c in pat for c in "*?["):
             matches = sorted(glob.glob(pat, recursive=True))

@@ -24,6 +24,7 @@ import pytest
 import zstandard
 
 from curate.pipeline import Pipeline
+from curate.recipe import RecipeError
 from curate.sources.base import Unit
 from curate.standalone import run_recipe
 from curate.sources.books import BooksReader
@@ -201,3 +202,23 @@ def test_a_bad_parquet_row_group_or_value_costs_only_its_rows(corpus: Path, tmp_
     assert [decode_meta(m)["row"] for m in res.errors.column("meta").to_pylist()] == list(range(10, 20))
     res = r.read(Unit(str(tmp_path / "utf8.parquet")))
     assert _counts(res) == (38, Counter(), Counter({"error:UnicodeDecodeError": 2}))  # before: 0 kept, 1 error
+
+
+@pytest.mark.parametrize("url,cause", [("http://127.0.0.1:9/docs.jsonl", "ClientConnectorError"),  # nothing listens
+                                       ("nosuchproto://bucket/docs.jsonl", "Protocol not known"),
+                                       ("s3://bucket/*.jsonl", "s3fs")])  # not installed
+def test_a_remote_input_that_cannot_be_read_is_one_clear_error_at_planning(tmp_path: Path, url: str,
+                                                                          cause: str) -> None:
+    pipe = Pipeline.from_dict({"name": "u", "workers": 0, "stages": [], "sources": [
+        {"name": "docs", "kind": "web", "format": "jsonl", "paths": [url]}]})
+    with pytest.raises(RecipeError) as e:  # before: an ImportError, a bare URL, or exit 0 and one error row
+        pipe.run(out=tmp_path / "run", workers=0, log=lambda m: None)
+    assert str(e.value).startswith(f"sources[0] (docs).paths: remote input '{url}' cannot be read (")
+    assert cause in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_file_url_names_a_local_input(corpus: Path, tmp_path: Path) -> None:
+    summary = Pipeline.from_dict({"name": "f", "workers": 0, "stages": [], "sources": [
+        {"name": "docs", "kind": "web", "format": "jsonl", "paths": [f"file://{corpus}/dedup/docs.jsonl"]}]},
+        base_dir=tmp_path).run(out=tmp_path / "run", workers=0, log=lambda m: None)
+    assert summary["stages"][0]["kept"] == 400  # before: joined to the recipe's directory, "does not exist"
