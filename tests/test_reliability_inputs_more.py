@@ -222,3 +222,13 @@ def test_a_file_url_names_a_local_input(corpus: Path, tmp_path: Path) -> None:
         {"name": "docs", "kind": "web", "format": "jsonl", "paths": [f"file://{corpus}/dedup/docs.jsonl"]}]},
         base_dir=tmp_path).run(out=tmp_path / "run", workers=0, log=lambda m: None)
     assert summary["stages"][0]["kept"] == 400  # before: joined to the recipe's directory, "does not exist"
+
+
+def test_a_warc_gzipped_whole_is_read_record_by_record(corpus: Path, tmp_path: Path) -> None:
+    recs = _warc_records(corpus, 7)
+    (tmp_path / "whole.warc.gz").write_bytes(gzip.compress(b"".join(recs)))  # one member, not one per record
+    reader = WarcReader("web", "web")
+    good = reader.read(Unit(str(corpus / "web" / "pages.warc.gz"))).kept.column("text").to_pylist()[:6]
+    res = reader.read(Unit(str(tmp_path / "whole.warc.gz")))
+    assert _counts(res) == (6, Counter({"warc:non_response": 1}), Counter())  # before: 0 kept, 1 error
+    assert res.kept.column("text").to_pylist() == good

@@ -29,12 +29,14 @@ from typing import Any, BinaryIO
 import brotli
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
+from warcio.exceptions import ArchiveLoadFailed
 
 from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import _TRANSIENT, Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
+from curate.sources.decompress import Decompressed
 from curate.sources.safe import is_local
 from curate.stage import StageResult
 
@@ -244,6 +246,8 @@ class WarcReader(Reader):
             except Exception as e:
                 if isinstance(e, _TRANSIENT):
                     raise
+                if gz and pos == 0 and isinstance(e, ArchiveLoadFailed) and "non-chunked gzip" in str(e):
+                    return self._read_whole_gzip(f, unit, rows, done=last is not None)
                 if last is None and pending:  # the same broken record again: count it once, here
                     pending = None
                 if last is None:
@@ -254,6 +258,25 @@ class WarcReader(Reader):
                 pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
         if pending:
             rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
+
+    def _read_whole_gzip(self, f: BinaryIO, unit: Unit, rows: Rows, done: bool) -> None:
+        """A .warc.gz that is one gzip member (a whole WARC gzipped) cannot be entered at a record, so warcio
+        refuses it after its first record (``done``: that one is read already). Read the rest in one pass
+        over the decompressed stream, without boundary checks; a broken record ends the pass (one error,
+        with the records before it counted)."""
+        f.seek(0)
+        it = ArchiveIterator(Decompressed(f, "gzip"), arc2warc=True, ensure_http_headers=False)
+        it.reader.__class__ = _LineBoundedReader
+        n = 0
+        try:
+            for n, record in enumerate(it, 1):
+                if n > 1 or not done:
+                    with rows.record(f"{unit.path}@{it.offset}", {"offset": it.offset}):
+                        self._record(record, it.offset, unit.path, rows)
+        except Exception as e:
+            if isinstance(e, _TRANSIENT):
+                raise
+            rows.error_from(e, unit.path, {"records_before_error": n, "whole_file_gzip": 1})
 
     def _record(self, record: Any, off: int, path: str, rows: Rows) -> None:
         h = record.rec_headers
