@@ -46,19 +46,21 @@ def _counts(res) -> tuple[int, Counter, Counter]:
             Counter(res.errors.column("reason").to_pylist()))
 
 
-@pytest.mark.parametrize("length", [None, b"99999999999999", b"-50", b""])
-def test_a_plain_warc_record_without_a_usable_length_never_swallows_the_next(corpus: Path, tmp_path: Path,
-                                                                             length: bytes | None) -> None:
+@pytest.mark.parametrize("gz,length", [(False, None), (False, b"99999999999999"), (False, b"-50"), (False, b""),
+                                       (True, b"-50"), (True, b"abc"), (True, b"")])
+def test_a_warc_record_without_a_usable_length_costs_only_itself(corpus: Path, tmp_path: Path, gz: bool,
+                                                                 length: bytes | None) -> None:
     recs = _warc_records(corpus, 7)  # warcinfo + 6 pages
     if length is None:
         recs[3] = re.sub(rb"Content-Length: \d+\r\n", b"", recs[3], count=1)
     else:
         recs[3] = re.sub(rb"Content-Length: \d+", b"Content-Length: " + length, recs[3], count=1)
-    path = tmp_path / "lie.warc"
-    path.write_bytes(b"".join(recs))
+    path = tmp_path / ("lie.warc.gz" if gz else "lie.warc")
+    path.write_bytes(b"".join(gzip.compress(r) if gz else r for r in recs))
     reader = WarcReader("web", "web")
     good = reader.read(Unit(str(corpus / "web" / "pages.warc.gz"))).kept.column("text").to_pylist()[:6]
     res = reader.read(Unit(str(path)))
+    # before: plain, it swallowed the pages after it; gzipped, it was counted twice (warc:no_http + an error)
     assert _counts(res) == (5, {"warc:non_response": 1}, {"warc:length_mismatch": 1})
     assert res.kept.column("text").to_pylist() == good[:2] + good[3:]  # the pages after it, exact
 

@@ -7,7 +7,7 @@ next record start, so one garbled record does not lose the rest of the file.
 
 Record boundaries are cross-checked on local files: a record's ``Content-Length`` must end it exactly
 where the next record (``WARC/``) or the end of the file begins (for ``.warc.gz``, where its gzip member
-ends). A record whose length lies (or is missing, or runs past the end of the file while
+ends). A record whose length lies (or is missing, negative or not a number, or runs past the end of the file while
 another record follows) is an error (``warc:length_mismatch``) and reading resumes at the next
 real record start, so a lying record can neither swallow the next one nor leave its tail to be parsed
 as phantom records. HTTP ``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output;
@@ -118,6 +118,9 @@ def _declared_end(head: bytes, record: Any) -> int | None:
 def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
     """Cross-check a record's Content-Length against the bytes: see the module docstring. Leaves the
     file position as it was (warcio reads on from it)."""
+    length = record.rec_headers.get_header("Content-Length")
+    if length is not None and not length.strip().isdigit():
+        return False  # negative, empty or not a number: warcio misreads the record (and counts it twice)
     here = f.tell()
     try:
         f.seek(off)
