@@ -13,6 +13,7 @@ import json
 import lzma
 import re
 import shutil
+import sys
 import zipfile
 import zlib
 from collections import Counter
@@ -28,6 +29,7 @@ from curate.recipe import RecipeError
 from curate.sources.base import Unit
 from curate.standalone import run_recipe
 from curate.sources.books import BooksReader
+from curate.sources.code import CodeReader
 from curate.schema import decode_meta
 from curate.sources.tabular import JsonlReader, ParquetReader
 from curate.sources.warc import WarcReader
@@ -234,3 +236,22 @@ def test_a_warc_gzipped_whole_is_read_record_by_record(corpus: Path, tmp_path: P
     res = reader.read(Unit(str(tmp_path / "whole.warc.gz")))
     assert _counts(res) == (6, Counter({"warc:non_response": 1}), Counter())  # before: 0 kept, 1 error
     assert res.kept.column("text").to_pylist() == good
+
+
+def test_utf16_without_a_byte_order_mark_is_text_not_binary(corpus: Path, stdlib_dir: Path, tmp_path: Path) -> None:
+    text = (corpus / "books" / "pg84.txt").read_bytes().decode("cp1252")
+    (tmp_path / "le.txt").write_bytes(text.encode("utf-16-le"))
+    (tmp_path / "be.txt").write_bytes(text.encode("utf-16-be"))
+    r = BooksReader("books", "books")
+    want = r.read(Unit(str(corpus / "books" / "pg84.txt"))).kept.column("text").to_pylist()
+    for name in ("le.txt", "be.txt"):  # before: books:binary (the NUL bytes)
+        assert r.read(Unit(str(tmp_path / name))).kept.column("text").to_pylist() == want
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    source = (stdlib_dir / "json" / "encoder.py").read_text(encoding="utf-8")
+    (repo / "bom.py").write_bytes(source.encode("utf-16"))  # with a BOM (Windows editors)
+    (repo / "nobom.py").write_bytes(source.encode("utf-16-le"))
+    shutil.copy(Path(sys.executable).resolve(), repo / "python.py")  # still binary
+    res = CodeReader("code", "code").read(Unit(str(repo)))
+    assert res.kept.column("text").to_pylist() == [source, source]  # before: both code:binary
+    assert res.dropped.column("reason").to_pylist() == ["code:binary"]
