@@ -255,3 +255,12 @@ def test_utf16_without_a_byte_order_mark_is_text_not_binary(corpus: Path, stdlib
     res = CodeReader("code", "code").read(Unit(str(repo)))
     assert res.kept.column("text").to_pylist() == [source, source]  # before: both code:binary
     assert res.dropped.column("reason").to_pylist() == ["code:binary"]
+
+
+def test_a_gzip_member_holding_only_record_headers_is_counted(corpus: Path, tmp_path: Path) -> None:
+    recs = _warc_records(corpus, 7)
+    recs[3] = recs[3][: recs[3].index(b"\r\n\r\n") + 2]  # WARC headers, then the member ends: no block at all
+    (tmp_path / "cut.warc.gz").write_bytes(b"".join(gzip.compress(r) for r in recs))
+    res = WarcReader("web", "web").read(Unit(str(tmp_path / "cut.warc.gz")))
+    # before: warcio took it for an empty member and skipped it, so it vanished from every count
+    assert _counts(res) == (5, Counter({"warc:non_response": 1}), Counter({"warc:unparsed": 1}))

@@ -167,8 +167,41 @@ class _LineBoundedReader(DecompressingBufferedReader):
     newline-free gigabyte (a gzip bomb) takes hours. No WARC or HTTP header line is near 1 MiB: cap it,
     and the record fails to parse and is counted as an error instead."""
 
+    saw_text = False  # a non-blank line was read since the flag was cleared
+
     def readline(self, length: int | None = None) -> bytes:
-        return super().readline(length if length else MAX_HEADER_LINE)
+        line = super().readline(length if length else MAX_HEADER_LINE)
+        self.saw_text = self.saw_text or bool(line.strip())
+        return line
+
+
+def _archive(stream: Any) -> Any:
+    """warcio's iterator over ``stream``, with bounded header lines. warcio takes a record whose headers run
+    to the end of its gzip member or of the file for an empty member and skips it silently: the offset of
+    each such record (one that had text) is noted in ``unparsed`` for the reader to count."""
+    it = ArchiveIterator(stream, arc2warc=True, ensure_http_headers=False)
+    it.reader.__class__ = _LineBoundedReader
+    it.unparsed = []
+    parse = it._next_record
+
+    def next_record(next_line: Any) -> Any:
+        it.reader.saw_text, start = False, it.offset
+        try:
+            return parse(next_line)
+        except EOFError:
+            if it.reader.saw_text:
+                it.unparsed.append(start)
+            raise
+
+    it._next_record = next_record
+    return it
+
+
+def _count_unparsed(it: Any, unit: Unit, rows: Rows) -> None:
+    for off in it.unparsed:
+        if unit.start <= off and (unit.end is None or off < unit.end):
+            rows.error("warc:unparsed", f"{unit.path}@{off}", {"offset": off})
+    it.unparsed.clear()
 
 
 def _inflate(raw: bytes, limit: int, deflate: bool) -> bytes:
@@ -223,11 +256,11 @@ class WarcReader(Reader):
         pending: tuple[BaseException, int] | None = None  # a failure whose record start is not yet known
         while pos is not None:
             f.seek(pos)
-            it = ArchiveIterator(f, arc2warc=True, ensure_http_headers=False)
-            it.reader.__class__ = _LineBoundedReader
+            it = _archive(f)
             last: int | None = None
             try:
                 for record in it:
+                    _count_unparsed(it, unit, rows)
                     off = it.offset  # start of this record (get_record_offset() would consume it)
                     if unit.end is not None and off >= unit.end:
                         pos = None
@@ -259,6 +292,7 @@ class WarcReader(Reader):
                     pending = (e, last)
                 nxt = find_record_start(f, (pos if last is None else last) + 1, gz, unit.end)
                 pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
+            _count_unparsed(it, unit, rows)
         if pending:
             rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
 
@@ -268,11 +302,11 @@ class WarcReader(Reader):
         over the decompressed stream, without boundary checks; a broken record ends the pass (one error,
         with the records before it counted)."""
         f.seek(0)
-        it = ArchiveIterator(Decompressed(f, "gzip"), arc2warc=True, ensure_http_headers=False)
-        it.reader.__class__ = _LineBoundedReader
+        it = _archive(Decompressed(f, "gzip"))
         n = 0
         try:
             for n, record in enumerate(it, 1):
+                _count_unparsed(it, unit, rows)
                 if n > 1 or not done:
                     with rows.record(f"{unit.path}@{it.offset}", {"offset": it.offset}):
                         self._record(record, it.offset, unit.path, rows)
@@ -280,6 +314,7 @@ class WarcReader(Reader):
             if isinstance(e, _TRANSIENT):
                 raise
             rows.error_from(e, unit.path, {"records_before_error": n, "whole_file_gzip": 1})
+        _count_unparsed(it, unit, rows)
 
     def _record(self, record: Any, off: int, path: str, rows: Rows) -> None:
         h = record.rec_headers
