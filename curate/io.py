@@ -127,7 +127,7 @@ def expand_paths(patterns: list[str], where: str) -> list[str]:
         if is_url(pat):
             out.extend(_expand_remote(pat, where))
             continue
-        if any(c in pat for c in "*?["):
+        if any(c in pat for c in "*?[") and not os.path.lexists(pat):  # "page[1].jsonl" may name a file
             matches = sorted(glob.glob(pat, recursive=True))
             if not matches:
                 raise FileNotFoundError(f"{where}: no input file matches {pat!r} (cwd {os.getcwd()})")

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from curate.io import expand_paths
 from curate.pipeline import Pipeline
 from curate.recipe import RecipeError
 from curate.sources.base import Unit
@@ -264,3 +265,11 @@ def test_a_gzip_member_holding_only_record_headers_is_counted(corpus: Path, tmp_
     res = WarcReader("web", "web").read(Unit(str(tmp_path / "cut.warc.gz")))
     # before: warcio took it for an empty member and skipped it, so it vanished from every count
     assert _counts(res) == (5, Counter({"warc:non_response": 1}), Counter({"warc:unparsed": 1}))
+
+
+def test_a_file_whose_name_holds_glob_characters_can_be_named(corpus: Path, tmp_path: Path) -> None:
+    lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "page[1].jsonl").write_text("".join(lines[:3]), encoding="utf-8")
+    (tmp_path / "page1.jsonl").write_text("".join(lines[3:5]), encoding="utf-8")  # what the glob would match
+    assert expand_paths([str(tmp_path / "page[1].jsonl")], "paths") == [str(tmp_path / "page[1].jsonl")]
+    assert expand_paths([str(tmp_path / "page[0-9].jsonl")], "paths") == [str(tmp_path / "page1.jsonl")]
