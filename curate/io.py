@@ -74,6 +74,46 @@ def _glob_root(pattern: str) -> str:
     return os.sep.join(fixed) or (os.sep if pattern.startswith(os.sep) else ".")
 
 
+def pinned_glob(path: str, root: str) -> str:
+    """A glob pattern matching exactly the local file ``path`` whose root (see ``expand_paths``) is still
+    ``root``: how a file matched by a pattern is written back into a recipe without widening what a link
+    in it may reach (``/in/b.jsonl`` under root ``/in`` -> ``/in/[b].jsonl``). ``path`` itself when it is
+    its own root or lies outside ``root``."""
+    path, root = os.path.abspath(path), os.path.abspath(root)
+    rel = os.path.relpath(path, root)
+    if rel == "." or rel.startswith(".."):
+        return glob.escape(path)
+    first, _, rest = rel.partition(os.sep)
+    i = 1 if first.startswith(".") and len(first) > 1 else 0  # a dot name keeps its literal dot (glob hides it)
+    if first[i] in "!]":  # "[!]" would negate, "[]]" is fine but unclear: keep these literal
+        return glob.escape(path)
+    first = glob.escape(first[:i]) + (glob.escape(first[i]) if first[i] in "*?[" else f"[{first[i]}]") + \
+        glob.escape(first[i + 1:])
+    return os.path.join(glob.escape(root), first, *([glob.escape(rest)] if rest else []))
+
+
+def _expand_remote(pat: str, where: str) -> list[str]:
+    """The URLs a remote pattern names, checked now: a missing file, an unknown protocol, a filesystem
+    package that is not installed or a host that cannot be reached is one FileNotFoundError naming the
+    key, the URL and the cause (not a traceback, nor an error row per file after planning)."""
+    import fsspec
+
+    try:
+        fs, _, paths = fsspec.get_fs_token_paths(pat)
+        if not any(c in pat for c in "*?["):
+            fs.info(paths[0])
+            return [pat]
+        matches = sorted(fs.glob(paths[0])) if paths else []
+    except Exception as e:
+        cause = e.__cause__ or e
+        raise FileNotFoundError(f"{where}: remote input {pat!r} cannot be read "
+                                f"({type(cause).__name__}: {str(cause)[:300] or 'not found'})") from e
+    if not matches:
+        raise FileNotFoundError(f"{where}: no remote input matches {pat!r}")
+    proto = pat.split("://", 1)[0]
+    return [m if "://" in m else f"{proto}://{m}" for m in matches]
+
+
 def expand_paths(patterns: list[str], where: str) -> list[str]:
     """Expand globs, directories stay as they are; each local path is an ``InputPath`` carrying its source
     root (see ``curate.sources.safe``), and a path matched twice is listed once. Raises
@@ -83,20 +123,11 @@ def expand_paths(patterns: list[str], where: str) -> list[str]:
     out: list[str] = []
     for pat in patterns:
         pat = expand_vars(pat, where)
+        pat = pat[len("file://"):] if pat.startswith("file://") else pat
         if is_url(pat):
-            import fsspec
-
-            fs, _, paths = fsspec.get_fs_token_paths(pat)
-            if any(c in pat for c in "*?["):
-                matches = sorted(fs.glob(paths[0])) if paths else []
-                if not matches:
-                    raise FileNotFoundError(f"{where}: no remote input matches {pat!r}")
-                proto = pat.split("://", 1)[0]
-                out.extend(m if "://" in m else f"{proto}://{m}" for m in matches)
-            else:
-                out.append(pat)
+            out.extend(_expand_remote(pat, where))
             continue
-        if any(c in pat for c in "*?["):
+        if any(c in pat for c in "*?[") and not os.path.lexists(pat):  # "page[1].jsonl" may name a file
             matches = sorted(glob.glob(pat, recursive=True))
             if not matches:
                 raise FileNotFoundError(f"{where}: no input file matches {pat!r} (cwd {os.getcwd()})")

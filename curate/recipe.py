@@ -232,7 +232,7 @@ def resolve_path(path: str, base_dir: Path, where: str) -> str:
         path = expand_vars(path, where)
     except UnsetVariable as e:
         raise RecipeError(str(e)) from None
-    if is_url(path) or os.path.isabs(path):
+    if is_url(path) or os.path.isabs(path) or path.startswith("file://"):  # file:// is local, and absolute
         return path
     return os.path.normpath(os.path.join(base_dir, path)) if str(base_dir) not in ("", ".") else path
 

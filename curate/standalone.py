@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from curate.docfiles import check_writable, dropped_path, export_run, input_format, output_extension
-from curate.io import expand_paths, is_url, read_json, write_json_atomic
+from curate.io import expand_paths, is_url, pinned_glob, read_json, write_json_atomic
+from curate.sources.safe import inside_root, root_of
 
 FINGERPRINT = "_inputs.json"
 
@@ -33,28 +34,35 @@ def _own(path: str, outputs: list[Path]) -> bool:
     return any(p == o or o in p.parents for o in outputs)
 
 
-def _sources(inputs: list[str], warc_options: dict[str, Any] | None, outputs: list[Path]) -> list[dict[str, Any]]:
-    """One source per input format, with the inputs' globs expanded (a file's format is its extension's).
-    A glob that also matches the command's own outputs (``*.jsonl`` beside ``out.jsonl``) does not read them."""
+def _sources(inputs: list[str], warc_options: dict[str, Any] | None, outputs: list[Path]
+             ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """One source per input format, with the inputs' globs expanded (a file's format is its extension's),
+    and the file each entry names. A glob that also matches the command's own outputs (``*.jsonl`` beside
+    ``out.jsonl``) does not read them. A match that leads out of its pattern's root (a link) is named by a
+    pattern keeping that root, so the read refuses it (``input:outside_root``) as ``curate run`` does."""
     by_format: dict[str, list[str]] = {}
     seen: set[str] = set()
+    real: dict[str, str] = {}
     for path in expand_paths(inputs, "--input"):
         if not is_url(path) and _own(path, outputs):
             log_stderr(f"--input: skipping {path}, an output of this command")
             continue
+        root = root_of(path)
         path = path if is_url(path) else os.path.abspath(path)
         if path not in seen:  # a file matched by two patterns is read once
             seen.add(path)
-            by_format.setdefault(input_format(path), []).append(path)
+            named = path if is_url(path) or inside_root(path, root) else pinned_glob(path, root)
+            real[named] = path
+            by_format.setdefault(input_format(path), []).append(named)
     return [{"name": "web" if fmt == "warc" else fmt.replace("documents-", "input-"), "kind": "web",
              "format": fmt, "paths": paths, "options": (warc_options or {}) if fmt == "warc" else {}}
-            for fmt, paths in by_format.items()]
+            for fmt, paths in by_format.items()], real
 
 
-def _fingerprint(sources: list[dict[str, Any]]) -> list[list[Any]]:
+def _fingerprint(sources: list[dict[str, Any]], real: dict[str, str]) -> list[list[Any]]:
     out = []
     for s in sources:
-        for p in s["paths"]:
+        for p in map(real.get, s["paths"]):
             st = os.stat(p) if not is_url(p) else None
             out.append([p, st.st_size if st else None, st.st_mtime_ns if st else None])
     return out
@@ -73,10 +81,10 @@ def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | P
     run = Path(run_dir)
     check_writable(run, is_dir=True)
     try:
-        sources = _sources(inputs, warc_options, [Path(o).resolve() for o in [run, *(outputs or [])]])
+        sources, real = _sources(inputs, warc_options, [Path(o).resolve() for o in [run, *(outputs or [])]])
         if not sources:
             raise RecipeError("--input: every input is an output of this command")
-        fingerprint = _fingerprint(sources)
+        fingerprint = _fingerprint(sources, real)
     except FileNotFoundError as e:
         raise RecipeError(str(e)) from None
     fp_file = run / FINGERPRINT

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS
-from curate.schema import docs_table, drops_table, storable_utf8
+from curate.schema import docs_table, drops_table, encode_meta, storable_utf8
 from curate.sources.safe import UnsafeInput, open_input, printable
 from curate.stage import StageResult
 
@@ -106,6 +106,12 @@ class Rows:
         self._bytes = 0
 
     def _add(self, which: str, row: dict) -> None:
+        try:  # encoded here, so meta nested deeper than the stack is this record's error, not its batch's
+            row["meta"] = encode_meta(row["meta"])
+        except RecursionError:
+            if which == "kept":
+                return self.error("input:too_deep", row["url"], {"error": "meta nested too deep"}, row["id"])
+            row["meta"] = encode_meta({"error": "meta nested too deep"})
         self.seen[which] += 1
         if self.seen[which] <= self.emitted.get(which, 0):
             return  # sent to the sink by an earlier attempt of this unit

@@ -8,15 +8,16 @@ without the space after ``***``) and the ``*** END OF ...`` line (possibly inden
 """
 from __future__ import annotations
 
-import codecs
 import os
 import re
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit
+from curate.sources.charset import unicode_codec
 from curate.stage import StageResult
 
 _START = re.compile(r"^[ \t]*\*{3}[ \t]*START OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK[^\n]*$", re.I | re.M)
@@ -29,10 +30,10 @@ _EBOOK_NO = re.compile(r"\[E-?Book #(\d+)\]", re.I)
 
 def decode_text(data: bytes) -> tuple[str, str]:
     """(text, encoding) with CRLF normalised."""
-    boms = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-    bom = next(((b, enc) for b, enc in boms if data.startswith(b)), None)
-    if bom:
-        text, enc = data[len(bom[0]):].decode(bom[1].replace("-sig", ""), "replace"), bom[1]
+    found = unicode_codec(data)
+    if found:
+        codec, skip = found
+        text, enc = data[skip:].decode(codec, "replace"), "utf-8-sig" if codec == "utf-8" else codec
     else:
         for enc in ("utf-8", "cp1252", "latin-1"):
             try:
@@ -77,14 +78,20 @@ class BooksReader(Reader):
         retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
-        return read_unit(self, unit, lambda f, rows: self._book(unit.path, f.read(self.config.max_bytes + 1), rows),
+        return read_unit(self, unit, lambda f, rows: self._book(unit.path, self._bytes(f), rows),
                          compression="infer", sink=sink)
+
+    def _bytes(self, f: BinaryIO) -> bytes:
+        data = f.read(self.config.max_bytes + 1)
+        if len(data) <= self.config.max_bytes:
+            f.read()  # at the end: raises here when a compressed file is cut or corrupt after these bytes
+        return data
 
     def _book(self, path: str, data: bytes, rows: Rows) -> None:
         meta: dict[str, str] = {"file": os.path.basename(path.rstrip("/"))}
         if len(data) > self.config.max_bytes:
             return rows.drop("books:oversized", path, meta)
-        if b"\x00" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if b"\x00" in data[:8192] and (unicode_codec(data) or ("utf-8",))[0] == "utf-8":  # NULs, not UTF-16
             return rows.drop("books:binary", path, meta)
         text, meta["encoding"] = decode_text(data)
         if self.config.strip_gutenberg:

@@ -66,6 +66,29 @@ WEB_LABELS = {label: codec for codec, labels in _WHATWG.items() for label in lab
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
+def unicode_codec(data: bytes) -> tuple[str, int] | None:
+    """(codec, bytes to skip) when a byte order mark names the encoding, or (``utf-16-le``/``-be``, 0) for
+    UTF-16 without one: in the first 8 KiB every other byte is NUL and the others almost never (Latin-script
+    text; a binary file has NULs at both), and it decodes to text, not control characters. None otherwise."""
+    for bom, cs in _BOMS:
+        if data.startswith(bom):
+            return cs, len(bom)
+    head = data[:8192]
+    n = len(head) // 2
+    if n < 4:
+        return None
+    nul_odd, nul_even = head[1:2 * n:2].count(0), head[0:2 * n:2].count(0)
+    codec = ("utf-16-le" if nul_odd >= 0.3 * n and nul_even <= 0.01 * n else
+             "utf-16-be" if nul_even >= 0.3 * n and nul_odd <= 0.01 * n else None)
+    if codec is None:
+        return None
+    controls = _CONTROLS.findall(head[: 2 * n].decode(codec, "replace"))
+    return (codec, 0) if len(controls) <= 0.01 * n else None  # control characters: binary after all
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
 def web_codec(label: str | None) -> str | None:
     """The Python codec for a WHATWG encoding label (case and surrounding space ignored), else None."""
     return WEB_LABELS.get(label.strip().lower()) if label else None

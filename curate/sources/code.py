@@ -22,6 +22,7 @@ from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_rows
 from curate.sources.base import Reader, Unit
+from curate.sources.charset import unicode_codec
 from curate.sources.safe import (InputPath, UnsafeInput, check_path, inside_root, is_local, open_regular, root_of,
                                  walk_regular)
 from curate.stage import StageResult
@@ -206,10 +207,11 @@ class CodeReader(Reader):
             data = f.read(self.config.max_bytes + 1)
         if len(data) > self.config.max_bytes:
             return rows.drop("code:oversized", fpath, meta)
-        if b"\x00" in data[:8192]:
+        codec, skip = unicode_codec(data) or ("utf-8", 0)  # a byte order mark, or UTF-16 without one
+        if b"\x00" in data[:8192] and codec == "utf-8":
             return rows.drop("code:binary", fpath, meta)
         try:
-            text = data.decode("utf-8-sig")
+            text = data[skip:].decode(codec)
         except UnicodeDecodeError:
             return rows.drop("code:encoding", fpath, meta)
         text = text.replace("\r\n", "\n")

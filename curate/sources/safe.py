@@ -23,6 +23,8 @@ from typing import Any, BinaryIO, Iterator
 import fsspec
 from fsspec.utils import infer_compression
 
+from curate.sources.decompress import KINDS, Decompressed
+
 
 class UnsafeInput(Exception):
     """An input that is not read: ``reason`` is the drop reason (``input:outside_root``, ...)."""
@@ -70,12 +72,13 @@ def inside_root(path: str, root: str) -> bool:
 
 
 def check_path(path: str, root: str | None = None) -> os.stat_result:
-    """The ``stat`` of ``path`` when it may be read (a regular file, or a link to one inside ``root``);
-    raises UnsafeInput otherwise."""
+    """The ``stat`` of ``path`` when it may be read (a regular file, or a link to one, inside ``root`` once
+    every link on the way is resolved: ``root/linkdir/x`` is refused when ``linkdir`` leads out); raises
+    UnsafeInput otherwise."""
     st = os.lstat(path)
+    if not inside_root(path, root if root is not None else root_of(path)):
+        raise UnsafeInput("input:outside_root", path)
     if stat.S_ISLNK(st.st_mode):
-        if not inside_root(path, root if root is not None else root_of(path)):
-            raise UnsafeInput("input:outside_root", path)
         st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeInput("input:not_regular", path)
@@ -108,13 +111,15 @@ class _Opened:
         self.files: list[Any] = []
 
     def __enter__(self) -> Any:
-        if not is_local(self.path):
-            self.files.append(fsspec.open(self.path, "rb", compression=self.compression).__enter__())
-            return self.files[-1]
-        self.files.append(open_regular(self.path))
         comp = infer_compression(self.path) if self.compression == "infer" else self.compression
+        if comp and comp not in KINDS:  # a .zip: fsspec would read its first member and skip the others
+            raise UnsafeInput("input:unsupported_compression", self.path)
+        if is_local(self.path):
+            self.files.append(open_regular(self.path))
+        else:
+            self.files.append(fsspec.open(self.path, "rb").__enter__())
         if comp:
-            self.files.append(fsspec.compression.compr[comp](self.files[-1], mode="rb"))
+            self.files.append(Decompressed(self.files[-1], comp))
         return self.files[-1]
 
     def __exit__(self, *exc: Any) -> None:
@@ -123,8 +128,8 @@ class _Opened:
 
 
 def open_input(path: str, compression: str | None = None) -> _Opened:
-    """``with open_input(path) as f``: a local input opened safely (``compression="infer"``
-    decompresses by extension) or an fsspec URL opened as usual."""
+    """``with open_input(path) as f``: a local input opened safely or an fsspec URL; ``compression="infer"``
+    decompresses by extension (``curate.sources.decompress``; a ``.zip`` is refused, ``input:unsupported_compression``)."""
     return _Opened(path, compression)
 
 
@@ -172,7 +177,7 @@ def files_of(paths: list[str]) -> list[str]:
     keeping the directory's source root; refused entries stay listed so that their read counts them)."""
     out: list[str] = []
     for p in paths:
-        if is_local(p) and os.path.isdir(p):
+        if is_local(p) and os.path.isdir(p) and inside_root(p, root_of(p)):  # a link out is listed, then refused
             out.extend(InputPath(f, root_of(p)) for f in sorted(f for f, _ in walk_regular(p)))
         else:
             out.append(p)

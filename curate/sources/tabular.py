@@ -14,6 +14,7 @@ column's value is kept as ``meta.source_id``).
 """
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterator
@@ -140,6 +141,8 @@ class JsonlReader(Reader):
 
     def _rows(self, f: Any, path: str, rows: Rows, first: int = 0) -> None:
         for lineno, raw in enumerate(_lines(f, self.config.max_line_bytes), first + 1):
+            if lineno == 1 and raw is not None and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]  # a byte order mark (Windows editors) is not part of the record
             where, loc = {"line": lineno}, f"{path}#{lineno}"
             with rows.record(loc, where):  # a line is the unit of failure
                 self._line(raw, loc, where, rows)
@@ -196,14 +199,44 @@ class ParquetReader(JsonlReader):
         return read_unit(self, unit, lambda f, rows: self._row_groups(f, unit, rows), self.compression, sink)
 
     def _row_groups(self, f: Any, unit: Unit, rows: Rows) -> None:
-        """Rows of the row groups that start in [unit.start, unit.end), numbered file-wide."""
+        """Rows of the row groups that start in [unit.start, unit.end), numbered file-wide, read batch by
+        batch. A row group that does not decode (a corrupt page) errors each of its rows not yet read, a
+        value that does not convert (invalid UTF-8 in a string column) errors its row; the rest is read."""
         pf = pq.ParquetFile(f)
         n = 0
         for i, off in enumerate(_row_group_starts(pf.metadata)):
+            size = pf.metadata.row_group(i).num_rows
             if unit.start <= off and (unit.end is None or off < unit.end):
-                for rec in pf.read_row_group(i).to_pylist():
-                    with rows.record(f"{unit.path}#{n}", {"row": n}):
-                        self.row(rows, rec, f"{unit.path}#{n}", {"row": n})
-                    n += 1
+                end = n + size
+                try:
+                    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[i]):
+                        for rec in _records(batch):
+                            with rows.record(f"{unit.path}#{n}", {"row": n}):
+                                if isinstance(rec, Exception):
+                                    raise rec
+                                self.row(rows, rec, f"{unit.path}#{n}", {"row": n})
+                            n += 1
+                except (OSError, ValueError) as e:  # pyarrow's errors for data it cannot decode
+                    for k in range(n, end):
+                        rows.error("parquet:bad_row_group", f"{unit.path}#{k}",
+                                   {"row": k, "row_group": i, "error": str(e)[:200]})
+                n = end
             else:
-                n += pf.metadata.row_group(i).num_rows
+                n += size
+
+
+PARQUET_BATCH_ROWS = 1024
+
+
+def _records(batch: Any) -> list[Any]:
+    """The batch's rows as dicts; a row whose values do not convert is its exception instead."""
+    try:
+        return batch.to_pylist()
+    except Exception:
+        out: list[Any] = []
+        for j in range(batch.num_rows):
+            try:
+                out.append(batch.slice(j, 1).to_pylist()[0])
+            except Exception as e:
+                out.append(e)
+        return out

@@ -7,9 +7,10 @@ next record start, so one garbled record does not lose the rest of the file.
 
 Record boundaries are cross-checked on local files: a record's ``Content-Length`` must end it exactly
 where the next record (``WARC/``) or the end of the file begins (for ``.warc.gz``, where its gzip member
-ends). A record whose length lies is an error (``warc:length_mismatch``) and reading resumes at the next
+ends). A record whose length lies (or is missing, negative or not a number, or runs past the end of the
+file while another record follows) is an error (``warc:length_mismatch``) and reading resumes at the next
 real record start, so a lying record can neither swallow the next one nor leave its tail to be parsed
-as phantom records. HTTP ``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output;
+as phantom records. A ``.warc.gz`` gzipped whole (one member) is read in one pass. HTTP ``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output;
 an undecodable body is dropped (``content:bad_encoding``), an unknown coding too
 (``content_encoding:<name>``). A document id is made from the file path and the record's offset (the
 ``WARC-Record-ID`` is kept in meta), so a record repeated in a crawl never gives two documents one id.
@@ -28,12 +29,14 @@ from typing import Any, BinaryIO
 import brotli
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
+from warcio.exceptions import ArchiveLoadFailed
 
 from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import _TRANSIENT, Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
+from curate.sources.decompress import Decompressed
 from curate.sources.safe import is_local
 from curate.stage import StageResult
 
@@ -115,6 +118,9 @@ def _declared_end(head: bytes, record: Any) -> int | None:
 def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
     """Cross-check a record's Content-Length against the bytes: see the module docstring. Leaves the
     file position as it was (warcio reads on from it)."""
+    length = record.rec_headers.get_header("Content-Length")
+    if length is not None and not length.strip().isdigit():
+        return False  # negative, empty or not a number: warcio misreads the record (and counts it twice)
     here = f.tell()
     try:
         f.seek(off)
@@ -124,10 +130,11 @@ def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
                 head += f.read(MAX_HEADER_LINE)
             end = _declared_end(head, record)
             if end is None:
-                return True  # warcio parsed it without a usable length: nothing to check
+                return False  # no usable length: warcio would read the records after it as its body
+            if off + end >= f.seek(0, 2):  # it claims bytes up to or past the end of the file: a cut last
+                return find_record_start(f, off + 1, False) is None  # record (warc:truncated), unless one follows
             f.seek(off + end)
-            tail = f.read(_TAIL)
-            return not tail or _after_end(tail)  # past the end of the file: warc:truncated decides
+            return _after_end(f.read(_TAIL))
         d, head, tail, size, end = zlib.decompressobj(31), b"", b"", 0, None
         while not d.eof and len(tail) < _TAIL:  # the record's text from its member; stop past its end
             block = f.read(1 << 16)
@@ -160,8 +167,41 @@ class _LineBoundedReader(DecompressingBufferedReader):
     newline-free gigabyte (a gzip bomb) takes hours. No WARC or HTTP header line is near 1 MiB: cap it,
     and the record fails to parse and is counted as an error instead."""
 
+    saw_text = False  # a non-blank line was read since the flag was cleared
+
     def readline(self, length: int | None = None) -> bytes:
-        return super().readline(length if length else MAX_HEADER_LINE)
+        line = super().readline(length if length else MAX_HEADER_LINE)
+        self.saw_text = self.saw_text or bool(line.strip())
+        return line
+
+
+def _archive(stream: Any) -> Any:
+    """warcio's iterator over ``stream``, with bounded header lines. warcio takes a record whose headers run
+    to the end of its gzip member or of the file for an empty member and skips it silently: the offset of
+    each such record (one that had text) is noted in ``unparsed`` for the reader to count."""
+    it = ArchiveIterator(stream, arc2warc=True, ensure_http_headers=False)
+    it.reader.__class__ = _LineBoundedReader
+    it.unparsed = []
+    parse = it._next_record
+
+    def next_record(next_line: Any) -> Any:
+        it.reader.saw_text, start = False, it.offset
+        try:
+            return parse(next_line)
+        except EOFError:
+            if it.reader.saw_text:
+                it.unparsed.append(start)
+            raise
+
+    it._next_record = next_record
+    return it
+
+
+def _count_unparsed(it: Any, unit: Unit, rows: Rows) -> None:
+    for off in it.unparsed:
+        if unit.start <= off and (unit.end is None or off < unit.end):
+            rows.error("warc:unparsed", f"{unit.path}@{off}", {"offset": off})
+    it.unparsed.clear()
 
 
 def _inflate(raw: bytes, limit: int, deflate: bool) -> bytes:
@@ -216,11 +256,11 @@ class WarcReader(Reader):
         pending: tuple[BaseException, int] | None = None  # a failure whose record start is not yet known
         while pos is not None:
             f.seek(pos)
-            it = ArchiveIterator(f, arc2warc=True, ensure_http_headers=False)
-            it.reader.__class__ = _LineBoundedReader
+            it = _archive(f)
             last: int | None = None
             try:
                 for record in it:
+                    _count_unparsed(it, unit, rows)
                     off = it.offset  # start of this record (get_record_offset() would consume it)
                     if unit.end is not None and off >= unit.end:
                         pos = None
@@ -242,6 +282,8 @@ class WarcReader(Reader):
             except Exception as e:
                 if isinstance(e, _TRANSIENT):
                     raise
+                if gz and pos == 0 and isinstance(e, ArchiveLoadFailed) and "non-chunked gzip" in str(e):
+                    return self._read_whole_gzip(f, unit, rows, done=last is not None)
                 if last is None and pending:  # the same broken record again: count it once, here
                     pending = None
                 if last is None:
@@ -250,8 +292,29 @@ class WarcReader(Reader):
                     pending = (e, last)
                 nxt = find_record_start(f, (pos if last is None else last) + 1, gz, unit.end)
                 pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
+            _count_unparsed(it, unit, rows)
         if pending:
             rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
+
+    def _read_whole_gzip(self, f: BinaryIO, unit: Unit, rows: Rows, done: bool) -> None:
+        """A .warc.gz that is one gzip member (a whole WARC gzipped) cannot be entered at a record, so warcio
+        refuses it after its first record (``done``: that one is read already). Read the rest in one pass
+        over the decompressed stream, without boundary checks; a broken record ends the pass (one error,
+        with the records before it counted)."""
+        f.seek(0)
+        it = _archive(Decompressed(f, "gzip"))
+        n = 0
+        try:
+            for n, record in enumerate(it, 1):
+                _count_unparsed(it, unit, rows)
+                if n > 1 or not done:
+                    with rows.record(f"{unit.path}@{it.offset}", {"offset": it.offset}):
+                        self._record(record, it.offset, unit.path, rows)
+        except Exception as e:
+            if isinstance(e, _TRANSIENT):
+                raise
+            rows.error_from(e, unit.path, {"records_before_error": n, "whole_file_gzip": 1})
+        _count_unparsed(it, unit, rows)
 
     def _record(self, record: Any, off: int, path: str, rows: Rows) -> None:
         h = record.rec_headers

@@ -113,7 +113,10 @@ class WikiReader(Reader):
         seen: dict[str, int] = {}
         for n, (kind, data) in enumerate(pages(f, self.config.max_page_bytes)):
             if kind == "head":
-                lang, prefix, cleaner = self._siteinfo(data, lang, prefix, cleaner)
+                try:  # a siteinfo that does not parse costs the site's language and URLs, not its pages
+                    lang, prefix, cleaner = self._siteinfo(data, lang, prefix, cleaner)
+                except (etree.XMLSyntaxError, ValueError) as e:
+                    rows.error("wiki:bad_siteinfo", path, {"file": path, "error": str(e)[:300]})
             elif kind == "page":
                 with rows.record(f"{path}#page{n}", {"file": path}):
                     page = etree.fromstring(data, etree.XMLParser(**_PARSER))
