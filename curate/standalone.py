@@ -80,7 +80,11 @@ def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | P
     except FileNotFoundError as e:
         raise RecipeError(str(e)) from None
     fp_file = run / FINGERPRINT
-    if fp_file.exists() and read_json(fp_file) != fingerprint:
+    try:
+        previous = read_json(fp_file) if fp_file.exists() else fingerprint
+    except (OSError, ValueError):
+        previous = None  # damaged: start afresh
+    if previous != fingerprint:
         log_stderr(f"an input changed since the last run: starting {run} afresh")
         for sub in ("stages", "dropped", "errors"):
             shutil.rmtree(run / sub, ignore_errors=True)

@@ -45,7 +45,13 @@ def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
         manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise TraceError(f"{run}: no readable manifest.json (not a run with shards?): {e}") from None
-    entry = _shard_entry(manifest, shard)
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("splits"), dict) and "lineage" in manifest):
+        raise TraceError(f"{run}/manifest.json: not a curate shard manifest (no splits or lineage)")
+    try:
+        entry = _shard_entry(manifest, shard)
+        entry["name"], entry["prefix"]  # noqa: B018
+    except (KeyError, TypeError, AttributeError) as e:
+        raise TraceError(f"{run}/manifest.json: a shard entry is malformed ({type(e).__name__}: {e})") from None
     try:
         reader = IndexedReader(run / entry["prefix"])
     except Exception as e:  # a missing, truncated or foreign .idx/.bin pair

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.mix.draws import unit
-from curate.recipe import bounds
+from curate.recipe import SOURCES, bounds
 from curate.schema import empty_drops, meta_dicts, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 
@@ -148,7 +148,7 @@ class MixStage(Stage):
     @dataclass
     class Config:
         # by source name; normalised to sum to 1 over sources that have data
-        weights: dict[str, float] = field(metadata=bounds(ge=0))
+        weights: dict[str, float] = field(metadata=bounds(ge=0) | SOURCES)
         target_tokens: int | None = field(default=None, metadata=bounds(ge=1))  # None: see the module docstring
         # warn when a source would be repeated more often than this
         max_epochs: float = field(default=10.0, metadata=bounds(gt=0))
