@@ -133,7 +133,8 @@ def section_stages(summary: dict) -> str:
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax.set_ylabel("documents kept")
     ax.set_title("Documents kept after each stage, by source")
-    ax.legend(fontsize=8)
+    if sources:  # a run whose sources yielded nothing has no labelled bars (matplotlib would warn on stderr)
+        ax.legend(fontsize=8)
     ax.tick_params(axis="x", rotation=30, labelsize=8)
     out += _png(fig)
     by_src = []

@@ -19,6 +19,7 @@ from typing import Any
 
 from curate.docfiles import check_writable, dropped_path, export_run, input_format, output_extension
 from curate.io import expand_paths, is_url, read_json, write_json_atomic
+from curate.recipe import RecipeError
 
 FINGERPRINT = "_inputs.json"
 
@@ -35,12 +36,20 @@ def _own(path: str, outputs: list[Path]) -> bool:
 
 def _sources(inputs: list[str], warc_options: dict[str, Any] | None, outputs: list[Path]) -> list[dict[str, Any]]:
     """One source per input format, with the inputs' globs expanded (a file's format is its extension's).
-    A glob that also matches the command's own outputs (``*.jsonl`` beside ``out.jsonl``) does not read them."""
+    A glob that also matches the command's own outputs (``*.jsonl`` beside ``out.jsonl``) does not read them, nor
+    the directories it matches; a directory named as an input is an error (its files or a glob are inputs)."""
     by_format: dict[str, list[str]] = {}
     seen: set[str] = set()
+    named = {os.path.abspath(i) for i in inputs if not is_url(i)}
     for path in expand_paths(inputs, "--input"):
         if not is_url(path) and _own(path, outputs):
             log_stderr(f"--input: skipping {path}, an output of this command")
+            continue
+        if not is_url(path) and os.path.isdir(path):
+            if os.path.abspath(path) in named:
+                raise RecipeError(f"--input {path} is a directory; give its files or a glob "
+                                  f"({os.path.join(path, '*.jsonl')})")
+            log_stderr(f"--input: skipping {path}, a directory")  # matched by a glob such as *
             continue
         path = path if is_url(path) else os.path.abspath(path)
         if path not in seen:  # a file matched by two patterns is read once
@@ -66,7 +75,6 @@ def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | P
     """Run ``stages`` over ``inputs`` into ``run_dir`` (resuming unless an input changed); the summary.
     ``outputs`` (and ``run_dir``) are never read as inputs."""
     from curate.pipeline import Pipeline
-    from curate.recipe import RecipeError
 
     if not inputs:
         raise RecipeError("--input: at least one input is required")

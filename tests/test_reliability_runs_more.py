@@ -264,3 +264,62 @@ def test_a_damaged_trainer_metrics_file_costs_its_report_section_only(corpus: Pa
 
     page = write_report(run).read_text()
     assert "not shown: JSONDecodeError" in page and "Stages" in page
+
+
+@pytest.fixture(scope="module")
+def tokenized(corpus: Path, tmp_path_factory) -> tuple[Path, dict]:
+    run = tmp_path_factory.mktemp("tok") / "run"
+    r = _books(corpus, [{"tokenize": {"vocab_size": 600, "shard_tokens": 50_000, "val_fraction": 0.3}}])
+    Pipeline.from_dict(r).run(out=run, **QUIET)
+    return run, r
+
+
+def _published(run: Path) -> dict[str, bytes]:
+    files = [run / "manifest.json", *sorted(p for p in (run / "shards").rglob("*") if p.is_file())]
+    return {str(p.relative_to(run)): p.read_bytes() for p in files}
+
+
+@pytest.mark.parametrize("damage", ["manifest cut", "manifest edited", "bin cut", "set removed", "link removed"])
+def test_a_damaged_shard_set_is_republished_on_resume(tokenized, damage: str) -> None:
+    run, r = tokenized
+    before = _published(run)
+    manifest = run / "manifest.json"
+    bin_file = sorted((run / "shards").glob("train-*.bin"))[0]
+    if damage == "manifest cut":
+        manifest.write_bytes(manifest.read_bytes()[:200])
+    elif damage == "manifest edited":
+        m = json.loads(manifest.read_text())
+        m["splits"]["train"][0]["tokens"] += 7
+        manifest.write_text(json.dumps(m))
+    elif damage == "bin cut":
+        bin_file.write_bytes(bin_file.read_bytes()[:1000])
+    elif damage == "set removed":
+        import shutil
+
+        shutil.rmtree((run / "shards").resolve())
+    else:
+        (run / "shards").unlink()
+    logs: list[str] = []
+    s = Pipeline.from_dict(r).run(out=run, workers=0, log=logs.append)
+    assert any("[01_tokenize] redoing finalize:" in m for m in logs), logs
+    assert s["reconciles"] and _published(run) == before
+
+
+def test_standalone_inputs_of_the_wrong_kind_are_one_line(corpus: Path, tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "o.jsonl")
+    (tmp_path / "docs.jsonl").mkdir()
+    assert cli.main(["dedup", "--input", str(tmp_path / "docs.jsonl"), "--output", out]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --input {tmp_path / 'docs.jsonl'} is a directory; give its "
+                                              "files or a glob")
+    bad_model = tmp_path / "sp.model"
+    bad_model.write_bytes((corpus / "books" / "pg84.txt").read_bytes()[:4096])
+    docs = str(corpus / "dedup" / "docs.jsonl")
+    assert cli.main(["tokenize", "--input", docs, "--out", str(tmp_path / "t"), "--model", str(bad_model)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith(f"error: tokenize.model: {str(bad_model)!r} is not a "
+                                                               "sentencepiece model")
+    assert cli.main(["eval-clean", "--labels", docs, "--input", docs]) == 2  # documents are not labels
+    assert capsys.readouterr().err.startswith(f"error: {docs}: label record 1 (id 'd00000') needs id, doc_label")
+    warc = tmp_path / "labels.jsonl"
+    warc.write_bytes((corpus / "web" / "pages.warc.gz").read_bytes()[:3000])
+    assert cli.main(["eval-clean", "--labels", str(warc), "--input", docs]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {warc}, line 1: not a JSON line")

@@ -68,6 +68,10 @@ class TokenizeStage(Stage):
         if c.model:
             if not Path(c.model).is_file():
                 raise FileNotFoundError(f"tokenize.model: no tokenizer model at {c.model!r}")
+            try:
+                load_model(str(c.model))
+            except (RuntimeError, OSError) as e:  # not a sentencepiece model: said before it is installed
+                raise ValueError(f"tokenize.model: {c.model!r} is not a sentencepiece model ({e})") from None
             model = install_model(c.model, tok_dir)
             write_hf_config(tok_dir, c.eod_token)
             info: dict[str, Any] = {"reused_from": str(Path(c.model).resolve())}
@@ -132,6 +136,9 @@ class TokenizeStage(Stage):
                    "per_source": per_source, "encoded_docs": sum(e["docs"] for e in encoded),
                    "shuffle_buckets": len(layout.buckets)}
         ctx.log(f"tokenize: {summary['shards']} shards, tokens {manifest['tokens']}")
+        if not summary["encoded_docs"]:
+            ctx.log("tokenize: warning: no document reached this stage: the published shard set is empty "
+                    "(see the counts logged above, and dropped/ and errors/)")
         return {"tokenize": summary}
 
     def finalized(self, run_dir: Path) -> list[str]:

@@ -91,7 +91,9 @@ def plan_mix(counts: dict[str, list[int]], weights: dict[str, float], target_tok
     live = {s: w for s, w in weights.items() if avail.get(s, 0) > 0}
     wsum = sum(live.values())
     if wsum <= 0:
-        raise ValueError(f"mix: no weighted source has any tokens (weights {weights}, sources {sorted(avail)})")
+        why = " (no document reached this stage: see the counts logged above, and dropped/ and errors/)" \
+            if not any(avail.values()) else ""
+        raise ValueError(f"mix: no weighted source has any tokens (weights {weights}, sources {sorted(avail)}){why}")
     norm = {s: w / wsum for s, w in live.items()}
     auto = target_tokens is None
     if auto:
