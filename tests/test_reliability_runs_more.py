@@ -323,3 +323,42 @@ def test_standalone_inputs_of_the_wrong_kind_are_one_line(corpus: Path, tmp_path
     warc.write_bytes((corpus / "web" / "pages.warc.gz").read_bytes()[:3000])
     assert cli.main(["eval-clean", "--labels", str(warc), "--input", docs]) == 2
     assert capsys.readouterr().err.startswith(f"error: {warc}, line 1: not a JSON line")
+
+
+def test_trace_refuses_a_hand_edited_manifest_clearly(shard_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from curate.trace import TraceError, trace
+
+    run = tmp_path / "copy"
+    shutil.copytree(shard_run, run, symlinks=True)
+    good = json.loads((run / "manifest.json").read_text())
+    entry = good["splits"]["train"][0]
+    for m, message in [([], "not a curate shard manifest"),
+                       ({k: v for k, v in good.items() if k != "eod_id"}, "needs splits, lineage and eod_id"),
+                       (dict(good, splits={"train": ["x"]}), "a shard entry is malformed"),
+                       (dict(good, splits={"train": [{k: v for k, v in entry.items() if k != "name"}]}),
+                        "a shard entry is malformed"),
+                       (dict(good, lineage="nope/lineage"), "cannot read its lineage")]:
+        (run / "manifest.json").write_text(json.dumps(m))
+        with pytest.raises(TraceError, match=message):
+            trace(run, 0, 1)
+    (run / "manifest.json").write_text(json.dumps(dict(good, documents=["../../../../etc/hostname"])))
+    assert trace(run, 0, 1)["text"] is None  # a document path outside the run is never read
+
+
+def test_settings_that_would_fail_every_batch_or_never_end_are_refused(corpus: Path, tmp_path: Path) -> None:
+    for stage, cfg, message in [
+        ("clean_lines", {"site_repeat_partitions": 0}, r"clean_lines\.site_repeat_partitions: 0 is out of range"),
+        ("clean_lines", {"spam_block_min_lines": -1}, r"clean_lines\.spam_block_min_lines: -1 is out of range"),
+        ("clean_lines", {"layout": {"table_min_rows": -1}}, r"clean_lines\.layout\.table_min_rows: -1 is out"),
+        ("heuristics", {"fineweb": {"table_min_rows": -1}}, r"heuristics\.fineweb\.table_min_rows: -1 is out"),
+        ("dedup", {"num_perm": 10**9}, r"dedup\.num_perm: 1000000000 is out of range \(must be >= 1 and <= 8192\)"),
+    ]:
+        with pytest.raises(RecipeError, match=message):
+            Pipeline.from_dict(_books(corpus, [{stage: cfg}]))
+    with pytest.raises(RecipeError, match=r"stages\[0\]\.clean_lines\.lexicon: no such file"):
+        Pipeline.from_dict(_books(corpus, [{"clean_lines": {"lexicon": str(tmp_path / "lex.yaml")}}])).run(
+            out=tmp_path / "run", **QUIET)
+    s = Pipeline.from_dict(_books(corpus, [{"dedup_exact": {"tasks": 10**9}}])).run(out=tmp_path / "r2", **QUIET)
+    assert s["stages"][1]["kept"] == 2  # partitions capped at the documents: two tasks, not 10**9

@@ -147,7 +147,8 @@ class MinHashDedupStage(Stage):
     @dataclass
     class Config:
         threshold: float = field(default=0.8, metadata=bounds(gt=0, le=1))
-        num_perm: int = field(default=128, metadata=bounds(ge=1))
+        # signature width; a batch of 4096 documents holds 4096 * num_perm * 4 bytes (8192: 128 MB)
+        num_perm: int = field(default=128, metadata=bounds(ge=1, le=8192))
         ngram: int = field(default=5, metadata=bounds(ge=1))  # words per shingle
         cjk_ngram: int = field(default=3, metadata=bounds(ge=1))  # characters per shingle for mostly-CJK text
         seed: int = field(default=1, metadata=bounds(ge=0, lt=2**32))  # numpy's RandomState takes 32 bits
