@@ -98,7 +98,7 @@ def cmd_dedup(a: argparse.Namespace) -> int:
 def cmd_mix(a: argparse.Namespace) -> int:
     from curate.mix.planner import mix_files
 
-    weights = {k: float(v) for k, v in _kv(a.weight).items()}
+    weights = _weights(a.weight)
     window = None if a.window_min_tokens <= 0 else a.window_min_tokens
     _print(mix_files(a.input, a.output, weights, target_tokens=a.target_tokens, seed=a.seed,
                      window_min_tokens=window, dropped=a.dropped, workers=a.workers))
@@ -150,17 +150,27 @@ def cmd_ablate(a: argparse.Namespace) -> int:
     return 0
 
 
-def _kv(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    from curate.recipe import RecipeError
+def _kv(items: list[str] | None, option: str = "--set") -> dict[str, Any]:
+    from curate.recipe import RecipeError, parse_yaml
 
     out = {}
     for it in items or []:
         if "=" not in it:
-            raise RecipeError(f"expected key=value, got {it!r}")
+            raise RecipeError(f"{option}: expected key=value, got {it!r}")
         k, v = it.split("=", 1)
-        out[k] = yaml.safe_load(v)
+        out[k] = parse_yaml(v, f"{option} {k}")
+    return out
+
+
+def _weights(items: list[str]) -> dict[str, float]:
+    """``--weight SOURCE=WEIGHT`` values as numbers (the recipe's checks, naming the option, follow)."""
+    from curate.recipe import RecipeError
+
+    out = {}
+    for k, v in _kv(items, "--weight").items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise RecipeError(f"--weight {k}: expected a number, got {v!r}")
+        out[k] = float(v)
     return out
 
 
@@ -280,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-_OS_FAILURES = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system",
-                errno.EACCES: "permission denied", errno.EPERM: "operation not permitted"}
+_OS_FAILURES = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file size limit exceeded",
+                errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                errno.EPERM: "operation not permitted"}
 
 
 def _root_cause(e: BaseException) -> BaseException:
@@ -296,14 +307,15 @@ def _root_cause(e: BaseException) -> BaseException:
     return e
 
 
-def describe_failure(e: BaseException) -> str:
-    """One line saying what happened and what to do next."""
+def describe_failure(e: BaseException, resumes: bool = True) -> str:
+    """One line saying what happened and what to do next (``resumes``: a re-run continues the work)."""
     cause = _root_cause(e)
     if isinstance(cause, OSError) and cause.errno in _OS_FAILURES:
         where = f" writing {cause.filename}" if cause.filename else ""
-        fix = "free some space" if cause.errno in (errno.ENOSPC, errno.EDQUOT) else "use a writable --out"
-        msg = (f"error: {_OS_FAILURES[cause.errno]}{where}; {fix} and run the same command again: "
-               "completed work is kept and the run resumes")
+        fix = ("free some space" if cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+               else "use a writable --out")
+        msg = (f"error: {_OS_FAILURES[cause.errno]}{where}; {fix} and run the same command again"
+               + (": completed work is kept and the run resumes" if resumes else ""))
     else:
         msg = f"error: {e}" if isinstance(e, (ValueError, FileNotFoundError)) else f"error: {type(e).__name__}: {e}"
     line = " ".join(msg.split())[:1000] + " (set CURATE_DEBUG=1 for a traceback)"

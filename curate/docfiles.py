@@ -101,6 +101,8 @@ def check_writable(path: str | Path, is_dir: bool = False) -> None:
 class _DocumentRows:
     """Maps a JSONL/Parquet record to a document, keeping its own id, source, kind, url and meta."""
 
+    keeps_row_source = True  # a recipe's source names are not the rows' (see recipe._check_source_names)
+
     def row(self, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any]) -> None:
         text = rec.get("text")
         if not isinstance(text, str):

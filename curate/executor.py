@@ -128,8 +128,13 @@ def _call(fn: Callable[..., Any], item: Any, *shared: Any) -> tuple[Any, float]:
     return result, time.process_time() - t0
 
 
-def make_executor(workers: int) -> LocalExecutor | RayExecutor:
-    """``workers == 0``: in-process; otherwise Ray with that many CPUs (or the cluster at RAY_ADDRESS)."""
+def make_executor(workers: int, log: Callable[[str], None] | None = None) -> LocalExecutor | RayExecutor:
+    """``workers == 0``: in-process; otherwise Ray with that many CPUs (or the cluster at RAY_ADDRESS). A local
+    Ray gets at most this machine's CPUs: each worker is a process, and outputs never depend on the count."""
     if workers == 0 and not os.environ.get("RAY_ADDRESS"):
         return LocalExecutor()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers > cpus and not os.environ.get("RAY_ADDRESS"):
+        (log or print)(f"workers: {workers} is more than the {cpus} CPUs of this machine; using {cpus}")
+        workers = cpus
     return RayExecutor(workers)

@@ -21,19 +21,35 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     """Write ``table`` so that ``path`` either does not exist or is complete (tmp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves no partial file taking space
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_state(path: Path) -> dict | None:
+    """A bookkeeping JSON object (stats, markers), or None when it is missing, unreadable or not an object:
+    a file damaged by hand or by a crash of the machine then means "not done", and the work is redone."""
+    try:
+        value = read_json(path)
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def is_url(path: str) -> bool:
@@ -63,7 +79,7 @@ def expand_vars(path: str, where: str = "path") -> str:
     return os.path.expanduser(_VAR.sub(sub, path))
 
 
-def _glob_root(pattern: str) -> str:
+def glob_root(pattern: str) -> str:
     """The directory a glob pattern names before its first wildcard (``a/b/*.txt`` -> ``a/b``)."""
     parts = pattern.split(os.sep)
     fixed = []
@@ -131,7 +147,7 @@ def expand_paths(patterns: list[str], where: str) -> list[str]:
             matches = sorted(glob.glob(pat, recursive=True))
             if not matches:
                 raise FileNotFoundError(f"{where}: no input file matches {pat!r} (cwd {os.getcwd()})")
-            root = _glob_root(pat)
+            root = glob_root(pat)
             out.extend(InputPath(m, root) for m in matches)
         elif os.path.lexists(pat):
             out.append(InputPath(pat, pat))

@@ -39,7 +39,7 @@ class Pipeline:
         Raises ``curate.runlock.RunLocked`` when another live run holds ``out``."""
         out_dir = self.out_dir(out)
         with hold_run_lock(out_dir):  # before Ray starts: a refused run costs nothing
-            executor = make_executor(self.recipe.workers if workers is None else workers)
+            executor = make_executor(self.recipe.workers if workers is None else workers, log)
             try:
                 summary = Runner(self.recipe, out_dir, executor, log=log).run()
             finally:

@@ -29,8 +29,15 @@ class RecipeError(ValueError):
 
 
 def _check_type(value: Any, tp: Any, where: str) -> Any:
+    if tp in (list, dict):  # a bare list or dict: any items, but a list or a mapping all the same
+        tp = list[Any] if tp is list else dict[Any, Any]
     origin = typing.get_origin(tp)
     if tp is Any:
+        return value
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        if isinstance(value, bool) or value not in choices:
+            raise RecipeError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}")
         return value
     if origin in (typing.Union, types.UnionType):
         errors = []
@@ -79,6 +86,10 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
 
 Bound = float | typing.Callable[[Any], float] | None
 PATH = {"path": True}  # field metadata: a local path, resolved against the recipe's base_dir like source paths
+# Field metadata: the field names sources of the recipe (a list's items, a mapping's keys): SOURCES by name,
+# SOURCES_OR_KINDS by name or kind. A name set in the recipe that no source has is an error naming the key.
+SOURCES = {"sources": "names"}
+SOURCES_OR_KINDS = {"sources": "names or kinds"}
 
 
 def bounds(ge: Bound = None, gt: Bound = None, le: Bound = None, lt: Bound = None) -> dict[str, Any]:
@@ -112,7 +123,8 @@ def check_bounds(config: Any, where: str) -> None:
         if not spec:
             continue
         limits = {k: (b(config) if callable(b) else b) for k, b in spec.items() if b is not None}
-        rule = " and ".join(f"{_TESTS[k][1]} {b:g}" for k, b in limits.items())
+        rule = " and ".join(f"{_TESTS[k][1]} {b:g}" if isinstance(b, float) else f"{_TESTS[k][1]} {b}"
+                            for k, b in limits.items())
         for key, v in _numbers(getattr(config, f.name), f"{where}.{f.name}"):
             if not all(_TESTS[k][0](v, b) for k, b in limits.items()):
                 raise RecipeError(f"{key}: {v!r} is out of range (must be {rule})")
@@ -133,7 +145,10 @@ def build_config(cls: type, data: dict | None, where: str) -> Any:
                and f.default_factory is dataclasses.MISSING]
     if missing:
         raise RecipeError(f"{where}: missing required key {missing[0]!r}")
-    config = cls(**kwargs)
+    try:
+        config = cls(**kwargs)  # a Config's __post_init__ may check rules between fields (ValueError)
+    except ValueError as e:
+        raise RecipeError(f"{where}: {e}") from None
     check_bounds(config, where)
     return config
 
@@ -180,40 +195,137 @@ STAGE_META_KEYS = {"only"}
 def _set_path(d: dict, dotted: str, value: Any) -> None:
     """Apply ``--set a.b.c=value``; list items are addressed by index or by a stage/source name."""
     parts = dotted.split(".")
+    if not all(parts):
+        raise RecipeError(f"--set {dotted}: expected a dotted key such as stages.dedup.threshold")
     cur: Any = d
     for i, p in enumerate(parts[:-1]):
         if isinstance(cur, list):
             match = [x for x in cur if isinstance(x, dict) and (x.get("name") == p or p in x)]
             if p.isdigit():
+                if int(p) >= len(cur):
+                    raise RecipeError(f"--set {dotted}: {'.'.join(parts[:i]) or 'the list'} has {len(cur)} items, "
+                                      f"no item {p}")
                 cur = cur[int(p)]
             elif match:
                 item = match[0]
+                if p in item and item[p] is None:  # `- dedup:` with no settings
+                    item[p] = {}
                 cur = item[p] if p in item and isinstance(item[p], dict) else item
             else:
                 raise RecipeError(f"--set {dotted}: no list item named {p!r}")
-        else:
+        elif isinstance(cur, dict):
             if p not in cur or cur[p] is None:
                 cur[p] = {}
             cur = cur[p]
-    if isinstance(cur, list):
-        raise RecipeError(f"--set {dotted}: cannot set a list item")
-    cur[parts[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
+        else:
+            raise RecipeError(f"--set {dotted}: {'.'.join(parts[:i])} is {cur!r}, not a mapping or a list")
+    if not isinstance(cur, dict):
+        raise RecipeError(f"--set {dotted}: {'.'.join(parts[:-1]) or 'the recipe'} is not a mapping "
+                          "(a list item is set by one of its keys, e.g. stages.dedup.threshold)")
+    cur[parts[-1]] = parse_yaml(value, f"--set {dotted}") if isinstance(value, str) else value
+
+
+MAX_RECIPE_BYTES = 4 << 20  # a recipe is settings, not data: a longer list of inputs belongs in a glob
+MAX_RECIPE_VALUES = 200_000  # values after expanding YAML aliases (an alias bomb stays small on disk)
+
+
+class _RecipeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """yaml's safe loader, refusing a key repeated in one mapping (YAML would silently keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                        f"found duplicate key {key!r}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+_RecipeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _RecipeLoader.construct_mapping)
+
+
+def _check_size(value: Any, where: str) -> None:
+    """Refuse a document that expands (through aliases) past MAX_RECIPE_VALUES values, or refers to itself.
+    Counted over the shared structure with memoisation, so an alias bomb is measured without expanding it."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(v: Any) -> int:
+        if not isinstance(v, (dict, list)):
+            return 1
+        if id(v) in sizes:
+            return sizes[id(v)]
+        if id(v) in active:
+            raise RecipeError(f"{where}: a YAML alias refers to a value that contains it (a recursive recipe)")
+        active.add(id(v))
+        items = [x for kv in v.items() for x in kv] if isinstance(v, dict) else v
+        n = 1 + sum(size(x) for x in items)
+        active.discard(id(v))
+        if n > MAX_RECIPE_VALUES:
+            raise RecipeError(f"{where}: the recipe expands to more than {MAX_RECIPE_VALUES:,} values "
+                              "(YAML aliases repeating aliases?); a recipe holds settings, not data")
+        sizes[id(v)] = n
+        return n
+
+    size(value)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """``text`` parsed as YAML by ``_RecipeLoader``, bounded in size and depth; any problem is a RecipeError
+    naming ``where`` (a file, or a ``--set`` key)."""
+    try:
+        value = yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as e:
+        many = "\n" in text.strip()  # a position helps in a file, not in a one-line --set value
+        at = f", line {e.problem_mark.line + 1}, column {e.problem_mark.column + 1}" if e.problem_mark and many else ""
+        raise RecipeError(f"{where}{at}: malformed YAML: {e.problem}"
+                          + (f" ({e.context})" if e.context else "")) from None
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{where}: malformed YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise RecipeError(f"{where}: YAML nested too deeply") from None
+    try:
+        _check_size(value, where)
+    except RecursionError:
+        raise RecipeError(f"{where}: YAML nested too deeply") from None
+    return value
 
 
 def read_yaml(path: Path, what: str) -> Any:
-    """The parsed YAML of ``path``; a missing file or malformed YAML is a RecipeError naming it."""
+    """The parsed YAML of ``path``; a missing, oversized, binary or malformed file is a RecipeError naming it."""
+    if path.is_dir():
+        raise RecipeError(f"{what} {path} is a directory, not a YAML file")
     if not path.is_file():
         raise RecipeError(f"{what} not found: {path}")
+    size = path.stat().st_size
+    if size > MAX_RECIPE_BYTES:
+        raise RecipeError(f"{what} {path} is {size:,} bytes; the limit is {MAX_RECIPE_BYTES:,} (a recipe holds "
+                          "settings: list many inputs with a glob)")
+    data = path.read_bytes()
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: malformed YAML: {e}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{what} {path} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r})") from None
+    value = parse_yaml(text, str(path))
+    if value is None:
+        raise RecipeError(f"{what} {path} is empty")
+    return value
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read, override (``key=value``) and validate a YAML recipe."""
     path = Path(path)
     raw = read_yaml(path, "recipe file")
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: expected a mapping of recipe keys at the top level, got {type(raw).__name__}")
     for ov in overrides or []:
         if "=" not in ov:
             raise RecipeError(f"--set {ov!r}: expected key=value")
@@ -246,6 +358,29 @@ def _resolve_config_paths(cls: type, cfg: Any, base_dir: Path, where: str) -> An
             for k, v in cfg.items()}
 
 
+def _check_source_names(sources: list[SourceSpec], stages: list[StageSpec]) -> None:
+    """Every source name a stage's ``only:`` or a field declared SOURCES / SOURCES_OR_KINDS sets in the recipe
+    must be a source (or kind) of the recipe: a misspelt name would otherwise select nothing, silently.
+    Skipped when a reader keeps each row's own source (``documents-jsonl``): the names are in the data."""
+    from curate.registry import reader_class, stage_class
+
+    if any(getattr(reader_class(s.format), "keeps_row_source", False) for s in sources):
+        return
+    names, kinds = sorted({s.name for s in sources}), sorted({s.kind for s in sources})
+    for i, st in enumerate(stages):
+        checks = [(f"stages[{i}].only", st.only or [], "names or kinds")]
+        for f in dataclasses.fields(stage_class(st.stage).Config):
+            value = st.config.get(f.name) if f.metadata.get("sources") else None
+            if isinstance(value, (list, dict)):
+                checks.append((f"stages[{i}].{st.stage}.{f.name}", list(value), f.metadata["sources"]))
+        for where, items, what in checks:
+            allowed = set(names) | (set(kinds) if what == "names or kinds" else set())
+            for x in items:
+                if x not in allowed:
+                    raise RecipeError(f"{where}: {x!r} is not a source of this recipe (sources: {', '.join(names)}"
+                                      + (f"; kinds: {', '.join(kinds)})" if what == "names or kinds" else ")"))
+
+
 def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "recipe") -> Recipe:
     from curate.registry import reader_class, stage_class
 
@@ -255,12 +390,15 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
     if unknown:
         raise RecipeError(f"recipe: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(TOP_KEYS))}")
     name = _check_type(raw.get("name", default_name), str, "name")
+    if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):  # the default --out is runs/<name>
+        raise RecipeError(f"name: {name!r} is not a plain name (no '/', '\\', '.' or '..'): it names runs/<name>")
+    _check_type(raw.get("description", ""), str, "description")
     seed = _check_type(raw.get("seed", 0), int, "seed")
     workers = _check_type(raw.get("workers", 2), int, "workers")
     if workers < 0:
         raise RecipeError(f"workers: {workers} is out of range (must be >= 0; 0 runs in-process)")
-    if seed < 0:
-        raise RecipeError(f"seed: {seed} is out of range (must be >= 0)")
+    if not 0 <= seed < 2**31:  # fastText and the 64-bit draws take it; every seed of that range is as good
+        raise RecipeError(f"seed: {seed} is out of range (must be >= 0 and < {2**31})")
     _check_type(raw.get("keep_intermediate", False), bool, "keep_intermediate")
     src_raw = _check_type(raw.get("sources", []), list, "sources")
     if not src_raw:
@@ -277,6 +415,8 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
             if req not in s:
                 raise RecipeError(f"{where}: missing required key {req!r}")
         paths = _check_type(s["paths"] if isinstance(s["paths"], list) else [s["paths"]], list[str], f"{where}.paths")
+        if not paths:
+            raise RecipeError(f"{where}.paths: at least one path or glob is required")
         spec = SourceSpec(name=_check_type(s["name"], str, f"{where}.name"),
                           kind=_check_type(s["kind"], str, f"{where}.kind"),
                           format=_check_type(s["format"], str, f"{where}.format"),
@@ -305,7 +445,11 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
         only = st.get("only")
         if only is not None:
             only = _check_type(only if isinstance(only, list) else [only], list[str], f"{where}.only")
+            if not only:
+                raise RecipeError(f"{where}.only: an empty list selects no source; leave `only` out to apply the "
+                                  "stage to every source")
         stages.append(StageSpec(stage=sname, config=cfg, only=only))
+    _check_source_names(sources, stages)
     if raw.get("tokenizer") is not None:  # `tokenizer: path/to/model` reuses a trained tokenizer
         tok = resolve_path(_check_type(raw["tokenizer"], str, "tokenizer"), base_dir, "tokenizer")
         targets = [st for st in stages if st.stage == "tokenize"]

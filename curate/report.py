@@ -133,7 +133,8 @@ def section_stages(summary: dict) -> str:
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax.set_ylabel("documents kept")
     ax.set_title("Documents kept after each stage, by source")
-    ax.legend(fontsize=8)
+    if sources:  # a run whose sources yielded nothing has no labelled bars (matplotlib would warn on stderr)
+        ax.legend(fontsize=8)
     ax.tick_params(axis="x", rotation=30, labelsize=8)
     out += _png(fig)
     by_src = []
@@ -344,17 +345,31 @@ text-align:right}th{background:#eef}td:first-child{text-align:left}img{max-width
 padding:1em;overflow:auto;font-size:12px}h2{border-bottom:2px solid #99c;margin-top:2em}"""
 
 
+def _section(title: str, render: Callable[[], str]) -> str:
+    """A section's HTML; a file it reads that is damaged or edited by hand (a killed trainer's metrics, a
+    manifest) costs that section only, said in its place."""
+    try:
+        return render()
+    except Exception as e:  # noqa: BLE001 - the rest of the report still renders
+        return f"<p>not shown: {html.escape(type(e).__name__)}: {html.escape(str(e)[:300])}</p>"
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Render ``run_dir/report.html`` from summary.json, the stage outputs and logs; return its path."""
     import matplotlib
 
     matplotlib.use("Agg")
     run = Path(run_dir)
-    summary = json.loads((run / "summary.json").read_text())
-    sections = [("Stages", section_stages(summary)), ("Quality classifier", section_quality(run, summary)),
-                ("Languages", section_languages(run, summary)), ("Deduplication", section_dedup(run, summary)),
-                ("Mixture", section_mix(summary)), ("Tokenizer and shards", section_tokens(run, summary)),
-                ("Trainer", section_trainer(run))]
+    try:
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        summary["recipe"], summary["stages"]  # noqa: B018 - what every section needs
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{run}: no readable summary.json (not a finished curate run?): {e}") from None
+    sections = [(title, _section(title, fn)) for title, fn in [
+        ("Stages", lambda: section_stages(summary)), ("Quality classifier", lambda: section_quality(run, summary)),
+        ("Languages", lambda: section_languages(run, summary)), ("Deduplication", lambda: section_dedup(run, summary)),
+        ("Mixture", lambda: section_mix(summary)), ("Tokenizer and shards", lambda: section_tokens(run, summary)),
+        ("Trainer", lambda: section_trainer(run))]]
     body = "".join(f"<h2>{html.escape(t)}</h2>{s}" for t, s in sections if s)
     head = (f"<h1>curate run: {html.escape(summary['recipe'])}</h1><p>recipe digest {summary['recipe_digest']}, "
             f"seed {summary['seed']}, workers {summary.get('workers')}, {summary.get('seconds')} s; every stage "

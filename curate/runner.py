@@ -17,6 +17,7 @@ bookkeeping (per-part stats, ``_SUCCESS.json``, fitted state, a stage's ``work/`
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import importlib.util
 import inspect
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from curate.io import expand_paths, read_json, write_json_atomic
+from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
 from curate.partio import TASK_BYTES, check_parts, plan_slices
 from curate.progress import Progress
 from curate.recipe import Recipe, RecipeError, build_config
@@ -43,6 +44,8 @@ from curate.stage import FitContext, Stage
 ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
 DATA_ROOTS = ("stages", "dropped", "errors")
 STATE_ROOT = "_state"
+OUTPUT_NAMES = DATA_ROOTS + (STATE_ROOT, "shards", "tokenizer", "trainer", "manifest.json", "summary.json",
+                             "recipe.json", "report.html")  # and dot files, shards-<digest>/
 VERIFY_CHUNK = 64  # part files checked per verification task
 VERIFY_BLOCK = 4096  # parts whose check records the driver holds at once
 
@@ -111,6 +114,21 @@ def _driver_cpu(since: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
     fastText training in a spawned process; Ray's own processes are reaped only at shutdown), minus ``since``."""
     t = os.times()
     return time.process_time() - since[0], t.children_user + t.children_system - since[1]
+
+
+def _check_input_files(config: Any, where: str) -> None:
+    """A file a stage reads (a field declared ``metadata=PATH``: a model) must exist when the run starts, not
+    fail the stage's every batch, or its fit after hours of earlier steps."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.metadata.get("path") and isinstance(value, str) and not is_url(value) and not Path(value).is_file():
+            raise RecipeError(f"{where}.{f.name}: no such file: {value!r}")
+
+
+def _is_output(path: Path, out: Path) -> bool:
+    """Whether ``path`` (inside ``out``) is one of the files or directories a run writes there."""
+    top = path.relative_to(out).parts[0]
+    return top in OUTPUT_NAMES or top.startswith((".", "shards-"))
 
 
 def _overrides(stage: Stage | None, method: str) -> bool:
@@ -226,6 +244,7 @@ class Runner:
         for i, spec in enumerate(r.stages, start=1):
             cls = stage_class(spec.stage, f"stages[{i - 1}]")
             stage = cls.from_dict(spec.config, f"stages[{i - 1}].{spec.stage}")
+            _check_input_files(stage.config, f"stages[{i - 1}].{spec.stage}")
             key = _sha(steps[-1].key, spec.stage, stage.config_dict(), spec.only, r.seed, code_version(cls))
             steps.append(Step(i, spec.stage, f"{i:02d}_{spec.stage}", key, only=spec.only, stage=stage))
         return steps
@@ -303,9 +322,8 @@ class Runner:
         """The saved summaries of a finished segment with today's keys, else None."""
         out = []
         for step in seg.steps:
-            f = self.state_dir(step) / "_SUCCESS.json"
-            done = read_json(f) if f.exists() else None
-            if not done or done.get("key") != step.key or done.get("segment") != seg.key:
+            done = read_state(self.state_dir(step) / "_SUCCESS.json")
+            if not done or done.get("key") != step.key or done.get("segment") != seg.key or "summary" not in done:
                 return None
             out.append(done["summary"])
         return out
@@ -314,16 +332,16 @@ class Runner:
         done = self._completed(seg)
         if done is not None:
             n = done[-1]["parts"]
-            if not self._invalid_parts(seg, n):
+            if not self._invalid_parts(seg, n) and not self._unfinalized(seg):
                 return [dict(s, reused=True) for s in done], [self._kept_part(seg.last, i) for i in range(n)]
-            for step in seg.steps:  # some part must be recomputed: the segment is not finished any more
+            for step in seg.steps:  # some part or output must be redone: the segment is not finished any more
                 (self.state_dir(step) / "_SUCCESS.json").unlink(missing_ok=True)
         for step in seg.steps:  # temporary files of writes a kill interrupted
             for root in DATA_ROOTS:
                 for tmp in (self.out / root / step.dir_name).glob(".*.tmp"):
                     tmp.unlink(missing_ok=True)
         marker = self.state_dir(seg.last) / "segment.json"
-        if not (marker.exists() and read_json(marker).get("key") == seg.key):
+        if (read_state(marker) or {}).get("key") != seg.key:
             for step in seg.steps:  # outputs of another config, code or fusion: never mixed with the new ones
                 self._clear(step)
             write_json_atomic({"key": seg.key, "steps": [s.dir_name for s in seg.steps]}, marker)
@@ -372,6 +390,14 @@ class Runner:
                               self.state_dir(step) / "_SUCCESS.json")
         return infos, out_parts
 
+    def _unfinalized(self, seg: Segment) -> list[str]:
+        """What is wrong with the outputs of the segment's ``finalize`` (e.g. a manifest edited by hand, a
+        shards directory removed), logged; the parts stay valid, so only ``finalize`` runs again."""
+        problems = seg.last.stage.finalized(self.out) if seg.last.has_finalize and seg.last.stage else []
+        for p in problems[:5]:
+            self.log(f"[{seg.last.dir_name}] redoing finalize: {p}")
+        return problems
+
     def _jobs(self, seg: Segment, in_parts: list[Path]) -> list[tuple[int, Any]]:
         if seg.first.stage is None:
             return list(enumerate(self._inputs))
@@ -380,12 +406,26 @@ class Runner:
     def _read_inputs(self, step: Step) -> list[tuple[str, Any]]:
         out = []
         for i, s in enumerate(self.recipe.sources):
+            where = f"sources[{i}] ({s.name}).paths"
             try:
-                paths = expand_paths(s.paths, f"sources[{i}] ({s.name}).paths")
+                paths = expand_paths(s.paths, where)
             except FileNotFoundError as e:
                 raise RecipeError(str(e)) from None
+            self._check_out_outside(s.paths, paths, where)
             out.extend((s.name, unit) for unit in step.readers[s.name].units(paths))
         return out
+
+    def _check_out_outside(self, patterns: list[str], paths: list[str], where: str) -> None:
+        """Refuse an output directory that the source's inputs reach (a matched path inside it, a directory or a
+        recursive glob that holds it): the run would read its own outputs, and a re-run would read more."""
+        out = self.out.resolve()
+        reach = [(p, Path(p).resolve()) for p in paths if not is_url(p)]
+        reach += [(p, Path(glob_root(p)).resolve()) for p in patterns if not is_url(p) and "**" in p]
+        for given, p in reach:
+            walks = p.is_dir() or "**" in given  # the reader (or the glob) goes through everything below p
+            if (walks and out.is_relative_to(p)) or (p.is_relative_to(out) and p != out and _is_output(p, out)):
+                raise RecipeError(f"{where}: {given} reaches the output directory {self.out}: the run would read "
+                                  "its own outputs; choose an --out outside the inputs")
 
     def _ctx(self, step: Step, parts: list[Path], phase: str) -> FitContext:
         workdir = self.state_dir(step) / "work"
@@ -398,8 +438,12 @@ class Runner:
         """Run (or reload after a crash) the stage's global pass."""
         f = self.state_dir(step) / "_state.pkl"
         if f.exists():
-            saved = pickle.loads(f.read_bytes())
-            if saved.get("key") == step.key:
+            try:
+                saved = pickle.loads(f.read_bytes())
+            except Exception:  # damaged (by hand, or a crash of the machine): fit again
+                saved = None
+                self.log(f"recomputing {f}: unreadable")
+            if isinstance(saved, dict) and saved.get("key") == step.key:
                 return saved["state"], saved["extra"]
         assert step.stage is not None
         state = step.stage.fit(self._ctx(step, in_parts, "fit"))
@@ -419,9 +463,9 @@ class Runner:
             files: list[tuple[str, dict]] = []
             owner: dict[str, int] = {}
             for i in range(lo, min(n, lo + VERIFY_BLOCK)):
-                f = self._stats_file(seg, i)
-                s = read_json(f) if f.exists() else None
-                if not s or s.get("key") != seg.key:
+                s = read_state(self._stats_file(seg, i))
+                if (not s or s.get("key") != seg.key or not isinstance(s.get("files"), dict)
+                        or not isinstance(s.get("steps"), list) or len(s["steps"]) != len(seg.steps)):
                     bad.append(i)
                     continue
                 for rel, check in s["files"].items():
@@ -450,7 +494,7 @@ class Runner:
 
         for i in range(len(jobs)):
             if i not in todo_set:
-                add(read_json(self._stats_file(seg, i)))
+                add(read_state(self._stats_file(seg, i)))  # checked by _invalid_parts
         if todo:
             desc = f"{seg.first.dir_name}" + (f"..{seg.last.dir_name}" if len(seg.steps) > 1 else "")
             self.log(f"[{desc}] {len(todo)} of {len(jobs)} tasks to run on {getattr(self.ex, 'workers', 1)} workers")

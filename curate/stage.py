@@ -95,3 +95,8 @@ class Stage:
         """Optional pass after all batches (``ctx.parts`` are then this stage's outputs); may return a
         dict merged into the stage's summary."""
         return None
+
+    def finalized(self, run_dir: Path) -> list[str]:
+        """Problems with what ``finalize`` wrote into ``run_dir`` (missing or damaged files), checked when a
+        finished run is resumed: any problem makes the runner run ``finalize`` again. Cheap checks only."""
+        return []

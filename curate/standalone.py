@@ -19,6 +19,7 @@ from typing import Any
 
 from curate.docfiles import check_writable, dropped_path, export_run, input_format, output_extension
 from curate.io import expand_paths, is_url, pinned_glob, read_json, write_json_atomic
+from curate.recipe import RecipeError
 from curate.sources.safe import inside_root, root_of
 
 FINGERPRINT = "_inputs.json"
@@ -38,22 +39,30 @@ def _sources(inputs: list[str], warc_options: dict[str, Any] | None, outputs: li
              ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """One source per input format, with the inputs' globs expanded (a file's format is its extension's),
     and the file each entry names. A glob that also matches the command's own outputs (``*.jsonl`` beside
-    ``out.jsonl``) does not read them. A match that leads out of its pattern's root (a link) is named by a
-    pattern keeping that root, so the read refuses it (``input:outside_root``) as ``curate run`` does."""
+    ``out.jsonl``) does not read them, nor the directories it matches; a directory named as an input is an
+    error (its files or a glob are inputs). A match that leads out of its pattern's root (a link) is named
+    by a pattern keeping that root, so the read refuses it (``input:outside_root``) as ``curate run`` does."""
     by_format: dict[str, list[str]] = {}
     seen: set[str] = set()
     real: dict[str, str] = {}
+    named = {os.path.abspath(i) for i in inputs if not is_url(i)}
     for path in expand_paths(inputs, "--input"):
         if not is_url(path) and _own(path, outputs):
             log_stderr(f"--input: skipping {path}, an output of this command")
+            continue
+        if not is_url(path) and os.path.isdir(path):
+            if os.path.abspath(path) in named:
+                raise RecipeError(f"--input {path} is a directory; give its files or a glob "
+                                  f"({os.path.join(path, '*.jsonl')})")
+            log_stderr(f"--input: skipping {path}, a directory")  # matched by a glob such as *
             continue
         root = root_of(path)
         path = path if is_url(path) else os.path.abspath(path)
         if path not in seen:  # a file matched by two patterns is read once
             seen.add(path)
-            named = path if is_url(path) or inside_root(path, root) else pinned_glob(path, root)
-            real[named] = path
-            by_format.setdefault(input_format(path), []).append(named)
+            entry = path if is_url(path) or inside_root(path, root) else pinned_glob(path, root)
+            real[entry] = path
+            by_format.setdefault(input_format(path), []).append(entry)
     return [{"name": "web" if fmt == "warc" else fmt.replace("documents-", "input-"), "kind": "web",
              "format": fmt, "paths": paths, "options": (warc_options or {}) if fmt == "warc" else {}}
             for fmt, paths in by_format.items()], real
@@ -74,7 +83,6 @@ def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | P
     """Run ``stages`` over ``inputs`` into ``run_dir`` (resuming unless an input changed); the summary.
     ``outputs`` (and ``run_dir``) are never read as inputs."""
     from curate.pipeline import Pipeline
-    from curate.recipe import RecipeError
 
     if not inputs:
         raise RecipeError("--input: at least one input is required")
@@ -88,7 +96,11 @@ def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | P
     except FileNotFoundError as e:
         raise RecipeError(str(e)) from None
     fp_file = run / FINGERPRINT
-    if fp_file.exists() and read_json(fp_file) != fingerprint:
+    try:
+        previous = read_json(fp_file) if fp_file.exists() else fingerprint
+    except (OSError, ValueError):
+        previous = None  # damaged: start afresh
+    if previous != fingerprint:
         log_stderr(f"an input changed since the last run: starting {run} afresh")
         for sub in ("stages", "dropped", "errors"):
             shutil.rmtree(run / sub, ignore_errors=True)

@@ -45,7 +45,14 @@ def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
         manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise TraceError(f"{run}: no readable manifest.json (not a run with shards?): {e}") from None
-    entry = _shard_entry(manifest, shard)
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("splits"), dict)
+            and isinstance(manifest.get("lineage"), str) and isinstance(manifest.get("eod_id"), int)):
+        raise TraceError(f"{run}/manifest.json: not a curate shard manifest (needs splits, lineage and eod_id)")
+    try:
+        entry = _shard_entry(manifest, shard)
+        entry["name"], entry["prefix"]  # noqa: B018
+    except (KeyError, TypeError, AttributeError) as e:
+        raise TraceError(f"{run}/manifest.json: a shard entry is malformed ({type(e).__name__}: {e})") from None
     try:
         reader = IndexedReader(run / entry["prefix"])
     except Exception as e:  # a missing, truncated or foreign .idx/.bin pair
@@ -55,16 +62,22 @@ def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
         doc_index, offset = reader.locate(int(token))
     except IndexError as e:
         raise TraceError(f"shard {entry['name']}: {e} (tokens are numbered from 0)") from None
-    lin = pq.read_table(_lineage_file(run, manifest, entry["name"]),
-                        filters=[("shard", "==", entry["name"]), ("doc_index", "==", doc_index)]).to_pylist()
+    lineage = _lineage_file(run, manifest, entry["name"])
+    try:
+        lin = pq.read_table(lineage, filters=[("shard", "==", entry["name"]), ("doc_index", "==", doc_index)],
+                            columns=["id", "source", "url", "repeat_index", "n_tokens"]).to_pylist()
+    except (OSError, ValueError, KeyError) as e:  # missing, damaged, or not a lineage table
+        raise TraceError(f"shard {entry['name']}: cannot read its lineage {lineage}: {type(e).__name__}: {e}") from None
     if len(lin) != 1:
-        raise LookupError(f"lineage has {len(lin)} rows for {entry['name']} document {doc_index}")
+        raise TraceError(f"lineage {lineage} has {len(lin)} rows for {entry['name']} document {doc_index}")
     row = lin[0]
     token_id = int(reader.tokens[int(token)])
     out = {"shard": entry["name"], "token": int(token), "token_id": token_id, "doc_index": doc_index,
            "offset": offset, "is_eod": token_id == manifest["eod_id"] and offset == row["n_tokens"] - 1,
            **{k: row[k] for k in ("id", "source", "url", "repeat_index", "n_tokens")}, "text": None}
-    parts = [run / p for p in manifest.get("documents", []) if (run / p).exists()]
+    root = run.resolve()  # the run's own stage outputs only, whatever the manifest says
+    parts = [run / p for p in manifest.get("documents", []) if isinstance(p, str) and (run / p).is_file()
+             and (run / p).resolve().is_relative_to(root)]
     if parts:
         hit = ds.dataset(parts, format="parquet").to_table(columns=["text"], filter=pc.field("id") == row["id"])
         if hit.num_rows:

@@ -31,9 +31,42 @@ def squash(s: str) -> str:
     return _WS.sub("", s)
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    with Path(path).open(encoding="utf-8") as f:
-        return [json.loads(x) for x in f if x.strip()]
+def read_jsonl(path: Path, skip_bad: bool = False) -> list[dict]:
+    """The JSON objects of a JSONL file; a line that is not one is a ValueError naming the file and line
+    (skipped with ``skip_bad``: a filter input, whose bad lines the filter run counts)."""
+    out = []
+    with Path(path).open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw.decode("utf-8"))
+            except ValueError as e:  # not UTF-8, or not JSON
+                if skip_bad:
+                    continue
+                raise ValueError(f"{path}, line {n}: not a JSON line ({e})") from None
+            if not isinstance(rec, dict):
+                if skip_bad:
+                    continue
+                raise ValueError(f"{path}, line {n}: expected a JSON object, got {type(rec).__name__}")
+            out.append(rec)
+    return out
+
+
+def read_labels(path: Path) -> list[dict]:
+    """The label records of ``path``, each checked: ``id`` (string), ``doc_label`` good/bad, ``lines`` of
+    ``text`` and ``label`` keep/junk/unsure; a record that is not is a ValueError naming the line."""
+    labels = read_jsonl(path)
+    for n, rec in enumerate(labels, 1):
+        lines = rec.get("lines", [])
+        ok = (isinstance(rec.get("id"), str) and rec.get("doc_label") in ("good", "bad") and isinstance(lines, list)
+              and all(isinstance(x, dict) and isinstance(x.get("text"), str)
+                      and x.get("label") in ("keep", "junk", "unsure") for x in lines))
+        if not ok:
+            raise ValueError(f"{path}: label record {n} (id {rec.get('id')!r}) needs id, doc_label good|bad and "
+                             "lines [{text, label keep|junk|unsure}]")
+        rec.setdefault("lines", [])
+    return labels
 
 
 def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -45,6 +78,8 @@ def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
                 zip(t["id"].to_pylist(), t["text"].to_pylist(), t["meta"].to_pylist())]
     else:
         rows = read_jsonl(path)
+    if not all(isinstance(r.get("id"), str) and isinstance(r.get("text"), str) for r in rows):
+        raise ValueError(f"{path}: not a filter output (every row needs a string id and text)")
     texts = {r["id"]: r["text"] for r in rows}
     langs = {r["id"]: str(r["meta"]["lang"]) for r in rows if isinstance(r.get("meta"), dict) and r["meta"].get("lang")}
     return texts, langs
@@ -124,11 +159,12 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
     for what, p in (("labels", labels_path), ("input", input_path), ("output", output_path)):
         if p is not None and not Path(p).is_file():
             raise FileNotFoundError(f"eval-clean: no {what} file at {p}")
-    labels = read_jsonl(Path(labels_path))
+    labels = read_labels(Path(labels_path))
     langs: dict[str, str] = {r["id"]: r["lang"] for r in labels if r.get("lang")}
     report = None
     if input_path is not None and str(input_path).endswith(".jsonl"):
-        langs.update({r["id"]: r["lang"] for r in read_jsonl(Path(input_path)) if r.get("lang")})
+        langs.update({r["id"]: r["lang"] for r in read_jsonl(Path(input_path), skip_bad=True)
+                      if isinstance(r.get("id"), str) and isinstance(r.get("lang"), str)})
     if output_path is None:
         if input_path is None:
             raise ValueError("eval-clean needs --input (to run the filters) or --output (to score)")

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from curate.filters.text import display_width
+from curate.recipe import bounds
 
 _SENTENCE_END = (".", "!", "?", "。", "！", "？", "．", "‼", "⁉")
 _CLOSERS = "\"'”’」』)）]】"
@@ -58,7 +59,7 @@ class LayoutConfig:
     list_affix_width: int = 10  # shared prefix/suffix width in display columns (5 CJK characters); 0: off
     date_max_letters: int = 6  # a line whose text beside dates/times has at most this width is a date line
     # a data table directly after an article region (a spec or price table: see ``table_rows``) is kept whole
-    table_min_rows: int = 8  # 0: off
+    table_min_rows: int = field(default=8, metadata=bounds(ge=0))  # 0: off
     table_cell_width: int = 30
     # pages with more lines are left whole: finding regions costs O(lines x regions) (naive CJK pages in the
     # dev set have <= 800 lines; 5,000 keeps the worst case near a second)

@@ -45,6 +45,7 @@ from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, rea
 from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
 from curate.filters.site_repeats import fit_site_repeats, host, line_hash
 from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, words
+from curate.recipe import PATH, bounds
 
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
              "javascript"]
@@ -67,13 +68,13 @@ class LineCleanStage(Stage):
 
     @dataclass
     class Config:
-        lexicon: str | None = None  # word-list YAML replacing filters/resources/lexicon.yaml
+        lexicon: str | None = field(default=None, metadata=PATH)  # word-list YAML replacing the bundled one
         spam_patterns: dict[str, list[str]] | None = None  # family -> regexes; None: the lexicon's
         seo_signatures: list[str] | None = None
         boilerplate_patterns: dict[str, list[str]] | None = None  # language -> regexes; None: the lexicon's
-        spam_min_hits: int = 2
-        spam_block_min_lines: int = 3
-        spam_block_min_share: float = 0.6
+        spam_min_hits: int = field(default=2, metadata=bounds(ge=1))
+        spam_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # 0: off
+        spam_block_min_share: float = field(default=0.6, metadata=bounds(ge=0, le=1))
         boilerplate_max_words: int = 12
         boilerplate_max_width: int = 30  # and for lines with CJK text, <= this display width (15 characters)
         c4_policy: list[str] = field(default_factory=lambda: list(C4_POLICY))
@@ -83,14 +84,15 @@ class LineCleanStage(Stage):
         urls: bool = True
         repeated_lines: bool = True  # on raw pages, remove a line's later copies (menus twice, ranking lists)
         layout: LayoutConfig = field(default_factory=LayoutConfig)
-        edge_block_min_lines: int = 3  # on pages the layout rule leaves whole (extracted text)
+        edge_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # pages the layout rule leaves whole; 0: off
         edge_line_max_words: int = 10
-        site_repeat_min_docs: int = 2  # fit: lines in >= this many pages of a site are chrome (0: off)
-        site_repeat_partitions: int = 8
+        site_repeat_min_docs: int = field(default=2, metadata=bounds(ge=0))  # fit: lines in >= this many pages of
+        # a site are chrome (0: off)
+        site_repeat_partitions: int = field(default=8, metadata=bounds(ge=1))
         page_seo: bool = True
         page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
-        page_line_frac: float = 0.15
-        page_prose_frac: float = 0.5
+        page_line_frac: float = field(default=0.15, metadata=bounds(ge=0, le=1))
+        page_prose_frac: float = field(default=0.5, metadata=bounds(ge=0, le=1))
         page_min_lines: int = 2
         sample_chars: int = 2000
 

@@ -27,13 +27,13 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import pyarrow as pa
 
 from curate.batches import read_batches
-from curate.recipe import PATH, bounds
+from curate.recipe import PATH, SOURCES_OR_KINDS, bounds
 from curate.schema import split_by_source
 from curate.stage import FitContext, Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
@@ -142,12 +142,12 @@ class QualityStage(Stage):
 
     @dataclass
     class Config:
-        positives: list[str] = field(default_factory=lambda: ["wiki", "books"])  # sources or kinds
-        negatives: list[str] = field(default_factory=lambda: ["web"])
-        score_kinds: list[str] = field(default_factory=lambda: ["web"])  # sources or kinds to score
+        positives: list[str] = field(default_factory=lambda: ["wiki", "books"], metadata=SOURCES_OR_KINDS)
+        negatives: list[str] = field(default_factory=lambda: ["web"], metadata=SOURCES_OR_KINDS)
+        score_kinds: list[str] = field(default_factory=lambda: ["web"], metadata=SOURCES_OR_KINDS)  # to score
         # reuse a saved model (skip training)
         model: str | None = field(default=None, metadata=PATH)
-        mode: str = "pareto"  # pareto | threshold
+        mode: Literal["pareto", "threshold"] = "pareto"
         alpha: float = field(default=9.0, metadata=bounds(gt=0))  # GPT-3 Appendix A
         threshold: float = field(default=0.5, metadata=bounds(ge=0, le=1))
         # calibrate alpha / threshold to keep this share of scored docs
@@ -170,8 +170,6 @@ class QualityStage(Stage):
 
     def fit(self, ctx: FitContext) -> dict:
         c = self.config
-        if c.mode not in ("pareto", "threshold"):
-            raise ValueError(f"quality.mode must be 'pareto' or 'threshold', got {c.mode!r}")
         if c.target_keep_rate is not None and c.target_tokens is not None:
             raise ValueError("quality: set target_keep_rate or target_tokens, not both")
         counts = ctx.map_parts(functools.partial(_call_str, functools.partial(

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from curate.filters.layout import table_rows
 from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, display_width, is_cjk_word, lines,
                           paragraphs, words)
+from curate.recipe import bounds
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 
@@ -84,7 +85,7 @@ class FineWebRules:
     new_line_ratio: float = 0.3
     # the line-punctuation and short-line ratios skip the cells of a data table (``layout.table_rows``: a run
     # of >= this many short cells, some with numbers), which are short and end no sentence by nature; 0: off
-    table_min_rows: int = 8
+    table_min_rows: int = field(default=8, metadata=bounds(ge=0))
 
 
 def _duplicates(items: list[str]) -> tuple[int, int]:

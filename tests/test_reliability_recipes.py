@@ -80,7 +80,8 @@ def test_project_recipes_resolve_against_the_project_root(monkeypatch, tmp_path:
     ("mix", "weights", {"books": -0.5}, r"stages\[0\]\.mix\.weights\.books: -0\.5 is out of range \(must be >= 0\)"),
     ("mix", "weights", {"books": float("inf")}, r"stages\[0\]\.mix\.weights\.books: expected a finite number"),
     ("mix", "weights", {"books": float("nan")}, r"stages\[0\]\.mix\.weights\.books: expected a finite number"),
-    ("tokenize", "vocab_size", 200, r"stages\[0\]\.tokenize\.vocab_size: 200 is out of range \(must be >= 261\)"),
+    ("tokenize", "vocab_size", 200, r"stages\[0\]\.tokenize\.vocab_size: 200 is out of range \(must be >= 261 and "
+                                    r"<= 2147483647\)"),
     ("quality", "alpha", -1, r"stages\[0\]\.quality\.alpha: -1\.0 is out of range"),
     ("extract", "timeout_s", -5, r"stages\[0\]\.extract\.timeout_s: -5\.0 is out of range"),
 ])

@@ -24,7 +24,7 @@ import pyarrow as pa
 from curate.recipe import PATH, bounds
 from curate.schema import empty_drops, with_reason
 from curate.shards.megatron import token_dtype
-from curate.shards.publish import TOKENIZER, publish, staging_dir
+from curate.shards.publish import TOKENIZER, publish, published_problems, staging_dir
 from curate.shards.writer import file_sha256, merge_buckets, plan, write_bucket
 from curate.stage import FitContext, Stage, StageResult
 from curate.tokenizer.encode import encode_part, load_model
@@ -47,7 +47,7 @@ class TokenizeStage(Stage):
     @dataclass
     class Config:
         vocab_size: int = field(default=8000, metadata=bounds(  # unk/bos/eos, EOD, extras, newline, 256 bytes
-            ge=lambda c: 5 + len(c.special_tokens) + (256 if c.byte_fallback else 1)))
+            ge=lambda c: 5 + len(c.special_tokens) + (256 if c.byte_fallback else 1), le=2**31 - 1))  # int32 ids
         # characters of (mixed) text to train the tokenizer on
         sample_chars: int = field(default=20_000_000, metadata=bounds(ge=1))
         # reuse an existing sentencepiece model by path (no training)
@@ -60,7 +60,7 @@ class TokenizeStage(Stage):
         byte_fallback: bool = True
         # Tokens of shards written by one shuffle task: bounds that task's memory (its index rows, ~100 bytes
         # per document); does not change the output.
-        shuffle_bucket_tokens: int = 2**26
+        shuffle_bucket_tokens: int = field(default=2**26, metadata=bounds(ge=1))
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
         c = self.config
@@ -68,6 +68,10 @@ class TokenizeStage(Stage):
         if c.model:
             if not Path(c.model).is_file():
                 raise FileNotFoundError(f"tokenize.model: no tokenizer model at {c.model!r}")
+            try:
+                load_model(str(c.model))
+            except (RuntimeError, OSError) as e:  # not a sentencepiece model: said before it is installed
+                raise ValueError(f"tokenize.model: {c.model!r} is not a sentencepiece model ({e})") from None
             model = install_model(c.model, tok_dir)
             write_hf_config(tok_dir, c.eod_token)
             info: dict[str, Any] = {"reused_from": str(Path(c.model).resolve())}
@@ -77,7 +81,8 @@ class TokenizeStage(Stage):
             sample = sorted(itertools.chain.from_iterable(
                 ctx.map_parts(partial(sample_part, seed=ctx.seed, prob=prob))))
             if not sample:
-                raise ValueError("tokenize: no text to train the tokenizer on")
+                raise ValueError("tokenize: no text to train the tokenizer on: no document with a non-blank line "
+                                 "reached this stage (see the counts logged above, and dropped/ and errors/)")
             model = train_sentencepiece((line for *_, line in sample), tok_dir, c.vocab_size, c.eod_token,
                                         c.special_tokens, c.byte_fallback)
             info = {"sample_lines": len(sample), "sample_chars": sum(len(x) for *_, x in sample),
@@ -131,4 +136,10 @@ class TokenizeStage(Stage):
                    "per_source": per_source, "encoded_docs": sum(e["docs"] for e in encoded),
                    "shuffle_buckets": len(layout.buckets)}
         ctx.log(f"tokenize: {summary['shards']} shards, tokens {manifest['tokens']}")
+        if not summary["encoded_docs"]:
+            ctx.log("tokenize: warning: no document reached this stage: the published shard set is empty "
+                    "(see the counts logged above, and dropped/ and errors/)")
         return {"tokenize": summary}
+
+    def finalized(self, run_dir: Path) -> list[str]:
+        return published_problems(run_dir)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from curate.trainer.model import CONFIGS
@@ -26,11 +27,23 @@ def main(argv: list[str] | None = None) -> int:
                    help="learning rate: constant, or 5%% warm-up then cosine decay to 10%%")
     p.add_argument("--eval-tokens", type=int, default=16384, help="tokens scored per evaluation file (cap)")
     a = p.parse_args(argv)
+    from curate.cli import describe_failure
     from curate.trainer.train import train
 
-    train(a.manifest, a.steps, config=a.config, device=a.device, out=a.out, batch_size=a.batch_size, lr=a.lr,
-          eval_every=a.eval_every, seed=a.seed, resume=a.resume, cpu_threads=a.cpu_threads,
-          eval_files=a.eval, eval_tokens=a.eval_tokens, schedule=a.schedule)
+    try:
+        train(a.manifest, a.steps, config=a.config, device=a.device, out=a.out, batch_size=a.batch_size, lr=a.lr,
+              eval_every=a.eval_every, seed=a.seed, resume=a.resume, cpu_threads=a.cpu_threads,
+              eval_files=a.eval, eval_tokens=a.eval_tokens, schedule=a.schedule)
+    except KeyboardInterrupt:
+        if os.environ.get("CURATE_DEBUG"):
+            raise
+        print("trainer: interrupted (Ctrl-C); the checkpoint of the last finished run is kept", file=sys.stderr)
+        return 130
+    except Exception as e:  # one line, like curate's commands; a traceback only with CURATE_DEBUG=1
+        if os.environ.get("CURATE_DEBUG"):
+            raise
+        print(describe_failure(e, resumes=False).replace("error:", "trainer: error:", 1), file=sys.stderr)
+        return 1
     return 0
 
 

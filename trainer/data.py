@@ -3,6 +3,7 @@ held-out evaluation text (JSONL) as token streams."""
 from __future__ import annotations
 
 import json
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,29 +24,53 @@ def load_manifest(path: str | Path) -> tuple[dict[str, Any], dict[str, list[Inde
     path = Path(path)
     if not path.is_file():
         raise refuse(f"{path} does not exist")
-    m = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise refuse(f"{path} is not readable JSON ({e})") from None
+    if not isinstance(m, dict):
+        raise refuse(f"{path} holds a JSON {type(m).__name__}, not a curate shard manifest")
     for key in ("dtype", "vocab_size", "eod_id", "splits"):
         if key not in m:
             raise refuse(f"{path} has no {key!r}; is it a curate shard manifest?")
-    vocab, dtype = int(m["vocab_size"]), np.dtype(m["dtype"])
+    if isinstance(m["vocab_size"], bool) or not isinstance(m["vocab_size"], int) or m["vocab_size"] < 1:
+        raise refuse(f"vocab_size {m['vocab_size']!r} is not a positive integer")
+    if m["dtype"] not in ("uint16", "int32"):
+        raise refuse(f"dtype {m['dtype']!r} is not a token dtype (uint16 or int32)")
+    if not isinstance(m["splits"], dict) or not all(isinstance(v, list) for v in m["splits"].values()):
+        raise refuse("splits must map each split name to a list of shards")
+    if not isinstance(m.get("tokenizer", {}), dict):
+        raise refuse(f"tokenizer must be a mapping, got {m['tokenizer']!r}")
+    vocab, dtype = m["vocab_size"], np.dtype(m["dtype"])
     if dtype != token_dtype(vocab):
         raise refuse(f"dtype {dtype} does not match vocab size {vocab} (expected {token_dtype(vocab)})")
-    tok = path.parent / m.get("tokenizer", {}).get("path", "")
+    tok = path.parent / str(m.get("tokenizer", {}).get("path", ""))
     if tok.is_file():
         import sentencepiece as spm
 
-        n = spm.SentencePieceProcessor(model_file=str(tok)).vocab_size()
+        try:
+            n = spm.SentencePieceProcessor(model_file=str(tok)).vocab_size()
+        except (OSError, RuntimeError) as e:
+            raise refuse(f"the tokenizer {tok} does not load ({e})") from None
         if n != vocab:
             raise refuse(f"vocab_size {vocab} but the tokenizer {tok} has {n} pieces")
+    root = path.parent.resolve()
     splits: dict[str, list[IndexedReader]] = {}
     for split, entries in m["splits"].items():
         splits[split] = []
-        for e in entries:
+        for k, e in enumerate(entries):
+            if not (isinstance(e, dict) and isinstance(e.get("prefix"), str) and isinstance(e.get("tokens"), int)):
+                raise refuse(f"splits.{split}[{k}] needs a 'prefix' (string) and 'tokens' (integer)")
             prefix = path.parent / e["prefix"]
+            if not prefix.resolve().is_relative_to(root):
+                raise refuse(f"shard {e['prefix']!r} is outside the manifest's directory {root}")
             for ext in (".bin", ".idx"):
                 if not prefix.with_suffix(ext).is_file():
                     raise refuse(f"shard file {prefix.with_suffix(ext)} is missing")
-            r = IndexedReader(prefix)
+            try:
+                r = IndexedReader(prefix)
+            except (OSError, ValueError, struct.error, IndexError) as e2:
+                raise refuse(f"shard {prefix} is unreadable: {e2}") from None
             if r.dtype != dtype:
                 raise refuse(f"shard {prefix} holds {r.dtype} tokens but the manifest says {dtype}")
             if r.tokens.size != e["tokens"]:
@@ -54,17 +79,25 @@ def load_manifest(path: str | Path) -> tuple[dict[str, Any], dict[str, list[Inde
                 raise refuse(f"shard {prefix} has token id {int(r.tokens.max())} >= vocab_size {vocab}")
             splits[split].append(r)
     if not splits.get("train"):
-        raise refuse(f"{path} has no train shards")
+        raise refuse(f"{path} has no train shards (did every document get dropped? see the run's summary.json)")
     return m, splits
+
+
+def fits_a_window(readers: list[IndexedReader], block_size: int) -> bool:
+    """Whether some shard holds more than ``block_size + 1`` tokens (one training window)."""
+    return any(r.tokens.size > block_size + 1 for r in readers)
 
 
 class Windows:
     """Random ``block_size + 1`` token windows over a split's shards (shards weighted by size)."""
 
-    def __init__(self, readers: list[IndexedReader], block_size: int, seed: int):
+    def __init__(self, readers: list[IndexedReader], block_size: int, seed: int, split: str = "train"):
         self.arrays = [r.tokens for r in readers if r.tokens.size > block_size + 1]
         if not self.arrays:
-            raise refuse(f"no shard has more than block_size+1 = {block_size + 1} tokens")
+            biggest = max((r.tokens.size for r in readers), default=0)
+            raise refuse(f"no {split} shard has more than block_size+1 = {block_size + 1} tokens (the largest has "
+                         f"{biggest}): too little data for one training window; use more data or fewer, larger "
+                         "shards (shard_tokens)")
         sizes = np.array([a.size - block_size - 1 for a in self.arrays], dtype=np.float64)
         self.p = sizes / sizes.sum()
         self.block = block_size

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from curate.trainer.data import EvalSet, Windows, eval_names, load_eval_jsonl, load_manifest, refuse
+from curate.io import write_json_atomic
+from curate.trainer.data import (EvalSet, Windows, eval_names, fits_a_window, load_eval_jsonl, load_manifest,
+                                 refuse)
 from curate.trainer.model import CONFIGS, GPT, GPTConfig
 
 DEFAULTS = {"tiny": dict(batch_size=16, lr=3e-3), "small": dict(batch_size=32, lr=1e-3),
@@ -129,6 +131,12 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
         raise SystemExit(f"trainer: unknown config {config!r}; choose from {', '.join(CONFIGS)}")
     if schedule not in SCHEDULES:
         raise SystemExit(f"trainer: unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+    for flag, value, low in (("--steps", steps, 1), ("--batch-size", batch_size, 1), ("--eval-every", eval_every, 1),
+                             ("--cpu-threads", cpu_threads, 0), ("--eval-tokens", eval_tokens, 1)):
+        if value is not None and value < low:
+            raise SystemExit(f"trainer: {flag} {value} is out of range (must be >= {low})")
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise SystemExit(f"trainer: --lr {lr} is out of range (must be a finite number > 0)")
     manifest, splits = load_manifest(manifest_path)
     dev = pick_device(device)
     if dev.type == "cpu" and cpu_threads:
@@ -144,7 +152,12 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
                             weight_decay=0.1, fused=dev.type == "cuda")
     start = 0
     if resume:
-        ck = torch.load(resume, map_location=dev, weights_only=False)
+        try:
+            ck = torch.load(resume, map_location=dev, weights_only=False)
+        except Exception as e:  # missing, truncated or not a checkpoint
+            raise SystemExit(f"trainer: cannot load checkpoint {resume}: {type(e).__name__}: {e}") from None
+        if not (isinstance(ck, dict) and {"model", "optimizer", "model_config", "step"} <= set(ck)):
+            raise SystemExit(f"trainer: {resume} is not a checkpoint written by this trainer")
         if ck["model_config"]["vocab_size"] != gcfg.vocab_size:
             raise refuse(f"checkpoint {resume} has vocab {ck['model_config']['vocab_size']}, "
                          f"the manifest {gcfg.vocab_size}")
@@ -154,10 +167,10 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
     bs = batch_size or DEFAULTS[config]["batch_size"]
     train_w = Windows(splits["train"], gcfg.block_size, seed)
     val_src = splits.get("val") or []
-    val_batches = ([Windows(val_src, gcfg.block_size, seed + 1).batch(bs) for _ in range(eval_batches)]
-                   if val_src else [])
+    val_batches = ([Windows(val_src, gcfg.block_size, seed + 1, "val").batch(bs) for _ in range(eval_batches)]
+                   if fits_a_window(val_src, gcfg.block_size) else [])
     if not val_batches:
-        log("trainer: the manifest has no validation shards; no validation loss")
+        log("trainer: no validation shard holds one window (block_size+1 tokens); no validation loss")
     evals = load_eval_sets(manifest_path, manifest, eval_files, eval_tokens) if eval_files else []
     eval_every = eval_every or max(1, steps // 10)
     hist: dict[str, Any] = {"train": [], "val": [], "device": str(dev), "params": model.num_params(),
@@ -198,10 +211,12 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
     out_dir = Path(out) if out else Path(manifest_path).parent / "trainer"
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = out_dir / "ckpt.pt"
+    tmp = out_dir / ".ckpt.pt.tmp"  # written aside and renamed: a kill never leaves a half-written checkpoint
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "model_config": asdict(gcfg),
                 "step": start + steps, "manifest": str(Path(manifest_path).resolve()),
-                "tokenizer_sha256": manifest.get("tokenizer", {}).get("sha256")}, ckpt)
+                "tokenizer_sha256": manifest.get("tokenizer", {}).get("sha256")}, tmp)
+    tmp.replace(ckpt)
     hist["checkpoint"] = str(ckpt)
-    (out_dir / "metrics.json").write_text(json.dumps(hist, indent=1, default=str), encoding="utf-8")
+    write_json_atomic(hist, out_dir / "metrics.json")
     log(f"trainer: saved {ckpt} and the loss history in {out_dir / 'metrics.json'}")
     return hist

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import pyarrow as pa
 
 from curate.mix.draws import draw64
+from curate.recipe import bounds
 from curate.schema import empty_drops, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 
@@ -61,12 +62,12 @@ class HoldoutStage(Stage):
 
     @dataclass
     class Config:
-        share: float = 0.02  # expected share of chunks held out for evaluation
-        chunk_chars: int = 4000  # documents longer than this are held out by chunks, not whole
+        # expected share of chunks held out for evaluation
+        share: float = field(default=0.02, metadata=bounds(ge=0, lt=1))
+        # documents longer than this are held out by chunks, not whole
+        chunk_chars: int = field(default=4000, metadata=bounds(ge=1))
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
-        if not 0.0 <= self.config.share < 1.0:
-            raise ValueError(f"holdout.share must be in [0, 1), got {self.config.share}")
         return {"seed": ctx.seed}
 
     def apply(self, batch: pa.Table, state: dict[str, Any]) -> StageResult:

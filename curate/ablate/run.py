@@ -135,7 +135,7 @@ def _run(cfg: AblateConfig, recipe: Any, labels: list[str], stages: dict[str, li
 
     base = recipe.raw
     clock = Clock()
-    executor = make_executor(recipe.workers if cfg.workers is None else cfg.workers)
+    executor = make_executor(recipe.workers if cfg.workers is None else cfg.workers, log)
     try:
         evalrec = build_eval_set(recipe, reference, holdout, out / "eval", executor, log)
         clock.lap("eval_set")

@@ -117,8 +117,8 @@ def cluster_cpus() -> int:
 def partitions_for(n_docs: int, override: int | None = None, per_task: int = DOCS_PER_TASK) -> int:
     """Partition count: from the data size (``per_task`` documents each), and at least one per cluster CPU
     while each still gets ``MIN_DOCS_PER_TASK`` documents (a big cluster does not split small data thin)."""
-    if override:
-        return max(1, int(override))
+    if override:  # never more partitions than documents: a huge setting costs no empty tasks and files
+        return max(1, min(int(override), n_docs))
     return max(1, math.ceil(n_docs / per_task), min(cluster_cpus(), math.ceil(n_docs / MIN_DOCS_PER_TASK)))
 
 

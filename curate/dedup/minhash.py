@@ -23,6 +23,7 @@ from collections import Counter
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -146,15 +147,18 @@ class MinHashDedupStage(Stage):
     @dataclass
     class Config:
         threshold: float = field(default=0.8, metadata=bounds(gt=0, le=1))
-        num_perm: int = field(default=128, metadata=bounds(ge=1))
+        # signature width; a batch of 4096 documents holds 4096 * num_perm * 4 bytes (8192: 128 MB)
+        num_perm: int = field(default=128, metadata=bounds(ge=1, le=8192))
         ngram: int = field(default=5, metadata=bounds(ge=1))  # words per shingle
         cjk_ngram: int = field(default=3, metadata=bounds(ge=1))  # characters per shingle for mostly-CJK text
-        seed: int = 1
-        hash: str = "fast"  # or "sha1": signatures equal to datasketch's default hashfunc, slower
-        scheme: str = "affine32"  # datasketch's permutation scheme: "affine32" (its default) or "legacy"
-        # with rows: override the chosen (bands, rows)
-        bands: int | None = field(default=None, metadata=bounds(ge=1))
-        rows: int | None = field(default=None, metadata=bounds(ge=1))
+        seed: int = field(default=1, metadata=bounds(ge=0, lt=2**32))  # numpy's RandomState takes 32 bits
+        # "sha1": signatures equal to datasketch's default hashfunc, slower
+        hash: Literal["fast", "sha1"] = "fast"
+        # datasketch's permutation scheme: "affine32" (its default) or "legacy"
+        scheme: Literal["affine32", "legacy"] = "affine32"
+        # with rows: override the chosen (bands, rows); bands * rows <= num_perm
+        bands: int | None = field(default=None, metadata=bounds(ge=1, le=lambda c: c.num_perm))
+        rows: int | None = field(default=None, metadata=bounds(ge=1, le=lambda c: c.num_perm // (c.bands or 1)))
         fp_weight: float = field(default=0.5, metadata=bounds(ge=0))
         fn_weight: float = field(default=0.5, metadata=bounds(ge=0))  # datasketch's weighting, used only with verify off
         verify: bool = True  # exact Jaccard check of candidate pairs (reads their texts)

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from curate.batches import read_batches
 from curate.mix.draws import unit
-from curate.recipe import bounds
+from curate.recipe import SOURCES, bounds
 from curate.schema import empty_drops, meta_dicts, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 
@@ -91,7 +91,9 @@ def plan_mix(counts: dict[str, list[int]], weights: dict[str, float], target_tok
     live = {s: w for s, w in weights.items() if avail.get(s, 0) > 0}
     wsum = sum(live.values())
     if wsum <= 0:
-        raise ValueError(f"mix: no weighted source has any tokens (weights {weights}, sources {sorted(avail)})")
+        why = " (no document reached this stage: see the counts logged above, and dropped/ and errors/)" \
+            if not any(avail.values()) else ""
+        raise ValueError(f"mix: no weighted source has any tokens (weights {weights}, sources {sorted(avail)}){why}")
     norm = {s: w / wsum for s, w in live.items()}
     auto = target_tokens is None
     if auto:
@@ -148,7 +150,7 @@ class MixStage(Stage):
     @dataclass
     class Config:
         # by source name; normalised to sum to 1 over sources that have data
-        weights: dict[str, float] = field(metadata=bounds(ge=0))
+        weights: dict[str, float] = field(metadata=bounds(ge=0) | SOURCES)
         target_tokens: int | None = field(default=None, metadata=bounds(ge=1))  # None: see the module docstring
         # warn when a source would be repeated more often than this
         max_epochs: float = field(default=10.0, metadata=bounds(gt=0))

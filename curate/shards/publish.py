@@ -9,12 +9,15 @@ matching files: the old set until the commit, the new one after.
 """
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from curate.io import write_json_atomic
 from curate.shards.writer import file_sha256
@@ -39,9 +42,14 @@ def publish(run_dir: Path, staging: Path, manifest: dict[str, Any]) -> dict[str,
     digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     name = SET_PREFIX + digest
     target = run_dir / name
-    if target.is_dir():  # this very shard set is already published: a set directory is only ever complete
+    if target.is_dir() and _same_files(staging, target):  # this very shard set is already published, intact
         shutil.rmtree(staging)
     else:
+        if target.is_dir():  # damaged since (a resume redoes finalize for that): replaced by the new copy
+            trash = run_dir / f".{name}.damaged"
+            shutil.rmtree(trash, ignore_errors=True)
+            os.rename(target, trash)
+            shutil.rmtree(trash)
         os.rename(staging, target)
     out = dict(manifest, lineage=f"{name}/lineage",
                tokenizer=dict(manifest["tokenizer"], path=f"{name}/{TOKENIZER}"),
@@ -50,6 +58,13 @@ def publish(run_dir: Path, staging: Path, manifest: dict[str, Any]) -> dict[str,
     _point_link(run_dir, name)
     _remove_other_sets(run_dir, name)
     return out
+
+
+def _same_files(a: Path, b: Path) -> bool:
+    """Whether directory ``b`` holds exactly the files of ``a``, byte for byte."""
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    return (files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+            and all(filecmp.cmp(a / f, b / f, shallow=False) for f in files))
 
 
 def _remove_other_sets(run_dir: Path, keep: str) -> None:
@@ -66,6 +81,30 @@ def _point_link(run_dir: Path, name: str) -> None:
     tmp.unlink(missing_ok=True)
     os.symlink(name, tmp)
     os.replace(tmp, link)
+
+
+def published_problems(run_dir: Path) -> list[str]:
+    """What is wrong with the published set, checked cheaply enough for every resume (no hashing): an
+    unreadable ``manifest.json``, a file it names that is missing, a ``.bin`` whose size is not its token
+    count, a ``shards`` link that does not point at the set. See ``check_published`` for the digests."""
+    run = Path(run_dir)
+    try:
+        m = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+        entries = [e for v in m["splits"].values() for e in v]
+        itemsize = int(np.dtype(m["dtype"]).itemsize)
+        sizes = {f"{e['prefix']}.bin": int(e["tokens"]) * itemsize for e in entries}
+        files = [m["tokenizer"]["path"], *(f"{e['prefix']}.idx" for e in entries),
+                 *(f"{m['lineage']}/{e['name']}.parquet" for e in entries)]
+        set_name = Path(m["tokenizer"]["path"]).parts[0]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        return [f"manifest.json: unreadable ({type(e).__name__}: {e})"]
+    problems = [f"{rel}: missing" for rel in files if not (run / rel).is_file()]
+    for rel, size in sizes.items():
+        if not (run / rel).is_file() or (run / rel).stat().st_size != size:
+            problems.append(f"{rel}: missing or not {size} bytes")
+    if os.path.realpath(run / LINK) != os.path.realpath(run / set_name):
+        problems.append(f"{LINK}: does not point at {set_name}")
+    return problems
 
 
 def check_published(run_dir: Path) -> list[str]:
