@@ -39,6 +39,7 @@ from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock
 from curate.runplan import describe, segment_estimate
 from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
+from curate.sources.safe import inside_root, root_of
 from curate.stage import FitContext, Stage
 
 ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
@@ -419,7 +420,8 @@ class Runner:
         """Refuse an output directory that the source's inputs reach (a matched path inside it, a directory or a
         recursive glob that holds it): the run would read its own outputs, and a re-run would read more."""
         out = self.out.resolve()
-        reach = [(p, Path(p).resolve()) for p in paths if not is_url(p)]
+        # a match that leads out of its pattern's root is refused by the reader (input:outside_root), never walked
+        reach = [(p, Path(p).resolve()) for p in paths if not is_url(p) and inside_root(p, root_of(p))]
         reach += [(p, Path(glob_root(p)).resolve()) for p in patterns if not is_url(p) and "**" in p]
         for given, p in reach:
             walks = p.is_dir() or "**" in given  # the reader (or the glob) goes through everything below p

@@ -86,8 +86,8 @@ class LineCleanStage(Stage):
         layout: LayoutConfig = field(default_factory=LayoutConfig)
         edge_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # pages the layout rule leaves whole; 0: off
         edge_line_max_words: int = 10
-        site_repeat_min_docs: int = field(default=2, metadata=bounds(ge=0))  # fit: lines in >= this many pages of
-        # a site are chrome (0: off)
+        # fit: lines in >= this many pages of a site are chrome (0: off)
+        site_repeat_min_docs: int = field(default=2, metadata=bounds(ge=0))
         site_repeat_partitions: int = field(default=8, metadata=bounds(ge=1))
         page_seo: bool = True
         page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
