@@ -18,7 +18,6 @@ import gzip
 import json
 import os
 import tempfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator
@@ -26,6 +25,7 @@ from typing import Any, BinaryIO, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.io import atomic_path
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, decode_meta, doc_id, encode_meta, escape_surrogates, storable_utf8
 from curate.sources._util import Rows
 from curate.sources.tabular import JsonlReader, ParquetReader
@@ -138,17 +138,6 @@ class DocumentParquetReader(_DocumentRows, ParquetReader):
 # ---------------------------------------------------------------- writers
 
 @contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-@contextmanager
 def _compressed(raw: BinaryIO, ext: str) -> Iterator[BinaryIO]:
     if ext.endswith(".gz"):
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
@@ -182,7 +171,7 @@ def write_tables(tables: Iterable[pa.Table], path: str | Path, schema: pa.Schema
     path = Path(path)
     ext = output_extension(path)
     rows = 0
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         if ext == ".parquet":
             with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
                 for t in tables:

@@ -9,7 +9,6 @@ window's start).
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from dataclasses import asdict
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from curate.io import write_json_atomic
+from curate.io import atomic_path, write_json_atomic
 from curate.trainer.data import (EvalSet, Windows, eval_names, fits_a_window, load_eval_jsonl, load_manifest,
                                  refuse)
 from curate.trainer.model import CONFIGS, GPT, GPTConfig
@@ -211,11 +210,10 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
     out_dir = Path(out) if out else Path(manifest_path).parent / "trainer"
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = out_dir / "ckpt.pt"
-    tmp = out_dir / ".ckpt.pt.tmp"  # written aside and renamed: a kill never leaves a half-written checkpoint
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "model_config": asdict(gcfg),
-                "step": start + steps, "manifest": str(Path(manifest_path).resolve()),
-                "tokenizer_sha256": manifest.get("tokenizer", {}).get("sha256")}, tmp)
-    tmp.replace(ckpt)
+    with atomic_path(ckpt) as tmp:  # a kill never leaves a half-written checkpoint
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "model_config": asdict(gcfg),
+                    "step": start + steps, "manifest": str(Path(manifest_path).resolve()),
+                    "tokenizer_sha256": manifest.get("tokenizer", {}).get("sha256")}, tmp)
     hist["checkpoint"] = str(ckpt)
     write_json_atomic(hist, out_dir / "metrics.json")
     log(f"trainer: saved {ckpt} and the loss history in {out_dir / 'metrics.json'}")
