@@ -10,8 +10,9 @@ where the next record (``WARC/``) or the end of the file begins (for ``.warc.gz`
 ends). A record whose length lies (or is missing, negative or not a number, or runs past the end of the
 file while another record follows) is an error (``warc:length_mismatch``) and reading resumes at the next
 real record start, so a lying record can neither swallow the next one nor leave its tail to be parsed
-as phantom records. A ``.warc.gz`` gzipped whole (one member) is read in one pass. HTTP ``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output;
-an undecodable body is dropped (``content:bad_encoding``), an unknown coding too
+as phantom records. A ``.warc.gz`` gzipped whole (one member) is read in one pass. HTTP
+``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output; an undecodable body is
+dropped (``content:bad_encoding``), an unknown coding too
 (``content_encoding:<name>``). A document id is made from the file path and the record's offset (the
 ``WARC-Record-ID`` is kept in meta), so a record repeated in a crawl never gives two documents one id.
 
