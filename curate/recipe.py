@@ -168,9 +168,10 @@ class SourceSpec:
 class StageSpec:
     """One pipeline step: a registered stage name, its settings, and which kinds/sources it touches."""
 
-    stage: str
+    stage: str  # a registered name, a user stage's import path (module:Class), or a composed step's name
     config: dict[str, Any]
     only: list[str] | None = None  # source names or kinds; other rows pass through untouched
+    instance: Any = None  # a stage object given to a Python-composed Pipeline (curate.compose)
 
 
 @dataclass
@@ -381,6 +382,21 @@ def _check_source_names(sources: list[SourceSpec], stages: list[StageSpec]) -> N
                                       + (f"; kinds: {', '.join(kinds)})" if what == "names or kinds" else ")"))
 
 
+def _stage_entry(st: dict, where: str) -> tuple[str, Any]:
+    """(stage name, settings) of a stage entry: ``{name: settings}``, or ``{stage: name, config: settings}``
+    (the form for a user stage's import path, ``stage: mypkg.filters:MyFilter``)."""
+    if isinstance(st.get("stage"), str):
+        bad = sorted(set(st) - {"stage", "config"} - STAGE_META_KEYS)
+        if bad:
+            raise RecipeError(f"{where}: unknown key {bad[0]!r} beside `stage:`; allowed keys: config, "
+                              f"{', '.join(sorted(STAGE_META_KEYS))}, stage")
+        return st["stage"], st.get("config")
+    keys = [k for k in st if k not in STAGE_META_KEYS]
+    if len(keys) != 1:
+        raise RecipeError(f"{where}: expected exactly one stage name, got {keys}")
+    return keys[0], st[keys[0]]
+
+
 def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "recipe") -> Recipe:
     from curate.registry import reader_class, stage_class
 
@@ -435,12 +451,9 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
             st = {st: {}}
         if not isinstance(st, dict):
             raise RecipeError(f"{where}: expected a stage name or a mapping {{stage: settings}}")
-        keys = [k for k in st if k not in STAGE_META_KEYS]
-        if len(keys) != 1:
-            raise RecipeError(f"{where}: expected exactly one stage name, got {keys}")
-        sname = keys[0]
+        sname, settings = _stage_entry(st, where)
         cls = stage_class(sname, where)
-        cfg = _resolve_config_paths(cls.Config, st[sname] or {}, base_dir, f"{where}.{sname}")
+        cfg = _resolve_config_paths(cls.Config, settings or {}, base_dir, f"{where}.{sname}")
         build_config(cls.Config, cfg, f"{where}.{sname}")
         only = st.get("only")
         if only is not None:

@@ -84,6 +84,11 @@ class Stage:
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
 
+    def code_digest(self) -> str:
+        """A digest of code that the stage runs but its class's module does not hold (a function it was given);
+        part of the resume key. Empty for a stage whose code is its class."""
+        return ""
+
     def fit(self, ctx: FitContext) -> Any:
         """Optional global pass over all input parts; the result is passed to ``apply``."""
         return None
