@@ -26,6 +26,7 @@ STAGES: dict[str, str] = {
     "mix": "curate.mix.planner:MixStage",
     "tokenize": "curate.tokenizer.stage:TokenizeStage",
     "holdout": "curate.ablate.holdout:HoldoutStage",  # removes an ablation's evaluation text
+    "pii": "curate.filters.pii:PiiStage",
 }
 
 
