@@ -27,6 +27,7 @@ STAGES: dict[str, str] = {
     "tokenize": "curate.tokenizer.stage:TokenizeStage",
     "holdout": "curate.ablate.holdout:HoldoutStage",  # removes an ablation's evaluation text
     "pii": "curate.filters.pii:PiiStage",
+    "url_filter": "curate.filters.url_filter:UrlFilterStage",
 }
 
 
