@@ -99,26 +99,16 @@ class DocFilter(_UserStep):
                 raise ValueError(f"keep_batch returned {len(verdicts)} decisions for {batch.num_rows} rows")
         except Exception as e:  # the batch variant failed as a whole: every row errors with its reason
             return StageResult(kept=batch.slice(0, 0), errors=with_reason(batch, _error(e), self.step))
-        keep, drop, err, drop_why, err_why = [], [], [], [], []
+        drops, errors = {}, {}
         for i, v in enumerate(verdicts):
-            if isinstance(v, BaseException):
-                err.append(i)
-                err_why.append(_error(v))
-                continue
             try:
-                reason = self._reason(v if not hasattr(v, "item") else v.item())
-            except TypeError as e:
-                err.append(i)
-                err_why.append(_error(e))
-                continue
-            if reason is None:
-                keep.append(i)
-            else:
-                drop.append(i)
-                drop_why.append(reason)
-        dropped = with_reason(_take(batch, drop), drop_why, self.step)
-        errors = with_reason(_take(batch, err), err_why, self.step)
-        return StageResult(kept=_take(batch, keep), dropped=dropped, errors=errors)
+                if isinstance(v, BaseException):
+                    raise v
+                if (reason := self._reason(v.item() if hasattr(v, "item") else v)) is not None:
+                    drops[i] = reason
+            except Exception as e:  # the row's own exception, or a verdict of the wrong type
+                errors[i] = _error(e)
+        return StageResult.split(batch, drops, errors, self.step)
 
 
 class DocMapper(_UserStep):

@@ -28,7 +28,6 @@ import pyarrow as pa
 import yaml
 
 from curate.recipe import PATH
-from curate.schema import with_reason
 from curate.stage import Stage, StageResult
 
 DEFAULT_LISTS = Path(__file__).with_name("resources") / "url_blocklist.yaml"
@@ -122,22 +121,11 @@ class UrlFilterStage(Stage):
         return None
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
-        keep, drop, why, err, err_why = [], [], [], [], []
+        drops, errors = {}, {}
         for i, url in enumerate(batch.column("url").to_pylist()):
             try:
-                r = self.reason(url)
+                if (r := self.reason(url)) is not None:
+                    drops[i] = r
             except Exception as e:  # a URL the parser rejects errors that row only
-                err.append(i)
-                err_why.append(f"error:{type(e).__name__}")
-                continue
-            if r is None:
-                keep.append(i)
-            else:
-                drop.append(i)
-                why.append(r)
-        return StageResult(kept=_take(batch, keep), dropped=with_reason(_take(batch, drop), why, self.name),
-                           errors=with_reason(_take(batch, err), err_why, self.name))
-
-
-def _take(batch: pa.Table, rows: list[int]) -> pa.Table:
-    return batch.take(pa.array(rows, pa.int64()))
+                errors[i] = f"error:{type(e).__name__}"
+        return StageResult.split(batch, drops, errors, self.name)
