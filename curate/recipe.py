@@ -355,8 +355,13 @@ def _resolve_config_paths(cls: type, cfg: Any, base_dir: Path, where: str) -> An
     if not isinstance(cfg, dict) or not dataclasses.is_dataclass(cls):
         return cfg
     paths = {f.name for f in dataclasses.fields(cls) if f.metadata.get("path")}
-    return {k: resolve_path(v, base_dir, f"{where}.{k}") if k in paths and isinstance(v, str) else v
-            for k, v in cfg.items()}
+
+    def resolve(v: Any, key: str) -> Any:  # a path, or a list of paths
+        if isinstance(v, list):
+            return [resolve(x, f"{key}[{i}]") for i, x in enumerate(v)]
+        return resolve_path(v, base_dir, key) if isinstance(v, str) else v
+
+    return {k: resolve(v, f"{where}.{k}") if k in paths else v for k, v in cfg.items()}
 
 
 def _check_source_names(sources: list[SourceSpec], stages: list[StageSpec]) -> None:

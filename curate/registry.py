@@ -28,6 +28,7 @@ STAGES: dict[str, str] = {
     "holdout": "curate.ablate.holdout:HoldoutStage",  # removes an ablation's evaluation text
     "pii": "curate.filters.pii:PiiStage",
     "url_filter": "curate.filters.url_filter:UrlFilterStage",
+    "decontaminate": "curate.filters.decontaminate:DecontaminateStage",
 }
 
 
