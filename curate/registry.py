@@ -29,6 +29,7 @@ STAGES: dict[str, str] = {
     "pii": "curate.filters.pii:PiiStage",
     "url_filter": "curate.filters.url_filter:UrlFilterStage",
     "decontaminate": "curate.filters.decontaminate:DecontaminateStage",
+    "code_filters": "curate.filters.code_filters:CodeFilterStage",
 }
 
 
