@@ -30,6 +30,7 @@ STAGES: dict[str, str] = {
     "url_filter": "curate.filters.url_filter:UrlFilterStage",
     "decontaminate": "curate.filters.decontaminate:DecontaminateStage",
     "code_filters": "curate.filters.code_filters:CodeFilterStage",
+    "fix_text": "curate.filters.fix_text:FixTextStage",
 }
 
 
