@@ -143,3 +143,18 @@ def test_holdout_sources_in_a_run_decontaminate_against_the_ablation_eval_set(co
         Pipeline.from_dict(dict(raw, stages=[{"decontaminate": {"holdout_sources": ["bookz"]}}]))
     with pytest.raises(RecipeError, match=r"stages\[0\]\.decontaminate: eval_files\[0\]: no such file"):
         Pipeline.from_dict(dict(raw, stages=[{"decontaminate": {"eval_files": [str(tmp_path / "none.jsonl")]}}]))
+
+
+def test_an_ablation_variant_decontaminates_against_its_eval_files(tmp_path):
+    """In an ablation the holdout stage has cut the held-out chunks already: holdout_sources become the
+    ablation's eval/ files, so the variant removes overlaps with exactly what it is evaluated on."""
+    from curate.ablate.variants import build_recipe
+
+    base = {"name": "b", "sources": [{"name": "wiki", "kind": "wiki", "format": "mediawiki", "paths": ["x"]}]}
+    stages = [{"decontaminate": {"holdout_sources": ["wiki"], "holdout_share": 0.5, "mode": "cut"}}, {"mix": {}}]
+    raw = build_recipe(base, stages, {"share": 0.02, "chunk_chars": 4000}, ["wiki", "books"], None, None,
+                       tmp_path / "eval")
+    assert raw["stages"][0] == {"holdout": {"share": 0.02, "chunk_chars": 4000}, "only": ["wiki", "books"]}
+    assert raw["stages"][1] == {"decontaminate": {"mode": "cut", "eval_files": [str(tmp_path / "eval" / "wiki.jsonl"),
+                                                                                 str(tmp_path / "eval" / "books.jsonl")]}}
+    assert stages[0]["decontaminate"]["holdout_sources"] == ["wiki"]  # the base recipe is not changed
