@@ -20,8 +20,17 @@ from curate.steps import step_name
 def compose(sources: Sequence[dict], stages: Sequence[Any], name: str = "pipeline", seed: int = 0,
             workers: int = 2, base_dir: str | Path = ".", **top: Any) -> Recipe:
     """A validated Recipe from sources and a mix of stage objects and recipe entries (see the module doc)."""
+    for i, s in enumerate(stages):
+        if isinstance(s, type) and issubclass(s, Stage):
+            raise RecipeError(f"stages[{i}]: {s.__name__} is a class; give an object, e.g. {s.__name__}()")
     entries = [s for s in stages if not isinstance(s, Stage)]
     raw = dict(top, name=name, seed=seed, workers=workers, sources=[dict(s) for s in sources], stages=entries)
+    for i, s in enumerate(stages):  # each entry alone first, so an error names its place among all stages
+        if not isinstance(s, Stage):
+            try:
+                parse_recipe(dict(raw, stages=[s]), Path(base_dir), default_name=name)
+            except RecipeError as e:
+                raise RecipeError(str(e).replace("stages[0]", f"stages[{i}]", 1)) from None
     recipe = parse_recipe(raw, Path(base_dir), default_name=name)
     parsed = iter(recipe.stages)
     specs, described = [], []

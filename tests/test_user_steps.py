@@ -195,6 +195,13 @@ def test_python_composed_pipeline_on_ray_matches_in_process(corpus, tmp_path):
     assert all(x.get("reused") for x in pipeline(0).run(out=tmp_path / "ray", **QUIET)["stages"])
 
 
+def test_composed_stage_errors_name_their_place(corpus):
+    with pytest.raises(RecipeError, match=r"stages\[1\]\.dedup\.threshold: 2\.0 is out of range"):
+        Pipeline(sources=[source(corpus)], stages=[FewWords(), {"dedup": {"threshold": 2.0}}])
+    with pytest.raises(RecipeError, match=r"stages\[0\]: FewWords is a class; give an object, e.g. FewWords\(\)"):
+        Pipeline(sources=[source(corpus)], stages=[FewWords])
+
+
 def test_a_step_that_cannot_reach_ray_workers_is_refused_by_name(corpus, tmp_path):
     lock = threading.Lock()
     p = Pipeline(name="lam", workers=2, sources=[source(corpus)],
