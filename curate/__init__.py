@@ -9,7 +9,8 @@ from curate._layout import install as _install_layout  # noqa: E402
 
 _install_layout()
 
-__all__ = ["Pipeline", "Stage", "StageResult", "FitContext", "__version__"]
+__all__ = ["Pipeline", "Stage", "StageResult", "FitContext", "DocFilter", "DocMapper", "FnFilter", "FnMapper",
+           "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,4 +23,8 @@ def __getattr__(name: str) -> Any:
         from curate import stage
 
         return getattr(stage, name)
+    if name in ("DocFilter", "DocMapper", "FnFilter", "FnMapper"):
+        from curate import steps
+
+        return getattr(steps, name)
     raise AttributeError(f"module 'curate' has no attribute {name!r}")

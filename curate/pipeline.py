@@ -1,9 +1,11 @@
 """Python API: ``Pipeline.from_recipe("recipes/gpt3mix.yaml").run(out="runs/gpt3mix")``."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
+from curate.compose import check_shippable, compose
 from curate.executor import make_executor
 from curate.recipe import Recipe, load_recipe, parse_recipe
 from curate.runlock import hold_run_lock
@@ -11,9 +13,17 @@ from curate.runner import Runner
 
 
 class Pipeline:
-    """A validated recipe, ready to run on an embedded or existing Ray cluster."""
+    """A validated recipe, ready to run on an embedded or existing Ray cluster. Either a Recipe, or composed
+    in Python: ``Pipeline(sources=[{...}], stages=[{"langid": {"languages": ["en"]}}, MyFilter()])``
+    (stage objects and recipe entries mixed; other recipe keys such as ``name``, ``seed``, ``workers`` as
+    keywords; see ``curate.compose``)."""
 
-    def __init__(self, recipe: Recipe):
+    def __init__(self, recipe: Recipe | None = None, *, sources: Sequence[dict] | None = None,
+                 stages: Sequence[Any] | None = None, **recipe_keys: Any):
+        if recipe is None:
+            recipe = compose(sources or [], stages or [], **recipe_keys)
+        elif sources is not None or stages is not None or recipe_keys:
+            raise TypeError("Pipeline: give a Recipe or sources= and stages=, not both")
         self.recipe = recipe
 
     @classmethod
@@ -39,7 +49,10 @@ class Pipeline:
         Raises ``curate.runlock.RunLocked`` when another live run holds ``out``."""
         out_dir = self.out_dir(out)
         with hold_run_lock(out_dir):  # before Ray starts: a refused run costs nothing
-            executor = make_executor(self.recipe.workers if workers is None else workers, log)
+            n = self.recipe.workers if workers is None else workers
+            if n != 0 or os.environ.get("RAY_ADDRESS"):  # tasks run in Ray workers (see make_executor)
+                check_shippable(self.recipe)
+            executor = make_executor(n, log)
             try:
                 summary = Runner(self.recipe, out_dir, executor, log=log).run()
             finally:

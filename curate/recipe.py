@@ -168,9 +168,10 @@ class SourceSpec:
 class StageSpec:
     """One pipeline step: a registered stage name, its settings, and which kinds/sources it touches."""
 
-    stage: str
+    stage: str  # a registered name, a user stage's import path (module:Class), or a composed step's name
     config: dict[str, Any]
     only: list[str] | None = None  # source names or kinds; other rows pass through untouched
+    instance: Any = None  # a stage object given to a Python-composed Pipeline (curate.compose)
 
 
 @dataclass
@@ -354,8 +355,13 @@ def _resolve_config_paths(cls: type, cfg: Any, base_dir: Path, where: str) -> An
     if not isinstance(cfg, dict) or not dataclasses.is_dataclass(cls):
         return cfg
     paths = {f.name for f in dataclasses.fields(cls) if f.metadata.get("path")}
-    return {k: resolve_path(v, base_dir, f"{where}.{k}") if k in paths and isinstance(v, str) else v
-            for k, v in cfg.items()}
+
+    def resolve(v: Any, key: str) -> Any:  # a path, or a list of paths
+        if isinstance(v, list):
+            return [resolve(x, f"{key}[{i}]") for i, x in enumerate(v)]
+        return resolve_path(v, base_dir, key) if isinstance(v, str) else v
+
+    return {k: resolve(v, f"{where}.{k}") if k in paths else v for k, v in cfg.items()}
 
 
 def _check_source_names(sources: list[SourceSpec], stages: list[StageSpec]) -> None:
@@ -379,6 +385,21 @@ def _check_source_names(sources: list[SourceSpec], stages: list[StageSpec]) -> N
                 if x not in allowed:
                     raise RecipeError(f"{where}: {x!r} is not a source of this recipe (sources: {', '.join(names)}"
                                       + (f"; kinds: {', '.join(kinds)})" if what == "names or kinds" else ")"))
+
+
+def _stage_entry(st: dict, where: str) -> tuple[str, Any]:
+    """(stage name, settings) of a stage entry: ``{name: settings}``, or ``{stage: name, config: settings}``
+    (the form for a user stage's import path, ``stage: mypkg.filters:MyFilter``)."""
+    if isinstance(st.get("stage"), str):
+        bad = sorted(set(st) - {"stage", "config"} - STAGE_META_KEYS)
+        if bad:
+            raise RecipeError(f"{where}: unknown key {bad[0]!r} beside `stage:`; allowed keys: config, "
+                              f"{', '.join(sorted(STAGE_META_KEYS))}, stage")
+        return st["stage"], st.get("config")
+    keys = [k for k in st if k not in STAGE_META_KEYS]
+    if len(keys) != 1:
+        raise RecipeError(f"{where}: expected exactly one stage name, got {keys}")
+    return keys[0], st[keys[0]]
 
 
 def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "recipe") -> Recipe:
@@ -435,12 +456,9 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
             st = {st: {}}
         if not isinstance(st, dict):
             raise RecipeError(f"{where}: expected a stage name or a mapping {{stage: settings}}")
-        keys = [k for k in st if k not in STAGE_META_KEYS]
-        if len(keys) != 1:
-            raise RecipeError(f"{where}: expected exactly one stage name, got {keys}")
-        sname = keys[0]
+        sname, settings = _stage_entry(st, where)
         cls = stage_class(sname, where)
-        cfg = _resolve_config_paths(cls.Config, st[sname] or {}, base_dir, f"{where}.{sname}")
+        cfg = _resolve_config_paths(cls.Config, settings or {}, base_dir, f"{where}.{sname}")
         build_config(cls.Config, cfg, f"{where}.{sname}")
         only = st.get("only")
         if only is not None:

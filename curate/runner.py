@@ -41,6 +41,7 @@ from curate.runplan import describe, segment_estimate
 from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
 from curate.sources.safe import inside_root, root_of
 from curate.stage import FitContext, Stage
+from curate.steps import class_digest, step_name
 
 ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
 DATA_ROOTS = ("stages", "dropped", "errors")
@@ -65,12 +66,18 @@ def code_version(cls: type) -> str:
     """Hash of the engine's contract files, every module of the package that implements ``cls`` (e.g. all
     of ``curate/extract/`` for the extract stage) and the project modules those import at module level
     (e.g. ``curate/shards/`` for the tokenize stage), so a code change there is never mixed with outputs
-    of the old code."""
+    of the old code. A user stage (a class outside ``curate``) is hashed by its own module file and methods."""
     here = Path(__file__).parent
-    src = Path(inspect.getsourcefile(cls) or "")
+    try:
+        src = Path(inspect.getsourcefile(cls) or "")
+    except TypeError:  # a class with no source file (a user's, defined in a notebook)
+        src = Path("")
     pkg = src.parent if src.parent != here else None  # a module directly in curate/: only itself
-    files = [here / f for f in ENGINE_FILES] + _import_closure(sorted(pkg.rglob("*.py")) if pkg else [src])
     h = hashlib.sha256()
+    if not cls.__module__.startswith("curate"):  # a user stage: its own module, not the folder it lies in
+        pkg = None
+        h.update(class_digest(cls).encode())
+    files = [here / f for f in ENGINE_FILES] + _import_closure(sorted(pkg.rglob("*.py")) if pkg else [src])
     for f in files:
         if f.is_file():
             h.update(f.name.encode())
@@ -243,11 +250,17 @@ class Runner:
             source_cfg.append([s.name, s.kind, s.format, s.paths, s.options, code_version(cls)])
         steps = [Step(0, "read", "00_read", _sha("read", source_cfg), readers=readers)]
         for i, spec in enumerate(r.stages, start=1):
-            cls = stage_class(spec.stage, f"stages[{i - 1}]")
-            stage = cls.from_dict(spec.config, f"stages[{i - 1}].{spec.stage}")
+            if spec.instance is not None:  # a stage object of a Python-composed pipeline (curate.compose)
+                stage, cls = spec.instance, type(spec.instance)
+            else:
+                cls = stage_class(spec.stage, f"stages[{i - 1}]")
+                stage = cls.from_dict(spec.config, f"stages[{i - 1}].{spec.stage}")
             _check_input_files(stage.config, f"stages[{i - 1}].{spec.stage}")
-            key = _sha(steps[-1].key, spec.stage, stage.config_dict(), spec.only, r.seed, code_version(cls))
-            steps.append(Step(i, spec.stage, f"{i:02d}_{spec.stage}", key, only=spec.only, stage=stage))
+            name = step_name(stage) if ":" in spec.stage else spec.stage
+            user_code = [stage.code_digest()] if stage.code_digest() else []  # a given function's code
+            key = _sha(steps[-1].key, spec.stage, stage.config_dict(), spec.only, r.seed, code_version(cls),
+                       *user_code)
+            steps.append(Step(i, name, f"{i:02d}_{name}", key, only=spec.only, stage=stage))
         return steps
 
     def segments(self, steps: list[Step]) -> list[Segment]:

@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 import pyarrow as pa
 
-from curate.schema import DOC_SCHEMA, DROP_SCHEMA, empty_drops
+from curate.schema import DOC_SCHEMA, DROP_SCHEMA, empty_drops, with_reason
 
 
 @dataclass
@@ -30,6 +30,20 @@ class StageResult:
     errors: pa.Table = field(default_factory=empty_drops)
     # Free-form counters a stage wants summed into summary.json (e.g. lines removed).
     counters: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def split(cls, batch: pa.Table, drops: dict[int, str], errors: dict[int, str], stage: str,
+              counters: dict[str, int] | None = None) -> "StageResult":
+        """The result of per-row decisions: rows in ``drops`` / ``errors`` (row index -> reason) are dropped /
+        errored, the others kept, in batch order."""
+        keep = [i for i in range(batch.num_rows) if i not in drops and i not in errors]
+
+        def rows(idx: list[int]) -> pa.Table:
+            return batch.take(pa.array(idx, pa.int64()))
+
+        return cls(kept=rows(keep),
+                   dropped=with_reason(rows(list(drops)), list(drops.values()), stage),
+                   errors=with_reason(rows(list(errors)), list(errors.values()), stage), counters=dict(counters or {}))
 
     def __post_init__(self) -> None:
         self.kept = self.kept.select([f.name for f in DOC_SCHEMA]).cast(DOC_SCHEMA)
@@ -83,6 +97,11 @@ class Stage:
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
+
+    def code_digest(self) -> str:
+        """A digest of code that the stage runs but its class's module does not hold (a function it was given);
+        part of the resume key. Empty for a stage whose code is its class."""
+        return ""
 
     def fit(self, ctx: FitContext) -> Any:
         """Optional global pass over all input parts; the result is passed to ``apply``."""

@@ -23,8 +23,8 @@ def test_every_stage_reconciles_and_every_kind_reaches_the_shards(e2e_run):
     for st in summary["stages"]:
         assert st["in"] == st["kept"] + st["dropped_total"] + st["errors_total"], st["dir"]
     names = [s["stage"] for s in summary["stages"]]
-    assert names == ["read", "extract", "langid", "clean_lines", "heuristics", "quality", "dedup_exact", "dedup",
-                     "mix", "tokenize"]
+    assert names == ["read", "url_filter", "extract", "decontaminate", "code_filters", "langid", "clean_lines",
+                     "heuristics", "quality", "dedup_exact", "dedup", "mix", "tokenize"]
     read = summary["stages"][0]["by_source"]
     assert set(read) == {"web", "wiki", "books", "code"} and read["web"]["kept"] == 256
     manifest = json.loads((e2e_run / "manifest.json").read_text())

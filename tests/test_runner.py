@@ -134,5 +134,5 @@ def test_set_overrides_address_sources_and_stages_by_name():
                     ['sources.web.paths=["s3://bucket/crawl/*.warc.gz"]', "stages.dedup.threshold=0.7", "seed=9"])
     assert r.sources[0].paths == ["s3://bucket/crawl/*.warc.gz"] and r.seed == 9
     assert next(s for s in r.stages if s.stage == "dedup").config["threshold"] == 0.7
-    with pytest.raises(RecipeError, match=r"stages\[6\].dedup: unknown key 'treshold'; allowed keys: bands"):
+    with pytest.raises(RecipeError, match=r"stages\[9\].dedup: unknown key 'treshold'; allowed keys: bands"):
         load_recipe(REPO / "recipes" / "gpt3mix.yaml", ["stages.dedup.treshold=0.7"])

@@ -57,7 +57,7 @@ class Builder:
               tokenizer: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         from curate.runner import Runner
 
-        raw = build_recipe(self.base, stages, self.holdout, self.reference, target, tokenizer)
+        raw = build_recipe(self.base, stages, self.holdout, self.reference, target, tokenizer, self.dir.parent / "eval")
         recipe = parse_recipe(raw, self.base_dir, default_name=str(self.base.get("name", "recipe")))
         with open(self.dir.parent / "build.log", "a", encoding="utf-8") as detail:
             def log(line: str) -> None:  # every line to build.log; step lines and warnings also to the console

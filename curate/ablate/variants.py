@@ -82,8 +82,11 @@ def _load_yaml(path: str) -> dict[str, Any]:
 
 
 def build_recipe(base: dict[str, Any], stages: list[dict[str, Any]], holdout: dict[str, Any],
-                 reference: list[str], target_tokens: int | None, tokenizer: str | None) -> dict[str, Any]:
-    """A complete raw recipe: the base's sources, ``holdout`` first, the mix budget and tokenizer set."""
+                 reference: list[str], target_tokens: int | None, tokenizer: str | None,
+                 eval_dir: Path | None = None) -> dict[str, Any]:
+    """A complete raw recipe: the base's sources, ``holdout`` first, the mix budget and tokenizer set. A
+    ``decontaminate`` stage's ``holdout_sources`` become the evaluation files in ``eval_dir``: ``holdout``
+    has already cut the held-out chunks from the reference documents, so they cannot be recomputed there."""
     raw = {k: copy.deepcopy(v) for k, v in base.items() if k not in ("stages", "tokenizer")}
     out = [{"holdout": dict(holdout), "only": list(reference)}]
     for s in copy.deepcopy(stages):
@@ -92,6 +95,10 @@ def build_recipe(base: dict[str, Any], stages: list[dict[str, Any]], holdout: di
             s["mix"] = dict(s.get("mix") or {}, target_tokens=int(target_tokens))
         if name == "tokenize" and tokenizer is not None:
             s["tokenize"] = dict(s.get("tokenize") or {}, model=str(tokenizer))
+        if name == "decontaminate" and eval_dir is not None and (s.get("decontaminate") or {}).get("holdout_sources"):
+            cfg = {k: v for k, v in s["decontaminate"].items() if not k.startswith("holdout_")}
+            cfg["eval_files"] = list(cfg.get("eval_files") or []) + [str(eval_dir / f"{r}.jsonl") for r in reference]
+            s["decontaminate"] = cfg
         out.append(s)
     raw["stages"] = out
     return raw
