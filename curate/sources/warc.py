@@ -10,7 +10,8 @@ where the next record (``WARC/``) or the end of the file begins (for ``.warc.gz`
 ends). A record whose length lies (or is missing, negative or not a number, or runs past the end of the
 file while another record follows) is an error (``warc:length_mismatch``) and reading resumes at the next
 real record start, so a lying record can neither swallow the next one nor leave its tail to be parsed
-as phantom records. A ``.warc.gz`` gzipped whole (one member) is read in one pass. HTTP
+as phantom records. From a gzip member holding several records (a whole WARC gzipped, or a few records
+per member) on, the unit is read in one pass over the decompressed members, each record once. HTTP
 ``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output; an undecodable body is
 dropped (``content:bad_encoding``), an unknown coding too
 (``content_encoding:<name>``). A document id is made from the file path and the record's offset (the
@@ -34,7 +35,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from curate.recipe import bounds
 from curate.schema import doc_id
-from curate.sources._util import _TRANSIENT, Rows, Sink, read_unit
+from curate.sources._util import _TRANSIENT, ByteRange, Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
 from curate.sources.decompress import Decompressed
@@ -283,8 +284,9 @@ class WarcReader(Reader):
             except Exception as e:
                 if isinstance(e, _TRANSIENT):
                     raise
-                if gz and pos == 0 and isinstance(e, ArchiveLoadFailed) and "non-chunked gzip" in str(e):
-                    return self._read_whole_gzip(f, unit, rows, done=last is not None)
+                if gz and isinstance(e, ArchiveLoadFailed) and "non-chunked gzip" in str(e):
+                    member = pos if last is None else last  # the member holding more than one record
+                    return self._read_members(f, unit, rows, member, done=last is not None)
                 if last is None and pending:  # the same broken record again: count it once, here
                     pending = None
                 if last is None:
@@ -297,33 +299,43 @@ class WarcReader(Reader):
         if pending:
             rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
 
-    def _read_whole_gzip(self, f: BinaryIO, unit: Unit, rows: Rows, done: bool) -> None:
-        """A .warc.gz that is one gzip member (a whole WARC gzipped) cannot be entered at a record, so warcio
-        refuses it after its first record (``done``: that one is read already). Read the rest in one pass
-        over the decompressed stream, without boundary checks; a broken record ends the pass (one error,
-        with the records before it counted)."""
-        f.seek(0)
-        it = _archive(Decompressed(f, "gzip"))
+    def _read_members(self, f: BinaryIO, unit: Unit, rows: Rows, start: int, done: bool) -> None:
+        """From the gzip member at ``start`` that holds several records (a whole WARC gzipped, or members
+        of a few records each) to the unit's end: warcio cannot enter such a member at a record, so it
+        refuses it after the member's first record (``done``: that one is read already). Read the rest in
+        one pass over the decompressed members, without boundary checks, each record once; a broken record
+        ends the pass (one error, with the records before it counted). A record's location is the member's
+        offset plus its offset in the decompressed text."""
+        it = _archive(Decompressed(ByteRange(f, start, unit.end), "gzip"))
         n = 0
+
+        def where(off: int) -> str:
+            return f"{unit.path}@{start}" if off == 0 else f"{unit.path}@{start}+{off}"
+
+        def count_unparsed() -> None:
+            for off in it.unparsed:
+                rows.error("warc:unparsed", where(off), {"offset": start, "member_offset": off})
+            it.unparsed.clear()
+
         try:
             for n, record in enumerate(it, 1):
-                _count_unparsed(it, unit, rows)
+                count_unparsed()
                 if n > 1 or not done:
-                    with rows.record(f"{unit.path}@{it.offset}", {"offset": it.offset}):
-                        self._record(record, it.offset, unit.path, rows)
+                    with rows.record(where(it.offset), {"offset": start, "member_offset": it.offset}):
+                        self._record(record, it.offset, unit.path, rows, where(it.offset))
         except Exception as e:
             if isinstance(e, _TRANSIENT):
                 raise
-            rows.error_from(e, unit.path, {"records_before_error": n, "whole_file_gzip": 1})
-        _count_unparsed(it, unit, rows)
+            rows.error_from(e, where(0), {"records_before_error": n, "whole_member_gzip": 1})
+        count_unparsed()
 
-    def _record(self, record: Any, off: int, path: str, rows: Rows) -> None:
+    def _record(self, record: Any, off: int, path: str, rows: Rows, location: str | None = None) -> None:
+        location = location or f"{path}@{off}"  # unique within the run: a repeated record is a separate document
         h = record.rec_headers
-        rid = h.get_header("WARC-Record-ID") or f"{path}@{off}"
+        rid = h.get_header("WARC-Record-ID") or location
         url = h.get_header("WARC-Target-URI")
         meta = {"warc_record_id": rid, "warc_date": h.get_header("WARC-Date") or "", "warc_type": record.rec_type,
                 "warc_offset": off}
-        location = f"{path}@{off}"  # unique within the run: a repeated record is a separate document
         if record.rec_type == "conversion":  # WET: already plain text
             data = record.content_stream().read(self.config.max_record_bytes + 1)
             if len(data) > self.config.max_record_bytes:

@@ -1,0 +1,94 @@
+"""Issue 27 (part B): one record is one record, and a record's cost is linear in its size.
+
+Inputs are real corpus files made hostile: WARC records and JSONL lines regrouped into compressed members
+that repeat text, a wiki page inflated to megabytes with real wikitext.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import re
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from curate.sources.base import Unit
+from curate.sources.bz2split import RangeXml
+from curate.sources.tabular import JsonlReader
+from curate.sources.warc import WarcReader
+from curate.sources.wiki import WikiReader
+
+COMPRESS = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress,
+            "zst": lambda b: zstandard.ZstdCompressor().compress(b)}
+
+
+def _warc_records(corpus: Path) -> list[bytes]:
+    raw = gzip.decompress((corpus / "web" / "pages.warc.gz").read_bytes())
+    starts = [m.start() for m in re.finditer(rb"WARC/1\.0\r\n", raw)]
+    return [raw[a:b] for a, b in zip(starts, starts[1:] + [len(raw)])]
+
+
+@pytest.mark.parametrize("layout", ["one_then_groups", "groups", "groups_repeating"])
+def test_warc_members_of_several_records_are_read_once_in_order(corpus: Path, tmp_path: Path, layout: str) -> None:
+    recs = _warc_records(corpus)[:41]  # warcinfo + 40 pages
+    groups = [recs[:1]] + [recs[k:k + 5] for k in range(1, 41, 5)] if layout == "one_then_groups" else \
+        [recs[k:k + 3] for k in range(0, 41, 3)]
+    if layout == "groups_repeating":
+        groups += groups[1:4]  # later members repeat earlier records' text
+    path = tmp_path / "grouped.warc.gz"
+    path.write_bytes(b"".join(gzip.compress(b"".join(g)) for g in groups))
+    res = WarcReader("web", "web").read(Unit(str(path)))
+    flat = [r for g in groups for r in g]
+    want = WarcReader("web", "web").read(Unit(str(corpus / "web" / "pages.warc.gz")))
+    by_url = dict(zip(want.kept.column("url").to_pylist(), want.kept.column("text").to_pylist()))
+    urls = [re.search(rb"WARC-Target-URI: (\S+)", r).group(1).decode() for r in flat[1:] if b"response" in r[:200]]
+    # before: the records read before the first member of several were read again (kept twice)
+    assert res.errors.num_rows == 0 and res.dropped.num_rows == 1 + flat.count(recs[0]) - 1
+    assert res.kept.column("url").to_pylist() == [u for u in urls]
+    assert res.kept.column("text").to_pylist() == [by_url[u] for u in urls]
+    assert len(set(res.kept.column("id").to_pylist())) == res.kept.num_rows
+
+
+@pytest.mark.parametrize("ext", sorted(COMPRESS))
+def test_jsonl_members_repeating_text_are_each_read_once(corpus: Path, tmp_path: Path, ext: str) -> None:
+    lines = (corpus / "dedup" / "docs.jsonl").read_bytes().splitlines(keepends=True)[:60]
+    parts = [b"".join(lines[k:k + 7]) for k in range(0, 60, 7)] + [b"".join(lines[:25])]
+    path = tmp_path / f"members.jsonl.{ext}"
+    path.write_bytes(b"".join(COMPRESS[ext](p) for p in parts))
+    res = JsonlReader("d", "web").read(Unit(str(path)))
+    assert res.kept.column("text").to_pylist() == [json.loads(ln)["text"] for ln in lines + lines[:25]]
+    assert len(set(res.kept.column("id").to_pylist())) == 85
+
+
+def _inflated_dump(corpus: Path, page_bytes: int) -> bytes:
+    """The sample dump's head and three pages, a page whose text is ``page_bytes`` of real ukwiki
+    wikitext, and three more pages."""
+    xml = bz2.decompress((corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2").read_bytes())
+    uk = bz2.decompress((corpus / "wiki" / "ukwiki-20230501-pages-articles-multistream.head.xml.bz2").read_bytes())
+    wikitext = b"".join(m.group(1) for m in re.finditer(rb"<text[^>]*>(.*?)</text>", uk[:4 << 20], re.S))
+    ends = [m.end() for m in re.finditer(rb"</page>", xml)]
+    head, first, pages = xml[: xml.index(b"<page>")], xml[xml.index(b"<page>"): ends[0]], xml[ends[0]: ends[3]]
+    t0 = first.index(b">", first.index(b"<text")) + 1
+    body = (wikitext * (page_bytes // len(wikitext) + 1))[:page_bytes]
+    return head + pages + first[:t0] + body + first[first.index(b"</text>"):] + pages + b"</mediawiki>\n"
+
+
+def test_a_huge_wiki_page_in_bz2_is_scanned_once(corpus: Path, tmp_path: Path) -> None:
+    scanned = {}
+    for mib in (2, 8):
+        xml = _inflated_dump(corpus, mib << 20)
+        path = tmp_path / f"big{mib}.xml.bz2"
+        path.write_bytes(bz2.compress(xml, 1))
+        with open(path, "rb") as f:
+            src = RangeXml(f, 0, None)
+            out = b"".join(iter(lambda: src.read(1 << 16), b""))
+        assert out == xml and src.error is None
+        scanned[mib] = src.scanned
+        # before: the held page was searched again per decompressed block (quadratic: ~mib/2 times its size)
+        assert src.scanned <= len(xml) + 8 * (len(xml) >> 16)
+        res = WikiReader("w", "wiki", WikiReader.Config(max_page_bytes=1 << 20)).read(Unit(str(path)))
+        assert res.dropped.column("reason").to_pylist() == ["wiki:oversized"] and res.kept.num_rows == 6
+    assert scanned[8] / scanned[2] < 4.5  # linear in the page's size
