@@ -19,6 +19,7 @@ _MAGIC = re.compile(rb"BZh[1-9]1AY&SY")
 _SCAN_CHUNK = 1 << 20
 _IN_CHUNK = 64 << 10
 _OUT_CHUNK = 1 << 20
+_PAGE_CLOSE = b"</page>"
 _MAX_HEADER = 4 << 20  # siteinfo is a few KiB; a first stream bigger than this is not a header-only one
 
 
@@ -121,6 +122,7 @@ class RangeXml:
         self.pending, self.ready, self.suffix = bytearray(prefix), bytearray(), suffix
         self.done = False
         self.error: Exception | None = None
+        self.scanned = 0  # bytes searched for a page end: linear in the text, whatever the page sizes
 
     def _fill(self) -> None:
         while not self.ready and not self.done:
@@ -139,9 +141,12 @@ class RangeXml:
                 self.done = True
                 return
             self.pending += data
-            cut = self.pending.rfind(b"</page>")
+            # only the new bytes (and a tag split across chunks) are searched: a page is scanned once
+            start = max(0, len(self.pending) - len(data) - len(_PAGE_CLOSE) + 1)
+            self.scanned += len(self.pending) - start
+            cut = self.pending.rfind(_PAGE_CLOSE, start)
             if cut != -1:
-                cut += len(b"</page>")
+                cut += len(_PAGE_CLOSE)
                 self.ready += self.pending[:cut]
                 del self.pending[:cut]
 
