@@ -10,11 +10,13 @@ import gzip
 import json
 import lzma
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
 import zstandard
 
+from curate.dedup.exact import ExactDedupStage
 from curate.sources.base import Unit
 from curate.sources.bz2split import RangeXml
 from curate.sources.tabular import JsonlReader
@@ -92,3 +94,27 @@ def test_a_huge_wiki_page_in_bz2_is_scanned_once(corpus: Path, tmp_path: Path) -
         res = WikiReader("w", "wiki", WikiReader.Config(max_page_bytes=1 << 20)).read(Unit(str(path)))
         assert res.dropped.column("reason").to_pylist() == ["wiki:oversized"] and res.kept.num_rows == 6
     assert scanned[8] / scanned[2] < 4.5  # linear in the page's size
+
+
+def _french_paragraphs(corpus: Path, n: int) -> list[str]:
+    text = (corpus / "books" / "20000-Lieues-sous-les-mers.txt").read_text("utf-8", "replace")
+    paras = [p.strip() for p in re.split(r"\r?\n\s*\r?\n", text) if len(p) > 300]
+    return [unicodedata.normalize("NFC", p) for p in paras if p != unicodedata.normalize("NFD", p)][:n]
+
+
+@pytest.mark.parametrize("form,removed", [("NFC", 12), ("none", 0)])
+def test_exact_dedup_sees_nfc_and_nfd_spellings_as_one_text(corpus: Path, tmp_path: Path, form: str,
+                                                           removed: int) -> None:
+    from tests.test_dedup import run_stage, write_parts
+
+    paras = _french_paragraphs(corpus, 12)
+    assert len(paras) == 12
+    rows = [{"id": f"nfc-{i:02d}", "source": "books", "kind": "books", "url": None, "text": p, "meta": {}}
+            for i, p in enumerate(paras)]
+    rows += [{"id": f"nfd-{i:02d}", "source": "mirror", "kind": "books", "url": None,
+              "text": unicodedata.normalize("NFD", p), "meta": {}} for i, p in enumerate(paras)]
+    state, kept, dropped = run_stage(ExactDedupStage(ExactDedupStage.Config(unicode_form=form)),
+                                     write_parts(rows, tmp_path / "parts", 3), tmp_path / "work")
+    assert dropped.num_rows == removed and kept.num_rows == 24 - removed  # before: 0 removed by default
+    if removed:
+        assert sorted(dropped.column("id").to_pylist()) == [f"nfd-{i:02d}" for i in range(12)]
