@@ -19,6 +19,7 @@ import zstandard
 from curate.dedup.exact import ExactDedupStage
 from curate.sources.base import Unit
 from curate.sources.bz2split import RangeXml
+from curate.sources.charset import to_lf
 from curate.sources.tabular import JsonlReader
 from curate.sources.warc import WarcReader
 from curate.sources.wiki import WikiReader
@@ -61,7 +62,7 @@ def test_jsonl_members_repeating_text_are_each_read_once(corpus: Path, tmp_path:
     path = tmp_path / f"members.jsonl.{ext}"
     path.write_bytes(b"".join(COMPRESS[ext](p) for p in parts))
     res = JsonlReader("d", "web").read(Unit(str(path)))
-    assert res.kept.column("text").to_pylist() == [json.loads(ln)["text"] for ln in lines + lines[:25]]
+    assert res.kept.column("text").to_pylist() == [to_lf(json.loads(ln)["text"]) for ln in lines + lines[:25]]
     assert len(set(res.kept.column("id").to_pylist())) == 85
 
 
@@ -118,3 +119,37 @@ def test_exact_dedup_sees_nfc_and_nfd_spellings_as_one_text(corpus: Path, tmp_pa
     assert dropped.num_rows == removed and kept.num_rows == 24 - removed  # before: 0 removed by default
     if removed:
         assert sorted(dropped.column("id").to_pylist()) == [f"nfd-{i:02d}" for i in range(12)]
+
+
+@pytest.mark.parametrize("eol", ["\r", "\r\n"])
+def test_every_line_break_style_makes_lines(corpus: Path, stdlib_dir: Path, tmp_path: Path, eol: str) -> None:
+    from curate.sources.code import CodeReader
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    names = ("json/encoder.py", "textwrap.py", "csv.py")
+    sources = [(stdlib_dir / n).read_text(encoding="utf-8") for n in names]
+    for n, src in zip(names, sources):
+        (repo / n.replace("/", "_")).write_bytes(src.replace("\n", eol).encode())
+    res = CodeReader("code", "code").read(Unit(str(repo)))
+    assert res.dropped.num_rows == 0  # before: CR-only files were one long line, code:minified
+    assert sorted(res.kept.column("text").to_pylist()) == sorted(sources)
+    # JSONL lines ended by CR or CRLF (mixed in one file), read whole and split: the same rows, same line numbers
+    lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines()[:80]
+    ends = [eol if k % 3 else "\n" for k in range(len(lines))]
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes("".join(ln + e for ln, e in zip(lines, ends)).encode())
+    want = [to_lf(json.loads(ln)["text"]) for ln in lines]
+    whole = JsonlReader("d", "web").read(Unit(str(path)))
+    assert whole.kept.column("text").to_pylist() == want and whole.errors.num_rows == 0
+    split = JsonlReader("d", "web", JsonlReader.Config(split_bytes=20_000))
+    units = split.units([str(path)])
+    assert len(units) > 3
+    parts = [split.read(u).kept for u in units]
+    assert [i for p in parts for i in p.column("id").to_pylist()] == whole.kept.column("id").to_pylist()
+    # a document's own line breaks reach every later stage as LF (counted), so line filters see its lines
+    book = (corpus / "books" / "pg84.txt").read_text(encoding="utf-8", errors="replace")[:20_000]
+    doc = tmp_path / "book.jsonl"
+    doc.write_text(json.dumps({"text": book.replace("\n", eol)}) + "\n", encoding="utf-8")
+    res = JsonlReader("d", "web").read(Unit(str(doc)))
+    assert res.kept.column("text").to_pylist() == [to_lf(book)] and res.counters == {"newlines_to_lf": 1}

@@ -8,6 +8,7 @@ from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS
 from curate.schema import docs_table, drops_table, encode_meta, storable_utf8
+from curate.sources.charset import to_lf
 from curate.sources.safe import UnsafeInput, open_input, printable
 from curate.stage import StageResult
 
@@ -134,9 +135,13 @@ class Rows:
         self._add("kept", row)
 
     def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any]) -> None:
-        """Keep a document; text that is not valid Unicode (a lone surrogate) errors this record only."""
+        """Keep a document; text that is not valid Unicode (a lone surrogate) errors this record only. Line
+        breaks become LF (counted per document, ``newlines_to_lf``), so every later stage splits lines on LF."""
         if not storable_utf8(text):
             return self.error("input:invalid_unicode", url, meta, id)
+        if "\r" in text:
+            text = to_lf(text)
+            self.counters["newlines_to_lf"] = self.counters.get("newlines_to_lf", 0) + 1
         self.add_kept({"id": id, "source": self.source, "kind": self.kind,
                        "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)})
 
