@@ -153,3 +153,25 @@ def test_every_line_break_style_makes_lines(corpus: Path, stdlib_dir: Path, tmp_
     doc.write_text(json.dumps({"text": book.replace("\n", eol)}) + "\n", encoding="utf-8")
     res = JsonlReader("d", "web").read(Unit(str(doc)))
     assert res.kept.column("text").to_pylist() == [to_lf(book)] and res.counters == {"newlines_to_lf": 1}
+
+
+def test_documents_that_do_not_decode_back_are_counted(corpus: Path, tmp_path: Path) -> None:
+    from curate.tokenizer import tokenize_files
+    from curate.tokenizer.train import doc_lines, train_sentencepiece
+
+    docs = [json.loads(ln)["text"] for ln in (corpus / "dedup" / "docs.jsonl").read_text("utf-8").splitlines()]
+    model = train_sentencepiece((ln for d in docs[:120] for ln in doc_lines(d)), tmp_path / "tok", vocab_size=800)
+    texts = [to_lf(d) for d in docs[200:240]]
+    for k in range(0, 40, 4):  # symbol-heavy: a sparkline of block elements, then a line spelled with U+2581
+        first = texts[k].split("\n", 1)[0]
+        texts[k] = "▁▂▃▅▇█▇▅▃▂▁ " + texts[k] + "\n" + first.replace(" ", "\u2581")
+    texts[1] = "ﬁ ① ℵ₀ ∑∫√ 👍🏽 " + texts[1]  # other symbols are kept exactly (identity normalisation)
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), "utf-8")
+    out = tokenize_files([str(tmp_path / "docs.jsonl")], str(tmp_path / "run"), str(model), seed=3)
+    m = json.loads(Path(out["manifest"]).read_text())
+    # before: nothing said that 10 documents in the shards decode to other text than they were given
+    assert out["not_lossless_docs"] == 10 and m["not_lossless"]["docs"] == 10
+    import pyarrow.parquet as pq
+    kept = pq.read_table(tmp_path / "run" / m["documents"][0]).to_pylist()
+    by_id = {r["id"]: r["text"] for r in kept}
+    assert len(m["not_lossless"]["examples"]) == 5 and all("\u2581" in by_id[i] for i in m["not_lossless"]["examples"])
