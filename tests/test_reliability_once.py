@@ -161,6 +161,10 @@ def test_every_line_break_style_makes_lines(corpus: Path, stdlib_dir: Path, tmp_
     doc.write_text(json.dumps({"text": book.replace("\n", eol)}) + "\n", encoding="utf-8")
     res = JsonlReader("d", "web").read(Unit(str(doc)))
     assert res.kept.column("text").to_pylist() == [to_lf(book)] and res.counters == {"newlines_to_lf": 1}
+    from curate.docfiles import DocumentJsonlReader  # documents of an earlier run, read by the standalone commands
+
+    res = DocumentJsonlReader("d", "web").read(Unit(str(doc)))
+    assert res.kept.column("text").to_pylist() == [to_lf(book)] and res.counters == {"newlines_to_lf": 1}
 
 
 def test_documents_that_do_not_decode_back_are_counted(corpus: Path, tmp_path: Path) -> None:

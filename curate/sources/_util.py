@@ -131,17 +131,18 @@ class Rows:
         return self.seen["kept"] + self.seen["dropped"]
 
     def add_kept(self, row: dict) -> None:
-        """Keep a row already in the document schema (a reader that sets its own source/kind)."""
+        """Keep a row already in the document schema (a reader that sets its own source/kind). Line breaks
+        become LF (counted per document, ``newlines_to_lf``), so every later stage splits lines on LF."""
+        if "\r" in (row["text"] or ""):
+            row["text"] = to_lf(row["text"])
+            self.counters["newlines_to_lf"] = self.counters.get("newlines_to_lf", 0) + 1
         self._add("kept", row)
 
     def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any]) -> None:
-        """Keep a document; text that is not valid Unicode (a lone surrogate) errors this record only. Line
-        breaks become LF (counted per document, ``newlines_to_lf``), so every later stage splits lines on LF."""
+        """Keep a document (see ``add_kept``); text that is not valid Unicode (a lone surrogate) errors this
+        record only."""
         if not storable_utf8(text):
             return self.error("input:invalid_unicode", url, meta, id)
-        if "\r" in text:
-            text = to_lf(text)
-            self.counters["newlines_to_lf"] = self.counters.get("newlines_to_lf", 0) + 1
         self.add_kept({"id": id, "source": self.source, "kind": self.kind,
                        "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)})
 
