@@ -54,8 +54,9 @@ MAX_UNITS_PER_TASK = 4096  # a task's bookkeeping per unit stays small; 10,000 t
 def pack_units(inputs: list, task_bytes: int) -> list[list]:
     """The read step's tasks: consecutive whole-file units (``(source, unit)``) packed until about
     ``task_bytes`` of text or ``MAX_UNITS_PER_TASK`` units, so many small files cost a few tasks and parts,
-    not one each. A range of a split file, a directory (a code repository) or a remote file is a task of its own. The
-    packing depends only on the units and their sizes, never on the workers, so parts stay identical."""
+    not one each. A range of a split file, a directory (a code repository) or a remote file is a task of
+    its own. The packing depends only on the units and their sizes, never on the workers, so parts stay
+    identical."""
     packs: list[list] = []
     size, can_join = 0, False
     for item in inputs:
@@ -105,8 +106,8 @@ def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]
     later_tasks = max(1, math.ceil(text_bytes * PARQUET_PER_TEXT_BYTE / TASK_BYTES))
     for k, seg in enumerate(segs):
         if k == 0:
-            tasks, mem = f"{len(pack_units(inputs, runner.task_bytes))} tasks (reader units, small files packed)", max(
-                (unit_memory(u) for _, u in inputs), default=WORKER_BASE)
+            tasks = f"{len(pack_units(inputs, runner.task_bytes))} tasks (reader units, small files packed)"
+            mem = max((unit_memory(u) for _, u in inputs), default=WORKER_BASE)
         else:
             tasks, mem = f"at most about {later_tasks} task(s) (parts packed to {_mb(TASK_BYTES)})", batch_memory()
         lines.append(f"  segment {k + 1}: {_segment_line(seg)}")

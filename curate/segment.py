@@ -232,16 +232,19 @@ def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
     following steps before reading goes on. Batches are cut across units, by the rows only."""
     streams = [(Rebatch(), writers[0].write), (Rebatch(), writers[1].write), (Rebatch(), lambda b: push(b, 1))]
     clock = time.process_time()
-    for source, unit in pack:
-        def take(result: StageResult) -> None:
-            nonlocal clock
-            tally.cpu_s += time.process_time() - clock  # the reader's time, not the stages'
-            tally.add(f"read {source} {unit.label()}", None, result)
-            for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):
-                for batch in cut.add(table):
-                    out(batch)
-            clock = time.process_time()
+    label = ""
 
+    def take(result: StageResult) -> None:
+        nonlocal clock
+        tally.cpu_s += time.process_time() - clock  # the reader's time, not the stages'
+        tally.add(label, None, result)
+        for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):
+            for batch in cut.add(table):
+                out(batch)
+        clock = time.process_time()
+
+    for source, unit in pack:
+        label = f"read {source} {unit.label()}"
         try:
             rest = read_unit(spec.readers, source, unit, take)
         except SinkFailed as e:  # writing or a stage failed, not the reading: the task fails with that error
