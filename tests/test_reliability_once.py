@@ -53,6 +53,10 @@ def test_warc_members_of_several_records_are_read_once_in_order(corpus: Path, tm
     assert res.kept.column("url").to_pylist() == [u for u in urls]
     assert res.kept.column("text").to_pylist() == [by_url[u] for u in urls]
     assert len(set(res.kept.column("id").to_pylist())) == res.kept.num_rows
+    split = WarcReader("web", "web", WarcReader.Config(split_bytes=150_000))
+    units = split.units([str(path)])
+    assert len(units) > 3  # read as byte ranges by separate tasks: the same records, each once
+    assert [i for u in units for i in split.read(u).kept.column("id").to_pylist()] == res.kept.column("id").to_pylist()
 
 
 @pytest.mark.parametrize("ext", sorted(COMPRESS))

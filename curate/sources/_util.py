@@ -130,21 +130,23 @@ class Rows:
         """Kept and dropped rows so far in this attempt (flushed ones included)."""
         return self.seen["kept"] + self.seen["dropped"]
 
-    def add_kept(self, row: dict) -> None:
+    def add_kept(self, row: dict, markup: bool = False) -> None:
         """Keep a row already in the document schema (a reader that sets its own source/kind). Line breaks
-        become LF (counted per document, ``newlines_to_lf``), so every later stage splits lines on LF."""
-        if "\r" in (row["text"] or ""):
+        of text become LF (counted per document, ``newlines_to_lf``), so every later stage splits lines on
+        LF; ``markup`` (HTML for the extract stage, whose breaks are not lines) is kept as it is."""
+        if not markup and "\r" in (row["text"] or ""):
             row["text"] = to_lf(row["text"])
             self.counters["newlines_to_lf"] = self.counters.get("newlines_to_lf", 0) + 1
         self._add("kept", row)
 
-    def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any]) -> None:
+    def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any], markup: bool = False) -> None:
         """Keep a document (see ``add_kept``); text that is not valid Unicode (a lone surrogate) errors this
         record only."""
         if not storable_utf8(text):
             return self.error("input:invalid_unicode", url, meta, id)
         self.add_kept({"id": id, "source": self.source, "kind": self.kind,
-                       "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)})
+                       "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)},
+                      markup)
 
     def drop(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "",
              text: str | None = None) -> None:
