@@ -38,7 +38,6 @@ from curate.schema import doc_id
 from curate.sources._util import _TRANSIENT, Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
-from curate.sources.decompress import Decompressed
 from curate.sources.safe import is_local
 from curate.stage import StageResult
 
