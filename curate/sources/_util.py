@@ -8,7 +8,7 @@ from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS
 from curate.schema import docs_table, drops_table, encode_meta, storable_utf8
-from curate.sources.charset import to_lf
+from curate.sources.charset import lone_cr_to_lf
 from curate.sources.safe import UnsafeInput, open_input, printable
 from curate.stage import StageResult
 
@@ -131,12 +131,15 @@ class Rows:
         return self.seen["kept"] + self.seen["dropped"]
 
     def add_kept(self, row: dict, markup: bool = False) -> None:
-        """Keep a row already in the document schema (a reader that sets its own source/kind). Line breaks
-        of text become LF (counted per document, ``newlines_to_lf``), so every later stage splits lines on
-        LF; ``markup`` (HTML for the extract stage, whose breaks are not lines) is kept as it is."""
+        """Keep a row already in the document schema (a reader that sets its own source/kind). A lone CR in
+        text becomes LF (counted per document, ``lone_cr_to_lf``), so every later stage finds lines by
+        splitting on LF (CRLF is kept: its CR strips as trailing space); ``markup`` (HTML for the extract
+        stage, whose breaks are not lines) is kept as it is."""
         if not markup and "\r" in (row["text"] or ""):
-            row["text"] = to_lf(row["text"])
-            self.counters["newlines_to_lf"] = self.counters.get("newlines_to_lf", 0) + 1
+            text = lone_cr_to_lf(row["text"])
+            if text != row["text"]:
+                row["text"] = text
+                self.counters["lone_cr_to_lf"] = self.counters.get("lone_cr_to_lf", 0) + 1
         self._add("kept", row)
 
     def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any], markup: bool = False) -> None:
