@@ -3,6 +3,7 @@ traceback or native crash dump on stderr, and the same command then resumes and 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,24 +38,27 @@ def test_sigterm_is_one_line_and_the_run_resumes(corpus: Path, tmp_path: Path, w
     env = dict(os.environ, PYTHONPATH=str(REPO), RAY_TMPDIR=raytmp)
     env.pop("CURATE_DEBUG", None)
     env.pop("RAY_ADDRESS", None)
-    proc = _start(path, out, workers, env)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
-    reader.start()
-    deadline = time.time() + 120
-    while not any("tasks to run" in ln for ln in lines) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)  # the read tasks (several seconds of wikitext) are running
-    proc.wait(timeout=120)
-    reader.join(timeout=10)
-    err = "".join(lines)
-    assert proc.returncode == 143, err[-3000:]
-    # before: no message (in-process), or Ray's handlers: exit 1 and a "*** SIGTERM received" dump
-    assert "Traceback" not in err and "***" not in err and "SIGTERM received" not in err, err[-3000:]
-    assert err.strip().splitlines()[-1] == LINE
-    if not workers:
-        return  # resuming is the same either way: checked once
-    again = _start(path, out, 0, env)
-    _, err = again.communicate(timeout=300)
-    assert again.returncode == 0, err[-3000:]
-    assert (out / "report.html").exists()
+    try:
+        proc = _start(path, out, workers, env)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+        reader.start()
+        deadline = time.time() + 120
+        while not any("tasks to run" in ln for ln in lines) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)  # the read tasks (several seconds of wikitext) are running
+        proc.wait(timeout=120)
+        reader.join(timeout=10)
+        err = "".join(lines)
+        assert proc.returncode == 143, err[-3000:]
+        # before: no message (in-process), or Ray's handlers: exit 1 and a "*** SIGTERM received" dump
+        assert "Traceback" not in err and "***" not in err and "SIGTERM received" not in err, err[-3000:]
+        assert err.strip().splitlines()[-1] == LINE
+        if not workers:
+            return  # resuming is the same either way: checked once
+        again = _start(path, out, 0, env)
+        _, err = again.communicate(timeout=300)
+        assert again.returncode == 0, err[-3000:]
+        assert (out / "report.html").exists()
+    finally:
+        shutil.rmtree(raytmp, ignore_errors=True)
