@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from curate.signals import Terminated, sigterm_as_interrupt
+
 
 def _print(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=True, default=str))
@@ -325,20 +327,26 @@ def describe_failure(e: BaseException, resumes: bool = True) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run a subcommand. Failures end in one line on stderr (a traceback only with CURATE_DEBUG=1): exit
     2 for a bad recipe or input, 1 for a failure while running (disk full, read-only --out...), 130 for
-    Ctrl-C; after 1 or 130, running the same command again resumes from the completed work."""
+    Ctrl-C, 143 for SIGTERM; after 1, 130 or 143, running the same command again resumes from the completed work."""
+    a = build_parser().parse_args(argv)
+    with sigterm_as_interrupt():
+        return _main(a, bool(os.environ.get("CURATE_DEBUG")))
+
+
+def _main(a: argparse.Namespace, debug: bool) -> int:
     from curate.recipe import RecipeError
 
-    a = build_parser().parse_args(argv)
-    debug = bool(os.environ.get("CURATE_DEBUG"))
     try:
         if getattr(a, "workers", None) is not None and a.workers < 0:
             raise RecipeError(f"--workers: {a.workers} is out of range (must be >= 0; 0 runs in-process)")
         return a.fn(a)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if debug:
             raise
-        print("interrupted (Ctrl-C); completed work is kept: run the same command again to resume", file=sys.stderr)
-        return 130
+        terminated = isinstance(e, Terminated)
+        print(f"{'terminated (SIGTERM)' if terminated else 'interrupted (Ctrl-C)'}; completed work is kept: run the "
+              "same command again to resume", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as e:
         if debug:
             raise

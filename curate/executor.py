@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from curate.progress import Progress
+from curate.signals import sigterm_kept
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,4 +138,5 @@ def make_executor(workers: int, log: Callable[[str], None] | None = None) -> Loc
     if workers > cpus and not os.environ.get("RAY_ADDRESS"):
         (log or print)(f"workers: {workers} is more than the {cpus} CPUs of this machine; using {cpus}")
         workers = cpus
-    return RayExecutor(workers)
+    with sigterm_kept():  # ray.init installs SIGTERM handlers of its own (see curate.signals)
+        return RayExecutor(workers)

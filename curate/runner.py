@@ -37,7 +37,7 @@ from curate.progress import Progress
 from curate.recipe import Recipe, RecipeError, build_config
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock
-from curate.runplan import describe, segment_estimate
+from curate.runplan import describe, pack_units, segment_estimate
 from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
 from curate.sources.safe import inside_root, root_of
 from curate.stage import FitContext, Stage
@@ -413,8 +413,8 @@ class Runner:
         return problems
 
     def _jobs(self, seg: Segment, in_parts: list[Path]) -> list[tuple[int, Any]]:
-        if seg.first.stage is None:
-            return list(enumerate(self._inputs))
+        if seg.first.stage is None:  # the read step: small files packed into tasks by bytes
+            return list(enumerate(pack_units(self._inputs, self.task_bytes)))
         return list(enumerate(plan_slices(in_parts, self.task_bytes)))
 
     def _read_inputs(self, step: Step) -> list[tuple[str, Any]]:

@@ -43,6 +43,35 @@ def unit_bytes(unit) -> int:
     return max(0, end - unit.start)
 
 
+def unit_text_bytes(unit) -> int:
+    """About how many bytes of text a unit holds (compressed inputs count ~5x their size)."""
+    return unit_bytes(unit) * (5 if str(unit.path).endswith(COMPRESSED) else 1)
+
+
+MAX_UNITS_PER_TASK = 4096  # a task's bookkeeping per unit stays small; 10,000 tiny files are 3 tasks
+
+
+def pack_units(inputs: list, task_bytes: int) -> list[list]:
+    """The read step's tasks: consecutive whole-file units (``(source, unit)``) packed until about
+    ``task_bytes`` of text or ``MAX_UNITS_PER_TASK`` units, so many small files cost a few tasks and parts,
+    not one each. A range of a split file, a directory (a code repository) or a remote file is a task of
+    its own. The packing depends only on the units and their sizes, never on the workers, so parts stay
+    identical."""
+    packs: list[list] = []
+    size, can_join = 0, False
+    for item in inputs:
+        unit = item[1]
+        whole = unit.start == 0 and unit.end is None and not is_url(unit.path) and os.path.isfile(unit.path)
+        n = max(1, unit_text_bytes(unit)) if whole else 0
+        if not (can_join and n and size + n <= task_bytes and len(packs[-1]) < MAX_UNITS_PER_TASK):
+            packs.append([])
+            size = 0
+        packs[-1].append(item)
+        size += n
+        can_join = n > 0
+    return packs
+
+
 def unit_memory(unit) -> int:
     """Rough peak RSS of the task reading ``unit`` (the reader holds a unit's documents at once)."""
     factor = 25 if str(unit.path).endswith(COMPRESSED) else 4
@@ -67,7 +96,7 @@ def _segment_line(seg: "Segment") -> str:
 def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]:
     """The plan: units per source, segments with tasks, projected disk and peak memory per task."""
     total = sum(unit_bytes(u) for _, u in inputs)
-    text_bytes = sum(unit_bytes(u) * (5 if str(u.path).endswith(COMPRESSED) else 1) for _, u in inputs)
+    text_bytes = sum(unit_text_bytes(u) for _, u in inputs)
     lines = [f"plan: recipe {runner.recipe.name!r} into {runner.out} (inputs {_mb(total)}, about {_mb(text_bytes)} "
              f"uncompressed)"]
     for src in runner.recipe.sources:
@@ -77,8 +106,8 @@ def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]
     later_tasks = max(1, math.ceil(text_bytes * PARQUET_PER_TEXT_BYTE / TASK_BYTES))
     for k, seg in enumerate(segs):
         if k == 0:
-            tasks, mem = f"{len(inputs)} tasks (one per reader unit)", max(
-                (unit_memory(u) for _, u in inputs), default=WORKER_BASE)
+            tasks = f"{len(pack_units(inputs, runner.task_bytes))} tasks (reader units, small files packed)"
+            mem = max((unit_memory(u) for _, u in inputs), default=WORKER_BASE)
         else:
             tasks, mem = f"at most about {later_tasks} task(s) (parts packed to {_mb(TASK_BYTES)})", batch_memory()
         lines.append(f"  segment {k + 1}: {_segment_line(seg)}")

@@ -184,8 +184,8 @@ class Rebatch:
 
 
 def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
-    """Run task ``index`` of a segment over its input (``(source, Unit)`` for the read step, else a list of
-    ``Slice``); return per-step tallies and the check records of the files written."""
+    """Run task ``index`` of a segment over its input (a list of ``(source, Unit)`` for the read step, else a
+    list of ``Slice``); return per-step tallies and the check records of the files written."""
     index, source_input = job
     name = part_name(index)
     small = BATCH_BYTES // 8  # every step has a dropped and an errors writer: keep their buffers small
@@ -225,28 +225,31 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
             "steps": [t.as_dict() for t in tallies], "files": files}
 
 
-def _read_step(spec: SegmentSpec, source_input: tuple[str, Unit], tally: Tally,
+def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
                writers: tuple[PartWriter, PartWriter], push: Callable[[pa.Table, int], None]) -> None:
-    """Stream one reader unit: each batch the reader hands over is counted, its dropped and errored rows
-    written, and its kept rows pushed through the following steps before reading goes on."""
-    source, unit = source_input
+    """Stream the task's reader units (one, or several small files packed) in order: each batch a reader
+    hands over is counted, its dropped and errored rows written, and its kept rows pushed through the
+    following steps before reading goes on. Batches are cut across units, by the rows only."""
     streams = [(Rebatch(), writers[0].write), (Rebatch(), writers[1].write), (Rebatch(), lambda b: push(b, 1))]
     clock = time.process_time()
+    label = ""
 
     def take(result: StageResult) -> None:
         nonlocal clock
         tally.cpu_s += time.process_time() - clock  # the reader's time, not the stages'
-        tally.add(f"read {source} {unit.label()}", None, result)
+        tally.add(label, None, result)
         for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):
             for batch in cut.add(table):
                 out(batch)
         clock = time.process_time()
 
-    try:
-        rest = read_unit(spec.readers, source, unit, take)
-    except SinkFailed as e:  # writing or a stage failed, not the reading: the task fails with that error
-        raise e.error from None
-    take(rest)
+    for source, unit in pack:
+        label = f"read {source} {unit.label()}"
+        try:
+            rest = read_unit(spec.readers, source, unit, take)
+        except SinkFailed as e:  # writing or a stage failed, not the reading: the task fails with that error
+            raise e.error from None
+        take(rest)
     for cut, out in streams:
         for batch in cut.finish():
             out(batch)

@@ -177,7 +177,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(corpus, tmp_path):
     assert "source docs (test_lines): 1 files, 8 units" in text
     assert "segment 1: 00_read -> 01_test_min_length -> 02_test_min_length" in text
     assert "segment 2: 03_test_drop_longest  [global pass (03_test_drop_longest fit)" in text
-    assert "8 tasks (one per reader unit); peak memory per task about" in text and "projected disk" in text
+    assert "8 tasks (reader units, small files packed); peak memory per task about" in text and "projected disk" in text
     assert "of CPU before dedup" in text
     assert not (tmp_path / "r").exists()
 

@@ -27,7 +27,7 @@ from curate.shards.megatron import token_dtype
 from curate.shards.publish import TOKENIZER, publish, published_problems, staging_dir
 from curate.shards.writer import file_sha256, merge_buckets, plan, write_bucket
 from curate.stage import FitContext, Stage, StageResult
-from curate.tokenizer.encode import encode_part, load_model
+from curate.tokenizer.encode import LOSSY_EXAMPLES, encode_part, load_model
 from curate.tokenizer.sample import part_chars, sample_part
 from curate.tokenizer.train import install_model, train_sentencepiece, write_hf_config
 
@@ -114,6 +114,10 @@ class TokenizeStage(Stage):
         staging = staging_dir(run)
         encoded = ctx.map_parts(partial(encode_part, model=state["model"], out_dir=str(enc_dir), dtype=dtype.name,
                                         seed=ctx.seed, val_fraction=c.val_fraction))
+        lossy = {"docs": sum(e["not_lossless"] for e in encoded), "examples": sorted(
+            itertools.chain.from_iterable(e["not_lossless_examples"] for e in encoded))[:LOSSY_EXAMPLES],
+            "why": "sentencepiece decodes U+2581 (its whitespace symbol) in a text as a space; a reused model may "
+                   "also normalise text (e.g. NFKC)"}
         layout = plan(encoded, c.val_fraction, c.shard_tokens, c.shuffle_bucket_tokens)
         written = ctx.map(partial(write_bucket, parts=[e["name"] for e in encoded], enc_dir=str(enc_dir),
                                   out_dir=str(staging), dtype=dtype.name, eod_id=state["eod_id"],
@@ -129,13 +133,17 @@ class TokenizeStage(Stage):
                           "reused_from": state.get("reused_from")},
             "seed": ctx.seed, "val_fraction": c.val_fraction, "shard_tokens": c.shard_tokens, "splits": splits,
             "tokens": {s: sum(x["tokens"] for x in v) for s, v in splits.items()}, "per_source": per_source,
-            "documents": sorted(_rel(p, run) for p in ctx.parts)})
+            "documents": sorted(_rel(p, run) for p in ctx.parts),
+            "not_lossless": lossy})
         shutil.rmtree(enc_dir)
         summary = {"shards": {s: len(v) for s, v in splits.items()}, "tokens": manifest["tokens"],
                    "tokenizer": manifest["tokenizer"], "vocab_size": state["vocab_size"], "dtype": dtype.name,
                    "per_source": per_source, "encoded_docs": sum(e["docs"] for e in encoded),
-                   "shuffle_buckets": len(layout.buckets)}
+                   "shuffle_buckets": len(layout.buckets), "not_lossless_docs": lossy["docs"]}
         ctx.log(f"tokenize: {summary['shards']} shards, tokens {manifest['tokens']}")
+        if lossy["docs"]:
+            ctx.log(f"tokenize: {lossy['docs']} document(s) do not decode back to their text ({lossy['why']}); "
+                    f"counted in manifest.json not_lossless, e.g. {', '.join(lossy['examples'][:3])}")
         if not summary["encoded_docs"]:
             ctx.log("tokenize: warning: no document reached this stage: the published shard set is empty "
                     "(see the counts logged above, and dropped/ and errors/)")

@@ -5,7 +5,8 @@ is drawn with probability ``sample_chars / total_chars`` from a generator seeded
 ``(seed, id, instance)``, so the sample follows the mix and does not depend on how the data is split
 into parts. Training uses ``num_threads=1``: sentencepiece 0.2's BPE trainer gives a different model
 with 2 threads than with 1 (checked), and one thread gives byte-identical models run to run.
-Normalisation is ``identity`` with whitespace kept, so ``decode(encode(text)) == text``; ``"\\n"`` is
+Normalisation is ``identity`` with whitespace kept, so ``decode(encode(text)) == text`` except for text holding
+U+2581 (sentencepiece's whitespace symbol decodes as a space: such documents are counted when encoded); ``"\\n"`` is
 a user-defined piece (training lines never contain it). The EOD token is the model's EOS piece (id 1,
 a control symbol): the literal string ``<|endoftext|>`` inside a document is encoded as text, never as
 the EOD id, and trainers that take end-of-document from the tokenizer find it with no extra flag

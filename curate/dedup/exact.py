@@ -1,5 +1,7 @@
 """Exact dedup on normalised text (``shingle.normalize``: lower-cased words, single spaces), within and
-across sources.
+across sources. Text is first put in one Unicode normal form (``unicode_form``, default NFC), so the
+composed and decomposed spellings of the same text (``é`` as one code point or as ``e`` + U+0301) are one
+document; ``none`` compares code points as they are.
 
 fit, with K hash partitions (``common.partitions_for``: from the number of documents and the cluster,
 not from the number of parts):
@@ -14,10 +16,12 @@ Documents whose normalised text is empty are never treated as duplicates.
 from __future__ import annotations
 
 import functools
-from collections import Counter
 import shutil
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -31,13 +35,13 @@ from curate.recipe import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 
-def _hash_part(item: tuple[int, Path], workdir: Path, partitions: int, priority: list[str]) -> dict:
+def _hash_part(item: tuple[int, Path], workdir: Path, partitions: int, priority: list[str], form: str = "NFC") -> dict:
     i, path = item
     t = read_part(path, ["id", "source", "kind", "url", "text"])
     h = np.zeros((t.num_rows, 2), np.uint64)
     keep = np.zeros(t.num_rows, bool)
     for j, text in enumerate(t.column("text").to_pylist()):
-        norm = normalize(text)
+        norm = normalize(unicodedata.normalize(form, text) if text and form != "none" else text)
         if norm:
             h[j] = np.frombuffer(xxhash.xxh3_128_digest(norm.encode("utf-8", "surrogatepass")), np.uint64)
             keep[j] = True
@@ -76,6 +80,8 @@ class ExactDedupStage(Stage):
         priority: list[str] = field(default_factory=lambda: list(DEFAULT_PRIORITY))
         # hash partitions (default: from the number of documents and cluster CPUs)
         tasks: int | None = field(default=None, metadata=bounds(ge=1))
+        # Unicode normal form the text is put in before comparing ("none": code points as they are)
+        unicode_form: Literal["NFC", "NFKC", "none"] = "NFC"
 
     def fit(self, ctx: FitContext) -> dict:
         wd = Path(ctx.workdir)
@@ -85,7 +91,8 @@ class ExactDedupStage(Stage):
         k_parts, buckets = partitions_for(n_docs, self.config.tasks), bucket_count(n_docs)
         ctx.log(f"dedup_exact: {n_docs} docs in {len(ctx.parts)} parts -> {k_parts} hash partitions")
         hashed = ctx.map(functools.partial(_hash_part, workdir=wd, partitions=k_parts,
-                                           priority=self.config.priority), list(enumerate(ctx.parts)))
+                                           priority=self.config.priority, form=self.config.unicode_form),
+                             list(enumerate(ctx.parts)))
         groups = ctx.map(functools.partial(_group_partition, workdir=wd, n_parts=len(ctx.parts), buckets=buckets),
                          list(range(k_parts)))
         decided = [str(wd / "decided" / f"k{k:05d}.arrow") for k in range(k_parts)]

@@ -8,6 +8,7 @@ from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS
 from curate.schema import docs_table, drops_table, encode_meta, storable_utf8
+from curate.sources.charset import lone_cr_to_lf
 from curate.sources.safe import UnsafeInput, open_input, printable
 from curate.stage import StageResult
 
@@ -129,16 +130,26 @@ class Rows:
         """Kept and dropped rows so far in this attempt (flushed ones included)."""
         return self.seen["kept"] + self.seen["dropped"]
 
-    def add_kept(self, row: dict) -> None:
-        """Keep a row already in the document schema (a reader that sets its own source/kind)."""
+    def add_kept(self, row: dict, markup: bool = False) -> None:
+        """Keep a row already in the document schema (a reader that sets its own source/kind). A lone CR in
+        text becomes LF (counted per document, ``lone_cr_to_lf``), so every later stage finds lines by
+        splitting on LF (CRLF is kept: its CR strips as trailing space); ``markup`` (HTML for the extract
+        stage, whose breaks are not lines) is kept as it is."""
+        if not markup and "\r" in (row["text"] or ""):
+            text = lone_cr_to_lf(row["text"])
+            if text != row["text"]:
+                row["text"] = text
+                self.counters["lone_cr_to_lf"] = self.counters.get("lone_cr_to_lf", 0) + 1
         self._add("kept", row)
 
-    def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any]) -> None:
-        """Keep a document; text that is not valid Unicode (a lone surrogate) errors this record only."""
+    def keep(self, id: str, url: str | None, text: str, meta: dict[str, Any], markup: bool = False) -> None:
+        """Keep a document (see ``add_kept``); text that is not valid Unicode (a lone surrogate) errors this
+        record only."""
         if not storable_utf8(text):
             return self.error("input:invalid_unicode", url, meta, id)
         self.add_kept({"id": id, "source": self.source, "kind": self.kind,
-                       "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)})
+                       "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)},
+                      markup)
 
     def drop(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "",
              text: str | None = None) -> None:

@@ -17,7 +17,7 @@ from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit
-from curate.sources.charset import unicode_codec
+from curate.sources.charset import to_lf, unicode_codec
 from curate.stage import StageResult
 
 _START = re.compile(r"^[ \t]*\*{3}[ \t]*START OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK[^\n]*$", re.I | re.M)
@@ -41,7 +41,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
                 break
             except UnicodeDecodeError:
                 continue
-    return text.replace("\r\n", "\n").replace("\r", "\n"), enc
+    return to_lf(text), enc
 
 
 def strip_gutenberg(text: str) -> tuple[str, dict[str, str]]:

@@ -19,6 +19,7 @@ _MAGIC = re.compile(rb"BZh[1-9]1AY&SY")
 _SCAN_CHUNK = 1 << 20
 _IN_CHUNK = 64 << 10
 _OUT_CHUNK = 1 << 20
+_PAGE_CLOSE = b"</page>"
 _MAX_HEADER = 4 << 20  # siteinfo is a few KiB; a first stream bigger than this is not a header-only one
 
 
@@ -114,13 +115,20 @@ class RangeXml:
     Text is released only up to the last complete ``</page>``; on a decompression failure (truncated or
     corrupt data) the partial page is discarded, ``</mediawiki>`` closes the document and the failure is
     kept in ``error`` for the caller to raise. So a range and the whole file lose exactly the same pages,
-    whatever the read sizes or the XML parser's look-ahead."""
+    whatever the read sizes or the XML parser's look-ahead. A page longer than ``hold`` bytes (one the
+    reader drops as oversized) is not held: its bytes are released as they come, and on a failure inside
+    it ``</page>`` closes it, so it is still the one drop. Memory: ``hold`` plus a decompressed block."""
 
-    def __init__(self, f: BinaryIO, start: int, end: int | None, prefix: bytes = b"", suffix: bytes = b""):
+    def __init__(self, f: BinaryIO, start: int, end: int | None, prefix: bytes = b"", suffix: bytes = b"",
+                 hold: int | None = None):
         self.stream = _decompress_streams(ByteRange(f, start, end))
         self.pending, self.ready, self.suffix = bytearray(prefix), bytearray(), suffix
+        self.hold = hold
+        self.released = False  # part of an unfinished (oversized) page was released
         self.done = False
         self.error: Exception | None = None
+        self.scanned = 0  # bytes searched for a page end: linear in the text, whatever the page sizes
+        self.peak = 0  # most bytes held back at once
 
     def _fill(self) -> None:
         while not self.ready and not self.done:
@@ -130,7 +138,8 @@ class RangeXml:
                 raise
             except Exception as e:
                 self.error, self.done = e, True
-                self.ready += b"</mediawiki>"  # no page released yet: a syntax error the caller ignores
+                # no partial page released: a syntax error the caller ignores; else its end, then the document's
+                self.ready += (_PAGE_CLOSE if self.released else b"") + b"</mediawiki>"
                 self.pending.clear()
                 return
             if data is None:
@@ -139,9 +148,18 @@ class RangeXml:
                 self.done = True
                 return
             self.pending += data
-            cut = self.pending.rfind(b"</page>")
+            self.peak = max(self.peak, len(self.pending))
+            # only the new bytes (and a tag split across chunks) are searched: a page is scanned once
+            start = max(0, len(self.pending) - len(data) - len(_PAGE_CLOSE) + 1)
+            self.scanned += len(self.pending) - start
+            cut = self.pending.rfind(_PAGE_CLOSE, start)
             if cut != -1:
-                cut += len(b"</page>")
+                cut += len(_PAGE_CLOSE)
+                self.released = False
+            elif self.hold is not None and len(self.pending) > self.hold + len(_PAGE_CLOSE):
+                cut = len(self.pending) - len(_PAGE_CLOSE) + 1  # keep what could start the closing tag
+                self.released = True
+            if cut != -1:
                 self.ready += self.pending[:cut]
                 del self.pending[:cut]
 
@@ -153,7 +171,8 @@ class RangeXml:
         return out
 
 
-def range_xml(f: BinaryIO, start: int, end: int | None) -> RangeXml:
-    """The XML text of unit [start, end) of a page-aligned multistream dump, parseable on its own."""
+def range_xml(f: BinaryIO, start: int, end: int | None, hold: int | None = None) -> RangeXml:
+    """The XML text of unit [start, end) of a page-aligned multistream dump, parseable on its own (pages
+    over ``hold`` bytes are streamed, see ``RangeXml``)."""
     prefix = header(f)[0] if start > 0 else b""
-    return RangeXml(f, start, end, prefix, b"</mediawiki>" if end is not None else b"")
+    return RangeXml(f, start, end, prefix, b"</mediawiki>" if end is not None else b"", hold)

@@ -12,6 +12,20 @@ from __future__ import annotations
 import codecs
 import re
 
+def to_lf(text: str) -> str:
+    """``text`` with every line break (CRLF, or a lone CR as old Mac files and some exports have) as LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def lone_cr_to_lf(text: str) -> str:
+    """``text`` with each lone CR (a line break of old Mac files) as LF; CRLF is kept (a line splitter on LF
+    sees its lines, with the CR stripped as trailing space)."""
+    return _LONE_CR.sub("\n", text) if "\r" in text else text
+
+
 _META = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
 _XML = re.compile(rb"""<\?xml[^>]{0,100}?encoding\s*=\s*["']([A-Za-z0-9_.:-]{1,40})""", re.I)
 _HEADER = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)

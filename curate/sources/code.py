@@ -22,7 +22,7 @@ from curate.recipe import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_rows
 from curate.sources.base import Reader, Unit
-from curate.sources.charset import unicode_codec
+from curate.sources.charset import to_lf, unicode_codec
 from curate.sources.safe import (InputPath, UnsafeInput, check_path, inside_root, is_local, open_regular, root_of,
                                  walk_regular)
 from curate.stage import StageResult
@@ -214,7 +214,7 @@ class CodeReader(Reader):
             text = data[skip:].decode(codec)
         except UnicodeDecodeError:
             return rows.drop("code:encoding", fpath, meta)
-        text = text.replace("\r\n", "\n")
+        text = to_lf(text)  # CRLF and CR-only files have lines too (before: CR-only was one long line)
         if not text.strip():
             return rows.drop("code:empty", fpath, meta)
         if GENERATED_MARKS.search(text[:2048]) or GENERATED_HEADER.search(text[:2048]):

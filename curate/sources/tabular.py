@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterator
 
@@ -69,21 +70,33 @@ def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: 
     rows.keep(doc_id(reader.source, location, text), url or location, text, meta)
 
 
+_EOL = re.compile(rb"\r\n|\r|\n")  # a JSON text holds no raw CR or LF: each is a line break
+
+
+def _blocks(f: Any, chunk: int) -> Iterator[tuple[bytes, bool]]:
+    """(block, whether its first byte is the LF of a CRLF whose CR ended the block before)."""
+    cr = False
+    while block := f.read(chunk):
+        yield block, cr and block[:1] == b"\n"
+        cr = block.endswith(b"\r")
+
+
 def _lines(f: Any, max_bytes: int, chunk: int = 1 << 16) -> Iterator[bytes | None]:
-    """Lines of a binary stream using only read() (fsspec's zstd stream has no readline). A line longer
-    than ``max_bytes`` is skipped and yielded as ``None`` (a gzip bomb of one huge line stays bounded)."""
+    """Lines of a binary stream (ended by LF, CRLF or a lone CR) using only read() (fsspec's zstd stream has
+    no readline). A line longer than ``max_bytes`` is skipped and yielded as ``None`` (a gzip bomb of one
+    huge line stays bounded)."""
     parts: list[bytes] = []
     size, oversized = 0, False
-    while block := f.read(chunk):
-        start = 0
-        while (nl := block.find(b"\n", start)) != -1:
+    for block, split_crlf in _blocks(f, chunk):
+        start = int(split_crlf)
+        for m in _EOL.finditer(block, start):
             if oversized:
                 yield None
             else:
-                parts.append(block[start:nl])
+                parts.append(block[start:m.start()])
                 yield b"".join(parts)
             parts, size, oversized = [], 0, False
-            start = nl + 1
+            start = m.end()
         if not oversized:
             parts.append(block[start:])
             size += len(block) - start
@@ -95,23 +108,31 @@ def _lines(f: Any, max_bytes: int, chunk: int = 1 << 16) -> Iterator[bytes | Non
         yield b"".join(parts)
 
 
+def _breaks(block: bytes, i: int = 0, j: int | None = None) -> int:
+    """Line breaks in ``block[i:j]``, counted as ``_lines`` splits."""
+    part = block[i:j]
+    return part.count(b"\n") + part.count(b"\r") - part.count(b"\r\n")
+
+
 def _line_cuts(f: BinaryIO, size: int, split_bytes: int, chunk: int = 1 << 24) -> list[Cut]:
-    """(offset, lines before it) of the first line start at or after each multiple of ``split_bytes``."""
+    """(offset, lines before it) of the first line start at or after each multiple of ``split_bytes``
+    (a cut is after an LF; lines are numbered as ``_lines`` splits them, lone CRs included)."""
     cuts: list[Cut] = [(0, 0)]
     lines = pos = 0
     want = split_bytes
-    while block := f.read(chunk):
+    for block, split_crlf in _blocks(f, chunk):
         i = 0
+        lines -= split_crlf  # that LF ends the line its CR, counted already, ended
         while want - 1 < pos + len(block):
             j = block.find(b"\n", max(i, want - 1 - pos))  # the newline ending the line that holds byte want-1
             if j < 0:
                 break
-            lines += block.count(b"\n", i, j + 1)
+            lines += _breaks(block, i, j + 1)
             i = j + 1
             if pos + i < size:
                 cuts.append((pos + i, lines))
             want = pos + i + split_bytes
-        lines += block.count(b"\n", i)
+        lines += _breaks(block, i)
         pos += len(block)
     return cuts
 

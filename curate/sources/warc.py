@@ -10,7 +10,8 @@ where the next record (``WARC/``) or the end of the file begins (for ``.warc.gz`
 ends). A record whose length lies (or is missing, negative or not a number, or runs past the end of the
 file while another record follows) is an error (``warc:length_mismatch``) and reading resumes at the next
 real record start, so a lying record can neither swallow the next one nor leave its tail to be parsed
-as phantom records. A ``.warc.gz`` gzipped whole (one member) is read in one pass. HTTP
+as phantom records. A gzip member holding several records (a whole WARC gzipped, or a few records per
+member) is read in one pass over its text, each record once, and reading goes on at the next member. HTTP
 ``Content-Encoding`` (gzip, deflate, br) is decoded here with bounded output; an undecodable body is
 dropped (``content:bad_encoding``), an unknown coding too
 (``content_encoding:<name>``). A document id is made from the file path and the record's offset (the
@@ -37,7 +38,6 @@ from curate.schema import doc_id
 from curate.sources._util import _TRANSIENT, Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
-from curate.sources.decompress import Decompressed
 from curate.sources.safe import is_local
 from curate.stage import StageResult
 
@@ -116,12 +116,13 @@ def _declared_end(head: bytes, record: Any) -> int | None:
     return blank + 4 + int(length)
 
 
-def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
-    """Cross-check a record's Content-Length against the bytes: see the module docstring. Leaves the
-    file position as it was (warcio reads on from it)."""
+def check_bounds(f: BinaryIO, off: int, gz: bool, record: Any) -> tuple[bool, bool]:
+    """(whether the record's Content-Length agrees with the bytes, see the module docstring; whether another
+    record follows it inside its gzip member: a member of several records, which warcio cannot read record
+    by record). Leaves the file position as it was (warcio reads on from it)."""
     length = record.rec_headers.get_header("Content-Length")
     if length is not None and not length.strip().isdigit():
-        return False  # negative, empty or not a number: warcio misreads the record (and counts it twice)
+        return False, False  # negative, empty or not a number: warcio misreads the record (and counts it twice)
     here = f.tell()
     try:
         f.seek(off)
@@ -131,16 +132,16 @@ def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
                 head += f.read(MAX_HEADER_LINE)
             end = _declared_end(head, record)
             if end is None:
-                return False  # no usable length: warcio would read the records after it as its body
+                return False, False  # no usable length: warcio would read the records after it as its body
             if off + end >= f.seek(0, 2):  # it claims bytes up to or past the end of the file: a cut last
-                return find_record_start(f, off + 1, False) is None  # record (warc:truncated), unless one follows
+                return find_record_start(f, off + 1, False) is None, False  # record (warc:truncated), unless one follows
             f.seek(off + end)
-            return _after_end(f.read(_TAIL))
+            return _after_end(f.read(_TAIL)), False
         d, head, tail, size, end = zlib.decompressobj(31), b"", b"", 0, None
         while not d.eof and len(tail) < _TAIL:  # the record's text from its member; stop past its end
             block = f.read(1 << 16)
             if not block:
-                return True  # the file ends inside this member: warc:truncated decides
+                return True, False  # the file ends inside this member: warc:truncated decides
             out = d.decompress(block)
             if end is None:
                 head += out
@@ -149,16 +150,16 @@ def boundary_ok(f: BinaryIO, off: int, gz: bool, record: Any) -> bool:
                 rid = (record.rec_headers.get_header("WARC-Record-ID") or "").encode("utf-8", "replace")
                 end = _declared_end(head, record)
                 if end is None or rid not in head[: head.find(b"\r\n\r\n")]:
-                    return True  # not the first record of its member (a whole-file gzip): nothing to check
+                    return True, False  # not the first record of its member: nothing to check
                 out = head
             if size + len(out) > end:
                 tail += out[max(0, end - size):][: _TAIL - len(tail)]
             size += len(out)
         if end is None or size < end:
-            return end is None  # the member ended before the declared length: it is too long
-        return not tail or _after_end(tail)
+            return end is None, False  # the member ended before the declared length: it is too long
+        return not tail or _after_end(tail), tail.lstrip(b"\r\n").startswith(b"WARC/")
     except (OSError, zlib.error):
-        return True  # unreadable here: warcio's own error path counts it
+        return True, False  # unreadable here: warcio's own error path counts it
     finally:
         f.seek(here)
 
@@ -221,6 +222,32 @@ def _inflate(raw: bytes, limit: int, deflate: bool) -> bytes:
     return out
 
 
+class _Member:
+    """``read(n)`` over the decompressed text of the one gzip member at ``start``; once it is read to its
+    end, ``end`` is the offset just after it. A file that ends inside it raises EOFError."""
+
+    def __init__(self, f: BinaryIO, start: int):
+        f.seek(start)
+        self.f, self.pos, self.end = f, start, None
+        self.d, self.tail, self.buf = zlib.decompressobj(31), b"", bytearray()
+
+    def read(self, n: int = -1) -> bytes:
+        while (n is None or n < 0 or len(self.buf) < n) and self.end is None:
+            data = self.tail or self.f.read(1 << 16)
+            if not data:
+                raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            self.buf += self.d.decompress(data, 1 << 20)  # bounded output: a bomb streams through
+            self.tail = self.d.unconsumed_tail
+            if self.d.eof:
+                self.end = self.pos + len(data) - len(self.d.unused_data)
+            else:
+                self.pos += len(data) - len(self.tail)
+        k = len(self.buf) if n is None or n < 0 else min(n, len(self.buf))
+        out = bytes(self.buf[:k])
+        del self.buf[:k]
+        return out
+
+
 class WarcReader(Reader):
     format = "warc"
 
@@ -270,10 +297,15 @@ class WarcReader(Reader):
                         rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
                         pending = None
                     last = off
-                    if check and record.format == "warc" and not boundary_ok(f, off, gz, record):
+                    ok, more = check_bounds(f, off, gz, record) if check and record.format == "warc" else (True, False)
+                    if not ok:
                         rows.error("warc:length_mismatch", record.rec_headers.get_header("WARC-Target-URI"),
                                    {"offset": off, "file": unit.path})
                         nxt = find_record_start(f, off + 1, gz, unit.end)
+                        pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
+                        break
+                    if more:  # a member of several records: warcio would misplace the records after this one
+                        nxt = self._read_member(f, unit, rows, off, done=False)
                         pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
                         break
                     with rows.record(f"{unit.path}@{off}", {"offset": off}):
@@ -283,8 +315,12 @@ class WarcReader(Reader):
             except Exception as e:
                 if isinstance(e, _TRANSIENT):
                     raise
-                if gz and pos == 0 and isinstance(e, ArchiveLoadFailed) and "non-chunked gzip" in str(e):
-                    return self._read_whole_gzip(f, unit, rows, done=last is not None)
+                if gz and isinstance(e, ArchiveLoadFailed) and "non-chunked gzip" in str(e):
+                    member = pos if last is None else last  # the member holding more than one record
+                    nxt = self._read_member(f, unit, rows, member, done=last is not None)
+                    pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
+                    _count_unparsed(it, unit, rows)
+                    continue
                 if last is None and pending:  # the same broken record again: count it once, here
                     pending = None
                 if last is None:
@@ -297,33 +333,46 @@ class WarcReader(Reader):
         if pending:
             rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
 
-    def _read_whole_gzip(self, f: BinaryIO, unit: Unit, rows: Rows, done: bool) -> None:
-        """A .warc.gz that is one gzip member (a whole WARC gzipped) cannot be entered at a record, so warcio
-        refuses it after its first record (``done``: that one is read already). Read the rest in one pass
-        over the decompressed stream, without boundary checks; a broken record ends the pass (one error,
-        with the records before it counted)."""
-        f.seek(0)
-        it = _archive(Decompressed(f, "gzip"))
+    def _read_member(self, f: BinaryIO, unit: Unit, rows: Rows, start: int, done: bool) -> int | None:
+        """Read the records of the gzip member at ``start`` that holds several (a whole WARC gzipped, or a
+        few records per member): warcio cannot enter such a member at a record, so it refuses it after the
+        member's first record (``done``: that one is read already). One pass over the member's text, without
+        boundary checks, each record once; a broken record ends it (one error, with the records before it
+        counted). A record's location is the member's offset plus its offset in the member's text, whatever
+        the unit. Returns where the next member starts (None: the file ends in this one)."""
+        member = _Member(f, start)
+        it = _archive(member)
         n = 0
+
+        def where(off: int) -> str:
+            return f"{unit.path}@{start}" if off == 0 else f"{unit.path}@{start}+{off}"
+
+        def count_unparsed() -> None:
+            for off in it.unparsed:
+                rows.error("warc:unparsed", where(off), {"offset": start, "member_offset": off})
+            it.unparsed.clear()
+
         try:
             for n, record in enumerate(it, 1):
-                _count_unparsed(it, unit, rows)
+                count_unparsed()
                 if n > 1 or not done:
-                    with rows.record(f"{unit.path}@{it.offset}", {"offset": it.offset}):
-                        self._record(record, it.offset, unit.path, rows)
+                    with rows.record(where(it.offset), {"offset": start, "member_offset": it.offset}):
+                        self._record(record, it.offset, unit.path, rows, where(it.offset))
         except Exception as e:
             if isinstance(e, _TRANSIENT):
                 raise
-            rows.error_from(e, unit.path, {"records_before_error": n, "whole_file_gzip": 1})
-        _count_unparsed(it, unit, rows)
+            rows.error_from(e, where(0), {"records_before_error": n, "member_records": 1})
+            return None
+        count_unparsed()
+        return member.end
 
-    def _record(self, record: Any, off: int, path: str, rows: Rows) -> None:
+    def _record(self, record: Any, off: int, path: str, rows: Rows, location: str | None = None) -> None:
+        location = location or f"{path}@{off}"  # unique within the run: a repeated record is a separate document
         h = record.rec_headers
-        rid = h.get_header("WARC-Record-ID") or f"{path}@{off}"
+        rid = h.get_header("WARC-Record-ID") or location
         url = h.get_header("WARC-Target-URI")
         meta = {"warc_record_id": rid, "warc_date": h.get_header("WARC-Date") or "", "warc_type": record.rec_type,
                 "warc_offset": off}
-        location = f"{path}@{off}"  # unique within the run: a repeated record is a separate document
         if record.rec_type == "conversion":  # WET: already plain text
             data = record.content_stream().read(self.config.max_record_bytes + 1)
             if len(data) > self.config.max_record_bytes:
@@ -367,7 +416,7 @@ class WarcReader(Reader):
             return rows.drop("content:binary", url, meta)  # mislabelled binary (NUL bytes; not UTF-16)
         text, charset, how = decode_html(data, ctype)
         meta.update(charset=charset, charset_source=how)
-        rows.keep(doc_id(self.source, location, text), url, text, meta)
+        rows.keep(doc_id(self.source, location, text), url, text, meta, markup=True)
 
     def _payload(self, record: Any) -> bytes:
         """The HTTP body, de-chunked and decoded per Content-Encoding, at most ``max_record_bytes + 1``

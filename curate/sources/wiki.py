@@ -101,7 +101,7 @@ class WikiReader(Reader):
                          sink=sink)
 
     def _parse_bz2(self, f: Any, unit: Unit, rows: Rows) -> None:
-        src = range_xml(f, unit.start, unit.end)
+        src = range_xml(f, unit.start, unit.end, hold=self.config.max_page_bytes)
         self._parse(src, unit.path, rows)
         if src.error is not None:  # the decompression failure (the partial page was discarded)
             raise src.error

@@ -18,6 +18,8 @@ import mwparserfromhell
 from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HTMLEntity, Tag, Template, Text,
                                     Wikilink)
 
+from curate.sources.charset import to_lf
+
 # Tags whose content is not prose.
 DROP_TAGS = {"ref", "references", "table", "gallery", "math", "chem", "timeline", "imagemap", "score", "graph",
              "mapframe", "maplink", "templatestyles", "syntaxhighlight", "source", "hiero", "inputbox",
@@ -137,5 +139,5 @@ class WikitextCleaner:
             if not n:
                 break
         text = _LEFT_BRACES.sub("", _LEFT_LINK.sub(r"\1", text))
-        lines = [_SPACES.sub(" ", ln).strip() for ln in text.split("\n")]
+        lines = [_SPACES.sub(" ", ln).strip() for ln in to_lf(text).split("\n")]  # &#13; reaches here as CR
         return _BLANKS.sub("\n\n", "\n".join(lines)).strip()

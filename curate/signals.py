@@ -1,0 +1,48 @@
+"""SIGTERM stops a run the way Ctrl-C does: ``Terminated`` (a ``KeyboardInterrupt``) is raised in the main
+thread, so the executor shuts its workers down, the CLI prints one line and exits 143, and a re-run resumes.
+
+Without this, SIGTERM killed an in-process run outright (no message), and under Ray the handlers that
+``ray.init`` installs took over: its node handler kills the Ray processes under the running tasks and exits 1,
+and the native failure-signal handler of Ray's core worker prints a crash dump on stderr.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM)."""
+
+
+@contextmanager
+def sigterm_kept() -> Iterator[None]:
+    """Around a library call that installs its own SIGTERM handling (``ray.init``): afterwards SIGTERM is
+    handled as before it (re-installing also replaces a native handler set underneath Python)."""
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside: SIGTERM raises ``Terminated`` (once: a second one while stopping is ignored); after, SIGTERM is
+    handled as before. Main thread only (elsewhere nothing changes)."""
+    fired = False
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Terminated()
+
+    with sigterm_kept():
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, handler)
+        yield
