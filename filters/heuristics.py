@@ -22,12 +22,14 @@ from curate.stage import Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
 from curate.filters.rules import (C4Rules, FineWebRules, GopherQuality, GopherRepetition, check_c4, check_fineweb,
                            check_gopher_quality, check_gopher_repetition)
-from curate.filters.text import words
+from curate.filters.text import reflow, words
 
 
 def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetition: GopherRepetition,
              c4: C4Rules, fineweb: FineWebRules) -> str | None:
-    """The first failing rule's reason, or None when the document passes every enabled rule set."""
+    """The first failing rule's reason, or None when the document passes every enabled rule set. The rules
+    read the text reflowed (``text.reflow``): a hard-wrapped paragraph is one line for the per-line ratios."""
+    text = reflow(text)
     ws = words(text)
     if gopher_quality.enabled and (r := check_gopher_quality(text, ws, lang, gopher_quality)):
         return r
@@ -42,6 +44,8 @@ def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetit
 
 LANGUAGES_FILE = Path(__file__).with_name("resources") / "heuristics_lang.yaml"
 RULE_SETS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
+BASE_LANGUAGE = "en"  # the language the published thresholds were set on
+ALL_OTHERS = "*"  # the languages table's entry for every other language
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,14 +76,21 @@ class HeuristicStage(Stage):
         languages: dict[str, dict[str, dict[str, Any]]] | None = None
 
     def rule_sets(self, lang: str) -> tuple:
-        """(gopher_quality, gopher_repetition, c4, fineweb) for documents in ``lang``."""
+        """(gopher_quality, gopher_repetition, c4, fineweb) for documents in ``lang``: the table's ``"*"``
+        entry for every language but English (``BASE_LANGUAGE``, whose published rules are the reference),
+        then the language's own entry."""
         c = self.config
         table = bundled_languages() if c.languages is None else c.languages
-        over = table.get(lang) or {}
-        unknown = sorted(set(over) - set(RULE_SETS))
-        if unknown:
-            raise ValueError(f"stages.heuristics.languages.{lang}: unknown rule set {unknown[0]!r}; "
-                             f"allowed: {', '.join(RULE_SETS)}")
+        layers = [table.get(ALL_OTHERS) or {}] if lang and lang != BASE_LANGUAGE else []
+        layers.append(table.get(lang) or {})
+        over: dict[str, dict] = {}
+        for layer in layers:
+            unknown = sorted(set(layer) - set(RULE_SETS))
+            if unknown:
+                raise ValueError(f"stages.heuristics.languages.{lang}: unknown rule set {unknown[0]!r}; "
+                                 f"allowed: {', '.join(RULE_SETS)}")
+            for k, v in layer.items():
+                over[k] = {**over.get(k, {}), **v}
         return tuple(_override(getattr(c, k), over[k], f"stages.heuristics.languages.{lang}.{k}") if k in over
                      else getattr(c, k) for k in RULE_SETS)
 

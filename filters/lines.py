@@ -2,7 +2,8 @@
 
 Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_<rule>``):
 - ``spam``: a line with >= ``spam_min_hits`` distinct spam markers (crypto, porn, gambling, pharma terms in
-  en/zh/ja/ko, ``filters/resources/lexicon.yaml``), so an article that mentions Bitcoin once stays;
+  en/zh/ja/ko, ``filters/resources/lexicon.yaml``), so an article that mentions Bitcoin once stays; a line
+  ending a sentence needs one marker per ``spam_prose_words`` words (prose names a topic's terms in passing);
 - ``spam_block``: among consecutive lines that do not end a sentence, the span from the first to the last
   line with a spam marker when >= ``spam_block_min_lines`` lines carry one and they are >=
   ``spam_block_min_share`` of it (pasted crypto-news or porn-site headline blocks);
@@ -44,13 +45,23 @@ from curate.filters._stage import Verdict, run_docs
 from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, reads_as_prose
 from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
 from curate.filters.site_repeats import fit_site_repeats, host, line_hash
-from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, words
+from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, words, wrapped_paragraphs
 from curate.recipe import PATH, bounds
 
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
              "javascript"]
 _NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
+
+
+def _merge(hits: list[dict[str, set[str]]]) -> dict[str, set[str]]:
+    """Spam markers (family -> phrases) of the physical lines of one paragraph, chrome phrases left out."""
+    out: dict[str, set[str]] = {}
+    for h in hits:
+        for g, v in h.items():
+            if g != CHROME:
+                out[g] = out.get(g, set()) | v
+    return out
 
 
 @dataclass
@@ -73,6 +84,7 @@ class LineCleanStage(Stage):
         seo_signatures: list[str] | None = None
         boilerplate_patterns: dict[str, list[str]] | None = None  # language -> regexes; None: the lexicon's
         spam_min_hits: int = field(default=2, metadata=bounds(ge=1))
+        spam_prose_words: int = field(default=15, metadata=bounds(ge=1))
         spam_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # 0: off
         spam_block_min_share: float = field(default=0.6, metadata=bounds(ge=0, le=1))
         boilerplate_max_words: int = 12
@@ -115,7 +127,10 @@ class LineCleanStage(Stage):
             spam = {g: v for g, v in found.items() if g != CHROME}
             if r.spam_regex:
                 spam.update(r.lex.matcher.regex_hits(low, r.families))
-        if len(set().union(*spam.values()) if spam else ()) >= c.spam_min_hits:
+        marks = len(set().union(*spam.values())) if spam else 0
+        # a paragraph of prose names a topic's terms in passing (a market report on Bitcoin and Ether):
+        # it is spam only when the markers are dense (one per ``spam_prose_words`` words)
+        if marks >= c.spam_min_hits and (not ends_sentence(line) or marks * c.spam_prose_words >= len(words(line))):
             return "spam"
         if any(p in low for p in r.policy):
             return "c4"
@@ -186,11 +201,12 @@ class LineCleanStage(Stage):
         """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line."""
         c = self.config
         raw = text.split("\n")
-        content = [i for i, s in enumerate(raw) if s.strip()]
-        lines = [raw[i].strip() for i in content]
+        # the lines judged: paragraphs of hard-wrapped text (a wrap is no line of its own), else physical lines
+        groups = wrapped_paragraphs(raw) or [[i] for i, s in enumerate(raw) if s.strip()]
+        lines = [join_wrapped([raw[i] for i in g]) if len(g) > 1 else raw[g[0]].strip() for g in groups]
         found = rules.lex.matcher.hits(text.lower())
-        chrome = [CHROME in found.get(i, ()) for i in content]
-        spam = [{g: v for g, v in found.get(i, {}).items() if g != CHROME} for i in content]
+        chrome = [any(CHROME in found.get(i, ()) for i in g) for g in groups]
+        spam = [_merge([found.get(i, {}) for i in g]) for g in groups]
         if rules.spam_regex:  # spam markers that are regexes
             spam = [{**sp, **rules.lex.matcher.regex_hits(s.lower(), rules.families)} for s, sp in zip(lines, spam)]
         verdict: list[str | None] = [self.line_rule(s, rules, sp, ch) for s, sp, ch in zip(lines, spam, chrome)]
@@ -224,7 +240,7 @@ class LineCleanStage(Stage):
                      for sp, s, v in zip(spam, lines, verdict) if v is None]
         if not removed:
             return text, removed, kept_spam
-        gone = {content[i] for i, v in enumerate(verdict) if v is not None}
+        gone = {i for g, v in zip(groups, verdict) if v is not None for i in g}
         kept = "\n".join(s for i, s in enumerate(raw) if i not in gone)
         return re.sub(r"\n{3,}", "\n\n", kept).strip("\n"), removed, kept_spam
 

@@ -27,8 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from curate.filters.layout import table_rows
-from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, display_width, is_cjk_word, lines,
-                          paragraphs, words)
+from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
+                                 is_cjk_word, lines, paragraphs, words)
 from curate.recipe import bounds
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
@@ -70,8 +70,14 @@ class GopherRepetition:
 class C4Rules:
     enabled: bool = True
     lorem_ipsum: bool = True
-    curly_bracket: bool = True
-    min_sentences: int = 5
+    # C4 drops a page with any "{" (its target: JavaScript and code left in unextracted pages); in extracted
+    # prose one bracket (a formula, a wiki template remnant, a quoted snippet) drops a good article, and
+    # FineWeb-2 applies no C4 rule at all: off unless a recipe asks for it
+    curly_bracket: bool = False
+    # C4 keeps pages with >= 5 sentences (in lines ending in terminal punctuation with >= 3 words). Off by
+    # default: FineWeb-2 applies no C4 rule, and for English it is a length proxy that Gopher's 50-word minimum
+    # already is, which drops short good articles (stubs, news briefs); 5 restores C4
+    min_sentences: int = 0
     min_words_per_line: int = 3
 
 
@@ -161,18 +167,18 @@ def check_gopher_repetition(text: str, ws: list[str], c: GopherRepetition) -> st
     total = len(text) or 1
     k = c.cjk_ngram_scale if cjk_fraction(text) > 0.5 else 1
     paras = paragraphs(text)
-    if paras:
+    if paras and (c.dup_para_frac or c.dup_para_char_frac):  # a 0 threshold turns a rule off (as in datatrove)
         n, chars = _duplicates(paras)
-        if n / len(paras) > c.dup_para_frac:
+        if c.dup_para_frac and n / len(paras) > c.dup_para_frac:
             return "gopher_rep:dup_para_frac"
-        if chars / total > c.dup_para_char_frac:
+        if c.dup_para_char_frac and chars / total > c.dup_para_char_frac:
             return "gopher_rep:dup_para_char_frac"
     ls = lines(text)
-    if ls:
+    if ls and (c.dup_line_frac or c.dup_line_char_frac):
         n, chars = _duplicates(ls)
-        if n / len(ls) > c.dup_line_frac:
+        if c.dup_line_frac and n / len(ls) > c.dup_line_frac:
             return "gopher_rep:dup_line_frac"
-        if chars / total > c.dup_line_char_frac:
+        if c.dup_line_char_frac and chars / total > c.dup_line_char_frac:
             return "gopher_rep:dup_line_char_frac"
     for n, frac in sorted(c.top_ngrams.items()):
         if _top_ngram_chars(ws, n * k) / total > frac:
@@ -190,7 +196,7 @@ def check_c4(text: str, c: C4Rules) -> str | None:
         return "c4:lorem_ipsum"
     if c.curly_bracket and "{" in text:
         return "c4:curly_bracket"
-    if c.min_sentences:
+    if c.min_sentences and counts_sentences(text):
         good = [s for s in lines(text) if s.endswith(TERMINAL_PUNCT) and len(words(s)) >= c.min_words_per_line
                 and "javascript" not in s.lower()]
         if count_sentences("\n".join(good)) < c.min_sentences:

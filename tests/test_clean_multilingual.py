@@ -176,12 +176,19 @@ def test_per_language_thresholds(corpus):
     stage = LineCleanStage()
     cleaned, _ = stage.clean(docs["zh-hant-twnews-chinatimes"]["text"], stage._compile())  # a one-sentence teaser
     h = HeuristicStage()
-    rows = [{"id": lang, "source": "w", "kind": "web", "text": cleaned, "meta": {"lang": lang}} for lang in ("zh", "de")]
+    rows = [{"id": lang, "source": "w", "kind": "web", "text": cleaned, "meta": {"lang": lang}}
+            for lang in ("zh", "de", "en")]
     res = h.apply(table(rows), None)
     assert res.kept["id"].to_pylist() == ["zh"]
-    assert res.dropped["reason"].to_pylist() == ["c4:too_few_sentences"]  # other languages: C4, 5 sentences
+    # judged as German (FineWeb-2's pipeline, English line-punctuation share) or English (stop words) it fails
+    assert res.dropped["reason"].to_pylist() == ["fineweb:line_punct_ratio", "gopher:stop_words"]
     assert h.rule_sets("ja")[1].dup_line_frac == pytest.approx(0.375)
     assert h.rule_sets("de")[1].dup_line_frac == pytest.approx(0.3)
+    # every language but English gets the "*" row (FineWeb-2's pipeline), then its own row
+    de, en, zh = (h.rule_sets(x) for x in ("de", "en", "zh"))
+    assert de[3].char_dup_ratio == zh[3].char_dup_ratio == pytest.approx(0.1) and en[3].char_dup_ratio == 0.01
+    assert de[1].dup_para_frac == 0 and en[1].dup_para_frac == pytest.approx(0.3)
+    assert zh[3].line_punct_thr == pytest.approx(0.106) and de[3].short_line_thr > 1 >= en[3].short_line_thr
     with pytest.raises(Exception, match="unknown rule set"):
         HeuristicStage.from_dict({"languages": {"zh": {"gopher": {}}}}).rule_sets("zh")
 
