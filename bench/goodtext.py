@@ -102,6 +102,34 @@ def web_expected(corpus: Path, cache: Path, limit: int = 0) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
+def web_pages_check(corpus: Path, cache: Path) -> dict[str, Any]:
+    """All extracted web pages through the default ``curate filter`` chain: pages dropped (by reason) and, on
+    the kept pages, the share of ``expected_with`` snippets found in the extracted and in the cleaned text."""
+    web_expected(corpus, cache, limit=1)  # runs the extraction once
+    extracted = pq.read_table(cache / "web_extracted.parquet").to_pylist()
+    expected = {json.loads(x)["url"]: json.loads(x)["expected_with"]
+                for x in (corpus / "web" / "pages.jsonl").open(encoding="utf-8")}
+    rows = [{k: r[k] for k in ("id", "source", "kind", "url", "text")} for r in extracted]
+    table: pa.Table = docs_table(rows)
+    reasons: Counter = Counter()
+    work = cache / "web_pages_check"
+    work.mkdir(exist_ok=True)
+    for name, cfg in filter_specs(None):
+        res = run_stage(name, cfg, table, work)
+        reasons.update(res.dropped.column("reason").to_pylist() + res.errors.column("reason").to_pylist())
+        table = res.kept
+    before = {r["id"]: r["text"] or "" for r in rows}
+    found = [0, 0, 0]
+    for did, url, text in zip(table["id"].to_pylist(), table["url"].to_pylist(), table["text"].to_pylist()):
+        for snippet in expected.get(url, []):
+            found[0] += 1
+            found[1] += snippet in before[did]
+            found[2] += snippet in text
+    return {"pages": len(rows), "dropped": sum(reasons.values()), "reasons": dict(reasons.most_common()),
+            "snippets": found[0], "in_extracted": round(found[1] / max(1, found[0]), 4),
+            "in_cleaned": round(found[2] / max(1, found[0]), 4)}
+
+
 def filter_specs(recipe: str | None) -> list[tuple[str, dict]]:
     """The filter stages of ``curate filter`` (None) or of a bundled recipe, in order."""
     from curate.filters.run import _stage_specs
@@ -151,12 +179,17 @@ def measure(limit: int = 0, cache: Path | None = None, web: bool = True,
 def main(argv: list[str]) -> None:
     limit = int(next((a.split("=", 1)[1] for a in argv if a.startswith("--limit=")), "0"))
     cache = next((Path(a.split("=", 1)[1]) for a in argv if a.startswith("--cache=")), None)
-    if cache:
+    with tempfile.TemporaryDirectory() as d:
+        cache = cache or Path(d)
         cache.mkdir(parents=True, exist_ok=True)
-    res = measure(limit, cache)
+        res = measure(limit, cache)
+        w = web_pages_check(corpus_dir(), cache)
     print(f"{'chain corpus':24} {'docs':>6} {'kept':>6} {'share':>6}  false drops per rule")
     for key, r in res.items():
         drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items()) or "-"
         print(f"{key:24} {r['docs']:>6} {r['kept']:>6} {r['share']:>6.3f}  {drops}")
+    print(f"web pages after extract + filter: {w['dropped']} of {w['pages']} dropped "
+          f"({', '.join(f'{k} {v}' for k, v in w['reasons'].items())}); expected_with snippets on the kept "
+          f"pages: {w['in_extracted']:.3f} in the extracted text, {w['in_cleaned']:.3f} after cleaning")
     if "--json" in argv:
-        print(json.dumps(res, ensure_ascii=False, indent=1))
+        print(json.dumps({"corpora": res, "web_pages": w}, ensure_ascii=False, indent=1))

@@ -3,7 +3,7 @@
 Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_<rule>``):
 - ``spam``: a line with >= ``spam_min_hits`` distinct spam markers (crypto, porn, gambling, pharma terms in
   en/zh/ja/ko, ``filters/resources/lexicon.yaml``), so an article that mentions Bitcoin once stays; a line
-  ending a sentence needs one marker per ``spam_prose_words`` words (prose names a topic's terms in passing);
+  ending a sentence needs a marker per ``spam_prose_width`` columns (prose names a topic's terms in passing);
 - ``spam_block``: among consecutive lines that do not end a sentence, the span from the first to the last
   line with a spam marker when >= ``spam_block_min_lines`` lines carry one and they are >=
   ``spam_block_min_share`` of it (pasted crypto-news or porn-site headline blocks);
@@ -84,7 +84,7 @@ class LineCleanStage(Stage):
         seo_signatures: list[str] | None = None
         boilerplate_patterns: dict[str, list[str]] | None = None  # language -> regexes; None: the lexicon's
         spam_min_hits: int = field(default=2, metadata=bounds(ge=1))
-        spam_prose_words: int = field(default=15, metadata=bounds(ge=1))
+        spam_prose_width: int = field(default=120, metadata=bounds(ge=1))
         spam_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # 0: off
         spam_block_min_share: float = field(default=0.6, metadata=bounds(ge=0, le=1))
         boilerplate_max_words: int = 12
@@ -129,8 +129,8 @@ class LineCleanStage(Stage):
                 spam.update(r.lex.matcher.regex_hits(low, r.families))
         marks = len(set().union(*spam.values())) if spam else 0
         # a paragraph of prose names a topic's terms in passing (a market report on Bitcoin and Ether):
-        # it is spam only when the markers are dense (one per ``spam_prose_words`` words)
-        if marks >= c.spam_min_hits and (not ends_sentence(line) or marks * c.spam_prose_words >= len(words(line))):
+        # it is spam only when the markers are dense (one per ``spam_prose_width`` columns)
+        if marks >= c.spam_min_hits and (not ends_sentence(line) or self._dense(spam, line)):
             return "spam"
         if any(p in low for p in r.policy):
             return "c4"
@@ -235,14 +235,24 @@ class LineCleanStage(Stage):
                     seen.add(s)
         removed = [(v, s) for v, s in zip(verdict, lines) if v is not None]
         # each kept line's spam families, and whether it reads as a keyword/title line (or names two markers):
-        # an article about a spam topic writes sentences about it (a news page on a sex-game ransomware)
+        # an article about a spam topic writes sentences about it (a news page on a sex-game ransomware); a
+        # line counts only where its markers are dense (a paragraph of a novel may say "the fair sex")
         kept_spam = [(sp, bool(sp) and (not ends_sentence(s) or len(set().union(*sp.values())) >= 2))
-                     for sp, s, v in zip(spam, lines, verdict) if v is None]
+                     for sp, s, v in ((self._dense(sp, s), s, v) for sp, s, v in zip(spam, lines, verdict))
+                     if v is None]
         if not removed:
             return text, removed, kept_spam
         gone = {i for g, v in zip(groups, verdict) if v is not None for i in g}
         kept = "\n".join(s for i, s in enumerate(raw) if i not in gone)
         return re.sub(r"\n{3,}", "\n\n", kept).strip("\n"), removed, kept_spam
+
+    def _dense(self, spam: dict[str, set[str]], line: str) -> dict[str, set[str]]:
+        """``spam`` when the line has a distinct marker per ``spam_prose_width`` display columns (a CJK
+        character counts two), else none."""
+        if not spam:
+            return spam
+        marks = len(set().union(*spam.values()))
+        return spam if marks * self.config.spam_prose_width >= display_width(line) else {}
 
     def page_spam(self, text: str, kept_spam: list[tuple[dict[str, set[str]], bool]], rules: _Rules) -> str | None:
         """``spam:seo`` for a gambling-SEO signature anywhere in the page; ``spam:<family>`` when, of the kept
