@@ -52,6 +52,7 @@ C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", 
              "javascript"]
 _NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
+_POINTERS = set("☞☛▶▷►▸◀◆◇◈※★☆➤➔→⇒")
 
 
 def _merge(hits: list[dict[str, set[str]]]) -> dict[str, set[str]]:
@@ -154,6 +155,8 @@ class LineCleanStage(Stage):
         """A header/footer-like line: few words and no sentence end (a trailing ellipsis is UI text).
         Bulleted lines are content lists (an article's closing summary), and lines starting with a number
         are quantities or numbered items (an ingredient list, a ranking), not navigation."""
+        if line[:1] in _POINTERS:  # ☞ ▶ ◆ ※: a teaser or ad link, whatever its last character
+            return True
         if line.startswith(("- ", "• ", "* ")) or line[:1].isdigit():
             return False
         ends = line.endswith(TERMINAL_PUNCT) and not line.endswith(("...", "…"))

@@ -31,9 +31,10 @@ def test_removes_real_nav_blocks_inserted_into_documents(corpus):
                 inserted += 1
                 removed += s in gone
     assert inserted > 300
-    # measured 0.74 (0.76 when hard-wrapped paragraphs were judged line by line: a wrapped article's region
-    # now starts at its first paragraph and the 7-line headline window above it keeps a share bar)
-    assert removed / inserted > 0.73
+    # measured 0.77 (0.76 before hard-wrapped paragraphs were judged whole and long link-list runs opened the
+    # layout rule; a wrapped article's region starts at its first paragraph, whose headline window may keep a
+    # share bar above it)
+    assert removed / inserted > 0.75
 
 
 def test_keeps_real_article_lines(corpus):
