@@ -21,6 +21,9 @@ Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_
   same site (host) in the input (a ``fit`` pass, CCNet-style; ``filters.site_repeats``): templates;
 - ``layout``: lines outside the article regions that ``filters.layout`` finds (runs of short lines
   without a sentence end, repeated lines, date-only lines: navigation, related lists, comments, footers);
+- ``headline_block``: a run of >= ``headline_block_min_lines`` headline-shaped lines (20-100 columns, no full
+  stop or clause mark, no bullet or number) with their date lines, half of them dated or with a spam marker:
+  a portal or news headline list pasted into an article (language-neutral: no word list needed);
 - ``edge_block``: on pages the layout rule leaves whole, a run of >= ``edge_block_min_lines`` short lines
   (<= ``edge_line_max_words`` words) without terminal punctuation at the very start or end of the document:
   headers, link-list footers left by a main-content extractor.
@@ -42,7 +45,7 @@ import pyarrow as pa
 
 from curate.stage import FitContext, Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
-from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, reads_as_prose
+from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose
 from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
 from curate.filters.site_repeats import fit_site_repeats, host, line_hash
 from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, words, wrapped_paragraphs
@@ -52,6 +55,7 @@ C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", 
              "javascript"]
 _NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
+_PROSE_MARK = re.compile(r"[。．、，]|[.,;:：](?:\s|$)")  # a full stop or clause mark: a sentence, not a headline
 _POINTERS = set("☞☛▶▷►▸◀◆◇◈※★☆➤➔→⇒")
 
 
@@ -99,6 +103,10 @@ class LineCleanStage(Stage):
         layout: LayoutConfig = field(default_factory=LayoutConfig)
         edge_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # pages the layout rule leaves whole; 0: off
         edge_line_max_words: int = 10
+        # extracted text: a run of this many headline-shaped lines (a pasted portal or news list) goes; 0: off
+        headline_block_min_lines: int = field(default=5, metadata=bounds(ge=0))
+        headline_min_width: int = 20
+        headline_max_width: int = 100
         # fit: lines in >= this many pages of a site are chrome (0: off)
         site_repeat_min_docs: int = field(default=2, metadata=bounds(ge=0))
         site_repeat_partitions: int = field(default=8, metadata=bounds(ge=1))
@@ -180,6 +188,32 @@ class LineCleanStage(Stage):
                     verdict[j] = verdict[j] or "spam_block"
             run = []
 
+    def _headline_blocks(self, lines: list[str], verdict: list[str | None], spam: list[dict]) -> None:
+        """Mark pasted headline lists inside extracted text: runs of >= ``headline_block_min_lines`` consecutive
+        headline-shaped lines (``headline_min_width``..``headline_max_width`` columns, no sentence or clause
+        end, no bullet, number or list-intro colon), half of them with a date or a spam marker; an article's
+        subheadings stand between paragraphs."""
+        c = self.config
+
+        def headline(s: str) -> bool:  # a headline may end in ? or ! but holds no full stop or clause end
+            return c.headline_min_width <= display_width(s) <= c.headline_max_width and not _PROSE_MARK.search(s) \
+                and not s.startswith(("- ", "• ", "* ")) and not s[0].isdigit()
+
+        run: list[int] = []
+        for i, s in enumerate(lines + [""]):
+            if s and (verdict[i] is not None or headline(s) or is_date_line(s)):
+                run.append(i)
+                continue
+            heads = [j for j in run if verdict[j] is None and headline(lines[j])]
+            # headline lists carry dates or spam markers (in the line or on a line of its own); a list of an
+            # article's own points does not
+            marked = sum(bool(spam[j]) or is_date_line(lines[j], 60) for j in heads) + \
+                sum(verdict[j] is None and not headline(lines[j]) for j in run)
+            if len(heads) >= c.headline_block_min_lines and 2 * marked >= len(heads):
+                for j in run:
+                    verdict[j] = verdict[j] or "headline_block"
+            run = []
+
     def _edge_blocks(self, lines: list[str], verdict: list[str | None]) -> None:
         idx = list(range(len(lines)))
         for order in (idx, idx[::-1]):
@@ -227,6 +261,8 @@ class LineCleanStage(Stage):
                 verdict[i] = verdict[i] or "layout"
         if c.edge_block_min_lines and mask is None:  # extracted text: only its edges may hold chrome
             self._edge_blocks(lines, verdict)
+        if c.headline_block_min_lines:
+            self._headline_blocks(lines, verdict, spam)
         if c.repeated_lines and mask is not None:
             # on a raw page, after layout: the copy that survives is the article's (a headline, not its menu
             # copy); in extracted text repeats are content (code, list items) and the repetition rules judge them

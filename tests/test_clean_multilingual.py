@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -293,3 +294,22 @@ def test_site_repeats_found_by_a_fit_pass(corpus, tmp_path):
     gone = [s for r, s in sample if r == "site_repeat"]
     assert gone and sum(s in junk for s in gone) >= 0.95 * len(gone)
     assert LineCleanStage.from_dict({"site_repeat_min_docs": 0}).fit(None) is None
+
+
+@pytest.mark.parametrize("article", ["zh-cwt-cc92", "ko-newspaper4k-txt", "ja-fundus-nikkangendai-json"])
+def test_pasted_headline_list_inside_an_article(corpus, article):
+    """A real portal headline list (setn.com's related-news block: headlines with their date lines) pasted into
+    the middle of a real clean article, as scraped pages carry them, is removed; the article's lines stay."""
+    docs, labels = _cjk(corpus)
+    block = []
+    for x in labels["zh-hant-twnews-setn"]["lines"]:
+        if x["type"] == "related_links" and (block or x["text"].strip() == "相關新聞"):
+            block.append(x["text"].strip())
+        elif block:
+            break
+    assert len(block) >= 10 and sum(bool(re.search(r"\d{4}/\d\d/\d\d", s)) for s in block) >= 5
+    lines = docs[article]["text"].split("\n")
+    half = len(lines) // 2
+    removed = _removed(LineCleanStage(), "\n".join(lines[:half] + block + lines[half:]))
+    assert sum(s in removed for s in block) >= 0.9 * len(block), [s for s in block if s not in removed]
+    assert not [s for s in lines if s.strip() and s.strip() in removed]
