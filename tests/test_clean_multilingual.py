@@ -313,3 +313,26 @@ def test_pasted_headline_list_inside_an_article(corpus, article):
     removed = _removed(LineCleanStage(), "\n".join(lines[:half] + block + lines[half:]))
     assert sum(s in removed for s in block) >= 0.9 * len(block), [s for s in block if s not in removed]
     assert not [s for s in lines if s.strip() and s.strip() in removed]
+
+
+def test_eval_clean_cv_scores_each_origin_on_its_own(corpus, tmp_path):
+    """--cv: one fold per origin repository, each filtered as a run of its own; worst and mean per language."""
+    from curate.filters.eval_clean import cross_validate, cv_table
+
+    docs, labels = _cjk(corpus)
+    pick = [d for d in docs.values() if d["origin_repo"] in ("AndyTheFactory/newspaper4k", "Rio-Rf/Lab-CreateDataset",
+                                                              "adbar/trafilatura")]
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in pick))
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(labels[d["id"]], ensure_ascii=False) + "\n"
+                                                   for d in pick))
+    res = cross_validate(tmp_path / "labels.jsonl", tmp_path / "docs.jsonl")
+    assert sorted(res["folds"]) == ["AndyTheFactory/newspaper4k", "Rio-Rf/Lab-CreateDataset", "adbar/trafilatura"]
+    assert res["folds"]["Rio-Rf/Lab-CreateDataset"]["all"]["good_kept"] is None  # only bad pages there
+    for lang in ("all", "ja", "ko", "zh"):
+        for m in ("good_kept", "keep_lines_kept", "junk_lines_removed"):
+            w, a = res["worst"][lang][m], res["mean"][lang][m]
+            assert w is None or w <= a
+    assert res["mean"]["all"]["bad_dropped"] == 1.0  # the OSCAR spam pages
+    assert res["worst"]["zh"]["junk_lines_removed"] > 0.9  # he.xinhuanet's headline lists, on its own
+    text = cv_table(res)
+    assert "worst fold all" in text and "mean fold ko" in text
