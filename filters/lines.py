@@ -103,7 +103,7 @@ class LineCleanStage(Stage):
         layout: LayoutConfig = field(default_factory=LayoutConfig)
         edge_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # pages the layout rule leaves whole; 0: off
         edge_line_max_words: int = 10
-        # extracted text: a run of this many headline-shaped lines (a pasted portal or news list) goes; 0: off
+        # a run of this many dated headline-shaped lines (a pasted portal or news list) goes; 0: off
         headline_block_min_lines: int = field(default=5, metadata=bounds(ge=0))
         headline_min_width: int = 20
         headline_max_width: int = 100
@@ -189,26 +189,32 @@ class LineCleanStage(Stage):
             run = []
 
     def _headline_blocks(self, lines: list[str], verdict: list[str | None], spam: list[dict]) -> None:
-        """Mark pasted headline lists inside extracted text: runs of >= ``headline_block_min_lines`` consecutive
-        headline-shaped lines (``headline_min_width``..``headline_max_width`` columns, no sentence or clause
-        end, no bullet, number or list-intro colon), half of them with a date or a spam marker; an article's
-        subheadings stand between paragraphs."""
+        """Mark pasted headline lists: runs of >= ``headline_block_min_lines`` headline-shaped lines
+        (``headline_min_width``..``headline_max_width`` columns, no full stop or clause mark, no bullet or
+        number) with the date lines and removed lines between them, when half of the headlines carry a date or
+        a spam marker or stand beside a date line; an article's subheadings stand between paragraphs."""
         c = self.config
 
-        def headline(s: str) -> bool:  # a headline may end in ? or ! but holds no full stop or clause end
-            return c.headline_min_width <= display_width(s) <= c.headline_max_width and not _PROSE_MARK.search(s) \
-                and not s.startswith(("- ", "• ", "* ")) and not s[0].isdigit()
+        def kind(s: str) -> str:
+            """'h' a headline-shaped line (may end in ? or !, holds no full stop or clause mark), 'd' a date
+            line, '' anything else."""
+            w = display_width(s)
+            if c.headline_min_width <= w <= c.headline_max_width and not _PROSE_MARK.search(s) \
+                    and not s.startswith(("- ", "• ", "* ")) and not s[0].isdigit():
+                return "h"
+            return "d" if w <= c.headline_max_width and is_date_line(s) else ""
 
+        kinds = [kind(s) if v is None else "" for s, v in zip(lines, verdict)]
         run: list[int] = []
-        for i, s in enumerate(lines + [""]):
-            if s and (verdict[i] is not None or headline(s) or is_date_line(s)):
+        for i in range(len(lines) + 1):
+            if i < len(lines) and (verdict[i] is not None or kinds[i]):
                 run.append(i)
                 continue
-            heads = [j for j in run if verdict[j] is None and headline(lines[j])]
+            heads = [j for j in run if kinds[j] == "h"]
             # headline lists carry dates or spam markers (in the line or on a line of its own); a list of an
             # article's own points does not
             marked = sum(bool(spam[j]) or is_date_line(lines[j], 60) for j in heads) + \
-                sum(verdict[j] is None and not headline(lines[j]) for j in run)
+                sum(kinds[j] == "d" for j in run)
             if len(heads) >= c.headline_block_min_lines and 2 * marked >= len(heads):
                 for j in run:
                     verdict[j] = verdict[j] or "headline_block"
