@@ -20,13 +20,13 @@ import pyarrow as pa
 
 from curate.stage import Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
-from curate.filters.rules import (C4Rules, FineWebRules, GopherQuality, GopherRepetition, check_c4, check_fineweb,
-                           check_gopher_quality, check_gopher_repetition)
+from curate.filters.rules import (C4Rules, Fail, FineWebRules, GopherQuality, GopherRepetition, check_c4,
+                                  check_fineweb, check_gopher_quality, check_gopher_repetition)
 from curate.filters.text import reflow, words
 
 
 def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetition: GopherRepetition,
-             c4: C4Rules, fineweb: FineWebRules) -> str | None:
+             c4: C4Rules, fineweb: FineWebRules) -> Fail | None:
     """The first failing rule's reason, or None when the document passes every enabled rule set. The rules
     read the text reflowed (``text.reflow``): a hard-wrapped paragraph is one line for the per-line ratios."""
     text = reflow(text)
@@ -101,6 +101,10 @@ class HeuristicStage(Stage):
             lang = str(meta.get("lang") or "")
             if lang not in per_lang:
                 per_lang[lang] = self.rule_sets(lang)
-            return Verdict(evaluate(text, lang, *per_lang[lang]))
+            fail = evaluate(text, lang, *per_lang[lang])
+            if fail is None:
+                return Verdict()
+            # explainable: the rule, the value measured on the reflowed, cleaned text and its threshold
+            return Verdict(str(fail), {"drop_value": fail.value, "drop_threshold": fail.threshold})
 
         return run_docs(batch, self.name, decide)

@@ -130,92 +130,106 @@ def _dup_ngram_chars(ws: list[str], n: int) -> int:
     return chars
 
 
-def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) -> str | None:
+class Fail(str):
+    """A failing rule's reason (``family:rule``, compares as that string) with the measured ``value`` and the
+    ``threshold`` it crossed, recorded on the dropped document."""
+
+    value: float
+    threshold: float
+
+    def __new__(cls, reason: str, value: float, threshold: float) -> "Fail":
+        out = super().__new__(cls, reason)
+        out.value, out.threshold = round(float(value), 4), float(threshold)
+        return out
+
+
+def _above(reason: str, value: float, limit: float) -> Fail | None:
+    return Fail(reason, value, limit) if value > limit else None
+
+
+def _below(reason: str, value: float, limit: float) -> Fail | None:
+    return Fail(reason, value, limit) if value < limit else None
+
+
+def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) -> Fail | None:
     n = len(ws)
-    if n < c.min_doc_words:
-        return "gopher:too_few_words"
-    if n > c.max_doc_words:
-        return "gopher:too_many_words"
+    if f := _below("gopher:too_few_words", n, c.min_doc_words) or _above("gopher:too_many_words", n, c.max_doc_words):
+        return f
     latin = [w for w in ws if not is_cjk_word(w)]
     if len(latin) >= max(1, n // 2):  # mostly-CJK text: character tokens have no comparable length
         mean = sum(map(len, latin)) / len(latin)
-        if mean < c.min_avg_word_length:
-            return "gopher:mean_word_length_low"
-        if mean > c.max_avg_word_length:
-            return "gopher:mean_word_length_high"
-    if text.count("#") / n > c.max_symbol_word_ratio:
-        return "gopher:hash_ratio"
-    if (text.count("...") + text.count("…")) / n > c.max_symbol_word_ratio:
-        return "gopher:ellipsis_ratio"
+        if f := _below("gopher:mean_word_length_low", mean, c.min_avg_word_length) or \
+                _above("gopher:mean_word_length_high", mean, c.max_avg_word_length):
+            return f
+    if f := _above("gopher:hash_ratio", text.count("#") / n, c.max_symbol_word_ratio) or \
+            _above("gopher:ellipsis_ratio", (text.count("...") + text.count("…")) / n, c.max_symbol_word_ratio):
+        return f
     ls = lines(text)
     if ls:
-        if sum(s.startswith(("•", "-", "*", "·")) for s in ls) / len(ls) > c.max_bullet_lines_ratio:
-            return "gopher:bullet_lines"
-        if sum(s.endswith(("...", "…")) for s in ls) / len(ls) > c.max_ellipsis_lines_ratio:
-            return "gopher:ellipsis_lines"
-    if sum(any(ch.isalpha() for ch in w) for w in ws) / n < c.min_alpha_words_ratio:
-        return "gopher:alpha_words"
+        bullets = sum(s.startswith(("•", "-", "*", "·")) for s in ls) / len(ls)
+        ellipses = sum(s.endswith(("...", "…")) for s in ls) / len(ls)
+        if f := _above("gopher:bullet_lines", bullets, c.max_bullet_lines_ratio) or \
+                _above("gopher:ellipsis_lines", ellipses, c.max_ellipsis_lines_ratio):
+            return f
+    if f := _below("gopher:alpha_words", sum(any(ch.isalpha() for ch in w) for w in ws) / n, c.min_alpha_words_ratio):
+        return f
     stop = c.stop_words.get(lang)
     if stop and c.min_stop_words:
         stop_set = set(stop)
-        if sum(w.lower() in stop_set for w in ws) < c.min_stop_words:
-            return "gopher:stop_words"
+        return _below("gopher:stop_words", sum(w.lower() in stop_set for w in ws), c.min_stop_words)
     return None
 
 
-def check_gopher_repetition(text: str, ws: list[str], c: GopherRepetition) -> str | None:
+def check_gopher_repetition(text: str, ws: list[str], c: GopherRepetition) -> Fail | None:
     total = len(text) or 1
     k = c.cjk_ngram_scale if cjk_fraction(text) > 0.5 else 1
     paras = paragraphs(text)
     if paras and (c.dup_para_frac or c.dup_para_char_frac):  # a 0 threshold turns a rule off (as in datatrove)
         n, chars = _duplicates(paras)
-        if c.dup_para_frac and n / len(paras) > c.dup_para_frac:
-            return "gopher_rep:dup_para_frac"
-        if c.dup_para_char_frac and chars / total > c.dup_para_char_frac:
-            return "gopher_rep:dup_para_char_frac"
+        if f := (c.dup_para_frac and _above("gopher_rep:dup_para_frac", n / len(paras), c.dup_para_frac)) or \
+                (c.dup_para_char_frac and _above("gopher_rep:dup_para_char_frac", chars / total, c.dup_para_char_frac)):
+            return f
     ls = lines(text)
     if ls and (c.dup_line_frac or c.dup_line_char_frac):
         n, chars = _duplicates(ls)
-        if c.dup_line_frac and n / len(ls) > c.dup_line_frac:
-            return "gopher_rep:dup_line_frac"
-        if c.dup_line_char_frac and chars / total > c.dup_line_char_frac:
-            return "gopher_rep:dup_line_char_frac"
+        if f := (c.dup_line_frac and _above("gopher_rep:dup_line_frac", n / len(ls), c.dup_line_frac)) or \
+                (c.dup_line_char_frac and _above("gopher_rep:dup_line_char_frac", chars / total, c.dup_line_char_frac)):
+            return f
     for n, frac in sorted(c.top_ngrams.items()):
-        if _top_ngram_chars(ws, n * k) / total > frac:
-            return f"gopher_rep:top_{n}gram"
+        if f := _above(f"gopher_rep:top_{n}gram", _top_ngram_chars(ws, n * k) / total, frac):
+            return f
     for n, frac in sorted(c.dup_ngrams.items()):
-        if _dup_ngram_chars(ws, n * k) / total > frac:
-            return f"gopher_rep:dup_{n}gram"
+        if f := _above(f"gopher_rep:dup_{n}gram", _dup_ngram_chars(ws, n * k) / total, frac):
+            return f
     return None
 
 
-
-def check_c4(text: str, c: C4Rules) -> str | None:
+def check_c4(text: str, c: C4Rules) -> Fail | None:
     low = text.lower()
     if c.lorem_ipsum and "lorem ipsum" in low:
-        return "c4:lorem_ipsum"
+        return Fail("c4:lorem_ipsum", low.count("lorem ipsum"), 0)
     if c.curly_bracket and "{" in text:
-        return "c4:curly_bracket"
+        return Fail("c4:curly_bracket", text.count("{"), 0)
     if c.min_sentences and counts_sentences(text):
         good = [s for s in lines(text) if s.endswith(TERMINAL_PUNCT) and len(words(s)) >= c.min_words_per_line
                 and "javascript" not in s.lower()]
-        if count_sentences("\n".join(good)) < c.min_sentences:
-            return "c4:too_few_sentences"
+        return _below("c4:too_few_sentences", count_sentences("\n".join(good)), c.min_sentences)
     return None
 
 
-def check_fineweb(text: str, ws: list[str], c: FineWebRules) -> str | None:
+def check_fineweb(text: str, ws: list[str], c: FineWebRules) -> Fail | None:
     ls = lines(text)
     if not ls:
-        return "fineweb:empty"
+        return Fail("fineweb:empty", 0, 1)
     table = table_rows(ls, None, c.table_min_rows, c.short_line_length)
     prose = [s for s, cell in zip(ls, table) if not cell] or ls
-    if sum(s.endswith(TERMINAL_PUNCT) for s in prose) / len(prose) <= c.line_punct_thr:
-        return "fineweb:line_punct_ratio"
-    if sum(display_width(s) <= c.short_line_length for s in prose) / len(prose) >= c.short_line_thr:
-        return "fineweb:short_line_ratio"
-    if _duplicates(ls)[1] / max(1, len(text.replace("\n", ""))) >= c.char_dup_ratio:
-        return "fineweb:char_dup_ratio"
-    if ws and text.count("\n") / len(ws) > c.new_line_ratio:
-        return "fineweb:list_ratio"
-    return None
+    punct = sum(s.endswith(TERMINAL_PUNCT) for s in prose) / len(prose)
+    if punct <= c.line_punct_thr:
+        return Fail("fineweb:line_punct_ratio", punct, c.line_punct_thr)
+    short = sum(display_width(s) <= c.short_line_length for s in prose) / len(prose)
+    if short >= c.short_line_thr:
+        return Fail("fineweb:short_line_ratio", short, c.short_line_thr)
+    dup = _duplicates(ls)[1] / max(1, len(text.replace("\n", "")))
+    if dup >= c.char_dup_ratio:
+        return Fail("fineweb:char_dup_ratio", dup, c.char_dup_ratio)
+    return _above("fineweb:list_ratio", text.count("\n") / len(ws), c.new_line_ratio) if ws else None

@@ -77,3 +77,22 @@ def test_config_from_recipe_keys_and_bad_rows(corpus):
                                                                      "text": "\x00\ufffd"}]
     res = stage.apply(table(rows), None)
     assert res.dropped.num_rows == 2 and res.errors.num_rows == 0
+
+
+def test_dropped_documents_carry_rule_value_and_threshold(corpus):
+    """Every verdict is explainable: the drop reason, the value measured and the threshold it crossed."""
+    import json
+
+    docs = [d for d in dedup_docs(corpus) if d["kind"] == "web"]
+    res = HeuristicStage().apply(table(docs), None)
+    assert res.dropped.num_rows > 0
+    for reason, meta in zip(res.dropped["reason"].to_pylist(), res.dropped["meta"].to_pylist()):
+        m = json.loads(meta)
+        v, t = m["drop_value"], m["drop_threshold"]
+        assert isinstance(v, float) and isinstance(t, float)
+        if reason in ("gopher:too_few_words", "gopher:alpha_words", "gopher:stop_words"):
+            assert v < t, (reason, v, t)
+        elif reason != "fineweb:line_punct_ratio":
+            assert v >= t, (reason, v, t)
+    kept = [json.loads(m) for m in res.kept["meta"].to_pylist()]
+    assert not any("drop_value" in m for m in kept)
