@@ -1,10 +1,11 @@
 """Heuristic document filters: Gopher quality, Gopher repetition, C4 and FineWeb rules.
 
-Rules run in that order and the first failing rule is the drop reason (``gopher:too_few_words``,
-``gopher_rep:top_2gram``, ``c4:curly_bracket``, ``fineweb:line_punct_ratio``...). Thresholds and their
-sources are in ``filters.rules``. ``meta.lang`` (from ``langid``) picks the per-language overrides of
-``languages`` (default: ``filters/resources/heuristics_lang.yaml``, FineWeb-2's zh/ja/ko thresholds; every other
-language keeps the published English defaults) and the stop-word list.
+Rules run in that order on the text reflowed into paragraphs (``text.reflow``), and the first failing rule is
+the drop reason (``gopher:too_few_words``, ``gopher_rep:top_2gram``, ``fineweb:line_punct_ratio``...), with the
+measured value and threshold in ``meta.drop_value`` / ``meta.drop_threshold``. Thresholds and their sources
+are in ``filters.rules``. ``meta.lang`` (from ``langid``) picks the overrides of ``languages`` (default:
+``filters/resources/heuristics_lang.yaml``): English keeps the published English values, every other language
+gets the ``"*"`` row (FineWeb-2's pipeline) and then its own row (FineWeb-2's zh/ja/ko thresholds).
 """
 from __future__ import annotations
 

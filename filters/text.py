@@ -3,7 +3,8 @@
 Whitespace tokenization turns a Chinese or Japanese sentence into one "word", so word-count and
 word-length rules would drop every such page. ``words`` splits Han, Hiragana and Katakana runs into
 single characters (the unit CJK word segmenters start from) and keeps Hangul eojeol (Korean separates
-words with spaces). ``is_cjk_word`` lets length-based rules skip those tokens.
+words with spaces). ``is_cjk_word`` lets length-based rules skip those tokens. ``wrapped_paragraphs`` /
+``reflow`` find the paragraphs of hard-wrapped text, so per-line rules judge paragraphs, not the wrap.
 """
 from __future__ import annotations
 
