@@ -1,6 +1,7 @@
 """Document-level quality rules with their published default thresholds.
 
-Each ``check_*`` returns None (pass) or a reason ``family:rule``. Defaults are those of datatrove
+Each ``check_*`` returns None (pass) or a ``Fail``: the reason ``family:rule`` with the value and threshold.
+Defaults are those of datatrove
 (``src/datatrove/pipeline/filters/``), which reimplements the published rules:
 - ``gopher_quality_filter.py`` (Rae et al. 2021, Gopher, App. A): 50..100,000 words, mean word length
   3..10, symbol ('#', '...') to word ratio <= 0.1, <= 90% bullet lines, <= 30% lines ending in an
@@ -8,12 +9,14 @@ Each ``check_*`` returns None (pass) or a reason ``family:rule``. Defaults are t
 - ``gopher_repetition_filter.py``: duplicate line / paragraph fraction 0.3, their character
   fractions 0.2, top n-gram character fraction (2: 0.20, 3: 0.18, 4: 0.16), duplicated n-gram
   character fraction (5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10).
-- ``c4_filters.py`` (Raffel et al. 2020, C4): drop pages with "lorem ipsum" or a curly bracket, and
-  pages with fewer than 5 sentences in lines that end in terminal punctuation and have >= 3 words.
+- ``c4_filters.py`` (Raffel et al. 2020, C4): drop pages with "lorem ipsum" (on), or a curly bracket, or
+  fewer than 5 sentences in lines that end in terminal punctuation and have >= 3 words (both off by
+  default: FineWeb-2 applies no C4 rule, and they drop good prose; see the fields below).
 - ``fineweb_quality_filter.py`` (Penedo et al. 2024, FineWeb): fraction of lines ending in terminal
   punctuation > 0.12, fraction of lines <= 30 chars < 0.67, fraction of characters in duplicated
   lines < 0.01, newlines per word <= 0.3.
-  Our one change: the two line ratios skip the cells of a data table flattened to one cell per line
+  Our changes: every per-line ratio is computed on paragraphs (``text.reflow`` joins hard wraps); the two
+  line ratios skip the cells of a data table flattened to one cell per line
   (``layout.table_rows``), which end no sentence by nature (datatrove counts every line).
 
 CJK: words come from ``filters.text.words`` (one token per Han/Kana character), the mean word length
