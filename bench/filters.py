@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from bench._stages import run_stage
 from bench._timing import interleaved
 from curate.schema import docs_table
-from curate.stage import FitContext, Stage
+from curate.stage import FitContext
 from curate.filters.classifier import ft_line
 from curate.filters.fasttext_util import load_model
 from curate.filters.heuristics import HeuristicStage
@@ -22,7 +23,6 @@ from curate.filters.langid import LangIdStage, bundled_model_path
 from curate.filters.lines import LineCleanStage
 from curate.filters.quality import QualityStage
 from curate.filters.run import DEFAULT_STAGES
-from curate.registry import stage_class
 
 
 def _rate(fn, n: int, reps: int = 1) -> float:
@@ -39,14 +39,7 @@ def _default_chain(table, workdir: Path):
     """The default ``curate filter`` stages in order, each on the previous one's kept rows, with the fit
     pass of a stage that has one (on the rows it sees, written to Parquet as ``curate filter`` does)."""
     for name, cfg, _only in DEFAULT_STAGES:
-        stage = stage_class(name).from_dict(cfg)
-        state = None
-        if type(stage).fit is not Stage.fit:
-            part = workdir / f"{name}.parquet"
-            pq.write_table(table, part)
-            state = stage.fit(FitContext([part], workdir, 0, lambda fn, items: [fn(x) for x in items],
-                                         log=lambda s: None))
-        table = stage.apply(table, state).kept
+        table = run_stage(name, cfg, table, workdir).kept
     return table
 
 

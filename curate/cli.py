@@ -76,8 +76,16 @@ def cmd_filter(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_clean(a: argparse.Namespace) -> int:
-    from curate.filters.eval_clean import eval_clean, table
+    from curate.filters.eval_clean import cross_validate, cv_table, eval_clean, table
 
+    if a.cv:
+        if not a.input:
+            raise ValueError("eval-clean --cv needs --input (the documents, with the fold field)")
+        cv = cross_validate(a.labels, a.input, recipe_path=a.recipe, field=a.cv)
+        print(cv_table(cv))
+        if a.json:
+            _print(cv)
+        return 0
     rows: list = []
     res = eval_clean(a.labels, input_path=a.input, output_path=a.output, recipe_path=a.recipe, per_doc=rows)
     print(table(res["scores"]))
@@ -221,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="score this filter output (.parquet/.jsonl) instead of running the filters")
     p.add_argument("--recipe")
     p.add_argument("--per-doc", action="store_true", help="also print one line per document")
+    p.add_argument("--cv", nargs="?", const="origin_repo", metavar="FIELD",
+                   help="leave-one-source-out: filter and score each group of --input documents sharing FIELD "
+                        "(default origin_repo) on its own; print each fold, the worst fold and the mean")
     p.add_argument("--json", action="store_true", help="also print counts and the filter report as JSON")
     p.set_defaults(fn=cmd_eval_clean)
 

@@ -15,6 +15,7 @@ import json
 import re
 import tempfile
 from collections import defaultdict
+from statistics import mean
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,55 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
         kept, out_langs = read_output(Path(output_path))
     langs = {**out_langs, **langs}  # the input's language field first, else langid's meta.lang
     return {"scores": score(labels, kept, langs, per_doc), "filter": report}
+
+
+def _fold_rows(input_path: Path, field: str) -> dict[str, list[dict]]:
+    """The input's documents grouped by ``field`` (a document without it is its own fold ``?``), in order."""
+    folds: dict[str, list[dict]] = defaultdict(list)
+    for rec in read_jsonl(input_path, skip_bad=True):
+        folds[str(rec.get(field) or "?")].append(rec)
+    return dict(folds)
+
+
+def cross_validate(labels_path: str | Path, input_path: str | Path, recipe_path: str | Path | None = None,
+                   field: str = "origin_repo") -> dict[str, Any]:
+    """Leave-one-source-out: the documents of each ``field`` value (an origin repository or site) are filtered
+    as a run of their own, as unseen data would be (a stage's ``fit`` pass sees only that fold; no threshold is
+    fitted to labels: they are set by hand, so every fold is a held-out fold) and scored alone. Returns
+    ``{"folds": {name: scores}, "worst": {lang: {metric: value}}, "mean": ...}``: per language, the worst
+    fold's and the mean fold's value of each metric, over the folds that have documents for it."""
+    for what, p in (("labels", labels_path), ("input", input_path)):
+        if not Path(p).is_file():
+            raise FileNotFoundError(f"eval-clean: no {what} file at {p}")
+    labels = {r["id"]: r for r in read_labels(Path(labels_path))}
+    folds = {}
+    with tempfile.TemporaryDirectory() as d:
+        for name, rows in sorted(_fold_rows(Path(input_path), field).items()):
+            path = Path(d) / f"fold{len(folds)}.jsonl"
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+            lab = Path(d) / f"labels{len(folds)}.jsonl"
+            lab.write_text("".join(json.dumps(labels[r["id"]], ensure_ascii=False) + "\n" for r in rows
+                                   if r.get("id") in labels), encoding="utf-8")
+            folds[name] = eval_clean(lab, input_path=path, recipe_path=recipe_path)["scores"]
+    worst: dict[str, dict[str, float | None]] = {}
+    avg: dict[str, dict[str, float | None]] = {}
+    langs = sorted({lang for f in folds.values() for lang in f}, key=lambda k: (k == "all", k))
+    for lang in langs:
+        vals = {m: [f[lang][m] for f in folds.values() if lang in f and f[lang][m] is not None] for m in METRICS}
+        worst[lang] = {m: min(v) if v else None for m, v in vals.items()}
+        avg[lang] = {m: round(mean(v), 4) if v else None for m, v in vals.items()}
+    return {"folds": folds, "worst": worst, "mean": avg}
+
+
+def cv_table(res: dict[str, Any]) -> str:
+    """Per fold its ``all`` row, then per language the worst fold and the mean over folds."""
+    def cells(r: dict) -> str:
+        return " ".join(f"{'-' if r.get(m) is None else format(r[m], '.3f'):>18}" for m in METRICS)
+
+    rows = [f"{'fold':34} {'docs':>5} " + " ".join(f"{m:>18}" for m in METRICS)]
+    for name, f in res["folds"].items():
+        rows.append(f"{name[:34]:34} {f['all']['docs']:>5} {cells(f['all'])}")
+    for what in ("worst", "mean"):
+        for lang, r in res[what].items():
+            rows.append(f"{what + ' fold ' + lang:34} {'':>5} {cells(r)}")
+    return "\n".join(rows)

@@ -1,10 +1,11 @@
 """Heuristic document filters: Gopher quality, Gopher repetition, C4 and FineWeb rules.
 
-Rules run in that order and the first failing rule is the drop reason (``gopher:too_few_words``,
-``gopher_rep:top_2gram``, ``c4:curly_bracket``, ``fineweb:line_punct_ratio``...). Thresholds and their
-sources are in ``filters.rules``. ``meta.lang`` (from ``langid``) picks the per-language overrides of
-``languages`` (default: ``filters/resources/heuristics_lang.yaml``, FineWeb-2's zh/ja/ko thresholds; every other
-language keeps the published English defaults) and the stop-word list.
+Rules run in that order on the text reflowed into paragraphs (``text.reflow``), and the first failing rule is
+the drop reason (``gopher:too_few_words``, ``gopher_rep:top_2gram``, ``fineweb:line_punct_ratio``...), with the
+measured value and threshold in ``meta.drop_value`` / ``meta.drop_threshold``. Thresholds and their sources
+are in ``filters.rules``. ``meta.lang`` (from ``langid``) picks the overrides of ``languages`` (default:
+``filters/resources/heuristics_lang.yaml``): English keeps the published English values, every other language
+gets the ``"*"`` row (FineWeb-2's pipeline) and then its own row (FineWeb-2's zh/ja/ko thresholds).
 """
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ import pyarrow as pa
 
 from curate.stage import Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
-from curate.filters.rules import (C4Rules, FineWebRules, GopherQuality, GopherRepetition, check_c4, check_fineweb,
-                           check_gopher_quality, check_gopher_repetition)
-from curate.filters.text import words
+from curate.filters.rules import (C4Rules, Fail, FineWebRules, GopherQuality, GopherRepetition, check_c4,
+                                  check_fineweb, check_gopher_quality, check_gopher_repetition)
+from curate.filters.text import reflow, words
 
 
 def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetition: GopherRepetition,
-             c4: C4Rules, fineweb: FineWebRules) -> str | None:
-    """The first failing rule's reason, or None when the document passes every enabled rule set."""
+             c4: C4Rules, fineweb: FineWebRules) -> Fail | None:
+    """The first failing rule's reason, or None when the document passes every enabled rule set. The rules
+    read the text reflowed (``text.reflow``): a hard-wrapped paragraph is one line for the per-line ratios."""
+    text = reflow(text)
     ws = words(text)
     if gopher_quality.enabled and (r := check_gopher_quality(text, ws, lang, gopher_quality)):
         return r
@@ -42,6 +45,8 @@ def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetit
 
 LANGUAGES_FILE = Path(__file__).with_name("resources") / "heuristics_lang.yaml"
 RULE_SETS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
+BASE_LANGUAGE = "en"  # the language the published thresholds were set on
+ALL_OTHERS = "*"  # the languages table's entry for every other language
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,14 +77,21 @@ class HeuristicStage(Stage):
         languages: dict[str, dict[str, dict[str, Any]]] | None = None
 
     def rule_sets(self, lang: str) -> tuple:
-        """(gopher_quality, gopher_repetition, c4, fineweb) for documents in ``lang``."""
+        """(gopher_quality, gopher_repetition, c4, fineweb) for documents in ``lang``: the table's ``"*"``
+        entry for every language but English (``BASE_LANGUAGE``, whose published rules are the reference),
+        then the language's own entry."""
         c = self.config
         table = bundled_languages() if c.languages is None else c.languages
-        over = table.get(lang) or {}
-        unknown = sorted(set(over) - set(RULE_SETS))
-        if unknown:
-            raise ValueError(f"stages.heuristics.languages.{lang}: unknown rule set {unknown[0]!r}; "
-                             f"allowed: {', '.join(RULE_SETS)}")
+        layers = [table.get(ALL_OTHERS) or {}] if lang and lang != BASE_LANGUAGE else []
+        layers.append(table.get(lang) or {})
+        over: dict[str, dict] = {}
+        for layer in layers:
+            unknown = sorted(set(layer) - set(RULE_SETS))
+            if unknown:
+                raise ValueError(f"stages.heuristics.languages.{lang}: unknown rule set {unknown[0]!r}; "
+                                 f"allowed: {', '.join(RULE_SETS)}")
+            for k, v in layer.items():
+                over[k] = {**over.get(k, {}), **v}
         return tuple(_override(getattr(c, k), over[k], f"stages.heuristics.languages.{lang}.{k}") if k in over
                      else getattr(c, k) for k in RULE_SETS)
 
@@ -90,6 +102,10 @@ class HeuristicStage(Stage):
             lang = str(meta.get("lang") or "")
             if lang not in per_lang:
                 per_lang[lang] = self.rule_sets(lang)
-            return Verdict(evaluate(text, lang, *per_lang[lang]))
+            fail = evaluate(text, lang, *per_lang[lang])
+            if fail is None:
+                return Verdict()
+            # explainable: the rule, the value measured on the reflowed, cleaned text and its threshold
+            return Verdict(str(fail), {"drop_value": fail.value, "drop_threshold": fail.threshold})
 
         return run_docs(batch, self.name, decide)

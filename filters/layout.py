@@ -42,6 +42,9 @@ class LayoutConfig:
     # the layout rule applies to pages where >= this share of lines are chrome (removed by another rule,
     # repeated, date-only or list items): naive page text, not text a main-content extractor already cut
     min_chrome_share: float = 0.1
+    # runs of >= this many short non-prose lines (headline / link lists) count as chrome for that share too,
+    # in naive page text that repeats nothing (0: off); a main-content extractor leaves few such runs
+    link_run_min: int = field(default=16, metadata=bounds(ge=0))
     prose_min_width: int = 16  # a line ending a sentence scores its width from this width up
     plain_width_offset: int = 40  # a line without a sentence end scores width - this (so long lines count)
     plain_max_score: float = 5.0  # cap: a long line without a sentence end may be a headline in a list
@@ -216,6 +219,23 @@ def _head(lines: list[str], removed: list[bool], scores: list[float], start: int
     return out
 
 
+def _in_link_runs(lines: list[str], min_run: int, max_width: int = 40) -> int:
+    """Lines in runs of >= ``min_run`` consecutive short lines (<= ``max_width`` columns) that do not read as
+    prose, are no bullet items and start with no number (quantities, numbered steps): headline and link
+    lists, menus (0 when ``min_run`` is 0)."""
+    if not min_run:
+        return 0
+    n = run = 0
+    for s in lines + [""]:
+        if s and display_width(s) <= max_width and not reads_as_prose(s) and not s.startswith(_BULLETS) \
+                and not s[0].isdigit():
+            run += 1
+            continue
+        n += run if run >= min_run else 0
+        run = 0
+    return n
+
+
 def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list[bool] | None:
     """True for lines in an article region, in the head window before one, or prose outside them;
     None (cut nothing) when fewer than ``min_chrome_share`` of the lines are chrome: text a main-content
@@ -224,8 +244,9 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
         return None
     scores = line_scores(lines, removed, c)
     listed = _affix_runs(lines, c.list_min_run, c.list_affix_width)
-    chrome = sum(v <= -c.strong_penalty and not s.startswith(_BULLETS) for v, s in zip(scores, lines))
-    if chrome < c.min_chrome_share * len(lines):
+    strong = [v <= -c.strong_penalty and not s.startswith(_BULLETS) for v, s in zip(scores, lines)]
+    if sum(strong) < c.min_chrome_share * len(lines) and \
+            sum(strong) + _in_link_runs(lines, c.link_run_min) < c.min_chrome_share * len(lines):
         return None
     keep = [False] * len(lines)
     table = table_rows(lines, removed, c.table_min_rows, c.table_cell_width)

@@ -2,7 +2,8 @@
 
 Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_<rule>``):
 - ``spam``: a line with >= ``spam_min_hits`` distinct spam markers (crypto, porn, gambling, pharma terms in
-  en/zh/ja/ko, ``filters/resources/lexicon.yaml``), so an article that mentions Bitcoin once stays;
+  en/zh/ja/ko, ``filters/resources/lexicon.yaml``), so an article that mentions Bitcoin once stays; a line
+  ending a sentence needs a marker per ``spam_prose_width`` columns (prose names a topic's terms in passing);
 - ``spam_block``: among consecutive lines that do not end a sentence, the span from the first to the last
   line with a spam marker when >= ``spam_block_min_lines`` lines carry one and they are >=
   ``spam_block_min_share`` of it (pasted crypto-news or porn-site headline blocks);
@@ -20,6 +21,9 @@ Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_
   same site (host) in the input (a ``fit`` pass, CCNet-style; ``filters.site_repeats``): templates;
 - ``layout``: lines outside the article regions that ``filters.layout`` finds (runs of short lines
   without a sentence end, repeated lines, date-only lines: navigation, related lists, comments, footers);
+- ``headline_block``: a run of >= ``headline_block_min_lines`` headline-shaped lines (20-100 columns, no full
+  stop or clause mark, no bullet or number) with their date lines, half of them dated or with a spam marker:
+  a portal or news headline list pasted into an article (language-neutral: no word list needed);
 - ``edge_block``: on pages the layout rule leaves whole, a run of >= ``edge_block_min_lines`` short lines
   (<= ``edge_line_max_words`` words) without terminal punctuation at the very start or end of the document:
   headers, link-list footers left by a main-content extractor.
@@ -41,16 +45,28 @@ import pyarrow as pa
 
 from curate.stage import FitContext, Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
-from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, reads_as_prose
+from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose
 from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
 from curate.filters.site_repeats import fit_site_repeats, host, line_hash
-from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, words
+from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, words, wrapped_paragraphs
 from curate.recipe import PATH, bounds
 
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
              "javascript"]
 _NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
+_PROSE_MARK = re.compile(r"[。．、，]|[.,;:：](?:\s|$)")  # a full stop or clause mark: a sentence, not a headline
+_POINTERS = set("☞☛▶▷►▸◀◆◇◈※★☆➤➔→⇒")
+
+
+def _merge(hits: list[dict[str, set[str]]]) -> dict[str, set[str]]:
+    """Spam markers (family -> phrases) of the physical lines of one paragraph, chrome phrases left out."""
+    out: dict[str, set[str]] = {}
+    for h in hits:
+        for g, v in h.items():
+            if g != CHROME:
+                out[g] = out.get(g, set()) | v
+    return out
 
 
 @dataclass
@@ -73,6 +89,7 @@ class LineCleanStage(Stage):
         seo_signatures: list[str] | None = None
         boilerplate_patterns: dict[str, list[str]] | None = None  # language -> regexes; None: the lexicon's
         spam_min_hits: int = field(default=2, metadata=bounds(ge=1))
+        spam_prose_width: int = field(default=120, metadata=bounds(ge=1))
         spam_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # 0: off
         spam_block_min_share: float = field(default=0.6, metadata=bounds(ge=0, le=1))
         boilerplate_max_words: int = 12
@@ -86,6 +103,10 @@ class LineCleanStage(Stage):
         layout: LayoutConfig = field(default_factory=LayoutConfig)
         edge_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # pages the layout rule leaves whole; 0: off
         edge_line_max_words: int = 10
+        # a run of this many dated headline-shaped lines (a pasted portal or news list) goes; 0: off
+        headline_block_min_lines: int = field(default=5, metadata=bounds(ge=0))
+        headline_min_width: int = 20
+        headline_max_width: int = 100
         # fit: lines in >= this many pages of a site are chrome (0: off)
         site_repeat_min_docs: int = field(default=2, metadata=bounds(ge=0))
         site_repeat_partitions: int = field(default=8, metadata=bounds(ge=1))
@@ -115,7 +136,10 @@ class LineCleanStage(Stage):
             spam = {g: v for g, v in found.items() if g != CHROME}
             if r.spam_regex:
                 spam.update(r.lex.matcher.regex_hits(low, r.families))
-        if len(set().union(*spam.values()) if spam else ()) >= c.spam_min_hits:
+        marks = len(set().union(*spam.values())) if spam else 0
+        # a paragraph of prose names a topic's terms in passing (a market report on Bitcoin and Ether):
+        # it is spam only when the markers are dense (one per ``spam_prose_width`` columns)
+        if marks >= c.spam_min_hits and (not ends_sentence(line) or self._dense(spam, line)):
             return "spam"
         if any(p in low for p in r.policy):
             return "c4"
@@ -139,6 +163,8 @@ class LineCleanStage(Stage):
         """A header/footer-like line: few words and no sentence end (a trailing ellipsis is UI text).
         Bulleted lines are content lists (an article's closing summary), and lines starting with a number
         are quantities or numbered items (an ingredient list, a ranking), not navigation."""
+        if line[:1] in _POINTERS:  # ☞ ▶ ◆ ※: a teaser or ad link, whatever its last character
+            return True
         if line.startswith(("- ", "• ", "* ")) or line[:1].isdigit():
             return False
         ends = line.endswith(TERMINAL_PUNCT) and not line.endswith(("...", "…"))
@@ -160,6 +186,38 @@ class LineCleanStage(Stage):
                     len(marked) >= c.spam_block_min_share * (marked[-1] - marked[0] + 1):
                 for j in range(marked[0], marked[-1] + 1):
                     verdict[j] = verdict[j] or "spam_block"
+            run = []
+
+    def _headline_blocks(self, lines: list[str], verdict: list[str | None], spam: list[dict]) -> None:
+        """Mark pasted headline lists: runs of >= ``headline_block_min_lines`` headline-shaped lines
+        (``headline_min_width``..``headline_max_width`` columns, no full stop or clause mark, no bullet or
+        number) with the date lines and removed lines between them, when half of the headlines carry a date or
+        a spam marker or stand beside a date line; an article's subheadings stand between paragraphs."""
+        c = self.config
+
+        def kind(s: str) -> str:
+            """'h' a headline-shaped line (may end in ? or !, holds no full stop or clause mark), 'd' a date
+            line, '' anything else."""
+            w = display_width(s)
+            if c.headline_min_width <= w <= c.headline_max_width and not _PROSE_MARK.search(s) \
+                    and not s.startswith(("- ", "• ", "* ")) and not s[0].isdigit():
+                return "h"
+            return "d" if w <= c.headline_max_width and is_date_line(s) else ""
+
+        kinds = [kind(s) if v is None else "" for s, v in zip(lines, verdict)]
+        run: list[int] = []
+        for i in range(len(lines) + 1):
+            if i < len(lines) and (verdict[i] is not None or kinds[i]):
+                run.append(i)
+                continue
+            heads = [j for j in run if kinds[j] == "h"]
+            # headline lists carry dates or spam markers (in the line or on a line of its own); a list of an
+            # article's own points does not
+            marked = sum(bool(spam[j]) or is_date_line(lines[j], 60) for j in heads) + \
+                sum(kinds[j] == "d" for j in run)
+            if len(heads) >= c.headline_block_min_lines and 2 * marked >= len(heads):
+                for j in run:
+                    verdict[j] = verdict[j] or "headline_block"
             run = []
 
     def _edge_blocks(self, lines: list[str], verdict: list[str | None]) -> None:
@@ -186,11 +244,12 @@ class LineCleanStage(Stage):
         """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line."""
         c = self.config
         raw = text.split("\n")
-        content = [i for i, s in enumerate(raw) if s.strip()]
-        lines = [raw[i].strip() for i in content]
+        # the lines judged: paragraphs of hard-wrapped text (a wrap is no line of its own), else physical lines
+        groups = wrapped_paragraphs(raw) or [[i] for i, s in enumerate(raw) if s.strip()]
+        lines = [join_wrapped([raw[i] for i in g]) if len(g) > 1 else raw[g[0]].strip() for g in groups]
         found = rules.lex.matcher.hits(text.lower())
-        chrome = [CHROME in found.get(i, ()) for i in content]
-        spam = [{g: v for g, v in found.get(i, {}).items() if g != CHROME} for i in content]
+        chrome = [any(CHROME in found.get(i, ()) for i in g) for g in groups]
+        spam = [_merge([found.get(i, {}) for i in g]) for g in groups]
         if rules.spam_regex:  # spam markers that are regexes
             spam = [{**sp, **rules.lex.matcher.regex_hits(s.lower(), rules.families)} for s, sp in zip(lines, spam)]
         verdict: list[str | None] = [self.line_rule(s, rules, sp, ch) for s, sp, ch in zip(lines, spam, chrome)]
@@ -208,6 +267,8 @@ class LineCleanStage(Stage):
                 verdict[i] = verdict[i] or "layout"
         if c.edge_block_min_lines and mask is None:  # extracted text: only its edges may hold chrome
             self._edge_blocks(lines, verdict)
+        if c.headline_block_min_lines:
+            self._headline_blocks(lines, verdict, spam)
         if c.repeated_lines and mask is not None:
             # on a raw page, after layout: the copy that survives is the article's (a headline, not its menu
             # copy); in extracted text repeats are content (code, list items) and the repetition rules judge them
@@ -219,14 +280,24 @@ class LineCleanStage(Stage):
                     seen.add(s)
         removed = [(v, s) for v, s in zip(verdict, lines) if v is not None]
         # each kept line's spam families, and whether it reads as a keyword/title line (or names two markers):
-        # an article about a spam topic writes sentences about it (a news page on a sex-game ransomware)
+        # an article about a spam topic writes sentences about it (a news page on a sex-game ransomware); a
+        # line counts only where its markers are dense (a paragraph of a novel may say "the fair sex")
         kept_spam = [(sp, bool(sp) and (not ends_sentence(s) or len(set().union(*sp.values())) >= 2))
-                     for sp, s, v in zip(spam, lines, verdict) if v is None]
+                     for sp, s, v in ((self._dense(sp, s), s, v) for sp, s, v in zip(spam, lines, verdict))
+                     if v is None]
         if not removed:
             return text, removed, kept_spam
-        gone = {content[i] for i, v in enumerate(verdict) if v is not None}
+        gone = {i for g, v in zip(groups, verdict) if v is not None for i in g}
         kept = "\n".join(s for i, s in enumerate(raw) if i not in gone)
         return re.sub(r"\n{3,}", "\n\n", kept).strip("\n"), removed, kept_spam
+
+    def _dense(self, spam: dict[str, set[str]], line: str) -> dict[str, set[str]]:
+        """``spam`` when the line has a distinct marker per ``spam_prose_width`` display columns (a CJK
+        character counts two), else none."""
+        if not spam:
+            return spam
+        marks = len(set().union(*spam.values()))
+        return spam if marks * self.config.spam_prose_width >= display_width(line) else {}
 
     def page_spam(self, text: str, kept_spam: list[tuple[dict[str, set[str]], bool]], rules: _Rules) -> str | None:
         """``spam:seo`` for a gambling-SEO signature anywhere in the page; ``spam:<family>`` when, of the kept

@@ -1,6 +1,7 @@
 """Document-level quality rules with their published default thresholds.
 
-Each ``check_*`` returns None (pass) or a reason ``family:rule``. Defaults are those of datatrove
+Each ``check_*`` returns None (pass) or a ``Fail``: the reason ``family:rule`` with the value and threshold.
+Defaults are those of datatrove
 (``src/datatrove/pipeline/filters/``), which reimplements the published rules:
 - ``gopher_quality_filter.py`` (Rae et al. 2021, Gopher, App. A): 50..100,000 words, mean word length
   3..10, symbol ('#', '...') to word ratio <= 0.1, <= 90% bullet lines, <= 30% lines ending in an
@@ -8,12 +9,14 @@ Each ``check_*`` returns None (pass) or a reason ``family:rule``. Defaults are t
 - ``gopher_repetition_filter.py``: duplicate line / paragraph fraction 0.3, their character
   fractions 0.2, top n-gram character fraction (2: 0.20, 3: 0.18, 4: 0.16), duplicated n-gram
   character fraction (5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10).
-- ``c4_filters.py`` (Raffel et al. 2020, C4): drop pages with "lorem ipsum" or a curly bracket, and
-  pages with fewer than 5 sentences in lines that end in terminal punctuation and have >= 3 words.
+- ``c4_filters.py`` (Raffel et al. 2020, C4): drop pages with "lorem ipsum" (on), or a curly bracket, or
+  fewer than 5 sentences in lines that end in terminal punctuation and have >= 3 words (both off by
+  default: FineWeb-2 applies no C4 rule, and they drop good prose; see the fields below).
 - ``fineweb_quality_filter.py`` (Penedo et al. 2024, FineWeb): fraction of lines ending in terminal
   punctuation > 0.12, fraction of lines <= 30 chars < 0.67, fraction of characters in duplicated
   lines < 0.01, newlines per word <= 0.3.
-  Our one change: the two line ratios skip the cells of a data table flattened to one cell per line
+  Our changes: every per-line ratio is computed on paragraphs (``text.reflow`` joins hard wraps); the two
+  line ratios skip the cells of a data table flattened to one cell per line
   (``layout.table_rows``), which end no sentence by nature (datatrove counts every line).
 
 CJK: words come from ``filters.text.words`` (one token per Han/Kana character), the mean word length
@@ -27,8 +30,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from curate.filters.layout import table_rows
-from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, display_width, is_cjk_word, lines,
-                          paragraphs, words)
+from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
+                                 is_cjk_word, lines, paragraphs, words)
 from curate.recipe import bounds
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
@@ -70,8 +73,14 @@ class GopherRepetition:
 class C4Rules:
     enabled: bool = True
     lorem_ipsum: bool = True
-    curly_bracket: bool = True
-    min_sentences: int = 5
+    # C4 drops a page with any "{" (its target: JavaScript and code left in unextracted pages); in extracted
+    # prose one bracket (a formula, a wiki template remnant, a quoted snippet) drops a good article, and
+    # FineWeb-2 applies no C4 rule at all: off unless a recipe asks for it
+    curly_bracket: bool = False
+    # C4 keeps pages with >= 5 sentences (in lines ending in terminal punctuation with >= 3 words). Off by
+    # default: FineWeb-2 applies no C4 rule, and for English it is a length proxy that Gopher's 50-word minimum
+    # already is, which drops short good articles (stubs, news briefs); 5 restores C4
+    min_sentences: int = 0
     min_words_per_line: int = 3
 
 
@@ -124,92 +133,106 @@ def _dup_ngram_chars(ws: list[str], n: int) -> int:
     return chars
 
 
-def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) -> str | None:
+class Fail(str):
+    """A failing rule's reason (``family:rule``, compares as that string) with the measured ``value`` and the
+    ``threshold`` it crossed, recorded on the dropped document."""
+
+    value: float
+    threshold: float
+
+    def __new__(cls, reason: str, value: float, threshold: float) -> "Fail":
+        out = super().__new__(cls, reason)
+        out.value, out.threshold = round(float(value), 4), float(threshold)
+        return out
+
+
+def _above(reason: str, value: float, limit: float) -> Fail | None:
+    return Fail(reason, value, limit) if value > limit else None
+
+
+def _below(reason: str, value: float, limit: float) -> Fail | None:
+    return Fail(reason, value, limit) if value < limit else None
+
+
+def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) -> Fail | None:
     n = len(ws)
-    if n < c.min_doc_words:
-        return "gopher:too_few_words"
-    if n > c.max_doc_words:
-        return "gopher:too_many_words"
+    if f := _below("gopher:too_few_words", n, c.min_doc_words) or _above("gopher:too_many_words", n, c.max_doc_words):
+        return f
     latin = [w for w in ws if not is_cjk_word(w)]
     if len(latin) >= max(1, n // 2):  # mostly-CJK text: character tokens have no comparable length
         mean = sum(map(len, latin)) / len(latin)
-        if mean < c.min_avg_word_length:
-            return "gopher:mean_word_length_low"
-        if mean > c.max_avg_word_length:
-            return "gopher:mean_word_length_high"
-    if text.count("#") / n > c.max_symbol_word_ratio:
-        return "gopher:hash_ratio"
-    if (text.count("...") + text.count("…")) / n > c.max_symbol_word_ratio:
-        return "gopher:ellipsis_ratio"
+        if f := _below("gopher:mean_word_length_low", mean, c.min_avg_word_length) or \
+                _above("gopher:mean_word_length_high", mean, c.max_avg_word_length):
+            return f
+    if f := _above("gopher:hash_ratio", text.count("#") / n, c.max_symbol_word_ratio) or \
+            _above("gopher:ellipsis_ratio", (text.count("...") + text.count("…")) / n, c.max_symbol_word_ratio):
+        return f
     ls = lines(text)
     if ls:
-        if sum(s.startswith(("•", "-", "*", "·")) for s in ls) / len(ls) > c.max_bullet_lines_ratio:
-            return "gopher:bullet_lines"
-        if sum(s.endswith(("...", "…")) for s in ls) / len(ls) > c.max_ellipsis_lines_ratio:
-            return "gopher:ellipsis_lines"
-    if sum(any(ch.isalpha() for ch in w) for w in ws) / n < c.min_alpha_words_ratio:
-        return "gopher:alpha_words"
+        bullets = sum(s.startswith(("•", "-", "*", "·")) for s in ls) / len(ls)
+        ellipses = sum(s.endswith(("...", "…")) for s in ls) / len(ls)
+        if f := _above("gopher:bullet_lines", bullets, c.max_bullet_lines_ratio) or \
+                _above("gopher:ellipsis_lines", ellipses, c.max_ellipsis_lines_ratio):
+            return f
+    if f := _below("gopher:alpha_words", sum(any(ch.isalpha() for ch in w) for w in ws) / n, c.min_alpha_words_ratio):
+        return f
     stop = c.stop_words.get(lang)
     if stop and c.min_stop_words:
         stop_set = set(stop)
-        if sum(w.lower() in stop_set for w in ws) < c.min_stop_words:
-            return "gopher:stop_words"
+        return _below("gopher:stop_words", sum(w.lower() in stop_set for w in ws), c.min_stop_words)
     return None
 
 
-def check_gopher_repetition(text: str, ws: list[str], c: GopherRepetition) -> str | None:
+def check_gopher_repetition(text: str, ws: list[str], c: GopherRepetition) -> Fail | None:
     total = len(text) or 1
     k = c.cjk_ngram_scale if cjk_fraction(text) > 0.5 else 1
     paras = paragraphs(text)
-    if paras:
+    if paras and (c.dup_para_frac or c.dup_para_char_frac):  # a 0 threshold turns a rule off (as in datatrove)
         n, chars = _duplicates(paras)
-        if n / len(paras) > c.dup_para_frac:
-            return "gopher_rep:dup_para_frac"
-        if chars / total > c.dup_para_char_frac:
-            return "gopher_rep:dup_para_char_frac"
+        if f := (c.dup_para_frac and _above("gopher_rep:dup_para_frac", n / len(paras), c.dup_para_frac)) or \
+                (c.dup_para_char_frac and _above("gopher_rep:dup_para_char_frac", chars / total, c.dup_para_char_frac)):
+            return f
     ls = lines(text)
-    if ls:
+    if ls and (c.dup_line_frac or c.dup_line_char_frac):
         n, chars = _duplicates(ls)
-        if n / len(ls) > c.dup_line_frac:
-            return "gopher_rep:dup_line_frac"
-        if chars / total > c.dup_line_char_frac:
-            return "gopher_rep:dup_line_char_frac"
+        if f := (c.dup_line_frac and _above("gopher_rep:dup_line_frac", n / len(ls), c.dup_line_frac)) or \
+                (c.dup_line_char_frac and _above("gopher_rep:dup_line_char_frac", chars / total, c.dup_line_char_frac)):
+            return f
     for n, frac in sorted(c.top_ngrams.items()):
-        if _top_ngram_chars(ws, n * k) / total > frac:
-            return f"gopher_rep:top_{n}gram"
+        if f := _above(f"gopher_rep:top_{n}gram", _top_ngram_chars(ws, n * k) / total, frac):
+            return f
     for n, frac in sorted(c.dup_ngrams.items()):
-        if _dup_ngram_chars(ws, n * k) / total > frac:
-            return f"gopher_rep:dup_{n}gram"
+        if f := _above(f"gopher_rep:dup_{n}gram", _dup_ngram_chars(ws, n * k) / total, frac):
+            return f
     return None
 
 
-
-def check_c4(text: str, c: C4Rules) -> str | None:
+def check_c4(text: str, c: C4Rules) -> Fail | None:
     low = text.lower()
     if c.lorem_ipsum and "lorem ipsum" in low:
-        return "c4:lorem_ipsum"
+        return Fail("c4:lorem_ipsum", low.count("lorem ipsum"), 0)
     if c.curly_bracket and "{" in text:
-        return "c4:curly_bracket"
-    if c.min_sentences:
+        return Fail("c4:curly_bracket", text.count("{"), 0)
+    if c.min_sentences and counts_sentences(text):
         good = [s for s in lines(text) if s.endswith(TERMINAL_PUNCT) and len(words(s)) >= c.min_words_per_line
                 and "javascript" not in s.lower()]
-        if count_sentences("\n".join(good)) < c.min_sentences:
-            return "c4:too_few_sentences"
+        return _below("c4:too_few_sentences", count_sentences("\n".join(good)), c.min_sentences)
     return None
 
 
-def check_fineweb(text: str, ws: list[str], c: FineWebRules) -> str | None:
+def check_fineweb(text: str, ws: list[str], c: FineWebRules) -> Fail | None:
     ls = lines(text)
     if not ls:
-        return "fineweb:empty"
+        return Fail("fineweb:empty", 0, 1)
     table = table_rows(ls, None, c.table_min_rows, c.short_line_length)
     prose = [s for s, cell in zip(ls, table) if not cell] or ls
-    if sum(s.endswith(TERMINAL_PUNCT) for s in prose) / len(prose) <= c.line_punct_thr:
-        return "fineweb:line_punct_ratio"
-    if sum(display_width(s) <= c.short_line_length for s in prose) / len(prose) >= c.short_line_thr:
-        return "fineweb:short_line_ratio"
-    if _duplicates(ls)[1] / max(1, len(text.replace("\n", ""))) >= c.char_dup_ratio:
-        return "fineweb:char_dup_ratio"
-    if ws and text.count("\n") / len(ws) > c.new_line_ratio:
-        return "fineweb:list_ratio"
-    return None
+    punct = sum(s.endswith(TERMINAL_PUNCT) for s in prose) / len(prose)
+    if punct <= c.line_punct_thr:
+        return Fail("fineweb:line_punct_ratio", punct, c.line_punct_thr)
+    short = sum(display_width(s) <= c.short_line_length for s in prose) / len(prose)
+    if short >= c.short_line_thr:
+        return Fail("fineweb:short_line_ratio", short, c.short_line_thr)
+    dup = _duplicates(ls)[1] / max(1, len(text.replace("\n", "")))
+    if dup >= c.char_dup_ratio:
+        return Fail("fineweb:char_dup_ratio", dup, c.char_dup_ratio)
+    return _above("fineweb:list_ratio", text.count("\n") / len(ws), c.new_line_ratio) if ws else None

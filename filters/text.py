@@ -3,7 +3,8 @@
 Whitespace tokenization turns a Chinese or Japanese sentence into one "word", so word-count and
 word-length rules would drop every such page. ``words`` splits Han, Hiragana and Katakana runs into
 single characters (the unit CJK word segmenters start from) and keeps Hangul eojeol (Korean separates
-words with spaces). ``is_cjk_word`` lets length-based rules skip those tokens.
+words with spaces). ``is_cjk_word`` lets length-based rules skip those tokens. ``wrapped_paragraphs`` /
+``reflow`` find the paragraphs of hard-wrapped text, so per-line rules judge paragraphs, not the wrap.
 """
 from __future__ import annotations
 
@@ -14,11 +15,19 @@ _CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u309f\u30a0-\u30ff\
 _HANGUL = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
 _WORD_RE = re.compile(rf"[{_CJK_CHARS}]|[^\s{_CJK_CHARS}]+")
 _CJK_RE = re.compile(rf"[{_CJK_CHARS}{_HANGUL}]")
+_HAN_KANA = re.compile(rf"[{_CJK_CHARS}]")
 _PUNCT_RE = re.compile(r"^[\W_]+$")
+_BULLETS = ("- ", "• ", "* ", "· ", "– ")
+_PARAGRAPH_END = (".", "!", "?", '"', "'", "”", "’", "»", ")", "]", ":", ";", ",", "…", "。", "！", "？", "」", "』",
+                  "।", "؟", "։", "።", "။", "།")
 
-# Line endings that count as the end of a sentence (C4 / FineWeb), plus CJK full-width marks.
-TERMINAL_PUNCT = (".", "!", "?", '"', "'", "”", "’", "。", "！", "？", "」", "』", "…", "．")
-_SENTENCE_RE = re.compile(r"[。！？]+[」』”]*|[.!?]+[\"'”’)]*(?:\s+|$)")
+# Line endings that count as the end of a sentence (C4 / FineWeb), plus the sentence-final marks of other
+# scripts: CJK full-width, Devanagari/Bengali danda, Arabic/Urdu, Armenian, Ethiopic, Myanmar, Tibetan.
+_SCRIPT_ENDS = "。！？।॥؟۔։።፧။།"
+TERMINAL_PUNCT = (".", "!", "?", '"', "'", "”", "’", "」", "』", "…", "．", *_SCRIPT_ENDS)
+_SENTENCE_RE = re.compile(rf"[{_SCRIPT_ENDS}]+[」』”]*|[.!?]+[\"'”’)]*(?:\s+|$)")
+# Scripts written without sentence-final punctuation (Thai, Lao): sentences cannot be counted by marks.
+_UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]")
 
 
 def words(text: str) -> list[str]:
@@ -51,6 +60,77 @@ def paragraphs(text: str) -> list[str]:
 def count_sentences(text: str) -> int:
     """Sentence count by terminal punctuation (Latin and CJK full-width marks)."""
     return len(_SENTENCE_RE.findall(text))
+
+
+def counts_sentences(text: str) -> bool:
+    """False for text mostly in a script that ends no sentence with a mark (Thai, Lao), where a sentence
+    count by punctuation says nothing."""
+    n = sum(ch.isalpha() for ch in text[:2000])
+    return not n or len(_UNPUNCTUATED.findall(text[:2000])) < n / 2
+
+
+def wrapped_paragraphs(raw: list[str], min_wrap: int = 40, max_wrap: int = 120, fill: float = 0.7) \
+        -> list[list[int]] | None:
+    """The non-empty lines of ``raw`` (a text's physical lines) grouped into paragraphs when the text is
+    hard-wrapped (books, plain-text mail, crawl text wrapped at a fixed width), else None. A text is
+    hard-wrapped when its 90th-percentile line width (display columns) lies in [``min_wrap``, ``max_wrap``]
+    and at least half its lines fill ``fill`` of that width; a line that fills it continues on the next
+    non-empty line when that one fills it too or ends a sentence or clause (the paragraph's last line; a
+    short line is a paragraph of its own: a heading, a verse, a menu item). A bulleted line starts one."""
+    if len(raw) < 3:
+        return None
+    widths = [display_width(s.strip()) for s in raw]
+    filled = sorted(w for w in widths if w)
+    if len(filled) < 3:
+        return None
+    wrap = filled[(len(filled) - 1) * 9 // 10]
+    long = fill * wrap
+    if not min_wrap <= wrap <= max_wrap or sum(w >= long for w in filled) * 2 < len(filled):
+        return None
+    out: list[list[int]] = []
+    join = False
+    for i, (s, w) in enumerate(zip(raw, widths)):
+        if not w:
+            join = False
+            continue
+        s = s.strip()
+        # a short line after a full one is the paragraph's last line: it ends a sentence or a clause (a menu
+        # item or a caption after a long headline does not)
+        if join and not s.startswith(_BULLETS) and (w >= long or s.endswith(_PARAGRAPH_END)):
+            out[-1].append(i)
+        else:
+            out.append([i])
+        join = w >= long
+    return out
+
+
+def join_wrapped(parts: list[str]) -> str:
+    """Stripped physical lines of one paragraph as one line: a space between them, none after a hyphen or
+    between two Han/Kana characters (Chinese and Japanese are written without spaces; Korean has them)."""
+    out = ""
+    for s in parts:
+        s = s.strip()
+        if out and not (out.endswith("-") or (_HAN_KANA.match(out[-1]) and _HAN_KANA.match(s[0]))):
+            out += " "
+        out += s
+    return out
+
+
+def reflow(text: str) -> str:
+    """Hard-wrapped text (``wrapped_paragraphs``) with each paragraph on one line, blank lines kept between
+    paragraphs that had them, so per-line ratios see paragraphs, not the wrap; other text unchanged."""
+    raw = text.split("\n")
+    groups = wrapped_paragraphs(raw)
+    if groups is None:
+        return text
+    out: list[str] = []
+    prev = -1
+    for g in groups:
+        if g[0] > prev + 1 and out:
+            out.append("")
+        out.append(join_wrapped([raw[i] for i in g]))
+        prev = g[-1]
+    return "\n".join(out)
 
 
 def display_width(s: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -176,12 +177,19 @@ def test_per_language_thresholds(corpus):
     stage = LineCleanStage()
     cleaned, _ = stage.clean(docs["zh-hant-twnews-chinatimes"]["text"], stage._compile())  # a one-sentence teaser
     h = HeuristicStage()
-    rows = [{"id": lang, "source": "w", "kind": "web", "text": cleaned, "meta": {"lang": lang}} for lang in ("zh", "de")]
+    rows = [{"id": lang, "source": "w", "kind": "web", "text": cleaned, "meta": {"lang": lang}}
+            for lang in ("zh", "de", "en")]
     res = h.apply(table(rows), None)
     assert res.kept["id"].to_pylist() == ["zh"]
-    assert res.dropped["reason"].to_pylist() == ["c4:too_few_sentences"]  # other languages: C4, 5 sentences
+    # judged as German (FineWeb-2's pipeline, English line-punctuation share) or English (stop words) it fails
+    assert res.dropped["reason"].to_pylist() == ["fineweb:line_punct_ratio", "gopher:stop_words"]
     assert h.rule_sets("ja")[1].dup_line_frac == pytest.approx(0.375)
     assert h.rule_sets("de")[1].dup_line_frac == pytest.approx(0.3)
+    # every language but English gets the "*" row (FineWeb-2's pipeline), then its own row
+    de, en, zh = (h.rule_sets(x) for x in ("de", "en", "zh"))
+    assert de[3].char_dup_ratio == zh[3].char_dup_ratio == pytest.approx(0.1) and en[3].char_dup_ratio == 0.01
+    assert de[1].dup_para_frac == 0 and en[1].dup_para_frac == pytest.approx(0.3)
+    assert zh[3].line_punct_thr == pytest.approx(0.106) and de[3].short_line_thr > 1 >= en[3].short_line_thr
     with pytest.raises(Exception, match="unknown rule set"):
         HeuristicStage.from_dict({"languages": {"zh": {"gopher": {}}}}).rule_sets("zh")
 
@@ -286,3 +294,45 @@ def test_site_repeats_found_by_a_fit_pass(corpus, tmp_path):
     gone = [s for r, s in sample if r == "site_repeat"]
     assert gone and sum(s in junk for s in gone) >= 0.95 * len(gone)
     assert LineCleanStage.from_dict({"site_repeat_min_docs": 0}).fit(None) is None
+
+
+@pytest.mark.parametrize("article", ["zh-cwt-cc92", "ko-newspaper4k-txt", "ja-fundus-nikkangendai-json"])
+def test_pasted_headline_list_inside_an_article(corpus, article):
+    """A real portal headline list (setn.com's related-news block: headlines with their date lines) pasted into
+    the middle of a real clean article, as scraped pages carry them, is removed; the article's lines stay."""
+    docs, labels = _cjk(corpus)
+    block = []
+    for x in labels["zh-hant-twnews-setn"]["lines"]:
+        if x["type"] == "related_links" and (block or x["text"].strip() == "相關新聞"):
+            block.append(x["text"].strip())
+        elif block:
+            break
+    assert len(block) >= 10 and sum(bool(re.search(r"\d{4}/\d\d/\d\d", s)) for s in block) >= 5
+    lines = docs[article]["text"].split("\n")
+    half = len(lines) // 2
+    removed = _removed(LineCleanStage(), "\n".join(lines[:half] + block + lines[half:]))
+    assert sum(s in removed for s in block) >= 0.9 * len(block), [s for s in block if s not in removed]
+    assert not [s for s in lines if s.strip() and s.strip() in removed]
+
+
+def test_eval_clean_cv_scores_each_origin_on_its_own(corpus, tmp_path):
+    """--cv: one fold per origin repository, each filtered as a run of its own; worst and mean per language."""
+    from curate.filters.eval_clean import cross_validate, cv_table
+
+    docs, labels = _cjk(corpus)
+    pick = [d for d in docs.values() if d["origin_repo"] in ("AndyTheFactory/newspaper4k", "Rio-Rf/Lab-CreateDataset",
+                                                              "adbar/trafilatura")]
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in pick))
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(labels[d["id"]], ensure_ascii=False) + "\n"
+                                                   for d in pick))
+    res = cross_validate(tmp_path / "labels.jsonl", tmp_path / "docs.jsonl")
+    assert sorted(res["folds"]) == ["AndyTheFactory/newspaper4k", "Rio-Rf/Lab-CreateDataset", "adbar/trafilatura"]
+    assert res["folds"]["Rio-Rf/Lab-CreateDataset"]["all"]["good_kept"] is None  # only bad pages there
+    for lang in ("all", "ja", "ko", "zh"):
+        for m in ("good_kept", "keep_lines_kept", "junk_lines_removed"):
+            w, a = res["worst"][lang][m], res["mean"][lang][m]
+            assert w is None or w <= a
+    assert res["mean"]["all"]["bad_dropped"] == 1.0  # the OSCAR spam pages
+    assert res["worst"]["zh"]["junk_lines_removed"] > 0.9  # he.xinhuanet's headline lists, on its own
+    text = cv_table(res)
+    assert "worst fold all" in text and "mean fold ko" in text

@@ -31,7 +31,10 @@ def test_removes_real_nav_blocks_inserted_into_documents(corpus):
                 inserted += 1
                 removed += s in gone
     assert inserted > 300
-    assert removed / inserted > 0.75  # measured 0.84
+    # measured 0.77 (0.76 before hard-wrapped paragraphs were judged whole and long link-list runs opened the
+    # layout rule; a wrapped article's region starts at its first paragraph, whose headline window may keep a
+    # share bar above it)
+    assert removed / inserted > 0.75
 
 
 def test_keeps_real_article_lines(corpus):
@@ -52,10 +55,16 @@ def test_spam_lines_need_two_markers(corpus):
     page = next(d for d in dedup_docs(corpus) if d["kind"] == "web" and "Blockchain" in d["text"])
     stage = LineCleanStage()
     cleaned, removed = stage.clean(page["text"], stage._compile())
-    assert any(r == "spam" and "Blockchain" in s and "Krypto" in s for r, s in removed)
-    assert cleaned and "Blockchain reges Interesse" not in cleaned
+    # a company blog's paragraph naming Blockchain and Bitcoin in passing is prose: it stays
+    assert "Blockchain reges Interesse" in cleaned and not any(r == "spam" for r, _ in removed)
+    para = next(s for s in page["text"].split("\n") if "Blockchain reges Interesse" in s)
+    # the same words as headline fragments (sentence ends cut off, as pasted headline lists are) are spam
+    headlines = [s.strip(" .") for s in para.split(". ") if "Blockchain" in s or "Bitcoin" in s]
+    fragment = " - ".join(headlines)
+    damaged = page["text"].replace(para, fragment)
+    assert ("spam", fragment) in stage.clean(damaged, stage._compile())[1]
     single = LineCleanStage.from_dict({"spam_min_hits": 3})
-    assert not any(r == "spam" for r, _ in single.clean(page["text"], single._compile())[1])
+    assert not any(r == "spam" for r, _ in single.clean(damaged, single._compile())[1])
 
 
 def test_docs_left_empty_are_dropped(corpus):
