@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
 from curate.partio import TASK_BYTES, check_parts, plan_slices
 from curate.progress import Progress
@@ -39,7 +40,7 @@ from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock
 from curate.runplan import describe, segment_estimate
 from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
-from curate.sources.safe import inside_root, root_of
+from curate.sources.safe import inside_root, printable, root_of
 from curate.stage import FitContext, Stage
 
 ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
@@ -49,6 +50,9 @@ OUTPUT_NAMES = DATA_ROOTS + (STATE_ROOT, "shards", "tokenizer", "trainer", "mani
                              "recipe.json", "report.html")  # and dot files, shards-<digest>/
 VERIFY_CHUNK = 64  # part files checked per verification task
 VERIFY_BLOCK = 4096  # parts whose check records the driver holds at once
+DIGEST_CHUNK = 64  # input files hashed per task
+INPUTS_CACHE = "inputs.json"  # under the read step's state: each input file's stat signature and SHA-256
+LOG_CHANGED = 20  # changed inputs named one by one in the log; the rest are counted
 
 __all__ = ["AccountingError", "Runner", "code_version"]
 
@@ -216,6 +220,8 @@ class Runner:
         self.log = log
         self.task_bytes = task_bytes  # fixed, never derived from the worker count: outputs stay identical
         self._inputs: list[tuple[str, Any]] = []  # (source name, reader unit), planned once per run
+        self._unit_digest: dict[str, str] = {}  # unit path -> digest of its content (curate.inputkeys)
+        self._part_sha: dict[str, str] = {}  # a materialised part's path -> its SHA-256 as recorded
 
     # ------------------------------------------------------------ layout
 
@@ -281,6 +287,7 @@ class Runner:
         for line in describe(self, segs, self._inputs):
             self.log(line)
         self._remove_stale(steps)
+        cache = self._digest_inputs(steps[0])
         write_json_atomic({"recipe": self.recipe.raw, "name": self.recipe.name, "digest": self.recipe.digest(),
                            "steps": [{"dir": s.dir_name, "key": s.key} for s in steps],
                            "segments": [[s.dir_name for s in g.steps] for g in segs]}, self.out / "recipe.json")
@@ -295,6 +302,8 @@ class Runner:
                 self.log(segment_estimate(seg, parts, done_bytes, done_cpu, getattr(self.ex, "workers", 1)))
                 done_bytes += sum(p.stat().st_size for p in parts if p.exists())
             infos, parts = self._run_segment(seg, parts)
+            if seg.first.index == 0:  # after the read step's outputs are settled (a new key clears its state)
+                write_json_atomic(cache, self.state_dir(seg.first) / INPUTS_CACHE)
             done_cpu += sum(i["cpu_s"] + i.get("fit_cpu_s", 0) + i.get("finalize_cpu_s", 0) for i in infos)
             seconds = round(time.time() - ts, 2)
             cpu = sum(i["cpu_s"] for i in infos) or 1.0
@@ -319,6 +328,51 @@ class Runner:
                         self.log(f"removing outputs of a step no longer in the recipe: {child}")
                         shutil.rmtree(child, ignore_errors=True)
 
+    def _digest_inputs(self, read: Step) -> dict[str, dict]:
+        """Digest every unit's content (``curate.inputkeys``: hashed in tasks, only the files whose stat changed
+        since the cached run), log which inputs changed, were added or were removed since then, and return the
+        new cache."""
+        old = read_state(self.state_dir(read) / INPUTS_CACHE) or {}
+        paths = list(dict.fromkeys(str(u.path) for _, u in self._inputs))
+        items = [(p, (old.get(p) or {}).get("files") or {}) for p in paths]
+        chunks = [items[k:k + DIGEST_CHUNK] for k in range(0, len(items), DIGEST_CHUNK)]
+        cache: dict[str, dict] = {}
+        results = self.ex.map(digest_paths, chunks, desc="00_read inputs") if chunks else []
+        for chunk, result in zip(chunks, results):
+            for (p, _), (digest, files) in zip(chunk, result):
+                cache[p] = {"digest": digest, "files": files}
+        self._unit_digest = {p: c["digest"] for p, c in cache.items()}
+        if old:
+            changes = [(p, "changed" if p in old else "new") for p in paths
+                       if (old.get(p) or {}).get("digest") != cache[p]["digest"]]
+            changes += [(p, "removed") for p in old if p not in cache]
+            for p, what in changes[:LOG_CHANGED]:
+                self.log(f"[{read.dir_name}] input {what} since the last run: {printable(p)}")
+            if len(changes) > LOG_CHANGED:
+                self.log(f"[{read.dir_name}] ... and {len(changes) - LOG_CHANGED} more inputs changed, new or removed")
+        return cache
+
+    def _job_inputs(self, seg: Segment, jobs: list[tuple[int, Any]]) -> list[str]:
+        """Per task, a key of what it reads: a reader unit and its content's digest, or the input slices and
+        the recorded SHA-256 of each part they come from. A part is reused only under the same key."""
+        if seg.first.index == 0:
+            return [_sha(src, str(u.path), root_of(u.path), u.start, u.end, u.first_record,
+                         self._unit_digest.get(str(u.path))) for _, (src, u) in jobs]
+        return [_sha([(os.path.relpath(sl.path, self.out), sl.row_groups, self._part_sha.get(sl.path))
+                      for sl in slices]) for _, slices in jobs]
+
+    def _remove_extra_parts(self, seg: Segment, n: int) -> None:
+        """Parts numbered ``n`` and above (left by a run with more inputs): no task writes them now, and a data
+        folder must read as this run's dataset."""
+        for step in seg.steps:
+            for root in DATA_ROOTS:
+                for f in (self.out / root / step.dir_name).glob("part-*.parquet"):
+                    if f.stem[5:].isdigit() and int(f.stem[5:]) >= n:
+                        f.unlink(missing_ok=True)
+        for f in (self.state_dir(seg.last) / "parts").glob("part-*.json"):
+            if f.stem[5:].isdigit() and int(f.stem[5:]) >= n:
+                f.unlink(missing_ok=True)
+
     def _completed(self, seg: Segment) -> list[dict] | None:
         """The saved summaries of a finished segment with today's keys, else None."""
         out = []
@@ -330,10 +384,12 @@ class Runner:
         return out
 
     def _run_segment(self, seg: Segment, in_parts: list[Path]) -> tuple[list[dict], list[Path]]:
+        jobs = self._jobs(seg, in_parts)
+        inputs = self._job_inputs(seg, jobs)
         done = self._completed(seg)
         if done is not None:
             n = done[-1]["parts"]
-            if not self._invalid_parts(seg, n) and not self._unfinalized(seg):
+            if n == len(jobs) and not self._invalid_parts(seg, inputs) and not self._unfinalized(seg):
                 return [dict(s, reused=True) for s in done], [self._kept_part(seg.last, i) for i in range(n)]
             for step in seg.steps:  # some part or output must be redone: the segment is not finished any more
                 (self.state_dir(step) / "_SUCCESS.json").unlink(missing_ok=True)
@@ -346,14 +402,14 @@ class Runner:
             for step in seg.steps:  # outputs of another config, code or fusion: never mixed with the new ones
                 self._clear(step)
             write_json_atomic({"key": seg.key, "steps": [s.dir_name for s in seg.steps]}, marker)
+        self._remove_extra_parts(seg, len(jobs))
         t_start, cpu0 = time.time(), _driver_cpu()
-        state, extra = self._fit(seg.first, in_parts) if seg.first.has_fit else (None, {})
+        state, extra = self._fit(seg.first, in_parts, _sha(inputs)) if seg.first.has_fit else (None, {})
         fit_driver_cpu, fit_helper_cpu = _driver_cpu(cpu0)
-        jobs = self._jobs(seg, in_parts)
         spec = SegmentSpec(self.out, seg.key, [StepSpec(s.name, s.dir_name, s.stage, None, s.only)
                                                for s in seg.steps], readers=seg.first.readers)
         spec.steps[0].state = state
-        totals, resumed = self._map_tasks(seg, spec, jobs)
+        totals, resumed = self._map_tasks(seg, spec, jobs, inputs)
         out_parts = [self._kept_part(seg.last, i) for i in range(len(jobs))]
         infos = []
         for k, step in enumerate(seg.steps):
@@ -436,8 +492,10 @@ class Runner:
         return FitContext(parts, workdir, self.recipe.seed, lambda fn, items: self.ex.map(fn, items, desc=desc),
                           run_dir=self.out, recipe=self.recipe.raw, log=self.log)
 
-    def _fit(self, step: Step, in_parts: list[Path]) -> tuple[Any, dict]:
-        """Run (or reload after a crash) the stage's global pass."""
+    def _fit(self, step: Step, in_parts: list[Path], inputs: str) -> tuple[Any, dict]:
+        """Run (or reload after a crash) the stage's global pass; a saved state is reused only for the same
+        step key and the same input parts (``inputs``: their digest)."""
+        key = _sha(step.key, inputs)
         f = self.state_dir(step) / "_state.pkl"
         if f.exists():
             try:
@@ -445,22 +503,24 @@ class Runner:
             except Exception:  # damaged (by hand, or a crash of the machine): fit again
                 saved = None
                 self.log(f"recomputing {f}: unreadable")
-            if isinstance(saved, dict) and saved.get("key") == step.key:
+            if isinstance(saved, dict) and saved.get("key") == key:
                 return saved["state"], saved["extra"]
         assert step.stage is not None
         state = step.stage.fit(self._ctx(step, in_parts, "fit"))
         extra = {"fit": state["summary"]} if isinstance(state, dict) and "summary" in state else {}
         f.parent.mkdir(parents=True, exist_ok=True)
         tmp = f.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps({"key": step.key, "state": state, "extra": extra}))
+        tmp.write_bytes(pickle.dumps({"key": key, "state": state, "extra": extra}))
         tmp.replace(f)
         return state, extra
 
-    def _invalid_parts(self, seg: Segment, n: int) -> list[int]:
-        """Parts whose stats are missing or of another key, or whose files no longer match the rows, size
-        and SHA-256 recorded when they were written. Checked in parallel tasks, ``VERIFY_BLOCK`` parts at
-        a time, so the driver holds a block's check records, never the whole run's."""
+    def _invalid_parts(self, seg: Segment, inputs: list[str]) -> list[int]:
+        """Parts whose stats are missing, of another key or of another input (``inputs``: per part, the key of
+        what its task reads), or whose files no longer match the rows, size and SHA-256 recorded when they were
+        written. Checked in parallel tasks, ``VERIFY_BLOCK`` parts at a time, so the driver holds a block's
+        check records, never the whole run's."""
         bad: list[int] = []
+        n, changed = len(inputs), 0
         for lo in range(0, n, VERIFY_BLOCK):
             files: list[tuple[str, dict]] = []
             owner: dict[str, int] = {}
@@ -468,6 +528,10 @@ class Runner:
                 s = read_state(self._stats_file(seg, i))
                 if (not s or s.get("key") != seg.key or not isinstance(s.get("files"), dict)
                         or not isinstance(s.get("steps"), list) or len(s["steps"]) != len(seg.steps)):
+                    bad.append(i)
+                    continue
+                if s.get("input") != inputs[i]:
+                    changed += 1
                     bad.append(i)
                     continue
                 for rel, check in s["files"].items():
@@ -482,11 +546,21 @@ class Runner:
                 self.log(f"recomputing {path}: {why}")
                 self._stats_file(seg, i).unlink(missing_ok=True)
                 bad.append(i)
+            self._note_parts(files)
+        if changed:
+            self.log(f"[{seg.first.dir_name}] recomputing {changed} of {n} parts: what they read changed")
         return sorted(bad)
 
-    def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list) -> tuple[list[StepTotals], int]:
+    def _note_parts(self, files: list[tuple[str, dict]]) -> None:
+        """Remember the recorded SHA-256 of materialised parts: the next segment's input keys (see _job_inputs)."""
+        for path, check in files:
+            if Path(path).parent.parent.name == "stages" and isinstance(check, dict):
+                self._part_sha[path] = check.get("sha256")
+
+    def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list, inputs: list[str]
+                   ) -> tuple[list[StepTotals], int]:
         """Run the tasks whose parts are not valid on disk; return per-step totals over all parts."""
-        todo = self._invalid_parts(seg, len(jobs))
+        todo = self._invalid_parts(seg, inputs)
         todo_set = set(todo)
         totals = [StepTotals() for _ in seg.steps]
 
@@ -503,7 +577,9 @@ class Runner:
             progress = Progress(desc, len(jobs), len(jobs) - len(todo))
             for j, s in self.ex.imap(segment_task, (jobs[i] for i in todo), spec, progress=progress,
                                      docs=lambda r: r["steps"][0]["in"]):
+                s["input"] = inputs[todo[j]]
                 write_json_atomic(s, self._stats_file(seg, todo[j]))  # written last: marks the part complete
+                self._note_parts([(str(self.out / rel), c) for rel, c in s["files"].items()])
                 add(s)
             progress.close()
         return totals, len(jobs) - len(todo)
