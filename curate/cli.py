@@ -53,9 +53,24 @@ def shipped_recipe(name: str) -> Path | None:
     return None
 
 
+def shipped_recipes() -> list[str]:
+    """Names of the recipes shipped with curate."""
+    here = Path(__file__).resolve().parent
+    return sorted({f.stem for d in (here / "recipes", here.parent / "recipes") if d.is_dir() for f in d.glob("*.yaml")})
+
+
 def _recipe_path(name: str) -> str:
-    """A recipe file, or the name of a recipe shipped with curate."""
-    return name if os.path.exists(name) else str(shipped_recipe(name) or name)
+    """A recipe file, or the name of a recipe shipped with curate; neither: a RecipeError listing those."""
+    if os.path.exists(name):
+        return name
+    shipped = shipped_recipe(name)
+    if shipped is not None:
+        return str(shipped)
+    from curate.recipe import RecipeError, did_you_mean
+
+    names = shipped_recipes()
+    raise RecipeError(f"recipe {name!r}: no such file and no shipped recipe of that name"
+                      f"{did_you_mean(Path(name).stem, names)}; shipped recipes: {', '.join(names) or 'none'}")
 
 
 def cmd_extract(a: argparse.Namespace) -> int:

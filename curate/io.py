@@ -136,8 +136,7 @@ def expand_paths(patterns: list[str], where: str) -> list[str]:
     from curate.sources.safe import InputPath
 
     out: list[str] = []
-    for pat in patterns:
-        pat = expand_vars(pat, where)
+    for pat in patterns:  # ${VAR} was expanded once, when the recipe was read: a value is data, not a template
         pat = pat[len("file://"):] if pat.startswith("file://") else pat
         if is_url(pat):
             out.extend(_expand_remote(pat, where))

@@ -35,16 +35,18 @@ def _load(spec: str) -> Any:
 
 
 def reader_class(fmt: str, where: str = "format") -> Any:
-    from curate.recipe import RecipeError
+    from curate.recipe import RecipeError, did_you_mean
 
     if fmt not in READERS:
-        raise RecipeError(f"{where}: unknown reader format {fmt!r}; allowed: {', '.join(sorted(READERS))}")
+        raise RecipeError(f"{where}: unknown reader format {fmt!r}{did_you_mean(fmt, READERS)}; allowed: "
+                          f"{', '.join(sorted(READERS))}")
     return _load(READERS[fmt])
 
 
 def stage_class(name: str, where: str = "stages") -> Any:
-    from curate.recipe import RecipeError
+    from curate.recipe import RecipeError, did_you_mean
 
     if name not in STAGES:
-        raise RecipeError(f"{where}: unknown stage {name!r}; allowed stages: {', '.join(STAGES)}")
+        raise RecipeError(f"{where}: unknown stage {name!r}{did_you_mean(name, STAGES)}; allowed stages: "
+                          f"{', '.join(STAGES)}")
     return _load(STAGES[name])

@@ -10,7 +10,7 @@ import yaml
 
 from curate.ablate.keys import code_fingerprint, file_sha, sha
 from curate.ablate.variants import build_recipe, order_for_reuse
-from curate.io import expand_paths, read_json, write_json_atomic
+from curate.io import UnsetVariable, expand_paths, expand_vars, read_json, write_json_atomic
 from curate.recipe import RecipeError, parse_recipe
 
 if TYPE_CHECKING:
@@ -133,8 +133,9 @@ def inputs_fingerprint(base: dict[str, Any]) -> list[Any]:
     out: list[Any] = []
     for s in base.get("sources") or []:
         try:
-            paths = expand_paths(list(s.get("paths") or []), f"sources ({s.get('name')}).paths")
-        except FileNotFoundError as e:
+            where = f"sources ({s.get('name')}).paths"
+            paths = expand_paths([expand_vars(p, where) for p in s.get("paths") or []], where)
+        except (FileNotFoundError, UnsetVariable) as e:
             raise RecipeError(str(e)) from None
         for p in paths:
             st = os.stat(p) if os.path.isfile(p) else None

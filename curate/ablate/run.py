@@ -26,7 +26,7 @@ from curate.ablate.evalset import build_eval_set
 from curate.ablate.keys import file_sha
 from curate.ablate.training import train_all
 from curate.ablate.variants import is_recipe_path, reference_sources, variant_label, variant_stages
-from curate.recipe import RecipeError, load_recipe
+from curate.recipe import RecipeError, check_plain_name, load_recipe
 
 
 @dataclass
@@ -92,6 +92,7 @@ def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print) -> dict[
     out = Path(cfg.out or Path("runs") / f"{recipe.name}-ablate")
     labels = [variant_label(v) for v in cfg.variants]
     for v, lbl in zip(cfg.variants, labels):
+        check_plain_name(lbl, f"--variants {v}")  # variants/<label>/
         if is_recipe_path(v) and (lbl in ("raw", "curated") or lbl.startswith("-")):
             raise RecipeError(f"--variants {v}: rename the file: {lbl!r} is a built-in variant name")
     if len(set(labels)) != len(labels) or len(labels) < 2:
