@@ -34,11 +34,12 @@ class Pipeline:
         return "\n".join(Runner(self.recipe, self.out_dir(out), executor=None).describe())
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
-            log: Callable[[str], None] = print) -> dict[str, Any]:
+            log: Callable[[str], None] = print, adopt_out: bool = False) -> dict[str, Any]:
         """Run the recipe into ``out`` (default ``runs/<name>``), resuming completed work; return the summary.
-        Raises ``curate.runlock.RunLocked`` when another live run holds ``out``."""
+        Raises ``curate.runlock.RunLocked`` when another live run holds ``out``, ``NotCurateOut`` when ``out``
+        holds files curate did not write (``adopt_out=True`` lets curate use it)."""
         out_dir = self.out_dir(out)
-        with hold_run_lock(out_dir):  # before Ray starts: a refused run costs nothing
+        with hold_run_lock(out_dir, adopt=adopt_out):  # before Ray starts: a refused run costs nothing
             executor = make_executor(self.recipe.workers if workers is None else workers, log)
             try:
                 summary = Runner(self.recipe, out_dir, executor, log=log).run()

@@ -174,10 +174,14 @@ def build_config(cls: type, data: dict | None, where: str) -> Any:
         raise RecipeError(f"{where}: missing required key {missing[0]!r}")
     try:
         config = cls(**kwargs)  # a Config's __post_init__ may check rules between fields (ValueError)
+        check_bounds(config, where)
+        if callable(getattr(config, "check", None)):  # rules between settings, once each is in its range
+            config.check()
     except ValueError as e:  # "key: why" names the key
+        if isinstance(e, RecipeError):
+            raise
         key = str(e).split(":", 1)[0]
         raise RecipeError(f"{where}.{e}" if key in fields else f"{where}: {e}") from None
-    check_bounds(config, where)
     return config
 
 

@@ -24,6 +24,7 @@ import inspect
 import json
 import os
 import pickle
+import re
 import shutil
 import time
 from collections import Counter
@@ -37,7 +38,7 @@ from curate.partio import TASK_BYTES, check_parts, plan_slices
 from curate.progress import Progress
 from curate.recipe import Recipe, RecipeError, build_config
 from curate.registry import reader_class, stage_class
-from curate.runlock import hold_run_lock
+from curate.runlock import hold_run_lock, is_output_name
 from curate.runplan import describe, segment_estimate
 from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
 from curate.sources.safe import inside_root, printable, root_of
@@ -46,8 +47,7 @@ from curate.stage import FitContext, Stage
 ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
 DATA_ROOTS = ("stages", "dropped", "errors")
 STATE_ROOT = "_state"
-OUTPUT_NAMES = DATA_ROOTS + (STATE_ROOT, "shards", "tokenizer", "trainer", "manifest.json", "summary.json",
-                             "recipe.json", "report.html")  # and dot files, shards-<digest>/
+STEP_DIR = re.compile(r"^\d{2,}_\w+$")  # a step's directory name under the data and state roots
 VERIFY_CHUNK = 64  # part files checked per verification task
 VERIFY_BLOCK = 4096  # parts whose check records the driver holds at once
 DIGEST_CHUNK = 64  # input files hashed per task
@@ -132,8 +132,7 @@ def _check_input_files(config: Any, where: str) -> None:
 
 def _is_output(path: Path, out: Path) -> bool:
     """Whether ``path`` (inside ``out``) is one of the files or directories a run writes there."""
-    top = path.relative_to(out).parts[0]
-    return top in OUTPUT_NAMES or top.startswith((".", "shards-"))
+    return is_output_name(path.relative_to(out).parts[0])
 
 
 def _overrides(stage: Stage | None, method: str) -> bool:
@@ -323,8 +322,8 @@ class Runner:
         for root in DATA_ROOTS + (STATE_ROOT,):
             d = self.out / root
             if d.is_dir():
-                for child in d.iterdir():
-                    if child.name not in keep:
+                for child in d.iterdir():  # only step directories: nothing else there is the runner's
+                    if child.name not in keep and child.is_dir() and STEP_DIR.match(child.name):
                         self.log(f"removing outputs of a step no longer in the recipe: {child}")
                         shutil.rmtree(child, ignore_errors=True)
 

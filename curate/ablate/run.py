@@ -27,6 +27,9 @@ from curate.ablate.keys import file_sha
 from curate.ablate.training import train_all
 from curate.ablate.variants import is_recipe_path, reference_sources, variant_label, variant_stages
 from curate.recipe import RecipeError, check_plain_name, load_recipe
+from curate.runlock import claim_out
+
+ABLATE_OUTPUTS = ("build", "eval", "variants", "ablation.json", "ablation.html", "ablation.png")
 
 
 @dataclass
@@ -54,6 +57,7 @@ class AblateConfig:
     reference: list[str] | None = None  # source names held out for evaluation (default: see variants.py)
     tolerance: float = 0.005  # allowed relative token-count difference between variants
     overrides: list[str] = field(default_factory=list)  # --set key=value on the base recipe
+    adopt_out: bool = False  # use an --out that is not empty and that curate did not make
 
 
 class Clock:
@@ -111,7 +115,7 @@ def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print) -> dict[
         if not Path(f).is_file():
             raise FileNotFoundError(f"--eval: no such file: {f}")
     holdout = {"share": cfg.holdout_share, "chunk_chars": cfg.chunk_chars}
-    out.mkdir(parents=True, exist_ok=True)
+    claim_out(out, cfg.adopt_out, ABLATE_OUTPUTS, sign="build")
     with _exclusive(out):
         return _run(cfg, recipe, labels, stages, reference, holdout, out, log)
 

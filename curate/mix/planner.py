@@ -168,7 +168,7 @@ class MixStage(Stage):
         # down-sample docs this long by a window, not a draw (None: off)
         window_min_tokens: int | None = field(default=50_000, metadata=bounds(ge=1))
 
-        def __post_init__(self) -> None:  # degenerate weights: refused when the recipe is read, not after the work
+        def check(self) -> None:  # degenerate weights: refused when the recipe is read (curate.recipe.build_config)
             check_weights(self.weights)
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
