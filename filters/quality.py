@@ -168,7 +168,7 @@ class QualityStage(Stage):
         bucket: int = field(default=200000, metadata=bounds(ge=1))
         min_count: int = field(default=1, metadata=bounds(ge=1))
 
-        def __post_init__(self) -> None:  # rules between settings, checked when the recipe is read
+        def check(self) -> None:  # rules between settings (curate.recipe.build_config calls it)
             if self.target_keep_rate is not None and self.target_tokens is not None:
                 raise ValueError("target_keep_rate: set target_keep_rate or target_tokens, not both")
             if self.mode == "pareto" and self.target_keep_rate == 1.0:
