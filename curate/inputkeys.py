@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from curate.io import is_url
+from curate.sources.safe import UnsafeInput, check_path, inside_root, open_regular, root_of, walk_regular
 
 HASH_BLOCK = 1 << 20
 REMOTE_TAGS = ("ETag", "etag", "VersionId", "version_id", "generation", "md5Hash", "md5", "LastModified",
@@ -34,31 +35,35 @@ def _stat_sig(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def _local_files(path: str) -> list[str]:
-    """The regular files a unit reads: the file itself, or every file below a directory (links not followed
-    into directories; the reader decides what it may read, this only needs to see every change)."""
-    if not os.path.isdir(path):
-        return [path]
-    out = []
-    for d, dirs, files in os.walk(path):
-        dirs.sort()
-        out.extend(os.path.join(d, f) for f in sorted(files))
-    return out
+def _local_files(path: str) -> list[tuple[str, os.stat_result | UnsafeInput]]:
+    """The files a unit reads, under the readers' rules (``curate.sources.safe``): the file itself, or the files
+    below a directory; each with its stat, or the reason it is refused (a FIFO, a link out of the root), which
+    is never opened."""
+    root = root_of(path)
+    if os.path.isdir(path) and inside_root(path, root):
+        return list(walk_regular(path, root))
+    try:
+        return [(path, check_path(path, root))]
+    except UnsafeInput as e:
+        return [(path, e)]
 
 
 def _local_digest(path: str, cache: dict[str, list], new: dict[str, list]) -> str:
     parts = []
-    for f in _local_files(path):
+    for f, st in _local_files(path):
         try:
-            st = os.stat(f)
+            if isinstance(st, UnsafeInput):
+                raise st
             sig = _stat_sig(st)
             old = cache.get(f)
             if old is not None and old[:-1] == sig:
                 sha = old[-1]
             else:
-                with open(f, "rb") as fh:
+                with open_regular(f, root_of(path)) as fh:
                     sha = _sha_stream(fh)
             new[f] = sig + [sha]
+        except UnsafeInput as e:  # refused by the reader too: the key says so, and changes when it does
+            sha = f"refused:{e.reason}"
         except OSError as e:  # unreadable or gone: its read counts the error; the key says which
             sha = f"unreadable:{type(e).__name__}"
         parts.append(f"{os.path.relpath(f, path) if f != path else ''}\x00{sha}")

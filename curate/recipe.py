@@ -1,8 +1,10 @@
 """Recipes are data: YAML validated against the stages' and readers' declared configs.
 
-Every error names the offending key (``stages[2].dedup.treshold``) and the allowed ones. Numbers are
-range-checked where a Config declares bounds (``field(default=0.8, metadata=bounds(gt=0, le=1))``; a
-bound may be a function of the whole config), and every float must be finite. Source paths: ``${VAR}``
+Every error names the offending key (``stages[2].dedup.treshold``) and the allowed ones (with a "did you
+mean"). Numbers are range-checked where a Config declares bounds (``field(default=0.8,
+metadata=bounds(gt=0, le=1))``; a bound may be a function of the whole config), every float must be
+finite, and a Config's ``check()`` (rules between settings; a ValueError ``"key: why"``) runs after the
+range checks, so whatever the recipe loader accepts the run accepts. Source paths: ``${VAR}``
 and ``${VAR:-default}`` are expanded when the recipe is read (an unset variable without a default is an
 error naming it and the key), then a relative local path is resolved against the recipe's directory
 (``base_dir``: the directory of the recipe file, or the project root for a recipe kept in a

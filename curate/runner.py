@@ -332,14 +332,15 @@ class Runner:
         since the cached run), log which inputs changed, were added or were removed since then, and return the
         new cache."""
         old = read_state(self.state_dir(read) / INPUTS_CACHE) or {}
-        paths = list(dict.fromkeys(str(u.path) for _, u in self._inputs))
-        items = [(p, (old.get(p) or {}).get("files") or {}) for p in paths]
+        units = list({str(u.path): u.path for _, u in self._inputs}.values())  # an InputPath keeps its root
+        paths = [str(p) for p in units]
+        items = [(p, (old.get(str(p)) or {}).get("files") or {}) for p in units]
         chunks = [items[k:k + DIGEST_CHUNK] for k in range(0, len(items), DIGEST_CHUNK)]
         cache: dict[str, dict] = {}
         results = self.ex.map(digest_paths, chunks, desc="00_read inputs") if chunks else []
         for chunk, result in zip(chunks, results):
             for (p, _), (digest, files) in zip(chunk, result):
-                cache[p] = {"digest": digest, "files": files}
+                cache[str(p)] = {"digest": digest, "files": files}
         self._unit_digest = {p: c["digest"] for p, c in cache.items()}
         if old:
             changes = [(p, "changed" if p in old else "new") for p in paths
