@@ -22,6 +22,7 @@ from curate.recipe import RecipeError
 
 LOCK_NAME = ".curate.lock"
 MARKER = ".curate-run"
+LOCKS = (LOCK_NAME, ".lock")  # a run's and an ablation's lock files: a folder holding only these is empty
 OUTPUT_NAMES = ("stages", "dropped", "errors", "_state", "shards", "tokenizer", "trainer", "manifest.json",
                 "summary.json", "recipe.json", "report.html")  # and dot files, shards-<digest>/
 _held: dict[str, int] = {}  # resolved out dir -> fd, so nested holders in one process share the lock
@@ -48,7 +49,7 @@ def claim_out(out: Path, adopt: bool = False, names: tuple[str, ...] = OUTPUT_NA
     out = Path(out)
     if (out / MARKER).is_file():
         return
-    entries = sorted(e.name for e in out.iterdir()) if out.is_dir() else []
+    entries = sorted(e.name for e in out.iterdir() if e.name not in LOCKS) if out.is_dir() else []
     legacy = sign in entries and all(is_output_name(e, names) for e in entries)
     if entries and not (adopt or legacy):
         shown = ", ".join(repr(e) for e in entries[:3]) + (" ..." if len(entries) > 3 else "")
