@@ -284,6 +284,13 @@ class _RecipeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ign
 
 
 _RecipeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _RecipeLoader.construct_mapping)
+# YAML 1.2 booleans: only true/false (YAML 1.1 also reads yes/no/on/off as booleans, so the language code
+# `no` or a source named `on` would become false/true)
+_RecipeLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in _RecipeLoader.yaml_implicit_resolvers.items()}
+_RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
 # YAML 1.2 floats that YAML 1.1 (PyYAML) reads as strings: an exponent without a dot or without a sign (1e-3,
 # 5E6, 1.5e3, .5e2)
 _RecipeLoader.add_implicit_resolver(

@@ -88,6 +88,15 @@ def test_yaml_numbers_with_an_exponent_are_numbers(corpus: Path, tmp_path: Path)
     assert r.stages[0].config["threshold"] == 0.5 and r.stages[1].config["target_tokens"] == 10**6
 
 
+def test_yaml_1_1_booleans_are_strings(corpus: Path, tmp_path: Path) -> None:
+    """Only true/false are booleans (YAML 1.2): Norwegian's code `no` stays a language, `on` a source name."""
+    body = yaml.safe_dump(_books(corpus, name="on")).replace("stages: []\n", "")
+    (tmp_path / "r.yaml").write_text(body.replace("name: 'on'", "name: on") + "stages:\n  - langid: {languages: [no, "
+                                                                                "en]}\n")
+    r = load_recipe(tmp_path / "r.yaml")
+    assert r.sources[0].name == "on" and r.stages[0].config["languages"] == ["no", "en"]
+
+
 def test_an_environment_value_is_inserted_literally(corpus: Path, tmp_path: Path, monkeypatch) -> None:
     literal = tmp_path / "in${CURATE_I27_OTHER}"  # a directory really named so
     literal.mkdir()
