@@ -8,6 +8,7 @@ from curate.executor import make_executor
 from curate.recipe import Recipe, load_recipe, parse_recipe
 from curate.runlock import hold_run_lock
 from curate.runner import Runner
+from curate.termsafe import print_safe
 
 
 class Pipeline:
@@ -34,7 +35,7 @@ class Pipeline:
         return "\n".join(Runner(self.recipe, self.out_dir(out), executor=None).describe())
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
-            log: Callable[[str], None] = print, adopt_out: bool = False) -> dict[str, Any]:
+            log: Callable[[str], None] = print_safe, adopt_out: bool = False) -> dict[str, Any]:
         """Run the recipe into ``out`` (default ``runs/<name>``), resuming completed work; return the summary.
         Raises ``curate.runlock.RunLocked`` when another live run holds ``out``, ``NotCurateOut`` when ``out``
         holds files curate did not write (``adopt_out=True`` lets curate use it)."""

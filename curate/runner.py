@@ -43,6 +43,7 @@ from curate.runplan import describe, segment_estimate
 from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
 from curate.sources.safe import inside_root, printable, root_of
 from curate.stage import FitContext, Stage
+from curate.termsafe import print_safe
 
 ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
 DATA_ROOTS = ("stages", "dropped", "errors")
@@ -211,7 +212,7 @@ class StepTotals:
 class Runner:
     """Runs a recipe into ``out_dir`` with the given executor (see ``curate.executor``)."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print,
+    def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print_safe,
                  task_bytes: int = TASK_BYTES):
         self.recipe = recipe
         self.out = Path(out_dir)

@@ -21,3 +21,8 @@ def terminal_safe(text: str, lines: bool = True) -> str:
     written as ``\\udcxx``."""
     text = (_CONTROLS_KEEP_LINES if lines else _CONTROLS).sub(_escape, str(text))
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def print_safe(text: str) -> None:
+    """``print`` for log lines: the default ``log`` of the Python API (``Pipeline.run``, ``run_ablation``)."""
+    print(terminal_safe(text), flush=True)

@@ -42,8 +42,9 @@ class LangIdStage(Stage):
     @dataclass
     class Config:
         languages: list[str] | None = None  # None: keep every language, annotate only
-        min_score: float = field(default=0.65, metadata=bounds(ge=0, le=1))
-        min_scores: dict[str, float] = field(default_factory=dict, metadata=bounds(ge=0, le=1))  # per language
+        # a confidence in [0, 1]; above 1 no document of the language passes
+        min_score: float = field(default=0.65, metadata=bounds(ge=0))
+        min_scores: dict[str, float] = field(default_factory=dict, metadata=bounds(ge=0))  # per language
         # fastText LID model path; None: bundled lid.176.ftz
         model: str | None = field(default=None, metadata=PATH)
 

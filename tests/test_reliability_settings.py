@@ -56,7 +56,7 @@ def test_every_numeric_setting_declares_its_range() -> None:
     ({"quality": {"target_keep_rate": 1.0}}, r"stages\[0\]\.quality\.target_keep_rate: 1\.0 cannot be calibrated"),
     ({"quality": {"target_keep_rate": 0.5, "target_tokens": 1000}}, r"stages\[0\]\.quality\.target_keep_rate: set"),
     ({"quality": {"epoch": 0}}, r"stages\[0\]\.quality\.epoch: 0 is out of range"),
-    ({"langid": {"min_scores": {"en": 1.5}}}, r"stages\[0\]\.langid\.min_scores\.en: 1\.5 is out of range"),
+    ({"langid": {"min_scores": {"en": -0.5}}}, r"stages\[0\]\.langid\.min_scores\.en: -0\.5 is out of range"),
     ({"clean_lines": {"boilerplate_max_words": -1}}, r"stages\[0\]\.clean_lines\.boilerplate_max_words"),
     ({"mix": {"weights": {"books": 1e308, "other": 1e308}}}, r"stages\[0\]\.mix\.weights: their sum overflows"),
     ({"mix": {"weights": {"books": 0, "other": 0.0}}}, r"stages\[0\]\.mix\.weights: every weight is 0"),

@@ -28,6 +28,7 @@ from curate.ablate.training import train_all
 from curate.ablate.variants import is_recipe_path, reference_sources, variant_label, variant_stages
 from curate.recipe import RecipeError, check_plain_name, load_recipe
 from curate.runlock import claim_out
+from curate.termsafe import print_safe
 
 ABLATE_OUTPUTS = ("build", "eval", "variants", "ablation.json", "ablation.html", "ablation.png")
 
@@ -89,7 +90,7 @@ class Clock:
         self._t0, self._c0 = t, c
 
 
-def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print_safe) -> dict[str, Any]:
     """Run the ablation described by ``cfg``; returns the ``ablation.json`` record."""
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     base = recipe.raw
