@@ -115,7 +115,8 @@ def test_an_environment_value_is_inserted_literally(corpus: Path, tmp_path: Path
 
 @pytest.mark.parametrize("change,message", [
     (lambda r: r.update(seeds=1), r"recipe: unknown key 'seeds' \(did you mean 'seed'\?\)"),
-    (lambda r: r["sources"][0].update(fromat="text"), r"sources\[0\]: unknown key 'fromat' \(did you mean 'format'\?\)"),
+    (lambda r: r["sources"][0].update(fromat="text"),
+     r"sources\[0\]: unknown key 'fromat' \(did you mean 'format'\?\)"),
     (lambda r: r["sources"][0].update(format="txt"), r"unknown reader format 'txt' \(did you mean 'text'\?\)"),
     (lambda r: r.update(stages=[{"dedupe": {}}]), r"stages\[0\]: unknown stage 'dedupe' \(did you mean 'dedup'\?\)"),
     (lambda r: r.update(stages=[{"dedup": {"treshold": 0.5}}]),
