@@ -362,6 +362,41 @@ class Runner:
         return [_sha([(os.path.relpath(sl.path, self.out), sl.row_groups, self._part_sha.get(sl.path))
                       for sl in slices]) for _, slices in jobs]
 
+    def _renumber_parts(self, seg: Segment, inputs: list[str]) -> None:
+        """Parts whose input now has another task number (an input added or removed before it in path order)
+        are renamed to that number, not recomputed: a part's files depend on what its task read, never on its
+        number. In two passes through ``.tmp`` names, so a crash between them leaves temporary files that the
+        next run removes (those parts are then recomputed), never a part under a wrong number."""
+        stats_dir = self.state_dir(seg.last) / "parts"
+        held: dict[str, int] = {}  # input key -> the part number holding it (one int per part)
+        for f in stats_dir.glob("part-*.json"):
+            s = read_state(f)
+            if f.stem[5:].isdigit() and s and s.get("key") == seg.key and isinstance(s.get("input"), str):
+                held[s["input"]] = int(f.stem[5:])
+        moves = [(held[k], i) for i, k in enumerate(inputs) if held.get(k, i) != i]
+        staged = []
+        for j, i in moves:
+            s = read_state(self._stats_file(seg, j))
+            files = s.get("files") if s else None
+            if not isinstance(files, dict) or not all((self.out / rel).is_file() for rel in files):
+                continue
+            for rel in files:
+                src = self.out / rel
+                src.replace(src.parent / f".{part_name(i)}.renumber.tmp")
+            self._stats_file(seg, j).unlink(missing_ok=True)
+            staged.append((j, i, s))
+        for j, i, s in staged:
+            renamed = {}
+            for rel, check in s["files"].items():
+                dst = (self.out / rel).parent / part_name(i)
+                (dst.parent / f".{part_name(i)}.renumber.tmp").replace(dst)
+                renamed[str(dst.relative_to(self.out))] = check
+            label = str(s.get("label", "")).replace(part_name(j), part_name(i))
+            write_json_atomic(dict(s, files=renamed, label=label), self._stats_file(seg, i))
+        if staged:
+            self.log(f"[{seg.first.dir_name}] {len(staged)} parts renumbered (their input moved in path order), "
+                     "not recomputed")
+
     def _remove_extra_parts(self, seg: Segment, n: int) -> None:
         """Parts numbered ``n`` and above (left by a run with more inputs): no task writes them now, and a data
         folder must read as this run's dataset."""
@@ -403,6 +438,7 @@ class Runner:
             for step in seg.steps:  # outputs of another config, code or fusion: never mixed with the new ones
                 self._clear(step)
             write_json_atomic({"key": seg.key, "steps": [s.dir_name for s in seg.steps]}, marker)
+        self._renumber_parts(seg, inputs)
         self._remove_extra_parts(seg, len(jobs))
         t_start, cpu0 = time.time(), _driver_cpu()
         state, extra = self._fit(seg.first, in_parts, _sha(inputs)) if seg.first.has_fit else (None, {})

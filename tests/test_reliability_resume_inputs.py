@@ -83,8 +83,8 @@ def test_changed_added_and_removed_inputs_are_read_again(corpus: Path, tmp_path:
     for name, what in (("a", "changed"), ("b", "changed"), ("c", "removed"), ("e", "new")):
         assert f"input {what} since the last run: {inputs / name}.jsonl" in said
     assert "input changed since the last run: " + str(inputs / "d.jsonl") not in said
-    # a and b changed; d now holds the part number c had, so it is read again, never reused by its number
-    assert again["stages"][0]["resumed_parts"] == 0
+    # a and b changed, e is new; d now has the task number c had: its part is renumbered, not read again
+    assert again["stages"][0]["resumed_parts"] == 1 and "[00_read] 1 parts renumbered" in said
     for f in (tmp_path / "run" / "_state" / "00_read" / "parts").glob("part-*.json"):
         assert json.loads(f.read_text())["input"]  # every part records the key of what it read
 
@@ -100,3 +100,12 @@ def test_an_unchanged_input_is_not_read_again(corpus: Path, tmp_path: Path) -> N
     assert not any("input changed since the last run: " + str(inputs / "a.jsonl") in line for line in log)
     assert again["stages"][-1]["resumed_parts"] == 0  # dedup's global pass sees the new records
     assert set(paras[500:505]) <= _seen(tmp_path / "run")
+
+    _write(inputs / "0.jsonl", paras[600:610])  # first in path order: every other input gets a new number
+    again, log = _run(inputs, tmp_path / "run")
+    assert again["stages"][0]["resumed_parts"] == 2 and again["stages"][0]["in"] == 55
+    fresh, _ = _run(inputs, tmp_path / "fresh")
+    for root in ("stages", "dropped", "errors"):  # byte-identical to a run from scratch
+        run_files = sorted((tmp_path / "run" / root).rglob("part-*.parquet"))
+        assert [f.read_bytes() for f in run_files] == [
+            f.read_bytes() for f in sorted((tmp_path / "fresh" / root).rglob("part-*.parquet"))]
