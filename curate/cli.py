@@ -17,26 +17,29 @@ def _print(obj: Any) -> None:
 
 
 def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    from curate.termsafe import terminal_safe
+
+    print(terminal_safe(msg), file=sys.stderr, flush=True)
 
 
 def cmd_run(a: argparse.Namespace) -> int:
     from curate.docfiles import check_writable
     from curate.pipeline import Pipeline
     from curate.runlock import RunLocked
+    from curate.termsafe import terminal_safe
 
     p = Pipeline.from_recipe(_recipe_path(a.recipe), a.set)
     if a.dry_run:
-        print(p.describe(a.out))
+        print(terminal_safe(p.describe(a.out)))
         return 0
     out = a.out or f"runs/{p.recipe.name}"
     check_writable(out, is_dir=True)
     try:
-        summary = p.run(out=out, workers=a.workers, log=_log)
+        summary = p.run(out=out, workers=a.workers, log=_log, adopt_out=a.adopt_out)
     except RunLocked as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(terminal_safe(f"error: {e}"), file=sys.stderr)
         return 3
-    print(f"done in {summary['seconds']}s; outputs in {out}/ (summary.json, manifest.json, shards/)")
+    print(terminal_safe(f"done in {summary['seconds']}s; outputs in {out}/ (summary.json, manifest.json, shards/)"))
     for st in summary["stages"]:
         fin = st.get("finalize") or {}
         if isinstance(fin, dict) and fin.get("table"):
@@ -55,9 +58,24 @@ def shipped_recipe(name: str) -> Path | None:
     return None
 
 
+def shipped_recipes() -> list[str]:
+    """Names of the recipes shipped with curate."""
+    here = Path(__file__).resolve().parent
+    return sorted({f.stem for d in (here / "recipes", here.parent / "recipes") if d.is_dir() for f in d.glob("*.yaml")})
+
+
 def _recipe_path(name: str) -> str:
-    """A recipe file, or the name of a recipe shipped with curate."""
-    return name if os.path.exists(name) else str(shipped_recipe(name) or name)
+    """A recipe file, or the name of a recipe shipped with curate; neither: a RecipeError listing those."""
+    if os.path.exists(name):
+        return name
+    shipped = shipped_recipe(name)
+    if shipped is not None:
+        return str(shipped)
+    from curate.recipe import RecipeError, did_you_mean
+
+    names = shipped_recipes()
+    raise RecipeError(f"recipe {name!r}: no such file and no shipped recipe of that name"
+                      f"{did_you_mean(Path(name).stem, names)}; shipped recipes: {', '.join(names) or 'none'}")
 
 
 def cmd_extract(a: argparse.Namespace) -> int:
@@ -77,6 +95,7 @@ def cmd_filter(a: argparse.Namespace) -> int:
 
 def cmd_eval_clean(a: argparse.Namespace) -> int:
     from curate.filters.eval_clean import cross_validate, cv_table, eval_clean, table
+    from curate.termsafe import terminal_safe
 
     if a.cv:
         if not a.input:
@@ -91,7 +110,8 @@ def cmd_eval_clean(a: argparse.Namespace) -> int:
     print(table(res["scores"]))
     if a.per_doc:
         for did, label, kept, k_ok, k, j_ok, j in rows:
-            print(f"{did:40} {label:4} {'kept' if kept else 'DROPPED':7} keep {k_ok}/{k}  junk removed {j_ok}/{j}")
+            print(terminal_safe(f"{did:40} {label:4} {'kept' if kept else 'DROPPED':7} keep {k_ok}/{k}  junk removed "
+                                f"{j_ok}/{j}"))
     if a.json:
         _print(res)
     return 0
@@ -155,7 +175,7 @@ def cmd_ablate(a: argparse.Namespace) -> int:
                        tokens=a.tokens, out=a.out, workers=a.workers, device=a.device, threads=a.threads or None,
                        eval_tokens=a.eval_tokens, holdout_share=a.holdout_share,
                        reference=a.reference.split(",") if a.reference else None, overrides=a.set,
-                       schedule=a.schedule, jobs=a.jobs)
+                       schedule=a.schedule, jobs=a.jobs, adopt_out=a.adopt_out)
     run_ablation(cfg)
     return 0
 
@@ -209,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="CPUs for the embedded Ray (0 = in-process, no Ray)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (units, segments, tasks, projected disk and memory per task); run nothing")
+    p.add_argument("--adopt-out", action="store_true",
+                   help="let curate use an --out that is not empty and that curate did not make (it then writes "
+                        "there, and removes only what it wrote)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML")
@@ -295,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the reference sources' text held out for evaluation")
     p.add_argument("--reference", help="comma-separated source names held out (default: quality positives)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
+    p.add_argument("--adopt-out", action="store_true",
+                   help="let curate use an --out that is not empty and that curate did not make")
     p.set_defaults(fn=cmd_ablate)
 
     p = sub.add_parser("report", help="write runs/<r>/report.html")
@@ -331,8 +356,9 @@ def describe_failure(e: BaseException, resumes: bool = True) -> str:
                + (": completed work is kept and the run resumes" if resumes else ""))
     else:
         msg = f"error: {e}" if isinstance(e, (ValueError, FileNotFoundError)) else f"error: {type(e).__name__}: {e}"
-    line = " ".join(msg.split())[:1000] + " (set CURATE_DEBUG=1 for a traceback)"
-    return line.encode("utf-8", "backslashreplace").decode("utf-8")  # an undecodable file name stays printable
+    from curate.termsafe import terminal_safe
+
+    return terminal_safe(" ".join(msg.split())[:1000] + " (set CURATE_DEBUG=1 for a traceback)", lines=False)
 
 
 def main(argv: list[str] | None = None) -> int:

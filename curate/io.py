@@ -51,6 +51,21 @@ def read_state(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+class OutsideRun(ValueError):
+    """A path read from a run's own bookkeeping (manifest, summary) that leads outside the run."""
+
+
+def inside_run(run: Path, rel: Any, what: str) -> Path:
+    """``run / rel`` when ``rel`` is a relative path that stays inside ``run`` once links are resolved (a
+    hand-edited manifest or summary may point at another run's data, or anywhere); else OutsideRun."""
+    if not isinstance(rel, str) or not rel or os.path.isabs(rel) or "\x00" in rel:
+        raise OutsideRun(f"{run}: {what} {rel!r} is not a relative path inside the run (edited by hand?)")
+    p = Path(run) / rel
+    if not p.resolve().is_relative_to(Path(run).resolve()):
+        raise OutsideRun(f"{run}: {what} {rel!r} leads outside the run (edited by hand?); refusing to read it")
+    return p
+
+
 def is_url(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
@@ -136,8 +151,7 @@ def expand_paths(patterns: list[str], where: str) -> list[str]:
     from curate.sources.safe import InputPath
 
     out: list[str] = []
-    for pat in patterns:
-        pat = expand_vars(pat, where)
+    for pat in patterns:  # ${VAR} was expanded once, when the recipe was read: a value is data, not a template
         pat = pat[len("file://"):] if pat.startswith("file://") else pat
         if is_url(pat):
             out.extend(_expand_remote(pat, where))

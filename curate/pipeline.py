@@ -10,6 +10,7 @@ from curate.executor import make_executor
 from curate.recipe import Recipe, load_recipe, parse_recipe
 from curate.runlock import hold_run_lock
 from curate.runner import Runner
+from curate.termsafe import print_safe
 
 
 class Pipeline:
@@ -44,11 +45,12 @@ class Pipeline:
         return "\n".join(Runner(self.recipe, self.out_dir(out), executor=None).describe())
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
-            log: Callable[[str], None] = print) -> dict[str, Any]:
+            log: Callable[[str], None] = print_safe, adopt_out: bool = False) -> dict[str, Any]:
         """Run the recipe into ``out`` (default ``runs/<name>``), resuming completed work; return the summary.
-        Raises ``curate.runlock.RunLocked`` when another live run holds ``out``."""
+        Raises ``curate.runlock.RunLocked`` when another live run holds ``out``, ``NotCurateOut`` when ``out``
+        holds files curate did not write (``adopt_out=True`` lets curate use it)."""
         out_dir = self.out_dir(out)
-        with hold_run_lock(out_dir):  # before Ray starts: a refused run costs nothing
+        with hold_run_lock(out_dir, adopt=adopt_out):  # before Ray starts: a refused run costs nothing
             n = self.recipe.workers if workers is None else workers
             if n != 0 or os.environ.get("RAY_ADDRESS"):  # tasks run in Ray workers (see make_executor)
                 check_shippable(self.recipe)

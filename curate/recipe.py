@@ -1,8 +1,10 @@
 """Recipes are data: YAML validated against the stages' and readers' declared configs.
 
-Every error names the offending key (``stages[2].dedup.treshold``) and the allowed ones. Numbers are
-range-checked where a Config declares bounds (``field(default=0.8, metadata=bounds(gt=0, le=1))``; a
-bound may be a function of the whole config), and every float must be finite. Source paths: ``${VAR}``
+Every error names the offending key (``stages[2].dedup.treshold``) and the allowed ones (with a "did you
+mean"). Numbers are range-checked where a Config declares bounds (``field(default=0.8,
+metadata=bounds(gt=0, le=1))``; a bound may be a function of the whole config), every float must be
+finite, and a Config's ``check()`` (rules between settings; a ValueError ``"key: why"``) runs after the
+range checks, so whatever the recipe loader accepts the run accepts. Source paths: ``${VAR}``
 and ``${VAR:-default}`` are expanded when the recipe is read (an unset variable without a default is an
 error naming it and the key), then a relative local path is resolved against the recipe's directory
 (``base_dir``: the directory of the recipe file, or the project root for a recipe kept in a
@@ -11,10 +13,12 @@ error naming it and the key), then a relative local path is resolved against the
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,6 +30,28 @@ import yaml
 
 class RecipeError(ValueError):
     """A recipe that cannot be run; the message names the key at fault."""
+
+
+def did_you_mean(value: Any, choices: typing.Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to a misspelt ``value``, else ""."""
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+MAX_NAME_BYTES = 200  # a name becomes a file or directory name (255 bytes at most on common file systems)
+
+
+def check_plain_name(value: str, where: str) -> str:
+    """``value`` when it can name a file or directory as it is: not empty, no ``/`` or ``\\``, no leading
+    ``.`` (``..``, hidden files), no control or other unprintable characters, at most MAX_NAME_BYTES bytes;
+    else a RecipeError naming ``where``."""
+    bad = next((c for c in value if not c.isprintable() or c in "/\\"), None)
+    if not value or value.startswith(".") or bad is not None or len(value.encode("utf-8", "replace")) > MAX_NAME_BYTES:
+        why = (f"contains {bad!r}" if bad is not None else "starts with '.'" if value.startswith(".")
+               else "is empty" if not value else f"is longer than {MAX_NAME_BYTES} bytes")
+        raise RecipeError(f"{where}: {value!r} is not a plain name ({why}): it names files and directories of the "
+                          "run; use letters, digits, '-', '_' or '.' inside")
+    return value
 
 
 def _check_type(value: Any, tp: Any, where: str) -> Any:
@@ -68,6 +94,8 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
             raise RecipeError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:  # 1e6 is read as a float
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise RecipeError(f"{where}: expected an integer, got {value!r}")
         return value
@@ -139,7 +167,8 @@ def build_config(cls: type, data: dict | None, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise RecipeError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(fields))}")
+        raise RecipeError(f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], fields)}; allowed keys: "
+                          f"{', '.join(sorted(fields))}")
     kwargs = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in data.items()}
     missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
                and f.default_factory is dataclasses.MISSING]
@@ -147,9 +176,15 @@ def build_config(cls: type, data: dict | None, where: str) -> Any:
         raise RecipeError(f"{where}: missing required key {missing[0]!r}")
     try:
         config = cls(**kwargs)  # a Config's __post_init__ may check rules between fields (ValueError)
-    except ValueError as e:
-        raise RecipeError(f"{where}: {e}") from None
-    check_bounds(config, where)
+        check_bounds(config, where)
+        if callable(getattr(config, "check", None)):  # rules between settings, once each is in its range
+            config.check()
+    except ValueError as e:  # "key: why" names the key, a nested config's error its path below ``where``
+        msg = str(e)
+        if isinstance(e, RecipeError) and msg.startswith(where):
+            raise
+        key = msg.split(":", 1)[0].split(".", 1)[0]
+        raise RecipeError(f"{where}.{msg}" if key in fields else f"{where}: {msg}") from None
     return config
 
 
@@ -251,6 +286,18 @@ class _RecipeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ign
 
 
 _RecipeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _RecipeLoader.construct_mapping)
+# YAML 1.2 booleans: only true/false (YAML 1.1 also reads yes/no/on/off as booleans, so the language code
+# `no` or a source named `on` would become false/true)
+_RecipeLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in _RecipeLoader.yaml_implicit_resolvers.items()}
+_RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+# YAML 1.2 floats that YAML 1.1 (PyYAML) reads as strings: an exponent without a dot or without a sign (1e-3,
+# 5E6, 1.5e3, .5e2)
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"))
 
 
 def _check_size(value: Any, where: str) -> None:
@@ -409,10 +456,9 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
         raise RecipeError(f"recipe: expected a mapping at the top level, got {type(raw).__name__}")
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
-        raise RecipeError(f"recipe: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(TOP_KEYS))}")
-    name = _check_type(raw.get("name", default_name), str, "name")
-    if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):  # the default --out is runs/<name>
-        raise RecipeError(f"name: {name!r} is not a plain name (no '/', '\\', '.' or '..'): it names runs/<name>")
+        raise RecipeError(f"recipe: unknown key {unknown[0]!r}{did_you_mean(unknown[0], TOP_KEYS)}; allowed keys: "
+                          f"{', '.join(sorted(TOP_KEYS))}")
+    name = check_plain_name(_check_type(raw.get("name", default_name), str, "name"), "name")  # runs/<name>
     _check_type(raw.get("description", ""), str, "description")
     seed = _check_type(raw.get("seed", 0), int, "seed")
     workers = _check_type(raw.get("workers", 2), int, "workers")
@@ -431,14 +477,15 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
             raise RecipeError(f"{where}: expected a mapping")
         bad = sorted(set(s) - SOURCE_KEYS)
         if bad:
-            raise RecipeError(f"{where}: unknown key {bad[0]!r}; allowed keys: {', '.join(sorted(SOURCE_KEYS))}")
+            raise RecipeError(f"{where}: unknown key {bad[0]!r}{did_you_mean(bad[0], SOURCE_KEYS)}; allowed keys: "
+                              f"{', '.join(sorted(SOURCE_KEYS))}")
         for req in ("name", "kind", "format", "paths"):
             if req not in s:
                 raise RecipeError(f"{where}: missing required key {req!r}")
         paths = _check_type(s["paths"] if isinstance(s["paths"], list) else [s["paths"]], list[str], f"{where}.paths")
         if not paths:
             raise RecipeError(f"{where}.paths: at least one path or glob is required")
-        spec = SourceSpec(name=_check_type(s["name"], str, f"{where}.name"),
+        spec = SourceSpec(name=check_plain_name(_check_type(s["name"], str, f"{where}.name"), f"{where}.name"),
                           kind=_check_type(s["kind"], str, f"{where}.kind"),
                           format=_check_type(s["format"], str, f"{where}.format"),
                           paths=[resolve_path(p, base_dir, f"{where}.paths[{j}]") for j, p in enumerate(paths)],

@@ -40,22 +40,23 @@ def _load(spec: str) -> Any:
 
 
 def reader_class(fmt: str, where: str = "format") -> Any:
-    from curate.recipe import RecipeError
+    from curate.recipe import RecipeError, did_you_mean
 
     if fmt not in READERS:
-        raise RecipeError(f"{where}: unknown reader format {fmt!r}; allowed: {', '.join(sorted(READERS))}")
+        raise RecipeError(f"{where}: unknown reader format {fmt!r}{did_you_mean(fmt, READERS)}; allowed: "
+                          f"{', '.join(sorted(READERS))}")
     return _load(READERS[fmt])
 
 
 def stage_class(name: str, where: str = "stages") -> Any:
     """The class of a registered stage name, or of a user stage named by import path (``mypkg.filters:MyFilter``)."""
-    from curate.recipe import RecipeError
+    from curate.recipe import RecipeError, did_you_mean
 
     if isinstance(name, str) and ":" in name:
         return user_stage_class(name, where)
     if name not in STAGES:
-        raise RecipeError(f"{where}: unknown stage {name!r}; allowed stages: {', '.join(STAGES)}, or a user stage "
-                          "as module:Class")
+        raise RecipeError(f"{where}: unknown stage {name!r}{did_you_mean(name, STAGES)}; allowed stages: "
+                          f"{', '.join(STAGES)}, or a user stage as module:Class")
     return _load(STAGES[name])
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.io import inside_run
 from curate.schema import meta_dicts
 
 BATCH_ROWS = 4096
@@ -83,7 +84,15 @@ def _scan(paths: Iterable[Path], columns: list[str], fn: Callable[[pa.Table, lis
 
 
 def _parts(run: Path, root: str, stage: dict) -> list[Path]:
-    return sorted((run / root / stage["dir"]).glob("part-*.parquet"))
+    return sorted(inside_run(run, f"{root}/{stage['dir']}", "summary.json stage dir").glob("part-*.parquet"))
+
+
+def _check_dirs(run: Path, summary: dict) -> None:
+    """Every stage directory a (hand-edited) summary names must be a step directory of this run."""
+    for st in summary["stages"]:
+        d = st.get("dir") if isinstance(st, dict) else None
+        for root in ("stages", "dropped"):
+            inside_run(run, f"{root}/{d}" if isinstance(d, str) else d, "summary.json stage dir")
 
 
 def _through(run: Path, summary: dict, stage: dict) -> list[Path]:
@@ -365,6 +374,7 @@ def write_report(run_dir: str | Path) -> Path:
         summary["recipe"], summary["stages"]  # noqa: B018 - what every section needs
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{run}: no readable summary.json (not a finished curate run?): {e}") from None
+    _check_dirs(run, summary)
     sections = [(title, _section(title, fn)) for title, fn in [
         ("Stages", lambda: section_stages(summary)), ("Quality classifier", lambda: section_quality(run, summary)),
         ("Languages", lambda: section_languages(run, summary)), ("Deduplication", lambda: section_dedup(run, summary)),

@@ -24,6 +24,7 @@ import inspect
 import json
 import os
 import pickle
+import re
 import shutil
 import time
 from collections import Counter
@@ -31,25 +32,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
 from curate.partio import TASK_BYTES, check_parts, plan_slices
 from curate.progress import Progress
 from curate.recipe import Recipe, RecipeError, build_config
 from curate.registry import reader_class, stage_class
-from curate.runlock import hold_run_lock
+from curate.runlock import hold_run_lock, is_output_name
 from curate.runplan import describe, pack_units, segment_estimate
 from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
-from curate.sources.safe import inside_root, root_of
+from curate.sources.safe import inside_root, printable, root_of
 from curate.stage import FitContext, Stage
 from curate.steps import class_digest, step_name
+from curate.termsafe import print_safe
 
 ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
 DATA_ROOTS = ("stages", "dropped", "errors")
 STATE_ROOT = "_state"
-OUTPUT_NAMES = DATA_ROOTS + (STATE_ROOT, "shards", "tokenizer", "trainer", "manifest.json", "summary.json",
-                             "recipe.json", "report.html")  # and dot files, shards-<digest>/
+STEP_DIR = re.compile(r"^\d{2,}_\w+$")  # a step's directory name under the data and state roots
 VERIFY_CHUNK = 64  # part files checked per verification task
 VERIFY_BLOCK = 4096  # parts whose check records the driver holds at once
+DIGEST_CHUNK = 64  # input files hashed per task
+INPUTS_CACHE = "inputs.json"  # under the read step's state: each input file's stat signature and SHA-256
+LOG_CHANGED = 20  # changed inputs named one by one in the log; the rest are counted
 
 __all__ = ["AccountingError", "Runner", "code_version"]
 
@@ -135,8 +140,7 @@ def _check_input_files(config: Any, where: str) -> None:
 
 def _is_output(path: Path, out: Path) -> bool:
     """Whether ``path`` (inside ``out``) is one of the files or directories a run writes there."""
-    top = path.relative_to(out).parts[0]
-    return top in OUTPUT_NAMES or top.startswith((".", "shards-"))
+    return is_output_name(path.relative_to(out).parts[0])
 
 
 def _overrides(stage: Stage | None, method: str) -> bool:
@@ -215,7 +219,7 @@ class StepTotals:
 class Runner:
     """Runs a recipe into ``out_dir`` with the given executor (see ``curate.executor``)."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print,
+    def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print_safe,
                  task_bytes: int = TASK_BYTES):
         self.recipe = recipe
         self.out = Path(out_dir)
@@ -223,6 +227,8 @@ class Runner:
         self.log = log
         self.task_bytes = task_bytes  # fixed, never derived from the worker count: outputs stay identical
         self._inputs: list[tuple[str, Any]] = []  # (source name, reader unit), planned once per run
+        self._unit_digest: dict[str, str] = {}  # unit path -> digest of its content (curate.inputkeys)
+        self._part_sha: dict[str, str] = {}  # a materialised part's path -> its SHA-256 as recorded
 
     # ------------------------------------------------------------ layout
 
@@ -294,6 +300,7 @@ class Runner:
         for line in describe(self, segs, self._inputs):
             self.log(line)
         self._remove_stale(steps)
+        cache = self._digest_inputs(steps[0])
         write_json_atomic({"recipe": self.recipe.raw, "name": self.recipe.name, "digest": self.recipe.digest(),
                            "steps": [{"dir": s.dir_name, "key": s.key} for s in steps],
                            "segments": [[s.dir_name for s in g.steps] for g in segs]}, self.out / "recipe.json")
@@ -308,6 +315,8 @@ class Runner:
                 self.log(segment_estimate(seg, parts, done_bytes, done_cpu, getattr(self.ex, "workers", 1)))
                 done_bytes += sum(p.stat().st_size for p in parts if p.exists())
             infos, parts = self._run_segment(seg, parts)
+            if seg.first.index == 0:  # after the read step's outputs are settled (a new key clears its state)
+                write_json_atomic(cache, self.state_dir(seg.first) / INPUTS_CACHE)
             done_cpu += sum(i["cpu_s"] + i.get("fit_cpu_s", 0) + i.get("finalize_cpu_s", 0) for i in infos)
             seconds = round(time.time() - ts, 2)
             cpu = sum(i["cpu_s"] for i in infos) or 1.0
@@ -327,10 +336,92 @@ class Runner:
         for root in DATA_ROOTS + (STATE_ROOT,):
             d = self.out / root
             if d.is_dir():
-                for child in d.iterdir():
-                    if child.name not in keep:
+                for child in d.iterdir():  # only step directories: nothing else there is the runner's
+                    if child.name not in keep and child.is_dir() and STEP_DIR.match(child.name):
                         self.log(f"removing outputs of a step no longer in the recipe: {child}")
                         shutil.rmtree(child, ignore_errors=True)
+
+    def _digest_inputs(self, read: Step) -> dict[str, dict]:
+        """Digest every unit's content (``curate.inputkeys``: hashed in tasks, only the files whose stat changed
+        since the cached run), log which inputs changed, were added or were removed since then, and return the
+        new cache."""
+        old = read_state(self.state_dir(read) / INPUTS_CACHE) or {}
+        units = list({str(u.path): u.path for _, u in self._inputs}.values())  # an InputPath keeps its root
+        paths = [str(p) for p in units]
+        items = [(p, (old.get(str(p)) or {}).get("files") or {}) for p in units]
+        chunks = [items[k:k + DIGEST_CHUNK] for k in range(0, len(items), DIGEST_CHUNK)]
+        cache: dict[str, dict] = {}
+        results = self.ex.map(digest_paths, chunks, desc="00_read inputs") if chunks else []
+        for chunk, result in zip(chunks, results):
+            for (p, _), (digest, files) in zip(chunk, result):
+                cache[str(p)] = {"digest": digest, "files": files}
+        self._unit_digest = {p: c["digest"] for p, c in cache.items()}
+        if old:
+            changes = [(p, "changed" if p in old else "new") for p in paths
+                       if (old.get(p) or {}).get("digest") != cache[p]["digest"]]
+            changes += [(p, "removed") for p in old if p not in cache]
+            for p, what in changes[:LOG_CHANGED]:
+                self.log(f"[{read.dir_name}] input {what} since the last run: {printable(p)}")
+            if len(changes) > LOG_CHANGED:
+                self.log(f"[{read.dir_name}] ... and {len(changes) - LOG_CHANGED} more inputs changed, new or removed")
+        return cache
+
+    def _job_inputs(self, seg: Segment, jobs: list[tuple[int, Any]]) -> list[str]:
+        """Per task, a key of what it reads: the reader units of its pack and their content digests, or the
+        input slices and the recorded SHA-256 of each part they come from. A part is reused only under the
+        same key."""
+        if seg.first.index == 0:
+            return [_sha([(src, str(u.path), root_of(u.path), u.start, u.end, u.first_record,
+                           self._unit_digest.get(str(u.path))) for src, u in pack]) for _, pack in jobs]
+        return [_sha([(os.path.relpath(sl.path, self.out), sl.row_groups, self._part_sha.get(sl.path))
+                      for sl in slices]) for _, slices in jobs]
+
+    def _renumber_parts(self, seg: Segment, inputs: list[str]) -> None:
+        """Parts whose input now has another task number (an input added or removed before it in path order)
+        are renamed to that number, not recomputed: a part's files depend on what its task read, never on its
+        number. In two passes through ``.tmp`` names, so a crash between them leaves temporary files that the
+        next run removes (those parts are then recomputed), never a part under a wrong number."""
+        stats_dir = self.state_dir(seg.last) / "parts"
+        held: dict[str, int] = {}  # input key -> the part number holding it (one int per part)
+        for f in stats_dir.glob("part-*.json"):
+            s = read_state(f)
+            if f.stem[5:].isdigit() and s and s.get("key") == seg.key and isinstance(s.get("input"), str):
+                held[s["input"]] = int(f.stem[5:])
+        moves = [(held[k], i) for i, k in enumerate(inputs) if held.get(k, i) != i]
+        staged = []
+        for j, i in moves:
+            s = read_state(self._stats_file(seg, j))
+            files = s.get("files") if s else None
+            if not isinstance(files, dict) or not all((self.out / rel).is_file() for rel in files):
+                continue
+            for rel in files:
+                src = self.out / rel
+                src.replace(src.parent / f".{part_name(i)}.renumber.tmp")
+            self._stats_file(seg, j).unlink(missing_ok=True)
+            staged.append((j, i, s))
+        for j, i, s in staged:
+            renamed = {}
+            for rel, check in s["files"].items():
+                dst = (self.out / rel).parent / part_name(i)
+                (dst.parent / f".{part_name(i)}.renumber.tmp").replace(dst)
+                renamed[str(dst.relative_to(self.out))] = check
+            label = str(s.get("label", "")).replace(part_name(j), part_name(i))
+            write_json_atomic(dict(s, files=renamed, label=label), self._stats_file(seg, i))
+        if staged:
+            self.log(f"[{seg.first.dir_name}] {len(staged)} parts renumbered (their input moved in path order), "
+                     "not recomputed")
+
+    def _remove_extra_parts(self, seg: Segment, n: int) -> None:
+        """Parts numbered ``n`` and above (left by a run with more inputs): no task writes them now, and a data
+        folder must read as this run's dataset."""
+        for step in seg.steps:
+            for root in DATA_ROOTS:
+                for f in (self.out / root / step.dir_name).glob("part-*.parquet"):
+                    if f.stem[5:].isdigit() and int(f.stem[5:]) >= n:
+                        f.unlink(missing_ok=True)
+        for f in (self.state_dir(seg.last) / "parts").glob("part-*.json"):
+            if f.stem[5:].isdigit() and int(f.stem[5:]) >= n:
+                f.unlink(missing_ok=True)
 
     def _completed(self, seg: Segment) -> list[dict] | None:
         """The saved summaries of a finished segment with today's keys, else None."""
@@ -343,10 +434,12 @@ class Runner:
         return out
 
     def _run_segment(self, seg: Segment, in_parts: list[Path]) -> tuple[list[dict], list[Path]]:
+        jobs = self._jobs(seg, in_parts)
+        inputs = self._job_inputs(seg, jobs)
         done = self._completed(seg)
         if done is not None:
             n = done[-1]["parts"]
-            if not self._invalid_parts(seg, n) and not self._unfinalized(seg):
+            if n == len(jobs) and not self._invalid_parts(seg, inputs) and not self._unfinalized(seg):
                 return [dict(s, reused=True) for s in done], [self._kept_part(seg.last, i) for i in range(n)]
             for step in seg.steps:  # some part or output must be redone: the segment is not finished any more
                 (self.state_dir(step) / "_SUCCESS.json").unlink(missing_ok=True)
@@ -359,14 +452,15 @@ class Runner:
             for step in seg.steps:  # outputs of another config, code or fusion: never mixed with the new ones
                 self._clear(step)
             write_json_atomic({"key": seg.key, "steps": [s.dir_name for s in seg.steps]}, marker)
+        self._renumber_parts(seg, inputs)
+        self._remove_extra_parts(seg, len(jobs))
         t_start, cpu0 = time.time(), _driver_cpu()
-        state, extra = self._fit(seg.first, in_parts) if seg.first.has_fit else (None, {})
+        state, extra = self._fit(seg.first, in_parts, _sha(inputs)) if seg.first.has_fit else (None, {})
         fit_driver_cpu, fit_helper_cpu = _driver_cpu(cpu0)
-        jobs = self._jobs(seg, in_parts)
         spec = SegmentSpec(self.out, seg.key, [StepSpec(s.name, s.dir_name, s.stage, None, s.only)
                                                for s in seg.steps], readers=seg.first.readers)
         spec.steps[0].state = state
-        totals, resumed = self._map_tasks(seg, spec, jobs)
+        totals, resumed = self._map_tasks(seg, spec, jobs, inputs)
         out_parts = [self._kept_part(seg.last, i) for i in range(len(jobs))]
         infos = []
         for k, step in enumerate(seg.steps):
@@ -449,8 +543,10 @@ class Runner:
         return FitContext(parts, workdir, self.recipe.seed, lambda fn, items: self.ex.map(fn, items, desc=desc),
                           run_dir=self.out, recipe=self.recipe.raw, log=self.log)
 
-    def _fit(self, step: Step, in_parts: list[Path]) -> tuple[Any, dict]:
-        """Run (or reload after a crash) the stage's global pass."""
+    def _fit(self, step: Step, in_parts: list[Path], inputs: str) -> tuple[Any, dict]:
+        """Run (or reload after a crash) the stage's global pass; a saved state is reused only for the same
+        step key and the same input parts (``inputs``: their digest)."""
+        key = _sha(step.key, inputs)
         f = self.state_dir(step) / "_state.pkl"
         if f.exists():
             try:
@@ -458,22 +554,24 @@ class Runner:
             except Exception:  # damaged (by hand, or a crash of the machine): fit again
                 saved = None
                 self.log(f"recomputing {f}: unreadable")
-            if isinstance(saved, dict) and saved.get("key") == step.key:
+            if isinstance(saved, dict) and saved.get("key") == key:
                 return saved["state"], saved["extra"]
         assert step.stage is not None
         state = step.stage.fit(self._ctx(step, in_parts, "fit"))
         extra = {"fit": state["summary"]} if isinstance(state, dict) and "summary" in state else {}
         f.parent.mkdir(parents=True, exist_ok=True)
         tmp = f.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps({"key": step.key, "state": state, "extra": extra}))
+        tmp.write_bytes(pickle.dumps({"key": key, "state": state, "extra": extra}))
         tmp.replace(f)
         return state, extra
 
-    def _invalid_parts(self, seg: Segment, n: int) -> list[int]:
-        """Parts whose stats are missing or of another key, or whose files no longer match the rows, size
-        and SHA-256 recorded when they were written. Checked in parallel tasks, ``VERIFY_BLOCK`` parts at
-        a time, so the driver holds a block's check records, never the whole run's."""
+    def _invalid_parts(self, seg: Segment, inputs: list[str]) -> list[int]:
+        """Parts whose stats are missing, of another key or of another input (``inputs``: per part, the key of
+        what its task reads), or whose files no longer match the rows, size and SHA-256 recorded when they were
+        written. Checked in parallel tasks, ``VERIFY_BLOCK`` parts at a time, so the driver holds a block's
+        check records, never the whole run's."""
         bad: list[int] = []
+        n, changed = len(inputs), 0
         for lo in range(0, n, VERIFY_BLOCK):
             files: list[tuple[str, dict]] = []
             owner: dict[str, int] = {}
@@ -481,6 +579,10 @@ class Runner:
                 s = read_state(self._stats_file(seg, i))
                 if (not s or s.get("key") != seg.key or not isinstance(s.get("files"), dict)
                         or not isinstance(s.get("steps"), list) or len(s["steps"]) != len(seg.steps)):
+                    bad.append(i)
+                    continue
+                if s.get("input") != inputs[i]:
+                    changed += 1
                     bad.append(i)
                     continue
                 for rel, check in s["files"].items():
@@ -495,11 +597,21 @@ class Runner:
                 self.log(f"recomputing {path}: {why}")
                 self._stats_file(seg, i).unlink(missing_ok=True)
                 bad.append(i)
+            self._note_parts(files)
+        if changed:
+            self.log(f"[{seg.first.dir_name}] recomputing {changed} of {n} parts: what they read changed")
         return sorted(bad)
 
-    def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list) -> tuple[list[StepTotals], int]:
+    def _note_parts(self, files: list[tuple[str, dict]]) -> None:
+        """Remember the recorded SHA-256 of materialised parts: the next segment's input keys (see _job_inputs)."""
+        for path, check in files:
+            if Path(path).parent.parent.name == "stages" and isinstance(check, dict):
+                self._part_sha[path] = check.get("sha256")
+
+    def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list, inputs: list[str]
+                   ) -> tuple[list[StepTotals], int]:
         """Run the tasks whose parts are not valid on disk; return per-step totals over all parts."""
-        todo = self._invalid_parts(seg, len(jobs))
+        todo = self._invalid_parts(seg, inputs)
         todo_set = set(todo)
         totals = [StepTotals() for _ in seg.steps]
 
@@ -516,7 +628,9 @@ class Runner:
             progress = Progress(desc, len(jobs), len(jobs) - len(todo))
             for j, s in self.ex.imap(segment_task, (jobs[i] for i in todo), spec, progress=progress,
                                      docs=lambda r: r["steps"][0]["in"]):
+                s["input"] = inputs[todo[j]]
                 write_json_atomic(s, self._stats_file(seg, todo[j]))  # written last: marks the part complete
+                self._note_parts([(str(self.out / rel), c) for rel, c in s["files"].items()])
                 add(s)
             progress.close()
         return totals, len(jobs) - len(todo)

@@ -20,6 +20,7 @@ from typing import Any
 from curate.docfiles import check_writable, dropped_path, export_run, input_format, output_extension
 from curate.io import expand_paths, is_url, pinned_glob, read_json, write_json_atomic
 from curate.recipe import RecipeError
+from curate.runlock import OUTPUT_NAMES, claim_out
 from curate.sources.safe import inside_root, root_of
 
 FINGERPRINT = "_inputs.json"
@@ -95,6 +96,7 @@ def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | P
         fingerprint = _fingerprint(sources, real)
     except FileNotFoundError as e:
         raise RecipeError(str(e)) from None
+    claim_out(run, names=OUTPUT_NAMES + (FINGERPRINT,))  # before the first file curate writes there
     fp_file = run / FINGERPRINT
     try:
         previous = read_json(fp_file) if fp_file.exists() else fingerprint

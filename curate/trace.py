@@ -9,7 +9,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from curate.io import OutsideRun, inside_run
 from curate.shards.megatron import IndexedReader
+from curate.termsafe import terminal_safe
 
 
 class TraceError(ValueError):
@@ -31,10 +33,17 @@ def _shard_entry(manifest: dict, shard: str | int) -> dict:
     raise TraceError(f"no shard {shard!r}; shards: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
 
 
+def _inside(run: Path, rel: Any, what: str) -> Path:
+    try:
+        return inside_run(run, rel, f"manifest.json {what}")
+    except OutsideRun as e:
+        raise TraceError(str(e)) from None
+
+
 def _lineage_file(run: Path, manifest: dict, shard: str) -> Path:
     """The shard's own lineage file (``<set>/lineage/<shard>.parquet``); the whole table for older runs."""
-    lineage = run / manifest["lineage"]
-    return lineage / f"{shard}.parquet" if lineage.is_dir() else lineage
+    lineage = _inside(run, manifest["lineage"], "lineage")
+    return _inside(run, f"{manifest['lineage']}/{shard}.parquet", "lineage") if lineage.is_dir() else lineage
 
 
 def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
@@ -53,8 +62,9 @@ def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
         entry["name"], entry["prefix"]  # noqa: B018
     except (KeyError, TypeError, AttributeError) as e:
         raise TraceError(f"{run}/manifest.json: a shard entry is malformed ({type(e).__name__}: {e})") from None
+    prefix = _inside(run, entry["prefix"], f"shard {entry['name']!r} prefix")
     try:
-        reader = IndexedReader(run / entry["prefix"])
+        reader = IndexedReader(prefix)
     except Exception as e:  # a missing, truncated or foreign .idx/.bin pair
         raise TraceError(f"shard {entry['name']}: cannot read {run / entry['prefix']}.idx/.bin: "
                          f"{type(e).__name__}: {e}") from None
@@ -86,10 +96,12 @@ def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
 
 
 def format_trace(t: dict[str, Any], max_chars: int = 2000) -> str:
-    """Human-readable trace for the CLI."""
+    """Human-readable trace for the CLI: every value from the data is shown with its control characters
+    escaped (``curate.termsafe``), the one-line ones with their newlines escaped too."""
     text = t["text"] if t["text"] is not None else "(document text not found: stage outputs were removed?)"
     more = f"\n... ({len(text) - max_chars:,} more characters)" if len(text) > max_chars else ""
-    return (f"shard {t['shard']} token {t['token']} (id {t['token_id']}{', end of document' if t['is_eod'] else ''})"
+    one = {k: terminal_safe(str(t[k]), lines=False) for k in ("shard", "id", "source", "url")}
+    return (f"shard {one['shard']} token {t['token']} (id {t['token_id']}{', end of document' if t['is_eod'] else ''})"
             f" = document {t['doc_index']} offset {t['offset']} of {t['n_tokens']}\n"
-            f"id: {t['id']}\nsource: {t['source']}\nurl: {t['url']}\nrepeat: {t['repeat_index']}\n\n"
-            f"{text[:max_chars]}{more}")
+            f"id: {one['id']}\nsource: {one['source']}\nurl: {one['url']}\nrepeat: {t['repeat_index']}\n\n"
+            f"{terminal_safe(text[:max_chars])}{more}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.recipe import PATH
+from curate.recipe import PATH, bounds
 from curate.stage import Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
 from curate.filters.fasttext_util import load_model, predict_top
@@ -42,8 +42,9 @@ class LangIdStage(Stage):
     @dataclass
     class Config:
         languages: list[str] | None = None  # None: keep every language, annotate only
-        min_score: float = 0.65
-        min_scores: dict[str, float] = field(default_factory=dict)  # per-language overrides
+        # a confidence in [0, 1]; above 1 no document of the language passes
+        min_score: float = field(default=0.65, metadata=bounds(ge=0))
+        min_scores: dict[str, float] = field(default_factory=dict, metadata=bounds(ge=0))  # per language
         # fastText LID model path; None: bundled lid.176.ftz
         model: str | None = field(default=None, metadata=PATH)
 

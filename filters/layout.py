@@ -41,32 +41,45 @@ class LayoutConfig:
     enabled: bool = True
     # the layout rule applies to pages where >= this share of lines are chrome (removed by another rule,
     # repeated, date-only or list items): naive page text, not text a main-content extractor already cut
-    min_chrome_share: float = 0.1
+    min_chrome_share: float = field(default=0.1, metadata=bounds(ge=0, le=1))
     # runs of >= this many short non-prose lines (headline / link lists) count as chrome for that share too,
     # in naive page text that repeats nothing (0: off); a main-content extractor leaves few such runs
     link_run_min: int = field(default=16, metadata=bounds(ge=0))
-    prose_min_width: int = 16  # a line ending a sentence scores its width from this width up
-    plain_width_offset: int = 40  # a line without a sentence end scores width - this (so long lines count)
-    plain_max_score: float = 5.0  # cap: a long line without a sentence end may be a headline in a list
-    short_penalty: float = 15.0  # floor of a short line's score
-    strong_penalty: float = 30.0  # a repeated line, a date-only line, a line another rule removes
-    min_region_frac: float = 0.3  # further regions must score >= this share of the best one
-    min_region_score: float = 0  # or at least this much (a paragraph of prose); 0: off
-    head_lines: int = 7  # headline / byline / dateline: lines kept before each region (of those no other rule removes)
+    # a line ending a sentence scores its width from this width up
+    prose_min_width: int = field(default=16, metadata=bounds(ge=0))
+    # a line without a sentence end scores width - this (so long lines count)
+    plain_width_offset: int = field(default=40, metadata=bounds(ge=0))
+    # cap: a long line without a sentence end may be a headline in a list
+    plain_max_score: float = field(default=5.0, metadata=bounds(ge=0))
+    short_penalty: float = field(default=15.0, metadata=bounds(ge=0))  # floor of a short line's score
+    # a repeated line, a date-only line, a line another rule removes
+    strong_penalty: float = field(default=30.0, metadata=bounds(ge=0))
+    # further regions must score >= this share of the best one
+    min_region_frac: float = field(default=0.3, metadata=bounds(ge=0, le=1))
+    # or at least this much (a paragraph of prose); 0: off
+    min_region_score: float = field(default=0, metadata=bounds(ge=0))
+    # headline / byline / dateline: lines kept before each region (of those no other rule removes)
+    head_lines: int = field(default=7, metadata=bounds(ge=0))
     head_skip_repeats: bool = True  # pass over short repeated lines (share buttons) in the head window
-    head_skip_width: int = 24
-    tail_lines: int = 3  # lines after a region kept up to the first line another rule removes,
-    tail_max_plain_width: int = 30  # or the first line this wide that does not read as prose (a headline)
-    keep_prose_width: int = 60  # outside regions, keep lines ending a sentence from this width (0: none)
-    list_min_run: int = 3  # this many consecutive lines sharing a prefix/suffix are list items (strong)
-    list_affix_width: int = 10  # shared prefix/suffix width in display columns (5 CJK characters); 0: off
-    date_max_letters: int = 6  # a line whose text beside dates/times has at most this width is a date line
+    head_skip_width: int = field(default=24, metadata=bounds(ge=0))
+    # lines after a region kept up to the first line another rule removes,
+    tail_lines: int = field(default=3, metadata=bounds(ge=0))
+    # or the first line this wide that does not read as prose (a headline)
+    tail_max_plain_width: int = field(default=30, metadata=bounds(ge=0))
+    # outside regions, keep lines ending a sentence from this width (0: none)
+    keep_prose_width: int = field(default=60, metadata=bounds(ge=0))
+    # this many consecutive lines sharing a prefix/suffix are list items (strong)
+    list_min_run: int = field(default=3, metadata=bounds(ge=1))
+    # shared prefix/suffix width in display columns (5 CJK characters); 0: off
+    list_affix_width: int = field(default=10, metadata=bounds(ge=0))
+    # a line whose text beside dates/times has at most this width is a date line
+    date_max_letters: int = field(default=6, metadata=bounds(ge=0))
     # a data table directly after an article region (a spec or price table: see ``table_rows``) is kept whole
     table_min_rows: int = field(default=8, metadata=bounds(ge=0))  # 0: off
-    table_cell_width: int = 30
+    table_cell_width: int = field(default=30, metadata=bounds(ge=0))
     # pages with more lines are left whole: finding regions costs O(lines x regions) (naive CJK pages in the
     # dev set have <= 800 lines; 5,000 keeps the worst case near a second)
-    max_lines: int = 5000
+    max_lines: int = field(default=5000, metadata=bounds(ge=1))
 
 
 def ends_sentence(line: str) -> bool:

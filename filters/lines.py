@@ -92,21 +92,23 @@ class LineCleanStage(Stage):
         spam_prose_width: int = field(default=120, metadata=bounds(ge=1))
         spam_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # 0: off
         spam_block_min_share: float = field(default=0.6, metadata=bounds(ge=0, le=1))
-        boilerplate_max_words: int = 12
-        boilerplate_max_width: int = 30  # and for lines with CJK text, <= this display width (15 characters)
+        boilerplate_max_words: int = field(default=12, metadata=bounds(ge=0))
+        # and for lines with CJK text, <= this display width (15 characters)
+        boilerplate_max_width: int = field(default=30, metadata=bounds(ge=0))
         c4_policy: list[str] = field(default_factory=lambda: list(C4_POLICY))
         c4_terminal_punct: bool = False  # C4 drops every line not ending in . ! ? " (harsh on titles)
-        c4_min_words: int = 0  # C4 uses 3
+        c4_min_words: int = field(default=0, metadata=bounds(ge=0))  # C4 uses 3
         nav: bool = True
         urls: bool = True
         repeated_lines: bool = True  # on raw pages, remove a line's later copies (menus twice, ranking lists)
         layout: LayoutConfig = field(default_factory=LayoutConfig)
-        edge_block_min_lines: int = field(default=3, metadata=bounds(ge=0))  # pages the layout rule leaves whole; 0: off
-        edge_line_max_words: int = 10
+        # pages the layout rule leaves whole; 0: off
+        edge_block_min_lines: int = field(default=3, metadata=bounds(ge=0))
+        edge_line_max_words: int = field(default=10, metadata=bounds(ge=0))
         # a run of this many dated headline-shaped lines (a pasted portal or news list) goes; 0: off
         headline_block_min_lines: int = field(default=5, metadata=bounds(ge=0))
-        headline_min_width: int = 20
-        headline_max_width: int = 100
+        headline_min_width: int = field(default=20, metadata=bounds(ge=0))
+        headline_max_width: int = field(default=100, metadata=bounds(ge=1))
         # fit: lines in >= this many pages of a site are chrome (0: off)
         site_repeat_min_docs: int = field(default=2, metadata=bounds(ge=0))
         site_repeat_partitions: int = field(default=8, metadata=bounds(ge=1))
@@ -114,8 +116,8 @@ class LineCleanStage(Stage):
         page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
         page_line_frac: float = field(default=0.15, metadata=bounds(ge=0, le=1))
         page_prose_frac: float = field(default=0.5, metadata=bounds(ge=0, le=1))
-        page_min_lines: int = 2
-        sample_chars: int = 2000
+        page_min_lines: int = field(default=2, metadata=bounds(ge=0))
+        sample_chars: int = field(default=2000, metadata=bounds(ge=0))
 
     def _compile(self) -> _Rules:
         c = self.config

@@ -156,22 +156,28 @@ class QualityStage(Stage):
         target_tokens: int | None = field(default=None, metadata=bounds(ge=1))
         # for target_tokens: the mixture planner's estimate (utf-8 bytes / 4)
         bytes_per_token: float = field(default=4.0, metadata=bounds(gt=0))
-        max_docs_per_class: int = 20000
+        max_docs_per_class: int = field(default=20000, metadata=bounds(ge=1))
         test_fraction: float = field(default=0.2, metadata=bounds(ge=0, lt=1))
-        chunk_words: int = 300
-        max_chunks_per_doc: int = 20
-        max_chars: int = 20000  # characters of a document that are scored
-        epoch: int = 20
-        lr: float = 0.2
-        dim: int = 32
-        word_ngrams: int = 2
-        bucket: int = 200000
-        min_count: int = 1
+        chunk_words: int = field(default=300, metadata=bounds(ge=1))
+        max_chunks_per_doc: int = field(default=20, metadata=bounds(ge=1))
+        max_chars: int = field(default=20000, metadata=bounds(ge=1))  # characters of a document that are scored
+        epoch: int = field(default=20, metadata=bounds(ge=1))
+        lr: float = field(default=0.2, metadata=bounds(gt=0))
+        dim: int = field(default=32, metadata=bounds(ge=1))
+        word_ngrams: int = field(default=2, metadata=bounds(ge=1))
+        bucket: int = field(default=200000, metadata=bounds(ge=1))
+        min_count: int = field(default=1, metadata=bounds(ge=1))
+
+        def check(self) -> None:  # rules between settings (curate.recipe.build_config calls it)
+            if self.target_keep_rate is not None and self.target_tokens is not None:
+                raise ValueError("target_keep_rate: set target_keep_rate or target_tokens, not both")
+            if self.mode == "pareto" and self.target_keep_rate == 1.0:
+                raise ValueError("target_keep_rate: 1.0 cannot be calibrated in mode pareto (its random draw "
+                                 "always drops some documents); use mode: threshold to keep every document, or a "
+                                 "rate below 1")
 
     def fit(self, ctx: FitContext) -> dict:
         c = self.config
-        if c.target_keep_rate is not None and c.target_tokens is not None:
-            raise ValueError("quality: set target_keep_rate or target_tokens, not both")
         counts = ctx.map_parts(functools.partial(_call_str, functools.partial(
             _count_part, positives=c.positives, negatives=c.negatives)))
         cuts = {lab: _sample_cut(sum(n[lab] for n in counts), c.max_docs_per_class) for lab in (POS, NEG)}

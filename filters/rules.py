@@ -40,15 +40,15 @@ GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 @dataclass
 class GopherQuality:
     enabled: bool = True
-    min_doc_words: int = 50
-    max_doc_words: int = 100_000
-    min_avg_word_length: float = 3.0
-    max_avg_word_length: float = 10.0
-    max_symbol_word_ratio: float = 0.1
-    max_bullet_lines_ratio: float = 0.9
-    max_ellipsis_lines_ratio: float = 0.3
-    min_alpha_words_ratio: float = 0.8
-    min_stop_words: int = 2
+    min_doc_words: int = field(default=50, metadata=bounds(ge=0))
+    max_doc_words: int = field(default=100_000, metadata=bounds(ge=1))
+    min_avg_word_length: float = field(default=3.0, metadata=bounds(ge=0))
+    max_avg_word_length: float = field(default=10.0, metadata=bounds(ge=0))
+    max_symbol_word_ratio: float = field(default=0.1, metadata=bounds(ge=0))
+    max_bullet_lines_ratio: float = field(default=0.9, metadata=bounds(ge=0, le=1))
+    max_ellipsis_lines_ratio: float = field(default=0.3, metadata=bounds(ge=0, le=1))
+    min_alpha_words_ratio: float = field(default=0.8, metadata=bounds(ge=0, le=1))
+    min_stop_words: int = field(default=2, metadata=bounds(ge=0))
     # language code (meta.lang) -> stop words; documents in other languages skip the rule
     stop_words: dict[str, list[str]] = field(default_factory=lambda: {"en": list(GOPHER_STOP_WORDS)})
 
@@ -56,17 +56,18 @@ class GopherQuality:
 @dataclass
 class GopherRepetition:
     enabled: bool = True
-    dup_line_frac: float = 0.3
-    dup_para_frac: float = 0.3
-    dup_line_char_frac: float = 0.2
-    dup_para_char_frac: float = 0.2
-    top_ngrams: dict[int, float] = field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
+    dup_line_frac: float = field(default=0.3, metadata=bounds(ge=0, le=1))
+    dup_para_frac: float = field(default=0.3, metadata=bounds(ge=0, le=1))
+    dup_line_char_frac: float = field(default=0.2, metadata=bounds(ge=0, le=1))
+    dup_para_char_frac: float = field(default=0.2, metadata=bounds(ge=0, le=1))
+    top_ngrams: dict[int, float] = field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16},
+                                         metadata=bounds(ge=0, le=1))
     dup_ngrams: dict[int, float] = field(
-        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}, metadata=bounds(ge=0, le=1))
     # Mostly-CJK documents (> half their characters) use character n-grams of this many times n:
     # a Chinese/Japanese word is about two characters. On real jawiki articles the duplicated
     # 5-gram fraction is 0.10-0.23 with single characters and <= 0.06 with 10-character n-grams.
-    cjk_ngram_scale: int = 2
+    cjk_ngram_scale: int = field(default=2, metadata=bounds(ge=1))
 
 
 @dataclass
@@ -80,18 +81,19 @@ class C4Rules:
     # C4 keeps pages with >= 5 sentences (in lines ending in terminal punctuation with >= 3 words). Off by
     # default: FineWeb-2 applies no C4 rule, and for English it is a length proxy that Gopher's 50-word minimum
     # already is, which drops short good articles (stubs, news briefs); 5 restores C4
-    min_sentences: int = 0
-    min_words_per_line: int = 3
+    min_sentences: int = field(default=0, metadata=bounds(ge=0))
+    min_words_per_line: int = field(default=3, metadata=bounds(ge=0))
 
 
 @dataclass
 class FineWebRules:
     enabled: bool = True
-    line_punct_thr: float = 0.12
-    short_line_thr: float = 0.67
-    short_line_length: int = 30
-    char_dup_ratio: float = 0.01
-    new_line_ratio: float = 0.3
+    line_punct_thr: float = field(default=0.12, metadata=bounds(ge=0, le=1))
+    # a share of lines, so above 1 turns the rule off (FineWeb-2's non-English pipeline sets 999)
+    short_line_thr: float = field(default=0.67, metadata=bounds(ge=0))
+    short_line_length: int = field(default=30, metadata=bounds(ge=0))
+    char_dup_ratio: float = field(default=0.01, metadata=bounds(ge=0, le=1))
+    new_line_ratio: float = field(default=0.3, metadata=bounds(ge=0))
     # the line-punctuation and short-line ratios skip the cells of a data table (``layout.table_rows``: a run
     # of >= this many short cells, some with numbers), which are short and end no sentence by nature; 0: off
     table_min_rows: int = field(default=8, metadata=bounds(ge=0))

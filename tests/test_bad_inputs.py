@@ -164,7 +164,8 @@ def test_unknown_stage_in_recipe_file_names_it_and_the_allowed_ones(tmp_path):
     r = tmp_path / "r.yaml"
     r.write_text(yaml.safe_dump({"name": "x", "sources": [{"name": "b", "kind": "books", "format": "text",
                                                          "paths": ["x"]}], "stages": [{"dedupe": {}}]}))
-    with pytest.raises(RecipeError, match=r"stages\[0\]: unknown stage 'dedupe'; allowed stages: extract, langid"):
+    with pytest.raises(RecipeError, match=r"stages\[0\]: unknown stage 'dedupe' \(did you mean 'dedup'\?\); "
+                                          r"allowed stages: extract, langid"):
         Pipeline.from_recipe(r)
 
 

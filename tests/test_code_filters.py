@@ -108,7 +108,7 @@ def test_data_files_by_size_and_per_language_overrides(stdlib_dir, corpus, tmp_p
     raw = {"name": "c", "workers": 0, "sources": [{"name": "code", "kind": "code", "format": "code",
                                                     "paths": [str(stdlib_dir / "json")]}],
            "stages": [{"code_filters": {"languages": {"python": {"max_line_lenght": 80}}}}]}
-    with pytest.raises(RecipeError, match=r"stages\[0\]\.code_filters: languages\.python: unknown key 'max_line_lenght'"):
+    with pytest.raises(RecipeError, match=r"stages\[0\]\.code_filters\.languages\.python: unknown key 'max_line_lenght'"):
         Pipeline.from_dict(raw)
     raw["stages"] = [{"code_filters": {"defaults": {"min_alpha_fraction": 2}}}]
     with pytest.raises(RecipeError, match=r"stages\[0\]\.code_filters\.defaults\.min_alpha_fraction: 2.0 is out of range"):

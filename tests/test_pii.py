@@ -129,7 +129,7 @@ def test_stage_counts_per_type_keeps_every_row_and_config_errors_name_the_key(co
     metas = [json.loads(m) for m in r.kept.column("meta").to_pylist()]
     assert sum(m.get("pii", {}).get("email", 0) for m in metas) == c["pii_email"]
     for bad, key in (({"types": ["phon"]}, "types"), ({"keep_networks": ["77.121.0.0/33"]}, "keep_networks")):
-        with pytest.raises(RecipeError, match=rf"stages\[0\]\.pii: {key}:"):
+        with pytest.raises(RecipeError, match=rf"stages\[0\]\.pii\.{key}:"):
             Pipeline.from_dict({"name": "p", "workers": 0, "sources": [
                 {"name": "d", "kind": "web", "format": "jsonl", "paths": [str(corpus / "cjk" / "docs.jsonl")]}],
                 "stages": [{"pii": bad}]})

@@ -103,10 +103,10 @@ def test_ray_and_in_process_runs_are_identical(corpus, tmp_path):
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda r: r.update(stagez=[]), "unknown key 'stagez'; allowed keys:"),
+    (lambda r: r.update(stagez=[]), "unknown key 'stagez' (did you mean 'stages'?); allowed keys:"),
     (lambda r: r["stages"].append({"no_such_stage": {}}), "stages[2]: unknown stage 'no_such_stage'; allowed stages:"),
     (lambda r: r["stages"][0]["test_min_length"].update(min_char=3),
-     "stages[0].test_min_length: unknown key 'min_char'; allowed keys: min_chars"),
+     "stages[0].test_min_length: unknown key 'min_char' (did you mean 'min_chars'?); allowed keys: min_chars"),
     (lambda r: r["stages"][0]["test_min_length"].update(min_chars="many"),
      "stages[0].test_min_length.min_chars: expected an integer"),
     (lambda r: r["sources"][0].update(format="tar"), "sources[0].format: unknown reader format 'tar'"),
@@ -134,5 +134,6 @@ def test_set_overrides_address_sources_and_stages_by_name():
                     ['sources.web.paths=["s3://bucket/crawl/*.warc.gz"]', "stages.dedup.threshold=0.7", "seed=9"])
     assert r.sources[0].paths == ["s3://bucket/crawl/*.warc.gz"] and r.seed == 9
     assert next(s for s in r.stages if s.stage == "dedup").config["threshold"] == 0.7
-    with pytest.raises(RecipeError, match=r"stages\[9\].dedup: unknown key 'treshold'; allowed keys: bands"):
+    with pytest.raises(RecipeError,
+                       match=r"stages\[9\].dedup: unknown key 'treshold' \(did you mean 'threshold'\?\); allowed keys: bands"):
         load_recipe(REPO / "recipes" / "gpt3mix.yaml", ["stages.dedup.treshold=0.7"])

@@ -1,7 +1,6 @@
 """Variant builds: one run directory, one variant after another, each at the reference token budget."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -10,7 +9,8 @@ import yaml
 
 from curate.ablate.keys import code_fingerprint, file_sha, sha
 from curate.ablate.variants import build_recipe, order_for_reuse
-from curate.io import expand_paths, read_json, write_json_atomic
+from curate.inputkeys import digest_paths
+from curate.io import UnsetVariable, expand_paths, expand_vars, read_json, write_json_atomic
 from curate.recipe import RecipeError, parse_recipe
 
 if TYPE_CHECKING:
@@ -128,17 +128,17 @@ def _done(dst: Path, key: str) -> dict[str, Any] | None:
 
 
 def inputs_fingerprint(base: dict[str, Any]) -> list[Any]:
-    """The sources' expanded input paths with size and mtime (``${VAR}`` and globs resolved), so changed
-    inputs are never mistaken for the ones a reused build read."""
+    """The sources' expanded input paths with the digest of their content (``curate.inputkeys``; ``${VAR}``
+    and globs resolved), so changed inputs are never mistaken for the ones a reused build read."""
     out: list[Any] = []
     for s in base.get("sources") or []:
         try:
-            paths = expand_paths(list(s.get("paths") or []), f"sources ({s.get('name')}).paths")
-        except FileNotFoundError as e:
+            where = f"sources ({s.get('name')}).paths"
+            paths = expand_paths([expand_vars(p, where) for p in s.get("paths") or []], where)
+        except (FileNotFoundError, UnsetVariable) as e:
             raise RecipeError(str(e)) from None
-        for p in paths:
-            st = os.stat(p) if os.path.isfile(p) else None
-            out.append([s.get("name"), p, st and st.st_size, st and st.st_mtime_ns])
+        for p, (digest, _) in zip(paths, digest_paths([(p, {}) for p in paths])):
+            out.append([s.get("name"), p, digest])
     return out
 
 

@@ -26,7 +26,11 @@ from curate.ablate.evalset import build_eval_set
 from curate.ablate.keys import file_sha
 from curate.ablate.training import train_all
 from curate.ablate.variants import is_recipe_path, reference_sources, variant_label, variant_stages
-from curate.recipe import RecipeError, load_recipe
+from curate.recipe import RecipeError, check_plain_name, load_recipe
+from curate.runlock import claim_out
+from curate.termsafe import print_safe
+
+ABLATE_OUTPUTS = ("build", "eval", "variants", "ablation.json", "ablation.html", "ablation.png")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class AblateConfig:
     reference: list[str] | None = None  # source names held out for evaluation (default: see variants.py)
     tolerance: float = 0.005  # allowed relative token-count difference between variants
     overrides: list[str] = field(default_factory=list)  # --set key=value on the base recipe
+    adopt_out: bool = False  # use an --out that is not empty and that curate did not make
 
 
 class Clock:
@@ -85,13 +90,14 @@ class Clock:
         self._t0, self._c0 = t, c
 
 
-def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print_safe) -> dict[str, Any]:
     """Run the ablation described by ``cfg``; returns the ``ablation.json`` record."""
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     base = recipe.raw
     out = Path(cfg.out or Path("runs") / f"{recipe.name}-ablate")
     labels = [variant_label(v) for v in cfg.variants]
     for v, lbl in zip(cfg.variants, labels):
+        check_plain_name(lbl, f"--variants {v}")  # variants/<label>/
         if is_recipe_path(v) and (lbl in ("raw", "curated") or lbl.startswith("-")):
             raise RecipeError(f"--variants {v}: rename the file: {lbl!r} is a built-in variant name")
     if len(set(labels)) != len(labels) or len(labels) < 2:
@@ -110,7 +116,7 @@ def run_ablation(cfg: AblateConfig, log: Callable[[str], None] = print) -> dict[
         if not Path(f).is_file():
             raise FileNotFoundError(f"--eval: no such file: {f}")
     holdout = {"share": cfg.holdout_share, "chunk_chars": cfg.chunk_chars}
-    out.mkdir(parents=True, exist_ok=True)
+    claim_out(out, cfg.adopt_out, ABLATE_OUTPUTS, sign="build")
     with _exclusive(out):
         return _run(cfg, recipe, labels, stages, reference, holdout, out, log)
 

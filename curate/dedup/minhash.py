@@ -166,6 +166,14 @@ class MinHashDedupStage(Stage):
         # key/node partitions K (default: from the number of documents and cluster CPUs)
         tasks: int | None = field(default=None, metadata=bounds(ge=1))
 
+        def check(self) -> None:  # a banding must exist for these settings (curate.recipe.build_config calls it)
+            if self.verify and not (self.bands and self.rows):
+                try:
+                    lsh.params_for_recall(self.threshold, self.num_perm)
+                except ValueError as e:
+                    raise ValueError(f"threshold: {self.threshold} is too low for num_perm {self.num_perm} ({e}); "
+                                     "raise num_perm or the threshold, or set bands and rows") from None
+
     def lsh_params(self) -> tuple[int, int]:
         """User override, else recall-first parameters with verification (``lsh.params_for_recall``),
         else datasketch's balanced ones."""

@@ -77,11 +77,22 @@ class MixPlan:
     warnings: list[str]
 
 
+def check_weights(weights: dict[str, float]) -> None:
+    """Weights must be a non-empty mapping of finite non-negative numbers, at least one positive, whose sum is a
+    finite number (1e308 twice overflows); raises ValueError naming ``weights``."""
+    if not weights or any(not math.isfinite(w) or w < 0 for w in weights.values()):
+        raise ValueError(f"weights: must be a non-empty mapping of finite non-negative numbers, got {weights}")
+    if not any(w > 0 for w in weights.values()):
+        raise ValueError(f"weights: every weight is 0, so no document would be kept: {weights}")
+    if not math.isfinite(sum(weights.values())):
+        raise ValueError(f"weights: their sum overflows (the largest is {max(weights.values()):g}); "
+                         "weights are proportions: scale them down")
+
+
 def plan_mix(counts: dict[str, list[int]], weights: dict[str, float], target_tokens: int | None,
              max_epochs: float) -> MixPlan:
     """Rates and epochs per source from ``{source: [docs, bytes]}`` and the recipe's weights."""
-    if not weights or any(w < 0 for w in weights.values()):
-        raise ValueError(f"mix: weights must be a non-empty mapping of non-negative numbers, got {weights}")
+    check_weights(weights)
     warnings = []
     avail = {s: estimate_tokens(b) for s, (_, b) in counts.items()}
     for s in sorted(set(weights) - {s for s, a in avail.items() if a > 0}):
@@ -156,6 +167,9 @@ class MixStage(Stage):
         max_epochs: float = field(default=10.0, metadata=bounds(gt=0))
         # down-sample docs this long by a window, not a draw (None: off)
         window_min_tokens: int | None = field(default=50_000, metadata=bounds(ge=1))
+
+        def check(self) -> None:  # degenerate weights: refused when the recipe is read (curate.recipe.build_config)
+            check_weights(self.weights)
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
         counts = merge_counts(ctx.map_parts(count_part))

@@ -13,6 +13,7 @@ import filecmp
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from curate.shards.writer import file_sha256
 STAGING = ".shards-staging"
 LINK = "shards"
 SET_PREFIX = "shards-"
+SET_NAME = re.compile(r"^shards-[0-9a-f]{16}$")
 TOKENIZER = "tokenizer.model"
 
 
@@ -68,8 +70,9 @@ def _same_files(a: Path, b: Path) -> bool:
 
 
 def _remove_other_sets(run_dir: Path, keep: str) -> None:
+    """Remove the shard sets published before (``shards-`` and a 16-hex digest: only what ``publish`` names)."""
     for old in run_dir.glob(SET_PREFIX + "*"):
-        if old.name != keep and old.is_dir() and not old.is_symlink():
+        if old.name != keep and SET_NAME.match(old.name) and old.is_dir() and not old.is_symlink():
             shutil.rmtree(old, ignore_errors=True)
 
 

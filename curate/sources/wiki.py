@@ -78,7 +78,7 @@ class WikiReader(Reader):
 
     @dataclass
     class Config:
-        namespaces: list[int] | None = None  # kept namespaces; default [0] (articles)
+        namespaces: list[int] | None = field(default=None, metadata=bounds(ge=-2))  # kept; default [0] (articles)
         min_chars: int = field(default=1, metadata=bounds(ge=0))  # shorter cleaned pages are dropped (wiki:empty)
         # larger multistream .bz2 dumps are split into stream-aligned ranges
         split_bytes: int = field(default=256 << 20, metadata=bounds(ge=1))
