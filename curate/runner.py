@@ -33,12 +33,12 @@ from typing import Any, Callable
 
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
 from curate.partio import TASK_BYTES, check_parts, plan_slices
-from curate.progress import Progress
+from curate.progress import Progress, interval
 from curate.recipe import Recipe, RecipeError, build_config
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock
 from curate.runplan import describe, segment_estimate
-from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
+from curate.segment import AccountingError, SegmentSpec, StepSpec, job_bytes, part_name, segment_task
 from curate.sources.safe import inside_root, root_of
 from curate.stage import FitContext, Stage
 
@@ -500,10 +500,18 @@ class Runner:
         if todo:
             desc = f"{seg.first.dir_name}" + (f"..{seg.last.dir_name}" if len(seg.steps) > 1 else "")
             self.log(f"[{desc}] {len(todo)} of {len(jobs)} tasks to run on {getattr(self.ex, 'workers', 1)} workers")
-            progress = Progress(desc, len(jobs), len(jobs) - len(todo))
-            for j, s in self.ex.imap(segment_task, (jobs[i] for i in todo), spec, progress=progress,
-                                     docs=lambda r: r["steps"][0]["in"]):
-                write_json_atomic(s, self._stats_file(seg, todo[j]))  # written last: marks the part complete
-                add(s)
-            progress.close()
+            beats = self.state_dir(seg.first) / "progress"  # the tasks' heartbeats (curate.progress)
+            shutil.rmtree(beats, ignore_errors=True)
+            spec.beats, spec.beat_s = (beats, interval()) if interval() > 0 else (None, 0.0)
+            progress = Progress(desc, len(jobs), len(jobs) - len(todo), beats=spec.beats,
+                                total_bytes=sum(job_bytes(jobs[i][1]) for i in todo))
+            try:
+                for j, s in self.ex.imap(segment_task, (jobs[i] for i in todo), spec, progress=progress,
+                                         measure=lambda r: {"docs": r["steps"][0]["in"], "nbytes": r["input_bytes"],
+                                                            "beat": r["beat"]}):
+                    write_json_atomic(s, self._stats_file(seg, todo[j]))  # written last: marks the part complete
+                    add(s)
+            finally:
+                progress.close()
+            shutil.rmtree(beats, ignore_errors=True)
         return totals, len(jobs) - len(todo)

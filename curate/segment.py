@@ -25,9 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS, PartWriter, Slice, iter_slices
+from curate.progress import TaskMeter
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
 from curate.sources._util import Sink, SinkFailed
 from curate.sources.base import Unit
+from curate.sources.safe import input_size, is_local
 from curate.stage import Stage, StageResult
 
 
@@ -58,6 +60,34 @@ class SegmentSpec:
     key: str
     steps: list[StepSpec]
     readers: dict[str, Any] = field(default_factory=dict)
+    beats: Path | None = None  # where tasks write their progress heartbeats (None: no heartbeat)
+    beat_s: float = 15.0  # the driver's progress interval; tasks write 3 heartbeats per interval
+
+
+def job_bytes(source_input: Any) -> int:
+    """Input bytes of one task: a reader unit's byte range of a local file (0: unknown, e.g. remote), or the
+    uncompressed bytes of the row groups of a list of slices."""
+    if isinstance(source_input, tuple):
+        unit = source_input[1]
+        if not is_local(unit.path):
+            return 0
+        size = input_size(unit.path)
+        return max(0, min(size, size if unit.end is None else unit.end) - unit.start)
+    return sum(s.nbytes for s in source_input)
+
+
+def _meter(spec: SegmentSpec, index: int, source_input: Any) -> TaskMeter:
+    beat = spec.beats / f"{part_name(index)}.json" if spec.beats is not None else None
+    if isinstance(source_input, tuple) and is_local(source_input[1].path):
+        unit = source_input[1]
+        return TaskMeter(beat, spec.beat_s, job_bytes(source_input), str(unit.path), unit.start)
+    return TaskMeter(beat, spec.beat_s, job_bytes(source_input))
+
+
+def _slice_rows(slices: list[Slice]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(s.path).metadata.row_group(rg).num_rows for s in slices for rg in s.row_groups)
 
 
 @dataclass
@@ -211,22 +241,27 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
         kept_w.write(batch)
 
     try:
-        if spec.steps[0].stage is None:
-            _read_step(spec, source_input, tallies[0], writers[spec.steps[0].dir_name], push)
-        else:
-            for batch in iter_slices(source_input, DOC_SCHEMA):
-                push(batch, 0)
+        with _meter(spec, index, source_input) as meter:
+            if spec.steps[0].stage is None:
+                _read_step(spec, source_input, tallies[0], writers[spec.steps[0].dir_name], push, meter)
+            else:
+                rows = max(1, _slice_rows(source_input))
+                for batch in iter_slices(source_input, DOC_SCHEMA):
+                    meter.add(batch.num_rows, meter.total_bytes * batch.num_rows // rows)
+                    push(batch, 0)
         files = {str(w.path.relative_to(spec.out)): w.close() for w in all_writers}
     except BaseException:
         for w in all_writers:
             w.abort()
         raise
     return {"key": spec.key, "label": f"{spec.steps[0].dir_name}..{last.dir_name} {name}",
-            "steps": [t.as_dict() for t in tallies], "files": files}
+            "steps": [t.as_dict() for t in tallies], "files": files,
+            "input_bytes": meter.total_bytes, "beat": f"{name}.json"}
 
 
 def _read_step(spec: SegmentSpec, source_input: tuple[str, Unit], tally: Tally,
-               writers: tuple[PartWriter, PartWriter], push: Callable[[pa.Table, int], None]) -> None:
+               writers: tuple[PartWriter, PartWriter], push: Callable[[pa.Table, int], None],
+               meter: TaskMeter) -> None:
     """Stream one reader unit: each batch the reader hands over is counted, its dropped and errored rows
     written, and its kept rows pushed through the following steps before reading goes on."""
     source, unit = source_input
@@ -237,6 +272,8 @@ def _read_step(spec: SegmentSpec, source_input: tuple[str, Unit], tally: Tally,
         nonlocal clock
         tally.cpu_s += time.process_time() - clock  # the reader's time, not the stages'
         tally.add(f"read {source} {unit.label()}", None, result)
+        meter.add(result.kept.num_rows + result.dropped.num_rows + result.errors.num_rows,
+                  result.kept.column("text").nbytes)
         for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):
             for batch in cut.add(table):
                 out(batch)
