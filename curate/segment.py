@@ -29,7 +29,8 @@ from curate.progress import TaskMeter
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
 from curate.sources._util import Sink, SinkFailed
 from curate.sources.base import Unit
-from curate.sources.safe import input_size, is_local
+from curate.runplan import unit_bytes
+from curate.sources.safe import is_local
 from curate.stage import Stage, StageResult
 
 
@@ -68,11 +69,7 @@ def job_bytes(source_input: Any) -> int:
     """Input bytes of one task: a reader unit's byte range of a local file (0: unknown, e.g. remote), or the
     uncompressed bytes of the row groups of a list of slices."""
     if isinstance(source_input, tuple):
-        unit = source_input[1]
-        if not is_local(unit.path):
-            return 0
-        size = input_size(unit.path)
-        return max(0, min(size, size if unit.end is None else unit.end) - unit.start)
+        return unit_bytes(source_input[1])
     return sum(s.nbytes for s in source_input)
 
 
