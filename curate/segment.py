@@ -98,6 +98,7 @@ class Tally:
     counters: Counter = field(default_factory=Counter)
     by_source: dict[str, Counter] = field(default_factory=dict)
     cpu_s: float = 0.0
+    examples: dict[str, list[list[str]]] = field(default_factory=dict)  # reason -> [[id, source, snippet]]
 
     def _bump(self, table: pa.Table, what: str) -> None:
         if table.num_rows == 0:
@@ -109,6 +110,22 @@ class Tally:
         if table.num_rows:
             for row in pc.value_counts(table.column("reason")).to_pylist():
                 into[row["values"]] += row["counts"]
+            self._examples(table)
+
+    def _examples(self, table: pa.Table) -> None:
+        """Keep the first ``EXAMPLES`` rows of each reason (of at most ``EXAMPLE_REASONS`` reasons): what the
+        report shows of what each reason removed, collected here so that nothing rescans the drops."""
+        want = [r for r in pc.unique(table.column("reason")).to_pylist()
+                if len(self.examples.get(r, ())) < EXAMPLES
+                and (r in self.examples or len(self.examples) < EXAMPLE_REASONS)]
+        if not want:
+            return
+        rows = table.filter(pc.is_in(table.column("reason"), pa.array(want, pa.string())))
+        for rid, src, url, text, reason in zip(*(rows.column(c).to_pylist()
+                                                for c in ("id", "source", "url", "text", "reason"))):
+            got = self.examples.setdefault(reason, [])
+            if len(got) < EXAMPLES:
+                got.append([rid or "", src or "", snippet(text, url)])
 
     def add(self, label: str, in_table: pa.Table | None, result: StageResult) -> None:
         """Count one batch; ``in_table`` None means a reader (what came in is what came out)."""
@@ -133,7 +150,18 @@ class Tally:
         return {"in": self.rows_in, "kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
                 "errors": dict(sorted(self.errors.items())), "counters": dict(sorted(self.counters.items())),
                 "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
-                "cpu_s": round(self.cpu_s, 4)}
+                "cpu_s": round(self.cpu_s, 4), "examples": dict(sorted(self.examples.items()))}
+
+
+EXAMPLES = 3  # example rows kept per drop or error reason
+EXAMPLE_REASONS = 64  # reasons with examples per step (error reasons can carry a message: unbounded)
+SNIPPET_CHARS = 240
+
+
+def snippet(text: str | None, url: str | None) -> str:
+    """The start of a dropped document's text (its URL or file when it has none), whitespace folded."""
+    s = " ".join((text or "")[:SNIPPET_CHARS * 2].split())[:SNIPPET_CHARS]
+    return s or f"(no text) {url or ''}".strip()
 
 
 def _stamp(t: pa.Table, stage_name: str) -> pa.Table:
