@@ -1,7 +1,7 @@
 """python -m trainer --manifest runs/<r>/manifest.json --steps N [--config auto|cpu|small|gpt2|tiny] [--eval F.jsonl]
 
 Trains the bundled GPT on a run's token shards. The default model (--config auto) is chosen by device and
-printed at the start: "small" (nanoGPT's baby GPT, 10.8M parameters at vocab 8000) on a GPU, "cpu" (1.1M) on a
+printed at the start: "small" (nanoGPT's baby GPT, 13.7M parameters at vocab 8000) on a GPU, "cpu" (1.1M) on a
 CPU, where 200 steps take about a minute on 2 cores."""
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=None, help="steps between validation losses (default steps/10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches (default 0)")
     p.add_argument("--resume", default=None, help="continue from a checkpoint")
-    p.add_argument("--cpu-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--cpu-threads", type=int, default=None,
+                   help="torch CPU threads (default: 1 for the cpu config, else torch's)")
     p.add_argument("--eval", action="append", default=[], metavar="PATH.jsonl",
                    help="held-out JSONL (a 'text' per line) scored per file in nats/token and bits/byte")
     p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
