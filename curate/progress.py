@@ -136,8 +136,10 @@ class Progress:
         if total and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total_bytes or None, desc=desc, unit="B", unit_scale=True, leave=False,
-                             file=sys.stderr)
+            if total_bytes:  # bytes read of the input, else tasks done
+                self._bar = tqdm(total=total_bytes, desc=desc, unit="B", unit_scale=True, leave=False, file=sys.stderr)
+            else:
+                self._bar = tqdm(total=total, initial=initial, desc=desc, unit="task", leave=False, file=sys.stderr)
         self._thread: threading.Thread | None = None
         if self._every > 0 and total > initial:
             self._thread = threading.Thread(target=self._tick, name="curate-progress", daemon=True)
@@ -191,7 +193,7 @@ class Progress:
         self._last = now
         if self._bar is not None:
             done, docs, nbytes = self.snapshot()
-            self._bar.n = nbytes
+            self._bar.n = nbytes if self.total_bytes else done
             self._bar.set_postfix_str(f"{done}/{self.total} tasks, {docs:,} docs", refresh=True)
         else:
             print(self.line(now), file=sys.stderr, flush=True)
