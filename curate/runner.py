@@ -187,10 +187,16 @@ class StepTotals:
 
     def add(self, s: dict, part: int = 0) -> None:
         t = self.t
-        for reason, rows in (s.get("examples") or {}).items():  # the first EXAMPLES by part, whatever the order
-            if reason in self.examples or len(self.examples) < EXAMPLE_REASONS:  # tasks come in
-                got = sorted(self.examples.get(reason, []) + [(part, n, r) for n, r in enumerate(rows)])
-                self.examples[reason] = got[:EXAMPLES]
+        # the first EXAMPLES of each reason by part, for the EXAMPLE_REASONS first reasons by name: the same
+        # whatever order the tasks finish in
+        for reason, rows in (s.get("examples") or {}).items():
+            if reason not in self.examples and len(self.examples) >= EXAMPLE_REASONS:
+                last = max(self.examples)
+                if reason > last:
+                    continue
+                del self.examples[last]
+            got = sorted(self.examples.get(reason, []) + [(part, n, r) for n, r in enumerate(rows)])
+            self.examples[reason] = got[:EXAMPLES]
         t["in"] += s["in"]
         t["kept"] += s["kept"]
         t["cpu_s"] += s.get("cpu_s", 0.0)

@@ -26,10 +26,10 @@ import pyarrow.compute as pc
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS, PartWriter, Slice, iter_slices
 from curate.progress import TaskMeter
+from curate.runplan import unit_bytes
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
 from curate.sources._util import Sink, SinkFailed
 from curate.sources.base import Unit
-from curate.runplan import unit_bytes
 from curate.sources.safe import is_local
 from curate.stage import Stage, StageResult
 
@@ -120,11 +120,11 @@ class Tally:
                 and (r in self.examples or len(self.examples) < EXAMPLE_REASONS)]
         if not want:
             return
-        rows = table.filter(pc.is_in(table.column("reason"), pa.array(want, pa.string())))
-        for rid, src, url, text, reason in zip(*(rows.column(c).to_pylist()
-                                                for c in ("id", "source", "url", "text", "reason"))):
+        reasons = table.column("reason")
+        for reason in want:  # only the few rows kept are converted to Python, never a batch's texts
             got = self.examples.setdefault(reason, [])
-            if len(got) < EXAMPLES:
+            rows = table.take(pc.indices_nonzero(pc.equal(reasons, reason)).slice(0, EXAMPLES - len(got)))
+            for rid, src, url, text in zip(*(rows.column(c).to_pylist() for c in ("id", "source", "url", "text"))):
                 got.append([rid or "", src or "", snippet(text, url)])
 
     def add(self, label: str, in_table: pa.Table | None, result: StageResult) -> None:
