@@ -28,9 +28,11 @@ class _Base:
         """``[fn(x) for x in items]`` run as tasks; results in item order."""
         out: list[Any] = [None] * len(items)
         progress = Progress(desc, len(items))
-        for i, r in self.imap(fn, items, progress=progress):
-            out[i] = r
-        progress.close()
+        try:
+            for i, r in self.imap(fn, items, progress=progress):
+                out[i] = r
+        finally:  # its line-printing thread stops with the pass, failed or not
+            progress.close()
         return out
 
     def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
