@@ -11,6 +11,14 @@ from typing import Any
 
 from curate.signals import Terminated, sigterm_as_interrupt
 
+DESCRIPTION = """curate: raw crawls, dumps, books and code to trainer-ready token shards.
+'curate run RECIPE' runs a recipe end to end; the other commands run one stage alone on files.
+--output and --out are the same option in every command: where the command writes its result (a file for
+extract, filter, dedup and mix, whose extension picks the format; a folder for run, train-tokenizer,
+tokenize and ablate). Re-running a command resumes its completed work."""
+
+OUTPUT_NAMES = ("--output", "--out")  # one option, both spellings, in every command
+
 
 def _print(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=True, default=str))
@@ -106,7 +114,7 @@ def cmd_eval_clean(a: argparse.Namespace) -> int:
             _print(cv)
         return 0
     rows: list = []
-    res = eval_clean(a.labels, input_path=a.input, output_path=a.output, recipe_path=a.recipe, per_doc=rows)
+    res = eval_clean(a.labels, input_path=a.input, output_path=a.filtered, recipe_path=a.recipe, per_doc=rows)
     print(table(res["scores"]))
     if a.per_doc:
         for did, label, kept, k_ok, k, j_ok, j in rows:
@@ -206,7 +214,8 @@ def _weights(items: list[str]) -> dict[str, float]:
 
 def _io_args(p: argparse.ArgumentParser, io_help: str, out_help: str) -> None:
     p.add_argument("--input", required=True, nargs="+", help=io_help)
-    p.add_argument("--output", required=True, help=out_help + " (work files go to <output>.curate/; re-runs resume)")
+    p.add_argument(*OUTPUT_NAMES, dest="output", required=True,
+                   help=out_help + " (work files go to <output>.curate/; re-runs resume)")
     p.add_argument("--dropped", help="dropped and errored rows with reasons (default <output>.dropped.<ext>)")
     p.add_argument("--workers", type=int, default=0, help="CPUs for Ray (0 = in-process)")
 
@@ -214,7 +223,8 @@ def _io_args(p: argparse.ArgumentParser, io_help: str, out_help: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from curate import __version__
 
-    ap = argparse.ArgumentParser(prog="curate", description=__doc__)
+    ap = argparse.ArgumentParser(prog="curate", description=DESCRIPTION,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"curate {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     io_help = ("inputs: paths or globs of .jsonl/.parquet documents (JSONL also .gz/.zst/.bz2)"
@@ -223,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a recipe end to end (resumes completed work)")
     p.add_argument("recipe", help="recipe file, or the name of a shipped recipe (gpt3mix, quickstart)")
-    p.add_argument("--out", help="output directory (default runs/<recipe name>)")
+    p.add_argument(*OUTPUT_NAMES, dest="out", help="output folder (default runs/<recipe name>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. --set seed=7 or --set stages.dedup.threshold=0.7")
     p.add_argument("--workers", type=int, help="CPUs for the embedded Ray (0 = in-process, no Ray)")
@@ -236,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML")
     _io_args(p, io_help, out_help)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set an option of the extract stage, e.g. --set min_chars=200 (repeatable)")
     p.set_defaults(fn=cmd_extract)
 
     p = sub.add_parser("filter", help="apply a recipe's filter stages to JSONL/Parquet documents")
@@ -249,8 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
                                           "article lines kept, junk lines removed, per language)")
     p.add_argument("--labels", required=True, help="labels.jsonl: id, doc_label, lines[{text, label}]")
     p.add_argument("--input", help="documents to filter with the default chain (or --recipe's)")
-    p.add_argument("--output", help="score this filter output (.parquet/.jsonl) instead of running the filters")
-    p.add_argument("--recipe")
+    p.add_argument("--filtered", help="score these filtered documents (.parquet/.jsonl, a filter command's "
+                   "--output) instead of running the filters")
+    p.add_argument("--recipe", help="filter with this recipe's filter stages and seed (default: langid, "
+                   "clean_lines, heuristics)")
     p.add_argument("--per-doc", action="store_true", help="also print one line per document")
     p.add_argument("--cv", nargs="?", const="origin_repo", metavar="FIELD",
                    help="leave-one-source-out: filter and score each group of --input documents sharing FIELD "
@@ -260,44 +273,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dedup", help="exact + MinHash near-dedup of JSONL/Parquet documents")
     _io_args(p, io_help, out_help)
-    p.add_argument("--threshold", type=float, default=0.8)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--threshold", type=float, default=0.8,
+                   help="near-duplicate Jaccard similarity (0..1] above which a document is removed (default 0.8)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set an option of the dedup stage, e.g. --set num_perm=128 (repeatable)")
     p.set_defaults(fn=cmd_dedup)
 
     p = sub.add_parser("mix", help="plan and apply a mixture by source weights")
     _io_args(p, io_help, out_help)
-    p.add_argument("--weight", action="append", default=[], metavar="SOURCE=WEIGHT")
-    p.add_argument("--target-tokens", type=int)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weight", action="append", default=[], metavar="SOURCE=WEIGHT",
+                   help="share of the mixture for a source (its 'source' field), e.g. --weight web=0.6 (repeatable; "
+                        "weights are normalised)")
+    p.add_argument("--target-tokens", type=int,
+                   help="tokens in the mixture (default: the most the weights allow without repeating a source)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws (same seed, same mixture; default 0)")
     p.add_argument("--window-min-tokens", type=int, default=50_000,
                    help="down-sample documents this long by a line window of their text (0: whole-document draws)")
     p.set_defaults(fn=cmd_mix)
 
     p = sub.add_parser("train-tokenizer", help="train a sentencepiece BPE tokenizer on documents")
     p.add_argument("--input", required=True, nargs="+", help=io_help)
-    p.add_argument("--out", required=True, help="run directory (tokenizer/tokenizer.model; re-runs resume)")
-    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument(*OUTPUT_NAMES, dest="out", required=True,
+                   help="output folder (tokenizer/tokenizer.model; re-runs resume)")
+    p.add_argument("--vocab-size", type=int, default=8000, help="pieces in the BPE vocabulary (default 8000)")
     p.add_argument("--workers", type=int, default=0, help="CPUs for Ray (0 = in-process)")
     p.set_defaults(fn=cmd_train_tokenizer)
 
     p = sub.add_parser("tokenize", help="encode documents into Megatron-style token shards")
     p.add_argument("--input", required=True, nargs="+", help=io_help)
-    p.add_argument("--out", required=True, help="run directory (shards/, manifest.json; re-runs resume)")
+    p.add_argument(*OUTPUT_NAMES, dest="out", required=True,
+                   help="output folder (shards/, manifest.json; re-runs resume)")
     p.add_argument("--model", required=True, help="sentencepiece model path")
     p.add_argument("--workers", type=int, default=0, help="CPUs for Ray (0 = in-process)")
     p.set_defaults(fn=cmd_tokenize)
 
     p = sub.add_parser("trace", help="show the document a token came from")
-    p.add_argument("run_dir")
-    p.add_argument("--shard", required=True)
-    p.add_argument("--token", required=True, type=int)
+    p.add_argument("run_dir", help="the run's output folder (holds manifest.json)")
+    p.add_argument("--shard", required=True,
+                   help="a shard: its index in the train split (0), or a name such as train-00000 or val-00000")
+    p.add_argument("--token", required=True, type=int, help="position of the token in that shard (0-based)")
     p.add_argument("--chars", type=int, default=2000, help="how much of the text to print")
     p.add_argument("--json", action="store_true", help="print the whole record as JSON")
     p.set_defaults(fn=cmd_trace)
 
     p = sub.add_parser("ablate", help="proxy-model ablation: build raw/curated/... variants at one token budget, "
                                       "train the bundled GPT on each, compare held-out loss")
-    p.add_argument("recipe")
+    p.add_argument("recipe", help="recipe file, or the name of a shipped recipe")
     p.add_argument("--variants", default="raw,curated",
                    help="comma-separated: raw, curated, -STAGE (the recipe without it), or a recipe path")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per variant (0..N-1)")
@@ -307,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra evaluation text (JSONL with 'text'), scored as its own source")
     p.add_argument("--tokenizer", help="sentencepiece model for every variant (default: trained on curated)")
     p.add_argument("--tokens", type=int, help="token budget per variant (default: what curated produces)")
-    p.add_argument("--out", help="output directory (default runs/<recipe name>-ablate)")
+    p.add_argument(*OUTPUT_NAMES, dest="out", help="output folder (default runs/<recipe name>-ablate)")
     p.add_argument("--workers", type=int, help="CPUs for the embedded Ray while building (0 = in-process)")
     p.add_argument("--device", default="auto", help="trainer device: auto (CUDA if available), cpu, cuda")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per training run (0 = torch's)")
@@ -323,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_ablate)
 
     p = sub.add_parser("report", help="write runs/<r>/report.html")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="the run's output folder (holds summary.json)")
     p.set_defaults(fn=cmd_report)
     return ap
 

@@ -29,20 +29,25 @@ class _Base:
         """``[fn(x) for x in items]`` run as tasks; results in item order."""
         out: list[Any] = [None] * len(items)
         progress = Progress(desc, len(items))
-        for i, r in self.imap(fn, items, progress=progress):
-            out[i] = r
-        progress.close()
+        try:
+            for i, r in self.imap(fn, items, progress=progress):
+                out[i] = r
+        finally:  # its line-printing thread stops with the pass, failed or not
+            progress.close()
         return out
 
     def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-             progress: Progress | None = None, docs: Callable[[Any], int] | None = None
+             progress: Progress | None = None, measure: Callable[[Any], dict] | None = None
              ) -> Iterator[tuple[int, Any]]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _done(self, progress: Progress | None, docs: Callable[[Any], int] | None, result: Any, cpu: float) -> None:
+    def _done(self, progress: Progress | None, measure: Callable[[Any], dict] | None, result: Any,
+              cpu: float) -> None:
+        """Count a finished task: its CPU, and what ``measure(result)`` says it did (``Progress.update``'s
+        arguments)."""
         if progress is not None:
             self.task_cpu_s[progress.desc] += cpu
-            progress.update(docs(result) if docs else 0)
+            progress.update(**(measure(result) if measure else {}))
 
     def shutdown(self) -> None:
         pass
@@ -52,11 +57,11 @@ class LocalExecutor(_Base):
     """Runs every task serially in this process, in order."""
 
     def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-             progress: Progress | None = None, docs: Callable[[Any], int] | None = None
+             progress: Progress | None = None, measure: Callable[[Any], dict] | None = None
              ) -> Iterator[tuple[int, Any]]:
         for i, item in enumerate(items):
             result, cpu = _call(fn, item, *shared)
-            self._done(progress, docs, result, cpu)
+            self._done(progress, measure, result, cpu)
             yield i, result
 
 
@@ -83,7 +88,7 @@ class RayExecutor(_Base):
         self._remote = ray.remote(num_cpus=1, max_retries=3)(_call)
 
     def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-             progress: Progress | None = None, docs: Callable[[Any], int] | None = None
+             progress: Progress | None = None, measure: Callable[[Any], dict] | None = None
              ) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, fn(item, *shared))`` as tasks complete (any order), at most ``2 * workers`` in flight."""
         ray = self._ray
@@ -105,7 +110,7 @@ class RayExecutor(_Base):
             done, _ = ray.wait(list(inflight), num_returns=1)  # O(window), not O(tasks)
             for ref in done:
                 result, cpu = ray.get(ref)
-                self._done(progress, docs, result, cpu)
+                self._done(progress, measure, result, cpu)
                 yield inflight.pop(ref), result
 
     def shutdown(self) -> None:

@@ -107,14 +107,15 @@ class Slice:
 
     path: str
     row_groups: tuple[int, ...]
+    nbytes: int = 0  # uncompressed bytes of these row groups (from the footer), for progress
 
 
 def plan_slices(paths: list[Path], task_bytes: int = TASK_BYTES) -> list[list[Slice]]:
     """Pack the row groups of ``paths`` (in order) into tasks of about ``task_bytes`` uncompressed bytes:
     small parts are merged, big ones split at row-group boundaries. Depends only on the files, never on
     the number of workers, so outputs are the same for any worker count. Reads footers only."""
-    tasks: list[list[tuple[str, int]]] = []
-    cur: list[tuple[str, int]] = []
+    tasks: list[list[tuple[str, int, int]]] = []
+    cur: list[tuple[str, int, int]] = []
     cur_bytes = 0
     for p in paths:
         md = pq.ParquetFile(p).metadata
@@ -123,18 +124,18 @@ def plan_slices(paths: list[Path], task_bytes: int = TASK_BYTES) -> list[list[Sl
             if cur and cur_bytes + size > task_bytes:
                 tasks.append(cur)
                 cur, cur_bytes = [], 0
-            cur.append((str(p), rg))
+            cur.append((str(p), rg, size))
             cur_bytes += size
     if cur:
         tasks.append(cur)
     out = []
     for t in tasks:
         slices: list[Slice] = []
-        for path, rg in t:
+        for path, rg, size in t:
             if slices and slices[-1].path == path:
-                slices[-1] = Slice(path, slices[-1].row_groups + (rg,))
+                slices[-1] = Slice(path, slices[-1].row_groups + (rg,), slices[-1].nbytes + size)
             else:
-                slices.append(Slice(path, (rg,)))
+                slices.append(Slice(path, (rg,), size))
         out.append(slices)
     return out
 

@@ -30,6 +30,10 @@ from curate.schema import meta_dicts
 
 BATCH_ROWS = 4096
 EXAMPLES = 8
+TOP = 20  # sources (or languages, reasons...) shown one by one; the rest are summed into "others"
+TABLE_TOP = 50
+# every label is drawn as plain text: a source or language named "$x$" or "\\frac{" is a name, not TeX
+PLAIN_TEXT = {"text.usetex": False, "text.parse_math": False}
 
 
 def _png(fig: Any) -> str:
@@ -59,14 +63,53 @@ def _table(header: list[str], rows: list[list[Any]], run: Path | None = None) ->
     return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 
-def _rounded(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return float(f"{obj:.4g}")
-    if isinstance(obj, dict):
-        return {k: _rounded(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_rounded(v) for v in obj]
-    return obj
+def _top(counts: dict[str, int], k: int = TOP) -> list[tuple[str, int]]:
+    """The ``k`` largest of ``counts`` (ties by name), then one ``others (N)`` row summing the rest."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    rest = ranked[k:]
+    return ranked[:k] + ([(f"others ({len(rest):,})", sum(n for _, n in rest))] if rest else [])
+
+
+def _source_rows(by_source: dict[str, dict], k: int, order: list[str] | None = None) -> list[tuple[str, dict]]:
+    """The ``k`` sources with the most documents in (or those named in ``order``, an earlier call's result),
+    then one ``others (N)`` row with the rest's counts summed."""
+    label = None
+    if order is not None:
+        named = order[:k]
+        label = order[k] if len(order) > k else "others"
+        keep = set(named)
+        rest = [(src, c) for src, c in by_source.items() if src not in keep]
+        head = [(src, by_source.get(src, {})) for src in named]
+    else:
+        ranked = sorted(by_source.items(), key=lambda kv: (-kv[1].get("in", 0), kv[0]))
+        head, rest = ranked[:k], ranked[k:]
+    total: Counter[str] = Counter()
+    for _, c in rest:
+        total.update(c)
+    return head + ([(label or f"others ({len(rest):,})", dict(total))] if rest else [])
+
+
+def _flat(obj: Any, prefix: str = "", limit: int = TABLE_TOP) -> list[list[Any]]:
+    """A nested dict or list (a stage's fit summary) as ``[key path, value]`` rows, at most ``limit`` of them
+    and a last row saying how many were left out."""
+    rows: list[list[Any]] = []
+    left = 0
+
+    def walk(o: Any, path: str) -> None:
+        nonlocal left
+        if isinstance(o, dict) and o:
+            for k, v in o.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(o, list) and o and any(isinstance(v, (dict, list)) for v in o):
+            for i, v in enumerate(o):
+                walk(v, f"{path}[{i}]")
+        elif len(rows) < limit:
+            rows.append([path, ", ".join(_cell(v) for v in o) if isinstance(o, list) else o])
+        else:
+            left += 1
+
+    walk(obj, prefix)
+    return rows + ([[f"... {left:,} more values", ""]] if left else [])
 
 
 def _stage(summary: dict, name: str) -> dict | None:
@@ -128,18 +171,23 @@ def section_stages(summary: dict) -> str:
     for s in summary["stages"]:
         reasons = Counter(s["dropped"]) + Counter(s["errors"])
         top = ", ".join(f"{r}: {n}" for r, n in reasons.most_common(6))
+        ran = "reused (ran earlier)" if s.get("reused") else "ran in this run"
         rows.append([s["dir"], s["in"], s["kept"], s["dropped_total"], s["errors_total"],
-                     "yes" if s["reconciles"] else "NO", s.get("seconds", ""), top])
-    out = _table(["stage", "in", "kept", "dropped", "errored", "in = kept+dropped+errored", "seconds",
-                  "top reasons"], rows)
-    sources = sorted({src for s in summary["stages"] for src in s["by_source"]})
+                     "yes" if s["reconciles"] else "NO", s.get("seconds", ""), ran, top])
+    out = _table(["stage", "in", "kept", "dropped", "errored", "in = kept+dropped+errored",
+                  "seconds (when it ran)", "", "top reasons"], rows)
+    # the TOP sources by documents read, the others summed: a run of 10,000 sources draws 21 bars a stage
+    first = summary["stages"][0]["by_source"] if summary["stages"] else {}
+    shown = [src for src, _ in _source_rows(first, TOP)]
     fig, ax = plt.subplots(figsize=(10, 3.5))
     names = [s["dir"] for s in summary["stages"]]
     bottom = [0] * len(names)
-    for src in sources:
-        vals = [s["by_source"].get(src, {}).get("kept", 0) for s in summary["stages"]]
+    per_stage = [dict(_source_rows(s["by_source"], TOP, shown)) for s in summary["stages"]]
+    for src in shown:
+        vals = [rows.get(src, {}).get("kept", 0) for rows in per_stage]
         ax.bar(names, vals, bottom=bottom, label=src)
         bottom = [b + v for b, v in zip(bottom, vals)]
+    sources = shown
     ax.set_ylabel("documents kept")
     ax.set_title("Documents kept after each stage, by source")
     if sources:  # a run whose sources yielded nothing has no labelled bars (matplotlib would warn on stderr)
@@ -148,10 +196,36 @@ def section_stages(summary: dict) -> str:
     out += _png(fig)
     by_src = []
     for s in summary["stages"]:
-        for src, c in s["by_source"].items():
+        for src, c in _source_rows(s["by_source"], TABLE_TOP):
             by_src.append([s["dir"], src, c.get("in", 0), c.get("kept", 0), c.get("dropped", 0), c.get("errors", 0)])
     return out + "<details><summary>by source</summary>" + _table(
         ["stage", "source", "in", "kept", "dropped", "errored"], by_src) + "</details>"
+
+
+def section_reasons(summary: dict) -> str:
+    """Every step's drop and error reasons: a count bar and the first examples of each (full id, source, the
+    start of the text), which the tasks collected while they ran (``curate.segment.Tally``)."""
+    out = ""
+    for s in summary["stages"]:
+        counts = Counter(s.get("dropped") or {}) + Counter(s.get("errors") or {})
+        if not counts:
+            continue
+        examples = s.get("examples") or {}
+        top = max(counts.values())
+        rows = []
+        for reason, n in _top(counts, TOP):
+            ex = "".join(f"<div class=ex><code>{html.escape(str(rid))}</code> ({html.escape(str(src))}): "
+                         f"{html.escape(str(text))}</div>" for rid, src, text in (examples.get(reason) or [])[:3])
+            if reason not in counts:
+                ex = "<div class=ex>(examples are shown for the top reasons only)</div>"
+            elif not ex:
+                ex = "<div class=ex>(no example kept: more reasons than the tasks keep examples for)</div>"
+            rows.append(f"<tr><td>{html.escape(reason)}</td><td>{n:,}</td><td class=barcell><div class=bar "
+                        f"style='width:{100 * n / top:.1f}%'></div></td><td class=exs>{ex}</td></tr>")
+        out += (f"<h3>{html.escape(s['dir'])}: {s['dropped_total']:,} dropped, {s['errors_total']:,} errored</h3>"
+                "<table><thead><tr><th>reason</th><th>documents</th><th></th><th>examples (id, source: text)"
+                f"</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    return out
 
 
 QUALITY_BINS = np.logspace(-6, 0, 49)  # 1e-6 .. 1, 8 bins a decade; lower scores go to the first bin
@@ -228,7 +302,7 @@ def language_counts(run: Path, summary: dict, st: dict) -> Counter:
     return counts
 
 
-def language_figure(counts: list[tuple[str, int]]) -> Any:
+def language_figure(counts: list[tuple[str, int]], title: str = "Detected language") -> Any:
     """Documents per language on a log scale (one ``en`` bar would otherwise flatten all others)."""
     import matplotlib.pyplot as plt
 
@@ -237,18 +311,42 @@ def language_figure(counts: list[tuple[str, int]]) -> Any:
     ax.set_yscale("log")
     ax.set_ylim(0.5, max(n for _, n in counts) * 2)
     ax.set_ylabel("documents (log scale)")
-    ax.set_title("Detected language (top 20), before the language filter")
+    ax.set_title(title)
     return fig
+
+
+def _langid_languages(run: Path, st: dict) -> list[str] | None:
+    """The ``languages`` the run's langid step kept (None: every language), from the run's recipe.json."""
+    try:
+        recipe = json.loads((run / "recipe.json").read_text(encoding="utf-8"))["recipe"]
+        index = int(st["dir"].split("_", 1)[0]) - 1
+        config = recipe["stages"][index]["langid"] or {}
+        langs = config.get("languages")
+        return [str(x) for x in langs] if isinstance(langs, list) else None
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        # no readable recipe: whether langid dropped anything for its language says the same
+        return [] if any(r.startswith("lang:") for r in st.get("dropped", {})) else None
 
 
 def section_languages(run: Path, summary: dict) -> str:
     st = _stage(summary, "langid")
     if not st:
         return ""
-    counts = language_counts(run, summary, st).most_common(20)
+    counts = _top(language_counts(run, summary, st), TOP)
     if not counts:
         return ""
-    return _png(language_figure(counts)) + _table(["language", "documents"], counts)
+    title = language_title(run, st)
+    return (f"<p>{html.escape(title)}</p>" + _png(language_figure(counts, title))
+            + _table(["language", "documents"], counts))
+
+
+def language_title(run: Path, st: dict) -> str:
+    """What the language chart shows, as the recipe's langid step has it."""
+    langs = _langid_languages(run, st)
+    if langs is None:
+        return f"Detected language (top {TOP}); langid keeps every language (no languages list)"
+    return (f"Detected language (top {TOP}) of the documents entering the language filter"
+            + (f" (keeps {', '.join(langs[:8])}{' ...' if len(langs) > 8 else ''})" if langs else ""))
 
 
 def dedup_examples(run: Path, st: dict) -> list[list[Any]]:
@@ -258,7 +356,7 @@ def dedup_examples(run: Path, st: dict) -> list[list[Any]]:
     def fn(t: pa.Table, metas: list[dict]) -> None:
         for src, url, m in zip(t.column("source").to_pylist(), t.column("url").to_pylist(), metas):
             if len(out) < EXAMPLES and "dup_of" in m:
-                out.append([str(m["dup_of"])[:12], src, _number(m.get("dup_sim")) or "", (url or "")[:80]])
+                out.append([str(m["dup_of"]), src, _number(m.get("dup_sim")) or "", url or ""])
 
     for p in _parts(run, "dropped", st):
         if len(out) >= EXAMPLES:
@@ -290,8 +388,10 @@ def section_dedup(run: Path, summary: dict) -> str:
             ax.set_title(f"{name}: {removed} documents removed")
             out += _png(fig)
         out += _table(["kept id", "removed source", "similarity", "removed url"], dedup_examples(run, st))
-        if fit:
-            out += f"<pre>{html.escape(json.dumps(_rounded(fit), indent=1, default=str)[:3000])}</pre>"
+        rest = {k: v for k, v in fit.items() if k not in ("group_sizes", "cluster_sizes")}
+        if rest:
+            out += f"<details><summary>{html.escape(name)}: fit summary</summary>" + _table(
+                ["setting or figure", "value"], _flat(rest)) + "</details>"
     return out
 
 
@@ -322,8 +422,13 @@ def section_tokens(run: Path, summary: dict) -> str:
                    sum(len(v) for v in (m.get("splits") or {}).values())]], run)
     rows = []
     for split, per in (m.get("per_source") or {}).items():
-        for src, c in sorted(per.items()):
+        ranked = sorted(per.items(), key=lambda kv: (-(_number(kv[1].get("tokens")) or 0), kv[0]))
+        for src, c in ranked[:TABLE_TOP]:
             rows.append([split, src, c.get("documents"), c.get("tokens"), c.get("chars"), c.get("chars_per_token")])
+        if len(ranked) > TABLE_TOP:
+            rest = ranked[TABLE_TOP:]
+            rows.append([split, f"others ({len(rest):,})", sum(_number(c.get("documents")) or 0 for _, c in rest),
+                         sum(_number(c.get("tokens")) or 0 for _, c in rest), "", ""])
     return out + _table(["split", "source", "documents", "tokens", "chars", "chars/token"], rows)
 
 
@@ -350,8 +455,10 @@ def section_trainer(run: Path) -> str:
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;
-text-align:right}th{background:#eef}td:first-child{text-align:left}img{max-width:100%}pre{background:#f6f6f6;
-padding:1em;overflow:auto;font-size:12px}h2{border-bottom:2px solid #99c;margin-top:2em}"""
+text-align:right;overflow-wrap:anywhere}th{background:#eef}td:first-child{text-align:left}img{max-width:100%}
+pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
+h2{border-bottom:2px solid #99c;margin-top:2em}td.barcell{width:160px}div.bar{background:#669;height:10px}
+td.exs{text-align:left;max-width:640px}div.ex{margin:2px 0;font-size:12px}code{overflow-wrap:anywhere}"""
 
 
 def _section(title: str, render: Callable[[], str]) -> str:
@@ -361,6 +468,18 @@ def _section(title: str, render: Callable[[], str]) -> str:
         return render()
     except Exception as e:  # noqa: BLE001 - the rest of the report still renders
         return f"<p>not shown: {html.escape(type(e).__name__)}: {html.escape(str(e)[:300])}</p>"
+
+
+def _timing(summary: dict) -> str:
+    """The stages' time when they ran (over every run that worked on them) and this invocation's."""
+    stages = summary.get("stages") or []
+    reused = sum(1 for s in stages if s.get("reused"))
+    total = summary.get("stage_seconds", sum(_number(s.get("seconds")) or 0 for s in stages))
+    text = f"stages took {_number(total) or 0:,.1f} s when they ran"
+    if reused:
+        text += (f" ({reused} of {len(stages)} reused from an earlier run; this run took "
+                 f"{_number(summary.get('seconds')) or 0:,.1f} s)")
+    return text
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -375,16 +494,20 @@ def write_report(run_dir: str | Path) -> Path:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{run}: no readable summary.json (not a finished curate run?): {e}") from None
     _check_dirs(run, summary)
-    sections = [(title, _section(title, fn)) for title, fn in [
-        ("Stages", lambda: section_stages(summary)), ("Quality classifier", lambda: section_quality(run, summary)),
-        ("Languages", lambda: section_languages(run, summary)), ("Deduplication", lambda: section_dedup(run, summary)),
-        ("Mixture", lambda: section_mix(summary)), ("Tokenizer and shards", lambda: section_tokens(run, summary)),
-        ("Trainer", lambda: section_trainer(run))]]
+    with matplotlib.rc_context(PLAIN_TEXT):
+        sections = [(title, _section(title, fn)) for title, fn in [
+            ("Stages", lambda: section_stages(summary)), ("Drop reasons", lambda: section_reasons(summary)),
+            ("Quality classifier", lambda: section_quality(run, summary)),
+            ("Languages", lambda: section_languages(run, summary)),
+            ("Deduplication", lambda: section_dedup(run, summary)), ("Mixture", lambda: section_mix(summary)),
+            ("Tokenizer and shards", lambda: section_tokens(run, summary)), ("Trainer", lambda: section_trainer(run))]]
     body = "".join(f"<h2>{html.escape(t)}</h2>{s}" for t, s in sections if s)
-    head = (f"<h1>curate run: {html.escape(summary['recipe'])}</h1><p>recipe digest {summary['recipe_digest']}, "
-            f"seed {summary['seed']}, workers {summary.get('workers')}, {summary.get('seconds')} s; every stage "
-            f"reconciles: <b>{'yes' if summary.get('reconciles') else 'NO'}</b></p>")
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>curate report: {html.escape(summary['recipe'])}" \
+    name = html.escape(str(summary["recipe"]))
+    head = (f"<h1>curate run: {name}</h1><p>recipe digest {html.escape(str(summary.get('recipe_digest')))}, "
+            f"seed {html.escape(str(summary.get('seed')))}, workers {html.escape(str(summary.get('workers')))}; "
+            f"{html.escape(_timing(summary))}; every stage reconciles: "
+            f"<b>{'yes' if summary.get('reconciles') else 'NO'}</b></p>")
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>curate report: {name}" \
            f"</title><style>{CSS}</style></head><body>{head}{body}</body></html>"
     out = run / "report.html"
     tmp = out.with_suffix(".tmp")

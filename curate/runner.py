@@ -35,12 +35,13 @@ from typing import Any, Callable
 from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
 from curate.partio import TASK_BYTES, check_parts, plan_slices
-from curate.progress import Progress
+from curate.progress import Progress, interval
 from curate.recipe import Recipe, RecipeError, build_config
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock, is_output_name
 from curate.runplan import describe, pack_units, segment_estimate
-from curate.segment import AccountingError, SegmentSpec, StepSpec, part_name, segment_task
+from curate.segment import (EXAMPLE_REASONS, EXAMPLES, AccountingError, SegmentSpec, StepSpec, job_bytes, part_name,
+                            segment_task)
 from curate.sources.safe import inside_root, printable, root_of
 from curate.stage import FitContext, Stage
 from curate.steps import class_digest, step_name
@@ -193,9 +194,20 @@ class StepTotals:
     def __init__(self) -> None:
         self.t: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter(), "errors": Counter(),
                                   "counters": Counter(), "by_source": {}, "cpu_s": 0.0}
+        self.examples: dict[str, list[tuple[int, int, list[str]]]] = {}  # reason -> [(part, n, example)]
 
-    def add(self, s: dict) -> None:
+    def add(self, s: dict, part: int = 0) -> None:
         t = self.t
+        # the first EXAMPLES of each reason by part, for the EXAMPLE_REASONS first reasons by name: the same
+        # whatever order the tasks finish in
+        for reason, rows in (s.get("examples") or {}).items():
+            if reason not in self.examples and len(self.examples) >= EXAMPLE_REASONS:
+                last = max(self.examples)
+                if reason > last:
+                    continue
+                del self.examples[last]
+            got = sorted(self.examples.get(reason, []) + [(part, n, r) for n, r in enumerate(rows)])
+            self.examples[reason] = got[:EXAMPLES]
         t["in"] += s["in"]
         t["kept"] += s["kept"]
         t["cpu_s"] += s.get("cpu_s", 0.0)
@@ -213,6 +225,7 @@ class StepTotals:
             t[k] = dict(sorted(t[k].items()))
         t["by_source"] = {s: dict(sorted(c.items())) for s, c in sorted(t["by_source"].items())}
         t["cpu_s"] = round(t["cpu_s"], 3)
+        t["examples"] = {r: [e for _, _, e in rows] for r, rows in sorted(self.examples.items())}
         return t
 
 
@@ -229,6 +242,7 @@ class Runner:
         self._inputs: list[tuple[str, Any]] = []  # (source name, reader unit), planned once per run
         self._unit_digest: dict[str, str] = {}  # unit path -> digest of its content (curate.inputkeys)
         self._part_sha: dict[str, str] = {}  # a materialised part's path -> its SHA-256 as recorded
+        self._seg_clock = (0.0, 0.0)  # the running segment's start and the seconds earlier runs spent on it
 
     # ------------------------------------------------------------ layout
 
@@ -310,7 +324,6 @@ class Runner:
         parts: list[Path] = []
         done_bytes, done_cpu = 0, 0.0
         for seg in segs:
-            ts = time.time()
             if parts:
                 self.log(segment_estimate(seg, parts, done_bytes, done_cpu, getattr(self.ex, "workers", 1)))
                 done_bytes += sum(p.stat().st_size for p in parts if p.exists())
@@ -318,16 +331,15 @@ class Runner:
             if seg.first.index == 0:  # after the read step's outputs are settled (a new key clears its state)
                 write_json_atomic(cache, self.state_dir(seg.first) / INPUTS_CACHE)
             done_cpu += sum(i["cpu_s"] + i.get("fit_cpu_s", 0) + i.get("finalize_cpu_s", 0) for i in infos)
-            seconds = round(time.time() - ts, 2)
-            cpu = sum(i["cpu_s"] for i in infos) or 1.0
-            for info in infos:  # a fused step's share of the segment's wall time, by its CPU share
-                info["seconds"] = seconds if len(infos) == 1 else round(seconds * info["cpu_s"] / cpu, 2)
-                info["segment_seconds"] = seconds
+            for info in infos:
                 summary["stages"].append(info)
                 self.log(f"[{info['dir']}] in={info['in']} kept={info['kept']} dropped={info['dropped_total']} "
-                         f"errors={info['errors_total']} ({seconds}s{', reused' if info.get('reused') else ''})")
+                         f"errors={info['errors_total']} ({info.get('seconds', 0)}s"
+                         f"{', reused from an earlier run' if info.get('reused') else ''})")
         summary["reconciles"] = all(s["reconciles"] for s in summary["stages"])
-        summary["seconds"] = round(time.time() - t0, 2)
+        summary["seconds"] = round(time.time() - t0, 2)  # this invocation
+        # what the stages took when they ran, over every run that worked on them (a resumed run reuses them)
+        summary["stage_seconds"] = round(sum(i.get("seconds", 0) for i in summary["stages"]), 2)
         write_json_atomic(summary, self.out / "summary.json")
         return summary
 
@@ -455,6 +467,8 @@ class Runner:
         self._renumber_parts(seg, inputs)
         self._remove_extra_parts(seg, len(jobs))
         t_start, cpu0 = time.time(), _driver_cpu()
+        spent = read_state(self._spent_file(seg)) or {}
+        self._seg_clock = (t_start, float(spent.get("seconds", 0)) if spent.get("key") == seg.key else 0.0)
         state, extra = self._fit(seg.first, in_parts, _sha(inputs)) if seg.first.has_fit else (None, {})
         fit_driver_cpu, fit_helper_cpu = _driver_cpu(cpu0)
         spec = SegmentSpec(self.out, seg.key, [StepSpec(s.name, s.dir_name, s.stage, None, s.only)
@@ -492,11 +506,29 @@ class Runner:
             infos[-1]["finalize_cpu_s"] = round(self.ex.task_cpu_s.get(f"{seg.last.dir_name} finalize", 0.0), 3)
             if fin:
                 infos[-1]["finalize"] = fin
+        seconds = round(self._spent(seg), 2)
+        cpu = sum(i["cpu_s"] for i in infos) or 1.0
         for step, info in zip(seg.steps, infos):
             info.update(t_start=round(t_start, 3), t_end=round(time.time(), 3))  # for profilers (bench scale)
+            # a fused step's share of the segment's wall time, by its CPU share
+            info["seconds"] = seconds if len(infos) == 1 else round(seconds * info["cpu_s"] / cpu, 2)
+            info["segment_seconds"] = seconds
             write_json_atomic({"key": step.key, "segment": seg.key, "summary": info},
                               self.state_dir(step) / "_SUCCESS.json")
+        self._spent_file(seg).unlink(missing_ok=True)  # the seconds are in the summaries now
         return infos, out_parts
+
+    def _spent_file(self, seg: Segment) -> Path:
+        return self.state_dir(seg.last) / "spent.json"
+
+    def _spent(self, seg: Segment, write: bool = False) -> float:
+        """Wall seconds the segment has taken: what earlier, interrupted runs spent on it (recorded at each
+        task they finished) plus this run's so far; with ``write``, recorded for a run that resumes it."""
+        t_start, before = self._seg_clock
+        total = before + time.time() - t_start
+        if write:
+            write_json_atomic({"key": seg.key, "seconds": round(total, 3)}, self._spent_file(seg))
+        return total
 
     def _unfinalized(self, seg: Segment) -> list[str]:
         """What is wrong with the outputs of the segment's ``finalize`` (e.g. a manifest edited by hand, a
@@ -615,22 +647,31 @@ class Runner:
         todo_set = set(todo)
         totals = [StepTotals() for _ in seg.steps]
 
-        def add(stats: dict) -> None:
+        def add(stats: dict, part: int) -> None:
             for total, s in zip(totals, stats["steps"]):
-                total.add(s)
+                total.add(s, part)
 
         for i in range(len(jobs)):
             if i not in todo_set:
-                add(read_state(self._stats_file(seg, i)))  # checked by _invalid_parts
+                add(read_state(self._stats_file(seg, i)), i)  # checked by _invalid_parts
         if todo:
             desc = f"{seg.first.dir_name}" + (f"..{seg.last.dir_name}" if len(seg.steps) > 1 else "")
             self.log(f"[{desc}] {len(todo)} of {len(jobs)} tasks to run on {getattr(self.ex, 'workers', 1)} workers")
-            progress = Progress(desc, len(jobs), len(jobs) - len(todo))
-            for j, s in self.ex.imap(segment_task, (jobs[i] for i in todo), spec, progress=progress,
-                                     docs=lambda r: r["steps"][0]["in"]):
-                s["input"] = inputs[todo[j]]
-                write_json_atomic(s, self._stats_file(seg, todo[j]))  # written last: marks the part complete
-                self._note_parts([(str(self.out / rel), c) for rel, c in s["files"].items()])
-                add(s)
-            progress.close()
+            beats = self.state_dir(seg.first) / "progress"  # the tasks' heartbeats (curate.progress)
+            shutil.rmtree(beats, ignore_errors=True)
+            spec.beats, spec.beat_s = (beats, interval()) if interval() > 0 else (None, 0.0)
+            progress = Progress(desc, len(jobs), len(jobs) - len(todo), beats=spec.beats,
+                                total_bytes=sum(job_bytes(jobs[i][1]) for i in todo))
+            try:
+                for j, s in self.ex.imap(segment_task, (jobs[i] for i in todo), spec, progress=progress,
+                                         measure=lambda r: {"docs": r["steps"][0]["in"], "nbytes": r["input_bytes"],
+                                                            "beat": r["beat"]}):
+                    s["input"] = inputs[todo[j]]
+                    write_json_atomic(s, self._stats_file(seg, todo[j]))  # written last: marks the part complete
+                    self._note_parts([(str(self.out / rel), c) for rel, c in s["files"].items()])
+                    add(s, todo[j])
+                    self._spent(seg, write=True)
+            finally:
+                progress.close()
+            shutil.rmtree(beats, ignore_errors=True)
         return totals, len(jobs) - len(todo)

@@ -111,6 +111,10 @@ def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]
         else:
             tasks, mem = f"at most about {later_tasks} task(s) (parts packed to {_mb(TASK_BYTES)})", batch_memory()
         lines.append(f"  segment {k + 1}: {_segment_line(seg)}")
+        for step in seg.steps:  # what a stage wants said about its settings (langid keeping every language)
+            note = getattr(step.stage, "plan_note", None)
+            if callable(note) and (text := note()):
+                lines.append(f"      {step.dir_name}: {text}")
         lines.append(f"      {tasks}; peak memory per task about {_mb(mem)}; writes stages/{seg.last.dir_name}/")
     cpu = sum(unit_bytes(u) / 1e6 * CPU_S_PER_MB["compressed" if str(u.path).endswith(COMPRESSED) else "text"]
               for _, u in inputs)

@@ -25,9 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS, PartWriter, Slice, iter_slices
+from curate.progress import TaskMeter
+from curate.runplan import unit_bytes
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
 from curate.sources._util import Sink, SinkFailed
 from curate.sources.base import Unit
+from curate.sources.safe import is_local
 from curate.stage import Stage, StageResult
 
 
@@ -58,6 +61,29 @@ class SegmentSpec:
     key: str
     steps: list[StepSpec]
     readers: dict[str, Any] = field(default_factory=dict)
+    beats: Path | None = None  # where tasks write their progress heartbeats (None: no heartbeat)
+    beat_s: float = 15.0  # the driver's progress interval; tasks write 3 heartbeats per interval
+
+
+def job_bytes(source_input: Any) -> int:
+    """Input bytes of one task: the byte ranges of a read task's pack of reader units (``(source, unit)``; 0
+    for a remote one: unknown), or the uncompressed bytes of the row groups of a list of slices."""
+    if source_input and isinstance(source_input[0], tuple):
+        return sum(unit_bytes(unit) for _, unit in source_input)
+    return sum(s.nbytes for s in source_input)
+
+
+def _meter(spec: SegmentSpec, index: int, source_input: Any) -> TaskMeter:
+    """A read task's meter follows each unit's read position (``TaskMeter.begin``); a later step's counts
+    the bytes of the batches it has taken."""
+    beat = spec.beats / f"{part_name(index)}.json" if spec.beats is not None else None
+    return TaskMeter(beat, spec.beat_s, job_bytes(source_input))
+
+
+def _slice_rows(slices: list[Slice]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(s.path).metadata.row_group(rg).num_rows for s in slices for rg in s.row_groups)
 
 
 @dataclass
@@ -71,6 +97,7 @@ class Tally:
     counters: Counter = field(default_factory=Counter)
     by_source: dict[str, Counter] = field(default_factory=dict)
     cpu_s: float = 0.0
+    examples: dict[str, list[list[str]]] = field(default_factory=dict)  # reason -> [[id, source, snippet]]
 
     def _bump(self, table: pa.Table, what: str) -> None:
         if table.num_rows == 0:
@@ -82,6 +109,22 @@ class Tally:
         if table.num_rows:
             for row in pc.value_counts(table.column("reason")).to_pylist():
                 into[row["values"]] += row["counts"]
+            self._examples(table)
+
+    def _examples(self, table: pa.Table) -> None:
+        """Keep the first ``EXAMPLES`` rows of each reason (of at most ``EXAMPLE_REASONS`` reasons): what the
+        report shows of what each reason removed, collected here so that nothing rescans the drops."""
+        want = [r for r in pc.unique(table.column("reason")).to_pylist()
+                if len(self.examples.get(r, ())) < EXAMPLES
+                and (r in self.examples or len(self.examples) < EXAMPLE_REASONS)]
+        if not want:
+            return
+        reasons = table.column("reason")
+        for reason in want:  # only the few rows kept are converted to Python, never a batch's texts
+            got = self.examples.setdefault(reason, [])
+            rows = table.take(pc.indices_nonzero(pc.equal(reasons, reason)).slice(0, EXAMPLES - len(got)))
+            for rid, src, url, text in zip(*(rows.column(c).to_pylist() for c in ("id", "source", "url", "text"))):
+                got.append([rid or "", src or "", snippet(text, url)])
 
     def add(self, label: str, in_table: pa.Table | None, result: StageResult) -> None:
         """Count one batch; ``in_table`` None means a reader (what came in is what came out)."""
@@ -106,7 +149,18 @@ class Tally:
         return {"in": self.rows_in, "kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
                 "errors": dict(sorted(self.errors.items())), "counters": dict(sorted(self.counters.items())),
                 "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
-                "cpu_s": round(self.cpu_s, 4)}
+                "cpu_s": round(self.cpu_s, 4), "examples": dict(sorted(self.examples.items()))}
+
+
+EXAMPLES = 3  # example rows kept per drop or error reason
+EXAMPLE_REASONS = 64  # reasons with examples per step (error reasons can carry a message: unbounded)
+SNIPPET_CHARS = 240
+
+
+def snippet(text: str | None, url: str | None) -> str:
+    """The start of a dropped document's text (its URL or file when it has none), whitespace folded."""
+    s = " ".join((text or "")[:SNIPPET_CHARS * 2].split())[:SNIPPET_CHARS]
+    return s or f"(no text) {url or ''}".strip()
 
 
 def _stamp(t: pa.Table, stage_name: str) -> pa.Table:
@@ -211,22 +265,27 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
         kept_w.write(batch)
 
     try:
-        if spec.steps[0].stage is None:
-            _read_step(spec, source_input, tallies[0], writers[spec.steps[0].dir_name], push)
-        else:
-            for batch in iter_slices(source_input, DOC_SCHEMA):
-                push(batch, 0)
+        with _meter(spec, index, source_input) as meter:
+            if spec.steps[0].stage is None:
+                _read_step(spec, source_input, tallies[0], writers[spec.steps[0].dir_name], push, meter)
+            else:
+                rows = max(1, _slice_rows(source_input))
+                for batch in iter_slices(source_input, DOC_SCHEMA):
+                    meter.add(batch.num_rows, meter.total_bytes * batch.num_rows // rows)
+                    push(batch, 0)
         files = {str(w.path.relative_to(spec.out)): w.close() for w in all_writers}
     except BaseException:
         for w in all_writers:
             w.abort()
         raise
     return {"key": spec.key, "label": f"{spec.steps[0].dir_name}..{last.dir_name} {name}",
-            "steps": [t.as_dict() for t in tallies], "files": files}
+            "steps": [t.as_dict() for t in tallies], "files": files,
+            "input_bytes": meter.total_bytes, "beat": f"{name}.json"}
 
 
 def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
-               writers: tuple[PartWriter, PartWriter], push: Callable[[pa.Table, int], None]) -> None:
+               writers: tuple[PartWriter, PartWriter], push: Callable[[pa.Table, int], None],
+               meter: TaskMeter) -> None:
     """Stream the task's reader units (one, or several small files packed) in order: each batch a reader
     hands over is counted, its dropped and errored rows written, and its kept rows pushed through the
     following steps before reading goes on. Batches are cut across units, by the rows only."""
@@ -238,6 +297,8 @@ def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
         nonlocal clock
         tally.cpu_s += time.process_time() - clock  # the reader's time, not the stages'
         tally.add(label, None, result)
+        meter.add(result.kept.num_rows + result.dropped.num_rows + result.errors.num_rows,
+                  result.kept.column("text").nbytes)
         for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):
             for batch in cut.add(table):
                 out(batch)
@@ -245,6 +306,7 @@ def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
 
     for source, unit in pack:
         label = f"read {source} {unit.label()}"
+        meter.begin(str(unit.path) if is_local(unit.path) else None, unit.start, unit_bytes(unit))
         try:
             rest = read_unit(spec.readers, source, unit, take)
         except SinkFailed as e:  # writing or a stage failed, not the reading: the task fails with that error

@@ -168,7 +168,7 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
                       if isinstance(r.get("id"), str) and isinstance(r.get("lang"), str)})
     if output_path is None:
         if input_path is None:
-            raise ValueError("eval-clean needs --input (to run the filters) or --output (to score)")
+            raise ValueError("eval-clean needs --input (to run the filters) or --filtered (to score)")
         from curate.filters.run import run_filters
 
         with tempfile.TemporaryDirectory() as d:

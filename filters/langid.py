@@ -48,6 +48,13 @@ class LangIdStage(Stage):
         # fastText LID model path; None: bundled lid.176.ftz
         model: str | None = field(default=None, metadata=PATH)
 
+    def plan_note(self) -> str | None:
+        """Said in the run's plan: with no ``languages`` list this stage keeps every document."""
+        if self.config.languages is None:
+            return ("no `languages` list: every language is kept (each document is tagged meta.lang); "
+                    "set languages: [en, ...] to keep only those")
+        return None
+
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
         cfg = self.config
         model = load_model(cfg.model or bundled_model_path())

@@ -227,7 +227,7 @@ def test_eval_clean_cli_scores_an_output(corpus, tmp_path, capsys):
 
     out = tmp_path / "kept.parquet"
     run_filters(corpus / "cjk" / "docs.jsonl", out, dropped_path=tmp_path / "dropped.parquet")
-    args = ["eval-clean", "--labels", str(corpus / "cjk" / "labels.jsonl"), "--output", str(out)]
+    args = ["eval-clean", "--labels", str(corpus / "cjk" / "labels.jsonl"), "--filtered", str(out)]
     assert cli_main(args) == 0  # languages from the kept documents' meta.lang; dropped ones are "und"
     assert "und" in capsys.readouterr().out
     assert cli_main(args + ["--input", str(corpus / "cjk" / "docs.jsonl")]) == 0  # languages from the input

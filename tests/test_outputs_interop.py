@@ -141,7 +141,7 @@ def test_report_plots_and_dedup_urls(run: Path) -> None:
     assert _visible_bars(language_figure(counts)) == len(counts)  # every language's bar shows, not only en
     page = write_report(run).read_text()
     dedup = page[page.index("<h2>Deduplication</h2>"):]
-    rows = re.findall(r"<tr><td>[0-9a-f]{12}</td><td>(\w+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", dedup)
+    rows = re.findall(r"<tr><td>[0-9a-f]{13,}</td><td>(\w+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", dedup)
     assert rows and all(url for *_, url in rows) and any(url.startswith("https://") for *_, url in rows)
     assert str(run.resolve()) not in page  # paths relative to the run
     assert not re.search(r"\d\.\d{7,}", page)  # floats rounded

@@ -141,7 +141,7 @@ def test_progress_is_logged_without_a_terminal_also_inside_fit_passes(corpus, tm
     monkeypatch.setenv("CURATE_PROGRESS_S", "0.000001")
     Runner(parse_recipe(three_stage(corpus)), tmp_path / "r", LocalExecutor(), task_bytes=20_000, **QUIET).run()
     err = capfd.readouterr().err
-    assert "[00_read..02_test_min_length] 1/8 tasks" in err and "docs/s, ETA" in err
+    assert "[00_read..02_test_min_length] 1/8 tasks" in err and "docs/s)" in err and ", ETA" in err
     assert "[03_test_drop_longest fit] 1/" in err
 
 

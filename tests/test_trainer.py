@@ -64,3 +64,16 @@ def test_refuses_mismatched_manifest(run: Path, tmp_path: Path) -> None:
         trainer_main(["--manifest", str(d / "manifest.json"), "--steps", "1", "--device", "cpu"])
     with pytest.raises(SystemExit, match="does not exist"):
         train(tmp_path / "nope.json", steps=1)
+
+
+def test_default_config_is_chosen_by_device_and_printed(run: Path, tmp_path: Path) -> None:
+    from curate.trainer.train import auto_config
+
+    assert auto_config(torch.device("cuda")) == "small"  # a GPU keeps the larger default
+    logs: list[str] = []
+    h = train(run / "manifest.json", steps=2, config="auto", device="cpu", out=tmp_path, log=logs.append)
+    assert logs[0].startswith("trainer: config cpu (auto") and "cpu GPT" in logs[1]
+    assert h["config"]["n_embd"] == 96 and torch.get_num_threads() == 1
+    from curate.trainer.__main__ import build_parser
+
+    assert build_parser().parse_args(["--manifest", "m.json"]).config == "auto"

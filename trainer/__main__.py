@@ -1,4 +1,8 @@
-"""``python -m trainer --manifest runs/<r>/manifest.json --steps N [--config tiny|small|gpt2] [--eval F.jsonl]``."""
+"""python -m trainer --manifest runs/<r>/manifest.json --steps N [--config auto|cpu|small|gpt2|tiny] [--eval F.jsonl]
+
+Trains the bundled GPT on a run's token shards. The default model (--config auto) is chosen by device and
+printed at the start: "small" (nanoGPT's baby GPT, 13.7M parameters at vocab 8000) on a GPU, "cpu" (1.1M) on a
+CPU, where 200 steps take about a minute on 2 cores."""
 from __future__ import annotations
 
 import argparse
@@ -8,25 +12,33 @@ import sys
 from curate.trainer.model import CONFIGS
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
-    p.add_argument("--manifest", required=True)
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--config", default="small", choices=sorted(CONFIGS))
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--manifest", required=True, help="a run's manifest.json (its shards and tokenizer)")
+    p.add_argument("--steps", type=int, default=200, help="training steps (default 200)")
+    p.add_argument("--config", default="auto", choices=["auto"] + sorted(CONFIGS),
+                   help="model size; auto (default): small on a GPU, cpu on a CPU")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
-    p.add_argument("--out", default=None, help="checkpoint folder (default: <manifest dir>/trainer)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", "--out", dest="out", default=None,
+                   help="checkpoint folder (default: <manifest dir>/trainer)")
+    p.add_argument("--batch-size", type=int, default=None, help="sequences per step (default: the config's)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the config's)")
+    p.add_argument("--eval-every", type=int, default=None, help="steps between validation losses (default steps/10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches (default 0)")
     p.add_argument("--resume", default=None, help="continue from a checkpoint")
-    p.add_argument("--cpu-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--cpu-threads", type=int, default=None,
+                   help="torch CPU threads (default: 1 for the cpu config, else torch's)")
     p.add_argument("--eval", action="append", default=[], metavar="PATH.jsonl",
                    help="held-out JSONL (a 'text' per line) scored per file in nats/token and bits/byte")
     p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
                    help="learning rate: constant, or 5%% warm-up then cosine decay to 10%%")
     p.add_argument("--eval-tokens", type=int, default=16384, help="tokens scored per evaluation file (cap)")
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
     from curate.cli import describe_failure
     from curate.trainer.train import train
 

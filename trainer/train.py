@@ -24,8 +24,8 @@ from curate.trainer.data import (EvalSet, Windows, eval_names, fits_a_window, lo
                                  refuse)
 from curate.trainer.model import CONFIGS, GPT, GPTConfig
 
-DEFAULTS = {"tiny": dict(batch_size=16, lr=3e-3), "small": dict(batch_size=32, lr=1e-3),
-            "gpt2": dict(batch_size=16, lr=6e-4)}
+DEFAULTS = {"tiny": dict(batch_size=16, lr=3e-3), "cpu": dict(batch_size=8, lr=2e-3),
+            "small": dict(batch_size=32, lr=1e-3), "gpt2": dict(batch_size=16, lr=6e-4)}
 
 
 SCHEDULES = ("constant", "cosine")
@@ -48,6 +48,12 @@ def pick_device(device: str = "auto") -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("trainer: --device cuda requested but CUDA is not available")
     return torch.device(device)
+
+
+def auto_config(dev: torch.device) -> str:
+    """The default model for a device: nanoGPT's baby GPT on a GPU; on a CPU one small enough that the
+    README's 200 steps finish in about a minute on 2 cores."""
+    return "small" if dev.type == "cuda" else "cpu"
 
 
 def _autocast(dev: torch.device) -> contextlib.AbstractContextManager:
@@ -126,8 +132,8 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
     cosine decay to 10% by the last step (a decayed model's final loss is far less noisy: what an ablation
     compares). ``cpu_threads`` caps torch's CPU threads (on a shared machine oversubscribed threads are ~10x slower).
     """
-    if config not in CONFIGS:
-        raise SystemExit(f"trainer: unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    if config != "auto" and config not in CONFIGS:
+        raise SystemExit(f"trainer: unknown config {config!r}; choose from auto, {', '.join(CONFIGS)}")
     if schedule not in SCHEDULES:
         raise SystemExit(f"trainer: unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
     for flag, value, low in (("--steps", steps, 1), ("--batch-size", batch_size, 1), ("--eval-every", eval_every, 1),
@@ -138,8 +144,13 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
         raise SystemExit(f"trainer: --lr {lr} is out of range (must be a finite number > 0)")
     manifest, splits = load_manifest(manifest_path)
     dev = pick_device(device)
-    if dev.type == "cpu" and cpu_threads:
-        torch.set_num_threads(cpu_threads)
+    if config == "auto":
+        config = auto_config(dev)
+        log(f"trainer: config {config} (auto: small on a GPU, cpu on a CPU; --config picks another)")
+    if dev.type == "cpu" and (cpu_threads or config == "cpu"):
+        # the cpu config's matrices are too small for threads to pay: on a busy machine a second thread
+        # waiting for its share made steps ~9x slower (measured, 2 cores)
+        torch.set_num_threads(cpu_threads or 1)
     torch.manual_seed(seed)
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
