@@ -181,7 +181,7 @@ class StepTotals:
 
     def __init__(self) -> None:
         self.t: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter(), "errors": Counter(),
-                                  "counters": Counter(), "by_source": {}, "cpu_s": 0.0}
+                                  "counters": Counter(), "by_source": {}, "yielded": Counter(), "cpu_s": 0.0}
 
     def add(self, s: dict) -> None:
         t = self.t
@@ -190,6 +190,7 @@ class StepTotals:
         t["cpu_s"] += s.get("cpu_s", 0.0)
         for k in ("dropped", "errors", "counters"):
             t[k].update(s[k])
+        t["yielded"].update(s.get("yielded", {}))
         for src, c in s["by_source"].items():
             t["by_source"].setdefault(src, Counter()).update(c)
 
@@ -200,6 +201,9 @@ class StepTotals:
         t["reconciles"] = t["in"] == t["kept"] + t["dropped_total"] + t["errors_total"]
         for k in ("dropped", "errors", "counters"):
             t[k] = dict(sorted(t[k].items()))
+        yielded = t.pop("yielded")
+        if yielded:  # the read step only
+            t["yielded"] = dict(sorted(yielded.items()))
         t["by_source"] = {s: dict(sorted(c.items())) for s, c in sorted(t["by_source"].items())}
         t["cpu_s"] = round(t["cpu_s"], 3)
         return t
@@ -366,8 +370,8 @@ class Runner:
                 info["fit_driver_cpu_s"] = round(fit_driver_cpu, 3)
                 info["fit_helper_cpu_s"] = round(fit_helper_cpu, 3)
             if step.index == 0:  # reader accounting: a source whose files yield no document is said so, not silent
-                info["sources_without_documents"] = [s.name for s in self.recipe.sources
-                                                     if not info["by_source"].get(s.name, {}).get("kept")]
+                yielded = info.get("yielded") or {n: c.get("kept") for n, c in info["by_source"].items()}
+                info["sources_without_documents"] = [s.name for s in self.recipe.sources if not yielded.get(s.name)]
                 for name in info["sources_without_documents"]:
                     self.log(f"warning: source {name!r} matched input files but yielded no document "
                              "(see dropped/, errors/)")

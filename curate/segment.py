@@ -70,6 +70,8 @@ class Tally:
     errors: Counter = field(default_factory=Counter)
     counters: Counter = field(default_factory=Counter)
     by_source: dict[str, Counter] = field(default_factory=dict)
+    # read step: documents each recipe source's reader yielded (rows may carry their own source names)
+    yielded: Counter = field(default_factory=Counter)
     cpu_s: float = 0.0
 
     def _bump(self, table: pa.Table, what: str) -> None:
@@ -106,7 +108,7 @@ class Tally:
         return {"in": self.rows_in, "kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
                 "errors": dict(sorted(self.errors.items())), "counters": dict(sorted(self.counters.items())),
                 "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
-                "cpu_s": round(self.cpu_s, 4)}
+                "yielded": dict(sorted(self.yielded.items())), "cpu_s": round(self.cpu_s, 4)}
 
 
 def _stamp(t: pa.Table, stage_name: str) -> pa.Table:
@@ -237,6 +239,7 @@ def _read_step(spec: SegmentSpec, source_input: tuple[str, Unit], tally: Tally,
         nonlocal clock
         tally.cpu_s += time.process_time() - clock  # the reader's time, not the stages'
         tally.add(f"read {source} {unit.label()}", None, result)
+        tally.yielded[source] += result.kept.num_rows
         for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):
             for batch in cut.add(table):
                 out(batch)

@@ -70,7 +70,7 @@ def read_labels(path: Path) -> list[dict]:
 
 
 def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """(id -> text, id -> meta.lang) of the kept documents of a filter output (.parquet or .jsonl)."""
+    """(input id -> text, input id -> meta.lang) of the kept documents of a filter output (.parquet or .jsonl)."""
     path = Path(path)
     if path.suffix == ".parquet":
         t = pq.read_table(path, columns=["id", "text", "meta"])
@@ -80,6 +80,9 @@ def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
         rows = read_jsonl(path)
     if not all(isinstance(r.get("id"), str) and isinstance(r.get("text"), str) for r in rows):
         raise ValueError(f"{path}: not a filter output (every row needs a string id and text)")
+    for r in rows:  # labels name the input's ids, which curate keeps as meta.source_id
+        meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
+        r["id"] = meta["source_id"] if isinstance(meta.get("source_id"), str) else r["id"]
     texts = {r["id"]: r["text"] for r in rows}
     langs = {r["id"]: str(r["meta"]["lang"]) for r in rows if isinstance(r.get("meta"), dict) and r["meta"].get("lang")}
     return texts, langs
