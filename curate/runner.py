@@ -176,6 +176,20 @@ class Segment:
         return self.steps[-1]
 
 
+def _sample_hint(paths: list[str]) -> str:
+    """What to do when a path into the sample corpus's folder matches nothing: the sample is not built yet."""
+    from curate.io import sample_dir
+
+    if os.environ.get("CURATE_DATA") or not any(Path(p).is_relative_to(sample_dir()) for p in paths):
+        return ""
+    return (f"; the sample corpus is not built: run `curate sample` (in a checkout: `make sample`) to build it in "
+            f"{sample_dir()}, or set CURATE_DATA to a folder of your own laid out like it")
+
+
+class NoDocuments(ValueError):
+    """A stage of the recipe received no document; the message names it."""
+
+
 class StepTotals:
     """Running sum of one step's per-task counts (the driver never holds every task's stats at once)."""
 
@@ -295,6 +309,8 @@ class Runner:
         done_bytes, done_cpu = 0, 0.0
         for seg in segs:
             ts = time.time()
+            if summary["stages"] and not summary["stages"][-1]["kept"]:  # before the segment's fit runs on nothing
+                self._no_documents(summary, seg.first)
             if parts:
                 self.log(segment_estimate(seg, parts, done_bytes, done_cpu, getattr(self.ex, "workers", 1)))
                 done_bytes += sum(p.stat().st_size for p in parts if p.exists())
@@ -308,10 +324,23 @@ class Runner:
                 summary["stages"].append(info)
                 self.log(f"[{info['dir']}] in={info['in']} kept={info['kept']} dropped={info['dropped_total']} "
                          f"errors={info['errors_total']} ({seconds}s{', reused' if info.get('reused') else ''})")
+            for step, info in zip(seg.steps, infos):  # a fused step the documents never reached
+                if step.index and not info["in"]:
+                    self._no_documents(summary, step)
         summary["reconciles"] = all(s["reconciles"] for s in summary["stages"])
         summary["seconds"] = round(time.time() - t0, 2)
         write_json_atomic(summary, self.out / "summary.json")
         return summary
+
+    def _no_documents(self, summary: dict, step: Step) -> None:
+        """Fail the run: ``step`` receives no document (whatever its settings: a stage fitted or applied to
+        nothing would publish an empty result as if it were one). The counts so far go to summary.json."""
+        summary["failed"] = msg = (f"no document reached {step.name} ({step.dir_name}): every document was dropped "
+                                   f"or errored before it; see the counts logged above, summary.json, and "
+                                   f"{self.out}/dropped/ and errors/")
+        summary["reconciles"] = all(s["reconciles"] for s in summary["stages"])
+        write_json_atomic(summary, self.out / "summary.json")
+        raise NoDocuments(msg)
 
     def _remove_stale(self, steps: list[Step]) -> None:
         keep = {s.dir_name for s in steps}
@@ -415,7 +444,7 @@ class Runner:
             try:
                 paths = expand_paths(s.paths, where)
             except FileNotFoundError as e:
-                raise RecipeError(str(e)) from None
+                raise RecipeError(f"{e}{_sample_hint(s.paths)}") from None
             self._check_out_outside(s.paths, paths, where)
             out.extend((s.name, unit) for unit in step.readers[s.name].units(paths))
         return out
