@@ -23,7 +23,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     from curate.pipeline import Pipeline
     from curate.runlock import RunLocked
 
-    p = Pipeline.from_recipe(_recipe_path(a.recipe), a.set)
+    p = Pipeline.from_recipe(a.recipe, a.set)
     if a.dry_run:
         print(p.describe(a.out))
         return 0
@@ -42,20 +42,11 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
-def shipped_recipe(name: str) -> Path | None:
-    """The recipe shipped with curate under ``name`` (``gpt3mix``): package data in a wheel,
-    ``recipes/`` in a source checkout."""
-    here = Path(__file__).resolve().parent
-    file = name if name.endswith(".yaml") else f"{name}.yaml"
-    for d in (here / "recipes", here.parent / "recipes"):
-        if "/" not in name and (d / file).is_file():
-            return d / file
-    return None
-
-
 def _recipe_path(name: str) -> str:
     """A recipe file, or the name of a recipe shipped with curate."""
-    return name if os.path.exists(name) else str(shipped_recipe(name) or name)
+    from curate.recipe import find_recipe
+
+    return str(find_recipe(name))
 
 
 def cmd_extract(a: argparse.Namespace) -> int:
@@ -200,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (units, segments, tasks, projected disk and memory per task); run nothing")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("sample", help="build the sample corpus the shipped recipes read (from Debian packages "
+                                      "and the local Python, or --from a copy) into ~/.local/share/curate/sample")
+    from curate.sample.__main__ import add_build_args, run_build
+
+    add_build_args(p)
+    p.set_defaults(fn=run_build)
 
     p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML")
     _io_args(p, io_help, out_help)

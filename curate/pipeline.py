@@ -18,7 +18,8 @@ class Pipeline:
 
     @classmethod
     def from_recipe(cls, path: str | Path, overrides: list[str] | None = None) -> "Pipeline":
-        """Load and validate a YAML recipe; ``overrides`` are ``key=value`` strings (like ``--set``)."""
+        """Load and validate a YAML recipe: a file, or the name of a shipped recipe (``"gpt3mix"``), as
+        ``curate run`` takes; ``overrides`` are ``key=value`` strings (like ``--set``)."""
         return cls(load_recipe(path, overrides))
 
     @classmethod
