@@ -6,13 +6,9 @@ Parquet rows are documents: ``text`` is required, ``id``/``source``/``kind``/``u
 present (``meta`` as a JSON object, or the JSON string of a curate Parquet file), so a curate output read
 back gives the same documents. Missing ``source`` is the recipe source's name (a file's name says nothing:
 ``part-0``), missing ``kind`` is ``web``, missing ``url`` is ``path#line``. The document id is always
-``schema.doc_id(source, file#record, text)`` (see ``_record_key``), unique in the run whatever the input's ids (``id`` 0, 1, 2 ... in
-every file is common); the input's ``id`` is kept as ``meta.source_id`` (a ``source_id`` already in meta, as
-in a curate output read back, is kept as it is).
-
-Output (by extension): ``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``, ``.jsonl.bz2``, ``.parquet``. JSONL rows
-carry ``meta`` as an object. Writes stream part by part (memory bounded by one batch) into a temporary
-file renamed into place, and compress deterministically (gzip without a timestamp).
+``schema.doc_id(source, file#record, text)`` (see ``_record_key``), unique in the run whatever the input's
+ids (``id`` 0, 1, 2 ... in every file is common); the input's ``id`` is kept as ``meta.source_id`` (a
+``source_id`` already in meta, as in a curate output read back, is kept as it is).
 """
 from __future__ import annotations
 
@@ -138,7 +134,8 @@ class _DocumentRows:
             meta = encode_meta(meta)
         except RecursionError:
             return rows.error("tabular:meta_too_deep", location, extra)
-        rows.add_kept({"id": doc_id(source, _record_key(location, extra), text), "source": source, "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
+        rows.add_kept({"id": doc_id(source, _record_key(location, extra), text), "source": source,
+                       "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
                        "url": rec["url"] if isinstance(rec.get("url"), str) else location,
                        "text": text, "meta": meta})
 

@@ -199,9 +199,9 @@ def _command_line_paths(dotted: str, value: Any) -> Any:
     from curate.registry import STAGES, stage_class
 
     parts = dotted.split(".")
-    is_path = parts == ["tokenizer"] or (parts[0] == "sources" and "paths" in parts[2:]) or (
-        parts[0] == "stages" and len(parts) >= 3 and parts[-2] in STAGES
-        and any(f.name == parts[-1] and f.metadata.get("path") for f in dataclasses.fields(stage_class(parts[-2]).Config)))
+    stage_paths = {f.name for f in dataclasses.fields(stage_class(parts[-2]).Config) if f.metadata.get("path")} \
+        if parts[0] == "stages" and len(parts) >= 3 and parts[-2] in STAGES else set()
+    is_path = parts == ["tokenizer"] or (parts[0] == "sources" and "paths" in parts[2:]) or parts[-1] in stage_paths
     if not is_path:
         return value
     if isinstance(value, str):

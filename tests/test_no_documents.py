@@ -48,7 +48,8 @@ def test_tokenize_with_an_existing_model_and_no_document_fails_in_one_line(corpu
     recipe["tokenizer"] = model
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
     p = subprocess.run([sys.executable, "-m", "curate", "run", str(tmp_path / "r.yaml"), "--out", "run"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
     assert p.returncode == 2, p.stderr
     last = p.stderr.strip().splitlines()[-1]
     assert last.startswith("error: no document reached tokenize (02_tokenize)") and "Traceback" not in p.stderr

@@ -63,7 +63,8 @@ def test_shipped_recipes_read_the_sample_folder_and_say_how_to_build_it(tmp_path
         p.run(out=tmp_path / "run", workers=0, log=lambda m: None)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CURATE_DATA", "data")
-    assert Pipeline.from_recipe("gpt3mix.yaml").recipe.sources[1].paths == [str(tmp_path / "data" / "wiki" / "*.xml.bz2")]
+    wiki = Pipeline.from_recipe("gpt3mix.yaml").recipe.sources[1].paths
+    assert wiki == [str(tmp_path / "data" / "wiki" / "*.xml.bz2")]  # CURATE_DATA from the working directory
 
 
 def test_quickstart_input_and_unknown_names(tmp_path: Path, monkeypatch) -> None:
