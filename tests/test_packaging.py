@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.wheel_env import wheel_venv
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory) -> Path:
-    return wheel_venv(tmp_path_factory.mktemp("pkg"))
+def venv(installed_venv: Path) -> Path:
+    return installed_venv
 
 
 def _run(env: Path, *args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess:

@@ -1,7 +1,8 @@
 """Issue 23: README.md is a test. Every ```bash and ```python block of the README runs, in README order, as a
 new user would run it: curate installed from a wheel into a fresh venv, in a scratch working directory that
-is not the checkout, HOME a scratch folder (so the sample goes to a fresh ~/.local/share/curate/sample).
-The blocks are read from README.md itself, so the README cannot drift from the code.
+is not the checkout, HOME a scratch folder (so the sample goes to a fresh ~/.local/share/curate/sample);
+the venv is the session's ``installed_venv``, shared with test_packaging.py. The blocks are read from
+README.md itself, so the README cannot drift from the code.
 
 A block marked ``<!-- readme-test: skip (reason) -->`` in the README (it needs a cluster, a GPU or a
 checkout's apt-get set-up) is skipped, and the test says so in a warning with the reason. The few changes
@@ -23,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.wheel_env import wheel_venv
 
 REPO = Path(__file__).resolve().parent.parent
 SKIP = re.compile(r"^<!-- readme-test: skip \((.+)\) -->$")
@@ -102,9 +102,10 @@ def _inputs(corpus: Path, tmp: Path, work: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_every_readme_block_runs_installed_from_an_unrelated_directory(corpus: Path, tmp_path: Path) -> None:
+def test_every_readme_block_runs_installed_from_an_unrelated_directory(corpus: Path, installed_venv: Path,
+                                                                       tmp_path: Path) -> None:
     blocks = readme_blocks((REPO / "README.md").read_text(encoding="utf-8"))
-    venv = wheel_venv(tmp_path / "pkg")
+    venv = installed_venv
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     home.mkdir()
