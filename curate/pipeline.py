@@ -5,9 +5,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from curate.executor import make_executor
+from curate.io import is_url
 from curate.recipe import Recipe, load_recipe, parse_recipe
 from curate.runlock import hold_run_lock
-from curate.runner import Runner
+from curate.runner import Runner, source_paths
 
 
 class Pipeline:
@@ -39,6 +40,8 @@ class Pipeline:
         """Run the recipe into ``out`` (default ``runs/<name>``), resuming completed work; return the summary.
         Raises ``curate.runlock.RunLocked`` when another live run holds ``out``."""
         out_dir = self.out_dir(out)
+        for i, s in enumerate(self.recipe.sources):  # a missing local input is said before Ray starts
+            source_paths([p for p in s.paths if not is_url(p)], f"sources[{i}] ({s.name}).paths")
         with hold_run_lock(out_dir):  # before Ray starts: a refused run costs nothing
             executor = make_executor(self.recipe.workers if workers is None else workers, log)
             try:

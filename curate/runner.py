@@ -176,6 +176,14 @@ class Segment:
         return self.steps[-1]
 
 
+def source_paths(patterns: list[str], where: str) -> list[str]:
+    """A source's input files (``curate.io.expand_paths``); none matching is a RecipeError naming ``where``."""
+    try:
+        return expand_paths(patterns, where)
+    except FileNotFoundError as e:
+        raise RecipeError(f"{e}{_sample_hint(patterns)}") from None
+
+
 def _sample_hint(paths: list[str]) -> str:
     """What to do when a path into the sample corpus's folder matches nothing: the sample is not built yet."""
     from curate.io import sample_dir
@@ -441,10 +449,7 @@ class Runner:
         out = []
         for i, s in enumerate(self.recipe.sources):
             where = f"sources[{i}] ({s.name}).paths"
-            try:
-                paths = expand_paths(s.paths, where)
-            except FileNotFoundError as e:
-                raise RecipeError(f"{e}{_sample_hint(s.paths)}") from None
+            paths = source_paths(s.paths, where)
             self._check_out_outside(s.paths, paths, where)
             out.extend((s.name, unit) for unit in step.readers[s.name].units(paths))
         return out
