@@ -26,6 +26,7 @@ from typing import Iterator
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow  # about 80 s: a Ray head, three runs, Ray's 20 s of retries on a refused token
 REPO = Path(__file__).resolve().parent.parent
 RAY = Path(sys.executable).parent / "ray"
 
