@@ -237,7 +237,7 @@ class Runner:
     def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print,
                  task_bytes: int = TASK_BYTES):
         self.recipe = recipe
-        self.out = Path(out_dir)
+        self.out = Path(out_dir).absolute()  # tasks may run elsewhere (a cluster's workers): never relative
         self.ex = executor
         self.log = log
         self.task_bytes = task_bytes  # fixed, never derived from the worker count: outputs stay identical

@@ -112,6 +112,8 @@ def test_without_ray_address_the_run_is_embedded_and_with_it_on_the_cluster(clus
     assert p.returncode == 0, p.stderr[-3000:]
     on_cluster = json.loads((tmp_path / "on_cluster" / "summary.json").read_text())
     assert on_cluster["workers"] == 1  # the cluster's CPUs
+    parts = sorted((tmp_path / "on_cluster" / "stages").rglob("part-*.parquet"))  # where --out names, not
+    assert parts and not (REPO / "on_cluster").exists()  # relative to the cluster workers' folder
     assert [s["kept"] for s in on_cluster["stages"]] == [s["kept"] for s in embedded["stages"]]
 
 
