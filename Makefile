@@ -10,7 +10,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.sysdeps
-SAMPLE := data/sample
+# Where `curate sample` builds the sample corpus and the shipped recipes read it (curate.io.sample_dir):
+# $CURATE_DATA when set, else $XDG_DATA_HOME/curate/sample, else ~/.local/share/curate/sample.
+XDG_DATA_HOME ?= $(HOME)/.local/share
+SAMPLE := $(or $(CURATE_DATA),$(XDG_DATA_HOME)/curate/sample)
 STEPS ?= 300
 # The trainer's model size: auto picks small on a GPU and cpu (about a minute for 200 steps on 2 cores) on a CPU.
 TRAIN_CONFIG ?= auto
@@ -48,19 +51,19 @@ $(SYSSTAMP): Makefile
 sysdeps: $(SYSSTAMP)
 
 $(SAMPLE)/.complete: | $(STAMP) $(SYSSTAMP)
-	$(PY) -m curate.sample build --out $(SAMPLE) $(if $(FROM),--from $(FROM))
+	$(PY) -m curate sample --out $(SAMPLE) $(if $(FROM),--from $(FROM))
 
 sample: $(STAMP) $(SYSSTAMP)
-	$(PY) -m curate.sample build --out $(SAMPLE) $(if $(FROM),--from $(FROM))
+	$(PY) -m curate sample --out $(SAMPLE) $(if $(FROM),--from $(FROM))
 
 run: $(STAMP) $(SAMPLE)/.complete
-	$(PY) -m curate run recipes/$(recipe).yaml
+	CURATE_DATA=$(SAMPLE) $(PY) -m curate run recipes/$(recipe).yaml
 	$(PY) -m trainer --manifest runs/$(recipe)/manifest.json --steps $(STEPS) --config $(TRAIN_CONFIG) --out runs/$(recipe)/trainer
 	$(PY) -m curate report runs/$(recipe)
 
 ablate: $(STAMP) $(SAMPLE)/.complete
 	@test -n "$(recipe)" || { echo "usage: make ablate recipe=gpt3mix [ABLATE_ARGS=...]"; exit 2; }
-	$(PY) -m curate ablate recipes/$(recipe).yaml $(ABLATE_ARGS)
+	CURATE_DATA=$(SAMPLE) $(PY) -m curate ablate recipes/$(recipe).yaml $(ABLATE_ARGS)
 
 test: $(STAMP) $(SYSSTAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -71,5 +74,5 @@ bench: $(STAMP)
 bench-scale: $(STAMP)  # minutes to hours: 1e5 and 1e6 documents through filters, mix and tokenize
 	$(PY) -m bench scale $(if $(DOCS),--docs=$(DOCS))
 
-clean:
-	rm -rf runs $(SAMPLE) .pytest_cache
+clean:  # the sample corpus stays (it is shared with installed curate): rm -rf $(SAMPLE) removes it
+	rm -rf runs .pytest_cache

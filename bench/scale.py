@@ -303,7 +303,9 @@ def main(argv: list[str]) -> None:
     workers = int(_arg(argv, "workers", "2"))
     base = Path(_arg(argv, "dir", str(Path(tempfile.gettempdir()) / "curate-bench-scale")))
     corpus = Path(os.environ.get("CURATE_TEST_DATA", REPO.parent / "shared" / "corpus"))
-    sample = Path(os.environ.get("CURATE_DATA", REPO / "data" / "sample"))
+    from curate.io import sample_dir
+
+    sample = Path(os.environ.get("CURATE_DATA") or sample_dir())
     results = []
     for n in docs:
         saved = base / f"n{n}" / "result.json"

@@ -36,7 +36,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     from curate.runlock import RunLocked
     from curate.termsafe import terminal_safe
 
-    p = Pipeline.from_recipe(_recipe_path(a.recipe), a.set)
+    p = Pipeline.from_recipe(a.recipe, a.set)
     if a.dry_run:
         print(terminal_safe(p.describe(a.out)))
         return 0
@@ -55,35 +55,11 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
-def shipped_recipe(name: str) -> Path | None:
-    """The recipe shipped with curate under ``name`` (``gpt3mix``): package data in a wheel,
-    ``recipes/`` in a source checkout."""
-    here = Path(__file__).resolve().parent
-    file = name if name.endswith(".yaml") else f"{name}.yaml"
-    for d in (here / "recipes", here.parent / "recipes"):
-        if "/" not in name and (d / file).is_file():
-            return d / file
-    return None
-
-
-def shipped_recipes() -> list[str]:
-    """Names of the recipes shipped with curate."""
-    here = Path(__file__).resolve().parent
-    return sorted({f.stem for d in (here / "recipes", here.parent / "recipes") if d.is_dir() for f in d.glob("*.yaml")})
-
-
 def _recipe_path(name: str) -> str:
-    """A recipe file, or the name of a recipe shipped with curate; neither: a RecipeError listing those."""
-    if os.path.exists(name):
-        return name
-    shipped = shipped_recipe(name)
-    if shipped is not None:
-        return str(shipped)
-    from curate.recipe import RecipeError, did_you_mean
+    """A recipe file, or the name of a recipe shipped with curate."""
+    from curate.recipe import find_recipe
 
-    names = shipped_recipes()
-    raise RecipeError(f"recipe {name!r}: no such file and no shipped recipe of that name"
-                      f"{did_you_mean(Path(name).stem, names)}; shipped recipes: {', '.join(names) or 'none'}")
+    return str(find_recipe(name))
 
 
 def cmd_extract(a: argparse.Namespace) -> int:
@@ -243,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let curate use an --out that is not empty and that curate did not make (it then writes "
                         "there, and removes only what it wrote)")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("sample", help="build the sample corpus the shipped recipes read (from Debian packages "
+                                      "and the local Python, or --from a copy) into ~/.local/share/curate/sample")
+    from curate.sample.__main__ import add_build_args, run_build
+
+    add_build_args(p)
+    p.set_defaults(fn=run_build)
 
     p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML")
     _io_args(p, io_help, out_help)

@@ -4,12 +4,11 @@ Input (by extension, after an optional compression suffix .gz/.zst/.bz2/.xz): JS
 ``.json``, ``.ndjson``), Parquet (``.parquet``) and WARC/WET/ARC (``.warc``, ``.wet``, ``.arc``). JSONL and
 Parquet rows are documents: ``text`` is required, ``id``/``source``/``kind``/``url``/``meta`` are kept when
 present (``meta`` as a JSON object, or the JSON string of a curate Parquet file), so a curate output read
-back gives the same documents. Missing ``source`` is the file's name up to its first dot, missing ``kind``
-is ``web``, missing ``id`` is ``schema.doc_id(source, path#line, text)``, missing ``url`` is ``path#line``.
-
-Output (by extension): ``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``, ``.jsonl.bz2``, ``.parquet``. JSONL rows
-carry ``meta`` as an object. Writes stream part by part (memory bounded by one batch) into a temporary
-file renamed into place, and compress deterministically (gzip without a timestamp).
+back gives the same documents. Missing ``source`` is the recipe source's name (a file's name says nothing:
+``part-0``), missing ``kind`` is ``web``, missing ``url`` is ``path#line``. The document id is always
+``schema.doc_id(source, file#record, text)`` (see ``_record_key``), unique in the run whatever the input's
+ids (``id`` 0, 1, 2 ... in every file is common); the input's ``id`` is kept as ``meta.source_id`` (a
+``source_id`` already in meta, as in a curate output read back, is kept as it is).
 """
 from __future__ import annotations
 
@@ -98,6 +97,20 @@ def check_writable(path: str | Path, is_dir: bool = False) -> None:
 
 # ---------------------------------------------------------------- readers
 
+def _record_key(location: str, extra: dict[str, Any]) -> str:
+    """A record's place for its id: the file's path without its format extensions and the record's 0-based
+    number (``docs.jsonl.gz#1``, line 1, and ``docs.parquet#0``, row 0, are both ``docs#0``), so the same
+    records converted to another format keep their ids."""
+    path = location.rsplit("#", 1)[0]
+    base, comp = _strip_compression(path)
+    for ext in INPUT_FORMATS:
+        if base.endswith(ext):
+            path = path[: len(path) - len(comp) - len(ext)]
+            break
+    number = extra["line"] - 1 if "line" in extra else extra.get("row", location.rsplit("#", 1)[-1])
+    return f"{path}#{number}"
+
+
 class _DocumentRows:
     """Maps a JSONL/Parquet record to a document, keeping its own id, source, kind, url and meta."""
 
@@ -112,17 +125,17 @@ class _DocumentRows:
             return rows.drop("tabular:empty_text", location, extra)
         if not all(storable_utf8(v) for v in (text, rec.get("id"), rec.get("source"), rec.get("kind"), rec.get("url"))):
             return rows.error("tabular:lone_surrogate", location, extra)  # not storable as UTF-8
-        path = location.rsplit("#", 1)[0]
-        source = rec.get("source") if isinstance(rec.get("source"), str) and rec["source"] else \
-            os.path.basename(path).split(".")[0]
-        meta = rec.get("meta")
+        source = rec.get("source") if isinstance(rec.get("source"), str) and rec["source"] else self.source
         try:  # encoded once here, so a meta nested deeper than the stack is this record's error
-            meta = encode_meta(decode_meta(meta))
+            meta = decode_meta(rec.get("meta"))
+            rid = rec.get("id")
+            if rid not in (None, "") and isinstance(meta, dict) and "source_id" not in meta:
+                meta["source_id"] = rid if isinstance(rid, str) else json.dumps(rid, ensure_ascii=False, default=str)
+            meta = encode_meta(meta)
         except RecursionError:
             return rows.error("tabular:meta_too_deep", location, extra)
-        rid = rec.get("id")
-        rows.add_kept({"id": str(rid) if rid not in (None, "") else doc_id(source, location, text),
-                       "source": source, "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
+        rows.add_kept({"id": doc_id(source, _record_key(location, extra), text), "source": source,
+                       "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
                        "url": rec["url"] if isinstance(rec.get("url"), str) else location,
                        "text": text, "meta": meta})
 

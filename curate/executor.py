@@ -7,9 +7,12 @@ number of tasks), report progress (``curate.progress``) and add up the CPU secon
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -65,8 +68,54 @@ class LocalExecutor(_Base):
             yield i, result
 
 
+class ClusterError(ValueError):
+    """The Ray cluster at ``RAY_ADDRESS`` cannot be reached or refuses us; the message says what to set."""
+
+
+@contextmanager
+def _stderr_captured() -> Iterator[Callable[[], str]]:
+    """Send this process's stderr (file descriptor 2: Ray's C++ core logs there, a warning per retry) to a
+    temporary file while the block runs; yields a function returning what was written."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield lambda: (f.seek(0), f.read().decode("utf-8", "replace"))[1]
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def cluster_failure(address: str, e: BaseException, logged: str = "") -> str:
+    """One line for a failed connection to ``address``: the cause, and the variables that fix it
+    (``logged``: what Ray wrote to stderr meanwhile, where an authentication failure shows)."""
+    cause = " ".join(str(e).split())
+    auth = type(e).__name__ == "AuthenticationError" or any(
+        w in f"{cause} {logged}" for w in ("InvalidAuthToken", "Unauthenticated", "authentication token"))
+    why = "it refused our authentication (a missing or wrong token)" if auth else "it could not be reached"
+    return (f"cannot use the Ray cluster at RAY_ADDRESS={address}: {why} ({type(e).__name__}: {cause[:160]}). "
+            "For a cluster with token authentication set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH=<its token "
+            "file> (or RAY_AUTH_TOKEN); check the address (host:port of the head's GCS); or unset RAY_ADDRESS to "
+            "run on an embedded Ray")
+
+
+def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Raise ClusterError at once when nothing listens at ``address`` (``host:port`` or ``ray://host:port``):
+    Ray itself would wait minutes for a head that is not there."""
+    host, _, port = address.split("://", 1)[-1].rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms: Ray resolves them
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ClusterError(cluster_failure(address, e)) from None
+
+
 class RayExecutor(_Base):
-    """Runs tasks as Ray tasks (1 CPU each). Uses ``RAY_ADDRESS`` when set, else starts a local Ray."""
+    """Runs tasks as Ray tasks (1 CPU each). With ``RAY_ADDRESS`` set, on that cluster; else on an embedded
+    Ray of its own (``address="local"``): never on another cluster that happens to run on this machine."""
 
     def __init__(self, workers: int, address: str | None = None):
         import ray
@@ -79,9 +128,19 @@ class RayExecutor(_Base):
             env = {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT)] + [p for p in sys.path if p])}
             kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=True, configure_logging=False)
             if address:
-                ray.init(address=address, **kwargs)
+                _check_reachable(address)
+                with _stderr_captured() as logged:  # Ray warns at every retry: a failure is said once, below
+                    try:
+                        ray.init(address=address, runtime_env={"env_vars": env}, **kwargs)
+                        failure = None
+                    except Exception as e:  # ConnectionError, AuthenticationError, a timeout...
+                        failure = cluster_failure(address, e, logged())
+                    said = logged()
+                if failure:
+                    raise ClusterError(failure)
+                sys.stderr.write(said)  # connected: what Ray said is worth seeing
             else:
-                ray.init(num_cpus=max(1, workers), runtime_env={
+                ray.init(address="local", num_cpus=max(1, workers), runtime_env={
                     "env_vars": env, "worker_process_setup_hook": "curate.executor.warm_worker"}, **kwargs)
                 self._owned = True
         self.workers = int(ray.cluster_resources().get("CPU", workers))

@@ -77,20 +77,42 @@ class UnsetVariable(ValueError):
     """``${VAR}`` without a default, with VAR unset or empty."""
 
 
+def sample_dir() -> Path:
+    """Where ``curate sample`` builds the sample corpus and where ``${CURATE_DATA}`` points when the variable is
+    unset: ``$XDG_DATA_HOME/curate/sample`` (default ``~/.local/share/curate/sample``), the same for a checkout
+    and an installed curate."""
+    data_home = os.environ.get("XDG_DATA_HOME")
+    base = Path(data_home) if data_home and os.path.isabs(data_home) else Path.home() / ".local" / "share"
+    return base / "curate" / "sample"
+
+
+# Variables with a value of their own when unset: the shipped recipes read ${CURATE_DATA}/web/*.warc.gz.
+BUILTIN_VARS = {"CURATE_DATA": lambda: str(sample_dir())}
+
+
 def expand_vars(path: str, where: str = "path") -> str:
-    """Expand ``${VAR}`` and ``${VAR:-default}`` (so a recipe can say ``${CURATE_DATA:-data/sample}``).
-    ``${VAR}`` with VAR unset (or empty) and no default is an error naming it: expanding it to "" would
-    turn ``${DATA}/x`` into the root path ``/x``."""
+    """Expand ``${VAR}`` and ``${VAR:-default}``: the environment's value, else the default, else a built-in
+    value (``BUILTIN_VARS``). ``${VAR}`` with VAR unset (or empty) and none of these is an error naming it:
+    expanding it to "" would turn ``${DATA}/x`` into the root path ``/x``."""
     def sub(m: re.Match) -> str:
         value = os.environ.get(m.group(1))
         if value:
             return value
-        if m.group(2) is None:
-            raise UnsetVariable(f"{where}: environment variable {m.group(1)} is not set and {m.group(0)} "
-                                f"has no default (write ${{{m.group(1)}:-default}} to give one)")
-        return m.group(2)
+        if m.group(2) is not None:
+            return m.group(2)
+        if m.group(1) in BUILTIN_VARS:
+            return BUILTIN_VARS[m.group(1)]()
+        raise UnsetVariable(f"{where}: environment variable {m.group(1)} is not set and {m.group(0)} "
+                            f"has no default (write ${{{m.group(1)}:-default}} to give one)")
 
     return os.path.expanduser(_VAR.sub(sub, path))
+
+
+def starts_with_env_value(path: str) -> bool:
+    """True when ``path`` begins with ``${VAR...}`` and VAR is set: the path then comes from the environment
+    (resolved against the working directory), not from the recipe (resolved against its folder)."""
+    m = _VAR.match(path)
+    return bool(m and os.environ.get(m.group(1)))
 
 
 def glob_root(pattern: str) -> str:

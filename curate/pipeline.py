@@ -7,9 +7,10 @@ from typing import Any, Callable, Sequence
 
 from curate.compose import check_shippable, compose
 from curate.executor import make_executor
+from curate.io import is_url
 from curate.recipe import Recipe, load_recipe, parse_recipe
 from curate.runlock import hold_run_lock
-from curate.runner import Runner
+from curate.runner import Runner, source_paths
 from curate.termsafe import print_safe
 
 
@@ -29,7 +30,8 @@ class Pipeline:
 
     @classmethod
     def from_recipe(cls, path: str | Path, overrides: list[str] | None = None) -> "Pipeline":
-        """Load and validate a YAML recipe; ``overrides`` are ``key=value`` strings (like ``--set``)."""
+        """Load and validate a YAML recipe: a file, or the name of a shipped recipe (``"gpt3mix"``), as
+        ``curate run`` takes; ``overrides`` are ``key=value`` strings (like ``--set``)."""
         return cls(load_recipe(path, overrides))
 
     @classmethod
@@ -50,6 +52,8 @@ class Pipeline:
         Raises ``curate.runlock.RunLocked`` when another live run holds ``out``, ``NotCurateOut`` when ``out``
         holds files curate did not write (``adopt_out=True`` lets curate use it)."""
         out_dir = self.out_dir(out)
+        for i, s in enumerate(self.recipe.sources):  # a missing local input is said before Ray starts
+            source_paths([p for p in s.paths if not is_url(p)], f"sources[{i}] ({s.name}).paths")
         with hold_run_lock(out_dir, adopt=adopt_out):  # before Ray starts: a refused run costs nothing
             n = self.recipe.workers if workers is None else workers
             if n != 0 or os.environ.get("RAY_ADDRESS"):  # tasks run in Ray workers (see make_executor)

@@ -6,9 +6,10 @@ metadata=bounds(gt=0, le=1))``; a bound may be a function of the whole config), 
 finite, and a Config's ``check()`` (rules between settings; a ValueError ``"key: why"``) runs after the
 range checks, so whatever the recipe loader accepts the run accepts. Source paths: ``${VAR}``
 and ``${VAR:-default}`` are expanded when the recipe is read (an unset variable without a default is an
-error naming it and the key), then a relative local path is resolved against the recipe's directory
-(``base_dir``: the directory of the recipe file, or the project root for a recipe kept in a
-``recipes/`` directory), so a recipe means the same files whatever directory it is run from.
+error naming it and the key), then a relative local path is resolved by one rule: a path written in the
+recipe resolves against the recipe file's folder (``base_dir``), so a recipe means the same files whatever
+directory it is run from; a path that comes from the command line or the environment (a ``--set`` value, a
+path beginning with a set ``${VAR}`` such as ``CURATE_INPUT``) resolves against the working directory.
 """
 from __future__ import annotations
 
@@ -228,8 +229,34 @@ SOURCE_KEYS = {"name", "kind", "format", "paths", "options"}
 STAGE_META_KEYS = {"only"}
 
 
+def _command_line_paths(dotted: str, value: Any) -> Any:
+    """A ``--set`` value with the local paths it sets (``sources.<s>.paths``, ``tokenizer``, a stage's path
+    field) resolved against the working directory: a path typed on the command line means where it is typed."""
+    from curate.registry import STAGES, stage_class
+
+    parts = dotted.split(".")
+    stage_paths = {f.name for f in dataclasses.fields(stage_class(parts[-2]).Config) if f.metadata.get("path")} \
+        if parts[0] == "stages" and len(parts) >= 3 and parts[-2] in STAGES else set()
+    is_path = parts == ["tokenizer"] or (parts[0] == "sources" and "paths" in parts[2:]) or parts[-1] in stage_paths
+    if not is_path:
+        return value
+    if isinstance(value, str):
+        return resolve_path(value, Path.cwd(), f"--set {dotted}")
+    if isinstance(value, list):
+        return [resolve_path(v, Path.cwd(), f"--set {dotted}[{i}]") if isinstance(v, str) else v
+                for i, v in enumerate(value)]
+    return value
+
+
+@dataclass
+class _Parsed:
+    """A ``--set`` value already parsed from YAML."""
+    value: Any
+
+
 def _set_path(d: dict, dotted: str, value: Any) -> None:
-    """Apply ``--set a.b.c=value``; list items are addressed by index or by a stage/source name."""
+    """Apply ``--set a.b.c=value`` (``value`` a YAML string, or already parsed); list items are addressed by
+    index or by a stage/source name."""
     parts = dotted.split(".")
     if not all(parts):
         raise RecipeError(f"--set {dotted}: expected a dotted key such as stages.dedup.threshold")
@@ -258,7 +285,8 @@ def _set_path(d: dict, dotted: str, value: Any) -> None:
     if not isinstance(cur, dict):
         raise RecipeError(f"--set {dotted}: {'.'.join(parts[:-1]) or 'the recipe'} is not a mapping "
                           "(a list item is set by one of its keys, e.g. stages.dedup.threshold)")
-    cur[parts[-1]] = parse_yaml(value, f"--set {dotted}") if isinstance(value, str) else value
+    cur[parts[-1]] = value.value if isinstance(value, _Parsed) else \
+        parse_yaml(value, f"--set {dotted}") if isinstance(value, str) else value
 
 
 MAX_RECIPE_BYTES = 4 << 20  # a recipe is settings, not data: a longer list of inputs belongs in a glob
@@ -368,9 +396,29 @@ def read_yaml(path: Path, what: str) -> Any:
     return value
 
 
+def shipped_recipes_dir() -> Path:
+    """The recipes shipped with curate: package data in a wheel (``curate/recipes``), ``recipes/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    return here / "recipes" if (here / "recipes").is_dir() else here.parent / "recipes"
+
+
+def find_recipe(name: str | Path) -> Path:
+    """A recipe file, or the name of a shipped recipe (``gpt3mix``, ``quickstart.yaml``). A name that is
+    neither is a RecipeError listing the shipped recipes."""
+    path = Path(name)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    shipped = shipped_recipes_dir() / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+    if shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in shipped_recipes_dir().glob("*.yaml"))
+    raise RecipeError(f"recipe {str(name)!r}: no such file, and no shipped recipe of that name"
+                      f"{did_you_mean(path.stem, names)}; shipped recipes: {', '.join(names)}")
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
-    """Read, override (``key=value``) and validate a YAML recipe."""
-    path = Path(path)
+    """Read, override (``key=value``) and validate a YAML recipe: a file, or the name of a shipped recipe."""
+    path = find_recipe(path)
     raw = read_yaml(path, "recipe file")
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: expected a mapping of recipe keys at the top level, got {type(raw).__name__}")
@@ -378,22 +426,25 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         if "=" not in ov:
             raise RecipeError(f"--set {ov!r}: expected key=value")
         k, v = ov.split("=", 1)
-        _set_path(raw, k.strip(), v)
-    here = path.absolute().parent
-    return parse_recipe(raw, base_dir=here.parent if here.name == "recipes" else here, default_name=path.stem)
+        _set_path(raw, k.strip(), _Parsed(_command_line_paths(k.strip(), parse_yaml(v, f"--set {k.strip()}"))))
+    return parse_recipe(raw, base_dir=path.absolute().parent, default_name=path.stem)
 
 
 def resolve_path(path: str, base_dir: Path, where: str) -> str:
     """Expand ``${VAR}`` (error naming ``where`` when unset without default) and resolve a relative local
-    path against ``base_dir``; URLs are left as they are."""
-    from curate.io import UnsetVariable, expand_vars, is_url
+    path against ``base_dir``, or against the working directory when it begins with an environment variable's
+    value; URLs are left as they are."""
+    from curate.io import UnsetVariable, expand_vars, is_url, starts_with_env_value
 
+    from_env = starts_with_env_value(path)
     try:
         path = expand_vars(path, where)
     except UnsetVariable as e:
         raise RecipeError(str(e)) from None
     if is_url(path) or os.path.isabs(path) or path.startswith("file://"):  # file:// is local, and absolute
         return path
+    if from_env:
+        return os.path.abspath(path)
     return os.path.normpath(os.path.join(base_dir, path)) if str(base_dir) not in ("", ".") else path
 
 

@@ -188,12 +188,34 @@ class Segment:
         return self.steps[-1]
 
 
+def source_paths(patterns: list[str], where: str) -> list[str]:
+    """A source's input files (``curate.io.expand_paths``); none matching is a RecipeError naming ``where``."""
+    try:
+        return expand_paths(patterns, where)
+    except FileNotFoundError as e:
+        raise RecipeError(f"{e}{_sample_hint(patterns)}") from None
+
+
+def _sample_hint(paths: list[str]) -> str:
+    """What to do when a path into the sample corpus's folder matches nothing: the sample is not built yet."""
+    from curate.io import sample_dir
+
+    if os.environ.get("CURATE_DATA") or not any(Path(p).is_relative_to(sample_dir()) for p in paths):
+        return ""
+    return (f"; the sample corpus is not built: run `curate sample` (in a checkout: `make sample`) to build it in "
+            f"{sample_dir()}, or set CURATE_DATA to a folder of your own laid out like it")
+
+
+class NoDocuments(ValueError):
+    """A stage of the recipe received no document; the message names it."""
+
+
 class StepTotals:
     """Running sum of one step's per-task counts (the driver never holds every task's stats at once)."""
 
     def __init__(self) -> None:
         self.t: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter(), "errors": Counter(),
-                                  "counters": Counter(), "by_source": {}, "cpu_s": 0.0}
+                                  "counters": Counter(), "by_source": {}, "yielded": Counter(), "cpu_s": 0.0}
         self.examples: dict[str, list[tuple[int, int, list[str]]]] = {}  # reason -> [(part, n, example)]
 
     def add(self, s: dict, part: int = 0) -> None:
@@ -213,6 +235,7 @@ class StepTotals:
         t["cpu_s"] += s.get("cpu_s", 0.0)
         for k in ("dropped", "errors", "counters"):
             t[k].update(s[k])
+        t["yielded"].update(s.get("yielded", {}))
         for src, c in s["by_source"].items():
             t["by_source"].setdefault(src, Counter()).update(c)
 
@@ -223,6 +246,9 @@ class StepTotals:
         t["reconciles"] = t["in"] == t["kept"] + t["dropped_total"] + t["errors_total"]
         for k in ("dropped", "errors", "counters"):
             t[k] = dict(sorted(t[k].items()))
+        yielded = t.pop("yielded")
+        if yielded:  # the read step only
+            t["yielded"] = dict(sorted(yielded.items()))
         t["by_source"] = {s: dict(sorted(c.items())) for s, c in sorted(t["by_source"].items())}
         t["cpu_s"] = round(t["cpu_s"], 3)
         t["examples"] = {r: [e for _, _, e in rows] for r, rows in sorted(self.examples.items())}
@@ -235,7 +261,7 @@ class Runner:
     def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print_safe,
                  task_bytes: int = TASK_BYTES):
         self.recipe = recipe
-        self.out = Path(out_dir)
+        self.out = Path(out_dir).absolute()  # tasks may run elsewhere (a cluster's workers): never relative
         self.ex = executor
         self.log = log
         self.task_bytes = task_bytes  # fixed, never derived from the worker count: outputs stay identical
@@ -324,6 +350,8 @@ class Runner:
         parts: list[Path] = []
         done_bytes, done_cpu = 0, 0.0
         for seg in segs:
+            if summary["stages"] and not summary["stages"][-1]["kept"]:  # before the segment's fit runs on nothing
+                self._no_documents(summary, seg.first)
             if parts:
                 self.log(segment_estimate(seg, parts, done_bytes, done_cpu, getattr(self.ex, "workers", 1)))
                 done_bytes += sum(p.stat().st_size for p in parts if p.exists())
@@ -336,12 +364,25 @@ class Runner:
                 self.log(f"[{info['dir']}] in={info['in']} kept={info['kept']} dropped={info['dropped_total']} "
                          f"errors={info['errors_total']} ({info.get('seconds', 0)}s"
                          f"{', reused from an earlier run' if info.get('reused') else ''})")
+            for step, info in zip(seg.steps, infos):  # a fused step the documents never reached
+                if step.index and not info["in"]:
+                    self._no_documents(summary, step)
         summary["reconciles"] = all(s["reconciles"] for s in summary["stages"])
         summary["seconds"] = round(time.time() - t0, 2)  # this invocation
         # what the stages took when they ran, over every run that worked on them (a resumed run reuses them)
         summary["stage_seconds"] = round(sum(i.get("seconds", 0) for i in summary["stages"]), 2)
         write_json_atomic(summary, self.out / "summary.json")
         return summary
+
+    def _no_documents(self, summary: dict, step: Step) -> None:
+        """Fail the run: ``step`` receives no document (whatever its settings: a stage fitted or applied to
+        nothing would publish an empty result as if it were one). The counts so far go to summary.json."""
+        summary["failed"] = msg = (f"no document reached {step.name} ({step.dir_name}): every document was dropped "
+                                   f"or errored before it; see the counts logged above, summary.json, and "
+                                   f"{self.out}/dropped/ and errors/")
+        summary["reconciles"] = all(s["reconciles"] for s in summary["stages"])
+        write_json_atomic(summary, self.out / "summary.json")
+        raise NoDocuments(msg)
 
     def _remove_stale(self, steps: list[Step]) -> None:
         keep = {s.dir_name for s in steps}
@@ -487,8 +528,8 @@ class Runner:
                 info["fit_driver_cpu_s"] = round(fit_driver_cpu, 3)
                 info["fit_helper_cpu_s"] = round(fit_helper_cpu, 3)
             if step.index == 0:  # reader accounting: a source whose files yield no document is said so, not silent
-                info["sources_without_documents"] = [s.name for s in self.recipe.sources
-                                                     if not info["by_source"].get(s.name, {}).get("kept")]
+                yielded = info.get("yielded") or {n: c.get("kept") for n, c in info["by_source"].items()}
+                info["sources_without_documents"] = [s.name for s in self.recipe.sources if not yielded.get(s.name)]
                 for name in info["sources_without_documents"]:
                     self.log(f"warning: source {name!r} matched input files but yielded no document "
                              "(see dropped/, errors/)")
@@ -547,10 +588,7 @@ class Runner:
         out = []
         for i, s in enumerate(self.recipe.sources):
             where = f"sources[{i}] ({s.name}).paths"
-            try:
-                paths = expand_paths(s.paths, where)
-            except FileNotFoundError as e:
-                raise RecipeError(str(e)) from None
+            paths = source_paths(s.paths, where)
             self._check_out_outside(s.paths, paths, where)
             out.extend((s.name, unit) for unit in step.readers[s.name].units(paths))
         return out

@@ -96,6 +96,8 @@ class Tally:
     errors: Counter = field(default_factory=Counter)
     counters: Counter = field(default_factory=Counter)
     by_source: dict[str, Counter] = field(default_factory=dict)
+    # read step: documents each recipe source's reader yielded (rows may carry their own source names)
+    yielded: Counter = field(default_factory=Counter)
     cpu_s: float = 0.0
     examples: dict[str, list[list[str]]] = field(default_factory=dict)  # reason -> [[id, source, snippet]]
 
@@ -149,6 +151,7 @@ class Tally:
         return {"in": self.rows_in, "kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
                 "errors": dict(sorted(self.errors.items())), "counters": dict(sorted(self.counters.items())),
                 "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
+                "yielded": dict(sorted(self.yielded.items())),
                 "cpu_s": round(self.cpu_s, 4), "examples": dict(sorted(self.examples.items()))}
 
 
@@ -297,6 +300,7 @@ def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
         nonlocal clock
         tally.cpu_s += time.process_time() - clock  # the reader's time, not the stages'
         tally.add(label, None, result)
+        tally.yielded[source] += result.kept.num_rows
         meter.add(result.kept.num_rows + result.dropped.num_rows + result.errors.num_rows,
                   result.kept.column("text").nbytes)
         for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):

@@ -71,7 +71,7 @@ def read_labels(path: Path) -> list[dict]:
 
 
 def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """(id -> text, id -> meta.lang) of the kept documents of a filter output (.parquet or .jsonl)."""
+    """(input id -> text, input id -> meta.lang) of the kept documents of a filter output (.parquet or .jsonl)."""
     path = Path(path)
     if path.suffix == ".parquet":
         t = pq.read_table(path, columns=["id", "text", "meta"])
@@ -81,6 +81,9 @@ def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
         rows = read_jsonl(path)
     if not all(isinstance(r.get("id"), str) and isinstance(r.get("text"), str) for r in rows):
         raise ValueError(f"{path}: not a filter output (every row needs a string id and text)")
+    for r in rows:  # labels name the input's ids, which curate keeps as meta.source_id
+        meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
+        r["id"] = meta["source_id"] if isinstance(meta.get("source_id"), str) else r["id"]
     texts = {r["id"]: r["text"] for r in rows}
     langs = {r["id"]: str(r["meta"]["lang"]) for r in rows if isinstance(r.get("meta"), dict) and r["meta"].get("lang")}
     return texts, langs
@@ -170,11 +173,16 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
         if input_path is None:
             raise ValueError("eval-clean needs --input (to run the filters) or --filtered (to score)")
         from curate.filters.run import run_filters
+        from curate.runner import NoDocuments
 
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "kept.parquet"
-            report = run_filters(input_path, out, recipe_path=recipe_path, dropped_path=Path(d) / "dropped.parquet")
-            kept, out_langs = read_output(out)
+            try:
+                report = run_filters(input_path, out, recipe_path=recipe_path,
+                                     dropped_path=Path(d) / "dropped.parquet")
+                kept, out_langs = read_output(out)
+            except NoDocuments as e:  # the chain dropped every document before its last stage: a score, not a failure
+                report, kept, out_langs = {"failed": str(e)}, {}, {}
     else:
         kept, out_langs = read_output(Path(output_path))
     langs = {**out_langs, **langs}  # the input's language field first, else langid's meta.lang

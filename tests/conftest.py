@@ -26,3 +26,11 @@ def stdlib_dir() -> Path:
     import sysconfig
 
     return Path(sysconfig.get_paths()["stdlib"])
+
+
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory) -> Path:
+    """A fresh venv with curate installed from a wheel of this checkout (built once per session)."""
+    from tests.wheel_env import wheel_venv
+
+    return wheel_venv(tmp_path_factory.mktemp("wheel"))

@@ -53,9 +53,10 @@ def test_output_and_out_are_one_option_everywhere(spelling):
 
 
 def test_quickstart_says_that_langid_keeps_every_language(corpus, tmp_path, monkeypatch, capsys):
-    from curate.cli import main, shipped_recipe
+    from curate.cli import main
+    from curate.recipe import find_recipe
 
-    line = next(ln for ln in shipped_recipe("quickstart").read_text().splitlines() if "langid:" in ln)
+    line = next(ln for ln in find_recipe("quickstart").read_text().splitlines() if "langid:" in ln)
     assert "keeps every language" in line
     monkeypatch.setenv("CURATE_INPUT", str(corpus / "cjk" / "docs.jsonl"))
     assert main(["run", "quickstart", "--dry-run", "--out", str(tmp_path / "r")]) == 0

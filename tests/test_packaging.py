@@ -8,42 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
+
 REPO = Path(__file__).resolve().parent.parent
-SOURCES = ("curate", "filters", "tokenizer", "trainer", "recipes", "pyproject.toml", "setup.py", "README.md",
-           "requirements.txt")
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("pkg")
-    src = tmp / "src"
-    src.mkdir()
-    for name in SOURCES:  # a clean copy: the build writes build/ and *.egg-info next to the sources
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(REPO / name, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "--no-index",
-                    "-q", "-w", str(tmp / "dist")], check=True, capture_output=True, timeout=300)
-    (wheel,) = (tmp / "dist").glob("curate-*.whl")
-    env = tmp / "venv"
-    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(env)],
-                   check=True, timeout=120)
-    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    site = Path(subprocess.run([str(env / "bin" / "python"), "-c", purelib], check=True, capture_output=True,
-                               text=True).stdout.strip())
-    (site / "pinned-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install", "--no-deps",
-                    "--no-index", "-q", str(wheel)], check=True, capture_output=True, timeout=300)
-    return env
+def venv(installed_venv: Path) -> Path:
+    return installed_venv
 
 
 def _run(env: Path, *args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess:

@@ -63,17 +63,6 @@ def test_relative_paths_resolve_against_the_recipe_directory(corpus: Path, tmp_p
     assert summary["stages"][0]["kept"] == 1  # the same file named twice is read once
 
 
-def test_project_recipes_resolve_against_the_project_root(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("CURATE_DATA", raising=False)
-    monkeypatch.chdir(tmp_path)
-    r = load_recipe(REPO / "recipes" / "gpt3mix.yaml")
-    assert r.sources[0].paths == [str(REPO / "data" / "sample" / "web" / "*.warc.gz")]
-    monkeypatch.setenv("CURATE_TEST_DATA", "/corpus")
-    monkeypatch.setenv("CURATE_CODE_DIR", "/code")
-    e2e = load_recipe(REPO / "tests" / "recipes" / "e2e.yaml")
-    assert e2e.sources[0].paths == ["/corpus/web/pages.warc.gz"] and e2e.sources[3].paths == ["/code"]
-
-
 @pytest.mark.parametrize("stage,key,value,message", [
     ("dedup", "threshold", 0, r"stages\[0\]\.dedup\.threshold: 0\.0 is out of range \(must be > 0 and <= 1\)"),
     ("dedup", "threshold", 1.01, r"stages\[0\]\.dedup\.threshold: 1\.01 is out of range"),

@@ -148,7 +148,9 @@ def test_a_name_that_reaches_a_file_path_is_a_plain_name(corpus: Path, name: str
         parse_recipe(raw)
 
 
-def test_ablate_with_a_hostile_source_name_writes_nothing_outside_out(corpus: Path, tmp_path: Path) -> None:
+def test_ablate_with_a_hostile_source_name_writes_nothing_outside_out(corpus: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CURATE_INPUT", str(corpus / "dedup" / "docs.jsonl"))  # quickstart reads it
     work = tmp_path / "work"
     work.mkdir()
     raw = _books(corpus, [{"mix": {"weights": {"../../escaped": 1.0}}}, "tokenize"], name="../../escaped")

@@ -171,6 +171,6 @@ def test_bad_records_are_counted_and_outputs_stay_utf8(docs, tmp_path: Path) -> 
     out = gzip.decompress((tmp_path / "out.jsonl.gz").read_bytes()).decode("utf-8")  # strict UTF-8
     dropped = gzip.decompress((tmp_path / "out.dropped.jsonl.gz").read_bytes()).decode("utf-8")
     rows = [json.loads(x) for x in (out + dropped).splitlines()]
-    s2 = next(r for r in rows if r["id"] == "s2")
+    s2 = next(r for r in rows if r["meta"].get("source_id") == "s2")  # the input's id, kept in meta
     assert s2["meta"]["note"] == "\udc00" and s2["meta"]["n"] == 3 and s2["meta"]["dup_sim"] == 1.0
     assert len(rows) == len(lines)

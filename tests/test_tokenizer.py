@@ -83,7 +83,7 @@ def test_tokenize_files_writes_shards_and_manifest(model: Path, corpus: Path, tm
     assert (tmp_path / "run" / m["tokenizer"]["path"]).read_bytes() == model.read_bytes()  # the set's own copy
     docs = sum(v["documents"] for s in m["per_source"].values() for v in s.values())
     assert docs == 400 and 20 < sum(e["documents"] for e in m["splits"]["val"]) < 80
-    cpt = m["per_source"]["train"]["docs"]["chars_per_token"]
+    cpt = m["per_source"]["train"]["input-jsonl"]["chars_per_token"]  # rows without a source: the command's
     assert 1.5 < cpt < 6
     assert pq.read_table(tmp_path / "run" / m["lineage"]).num_rows == 400
     assert m["documents"] == ["stages/01_tokenize/part-00000.parquet"]

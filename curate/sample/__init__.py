@@ -1,6 +1,7 @@
-"""Sample corpus builder (``make sample``): real text from Debian packages and the local Python.
+"""Sample corpus builder (``curate sample``, ``make sample``): real text from Debian packages and the local Python.
 
-``python -m curate.sample build --out data/sample`` writes ``web/*.warc.gz``, ``wiki/*.xml.bz2``,
+``curate sample [--out DIR]`` (default ``curate.io.sample_dir()``, where the shipped recipes look)
+writes ``web/*.warc.gz``, ``wiki/*.xml.bz2``,
 ``books/*.txt`` and ``code/<repo>/`` (the layout of ``shared/corpus``); ``--from DIR`` copies such a
 directory instead. See docs/SAMPLE.md for sources, licences and the URL mapping.
 """
