@@ -114,6 +114,10 @@ class LineCleanStage(Stage):
         # fit: lines in >= this many pages of a site are chrome (0: off)
         site_repeat_min_docs: int = field(default=2, metadata=bounds(ge=0))
         site_repeat_partitions: int = field(default=8, metadata=bounds(ge=1))
+        # kinds of curated sources whose reader already cut each document to its article (wikitext without
+        # templates and navigation): the page-layout rules (layout, edge_block, headline_block, repeat) skip
+        # them, so a list article keeps its list; spam, boilerplate, nav and url lines still go
+        curated_kinds: list[str] = field(default_factory=lambda: ["wiki"])
         page_seo: bool = True
         page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
         page_line_frac: float = field(default=0.15, metadata=bounds(ge=0, le=1))
@@ -260,9 +264,10 @@ class LineCleanStage(Stage):
         cleaned, removed, _ = self._clean(text, rules, repeats, site)
         return cleaned, removed
 
-    def _clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "") \
-            -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
-        """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line."""
+    def _clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "",
+               curated: bool = False) -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
+        """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line;
+        ``curated``: a document of a ``curated_kinds`` kind (no page-layout rules)."""
         c = self.config
         raw = text.split("\n")
         # the lines judged: paragraphs of hard-wrapped text (a wrap is no line of its own), else physical lines
@@ -281,14 +286,15 @@ class LineCleanStage(Stage):
                     verdict[i] = "site_repeat"
         if c.spam_block_min_lines:
             self._spam_blocks(lines, verdict, spam)
-        mask = article_mask(lines, [v is not None for v in verdict], c.layout) if c.layout.enabled and lines \
-            else None
+        layout = not curated
+        mask = article_mask(lines, [v is not None for v in verdict], c.layout) \
+            if layout and c.layout.enabled and lines else None
         for i, inside in enumerate(mask or ()):
             if not inside:
                 verdict[i] = verdict[i] or "layout"
-        if c.edge_block_min_lines:  # extracted text: only its edges may hold chrome
+        if c.edge_block_min_lines and layout:  # extracted text: only its edges may hold chrome
             self._edge_blocks(lines, verdict, spam, mask is not None)
-        if c.headline_block_min_lines:
+        if c.headline_block_min_lines and layout:
             self._headline_blocks(lines, verdict, spam)
         if c.repeated_lines and mask is not None:
             # on a raw page, after layout: the copy that survives is the article's (a headline, not its menu
@@ -350,11 +356,13 @@ class LineCleanStage(Stage):
         rules = self._compile()
         counts: Counter = Counter()
         repeats = set(state["site_repeats"]) if isinstance(state, dict) and state.get("site_repeats") else None
-        urls = iter(batch.column("url").to_pylist())  # run_docs calls decide once per row, in row order
+        # run_docs calls decide once per row, in row order
+        rows = iter(zip(batch.column("url").to_pylist(), batch.column("kind").to_pylist()))
+        curated = set(self.config.curated_kinds)
 
         def decide(text: str, meta: dict[str, str], _id: str) -> Verdict:
-            site = host(next(urls))
-            cleaned, removed, kept_spam = self._clean(text, rules, repeats, site)
+            url, kind = next(rows)
+            cleaned, removed, kept_spam = self._clean(text, rules, repeats, host(url), kind in curated)
             counts["lines_removed"] += len(removed)
             counts.update(f"lines_removed_{rule}" for rule, _ in removed)
             m = {"removed_lines": len(removed)}

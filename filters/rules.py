@@ -26,6 +26,7 @@ character counts as two columns).
 """
 from __future__ import annotations
 
+import string
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, 
 from curate.recipe import bounds
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
+_EDGE_PUNCT = "".join(chr(i) for i in range(0x2000, 0x2070)) + string.punctuation + "«»„“”‘’‚‹›¡¿·"
 
 
 @dataclass
@@ -162,7 +164,10 @@ def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) 
         return f
     latin = [w for w in ws if not is_cjk_word(w)]
     if len(latin) >= max(1, n // 2):  # mostly-CJK text: character tokens have no comparable length
-        mean = sum(map(len, latin)) / len(latin)
+        # as datatrove, whose word tokenizer splits punctuation off: "Художник," is 8 letters, "(a)" is 1, and
+        # a token of symbols alone ("—", "–") is no word
+        lengths = [n for n in (len(w.strip(_EDGE_PUNCT)) for w in latin) if n]
+        mean = sum(lengths) / max(1, len(lengths))
         if f := _below("gopher:mean_word_length_low", mean, c.min_avg_word_length) or \
                 _above("gopher:mean_word_length_high", mean, c.max_avg_word_length):
             return f
