@@ -17,7 +17,8 @@ Defaults are those of datatrove
   lines < 0.01, newlines per word <= 0.3.
   Our changes: every per-line ratio is computed on paragraphs (``text.reflow`` joins hard wraps); the two
   line ratios skip the cells of a data table flattened to one cell per line
-  (``layout.table_rows``), which end no sentence by nature (datatrove counts every line).
+  (``layout.table_rows``), which end no sentence by nature (datatrove counts every line); a paragraph holding
+  two sentence ends counts as ending in punctuation (``line_punct_min_sentences``).
 
 CJK: words come from ``filters.text.words`` (one token per Han/Kana character), the mean word length
 is taken over non-CJK tokens only, the stop-word rule applies only to languages with a list, n-gram
@@ -31,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from curate.filters.layout import table_rows
-from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
+from curate.filters.text import (SENTENCE_RE, TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
                                  is_cjk_word, lines, paragraphs, words)
 from curate.recipe import bounds
 
@@ -99,6 +100,10 @@ class FineWebRules:
     # the line-punctuation and short-line ratios skip the cells of a data table (``layout.table_rows``: a run
     # of >= this many short cells, some with numbers), which are short and end no sentence by nature; 0: off
     table_min_rows: int = field(default=8, metadata=bounds(ge=0))
+    # a paragraph holding >= this many sentence ends counts as ending in punctuation for the line-punctuation
+    # ratio though its last sentence lacks one (extraction cut it, a signature or link follows on the line):
+    # the rule tells sentences from menu and list items, and such a line is sentences; 0: datatrove's count
+    line_punct_min_sentences: int = field(default=2, metadata=bounds(ge=0))
 
 
 def _duplicates(items: list[str]) -> tuple[int, int]:
@@ -233,7 +238,8 @@ def check_fineweb(text: str, ws: list[str], c: FineWebRules) -> Fail | None:
         return Fail("fineweb:empty", 0, 1)
     table = table_rows(ls, None, c.table_min_rows, c.short_line_length)
     prose = [s for s, cell in zip(ls, table) if not cell] or ls
-    punct = sum(s.endswith(TERMINAL_PUNCT) for s in prose) / len(prose)
+    k = c.line_punct_min_sentences
+    punct = sum(s.endswith(TERMINAL_PUNCT) or bool(k and len(SENTENCE_RE.findall(s)) >= k) for s in prose) / len(prose)
     if punct <= c.line_punct_thr:
         return Fail("fineweb:line_punct_ratio", punct, c.line_punct_thr)
     short = sum(display_width(s) <= c.short_line_length for s in prose) / len(prose)

@@ -132,3 +132,20 @@ def test_mean_word_length_counts_letters_not_punctuation(corpus):
         not evaluate(" ".join(punctuated), "uk", *DEFAULTS).startswith("gopher:mean_word_length")
     glued = " ".join("".join(punctuated[i:i + 3]) for i in range(0, len(punctuated), 3))
     assert evaluate(glued, "uk", *DEFAULTS) == "gopher:mean_word_length_high"
+
+
+def test_paragraph_of_sentences_counts_as_punctuated(corpus):
+    """FineWeb's line-punctuation ratio tells sentences from menu and list items: a real extracted paragraph of
+    several sentences whose last one the extraction cut (no final stop) is sentences. Pages dropped by
+    datatrove's count (``line_punct_min_sentences: 0``) pass; with their sentence marks removed they fail."""
+    old = FineWebRules(line_punct_min_sentences=0)
+    web = [html_text(corpus, name) for name in ("sprechwaisen.com.sw082.html", "nextkabinett.wordpress.com.garden.html",
+                                                "denkanstoos.com.2012.html")]
+    rescued = [t for t in web if evaluate(t, "de", GopherQuality(enabled=False), GopherRepetition(enabled=False),
+                                          C4Rules(), old) == "fineweb:line_punct_ratio"
+               and evaluate(t, "de", *DEFAULTS[:3], FineWebRules()) is None]
+    assert len(rescued) >= 2, len(rescued)
+    for t in rescued:
+        flat = re.sub(r"[.!?。！？]", "", t)
+        assert evaluate(flat, "de", GopherQuality(enabled=False), GopherRepetition(enabled=False), C4Rules(),
+                        FineWebRules()) == "fineweb:line_punct_ratio"
