@@ -106,8 +106,9 @@ class HeuristicStage(Stage):
                                  f"allowed: {', '.join(RULE_SETS)}")
             for k, v in layer.items():
                 over[k] = {**over.get(k, {}), **v}
-        return tuple(_override(getattr(c, k), over[k], f"stages.heuristics.languages.{lang}.{k}") if k in over
-                     else getattr(c, k) for k in RULE_SETS)
+        where = f"stages.heuristics.languages.{lang}" + (f" + kinds.{kind}" if kinds.get(kind) else "")
+        return tuple(_override(getattr(c, k), over[k], f"{where}.{k}") if k in over else getattr(c, k)
+                     for k in RULE_SETS)
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
         per_lang: dict[tuple[str, str], tuple] = {}
