@@ -5,7 +5,9 @@ the drop reason (``gopher:too_few_words``, ``gopher_rep:top_2gram``, ``fineweb:l
 measured value and threshold in ``meta.drop_value`` / ``meta.drop_threshold``. Thresholds and their sources
 are in ``filters.rules``. ``meta.lang`` (from ``langid``) picks the overrides of ``languages`` (default:
 ``filters/resources/heuristics_lang.yaml``): English keeps the published English values, every other language
-gets the ``"*"`` row (FineWeb-2's pipeline) and then its own row (FineWeb-2's zh/ja/ko thresholds).
+gets the ``"*"`` row (FineWeb-2's pipeline) and then its own row (FineWeb-2's zh/ja/ko thresholds). The
+document's ``kind`` picks overrides of ``kinds`` last (default: ``filters/resources/heuristics_kind.yaml``): a
+curated source (``wiki``) is judged by the layout-independent rules only.
 """
 from __future__ import annotations
 
@@ -44,15 +46,24 @@ def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetit
 
 
 LANGUAGES_FILE = Path(__file__).with_name("resources") / "heuristics_lang.yaml"
+KINDS_FILE = Path(__file__).with_name("resources") / "heuristics_kind.yaml"
 RULE_SETS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
 BASE_LANGUAGE = "en"  # the language the published thresholds were set on
 ALL_OTHERS = "*"  # the languages table's entry for every other language
 
 
-@functools.lru_cache(maxsize=1)
-def bundled_languages() -> dict[str, dict[str, dict]]:
-    with LANGUAGES_FILE.open(encoding="utf-8") as f:
+@functools.lru_cache(maxsize=2)
+def _bundled(path: Path) -> dict[str, dict[str, dict]]:
+    with path.open(encoding="utf-8") as f:
         return yaml.safe_load(f) or {}
+
+
+def bundled_languages() -> dict[str, dict[str, dict]]:
+    return _bundled(LANGUAGES_FILE)
+
+
+def bundled_kinds() -> dict[str, dict[str, dict]]:
+    return _bundled(KINDS_FILE)
 
 
 def _override(base: Any, changes: dict, where: str) -> Any:
@@ -75,34 +86,39 @@ class HeuristicStage(Stage):
         fineweb: FineWebRules = field(default_factory=FineWebRules)
         # meta.lang -> {rule set: {key: value}} overriding the rule sets above; None: the bundled table
         languages: dict[str, dict[str, dict[str, Any]]] | None = None
+        # document kind -> {rule set: {key: value}}, applied after the language's; None: the bundled table
+        kinds: dict[str, dict[str, dict[str, Any]]] | None = None
 
-    def rule_sets(self, lang: str) -> tuple:
-        """(gopher_quality, gopher_repetition, c4, fineweb) for documents in ``lang``: the table's ``"*"``
-        entry for every language but English (``BASE_LANGUAGE``, whose published rules are the reference),
-        then the language's own entry."""
+    def rule_sets(self, lang: str, kind: str = "") -> tuple:
+        """(gopher_quality, gopher_repetition, c4, fineweb) for documents in ``lang`` of ``kind``: the
+        languages table's ``"*"`` entry for every language but English (``BASE_LANGUAGE``, whose published
+        rules are the reference), then the language's own entry, then the kinds table's entry for ``kind``."""
         c = self.config
         table = bundled_languages() if c.languages is None else c.languages
-        layers = [table.get(ALL_OTHERS) or {}] if lang and lang != BASE_LANGUAGE else []
-        layers.append(table.get(lang) or {})
+        kinds = bundled_kinds() if c.kinds is None else c.kinds
+        layers = [("languages", lang, table.get(ALL_OTHERS) or {})] if lang and lang != BASE_LANGUAGE else []
+        layers += [("languages", lang, table.get(lang) or {}), ("kinds", kind, kinds.get(kind) or {})]
         over: dict[str, dict] = {}
-        for layer in layers:
+        for where, key, layer in layers:
             unknown = sorted(set(layer) - set(RULE_SETS))
             if unknown:
-                raise ValueError(f"stages.heuristics.languages.{lang}: unknown rule set {unknown[0]!r}; "
+                raise ValueError(f"stages.heuristics.{where}.{key}: unknown rule set {unknown[0]!r}; "
                                  f"allowed: {', '.join(RULE_SETS)}")
             for k, v in layer.items():
                 over[k] = {**over.get(k, {}), **v}
-        return tuple(_override(getattr(c, k), over[k], f"stages.heuristics.languages.{lang}.{k}") if k in over
-                     else getattr(c, k) for k in RULE_SETS)
+        where = f"stages.heuristics.languages.{lang}" + (f" + kinds.{kind}" if kinds.get(kind) else "")
+        return tuple(_override(getattr(c, k), over[k], f"{where}.{k}") if k in over else getattr(c, k)
+                     for k in RULE_SETS)
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
-        per_lang: dict[str, tuple] = {}
+        per_lang: dict[tuple[str, str], tuple] = {}
+        kinds = iter(batch.column("kind").to_pylist())  # run_docs calls decide once per row, in row order
 
         def decide(text: str, meta: dict[str, str], _id: str) -> Verdict:
-            lang = str(meta.get("lang") or "")
-            if lang not in per_lang:
-                per_lang[lang] = self.rule_sets(lang)
-            fail = evaluate(text, lang, *per_lang[lang])
+            key = (str(meta.get("lang") or ""), next(kinds) or "")
+            if key not in per_lang:
+                per_lang[key] = self.rule_sets(*key)
+            fail = evaluate(text, key[0], *per_lang[key])
             if fail is None:
                 return Verdict()
             # explainable: the rule, the value measured on the reflowed, cleaned text and its threshold

@@ -29,6 +29,7 @@ _DATE = re.compile(r"\d{4}\s*[-/.年년]\s*\d{1,2}(?:\s*[-/.月월]\s*\d{1,2})?\
                    r"|(?<![\d/])\d{1,2}\s*[/月월]\s*\d{1,2}(?:/\d{2}(?:\d{2})?)?\s*[日일]?(?![\d/])"
                    r"|\d{1,2}:\d{2}(?::\d{2})?")
 _BULLETS = ("- ", "• ", "* ", "· ")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]*")  # a byline's address (news feeds cut it short: "nicksy@")
 _DIGIT = re.compile(r"\d")
 _NOT_LETTER = re.compile(r"[\W\d_]+")
 _BARE_NUMBER = re.compile(r"^[(（]?\d[\d.,\s]*[)）]?$")  # 27, (3), 1,7: a counter, a calendar day, a page number
@@ -272,8 +273,10 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
         for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption or sign-off after it
             if removed[i] or listed[i] or is_date_line(lines[i], c.date_max_letters) or \
                     lines[i].endswith(("...", "…")) or \
-                    (not reads_as_prose(lines[i]) and display_width(lines[i]) >= c.tail_max_plain_width):
-                break  # stop at a list item, a date line, a teaser, a headline-like line (a related list)
+                    (not reads_as_prose(lines[i]) and display_width(lines[i]) >= c.tail_max_plain_width
+                     and not EMAIL.search(lines[i])):
+                break  # stop at a list item, a date line, a teaser, a headline-like line (a related list);
+                # a sign-off with the reporter's e-mail is the article's
             keep[i] = True
             end = i + 1
         while end < len(lines) and table[end]:  # a data table right after it (or after its caption)

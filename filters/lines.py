@@ -45,7 +45,7 @@ import pyarrow as pa
 
 from curate.stage import FitContext, Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
-from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose
+from curate.filters.layout import EMAIL, LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose
 from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
 from curate.filters.site_repeats import fit_site_repeats, host, line_hash
 from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, words, wrapped_paragraphs
@@ -57,6 +57,8 @@ _NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
 _PROSE_MARK = re.compile(r"[。．、，]|[.,;:：](?:\s|$)")  # a full stop or clause mark: a sentence, not a headline
 _POINTERS = set("☞☛▶▷►▸◀◆◇◈※★☆➤➔→⇒")
+_SHORT_CALL = re.compile(r"[!?！？]\W*$")
+AD = "ad"  # the lexicon family of text-ad calls to action
 
 
 def _merge(hits: list[dict[str, set[str]]]) -> dict[str, set[str]]:
@@ -112,6 +114,10 @@ class LineCleanStage(Stage):
         # fit: lines in >= this many pages of a site are chrome (0: off)
         site_repeat_min_docs: int = field(default=2, metadata=bounds(ge=0))
         site_repeat_partitions: int = field(default=8, metadata=bounds(ge=1))
+        # kinds of curated sources whose reader already cut each document to its article (wikitext without
+        # templates and navigation): the page-layout rules (layout, edge_block, headline_block, repeat) skip
+        # them, so a list article keeps its list; spam, boilerplate, nav and url lines still go
+        curated_kinds: list[str] = field(default_factory=lambda: ["wiki"])
         page_seo: bool = True
         page_families: list[str] = field(default_factory=lambda: ["gambling", "porn", "pharma"])
         page_line_frac: float = field(default=0.15, metadata=bounds(ge=0, le=1))
@@ -222,15 +228,32 @@ class LineCleanStage(Stage):
                     verdict[j] = verdict[j] or "headline_block"
             run = []
 
-    def _edge_blocks(self, lines: list[str], verdict: list[str | None]) -> None:
+    def _edge_blocks(self, lines: list[str], verdict: list[str | None], spam: list[dict], cut: bool) -> None:
+        """Mark the header/footer blocks at the start and end (see ``_edge_candidate``). Once the block holds
+        a teaser (a line led by a pointer ``☞ ▶ ◆ ※`` or carrying an ``ad`` marker), short lines ending in
+        ``!`` or ``?`` belong to it too (ad copy and related headlines end so); a byline with the reporter's
+        e-mail stays and the block goes on past it. A single pointer-led ad line is a block of its own.
+        ``cut``: the layout rule cut the page; only a trailing block with >= 2 teasers goes then (the related
+        and ad lines a news feed appends after the sign-off, which the tail window keeps): the head of a cut
+        page is its headline and byline."""
+        c = self.config
         idx = list(range(len(lines)))
-        for order in (idx, idx[::-1]):
-            run = []
+        for order in ([idx[::-1]] if cut else (idx, idx[::-1])):
+            run: list[int] = []
+            teasers = ads = 0
             for i in order:
-                if verdict[i] is None and not self._edge_candidate(lines[i]):
+                s = lines[i]
+                if verdict[i] is None and EMAIL.search(s) and len(words(s)) <= c.edge_line_max_words:
+                    continue
+                teaser = verdict[i] is None and (s[:1] in _POINTERS or AD in spam[i])
+                if verdict[i] is None and not (teaser or self._edge_candidate(s) or
+                                               (teasers and _SHORT_CALL.search(s) and
+                                                len(words(s)) <= c.edge_line_max_words)):
                     break
+                teasers += teaser
+                ads += teaser and s[:1] in _POINTERS and AD in spam[i]
                 run.append(i)  # lines removed by another rule extend the block
-            if len(run) >= self.config.edge_block_min_lines:
+            if (len(run) >= c.edge_block_min_lines or ads) and (not cut or teasers >= 2):
                 for i in run:
                     verdict[i] = verdict[i] or "edge_block"
 
@@ -241,9 +264,10 @@ class LineCleanStage(Stage):
         cleaned, removed, _ = self._clean(text, rules, repeats, site)
         return cleaned, removed
 
-    def _clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "") \
-            -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
-        """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line."""
+    def _clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "",
+               curated: bool = False) -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
+        """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line;
+        ``curated``: a document of a ``curated_kinds`` kind (no page-layout rules)."""
         c = self.config
         raw = text.split("\n")
         # the lines judged: paragraphs of hard-wrapped text (a wrap is no line of its own), else physical lines
@@ -262,14 +286,15 @@ class LineCleanStage(Stage):
                     verdict[i] = "site_repeat"
         if c.spam_block_min_lines:
             self._spam_blocks(lines, verdict, spam)
-        mask = article_mask(lines, [v is not None for v in verdict], c.layout) if c.layout.enabled and lines \
-            else None
+        layout = not curated
+        mask = article_mask(lines, [v is not None for v in verdict], c.layout) \
+            if layout and c.layout.enabled and lines else None
         for i, inside in enumerate(mask or ()):
             if not inside:
                 verdict[i] = verdict[i] or "layout"
-        if c.edge_block_min_lines and mask is None:  # extracted text: only its edges may hold chrome
-            self._edge_blocks(lines, verdict)
-        if c.headline_block_min_lines:
+        if c.edge_block_min_lines and layout:  # extracted text: only its edges may hold chrome
+            self._edge_blocks(lines, verdict, spam, mask is not None)
+        if c.headline_block_min_lines and layout:
             self._headline_blocks(lines, verdict, spam)
         if c.repeated_lines and mask is not None:
             # on a raw page, after layout: the copy that survives is the article's (a headline, not its menu
@@ -331,11 +356,13 @@ class LineCleanStage(Stage):
         rules = self._compile()
         counts: Counter = Counter()
         repeats = set(state["site_repeats"]) if isinstance(state, dict) and state.get("site_repeats") else None
-        urls = iter(batch.column("url").to_pylist())  # run_docs calls decide once per row, in row order
+        # run_docs calls decide once per row, in row order
+        rows = iter(zip(batch.column("url").to_pylist(), batch.column("kind").to_pylist()))
+        curated = set(self.config.curated_kinds)
 
         def decide(text: str, meta: dict[str, str], _id: str) -> Verdict:
-            site = host(next(urls))
-            cleaned, removed, kept_spam = self._clean(text, rules, repeats, site)
+            url, kind = next(rows)
+            cleaned, removed, kept_spam = self._clean(text, rules, repeats, host(url), kind in curated)
             counts["lines_removed"] += len(removed)
             counts.update(f"lines_removed_{rule}" for rule, _ in removed)
             m = {"removed_lines": len(removed)}

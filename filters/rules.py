@@ -17,7 +17,8 @@ Defaults are those of datatrove
   lines < 0.01, newlines per word <= 0.3.
   Our changes: every per-line ratio is computed on paragraphs (``text.reflow`` joins hard wraps); the two
   line ratios skip the cells of a data table flattened to one cell per line
-  (``layout.table_rows``), which end no sentence by nature (datatrove counts every line).
+  (``layout.table_rows``), which end no sentence by nature (datatrove counts every line); a paragraph holding
+  two sentence ends counts as ending in punctuation (``line_punct_min_sentences``).
 
 CJK: words come from ``filters.text.words`` (one token per Han/Kana character), the mean word length
 is taken over non-CJK tokens only, the stop-word rule applies only to languages with a list, n-gram
@@ -26,15 +27,17 @@ character counts as two columns).
 """
 from __future__ import annotations
 
+import string
 from collections import Counter
 from dataclasses import dataclass, field
 
 from curate.filters.layout import table_rows
-from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
+from curate.filters.text import (SENTENCE_RE, TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
                                  is_cjk_word, lines, paragraphs, words)
 from curate.recipe import bounds
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
+_EDGE_PUNCT = "".join(chr(i) for i in range(0x2000, 0x2070)) + string.punctuation + "«»„“”‘’‚‹›¡¿·"
 
 
 @dataclass
@@ -97,6 +100,10 @@ class FineWebRules:
     # the line-punctuation and short-line ratios skip the cells of a data table (``layout.table_rows``: a run
     # of >= this many short cells, some with numbers), which are short and end no sentence by nature; 0: off
     table_min_rows: int = field(default=8, metadata=bounds(ge=0))
+    # a paragraph holding >= this many sentence ends counts as ending in punctuation for the line-punctuation
+    # ratio though its last sentence lacks one (extraction cut it, a signature or link follows on the line):
+    # the rule tells sentences from menu and list items, and such a line is sentences; 0: datatrove's count
+    line_punct_min_sentences: int = field(default=2, metadata=bounds(ge=0))
 
 
 def _duplicates(items: list[str]) -> tuple[int, int]:
@@ -162,7 +169,10 @@ def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) 
         return f
     latin = [w for w in ws if not is_cjk_word(w)]
     if len(latin) >= max(1, n // 2):  # mostly-CJK text: character tokens have no comparable length
-        mean = sum(map(len, latin)) / len(latin)
+        # as datatrove, whose word tokenizer splits punctuation off: "Художник," is 8 letters, "(a)" is 1, and
+        # a token of symbols alone ("—", "–") is no word
+        lengths = [n for n in (len(w.strip(_EDGE_PUNCT)) for w in latin) if n]
+        mean = sum(lengths) / max(1, len(lengths))
         if f := _below("gopher:mean_word_length_low", mean, c.min_avg_word_length) or \
                 _above("gopher:mean_word_length_high", mean, c.max_avg_word_length):
             return f
@@ -228,7 +238,8 @@ def check_fineweb(text: str, ws: list[str], c: FineWebRules) -> Fail | None:
         return Fail("fineweb:empty", 0, 1)
     table = table_rows(ls, None, c.table_min_rows, c.short_line_length)
     prose = [s for s, cell in zip(ls, table) if not cell] or ls
-    punct = sum(s.endswith(TERMINAL_PUNCT) for s in prose) / len(prose)
+    k = c.line_punct_min_sentences
+    punct = sum(s.endswith(TERMINAL_PUNCT) or bool(k and len(SENTENCE_RE.findall(s)) >= k) for s in prose) / len(prose)
     if punct <= c.line_punct_thr:
         return Fail("fineweb:line_punct_ratio", punct, c.line_punct_thr)
     short = sum(display_width(s) <= c.short_line_length for s in prose) / len(prose)

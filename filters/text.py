@@ -25,7 +25,7 @@ _PARAGRAPH_END = (".", "!", "?", '"', "'", "”", "’", "»", ")", "]", ":", ";
 # scripts: CJK full-width, Devanagari/Bengali danda, Arabic/Urdu, Armenian, Ethiopic, Myanmar, Tibetan.
 _SCRIPT_ENDS = "。！？।॥؟۔։።፧။།"
 TERMINAL_PUNCT = (".", "!", "?", '"', "'", "”", "’", "」", "』", "…", "．", *_SCRIPT_ENDS)
-_SENTENCE_RE = re.compile(rf"[{_SCRIPT_ENDS}]+[」』”]*|[.!?]+[\"'”’)]*(?:\s+|$)")
+SENTENCE_RE = re.compile(rf"[{_SCRIPT_ENDS}]+[」』”]*|[.!?]+[\"'”’)]*(?:\s+|$)")
 # Scripts written without sentence-final punctuation (Thai, Lao): sentences cannot be counted by marks.
 _UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]")
 
@@ -59,7 +59,7 @@ def paragraphs(text: str) -> list[str]:
 
 def count_sentences(text: str) -> int:
     """Sentence count by terminal punctuation (Latin and CJK full-width marks)."""
-    return len(_SENTENCE_RE.findall(text))
+    return len(SENTENCE_RE.findall(text))
 
 
 def counts_sentences(text: str) -> bool:

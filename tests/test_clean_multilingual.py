@@ -336,3 +336,20 @@ def test_eval_clean_cv_scores_each_origin_on_its_own(corpus, tmp_path):
     assert res["worst"]["zh"]["junk_lines_removed"] > 0.9  # he.xinhuanet's headline lists, on its own
     text = cv_table(res)
     assert "worst fold all" in text and "mean fold ko" in text
+
+
+def test_text_ads_and_related_links_around_another_article(corpus):
+    """A Korean news feed's real text ads (stock-pump calls to action: ▶▶[무료 공개]◀◀ ... (바로확인), ending in
+    ``!`` or hard-wrapped mid-word) and related-link lines (ko-inked-ebest5/8/2) around a real Korean article
+    of another source (ko-newspaper4k-txt) with a real byline: the ads and links go, the article, its title
+    and the byline stay; the article alone loses nothing."""
+    article = [x["text"] for x in _cjk(corpus)[1]["ko-newspaper4k-txt"]["lines"] if x["label"] == "keep"]
+    lead_ad = _lines(corpus, "ko-inked-ebest2", 0, 1)  # ▷주식매입자금은 수수료 없는 연2.79% 야호스탁론으로!
+    byline = _lines(corpus, "ko-inked-ebest5", 16, 17)  # 김소연 기자 nicksy@
+    related = _lines(corpus, "ko-inked-ebest5", 10, 16)  # [관련기사], ☞ headlines
+    ads = _lines(corpus, "ko-inked-ebest8", 22, 32) + _lines(corpus, "ko-inked-ebest5", 17, 24)
+    stage = LineCleanStage()
+    assert not _removed(stage, "\n".join(article))
+    removed = _removed(stage, "\n".join(lead_ad + article + related + byline + ads))
+    assert not [s for s in article + byline if s.strip() in removed]
+    assert [s for s in lead_ad + related + ads if len(s) >= 4 and s not in removed] == []

@@ -96,3 +96,56 @@ def test_dropped_documents_carry_rule_value_and_threshold(corpus):
             assert v >= t, (reason, v, t)
     kept = [json.loads(m) for m in res.kept["meta"].to_pylist()]
     assert not any("drop_value" in m for m in kept)
+
+
+def test_wiki_kind_is_judged_by_layout_independent_rules(corpus):
+    """A real Ukrainian year page (a list of events, births, deaths: lines without a full stop) fails FineWeb's
+    line-punctuation rule as a web page and is kept as a wiki article (``heuristics_kind.yaml``: Dolma's
+    Wikipedia filter, length only); a wiki page under 25 words still goes, with the threshold recorded."""
+    import json
+
+    from tests.test_filters_goodtext import _wiki_head
+
+    heads = _wiki_head(corpus, "uk", 25)
+    web = HeuristicStage().apply(table([{**d, "kind": "web"} for d in heads]), None)
+    listed = [r for r in web.dropped.to_pylist() if r["reason"].startswith(("fineweb:", "gopher_rep:"))]
+    assert listed, Counter(web.dropped["reason"].to_pylist())
+    wiki = HeuristicStage().apply(table([{**r, "kind": "wiki"} for r in listed]), None)
+    assert wiki.kept.num_rows == len(listed)
+    stub = {**listed[0], "kind": "wiki", "id": "stub", "text": " ".join(words(listed[0]["text"])[:20])}
+    res = HeuristicStage().apply(table([stub]), None)
+    assert res.dropped["reason"].to_pylist() == ["gopher:too_few_words"]
+    assert json.loads(res.dropped["meta"][0].as_py())["drop_threshold"] == 25
+    # the table is data: {} judges wiki pages as web pages
+    off = HeuristicStage.from_dict({"kinds": {}}).apply(table([{**r, "kind": "wiki"} for r in listed]), None)
+    assert off.kept.num_rows == 0
+
+
+def test_mean_word_length_counts_letters_not_punctuation(corpus):
+    """As datatrove's tokenizer splits punctuation off, "слово," is 5 letters: a real Ukrainian article of long
+    hyphenated compounds and comma lists is not "too long words"; a page of glued tokens still is."""
+    from tests.test_filters_goodtext import _wiki_head
+
+    ws = [w for d in _wiki_head(corpus, "uk", 25) for w in words(d["text"])]
+    punctuated = [w for w in ws if len(w) > 1 and w[-1] in ",.;:)»"][:400]
+    assert evaluate(" ".join(punctuated), "uk", *DEFAULTS) is None or \
+        not evaluate(" ".join(punctuated), "uk", *DEFAULTS).startswith("gopher:mean_word_length")
+    glued = " ".join("".join(punctuated[i:i + 3]) for i in range(0, len(punctuated), 3))
+    assert evaluate(glued, "uk", *DEFAULTS) == "gopher:mean_word_length_high"
+
+
+def test_paragraph_of_sentences_counts_as_punctuated(corpus):
+    """FineWeb's line-punctuation ratio tells sentences from menu and list items: a real extracted paragraph of
+    several sentences whose last one the extraction cut (no final stop) is sentences. Pages dropped by
+    datatrove's count (``line_punct_min_sentences: 0``) pass; with their sentence marks removed they fail."""
+    old = FineWebRules(line_punct_min_sentences=0)
+    web = [html_text(corpus, name) for name in ("sprechwaisen.com.sw082.html", "nextkabinett.wordpress.com.garden.html",
+                                                "denkanstoos.com.2012.html")]
+    rescued = [t for t in web if evaluate(t, "de", GopherQuality(enabled=False), GopherRepetition(enabled=False),
+                                          C4Rules(), old) == "fineweb:line_punct_ratio"
+               and evaluate(t, "de", *DEFAULTS[:3], FineWebRules()) is None]
+    assert len(rescued) >= 2, len(rescued)
+    for t in rescued:
+        flat = re.sub(r"[.!?。！？]", "", t)
+        assert evaluate(flat, "de", GopherQuality(enabled=False), GopherRepetition(enabled=False), C4Rules(),
+                        FineWebRules()) == "fineweb:line_punct_ratio"
