@@ -8,6 +8,7 @@ from curate.executor import make_executor
 from curate.recipe import Recipe, load_recipe, parse_recipe
 from curate.runlock import hold_run_lock
 from curate.runner import Runner
+from curate.smalljob import workers_for
 
 
 class Pipeline:
@@ -39,7 +40,10 @@ class Pipeline:
         Raises ``curate.runlock.RunLocked`` when another live run holds ``out``."""
         out_dir = self.out_dir(out)
         with hold_run_lock(out_dir):  # before Ray starts: a refused run costs nothing
-            executor = make_executor(self.recipe.workers if workers is None else workers, log)
+            n, why = workers_for(self.recipe, self.recipe.workers if workers is None else workers)
+            if why:
+                log(why)
+            executor = make_executor(n, log)
             try:
                 summary = Runner(self.recipe, out_dir, executor, log=log).run()
             finally:
