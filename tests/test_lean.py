@@ -8,9 +8,9 @@ from tests.conftest import REPO
 
 # loaded only by what a filter + dedup run does not do: Ray (workers > 0), pandas (pyarrow's probe),
 # plotting (only the report after the stages), the trainer, datasketch/scipy.integrate (LSH parameters
-# without verification), mwparserfromhell (wiki sources)
+# without verification), mwparserfromhell (wiki sources), aiohttp (remote inputs)
 NOT_USED = ("ray", "pandas", "matplotlib", "torch", "curate.trainer", "datasketch", "scipy.integrate",
-            "mwparserfromhell")
+            "mwparserfromhell", "aiohttp")
 
 _RUN = """
 import json, sys

@@ -34,7 +34,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from curate.recipe import bounds
 from curate.schema import doc_id
-from curate.sources._util import _TRANSIENT, Rows, Sink, read_unit
+from curate.sources._util import Rows, Sink, read_unit, transient_errors
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
 from curate.sources.decompress import Decompressed
@@ -281,7 +281,7 @@ class WarcReader(Reader):
                 else:
                     pos = None
             except Exception as e:
-                if isinstance(e, _TRANSIENT):
+                if isinstance(e, transient_errors()):
                     raise
                 if gz and pos == 0 and isinstance(e, ArchiveLoadFailed) and "non-chunked gzip" in str(e):
                     return self._read_whole_gzip(f, unit, rows, done=last is not None)
@@ -312,7 +312,7 @@ class WarcReader(Reader):
                     with rows.record(f"{unit.path}@{it.offset}", {"offset": it.offset}):
                         self._record(record, it.offset, unit.path, rows)
         except Exception as e:
-            if isinstance(e, _TRANSIENT):
+            if isinstance(e, transient_errors()):
                 raise
             rows.error_from(e, unit.path, {"records_before_error": n, "whole_file_gzip": 1})
         _count_unparsed(it, unit, rows)
