@@ -11,6 +11,7 @@ interleaved (curate, datatrove, curate, ...) so machine load hits both; minimum 
 """
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -62,8 +63,7 @@ def _datatrove(warcs: list[Path], workers: int, tmp: Path) -> tuple[TreeUsage, i
     with (tmp / "datatrove.log").open("w") as f:  # -P: bench/tokenize.py must not shadow the stdlib module
         u = run_measured([str(BENCH_PY), "-P", str(REPO / "bench" / "_datatrove_job.py"), src, str(out),
                           bundled_model_path(), str(n), str(n)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
-    kept = sum(sum(1 for _ in __import__("gzip").open(p, "rt")) for p in (out / "final").glob("*.gz")) \
-        if u.returncode == 0 else -1
+    kept = sum(sum(1 for _ in gzip.open(p, "rt")) for p in (out / "final").glob("*.gz")) if u.returncode == 0 else -1
     return u, kept
 
 
