@@ -68,7 +68,15 @@ ablate: $(STAMP) $(SAMPLE)/.complete
 test: $(STAMP) $(SYSSTAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-bench: $(STAMP)
+# datatrove for bench/vs_datatrove.py, in its own venv (its pins differ from ours: trafilatura < 1.12)
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+$(BENCH_STAMP): Makefile
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q "datatrove[io,processing]==0.10.1" spacy==3.8.7 lxml_html_clean==0.4.7
+	touch $@
+
+bench: $(STAMP) $(BENCH_STAMP)
 	$(PY) -m bench
 
 bench-scale: $(STAMP)  # minutes to hours: 1e5 and 1e6 documents through filters, mix and tokenize

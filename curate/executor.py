@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from curate.lean import arrow_without_pandas
 from curate.progress import Progress
 from curate.signals import sigterm_kept
 
@@ -26,6 +27,7 @@ class _Base:
     workers = 1
 
     def __init__(self) -> None:
+        arrow_without_pandas()
         self.task_cpu_s: Counter[str] = Counter()  # pass name -> CPU seconds inside its tasks
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "map") -> list[Any]:
@@ -179,12 +181,9 @@ class RayExecutor(_Base):
 
 def warm_worker() -> None:
     """Ray's set-up hook for the workers of a local cluster: one-time process initialisation, done before the
-    first task so that no task's CPU record carries it, as none carries the interpreter's start-up. pyarrow
-    imports pandas, when it is installed, at its first conversion from Python objects: ~0.2 s of CPU per
-    process, which would otherwise land on whichever task a fresh worker runs first."""
-    import pyarrow as pa
-
-    pa.array([""])
+    first task so that no task's CPU record carries it, as none carries the interpreter's start-up (pyarrow's
+    first conversion from Python objects, with its pandas probe settled without pandas: ``curate.lean``)."""
+    arrow_without_pandas()
 
 
 def _call(fn: Callable[..., Any], item: Any, *shared: Any) -> tuple[Any, float]:

@@ -12,6 +12,7 @@ from curate.recipe import Recipe, load_recipe, parse_recipe
 from curate.runlock import hold_run_lock
 from curate.runner import Runner, source_paths
 from curate.termsafe import print_safe
+from curate.smalljob import workers_for
 
 
 class Pipeline:
@@ -55,7 +56,9 @@ class Pipeline:
         for i, s in enumerate(self.recipe.sources):  # a missing local input is said before Ray starts
             source_paths([p for p in s.paths if not is_url(p)], f"sources[{i}] ({s.name}).paths")
         with hold_run_lock(out_dir, adopt=adopt_out):  # before Ray starts: a refused run costs nothing
-            n = self.recipe.workers if workers is None else workers
+            n, why = workers_for(self.recipe, self.recipe.workers if workers is None else workers)
+            if why:
+                log(why)
             if n != 0 or os.environ.get("RAY_ADDRESS"):  # tasks run in Ray workers (see make_executor)
                 check_shippable(self.recipe)
             executor = make_executor(n, log)

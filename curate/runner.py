@@ -103,6 +103,8 @@ def _import_closure(files: list[Path]) -> list[Path]:
         seen[f] = None
         for name in _module_imports(f):
             try:
+                if not _may_be_module(name):
+                    continue
                 spec = importlib.util.find_spec(name)
             except (ImportError, ValueError):
                 continue
@@ -110,6 +112,14 @@ def _import_closure(files: list[Path]) -> list[Path]:
             if origin and origin.is_relative_to(root) and ".venv" not in origin.parts and origin.name != "__init__.py":
                 todo.append(origin)
     return sorted(seen)
+
+
+def _may_be_module(name: str) -> bool:
+    """False when ``name``'s parent is a module, not a package (``from a.b import c`` with ``c`` a function):
+    finding the spec of ``a.b.c`` would import ``a.b`` and its dependencies only to fail."""
+    parent = name.rpartition(".")[0]
+    spec = importlib.util.find_spec(parent) if parent else None
+    return not parent or (spec is not None and spec.submodule_search_locations is not None)
 
 
 def _module_imports(path: Path) -> list[str]:

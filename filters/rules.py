@@ -28,10 +28,10 @@ character counts as two columns).
 from __future__ import annotations
 
 import string
-from collections import Counter
 from dataclasses import dataclass, field
 
 from curate.filters.layout import table_rows
+from curate.filters.repetition import NGrams
 from curate.filters.text import (SENTENCE_RE, TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
                                  is_cjk_word, lines, paragraphs, words)
 from curate.recipe import bounds
@@ -119,29 +119,6 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
-def _top_ngram_chars(ws: list[str], n: int) -> int:
-    grams = Counter(" ".join(ws[i:i + n]) for i in range(len(ws) - n + 1))
-    if not grams:
-        return 0
-    gram, count = grams.most_common(1)[0]
-    return len(gram) * count
-
-
-def _dup_ngram_chars(ws: list[str], n: int) -> int:
-    """Characters in n-grams that repeat an earlier n-gram, skipping over each repeat (Gopher)."""
-    seen: set[tuple[str, ...]] = set()
-    chars, i = 0, 0
-    while i < len(ws) - n + 1:
-        gram = tuple(ws[i:i + n])
-        if gram in seen:
-            chars += sum(map(len, gram))
-            i += n
-        else:
-            seen.add(gram)
-            i += 1
-    return chars
-
-
 class Fail(str):
     """A failing rule's reason (``family:rule``, compares as that string) with the measured ``value`` and the
     ``threshold`` it crossed, recorded on the dropped document."""
@@ -210,11 +187,12 @@ def check_gopher_repetition(text: str, ws: list[str], c: GopherRepetition) -> Fa
         if f := (c.dup_line_frac and _above("gopher_rep:dup_line_frac", n / len(ls), c.dup_line_frac)) or \
                 (c.dup_line_char_frac and _above("gopher_rep:dup_line_char_frac", chars / total, c.dup_line_char_frac)):
             return f
+    grams = NGrams(ws)
     for n, frac in sorted(c.top_ngrams.items()):
-        if f := _above(f"gopher_rep:top_{n}gram", _top_ngram_chars(ws, n * k) / total, frac):
+        if f := _above(f"gopher_rep:top_{n}gram", grams.top_chars(n * k) / total, frac):
             return f
     for n, frac in sorted(c.dup_ngrams.items()):
-        if f := _above(f"gopher_rep:dup_{n}gram", _dup_ngram_chars(ws, n * k) / total, frac):
+        if f := _above(f"gopher_rep:dup_{n}gram", grams.dup_chars(n * k) / total, frac):
             return f
     return None
 

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Tests that ask for Ray workers mean to exercise Ray, on inputs far under the size where a real run goes
+# in-process (curate.smalljob); tests/test_smalljob.py checks that rule with the variable unset.
+os.environ.setdefault("CURATE_MIN_RAY_INPUT_MB", "0")
 
 
 def corpus_dir() -> Path:

@@ -4,7 +4,8 @@ from collections import Counter
 from tests.test_filters_data import dedup_docs, html_text, jawiki, korean_fragments, table
 
 from curate.filters.heuristics import HeuristicStage, evaluate
-from curate.filters.rules import C4Rules, FineWebRules, GopherQuality, GopherRepetition, _dup_ngram_chars
+from curate.filters.repetition import NGrams
+from curate.filters.rules import C4Rules, FineWebRules, GopherQuality, GopherRepetition
 from curate.filters.text import cjk_fraction, count_sentences, display_width, words
 
 DEFAULTS = (GopherQuality(), GopherRepetition(), C4Rules(), FineWebRules())
@@ -32,7 +33,7 @@ def test_real_cjk_documents_are_judged_fairly(corpus):
     assert sum(passed) >= 5, [evaluate(t, "ja", *DEFAULTS) for t in ja]
     # single-character n-grams would flag long Japanese articles as repetitive
     long_ja = max(ja, key=len)
-    assert _dup_ngram_chars(words(long_ja), 5) / len(long_ja) > 0.15
+    assert NGrams(words(long_ja)).dup_chars(5) / len(long_ja) > 0.15
     assert evaluate(long_ja, "ja", GopherQuality(enabled=False), GopherRepetition(), C4Rules(enabled=False),
                     FineWebRules(enabled=False)) is None
 

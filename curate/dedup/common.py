@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -104,6 +105,8 @@ def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def cluster_cpus() -> int:
     """CPUs of the Ray cluster this process is attached to (1 without Ray): a floor for task counts."""
+    if "ray" not in sys.modules:  # never imported: not attached, and an in-process run does not load it
+        return 1
     try:
         import ray
 

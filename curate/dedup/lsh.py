@@ -22,7 +22,6 @@ from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
-from datasketch.lsh import _optimal_param
 
 from curate.dedup.common import group_first, part_of, read_partition, write_partitioned
 
@@ -40,6 +39,8 @@ def recall(s: float | np.ndarray, bands: int, rows: int) -> float | np.ndarray:
 @functools.lru_cache(maxsize=64)
 def params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
     """(bands, rows) from datasketch's optimal-parameter search (balances false positives and negatives)."""
+    from datasketch.lsh import _optimal_param  # datasketch and scipy load only for a run without verification
+
     b, r = _optimal_param(threshold, num_perm, fp_weight, fn_weight)
     return int(b), int(r)
 

@@ -92,6 +92,16 @@ def deadline(seconds: float) -> Iterator[bool]:
             signal.signal(signal.SIGPROF, old)
 
 
+ROWS_PER_SLICE = 16
+
+
+def _rows(table: pa.Table) -> Iterator[dict[str, Any]]:
+    """The rows as dicts, converted a few at a time: a batch's HTML (up to 32 MiB) is held once, as Arrow, not
+    also as a list of Python strings (which can take up to 4 bytes per character)."""
+    for start in range(0, table.num_rows, ROWS_PER_SLICE):
+        yield from table.slice(start, ROWS_PER_SLICE).to_pylist()
+
+
 class ExtractStage(Stage):
     name = "extract"
 
@@ -117,7 +127,7 @@ class ExtractStage(Stage):
         extract = ENGINES[self.config.engine]
         kept, dropped, errors = [], [], []
         counters: Counter[str] = Counter()
-        for row, meta in zip(batch.select([f.name for f in DOC_SCHEMA]).to_pylist(), meta_dicts(batch)):
+        for row, meta in zip(_rows(batch.select([f.name for f in DOC_SCHEMA])), meta_dicts(batch)):
             row["meta"] = meta
             if str(meta.get("extracted")) == "1":
                 kept.append(row)

@@ -2,6 +2,7 @@
 retry with backoff for remote reads."""
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import contextmanager
 from typing import Any, BinaryIO, Callable, Iterator, TypeVar
@@ -16,13 +17,14 @@ T = TypeVar("T")
 
 # Errors worth retrying on a remote path: the connection, not the data. Data errors (bad gzip, bad XML)
 # are never retried: they would fail the same way again.
-_TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
-try:  # fsspec's HTTP filesystem raises aiohttp errors
-    import aiohttp
+_NETWORK: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
-    _TRANSIENT = _TRANSIENT + (aiohttp.ClientError,)
-except ImportError:  # pragma: no cover - aiohttp ships with fsspec[http]
-    pass
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """The network errors, with aiohttp's (fsspec's HTTP filesystem raises them) once aiohttp is loaded: none
+    of its errors can exist before, and a local run need not load it (14 MB)."""
+    aiohttp = sys.modules.get("aiohttp")
+    return _NETWORK + (aiohttp.ClientError,) if aiohttp is not None else _NETWORK
 
 
 def is_remote(path: str) -> bool:
@@ -38,7 +40,7 @@ def with_retries(path: str, fn: Callable[[], T], attempts: int = 4, backoff_s: f
     for k in range(attempts):
         try:
             return fn()
-        except _TRANSIENT:
+        except transient_errors():
             if k == attempts - 1:
                 raise
             time.sleep(backoff_s * (2 ** k))
@@ -174,7 +176,7 @@ class Rows:
         one error row with the record's location, and the reader goes on with the next record."""
         try:
             yield
-        except _TRANSIENT:
+        except transient_errors():
             raise
         except RecursionError as e:  # a record nested too deep for a recursive parser
             self.error("input:too_deep", url, {**(meta or {}), "error": str(e)[:300]})
@@ -215,7 +217,7 @@ def read_unit(reader: Any, unit: Any, body: Callable[[Any, Rows], None], compres
         try:
             with open_file(unit.path, compression=compression) as f:
                 body(f, rows)
-        except _TRANSIENT:
+        except transient_errors():
             raise
         except UnsafeInput as e:  # a link out of the source root, a FIFO...: never opened
             rows.drop(e.reason, unit.label())

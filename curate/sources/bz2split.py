@@ -13,7 +13,7 @@ import bz2
 import re
 from typing import BinaryIO, Iterator
 
-from curate.sources._util import _TRANSIENT, ByteRange
+from curate.sources._util import ByteRange, transient_errors
 
 _MAGIC = re.compile(rb"BZh[1-9]1AY&SY")
 _SCAN_CHUNK = 1 << 20
@@ -134,7 +134,7 @@ class RangeXml:
         while not self.ready and not self.done:
             try:
                 data = next(self.stream, b"")
-            except _TRANSIENT:
+            except transient_errors():
                 raise
             except Exception as e:
                 self.error, self.done = e, True

@@ -35,7 +35,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from curate.recipe import bounds
 from curate.schema import doc_id
-from curate.sources._util import _TRANSIENT, Rows, Sink, read_unit
+from curate.sources._util import Rows, Sink, read_unit, transient_errors
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.charset import decode_html
 from curate.sources.safe import is_local
@@ -313,7 +313,7 @@ class WarcReader(Reader):
                 else:
                     pos = None
             except Exception as e:
-                if isinstance(e, _TRANSIENT):
+                if isinstance(e, transient_errors()):
                     raise
                 if gz and isinstance(e, ArchiveLoadFailed) and "non-chunked gzip" in str(e):
                     member = pos if last is None else last  # the member holding more than one record
@@ -359,7 +359,7 @@ class WarcReader(Reader):
                     with rows.record(where(it.offset), {"offset": start, "member_offset": it.offset}):
                         self._record(record, it.offset, unit.path, rows, where(it.offset))
         except Exception as e:
-            if isinstance(e, _TRANSIENT):
+            if isinstance(e, transient_errors()):
                 raise
             rows.error_from(e, where(0), {"records_before_error": n, "member_records": 1})
             return None

@@ -1,0 +1,57 @@
+"""CPU seconds and peak memory of a command's whole process tree (the command, its children and, for an
+embedded Ray, the raylet, GCS, agents and workers it starts), sampled with psutil.
+
+Peak memory is the largest sum of PSS (proportional set size: shared pages split among the processes that
+map them, so a tree's sum is not inflated by shared libraries) over the sampled moments.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import psutil
+
+
+@dataclass
+class TreeUsage:
+    cpu_s: float  # user + system CPU of the tree (see run_measured)
+    peak_pss_mb: float
+    wall_s: float
+    returncode: int
+
+
+def run_measured(cmd: Sequence[str], interval_s: float = 0.1, **popen) -> TreeUsage:
+    """Run ``cmd`` to completion, sampling its process tree every ``interval_s`` seconds."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(list(cmd), **popen)
+    root = psutil.Process(proc.pid)
+    cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> last CPU seen
+    peak = 0.0
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        total = 0.0
+        try:
+            procs = [root] + root.children(recursive=True)
+        except psutil.NoSuchProcess:
+            break
+        for p in procs:
+            try:
+                with p.oneshot():
+                    total += p.memory_full_info().pss
+                    t = p.cpu_times()
+                    cpu[(p.pid, p.create_time())] = t.user + t.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        peak = max(peak, total)
+        time.sleep(interval_s)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    # the kernel's account of the root and every descendant it reaped, complete to the exit; the samples
+    # (which miss the last interval) also count processes that outlive or escape the root's reaping
+    reaped = ru.ru_utime + ru.ru_stime
+    sampled = sum(cpu.values())
+    return TreeUsage(max(reaped, sampled), peak / 1e6, time.monotonic() - t0, proc.returncode)

@@ -1,0 +1,103 @@
+"""Side by side with datatrove 0.10.1 on the same WARC pages: CPU seconds and peak summed PSS of each whole
+process tree (Ray's processes and workers, datatrove's worker processes included; ``bench._proctree``).
+
+The job: extract, language ID, the Gopher/C4/FineWeb heuristics, exact and MinHash near dedup, each tool
+with its own defaults (datatrove: ``bench/_datatrove_job.py`` in ``.venv-bench``, built by ``make bench``
+with datatrove's pinned dependencies, never in the main venv). Inputs: the 256 pages of the test corpus's
+``web/pages.warc.gz`` and, when ``make sample`` has built it, ``data/sample/web/*.warc.gz``. Rounds are
+interleaved (curate, datatrove, curate, ...) so machine load hits both; minimum over rounds.
+``--workers=0,2``: curate's ``--workers`` (0 in-process; a small input still runs in-process by
+``curate.smalljob``, said in the line) and datatrove's local workers (0 counts as 1, in-process).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench._proctree import TreeUsage, run_measured
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_PY = REPO / ".venv-bench" / "bin" / "python"
+JOB = """name: vs_datatrove
+seed: 0
+workers: 0
+sources:
+  - name: web
+    kind: web
+    format: warc
+    paths: [{paths}]
+stages:
+  - extract: {{}}
+  - langid: {{}}
+  - heuristics: {{}}
+  - dedup_exact: {{}}
+  - dedup: {{}}
+"""
+
+
+def _arg(argv: list[str], name: str, default: str) -> str:
+    return next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), default)
+
+
+def _curate(warcs: list[Path], workers: int, tmp: Path) -> tuple[TreeUsage, int, bool]:
+    recipe = tmp / "job.yaml"
+    recipe.write_text(JOB.format(paths=", ".join(json.dumps(str(w)) for w in warcs)), encoding="utf-8")
+    out, log = tmp / "curate", tmp / "curate.log"
+    with log.open("w") as f:
+        u = run_measured([sys.executable, "-m", "curate", "run", str(recipe), "--out", str(out), "--workers",
+                          str(workers)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+    kept = json.loads((out / "summary.json").read_text())["stages"][-1]["kept"] if u.returncode == 0 else -1
+    return u, kept, "running in-process instead of" in log.read_text()
+
+
+def _datatrove(warcs: list[Path], workers: int, tmp: Path) -> tuple[TreeUsage, int]:
+    from curate.filters.langid import bundled_model_path
+
+    out, n = tmp / "datatrove", max(1, workers)
+    src = str(warcs[0]) if len(warcs) == 1 else str(warcs[0].parent)
+    with (tmp / "datatrove.log").open("w") as f:  # -P: bench/tokenize.py must not shadow the stdlib module
+        u = run_measured([str(BENCH_PY), "-P", str(REPO / "bench" / "_datatrove_job.py"), src, str(out),
+                          bundled_model_path(), str(n), str(n)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+    kept = sum(sum(1 for _ in gzip.open(p, "rt")) for p in (out / "final").glob("*.gz")) if u.returncode == 0 else -1
+    return u, kept
+
+
+def main(argv: list[str]) -> None:
+    if not BENCH_PY.exists():
+        print("skipped: no .venv-bench (make bench builds it with datatrove 0.10.1)")
+        return
+    rounds = int(_arg(argv, "rounds", "2"))
+    workers = [int(w) for w in _arg(argv, "workers", "0,2").split(",")]
+    corpus = Path(os.environ.get("CURATE_TEST_DATA", REPO.parent / "shared" / "corpus"))
+    inputs = [("256 pages", [corpus / "web" / "pages.warc.gz"])]
+    sample = sorted((REPO / "data" / "sample" / "web").glob("*.warc.gz"))
+    if sample:
+        inputs.append((f"sample WARC ({len(sample)} files)", sample))
+    else:
+        print("(no data/sample/web/*.warc.gz: `make sample` adds the larger input)")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; min of {rounds} interleaved rounds")
+    for label, warcs in inputs:
+        for w in workers:
+            ours: list[TreeUsage] = []
+            theirs: list[TreeUsage] = []
+            for _ in range(rounds):
+                with tempfile.TemporaryDirectory() as d:
+                    u, kept_c, local = _curate(warcs, w, Path(d))
+                    ours.append(u)
+                with tempfile.TemporaryDirectory() as d:
+                    v, kept_d = _datatrove(warcs, w, Path(d))
+                    theirs.append(v)
+            if any(u.returncode for u in ours + theirs):
+                print(f"{label}, workers {w}: a run failed (curate rc {[u.returncode for u in ours]}, "
+                      f"datatrove rc {[v.returncode for v in theirs]})")
+                continue
+            c, d = (min(x.cpu_s for x in ours), min(x.peak_pss_mb for x in ours), min(x.wall_s for x in ours)), \
+                (min(x.cpu_s for x in theirs), min(x.peak_pss_mb for x in theirs), min(x.wall_s for x in theirs))
+            print(f"{label}, workers {w}{' (curate in-process: small input)' if local else ''}: "
+                  f"CPU {c[0]:.1f} vs {d[0]:.1f} s ({c[0] / d[0]:.2f}x)   peak PSS {c[1]:.0f} vs {d[1]:.0f} MB "
+                  f"({c[1] / d[1]:.2f}x)   wall {c[2]:.1f} vs {d[2]:.1f} s   kept {kept_c} vs {kept_d} docs")
