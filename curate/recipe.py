@@ -416,8 +416,10 @@ def find_recipe(name: str | Path) -> Path:
                       f"{did_you_mean(path.stem, names)}; shipped recipes: {', '.join(names)}")
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
-    """Read, override (``key=value``) and validate a YAML recipe: a file, or the name of a shipped recipe."""
+def load_recipe(path: str | Path, overrides: list[str] | None = None, source_paths: bool = True) -> Recipe:
+    """Read, override (``key=value``) and validate a YAML recipe: a file, or the name of a shipped recipe.
+    ``source_paths=False`` leaves the sources' paths as written (for a command that takes only the stages,
+    such as ``curate filter --recipe``: an input variable the recipe names need not be set)."""
     path = find_recipe(path)
     raw = read_yaml(path, "recipe file")
     if not isinstance(raw, dict):
@@ -427,7 +429,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
             raise RecipeError(f"--set {ov!r}: expected key=value")
         k, v = ov.split("=", 1)
         _set_path(raw, k.strip(), _Parsed(_command_line_paths(k.strip(), parse_yaml(v, f"--set {k.strip()}"))))
-    return parse_recipe(raw, base_dir=path.absolute().parent, default_name=path.stem)
+    return parse_recipe(raw, base_dir=path.absolute().parent, default_name=path.stem, source_paths=source_paths)
 
 
 def resolve_path(path: str, base_dir: Path, where: str) -> str:
@@ -500,7 +502,8 @@ def _stage_entry(st: dict, where: str) -> tuple[str, Any]:
     return keys[0], st[keys[0]]
 
 
-def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "recipe") -> Recipe:
+def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "recipe",
+                 source_paths: bool = True) -> Recipe:
     from curate.registry import reader_class, stage_class
 
     if not isinstance(raw, dict):
@@ -539,7 +542,8 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
         spec = SourceSpec(name=check_plain_name(_check_type(s["name"], str, f"{where}.name"), f"{where}.name"),
                           kind=_check_type(s["kind"], str, f"{where}.kind"),
                           format=_check_type(s["format"], str, f"{where}.format"),
-                          paths=[resolve_path(p, base_dir, f"{where}.paths[{j}]") for j, p in enumerate(paths)],
+                          paths=[resolve_path(p, base_dir, f"{where}.paths[{j}]") if source_paths else p
+                                 for j, p in enumerate(paths)],
                           options=_check_type(s.get("options") or {}, dict, f"{where}.options"))
         rc = reader_class(spec.format, f"{where}.format")
         build_config(rc.Config, spec.options, f"{where}.options")  # validate early

@@ -21,7 +21,7 @@ def _stage_specs(recipe_path: str | Path | None) -> tuple[list[tuple[str, dict, 
         return DEFAULT_STAGES, 0
     from curate.recipe import load_recipe
 
-    recipe = load_recipe(recipe_path)
+    recipe = load_recipe(recipe_path, source_paths=False)  # only its stages run here
     return [(s.stage, s.config, s.only) for s in recipe.stages if s.stage in FILTER_STAGES], recipe.seed
 
 
