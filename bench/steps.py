@@ -1,17 +1,19 @@
 """Throughput of the steps of issue 24, single process (docs/s per core): pii, url_filter, decontaminate,
-code_filters, fix_text, each beside its anchor where one is installed here (ftfy's own ``fix_text`` for
-``fix_text``; datatrove, whose PII formatter, URL filter and n-gram decontamination are the anchors of the
-others, is not installed, and StarCoder's filter code is not packaged: said so in the output).
+code_filters, fix_text, each beside its anchor where one is installed here: ftfy's own ``fix_text`` for
+``fix_text``; datatrove's PII formatter and URL filter (in ``.venv-bench``, which ``make bench`` builds) for
+``pii`` and ``url_filter``, with agreement on the same text. Datatrove's n-gram decontamination needs its
+index built from lighteval tasks fetched from a hub, and StarCoder's filter code is not packaged: no
+side-by-side figure for those, said so in the output.
 
-Data: the 400 real documents of ``dedup/docs.jsonl`` repeated ``--repeat`` times, given the real URLs of the
-256 web pages in turn; decontamination against the ablation's held-out chunks of three real books; code
+Data: the 400 real documents of ``dedup/docs.jsonl`` repeated ``--repeat`` times, the 60 CJK pages and the 13
+books, given the real URLs of the 256 web pages in turn; decontamination against the ablation's held-out chunks of three real books; code
 filters on the modules of the CPython standard library.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
+import subprocess
 import sysconfig
 import tempfile
 from pathlib import Path
@@ -30,13 +32,13 @@ from curate.schema import docs_table
 from curate.stage import FitContext
 
 
+REPO = Path(__file__).resolve().parents[1]
+BENCH_PY = REPO / ".venv-bench" / "bin" / "python"
+
+
 def _best(fns: dict, n: int, reps: int = 3) -> dict[str, float]:
     times, _ = interleaved(fns, reps)
     return {k: n / min(v) for k, v in times.items()}
-
-
-def _anchor(module: str, what: str) -> str:
-    return "installed" if importlib.util.find_spec(module) else f"{what}: not installed here, no side-by-side figure"
 
 
 def _eval_file(corpus: Path, d: Path) -> Path:
@@ -51,6 +53,44 @@ def _eval_file(corpus: Path, d: Path) -> Path:
     return out
 
 
+def _datatrove_anchors(corpus: Path, rows: list[dict], pii: PiiStage, url: UrlFilterStage, ours: dict) -> None:
+    """Datatrove's PIIFormatter and URLFilter (``bench/_datatrove_steps.py`` in ``.venv-bench``, which ``make
+    bench`` builds) on the same documents, and on the real URLs of the 256 web pages and the 60 CJK pages:
+    docs/s per core beside ours, and agreement (documents with the same number of e-mails and of public IPv4
+    addresses replaced: datatrove replaces no IPv6 or phone; URLs with the same keep decision)."""
+    if not BENCH_PY.exists():
+        print("  anchors: datatrove not installed (no .venv-bench; make bench builds it): no side-by-side figure")
+        return
+    urls = [json.loads(line)["url"] for line in (corpus / "web" / "pages.jsonl").open(encoding="utf-8")]
+    urls += [u for u in (json.loads(line).get("url") for line in (corpus / "cjk" / "docs.jsonl").open(encoding="utf-8"))
+             if u]
+    with tempfile.TemporaryDirectory() as d:
+        docs, url_file = Path(d) / "docs.jsonl", Path(d) / "urls.json"
+        docs.write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in rows), encoding="utf-8")
+        url_file.write_text(json.dumps(urls), encoding="utf-8")
+        # -P: bench/tokenize.py must not shadow the standard library's tokenize module
+        proc = subprocess.run([str(BENCH_PY), "-P", str(REPO / "bench" / "_datatrove_steps.py"), str(docs),
+                               str(url_file), "3"], capture_output=True, text=True, timeout=900)
+    if proc.returncode:
+        print(f"  anchors: datatrove failed: {proc.stderr.strip().splitlines()[-1:]}")
+        return
+    dt = json.loads(proc.stdout.strip().splitlines()[-1])
+    metas = [json.loads(m or "{}") for m in pii.apply(docs_table(rows), None).kept.column("meta").to_pylist()]
+    mine = [[m.get("pii", {}).get("email", 0), m.get("pii", {}).get("ipv4", 0)] for m in metas]
+    same = sum(a == b for a, b in zip(mine, dt["pii_counts"]))
+    totals = [sum(c[k] for c in mine) for k in (0, 1)], [sum(c[k] for c in dt["pii_counts"]) for k in (0, 1)]
+    print(f"  pii anchor  datatrove PIIFormatter {len(rows) / dt['pii_s']:9.0f} docs/s (ours {ours['pii'] / (len(rows) / dt['pii_s']):.2f}x "
+          f"its speed, ours also finds IPv6 and phones); same e-mail and IPv4 counts in {same}/{len(rows)} documents; "
+          f"e-mails ours {totals[0][0]} / datatrove {totals[1][0]}, public IPv4 ours {totals[0][1]} / datatrove {totals[1][1]}")
+    utable = docs_table([{"id": str(i), "source": "web", "kind": "web", "url": u, "text": ""} for i, u in enumerate(urls)])
+    kept_ids = set(url.apply(utable, None).kept.column("id").to_pylist())
+    r = _best({"url": lambda: url.apply(utable, None)}, len(urls))
+    agree = sum((str(i) in kept_ids) == k for i, k in enumerate(dt["url_keep"]))
+    print(f"  url anchor  datatrove URLFilter (integrated UT1 lists) {len(urls) / dt['url_s']:9.0f} URLs/s, ours "
+          f"{r['url']:9.0f} URLs/s on {len(urls)} real page URLs; same decision on {agree}/{len(urls)}; kept: ours "
+          f"{len(kept_ids)}, datatrove {sum(dt['url_keep'])}")
+
+
 def main(argv: list[str]) -> None:
     repeat = int(next((a.split("=", 1)[1] for a in argv if a.startswith("--repeat=")), "3"))
     corpus = Path(os.environ.get("CURATE_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
@@ -61,15 +101,21 @@ def main(argv: list[str]) -> None:
             r = json.loads(line)
             rows.append({"id": f"{r['id']}-{k}", "source": "web", "kind": "web", "url": urls[i % len(urls)],
                          "text": r["text"]})
+    for i, line in enumerate((corpus / "cjk" / "docs.jsonl").open(encoding="utf-8")):  # contact lines, footers
+        r = json.loads(line)
+        rows.append({"id": r["id"], "source": "web", "kind": "web", "url": urls[i % len(urls)], "text": r["text"]})
+    for i, book in enumerate(sorted((corpus / "books").glob("*.txt"))):  # Gutenberg's e-mail and web addresses
+        rows.append({"id": book.name, "source": "books", "kind": "books", "url": urls[i % len(urls)],
+                     "text": book.read_bytes().decode("utf-8", "replace")})
     table, n = docs_table(rows), len(rows)
     mb = sum(len(r["text"].encode()) for r in rows) / 1e6
     print(f"{n} docs ({mb:.1f} MB), 1 process; docs/s per core, best of 3 interleaved rounds")
 
     pii, url = PiiStage(), UrlFilterStage()
     r = _best({"pii": lambda: pii.apply(table, None), "url": lambda: url.apply(table, None)}, n)
-    print(f"pii           ours {r['pii']:9.0f} docs/s ({r['pii'] * mb / n:.1f} MB/s)   anchor "
-          f"{_anchor('datatrove', 'datatrove PIIFormatter')}")
-    print(f"url_filter    ours {r['url']:9.0f} docs/s   anchor {_anchor('datatrove', 'datatrove URLFilter')}")
+    print(f"pii           ours {r['pii']:9.0f} docs/s ({r['pii'] * mb / n:.1f} MB/s)")
+    print(f"url_filter    ours {r['url']:9.0f} docs/s")
+    _datatrove_anchors(corpus, rows, pii, url, r)
 
     with tempfile.TemporaryDirectory() as d:
         ev = _eval_file(corpus, Path(d))
@@ -77,7 +123,8 @@ def main(argv: list[str]) -> None:
         state = dc.fit(FitContext([], Path(d), 7, lambda fn, items: [fn(x) for x in items], log=lambda s: None))
         r = _best({"dc": lambda: dc.apply(table, state)}, n)
     print(f"decontaminate ours {r['dc']:9.0f} docs/s ({r['dc'] * mb / n:.1f} MB/s; index "
-          f"{len(state['sets']['books']):,} 13-grams)   anchor {_anchor('datatrove', 'datatrove n-gram decontamination')}")
+          f"{len(state['sets']['books']):,} 13-grams)   anchor datatrove's n-gram decontamination indexes lighteval "
+          "tasks fetched from a hub: no side-by-side figure")
 
     fix = FixTextStage()
     texts = [r["text"] for r in rows]
