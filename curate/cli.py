@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from curate.signals import Terminated, sigterm_as_interrupt
+from curate.signals import Stop, Terminated, sigterm_as_interrupt
 
 DESCRIPTION = """curate: raw crawls, dumps, books and code to trainer-ready token shards.
 'curate run RECIPE' runs a recipe end to end; the other commands run one stage alone on files.
@@ -370,11 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     2 for a bad recipe or input, 1 for a failure while running (disk full, read-only --out...), 130 for
     Ctrl-C, 143 for SIGTERM; after 1, 130 or 143, running the same command again resumes from the completed work."""
     a = build_parser().parse_args(argv)
-    with sigterm_as_interrupt():
-        return _main(a, bool(os.environ.get("CURATE_DEBUG")))
+    with sigterm_as_interrupt() as stop:
+        return _main(a, bool(os.environ.get("CURATE_DEBUG")), stop)
 
 
-def _main(a: argparse.Namespace, debug: bool) -> int:
+def _main(a: argparse.Namespace, debug: bool, stop: Stop) -> int:
     from curate.recipe import RecipeError
 
     try:
@@ -384,7 +384,7 @@ def _main(a: argparse.Namespace, debug: bool) -> int:
     except KeyboardInterrupt as e:
         if debug:
             raise
-        terminated = isinstance(e, Terminated)
+        terminated = isinstance(e, Terminated) or stop.terminated
         print(f"{'terminated (SIGTERM)' if terminated else 'interrupted (Ctrl-C)'}; completed work is kept: run the "
               "same command again to resume", file=sys.stderr)
         return 143 if terminated else 130

@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 
@@ -30,19 +31,27 @@ def sigterm_kept() -> Iterator[None]:
             signal.signal(signal.SIGTERM, before)
 
 
+@dataclass
+class Stop:
+    """What ``sigterm_as_interrupt`` saw: ``terminated`` once SIGTERM arrived (Ray's ``wait`` and ``get``
+    turn any exception a signal handler raises into a plain ``KeyboardInterrupt``, so the type alone does not
+    tell SIGTERM from Ctrl-C)."""
+
+    terminated: bool = False
+
+
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Inside: SIGTERM raises ``Terminated`` (once: a second one while stopping is ignored); after, SIGTERM is
-    handled as before. Main thread only (elsewhere nothing changes)."""
-    fired = False
+def sigterm_as_interrupt() -> Iterator[Stop]:
+    """Inside: SIGTERM raises ``Terminated`` (once: a second one while stopping is ignored) and is recorded on
+    the yielded ``Stop``; after, SIGTERM is handled as before. Main thread only (elsewhere nothing changes)."""
+    stop = Stop()
 
     def handler(signum: int, frame: Any) -> None:
-        nonlocal fired
-        if not fired:
-            fired = True
+        if not stop.terminated:
+            stop.terminated = True
             raise Terminated()
 
     with sigterm_kept():
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, handler)
-        yield
+        yield stop
