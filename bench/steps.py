@@ -1,9 +1,9 @@
 """Throughput of the steps of issue 24, single process (docs/s per core): pii, url_filter, decontaminate,
 code_filters, fix_text, each beside its anchor where one is installed here: ftfy's own ``fix_text`` for
 ``fix_text``; datatrove's PII formatter and URL filter (in ``.venv-bench``, which ``make bench`` builds) for
-``pii`` and ``url_filter``, with agreement on the same text. Datatrove's n-gram decontamination needs its
-index built from lighteval tasks fetched from a hub, and StarCoder's filter code is not packaged: no
-side-by-side figure for those, said so in the output.
+``pii`` and ``url_filter``, with agreement on the same text; datatrove's n-gram decontamination (its index
+written from the same evaluation text, as its indexer does for lighteval tasks) for ``decontaminate``.
+StarCoder's filter code is not packaged: no side-by-side figure for ``code_filters``, said so in the output.
 
 Data: the 400 real documents of ``dedup/docs.jsonl`` repeated ``--repeat`` times, the 60 CJK pages and the 13
 books, given the real URLs of the 256 web pages in turn; decontamination against the ablation's held-out chunks of three real books; code
@@ -53,11 +53,13 @@ def _eval_file(corpus: Path, d: Path) -> Path:
     return out
 
 
-def _datatrove_anchors(corpus: Path, rows: list[dict], pii: PiiStage, url: UrlFilterStage, ours: dict) -> None:
-    """Datatrove's PIIFormatter and URLFilter (``bench/_datatrove_steps.py`` in ``.venv-bench``, which ``make
-    bench`` builds) on the same documents, and on the real URLs of the 256 web pages and the 60 CJK pages:
-    docs/s per core beside ours, and agreement (documents with the same number of e-mails and of public IPv4
-    addresses replaced: datatrove replaces no IPv6 or phone; URLs with the same keep decision)."""
+def _datatrove_anchors(corpus: Path, rows: list[dict], pii: PiiStage, url: UrlFilterStage, eval_file: Path,
+                       ours: dict) -> None:
+    """Datatrove's PIIFormatter, URLFilter and n-gram decontamination (``bench/_datatrove_steps.py`` in
+    ``.venv-bench``, which ``make bench`` builds) on the same documents, evaluation text and the real URLs of
+    the 256 web pages and the 60 CJK pages: docs/s per core beside ours, and agreement (documents with the same
+    number of e-mails and of public IPv4 addresses replaced: datatrove replaces no IPv6 or phone; URLs with the
+    same keep decision; documents both call contaminated or both clean)."""
     if not BENCH_PY.exists():
         print("  anchors: datatrove not installed (no .venv-bench; make bench builds it): no side-by-side figure")
         return
@@ -70,7 +72,7 @@ def _datatrove_anchors(corpus: Path, rows: list[dict], pii: PiiStage, url: UrlFi
         url_file.write_text(json.dumps(urls), encoding="utf-8")
         # -P: bench/tokenize.py must not shadow the standard library's tokenize module
         proc = subprocess.run([str(BENCH_PY), "-P", str(REPO / "bench" / "_datatrove_steps.py"), str(docs),
-                               str(url_file), "3"], capture_output=True, text=True, timeout=900)
+                               str(url_file), str(eval_file), "3"], capture_output=True, text=True, timeout=900)
     if proc.returncode:
         print(f"  anchors: datatrove failed: {proc.stderr.strip().splitlines()[-1:]}")
         return
@@ -86,6 +88,10 @@ def _datatrove_anchors(corpus: Path, rows: list[dict], pii: PiiStage, url: UrlFi
     kept_ids = set(url.apply(utable, None).kept.column("id").to_pylist())
     r = _best({"url": lambda: url.apply(utable, None)}, len(urls))
     agree = sum((str(i) in kept_ids) == k for i, k in enumerate(dt["url_keep"]))
+    both = sum(a == b for a, b in zip(ours["contaminated"], dt["dc_contaminated"]))
+    print(f"  decontaminate anchor  datatrove NGramsDecontFilter (13-grams) {len(rows) / dt['dc_s']:9.0f} docs/s "
+          f"(ours {ours['dc'] / (len(rows) / dt['dc_s']):.2f}x); same contaminated/clean decision on {both}/{len(rows)}; "
+          f"contaminated: ours {sum(ours['contaminated'])}, datatrove {sum(dt['dc_contaminated'])}")
     print(f"  url anchor  datatrove URLFilter (integrated UT1 lists) {len(urls) / dt['url_s']:9.0f} URLs/s, ours "
           f"{r['url']:9.0f} URLs/s on {len(urls)} real page URLs; same decision on {agree}/{len(urls)}; kept: ours "
           f"{len(kept_ids)}, datatrove {sum(dt['url_keep'])}")
@@ -115,16 +121,19 @@ def main(argv: list[str]) -> None:
     r = _best({"pii": lambda: pii.apply(table, None), "url": lambda: url.apply(table, None)}, n)
     print(f"pii           ours {r['pii']:9.0f} docs/s ({r['pii'] * mb / n:.1f} MB/s)")
     print(f"url_filter    ours {r['url']:9.0f} docs/s")
-    _datatrove_anchors(corpus, rows, pii, url, r)
+    ours = dict(r)
 
     with tempfile.TemporaryDirectory() as d:
         ev = _eval_file(corpus, Path(d))
         dc = DecontaminateStage(DecontaminateStage.Config(eval_files=[str(ev)], mode="cut"))
         state = dc.fit(FitContext([], Path(d), 7, lambda fn, items: [fn(x) for x in items], log=lambda s: None))
         r = _best({"dc": lambda: dc.apply(table, state)}, n)
-    print(f"decontaminate ours {r['dc']:9.0f} docs/s ({r['dc'] * mb / n:.1f} MB/s; index "
-          f"{len(state['sets']['books']):,} 13-grams)   anchor datatrove's n-gram decontamination indexes lighteval "
-          "tasks fetched from a hub: no side-by-side figure")
+        print(f"decontaminate ours {r['dc']:9.0f} docs/s ({r['dc'] * mb / n:.1f} MB/s; index "
+              f"{len(state['sets']['books']):,} 13-grams)")
+        drop = DecontaminateStage(DecontaminateStage.Config(eval_files=[str(ev)], mode="drop"))
+        dropped = set(drop.apply(table, state).dropped.column("id").to_pylist())
+        ours.update(dc=r["dc"], contaminated=[row["id"] in dropped for row in rows])
+        _datatrove_anchors(corpus, rows, pii, url, ev, ours)
 
     fix = FixTextStage()
     texts = [r["text"] for r in rows]
