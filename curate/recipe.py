@@ -1,10 +1,8 @@
-"""Recipes are data: YAML validated against the stages' and readers' declared configs.
+"""Recipes are data: YAML loaded, overridden (``--set``) and resolved into a ``Recipe``.
 
-Every error names the offending key (``stages[2].dedup.treshold``) and the allowed ones (with a "did you
-mean"). Numbers are range-checked where a Config declares bounds (``field(default=0.8,
-metadata=bounds(gt=0, le=1))``; a bound may be a function of the whole config), every float must be
-finite, and a Config's ``check()`` (rules between settings; a ValueError ``"key: why"``) runs after the
-range checks, so whatever the recipe loader accepts the run accepts. Source paths: ``${VAR}``
+Each source's options and each stage's settings are validated against the reader's or stage's declared
+``Config`` by ``curate.config`` (types, ranges, rules between settings; every error names the key, with a
+"did you mean"), so whatever the recipe loader accepts the run accepts. Source paths: ``${VAR}``
 and ``${VAR:-default}`` are expanded when the recipe is read (an unset variable without a default is an
 error naming it and the key), then a relative local path is resolved by one rule: a path written in the
 recipe resolves against the recipe file's folder (``base_dir``), so a recipe means the same files whatever
@@ -14,179 +12,22 @@ path beginning with a set ``${VAR}`` such as ``CURATE_INPUT``) resolves against 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
-import math
 import os
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from curate.config import (PATH, SOURCES, SOURCES_OR_KINDS, RecipeError, bounds, build_config, check_plain_name,
+                           check_type, did_you_mean)
 
-class RecipeError(ValueError):
-    """A recipe that cannot be run; the message names the key at fault."""
-
-
-def did_you_mean(value: Any, choices: typing.Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the choice closest to a misspelt ``value``, else ""."""
-    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-MAX_NAME_BYTES = 200  # a name becomes a file or directory name (255 bytes at most on common file systems)
-
-
-def check_plain_name(value: str, where: str) -> str:
-    """``value`` when it can name a file or directory as it is: not empty, no ``/`` or ``\\``, no leading
-    ``.`` (``..``, hidden files), no control or other unprintable characters, at most MAX_NAME_BYTES bytes;
-    else a RecipeError naming ``where``."""
-    bad = next((c for c in value if not c.isprintable() or c in "/\\"), None)
-    if not value or value.startswith(".") or bad is not None or len(value.encode("utf-8", "replace")) > MAX_NAME_BYTES:
-        why = (f"contains {bad!r}" if bad is not None else "starts with '.'" if value.startswith(".")
-               else "is empty" if not value else f"is longer than {MAX_NAME_BYTES} bytes")
-        raise RecipeError(f"{where}: {value!r} is not a plain name ({why}): it names files and directories of the "
-                          "run; use letters, digits, '-', '_' or '.' inside")
-    return value
-
-
-def _check_type(value: Any, tp: Any, where: str) -> Any:
-    if tp in (list, dict):  # a bare list or dict: any items, but a list or a mapping all the same
-        tp = list[Any] if tp is list else dict[Any, Any]
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin is typing.Literal:
-        choices = typing.get_args(tp)
-        if isinstance(value, bool) or value not in choices:
-            raise RecipeError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for alt in typing.get_args(tp):
-            try:
-                return _check_type(value, alt, where)
-            except RecipeError as e:
-                errors.append(str(e))
-        raise RecipeError(f"{where}: {value!r} does not match {tp}")
-    if tp is type(None):
-        if value is None:
-            return None
-        raise RecipeError(f"{where}: expected null, got {value!r}")
-    if origin is list:
-        if not isinstance(value, list):
-            raise RecipeError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
-        (item_tp,) = typing.get_args(tp) or (Any,)
-        return [_check_type(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise RecipeError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
-        ktp, vtp = typing.get_args(tp) or (Any, Any)
-        return {_check_type(k, ktp, f"{where}"): _check_type(v, vtp, f"{where}.{k}") for k, v in value.items()}
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RecipeError(f"{where}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise RecipeError(f"{where}: expected a finite number, got {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:  # 1e6 is read as a float
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise RecipeError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise RecipeError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise RecipeError(f"{where}: expected a string, got {value!r}")
-        return value
-    if dataclasses.is_dataclass(tp):
-        return build_config(tp, value, where)
-    return value
-
-
-Bound = float | typing.Callable[[Any], float] | None
-PATH = {"path": True}  # field metadata: a local path, resolved against the recipe's base_dir like source paths
-# Field metadata: the field names sources of the recipe (a list's items, a mapping's keys): SOURCES by name,
-# SOURCES_OR_KINDS by name or kind. A name set in the recipe that no source has is an error naming the key.
-SOURCES = {"sources": "names"}
-SOURCES_OR_KINDS = {"sources": "names or kinds"}
-
-
-def bounds(ge: Bound = None, gt: Bound = None, le: Bound = None, lt: Bound = None) -> dict[str, Any]:
-    """Field metadata declaring a range: every number in the field (a list's items, a mapping's values)
-    must satisfy it. A bound may be a function of the config (e.g. a minimum vocab size that depends on
-    the special tokens)."""
-    return {"bounds": {"ge": ge, "gt": gt, "le": le, "lt": lt}}
-
-
-_TESTS = {"ge": (lambda v, b: v >= b, ">="), "gt": (lambda v, b: v > b, ">"),
-          "le": (lambda v, b: v <= b, "<="), "lt": (lambda v, b: v < b, "<")}
-
-
-def _numbers(value: Any, where: str) -> list[tuple[str, float]]:
-    """(key, number) for every number in ``value`` (list items as ``key[i]``, mapping values as ``key.k``)."""
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, (int, float)):
-        return [(where, value)]
-    if isinstance(value, dict):
-        return [n for k, v in value.items() for n in _numbers(v, f"{where}.{k}")]
-    if isinstance(value, list):
-        return [n for i, v in enumerate(value) for n in _numbers(v, f"{where}[{i}]")]
-    return []
-
-
-def check_bounds(config: Any, where: str) -> None:
-    """Raise RecipeError naming the key of the first number outside its declared range."""
-    for f in dataclasses.fields(config):
-        spec = f.metadata.get("bounds")
-        if not spec:
-            continue
-        limits = {k: (b(config) if callable(b) else b) for k, b in spec.items() if b is not None}
-        rule = " and ".join(f"{_TESTS[k][1]} {b:g}" if isinstance(b, float) else f"{_TESTS[k][1]} {b}"
-                            for k, b in limits.items())
-        for key, v in _numbers(getattr(config, f.name), f"{where}.{f.name}"):
-            if not all(_TESTS[k][0](v, b) for k, b in limits.items()):
-                raise RecipeError(f"{key}: {v!r} is out of range (must be {rule})")
-
-
-def build_config(cls: type, data: dict | None, where: str) -> Any:
-    """Instantiate dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types by name."""
-    data = {} if data is None else data
-    if not isinstance(data, dict):
-        raise RecipeError(f"{where}: expected a mapping of settings, got {type(data).__name__} {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise RecipeError(f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], fields)}; allowed keys: "
-                          f"{', '.join(sorted(fields))}")
-    kwargs = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in data.items()}
-    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise RecipeError(f"{where}: missing required key {missing[0]!r}")
-    try:
-        config = cls(**kwargs)  # a Config's __post_init__ may check rules between fields (ValueError)
-        check_bounds(config, where)
-        if callable(getattr(config, "check", None)):  # rules between settings, once each is in its range
-            config.check()
-    except ValueError as e:  # "key: why" names the key, a nested config's error its path below ``where``
-        msg = str(e)
-        if isinstance(e, RecipeError) and msg.startswith(where):
-            raise
-        key = msg.split(":", 1)[0].split(".", 1)[0]
-        raise RecipeError(f"{where}.{msg}" if key in fields else f"{where}: {msg}") from None
-    return config
+__all__ = ["PATH", "SOURCES", "SOURCES_OR_KINDS", "Recipe", "RecipeError", "SourceSpec", "StageSpec", "bounds",
+           "build_config", "check_plain_name", "check_type", "did_you_mean", "find_recipe", "load_recipe",
+           "parse_recipe", "parse_yaml", "read_yaml", "resolve_path"]
 
 
 @dataclass
@@ -512,16 +353,16 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
     if unknown:
         raise RecipeError(f"recipe: unknown key {unknown[0]!r}{did_you_mean(unknown[0], TOP_KEYS)}; allowed keys: "
                           f"{', '.join(sorted(TOP_KEYS))}")
-    name = check_plain_name(_check_type(raw.get("name", default_name), str, "name"), "name")  # runs/<name>
-    _check_type(raw.get("description", ""), str, "description")
-    seed = _check_type(raw.get("seed", 0), int, "seed")
-    workers = _check_type(raw.get("workers", 2), int, "workers")
+    name = check_plain_name(check_type(raw.get("name", default_name), str, "name"), "name")  # runs/<name>
+    check_type(raw.get("description", ""), str, "description")
+    seed = check_type(raw.get("seed", 0), int, "seed")
+    workers = check_type(raw.get("workers", 2), int, "workers")
     if workers < 0:
         raise RecipeError(f"workers: {workers} is out of range (must be >= 0; 0 runs in-process)")
     if not 0 <= seed < 2**31:  # fastText and the 64-bit draws take it; every seed of that range is as good
         raise RecipeError(f"seed: {seed} is out of range (must be >= 0 and < {2**31})")
-    _check_type(raw.get("keep_intermediate", False), bool, "keep_intermediate")
-    src_raw = _check_type(raw.get("sources", []), list, "sources")
+    check_type(raw.get("keep_intermediate", False), bool, "keep_intermediate")
+    src_raw = check_type(raw.get("sources", []), list, "sources")
     if not src_raw:
         raise RecipeError("sources: at least one source is required")
     sources = []
@@ -536,15 +377,15 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
         for req in ("name", "kind", "format", "paths"):
             if req not in s:
                 raise RecipeError(f"{where}: missing required key {req!r}")
-        paths = _check_type(s["paths"] if isinstance(s["paths"], list) else [s["paths"]], list[str], f"{where}.paths")
+        paths = check_type(s["paths"] if isinstance(s["paths"], list) else [s["paths"]], list[str], f"{where}.paths")
         if not paths:
             raise RecipeError(f"{where}.paths: at least one path or glob is required")
-        spec = SourceSpec(name=check_plain_name(_check_type(s["name"], str, f"{where}.name"), f"{where}.name"),
-                          kind=_check_type(s["kind"], str, f"{where}.kind"),
-                          format=_check_type(s["format"], str, f"{where}.format"),
+        spec = SourceSpec(name=check_plain_name(check_type(s["name"], str, f"{where}.name"), f"{where}.name"),
+                          kind=check_type(s["kind"], str, f"{where}.kind"),
+                          format=check_type(s["format"], str, f"{where}.format"),
                           paths=[resolve_path(p, base_dir, f"{where}.paths[{j}]") if source_paths else p
                                  for j, p in enumerate(paths)],
-                          options=_check_type(s.get("options") or {}, dict, f"{where}.options"))
+                          options=check_type(s.get("options") or {}, dict, f"{where}.options"))
         rc = reader_class(spec.format, f"{where}.format")
         build_config(rc.Config, spec.options, f"{where}.options")  # validate early
         sources.append(spec)
@@ -552,7 +393,7 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
     if len(set(names)) != len(names):
         raise RecipeError(f"sources: duplicate source name in {names}")
     stages = []
-    for i, st in enumerate(_check_type(raw.get("stages", []), list, "stages")):
+    for i, st in enumerate(check_type(raw.get("stages", []), list, "stages")):
         where = f"stages[{i}]"
         if isinstance(st, str):
             st = {st: {}}
@@ -564,14 +405,14 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
         build_config(cls.Config, cfg, f"{where}.{sname}")
         only = st.get("only")
         if only is not None:
-            only = _check_type(only if isinstance(only, list) else [only], list[str], f"{where}.only")
+            only = check_type(only if isinstance(only, list) else [only], list[str], f"{where}.only")
             if not only:
                 raise RecipeError(f"{where}.only: an empty list selects no source; leave `only` out to apply the "
                                   "stage to every source")
         stages.append(StageSpec(stage=sname, config=cfg, only=only))
     _check_source_names(sources, stages)
     if raw.get("tokenizer") is not None:  # `tokenizer: path/to/model` reuses a trained tokenizer
-        tok = resolve_path(_check_type(raw["tokenizer"], str, "tokenizer"), base_dir, "tokenizer")
+        tok = resolve_path(check_type(raw["tokenizer"], str, "tokenizer"), base_dir, "tokenizer")
         targets = [st for st in stages if st.stage == "tokenize"]
         if not targets:
             raise RecipeError("tokenizer: set, but the recipe has no tokenize stage to use it")

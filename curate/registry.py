@@ -40,7 +40,7 @@ def _load(spec: str) -> Any:
 
 
 def reader_class(fmt: str, where: str = "format") -> Any:
-    from curate.recipe import RecipeError, did_you_mean
+    from curate.config import RecipeError, did_you_mean
 
     if fmt not in READERS:
         raise RecipeError(f"{where}: unknown reader format {fmt!r}{did_you_mean(fmt, READERS)}; allowed: "
@@ -50,7 +50,7 @@ def reader_class(fmt: str, where: str = "format") -> Any:
 
 def stage_class(name: str, where: str = "stages") -> Any:
     """The class of a registered stage name, or of a user stage named by import path (``mypkg.filters:MyFilter``)."""
-    from curate.recipe import RecipeError, did_you_mean
+    from curate.config import RecipeError, did_you_mean
 
     if isinstance(name, str) and ":" in name:
         return user_stage_class(name, where)
@@ -62,7 +62,7 @@ def stage_class(name: str, where: str = "stages") -> Any:
 
 def user_stage_class(spec: str, where: str) -> Any:
     """``module:Class`` imported; it must be a subclass of ``curate.stage.Stage``. Errors name ``where``."""
-    from curate.recipe import RecipeError
+    from curate.config import RecipeError
     from curate.stage import Stage
 
     mod, _, attr = spec.partition(":")

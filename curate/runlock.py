@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from curate.io import write_json_atomic
-from curate.recipe import RecipeError
+from curate.config import RecipeError
 
 LOCK_NAME = ".curate.lock"
 MARKER = ".curate-run"

@@ -36,7 +36,8 @@ from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
 from curate.partio import TASK_BYTES, check_parts, plan_slices
 from curate.progress import Progress, interval
-from curate.recipe import Recipe, RecipeError, build_config
+from curate.config import RecipeError, build_config
+from curate.recipe import Recipe
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock, is_output_name
 from curate.runplan import describe, pack_units, segment_estimate

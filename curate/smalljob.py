@@ -26,7 +26,7 @@ def min_ray_input_bytes() -> int:
     except ValueError:
         mb = -1.0
     if not mb >= 0 or mb == float("inf"):
-        from curate.recipe import RecipeError
+        from curate.config import RecipeError
 
         raise RecipeError(f"{ENV}: {raw!r} is not a size in MB (a number >= 0; 0 always starts Ray)")
     return int(mb * 1e6)

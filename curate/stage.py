@@ -18,6 +18,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 import pyarrow as pa
 
+from curate.config import build_config
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, empty_drops, with_reason
 
 
@@ -91,8 +92,6 @@ class Stage:
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str = "") -> "Stage":
-        from curate.recipe import build_config
-
         return cls(build_config(cls.Config, d or {}, where or f"stages.{cls.name}"))
 
     def config_dict(self) -> dict:

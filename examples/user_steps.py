@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.steps import DocFilter, DocMapper, FnFilter
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"

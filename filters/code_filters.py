@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate.filters._stage import Verdict, run_docs
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.stage import Stage, StageResult
 
 GENERATED = re.compile(r"auto-?generated|automatically generated|generated automatically|this file (?:is|was) "
@@ -102,7 +102,7 @@ class CodeFilterStage(Stage):
         languages: dict[str, dict[str, Any]] = field(default_factory=_language_defaults)
 
         def __post_init__(self) -> None:
-            from curate.recipe import build_config
+            from curate.config import build_config
 
             if isinstance(self.defaults, dict):
                 self.defaults = build_config(Thresholds, self.defaults, "defaults")

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from curate.ablate.holdout import held_chunks
 from curate.batches import read_batches
-from curate.recipe import PATH, SOURCES, bounds
+from curate.config import PATH, SOURCES, bounds
 from curate.schema import set_meta
 from curate.stage import FitContext, Stage, StageResult
 

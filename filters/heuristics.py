@@ -68,7 +68,7 @@ def bundled_kinds() -> dict[str, dict[str, dict]]:
 
 def _override(base: Any, changes: dict, where: str) -> Any:
     """``base`` (a rule-set dataclass) with the keys of ``changes`` replaced, type-checked like a recipe."""
-    from curate.recipe import build_config
+    from curate.config import build_config
 
     return build_config(type(base), {**dataclasses.asdict(base), **changes}, where)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.recipe import PATH, bounds
+from curate.config import PATH, bounds
 from curate.stage import Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
 from curate.filters.fasttext_util import load_model, predict_top

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from curate.filters.text import display_width
-from curate.recipe import bounds
+from curate.config import bounds
 
 _SENTENCE_END = (".", "!", "?", "。", "！", "？", "．", "‼", "⁉")
 _CLOSERS = "\"'”’」』)）]】"

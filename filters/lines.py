@@ -49,7 +49,7 @@ from curate.filters.layout import EMAIL, LayoutConfig, article_mask, ends_senten
 from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
 from curate.filters.site_repeats import fit_site_repeats, host, line_hash
 from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, words, wrapped_paragraphs
-from curate.recipe import PATH, bounds
+from curate.config import PATH, bounds
 
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
              "javascript"]

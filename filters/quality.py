@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate.batches import read_batches
-from curate.recipe import PATH, SOURCES_OR_KINDS, bounds
+from curate.config import PATH, SOURCES_OR_KINDS, bounds
 from curate.schema import split_by_source
 from curate.stage import FitContext, Stage, StageResult
 from curate.filters._stage import Verdict, run_docs

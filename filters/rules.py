@@ -34,7 +34,7 @@ from curate.filters.layout import table_rows
 from curate.filters.repetition import NGrams
 from curate.filters.text import (SENTENCE_RE, TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
                                  is_cjk_word, lines, paragraphs, words)
-from curate.recipe import bounds
+from curate.config import bounds
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 _EDGE_PUNCT = "".join(chr(i) for i in range(0x2000, 0x2070)) + string.punctuation + "«»„“”‘’‚‹›¡¿·"

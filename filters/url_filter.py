@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 import pyarrow as pa
 import yaml
 
-from curate.recipe import PATH
+from curate.config import PATH
 from curate.stage import Stage, StageResult
 
 DEFAULT_LISTS = Path(__file__).with_name("resources") / "url_blocklist.yaml"

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow as pa
 
-from curate.recipe import PATH, bounds
+from curate.config import PATH, bounds
 from curate.schema import empty_drops, with_reason
 from curate.shards.megatron import token_dtype
 from curate.shards.publish import TOKENIZER, publish, published_problems, staging_dir

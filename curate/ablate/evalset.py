@@ -11,7 +11,7 @@ from typing import Any, Callable
 from curate.ablate.holdout import extract_eval_unit
 from curate.ablate.keys import file_sha
 from curate.io import expand_paths, write_json_atomic
-from curate.recipe import RecipeError, build_config
+from curate.config import RecipeError, build_config
 from curate.registry import reader_class
 
 

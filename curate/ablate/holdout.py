@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from curate.mix.draws import draw64
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.schema import empty_drops, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 

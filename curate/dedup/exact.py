@@ -31,7 +31,7 @@ from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, 
                                  partitions_for, ranks, read_part, read_partition, write_partitioned)
 from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.shingle import normalize
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 

@@ -35,7 +35,7 @@ from curate.dedup.components import components, labels_of
 from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.signature import MinHasher, estimate_jaccard
 from curate.dedup.verify import join_right, send_left
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 SIG_DOCS_PER_S_CORE = 30_000  # bench/dedup.py: 37,094 for ~2.4 KB docs on the shared box; for the estimate

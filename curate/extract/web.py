@@ -30,7 +30,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from curate.extract.engines import ENGINES
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts, storable_utf8
 from curate.stage import Stage, StageResult
 
@@ -118,7 +118,7 @@ class ExtractStage(Stage):
     def __init__(self, config: Any | None = None):
         super().__init__(config)
         if self.config.engine not in ENGINES:
-            from curate.recipe import RecipeError
+            from curate.config import RecipeError
 
             raise RecipeError(f"stages.extract.engine: unknown engine {self.config.engine!r}; "
                               f"allowed: {', '.join(ENGINES)}")

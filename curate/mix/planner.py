@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from curate.batches import read_batches
 from curate.mix.draws import unit
-from curate.recipe import SOURCES, bounds
+from curate.config import SOURCES, bounds
 from curate.schema import empty_drops, meta_dicts, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Callable
 
 import fsspec
 
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_rows
 from curate.sources.base import Reader, Unit

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Iterator
 
 import pyarrow.parquet as pq
 
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.schema import doc_id
 from fsspec.utils import infer_compression
 

@@ -33,7 +33,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit, transient_errors
 from curate.sources.base import Reader, Unit, split_units

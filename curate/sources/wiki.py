@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from lxml import etree
 
-from curate.recipe import bounds
+from curate.config import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit
 from curate.sources.bz2split import range_xml, split_points
