@@ -3,7 +3,7 @@
 The top-level folders filters/, tokenizer/ and trainer/ install as curate.filters, curate.tokenizer and
 curate.trainer (no generic top-level names), recipes/ as package data under curate/recipes/. Packages are
 found, not listed, so a new subpackage ships without editing this file. A source checkout resolves the
-same ``curate.*`` names through curate/_layout.py.
+same ``curate.*`` names through ``curate.__path__`` (curate/__init__.py adds the checkout root).
 """
 from setuptools import find_packages, setup
 

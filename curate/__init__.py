@@ -1,13 +1,15 @@
 """curate: raw web crawls, Wikipedia dumps, books and code in; trainer-ready token shards out."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __version__ = "0.1.0"
 
-from curate._layout import install as _install_layout  # noqa: E402
-
-_install_layout()
+# curate.filters, curate.tokenizer and curate.trainer: the top-level folders filters/, tokenizer/ and trainer/.
+# A wheel installs them inside this package; a source checkout finds them beside it, through __path__.
+if not os.path.isdir(os.path.join(__path__[0], "filters")):
+    __path__.append(os.path.dirname(os.path.abspath(__path__[0])))
 
 __all__ = ["Pipeline", "Stage", "StageResult", "FitContext", "DocFilter", "DocMapper", "FnFilter", "FnMapper",
            "__version__"]
