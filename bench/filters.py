@@ -22,7 +22,7 @@ from curate.filters.heuristics import HeuristicStage
 from curate.filters.langid import LangIdStage, bundled_model_path
 from curate.filters.lines import LineCleanStage
 from curate.filters.quality import QualityStage
-from curate.filters.run import DEFAULT_STAGES
+from curate.standalone import DEFAULT_FILTERS
 
 
 def _rate(fn, n: int, reps: int = 1) -> float:
@@ -38,7 +38,7 @@ def _rates(fns: list, n: int, reps: int = 5) -> list[float]:
 def _default_chain(table, workdir: Path):
     """The default ``curate filter`` stages in order, each on the previous one's kept rows, with the fit
     pass of a stage that has one (on the rows it sees, written to Parquet as ``curate filter`` does)."""
-    for name, cfg, _only in DEFAULT_STAGES:
+    for name, cfg, _only in DEFAULT_FILTERS:
         table = run_stage(name, cfg, table, workdir).kept
     return table
 
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as d:
         chain = _rate(lambda: _default_chain(table, Path(d)), n)
     print(f"chain      ours {chain:9.0f} docs/s   ({chain * mb / n:.2f} MB/s; `curate filter` default stages "
-          f"{'+'.join(s for s, _, _ in DEFAULT_STAGES)} with their fit passes, 1 core)")
+          f"{'+'.join(s for s, _, _ in DEFAULT_FILTERS)} with their fit passes, 1 core)")
 
     with tempfile.TemporaryDirectory() as d:
         part = Path(d) / "part.parquet"

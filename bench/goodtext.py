@@ -132,9 +132,9 @@ def web_pages_check(corpus: Path, cache: Path) -> dict[str, Any]:
 
 def filter_specs(recipe: str | None) -> list[tuple[str, dict]]:
     """The filter stages of ``curate filter`` (None) or of a bundled recipe, in order."""
-    from curate.filters.run import _stage_specs
+    from curate.standalone import filter_specs as recipe_filter_specs
 
-    specs, _seed = _stage_specs(RECIPES / f"{recipe}.yaml" if recipe else None)
+    specs, _seed = recipe_filter_specs(RECIPES / f"{recipe}.yaml" if recipe else None)
     return [(name, cfg) for name, cfg, _only in specs]
 
 

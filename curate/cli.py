@@ -63,14 +63,14 @@ def _recipe_path(name: str) -> str:
 
 
 def cmd_extract(a: argparse.Namespace) -> int:
-    from curate.extract.web import extract_file
+    from curate.standalone import extract_file
 
     _print(extract_file(a.input, a.output, dropped=a.dropped, workers=a.workers, **_kv(a.set)))
     return 0
 
 
 def cmd_filter(a: argparse.Namespace) -> int:
-    from curate.filters import run_filters
+    from curate.standalone import run_filters
 
     recipe = _recipe_path(a.recipe) if a.recipe else None
     _print(run_filters(a.input, a.output, recipe_path=recipe, dropped_path=a.dropped, workers=a.workers))
@@ -102,7 +102,7 @@ def cmd_eval_clean(a: argparse.Namespace) -> int:
 
 
 def cmd_dedup(a: argparse.Namespace) -> int:
-    from curate.dedup.files import dedup_files
+    from curate.standalone import dedup_files
 
     _print(dedup_files(a.input, a.output, threshold=a.threshold, dropped=a.dropped, workers=a.workers,
                        **_kv(a.set)))
@@ -110,7 +110,7 @@ def cmd_dedup(a: argparse.Namespace) -> int:
 
 
 def cmd_mix(a: argparse.Namespace) -> int:
-    from curate.mix.planner import mix_files
+    from curate.standalone import mix_files
 
     weights = _weights(a.weight)
     window = None if a.window_min_tokens <= 0 else a.window_min_tokens
@@ -120,14 +120,14 @@ def cmd_mix(a: argparse.Namespace) -> int:
 
 
 def cmd_train_tokenizer(a: argparse.Namespace) -> int:
-    from curate.tokenizer import train_tokenizer
+    from curate.standalone import train_tokenizer
 
     _print({"model": train_tokenizer(a.input, a.out, vocab_size=a.vocab_size, workers=a.workers)})
     return 0
 
 
 def cmd_tokenize(a: argparse.Namespace) -> int:
-    from curate.tokenizer import tokenize_files
+    from curate.standalone import tokenize_files
 
     _print(tokenize_files(a.input, a.out, a.model, workers=a.workers))
     return 0

@@ -172,7 +172,7 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
     if output_path is None:
         if input_path is None:
             raise ValueError("eval-clean needs --input (to run the filters) or --filtered (to score)")
-        from curate.filters.run import run_filters
+        from curate.standalone import run_filters
         from curate.runner import NoDocuments
 
         with tempfile.TemporaryDirectory() as d:

@@ -223,7 +223,7 @@ def test_default_filter_on_cjk_dev_set(corpus, capsys):
 
 
 def test_eval_clean_cli_scores_an_output(corpus, tmp_path, capsys):
-    from curate.filters.run import run_filters
+    from curate.standalone import run_filters
 
     out = tmp_path / "kept.parquet"
     run_filters(corpus / "cjk" / "docs.jsonl", out, dropped_path=tmp_path / "dropped.parquet")

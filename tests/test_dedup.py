@@ -130,7 +130,7 @@ def test_same_result_with_ray_tasks(planted: dict, tmp_path: Path) -> None:
 
 
 def test_dedup_files_standalone(corpus: Path, tmp_path: Path) -> None:
-    from curate.dedup.minhash import dedup_files
+    from curate.standalone import dedup_files
 
     src = tmp_path / "in.jsonl"
     lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines()

@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.extract.engines import ENGINES
-from curate.extract.web import ExtractStage, ExtractTimeout, deadline, extract_file
+from curate.extract.web import ExtractStage, ExtractTimeout, deadline
+from curate.standalone import extract_file
 from curate.schema import docs_table
 from curate.sources.base import Unit
 from curate.sources.warc import WarcReader

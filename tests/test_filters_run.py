@@ -4,7 +4,7 @@ import pyarrow.parquet as pq
 
 from tests.test_filters_data import dedup_docs
 
-from curate.filters import run_filters
+from curate.standalone import run_filters
 
 RECIPE = """
 name: filter-test

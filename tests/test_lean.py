@@ -30,8 +30,7 @@ if reference:  # the state before curate.lean and curate.filters.repetition: pan
             return reference_dup_chars(self.ws, n)
 
     curate.filters.rules.NGrams = StringNGrams
-from curate.filters.run import run_filters
-from curate.dedup.minhash import dedup_files
+from curate.standalone import dedup_files, run_filters
 loaded, reports, write_report = set(), [], curate.report.write_report
 def spy(run_dir):  # the stages have run; the report then plots with matplotlib, by design
     loaded.update(m for m in watch if m in sys.modules and not (m == "matplotlib" and reports))

@@ -9,7 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from curate.mix.planner import MixStage, estimate_tokens, mix_files, plan_mix
+from curate.mix.planner import MixStage, estimate_tokens, plan_mix
+from curate.standalone import mix_files
 from curate.schema import docs_table, meta_dicts
 from curate.stage import FitContext
 from tests.test_shards_corpus import corpus_docs, write_parts

@@ -16,7 +16,7 @@ import yaml
 
 from curate.pipeline import Pipeline
 from curate.runner import NoDocuments
-from curate.tokenizer import train_tokenizer
+from curate.standalone import train_tokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 

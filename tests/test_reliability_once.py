@@ -171,7 +171,7 @@ def test_every_line_break_style_makes_lines(corpus: Path, stdlib_dir: Path, tmp_
 
 
 def test_documents_that_do_not_decode_back_are_counted(corpus: Path, tmp_path: Path) -> None:
-    from curate.tokenizer import tokenize_files
+    from curate.standalone import tokenize_files
     from curate.tokenizer.train import doc_lines, train_sentencepiece
 
     docs = [json.loads(ln)["text"] for ln in (corpus / "dedup" / "docs.jsonl").read_text("utf-8").splitlines()]

@@ -14,13 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from curate.dedup.files import dedup_files
 from curate.docfiles import dropped_path, export_run
-from curate.extract.web import extract_file
-from curate.filters import run_filters
-from curate.mix.planner import mix_files
 from curate.schema import docs_table
-from curate.tokenizer import tokenize_files, train_tokenizer
+from curate.standalone import dedup_files, extract_file, mix_files, run_filters, tokenize_files, train_tokenizer
 from tests.test_shards_corpus import corpus_docs
 
 FORMATS = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")

@@ -12,7 +12,7 @@ import sentencepiece as spm
 
 from curate.schema import docs_table
 from curate.stage import FitContext
-from curate.tokenizer import tokenize_files, train_tokenizer
+from curate.standalone import tokenize_files, train_tokenizer
 from curate.tokenizer.stage import TokenizeStage
 from tests.test_shards_corpus import corpus_docs, serial, write_parts
 

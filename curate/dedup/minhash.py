@@ -244,10 +244,3 @@ class MinHashDedupStage(Stage):
     def apply(self, batch: pa.Table, state: dict) -> StageResult:
         return drop_removed(batch, state, "dedup:near", self.name)
 
-
-def dedup_files(inputs: list[str], output: str, threshold: float = 0.8, dropped: str | None = None,
-                **config) -> dict:
-    """Standalone exact + near dedup of JSONL/Parquet files; see ``curate.dedup.files``."""
-    from curate.dedup.files import dedup_files as run
-
-    return run(inputs, output, threshold=threshold, dropped=dropped, **config)

@@ -24,7 +24,7 @@ import signal
 import threading
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pyarrow as pa
@@ -164,19 +164,3 @@ class ExtractStage(Stage):
         return StageResult(kept=docs_table(kept), dropped=drops_table(dropped, self.name),
                            errors=drops_table(errors, self.name), counters=dict(counters))
 
-
-def extract_file(input_path: str | list[str], output_path: str, dropped: str | None = None, workers: int = 0,
-                 **config: Any) -> dict:
-    """``curate extract``: read WARC (or JSONL/Parquet rows of HTML), extract main text, write the kept
-    documents to ``output_path`` and dropped/errored rows to ``dropped`` (default ``<output>.dropped.<ext>``).
-    ``config`` holds ExtractStage keys and WARC reader options. Returns the counts."""
-    from curate.standalone import run_to_file
-
-    stage_keys = {f.name for f in fields(ExtractStage.Config)}
-    inputs = [input_path] if isinstance(input_path, str) else list(input_path)
-    res = run_to_file("extract", inputs, [{"extract": {k: v for k, v in config.items() if k in stage_keys}}],
-                      output_path, dropped, workers=workers,
-                      warc_options={k: v for k, v in config.items() if k not in stage_keys})
-    read = res["stages"][0]
-    res.update(read=read["in"], read_dropped=read["dropped"])
-    return res

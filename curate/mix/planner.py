@@ -243,15 +243,3 @@ class MixStage(Stage):
 def _count_weighted(path: Path) -> dict[str, list[int]]:
     return count_part(path, weighted=True)
 
-
-def mix_files(inputs: list[str], output: str, weights: dict[str, float], target_tokens: int | None = None,
-              seed: int = 0, max_epochs: float = 10.0, window_min_tokens: int | None = 50_000,
-              dropped: str | None = None, workers: int = 0) -> dict[str, Any]:
-    """Standalone mix (``curate mix``): JSONL/Parquet documents in, kept documents (meta ``repeat``) to
-    ``output``, dropped ones to ``dropped`` (default ``<output>.dropped.<ext>``); the result with the plan."""
-    from curate.standalone import run_to_file
-
-    cfg = {"weights": weights, "target_tokens": target_tokens, "max_epochs": max_epochs,
-           "window_min_tokens": window_min_tokens}
-    res = run_to_file("mix", list(inputs), [{"mix": cfg}], output, dropped, seed=seed, workers=workers)
-    return {**res, **res["stages"][-1].get("finalize", {}).get("mix", {})}
