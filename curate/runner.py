@@ -16,11 +16,8 @@ bookkeeping (per-part stats, ``_SUCCESS.json``, fitted state, a stage's ``work/`
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
 import hashlib
-import importlib.util
-import inspect
 import json
 import os
 import pickle
@@ -30,14 +27,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from curate.codekeys import PROJECT_ROOT, code_version
 from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
 from curate.partio import TASK_BYTES, check_parts, plan_slices
-from curate.progress import Progress, interval
 from curate.config import RecipeError, build_config
-from curate.recipe import Recipe
+from curate.progress import Progress, interval
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock, is_output_name
 from curate.runplan import describe, pack_units, segment_estimate
@@ -45,10 +42,12 @@ from curate.segment import (EXAMPLE_REASONS, EXAMPLES, AccountingError, SegmentS
                             segment_task)
 from curate.sources.safe import inside_root, printable, root_of
 from curate.stage import FitContext, Stage
-from curate.steps import class_digest, step_name
+from curate.steps import step_name
 from curate.termsafe import print_safe
 
-ENGINE_FILES = ("schema.py", "stage.py", "runner.py", "segment.py", "partio.py", "sources/base.py")
+if TYPE_CHECKING:
+    from curate.recipe import Recipe
+
 DATA_ROOTS = ("stages", "dropped", "errors")
 STATE_ROOT = "_state"
 STEP_DIR = re.compile(r"^\d{2,}_\w+$")  # a step's directory name under the data and state roots
@@ -67,71 +66,6 @@ def _sha(*parts: Any) -> str:
         h.update(json.dumps(p, sort_keys=True, default=str).encode())
         h.update(b"\x00")
     return h.hexdigest()[:20]
-
-
-def code_version(cls: type) -> str:
-    """Hash of the engine's contract files, every module of the package that implements ``cls`` (e.g. all
-    of ``curate/extract/`` for the extract stage) and the project modules those import at module level
-    (e.g. ``curate/shards/`` for the tokenize stage), so a code change there is never mixed with outputs
-    of the old code. A user stage (a class outside ``curate``) is hashed by its own module file and methods."""
-    here = Path(__file__).parent
-    try:
-        src = Path(inspect.getsourcefile(cls) or "")
-    except TypeError:  # a class with no source file (a user's, defined in a notebook)
-        src = Path("")
-    pkg = src.parent if src.parent != here else None  # a module directly in curate/: only itself
-    h = hashlib.sha256()
-    if not cls.__module__.startswith("curate"):  # a user stage: its own module, not the folder it lies in
-        pkg = None
-        h.update(class_digest(cls).encode())
-    files = [here / f for f in ENGINE_FILES] + _import_closure(sorted(pkg.rglob("*.py")) if pkg else [src])
-    for f in files:
-        if f.is_file():
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
-def _import_closure(files: list[Path]) -> list[Path]:
-    """``files`` plus the project's modules they import at module level, transitively, in a fixed order."""
-    root = Path(__file__).resolve().parent.parent
-    seen: dict[Path, None] = {}
-    todo = [f.resolve() for f in files]
-    while todo:
-        f = todo.pop(0)
-        if f in seen or not f.is_file():
-            continue
-        seen[f] = None
-        for name in _module_imports(f):
-            try:
-                if not _may_be_module(name):
-                    continue
-                spec = importlib.util.find_spec(name)
-            except (ImportError, ValueError):
-                continue
-            origin = Path(spec.origin).resolve() if spec and spec.origin else None
-            if origin and origin.is_relative_to(root) and ".venv" not in origin.parts and origin.name != "__init__.py":
-                todo.append(origin)
-    return sorted(seen)
-
-
-def _may_be_module(name: str) -> bool:
-    """False when ``name``'s parent is a module, not a package (``from a.b import c`` with ``c`` a function):
-    finding the spec of ``a.b.c`` would import ``a.b`` and its dependencies only to fail."""
-    parent = name.rpartition(".")[0]
-    spec = importlib.util.find_spec(parent) if parent else None
-    return not parent or (spec is not None and spec.submodule_search_locations is not None)
-
-
-def _module_imports(path: Path) -> list[str]:
-    """Absolute module names a file imports at module level (``from a.b import c`` gives a.b and a.b.c)."""
-    names: list[str] = []
-    for node in ast.parse(path.read_bytes()).body:
-        if isinstance(node, ast.Import):
-            names += [a.name for a in node.names if a.name.startswith("curate")]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("curate"):
-            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-    return names
 
 
 def _driver_cpu(since: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
@@ -270,12 +204,13 @@ class Runner:
     """Runs a recipe into ``out_dir`` with the given executor (see ``curate.executor``)."""
 
     def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print_safe,
-                 task_bytes: int = TASK_BYTES):
+                 task_bytes: int = TASK_BYTES, code_root: Path = PROJECT_ROOT):
         self.recipe = recipe
         self.out = Path(out_dir).absolute()  # tasks may run elsewhere (a cluster's workers): never relative
         self.ex = executor
         self.log = log
         self.task_bytes = task_bytes  # fixed, never derived from the worker count: outputs stay identical
+        self.code_root = code_root  # where the code that resume keys hash is read (curate.codekeys)
         self._inputs: list[tuple[str, Any]] = []  # (source name, reader unit), planned once per run
         self._unit_digest: dict[str, str] = {}  # unit path -> digest of its content (curate.inputkeys)
         self._part_sha: dict[str, str] = {}  # a materialised part's path -> its SHA-256 as recorded
@@ -304,7 +239,7 @@ class Runner:
         for i, s in enumerate(r.sources):
             cls = reader_class(s.format, f"sources[{i}].format")
             readers[s.name] = cls(s.name, s.kind, build_config(cls.Config, s.options, f"sources[{i}].options"))
-            source_cfg.append([s.name, s.kind, s.format, s.paths, s.options, code_version(cls)])
+            source_cfg.append([s.name, s.kind, s.format, s.paths, s.options, code_version(cls, self.code_root)])
         steps = [Step(0, "read", "00_read", _sha("read", source_cfg), readers=readers)]
         for i, spec in enumerate(r.stages, start=1):
             if spec.instance is not None:  # a stage object of a Python-composed pipeline (curate.compose)
@@ -315,8 +250,8 @@ class Runner:
             _check_input_files(stage.config, f"stages[{i - 1}].{spec.stage}")
             name = step_name(stage) if ":" in spec.stage else spec.stage
             user_code = [stage.code_digest()] if stage.code_digest() else []  # a given function's code
-            key = _sha(steps[-1].key, spec.stage, stage.config_dict(), spec.only, r.seed, code_version(cls),
-                       *user_code)
+            key = _sha(steps[-1].key, spec.stage, stage.config_dict(), spec.only, r.seed,
+                       code_version(cls, self.code_root), *user_code)
             steps.append(Step(i, name, f"{i:02d}_{name}", key, only=spec.only, stage=stage))
         return steps
 
