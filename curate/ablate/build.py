@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import yaml
 
 from curate.ablate.keys import code_fingerprint, file_sha, sha
+from curate.ablate.settings import AblateConfig
 from curate.ablate.variants import build_recipe, order_for_reuse
 from curate.inputkeys import digest_paths
 from curate.io import UnsetVariable, expand_paths, expand_vars, read_json, write_json_atomic
 from curate.recipe import RecipeError, parse_recipe
-
-if TYPE_CHECKING:
-    from curate.ablate.run import AblateConfig
 
 MAX_BUDGET_TRIES = 6
 

@@ -5,13 +5,11 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from curate.ablate.keys import code_fingerprint, file_sha, sha
+from curate.ablate.settings import AblateConfig
 from curate.io import read_json, write_json_atomic
-
-if TYPE_CHECKING:
-    from curate.ablate.run import AblateConfig
 
 
 def train_one(job: dict[str, Any]) -> dict[str, Any]:
