@@ -57,10 +57,11 @@ def _type_checking_only(node: ast.If) -> bool:
         (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def imports(path: Path, root: Path = PROJECT_ROOT, module_level: bool = False) -> list[tuple[str, bool]]:
+def imports(path: Path, root: Path = PROJECT_ROOT, module_level: bool = False,
+            type_checking: bool = False) -> list[tuple[str, bool]]:
     """(module name, at module level) for every project import in ``path`` (``from a.b import c`` names a.b and
-    a.b.c; relative imports resolved), skipping ``if TYPE_CHECKING:`` blocks; with ``module_level`` only those
-    that run when the module is imported."""
+    a.b.c; relative imports resolved), skipping ``if TYPE_CHECKING:`` blocks unless ``type_checking``; with
+    ``module_level`` only those that run when the module is imported."""
     try:
         here = module_name(path, root).split(".")
     except ValueError:  # a user's file outside the project: its relative imports are not the project's
@@ -70,7 +71,7 @@ def imports(path: Path, root: Path = PROJECT_ROOT, module_level: bool = False) -
 
     def visit(node: ast.AST, top: bool) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _type_checking_only(child):
+            if isinstance(child, ast.If) and _type_checking_only(child) and not type_checking:
                 for sub in child.orelse:
                     visit_one(sub, top)
                 continue
@@ -84,8 +85,9 @@ def imports(path: Path, root: Path = PROJECT_ROOT, module_level: bool = False) -
             if child.level:
                 up = package[:len(package) - (child.level - 1)] if child.level > 1 else package
                 base = ".".join(up + ([base] if base else []))
-            if base.split(".")[0] == "curate":
-                found.extend([(base, top)] + [(f"{base}.{a.name}", top) for a in child.names])
+            if base.split(".")[0] == "curate":  # a name that is a module is imported itself, else its package
+                names = (f"{base}.{a.name}" for a in child.names)
+                found.extend(dict.fromkeys((n if module_file(n, root) else base, top) for n in names))
         elif not (module_level and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))):
             inner = top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             visit(child, inner)

@@ -17,15 +17,12 @@ bookkeeping (per-part stats, ``_SUCCESS.json``, fitted state, a stage's ``work/`
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import pickle
 import re
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -33,15 +30,16 @@ from curate.codekeys import PROJECT_ROOT, code_version
 from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
 from curate.partio import TASK_BYTES, check_parts, plan_slices
+from curate.plan import Segment, Step, key_of
 from curate.config import RecipeError, build_config
 from curate.progress import Progress, interval
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock, is_output_name
 from curate.runplan import describe, pack_units, segment_estimate
-from curate.segment import (EXAMPLE_REASONS, EXAMPLES, AccountingError, SegmentSpec, StepSpec, job_bytes, part_name,
+from curate.segment import (EXAMPLE_REASONS, EXAMPLES, AccountingError, SegmentSpec, job_bytes, part_name,
                             segment_task)
 from curate.sources.safe import inside_root, printable, root_of
-from curate.stage import FitContext, Stage
+from curate.stage import FitContext
 from curate.steps import step_name
 from curate.termsafe import print_safe
 
@@ -58,14 +56,6 @@ INPUTS_CACHE = "inputs.json"  # under the read step's state: each input file's s
 LOG_CHANGED = 20  # changed inputs named one by one in the log; the rest are counted
 
 __all__ = ["AccountingError", "Runner", "code_version"]
-
-
-def _sha(*parts: Any) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(json.dumps(p, sort_keys=True, default=str).encode())
-        h.update(b"\x00")
-    return h.hexdigest()[:20]
 
 
 def _driver_cpu(since: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
@@ -87,50 +77,6 @@ def _check_input_files(config: Any, where: str) -> None:
 def _is_output(path: Path, out: Path) -> bool:
     """Whether ``path`` (inside ``out``) is one of the files or directories a run writes there."""
     return is_output_name(path.relative_to(out).parts[0])
-
-
-def _overrides(stage: Stage | None, method: str) -> bool:
-    return stage is not None and getattr(type(stage), method) is not getattr(Stage, method)
-
-
-@dataclass
-class Step:
-    """One step of the recipe: the reader step (index 0) or a recipe stage."""
-
-    index: int
-    name: str
-    dir_name: str
-    key: str
-    only: list[str] | None = None
-    stage: Stage | None = None
-    readers: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def has_fit(self) -> bool:
-        return _overrides(self.stage, "fit")
-
-    @property
-    def has_finalize(self) -> bool:
-        return _overrides(self.stage, "finalize")
-
-
-@dataclass
-class Segment:
-    """Consecutive steps run as one task per part; only the last step's kept rows are written."""
-
-    steps: list[Step]
-
-    @property
-    def key(self) -> str:
-        return _sha([s.key for s in self.steps])
-
-    @property
-    def first(self) -> Step:
-        return self.steps[0]
-
-    @property
-    def last(self) -> Step:
-        return self.steps[-1]
 
 
 def source_paths(patterns: list[str], where: str) -> list[str]:
@@ -240,7 +186,7 @@ class Runner:
             cls = reader_class(s.format, f"sources[{i}].format")
             readers[s.name] = cls(s.name, s.kind, build_config(cls.Config, s.options, f"sources[{i}].options"))
             source_cfg.append([s.name, s.kind, s.format, s.paths, s.options, code_version(cls, self.code_root)])
-        steps = [Step(0, "read", "00_read", _sha("read", source_cfg), readers=readers)]
+        steps = [Step(0, "read", "00_read", key_of("read", source_cfg), readers=readers)]
         for i, spec in enumerate(r.stages, start=1):
             if spec.instance is not None:  # a stage object of a Python-composed pipeline (curate.compose)
                 stage, cls = spec.instance, type(spec.instance)
@@ -250,7 +196,7 @@ class Runner:
             _check_input_files(stage.config, f"stages[{i - 1}].{spec.stage}")
             name = step_name(stage) if ":" in spec.stage else spec.stage
             user_code = [stage.code_digest()] if stage.code_digest() else []  # a given function's code
-            key = _sha(steps[-1].key, spec.stage, stage.config_dict(), spec.only, r.seed,
+            key = key_of(steps[-1].key, spec.stage, stage.config_dict(), spec.only, r.seed,
                        code_version(cls, self.code_root), *user_code)
             steps.append(Step(i, name, f"{i:02d}_{name}", key, only=spec.only, stage=stage))
         return steps
@@ -268,10 +214,14 @@ class Runner:
 
     # ------------------------------------------------------------ running
 
+    def _workers(self) -> int | None:
+        return getattr(self.ex, "workers", None)
+
     def describe(self) -> list[str]:
         """The plan of this run (see ``curate.runplan``), without running anything."""
         steps = self.plan()
-        return describe(self, self.segments(steps), self._read_inputs(steps[0]))
+        return describe(self.recipe, self.out, self.task_bytes, self._workers(), self.segments(steps),
+                        self._read_inputs(steps[0]))
 
     def run(self) -> dict:
         """Run every segment (resuming what is complete) and write ``summary.json``; return the summary."""
@@ -283,7 +233,7 @@ class Runner:
         steps = self.plan()
         segs = self.segments(steps)
         self._inputs = self._read_inputs(steps[0])
-        for line in describe(self, segs, self._inputs):
+        for line in describe(self.recipe, self.out, self.task_bytes, self._workers(), segs, self._inputs):
             self.log(line)
         self._remove_stale(steps)
         cache = self._digest_inputs(steps[0])
@@ -370,9 +320,9 @@ class Runner:
         input slices and the recorded SHA-256 of each part they come from. A part is reused only under the
         same key."""
         if seg.first.index == 0:
-            return [_sha([(src, str(u.path), root_of(u.path), u.start, u.end, u.first_record,
+            return [key_of([(src, str(u.path), root_of(u.path), u.start, u.end, u.first_record,
                            self._unit_digest.get(str(u.path))) for src, u in pack]) for _, pack in jobs]
-        return [_sha([(os.path.relpath(sl.path, self.out), sl.row_groups, self._part_sha.get(sl.path))
+        return [key_of([(os.path.relpath(sl.path, self.out), sl.row_groups, self._part_sha.get(sl.path))
                       for sl in slices]) for _, slices in jobs]
 
     def _renumber_parts(self, seg: Segment, inputs: list[str]) -> None:
@@ -456,10 +406,9 @@ class Runner:
         t_start, cpu0 = time.time(), _driver_cpu()
         spent = read_state(self._spent_file(seg)) or {}
         self._seg_clock = (t_start, float(spent.get("seconds", 0)) if spent.get("key") == seg.key else 0.0)
-        state, extra = self._fit(seg.first, in_parts, _sha(inputs)) if seg.first.has_fit else (None, {})
+        state, extra = self._fit(seg.first, in_parts, key_of(inputs)) if seg.first.has_fit else (None, {})
         fit_driver_cpu, fit_helper_cpu = _driver_cpu(cpu0)
-        spec = SegmentSpec(self.out, seg.key, [StepSpec(s.name, s.dir_name, s.stage, None, s.only)
-                                               for s in seg.steps], readers=seg.first.readers)
+        spec = SegmentSpec(self.out, seg.key, [s.shipped() for s in seg.steps], readers=seg.first.readers)
         spec.steps[0].state = state
         totals, resumed = self._map_tasks(seg, spec, jobs, inputs)
         out_parts = [self._kept_part(seg.last, i) for i in range(len(jobs))]
@@ -562,7 +511,7 @@ class Runner:
     def _fit(self, step: Step, in_parts: list[Path], inputs: str) -> tuple[Any, dict]:
         """Run (or reload after a crash) the stage's global pass; a saved state is reused only for the same
         step key and the same input parts (``inputs``: their digest)."""
-        key = _sha(step.key, inputs)
+        key = key_of(step.key, inputs)
         f = self.state_dir(step) / "_state.pkl"
         if f.exists():
             try:

@@ -17,7 +17,8 @@ from curate.partio import BATCH_BYTES, TASK_BYTES
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from curate.runner import Runner, Segment
+    from curate.plan import Segment
+    from curate.recipe import Recipe
 
 WORKER_BASE = 250 << 20  # a Ray worker with pyarrow, numpy and the stage modules imported
 COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
@@ -93,20 +94,22 @@ def _segment_line(seg: "Segment") -> str:
     return names + (f"  [{'; '.join(why)}]" if why else "")
 
 
-def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]:
-    """The plan: units per source, segments with tasks, projected disk and peak memory per task."""
+def describe(recipe: "Recipe", out: "Path", task_bytes: int, workers: int | None, segs: list["Segment"],
+             inputs: list) -> list[str]:
+    """The plan: units per source, segments with tasks, projected disk and peak memory per task. ``workers``:
+    the executor's (None before one is made: the recipe's)."""
     total = sum(unit_bytes(u) for _, u in inputs)
     text_bytes = sum(unit_text_bytes(u) for _, u in inputs)
-    lines = [f"plan: recipe {runner.recipe.name!r} into {runner.out} (inputs {_mb(total)}, about {_mb(text_bytes)} "
+    lines = [f"plan: recipe {recipe.name!r} into {out} (inputs {_mb(total)}, about {_mb(text_bytes)} "
              f"uncompressed)"]
-    for src in runner.recipe.sources:
+    for src in recipe.sources:
         units = [u for s, u in inputs if s == src.name]
         lines.append(f"  source {src.name} ({src.format}): {len({u.path for u in units})} files, {len(units)} units, "
                      f"{_mb(sum(unit_bytes(u) for u in units))}")
     later_tasks = max(1, math.ceil(text_bytes * PARQUET_PER_TEXT_BYTE / TASK_BYTES))
     for k, seg in enumerate(segs):
         if k == 0:
-            tasks = f"{len(pack_units(inputs, runner.task_bytes))} tasks (reader units, small files packed)"
+            tasks = f"{len(pack_units(inputs, task_bytes))} tasks (reader units, small files packed)"
             mem = max((unit_memory(u) for _, u in inputs), default=WORKER_BASE)
         else:
             tasks, mem = f"at most about {later_tasks} task(s) (parts packed to {_mb(TASK_BYTES)})", batch_memory()
@@ -118,7 +121,7 @@ def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]
         lines.append(f"      {tasks}; peak memory per task about {_mb(mem)}; writes stages/{seg.last.dir_name}/")
     cpu = sum(unit_bytes(u) / 1e6 * CPU_S_PER_MB["compressed" if str(u.path).endswith(COMPRESSED) else "text"]
               for _, u in inputs)
-    workers = max(1, getattr(runner.ex, "workers", None) or runner.recipe.workers or 1)
+    workers = max(1, workers or recipe.workers or 1)
     lines.append(f"  time: about {_dur(cpu)} of CPU before dedup, {_dur(cpu / workers)} on {workers} workers ({CPU_S_PER_MB['compressed']} CPU-s per compressed MB, {CPU_S_PER_MB['text']} "
                  f"per text MB, as measured on the bundled benchmarks; dedup prints its own estimate)")
     disk = text_bytes * PARQUET_PER_TEXT_BYTE * (len(segs) + 0.25)  # materialised steps + drops

@@ -25,13 +25,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS, PartWriter, Slice, iter_slices
+from curate.plan import Step
 from curate.progress import TaskMeter
 from curate.runplan import unit_bytes
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, split_by_source, with_reason
 from curate.sources._util import Sink, SinkFailed
 from curate.sources.base import Unit
 from curate.sources.safe import is_local
-from curate.stage import Stage, StageResult
+from curate.stage import StageResult
 
 
 class AccountingError(RuntimeError):
@@ -43,23 +44,12 @@ def part_name(i: int) -> str:
 
 
 @dataclass
-class StepSpec:
-    """What a task needs to run one step: its name, output directory name, stage and fitted state."""
-
-    name: str
-    dir_name: str
-    stage: Stage | None = None  # None: the read step
-    state: Any = None
-    only: list[str] | None = None
-
-
-@dataclass
 class SegmentSpec:
     """Shared by every task of a segment (shipped once to the object store)."""
 
     out: Path
     key: str
-    steps: list[StepSpec]
+    steps: list[Step]  # without readers (``Step.shipped``); the first with its fitted state
     readers: dict[str, Any] = field(default_factory=dict)
     beats: Path | None = None  # where tasks write their progress heartbeats (None: no heartbeat)
     beat_s: float = 15.0  # the driver's progress interval; tasks write 3 heartbeats per interval
@@ -173,7 +163,7 @@ def _stamp(t: pa.Table, stage_name: str) -> pa.Table:
     return t.set_column(idx, DROP_SCHEMA.field("stage"), pa.array([stage_name] * t.num_rows, pa.string()))
 
 
-def apply_step(step: StepSpec, batch: pa.Table, label: str) -> StageResult:
+def apply_step(step: Step, batch: pa.Table, label: str) -> StageResult:
     """Apply one stage to one batch: rows outside ``only`` pass through; a stage exception errors the batch."""
     assert step.stage is not None
     if step.only:
@@ -321,4 +311,4 @@ def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
             out(batch)
 
 
-__all__ = ["AccountingError", "SegmentSpec", "Slice", "StepSpec", "segment_task", "part_name"]
+__all__ = ["AccountingError", "SegmentSpec", "Slice", "segment_task", "part_name"]
