@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.batches import BATCH_ROWS, read_batches
 from curate.io import atomic_path
 from curate.schema import DOC_SCHEMA, DROP_SCHEMA, decode_meta, doc_id, encode_meta, escape_surrogates, storable_utf8
 from curate.sources._util import Rows
@@ -33,7 +34,6 @@ COMPRESSIONS = (".gz", ".zst", ".zstd", ".bz2", ".xz")
 INPUT_FORMATS = {".jsonl": "documents-jsonl", ".json": "documents-jsonl", ".ndjson": "documents-jsonl",
                  ".parquet": "documents-parquet", ".warc": "warc", ".wet": "warc", ".arc": "warc"}
 OUTPUT_EXTENSIONS = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.bz2", ".parquet")
-BATCH_ROWS = 4096
 
 
 class FormatError(ValueError):
@@ -200,10 +200,9 @@ def write_tables(tables: Iterable[pa.Table], path: str | Path, schema: pa.Schema
 
 
 def iter_parts(parts: Iterable[Path], schema: pa.Schema) -> Iterator[pa.Table]:
-    """The rows of Parquet ``parts`` batch by batch (memory bounded by BATCH_ROWS rows)."""
+    """The rows of Parquet ``parts`` batch by batch (``curate.batches.read_batches``), cast to ``schema``."""
     for p in parts:
-        for rb in pq.ParquetFile(p).iter_batches(batch_size=BATCH_ROWS, columns=schema.names):
-            yield pa.Table.from_batches([rb]).cast(schema)
+        yield from read_batches(p, schema.names, schema=schema)
 
 
 def export_run(run_dir: Path, output: str | Path, dropped: str | Path) -> dict[str, int]:

@@ -13,6 +13,8 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.urls import is_url
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
@@ -64,10 +66,6 @@ def inside_run(run: Path, rel: Any, what: str) -> Path:
     if not p.resolve().is_relative_to(Path(run).resolve()):
         raise OutsideRun(f"{run}: {what} {rel!r} leads outside the run (edited by hand?); refusing to read it")
     return p
-
-
-def is_url(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
 
 
 _VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")

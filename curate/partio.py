@@ -16,19 +16,14 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.batches import READ_BUFFER
+from curate.batches import BATCH_BYTES, BATCH_ROWS, read_batches
 
-BATCH_ROWS = 4096  # at most this many documents per batch handed to ``apply`` ...
-BATCH_BYTES = 32 << 20  # ... and about this many (uncompressed) bytes
 TASK_BYTES = 64 << 20  # a task reads about this many uncompressed bytes: small parts merge, big ones split
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class PartWriter:
@@ -144,11 +139,4 @@ def iter_slices(slices: list[Slice], schema: pa.Schema | None = None,
                 columns: list[str] | None = None) -> Iterator[pa.Table]:
     """The rows of ``slices`` in order, as tables of at most ``BATCH_ROWS`` rows and about ``BATCH_BYTES``."""
     for s in slices:
-        pf = pq.ParquetFile(s.path, pre_buffer=False, buffer_size=READ_BUFFER)  # page by page (curate.batches)
-        for rg in s.row_groups:
-            md = pf.metadata.row_group(rg)
-            per_row = max(1, md.total_byte_size // max(1, md.num_rows))
-            rows = max(1, min(BATCH_ROWS, BATCH_BYTES // per_row))
-            for rb in pf.iter_batches(batch_size=rows, row_groups=[rg], columns=columns):
-                t = pa.Table.from_batches([rb])
-                yield t.cast(schema) if schema is not None else t
+        yield from read_batches(s.path, columns, schema=schema, row_groups=s.row_groups)

@@ -25,10 +25,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.batches import read_batches
 from curate.io import inside_run
 from curate.schema import meta_dicts
 
-BATCH_ROWS = 4096
 EXAMPLES = 8
 TOP = 20  # sources (or languages, reasons...) shown one by one; the rest are summed into "others"
 TABLE_TOP = 50
@@ -119,10 +119,8 @@ def _stage(summary: dict, name: str) -> dict | None:
 def _scan(paths: Iterable[Path], columns: list[str], fn: Callable[[pa.Table, list[dict]], None]) -> None:
     """Call ``fn(batch, metas)`` for every batch of the given Parquet parts (memory: one batch)."""
     for p in paths:
-        pf = pq.ParquetFile(p)
-        cols = [c for c in columns if c in pf.schema_arrow.names]
-        for rb in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols):
-            t = pa.Table.from_batches([rb])
+        names = pq.read_schema(p).names
+        for t in read_batches(p, [c for c in columns if c in names]):
             fn(t, meta_dicts(t) if "meta" in t.column_names else [{}] * t.num_rows)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curate.batches import read_batches
+from curate.batches import BATCH_ROWS, read_batches
 from curate.schema import meta_dicts
 from curate.shards.writer import instance_rows, part_summary, write_index
 
@@ -53,7 +53,7 @@ def _repeats(t: pa.Table) -> pa.Array:
 
 
 def encode_part(path: Path, model: str, out_dir: str, dtype: str, seed: int = 0, val_fraction: float = 0.0,
-                batch_rows: int = 1024) -> dict[str, Any]:
+                batch_rows: int = BATCH_ROWS) -> dict[str, Any]:
     """Encode part ``path`` batch by batch into ``<name>.tok`` and its instance index ``<name>.index.parquet``
     (see ``curate.shards.writer``); returns the name and the part's counts."""
     sp = load_model(model)
@@ -64,7 +64,7 @@ def encode_part(path: Path, model: str, out_dir: str, dtype: str, seed: int = 0,
     lossy: list[str] = []  # ids of the documents whose tokens decode to another text
     n_lossy = 0
     with open(out / f"{name}.tok", "wb") as f:
-        for rb in read_batches(path, ["id", "source", "url", "text", "meta"], batch_rows):
+        for rb in read_batches(path, ["id", "source", "url", "text", "meta"], batch_rows=batch_rows):
             texts = [t or "" for t in rb.column("text").to_pylist()]
             flat, lengths, changed = encode_texts(sp, texts, np.dtype(dtype))
             n_lossy += len(changed)

@@ -25,7 +25,8 @@ from curate.config import PATH, bounds
 from curate.schema import empty_drops, with_reason
 from curate.shards.megatron import token_dtype
 from curate.shards.publish import TOKENIZER, publish, published_problems, staging_dir
-from curate.shards.writer import file_sha256, merge_buckets, plan, write_bucket
+from curate.partio import file_sha256
+from curate.shards.writer import merge_buckets, plan, write_bucket
 from curate.stage import FitContext, Stage, StageResult
 from curate.tokenizer.encode import LOSSY_EXAMPLES, encode_part, load_model
 from curate.tokenizer.sample import part_chars, sample_part

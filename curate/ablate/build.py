@@ -7,11 +7,12 @@ from typing import Any, Callable
 
 import yaml
 
-from curate.ablate.keys import code_fingerprint, file_sha, sha
+from curate.ablate.keys import code_fingerprint, sha
 from curate.ablate.settings import AblateConfig
 from curate.ablate.variants import build_recipe, order_for_reuse
 from curate.inputkeys import digest_paths
 from curate.io import UnsetVariable, expand_paths, expand_vars, read_json, write_json_atomic
+from curate.partio import file_sha256
 from curate.recipe import RecipeError, parse_recipe
 
 MAX_BUDGET_TRIES = 6
@@ -107,7 +108,7 @@ class Builder:
         (dst / "recipe.yaml").write_text(yaml.safe_dump(info["recipe"], sort_keys=False), encoding="utf-8")
         shutil.copy2(self.dir / "manifest.json", dst / "manifest.json")
         record = {"key": key, "tokens": info["tokens"], "tries": info["tries"],
-                  "manifest_sha256": file_sha(dst / "manifest.json"),
+                  "manifest_sha256": file_sha256(dst / "manifest.json"),
                   "stages": [{"stage": s.get("stage"), "in": s.get("in"), "kept": s.get("kept"),
                               "dropped": s.get("dropped_total"), "errors": s.get("errors_total")}
                              for s in info["summary"].get("stages", [])],
@@ -120,7 +121,7 @@ def _done(dst: Path, key: str) -> dict[str, Any] | None:
     f = dst / "build.json"
     if f.is_file() and (dst / "manifest.json").is_file():
         rec = read_json(f)
-        if rec.get("key") == key and file_sha(dst / "manifest.json") == rec.get("manifest_sha256"):
+        if rec.get("key") == key and file_sha256(dst / "manifest.json") == rec.get("manifest_sha256"):
             return rec
     return None
 
@@ -153,7 +154,7 @@ def build_all(cfg: AblateConfig, base: dict[str, Any], base_dir: Path, stages: d
     if tok_given and not Path(tok_given).is_file():
         raise FileNotFoundError(f"--tokenizer: no such file: {cfg.tokenizer}")
     # curated first: it trains the shared tokenizer and (without --tokens) sets the budget
-    ref_key = sha([common, stages["curated"], "reference", tok_given and file_sha(Path(tok_given)), cfg.tokens])
+    ref_key = sha([common, stages["curated"], "reference", tok_given and file_sha256(Path(tok_given)), cfg.tokens])
     builds: dict[str, Any] = {}
     # with --tokens the reference build only trains the tokenizer; curated is then built at the budget too
     ref_dir = out / "variants" / "curated" if cfg.tokens is None else out / "reference"
@@ -172,7 +173,7 @@ def build_all(cfg: AblateConfig, base: dict[str, Any], base_dir: Path, stages: d
         if cfg.tokens is None:
             builds["curated"] = rec
     tok_src = Path(tok_given) if tok_given else ref_dir / "tokenizer" / "tokenizer.model"
-    tok_sha = file_sha(tok_src)
+    tok_sha = file_sha256(tok_src)
     tokenizer = out / "tokenizer" / f"{tok_sha[:16]}.model"  # content-addressed: the stage key follows it
     if not tokenizer.is_file():
         tokenizer.parent.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from curate.ablate.holdout import extract_eval_unit
-from curate.ablate.keys import file_sha
 from curate.io import expand_paths, write_json_atomic
 from curate.config import RecipeError, build_config
+from curate.partio import file_sha256
 from curate.registry import reader_class
 
 
@@ -43,7 +43,7 @@ def build_eval_set(recipe: Any, reference: list[str], holdout: dict[str, Any], o
         _merge_sorted(parts, dst)
         agg = {k: sum(c[k] for c, o in zip(counts, owner) if o == name)
                for k in ("docs_read", "chunks", "whole_docs", "chars")}
-        sources[name] = {"file": dst.name, "sha256": file_sha(dst), **agg}
+        sources[name] = {"file": dst.name, "sha256": file_sha256(dst), **agg}
         log(f"eval set: {name}: {agg['chunks']:,} held-out chunks ({agg['whole_docs']:,} whole documents, "
             f"{agg['chars']:,} characters) of {agg['docs_read']:,} documents")
     shutil.rmtree(out / "parts")

@@ -13,11 +13,6 @@ def sha(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def file_sha(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 # the ablation driver's own modules: editing them changes no build, so they do not invalidate reused builds
 # (what they derive, e.g. the variant recipes, is in the keys as data); holdout.py is a stage: it counts
 DRIVER_FILES = {"curate/cli.py", "curate/report.py"}

@@ -23,10 +23,10 @@ from typing import Any, Callable, Iterator
 
 from curate.ablate.build import build_all
 from curate.ablate.evalset import build_eval_set
-from curate.ablate.keys import file_sha
 from curate.ablate.settings import AblateConfig
 from curate.ablate.training import train_all
 from curate.ablate.variants import is_recipe_path, reference_sources, variant_label, variant_stages
+from curate.partio import file_sha256
 from curate.recipe import RecipeError, check_plain_name, load_recipe
 from curate.runlock import claim_out
 from curate.termsafe import print_safe
@@ -131,7 +131,7 @@ def _run(cfg: AblateConfig, recipe: Any, labels: list[str], stages: dict[str, li
     clock.lap("training")
     record = {"recipe": recipe.name, "recipe_path": str(cfg.recipe), "settings": asdict(cfg),
               "eval_set": evalrec,
-              "eval_files": {name: {"path": str(p), "sha256": file_sha(p)}
+              "eval_files": {name: {"path": str(p), "sha256": file_sha256(p)}
                              for name, p in _eval_names(eval_files).items()},
               "variants": {lbl: builds[lbl] for lbl in labels}, "runs": runs,
               "baseline": "raw" if "raw" in labels else labels[0], "timing": clock.phases}

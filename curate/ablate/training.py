@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from curate.ablate.keys import code_fingerprint, file_sha, sha
+from curate.ablate.keys import code_fingerprint, sha
 from curate.ablate.settings import AblateConfig
 from curate.io import read_json, write_json_atomic
+from curate.partio import file_sha256
 
 
 def train_one(job: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def _jobs(cfg: AblateConfig, n_runs: int) -> int:
 def train_all(cfg: AblateConfig, labels: list[str], out: Path, eval_files: list[Path],
                log: Callable[[str], None]) -> dict[str, Any]:
     """Train every variant with every seed (skipping runs whose inputs and settings are unchanged)."""
-    eval_sha = {str(p): file_sha(p) for p in eval_files}
+    eval_sha = {str(p): file_sha256(p) for p in eval_files}
     code = code_fingerprint("trainer")
     hists: dict[tuple[str, int], dict[str, Any]] = {}
     todo = []
@@ -53,7 +54,7 @@ def train_all(cfg: AblateConfig, labels: list[str], out: Path, eval_files: list[
         for seed in range(cfg.seeds):
             d = out / "variants" / lbl / "train" / f"seed-{seed}"
             settings = [cfg.steps, cfg.config, seed, cfg.eval_tokens, cfg.eval_every, cfg.device, cfg.schedule]
-            key = sha([file_sha(man), eval_sha, settings, code])
+            key = sha([file_sha256(man), eval_sha, settings, code])
             mfile = d / "metrics.json"
             if mfile.is_file() and read_json(mfile).get("ablate_key") == key:
                 hists[lbl, seed] = read_json(mfile)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from curate.io import write_json_atomic
-from curate.shards.writer import file_sha256
+from curate.partio import file_sha256
 
 STAGING = ".shards-staging"
 LINK = "shards"

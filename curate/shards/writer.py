@@ -22,7 +22,6 @@ Three passes, none of which brings per-document data into the driver:
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections import OrderedDict
@@ -37,6 +36,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from curate.mix.draws import draw64, unit
+from curate.partio import file_sha256
 from curate.shards.megatron import IndexedWriter
 
 SPLITS = ("train", "val")
@@ -55,11 +55,6 @@ MAX_OPEN_PARTS = 128
 # Instance order: by shuffle key; the rest only breaks ties between copies of one id (ids should be unique in a
 # run, but the order must not depend on which part a repeated id came from).
 ORDER = [(c, "ascending") for c in ("key", "id", "repeat_index", "source", "url", "n_tokens", "chars")]
-
-
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 # ---------------------------------------------------------------- pass 1 (inside the encode task)

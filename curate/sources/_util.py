@@ -12,6 +12,7 @@ from curate.schema import docs_table, drops_table, encode_meta, storable_utf8
 from curate.sources.charset import lone_cr_to_lf
 from curate.sources.safe import UnsafeInput, open_input, printable
 from curate.stage import StageResult
+from curate.urls import is_url
 
 T = TypeVar("T")
 
@@ -27,15 +28,10 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     return _NETWORK + (aiohttp.ClientError,) if aiohttp is not None else _NETWORK
 
 
-def is_remote(path: str) -> bool:
-    proto = path.split("://", 1)[0] if "://" in path else "file"
-    return proto not in ("file", "local")
-
-
 def with_retries(path: str, fn: Callable[[], T], attempts: int = 4, backoff_s: float = 0.5) -> T:
     """Run ``fn`` (a whole, side-effect-free read of ``path``); on a transient network error of a remote
     path, wait ``backoff_s * 2**k`` and run it again from the start (so a retry cannot duplicate rows)."""
-    if not is_remote(path):
+    if not is_url(path):
         return fn()
     for k in range(attempts):
         try:

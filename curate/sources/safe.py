@@ -24,6 +24,7 @@ import fsspec
 from fsspec.utils import infer_compression
 
 from curate.sources.decompress import KINDS, Decompressed
+from curate.urls import is_local
 
 
 class UnsafeInput(Exception):
@@ -56,10 +57,6 @@ def printable(s: str) -> str:
         return s
     except UnicodeEncodeError:
         return s.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
 
 
 def root_of(path: str) -> str:

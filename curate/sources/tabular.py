@@ -26,10 +26,11 @@ from curate.config import bounds
 from curate.schema import doc_id
 from fsspec.utils import infer_compression
 
-from curate.sources._util import ByteRange, Rows, Sink, is_remote, read_unit
+from curate.sources._util import ByteRange, Rows, Sink, read_unit
 from curate.sources.base import Cut, Reader, Unit, split_units
 from curate.sources.safe import files_of
 from curate.stage import StageResult
+from curate.urls import is_url
 
 
 @dataclass
@@ -148,7 +149,7 @@ class JsonlReader(Reader):
 
     def units(self, paths: list[str]) -> list[Unit]:
         paths = files_of(paths)
-        whole = [p for p in paths if is_remote(p) or infer_compression(p) is not None]
+        whole = [p for p in paths if is_url(p) or infer_compression(p) is not None]
         split = split_units([p for p in paths if p not in whole], self.config.split_bytes,
                             lambda f, size: _line_cuts(f, size, self.config.split_bytes))
         order = {p: i for i, p in enumerate(paths)}
