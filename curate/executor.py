@@ -1,5 +1,8 @@
 """Where tasks run: an embedded or existing Ray cluster, or in-process (``workers: 0``, for debugging).
 
+``Executor`` is the interface the runner, a stage's ``FitContext`` and the ablation use; ``LocalExecutor``
+and ``RayExecutor`` implement it, and ``make_executor`` picks one.
+
 Both executors run a pass with a bounded number of tasks in flight (about twice the CPUs: enough to keep
 every worker busy, few enough that the driver's bookkeeping and the object store stay small whatever the
 number of tasks), report progress (``curate.progress``) and add up the CPU seconds the tasks spent, by pass.
@@ -14,7 +17,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from curate.lean import arrow_without_pandas
 from curate.progress import Progress
@@ -23,7 +26,31 @@ from curate.signals import sigterm_kept
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@runtime_checkable
+class Executor(Protocol):
+    """Runs a pass of tasks and says what they cost."""
+
+    workers: int  # tasks that run at once
+    task_cpu_s: Counter[str]  # pass name (a ``Progress`` desc) -> CPU seconds inside its tasks
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "map") -> list[Any]:
+        """``[fn(x) for x in items]`` run as tasks; results in item order."""
+        ...
+
+    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
+             progress: Progress | None = None, measure: Callable[[Any], dict] | None = None
+             ) -> Iterator[tuple[int, Any]]:
+        """``(index, fn(item, *shared))`` as tasks complete (any order; ``shared`` shipped once)."""
+        ...
+
+    def shutdown(self) -> None:
+        """Release what the executor started (an embedded Ray)."""
+        ...
+
+
 class _Base:
+    """What both executors share: ``map`` over ``imap``, CPU accounting by pass."""
+
     workers = 1
 
     def __init__(self) -> None:
@@ -192,7 +219,7 @@ def _call(fn: Callable[..., Any], item: Any, *shared: Any) -> tuple[Any, float]:
     return result, time.process_time() - t0
 
 
-def make_executor(workers: int, log: Callable[[str], None] | None = None) -> LocalExecutor | RayExecutor:
+def make_executor(workers: int, log: Callable[[str], None] | None = None) -> Executor:
     """``workers == 0``: in-process; otherwise Ray with that many CPUs (or the cluster at RAY_ADDRESS). A local
     Ray gets at most this machine's CPUs: each worker is a process, and outputs never depend on the count."""
     if workers == 0 and not os.environ.get("RAY_ADDRESS"):

@@ -44,6 +44,7 @@ from curate.steps import step_name
 from curate.termsafe import print_safe
 
 if TYPE_CHECKING:
+    from curate.executor import Executor
     from curate.recipe import Recipe
 
 DATA_ROOTS = ("stages", "dropped", "errors")
@@ -149,7 +150,7 @@ class StepTotals:
 class Runner:
     """Runs a recipe into ``out_dir`` with the given executor (see ``curate.executor``)."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path, executor: Any, log: Callable[[str], None] = print_safe,
+    def __init__(self, recipe: Recipe, out_dir: Path, executor: Executor | None, log: Callable[[str], None] = print_safe,
                  task_bytes: int = TASK_BYTES, code_root: Path = PROJECT_ROOT):
         self.recipe = recipe
         self.out = Path(out_dir).absolute()  # tasks may run elsewhere (a cluster's workers): never relative
@@ -215,7 +216,7 @@ class Runner:
     # ------------------------------------------------------------ running
 
     def _workers(self) -> int | None:
-        return getattr(self.ex, "workers", None)
+        return self.ex.workers if self.ex is not None else None
 
     def describe(self) -> list[str]:
         """The plan of this run (see ``curate.runplan``), without running anything."""
@@ -241,7 +242,7 @@ class Runner:
                            "steps": [{"dir": s.dir_name, "key": s.key} for s in steps],
                            "segments": [[s.dir_name for s in g.steps] for g in segs]}, self.out / "recipe.json")
         summary: dict[str, Any] = {"recipe": self.recipe.name, "recipe_digest": self.recipe.digest(),
-                                   "seed": self.recipe.seed, "workers": getattr(self.ex, "workers", None),
+                                   "seed": self.recipe.seed, "workers": self._workers(),
                                    "stages": []}
         parts: list[Path] = []
         done_bytes, done_cpu = 0, 0.0
@@ -249,7 +250,7 @@ class Runner:
             if summary["stages"] and not summary["stages"][-1]["kept"]:  # before the segment's fit runs on nothing
                 self._no_documents(summary, seg.first)
             if parts:
-                self.log(segment_estimate(seg, parts, done_bytes, done_cpu, getattr(self.ex, "workers", 1)))
+                self.log(segment_estimate(seg, parts, done_bytes, done_cpu, self._workers() or 1))
                 done_bytes += sum(p.stat().st_size for p in parts if p.exists())
             infos, parts = self._run_segment(seg, parts)
             if seg.first.index == 0:  # after the read step's outputs are settled (a new key clears its state)
@@ -589,7 +590,7 @@ class Runner:
                 add(read_state(self._stats_file(seg, i)), i)  # checked by _invalid_parts
         if todo:
             desc = f"{seg.first.dir_name}" + (f"..{seg.last.dir_name}" if len(seg.steps) > 1 else "")
-            self.log(f"[{desc}] {len(todo)} of {len(jobs)} tasks to run on {getattr(self.ex, 'workers', 1)} workers")
+            self.log(f"[{desc}] {len(todo)} of {len(jobs)} tasks to run on {self._workers() or 1} workers")
             beats = self.state_dir(seg.first) / "progress"  # the tasks' heartbeats (curate.progress)
             shutil.rmtree(beats, ignore_errors=True)
             spec.beats, spec.beat_s = (beats, interval()) if interval() > 0 else (None, 0.0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
@@ -14,6 +14,9 @@ from curate.inputkeys import digest_paths
 from curate.io import UnsetVariable, expand_paths, expand_vars, read_json, write_json_atomic
 from curate.partio import file_sha256
 from curate.recipe import RecipeError, parse_recipe
+
+if TYPE_CHECKING:
+    from curate.executor import Executor
 
 MAX_BUDGET_TRIES = 6
 
@@ -47,7 +50,7 @@ def _mix_estimate(summary: dict[str, Any]) -> int | None:
 class Builder:
     """Builds variant recipes one after another in one run directory with the generic runner."""
 
-    def __init__(self, base: dict[str, Any], base_dir: Path, build_dir: Path, executor: Any,
+    def __init__(self, base: dict[str, Any], base_dir: Path, build_dir: Path, executor: Executor,
                  holdout: dict[str, Any], reference: list[str], log: Callable[[str], None]):
         self.base, self.base_dir, self.dir, self.ex = base, base_dir, build_dir, executor
         self.holdout, self.reference, self.log = holdout, reference, log
@@ -143,7 +146,7 @@ def inputs_fingerprint(base: dict[str, Any]) -> list[Any]:
 
 def build_all(cfg: AblateConfig, base: dict[str, Any], base_dir: Path, stages: dict[str, list],
               reference: list[str], holdout: dict[str, Any], evalrec: dict[str, Any], out: Path,
-              executor: Any, log: Callable[[str], None]) -> dict[str, Any]:
+              executor: Executor, log: Callable[[str], None]) -> dict[str, Any]:
     """Build every variant (and ``curated``, the reference) at one budget; returns ``build.json`` records."""
     builder = Builder(base, base_dir, out / "build", executor, holdout, reference, log)
     common = {"sources": base.get("sources"), "inputs": inputs_fingerprint(base), "seed": base.get("seed"),

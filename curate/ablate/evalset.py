@@ -6,7 +6,7 @@ import json
 import shutil
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from curate.ablate.holdout import extract_eval_unit
 from curate.io import expand_paths, write_json_atomic
@@ -14,8 +14,11 @@ from curate.config import RecipeError, build_config
 from curate.partio import file_sha256
 from curate.registry import reader_class
 
+if TYPE_CHECKING:
+    from curate.executor import Executor
 
-def build_eval_set(recipe: Any, reference: list[str], holdout: dict[str, Any], out: Path, executor: Any,
+
+def build_eval_set(recipe: Any, reference: list[str], holdout: dict[str, Any], out: Path, executor: Executor,
                    log: Callable[[str], None]) -> dict[str, Any]:
     """Write ``out/<source>.jsonl`` (held-out chunks, in draw order) for each reference source and
     ``out/eval.json`` (the rule, counts and file hashes); returns the latter."""
