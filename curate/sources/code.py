@@ -214,7 +214,7 @@ class CodeReader(Reader):
             text = data[skip:].decode(codec)
         except UnicodeDecodeError:
             return rows.drop("code:encoding", fpath, meta)
-        text = to_lf(text)  # CRLF and CR-only files have lines too (before: CR-only was one long line)
+        text = to_lf(text)  # CRLF and CR-only files have lines too
         if not text.strip():
             return rows.drop("code:empty", fpath, meta)
         if GENERATED_MARKS.search(text[:2048]) or GENERATED_HEADER.search(text[:2048]):
