@@ -202,7 +202,7 @@ def section_stages(summary: dict) -> str:
 
 def section_reasons(summary: dict) -> str:
     """Every step's drop and error reasons: a count bar and the first examples of each (full id, source, the
-    start of the text), which the tasks collected while they ran (``curate.segment.Tally``)."""
+    start of the text), which the tasks collected while they ran (``curate.tally.Tally``)."""
     out = ""
     for s in summary["stages"]:
         counts = Counter(s.get("dropped") or {}) + Counter(s.get("errors") or {})

@@ -22,25 +22,24 @@ import pickle
 import re
 import shutil
 import time
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from curate.codekeys import PROJECT_ROOT, code_version
+from curate.config import RecipeError, build_config
 from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
 from curate.partio import TASK_BYTES, check_parts, plan_slices
 from curate.plan import Segment, Step, key_of
-from curate.config import RecipeError, build_config
 from curate.progress import Progress, interval
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock, is_output_name
 from curate.runplan import describe, pack_units, segment_estimate
-from curate.segment import (EXAMPLE_REASONS, EXAMPLES, AccountingError, SegmentSpec, job_bytes, part_name,
-                            segment_task)
+from curate.segment import SegmentSpec, job_bytes, part_name, segment_task
 from curate.sources.safe import inside_root, printable, root_of
 from curate.stage import FitContext
 from curate.steps import step_name
+from curate.tally import AccountingError, Tally
 from curate.termsafe import print_safe
 
 if TYPE_CHECKING:
@@ -100,51 +99,6 @@ def _sample_hint(paths: list[str]) -> str:
 
 class NoDocuments(ValueError):
     """A stage of the recipe received no document; the message names it."""
-
-
-class StepTotals:
-    """Running sum of one step's per-task counts (the driver never holds every task's stats at once)."""
-
-    def __init__(self) -> None:
-        self.t: dict[str, Any] = {"in": 0, "kept": 0, "dropped": Counter(), "errors": Counter(),
-                                  "counters": Counter(), "by_source": {}, "yielded": Counter(), "cpu_s": 0.0}
-        self.examples: dict[str, list[tuple[int, int, list[str]]]] = {}  # reason -> [(part, n, example)]
-
-    def add(self, s: dict, part: int = 0) -> None:
-        t = self.t
-        # the first EXAMPLES of each reason by part, for the EXAMPLE_REASONS first reasons by name: the same
-        # whatever order the tasks finish in
-        for reason, rows in (s.get("examples") or {}).items():
-            if reason not in self.examples and len(self.examples) >= EXAMPLE_REASONS:
-                last = max(self.examples)
-                if reason > last:
-                    continue
-                del self.examples[last]
-            got = sorted(self.examples.get(reason, []) + [(part, n, r) for n, r in enumerate(rows)])
-            self.examples[reason] = got[:EXAMPLES]
-        t["in"] += s["in"]
-        t["kept"] += s["kept"]
-        t["cpu_s"] += s.get("cpu_s", 0.0)
-        for k in ("dropped", "errors", "counters"):
-            t[k].update(s[k])
-        t["yielded"].update(s.get("yielded", {}))
-        for src, c in s["by_source"].items():
-            t["by_source"].setdefault(src, Counter()).update(c)
-
-    def summary(self) -> dict:
-        t = dict(self.t)
-        t["dropped_total"] = sum(t["dropped"].values())
-        t["errors_total"] = sum(t["errors"].values())
-        t["reconciles"] = t["in"] == t["kept"] + t["dropped_total"] + t["errors_total"]
-        for k in ("dropped", "errors", "counters"):
-            t[k] = dict(sorted(t[k].items()))
-        yielded = t.pop("yielded")
-        if yielded:  # the read step only
-            t["yielded"] = dict(sorted(yielded.items()))
-        t["by_source"] = {s: dict(sorted(c.items())) for s, c in sorted(t["by_source"].items())}
-        t["cpu_s"] = round(t["cpu_s"], 3)
-        t["examples"] = {r: [e for _, _, e in rows] for r, rows in sorted(self.examples.items())}
-        return t
 
 
 class Runner:
@@ -575,15 +529,15 @@ class Runner:
                 self._part_sha[path] = check.get("sha256")
 
     def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list, inputs: list[str]
-                   ) -> tuple[list[StepTotals], int]:
+                   ) -> tuple[list[Tally], int]:
         """Run the tasks whose parts are not valid on disk; return per-step totals over all parts."""
         todo = self._invalid_parts(seg, inputs)
         todo_set = set(todo)
-        totals = [StepTotals() for _ in seg.steps]
+        totals = [Tally() for _ in seg.steps]
 
         def add(stats: dict, part: int) -> None:
             for total, s in zip(totals, stats["steps"]):
-                total.add(s, part)
+                total.merge(s, part)
 
         for i in range(len(jobs)):
             if i not in todo_set:

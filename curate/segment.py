@@ -15,7 +15,6 @@ from __future__ import annotations
 import inspect
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -33,10 +32,7 @@ from curate.sources._util import Sink, SinkFailed
 from curate.sources.base import Unit
 from curate.sources.safe import is_local
 from curate.stage import StageResult
-
-
-class AccountingError(RuntimeError):
-    """A stage returned a different number of rows than it was given: a bug, never silently accepted."""
+from curate.tally import AccountingError, Tally
 
 
 def part_name(i: int) -> str:
@@ -74,86 +70,6 @@ def _slice_rows(slices: list[Slice]) -> int:
     import pyarrow.parquet as pq
 
     return sum(pq.ParquetFile(s.path).metadata.row_group(rg).num_rows for s in slices for rg in s.row_groups)
-
-
-@dataclass
-class Tally:
-    """Running counts of one step within one task."""
-
-    rows_in: int = 0
-    kept: int = 0
-    dropped: Counter = field(default_factory=Counter)
-    errors: Counter = field(default_factory=Counter)
-    counters: Counter = field(default_factory=Counter)
-    by_source: dict[str, Counter] = field(default_factory=dict)
-    # read step: documents each recipe source's reader yielded (rows may carry their own source names)
-    yielded: Counter = field(default_factory=Counter)
-    cpu_s: float = 0.0
-    examples: dict[str, list[list[str]]] = field(default_factory=dict)  # reason -> [[id, source, snippet]]
-
-    def _bump(self, table: pa.Table, what: str) -> None:
-        if table.num_rows == 0:
-            return
-        for row in pc.value_counts(table.column("source")).to_pylist():
-            self.by_source.setdefault(row["values"], Counter())[what] += row["counts"]
-
-    def _reasons(self, table: pa.Table, into: Counter) -> None:
-        if table.num_rows:
-            for row in pc.value_counts(table.column("reason")).to_pylist():
-                into[row["values"]] += row["counts"]
-            self._examples(table)
-
-    def _examples(self, table: pa.Table) -> None:
-        """Keep the first ``EXAMPLES`` rows of each reason (of at most ``EXAMPLE_REASONS`` reasons): what the
-        report shows of what each reason removed, collected here so that nothing rescans the drops."""
-        want = [r for r in pc.unique(table.column("reason")).to_pylist()
-                if len(self.examples.get(r, ())) < EXAMPLES
-                and (r in self.examples or len(self.examples) < EXAMPLE_REASONS)]
-        if not want:
-            return
-        reasons = table.column("reason")
-        for reason in want:  # only the few rows kept are converted to Python, never a batch's texts
-            got = self.examples.setdefault(reason, [])
-            rows = table.take(pc.indices_nonzero(pc.equal(reasons, reason)).slice(0, EXAMPLES - len(got)))
-            for rid, src, url, text in zip(*(rows.column(c).to_pylist() for c in ("id", "source", "url", "text"))):
-                got.append([rid or "", src or "", snippet(text, url)])
-
-    def add(self, label: str, in_table: pa.Table | None, result: StageResult) -> None:
-        """Count one batch; ``in_table`` None means a reader (what came in is what came out)."""
-        n_out = result.kept.num_rows + result.dropped.num_rows + result.errors.num_rows
-        n_in = n_out if in_table is None else in_table.num_rows
-        if n_out != n_in:
-            raise AccountingError(f"{label}: {n_in} rows in but {result.kept.num_rows} kept + "
-                                  f"{result.dropped.num_rows} dropped + {result.errors.num_rows} errored")
-        self.rows_in += n_in
-        self.kept += result.kept.num_rows
-        self._reasons(result.dropped, self.dropped)
-        self._reasons(result.errors, self.errors)
-        self.counters.update(result.counters)
-        for t, what in ((result.kept, "kept"), (result.dropped, "dropped"), (result.errors, "errors")):
-            self._bump(t, what)
-            if in_table is None:
-                self._bump(t, "in")
-        if in_table is not None:
-            self._bump(in_table, "in")
-
-    def as_dict(self) -> dict:
-        return {"in": self.rows_in, "kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
-                "errors": dict(sorted(self.errors.items())), "counters": dict(sorted(self.counters.items())),
-                "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
-                "yielded": dict(sorted(self.yielded.items())),
-                "cpu_s": round(self.cpu_s, 4), "examples": dict(sorted(self.examples.items()))}
-
-
-EXAMPLES = 3  # example rows kept per drop or error reason
-EXAMPLE_REASONS = 64  # reasons with examples per step (error reasons can carry a message: unbounded)
-SNIPPET_CHARS = 240
-
-
-def snippet(text: str | None, url: str | None) -> str:
-    """The start of a dropped document's text (its URL or file when it has none), whitespace folded."""
-    s = " ".join((text or "")[:SNIPPET_CHARS * 2].split())[:SNIPPET_CHARS]
-    return s or f"(no text) {url or ''}".strip()
 
 
 def _stamp(t: pa.Table, stage_name: str) -> pa.Table:

@@ -188,19 +188,19 @@ def test_many_sources_are_summed_into_others(run, corpus, tmp_path):
 
 
 def test_examples_do_not_depend_on_the_order_tasks_finish_in(run, monkeypatch):
-    import curate.runner as runner_mod
-    from curate.runner import StepTotals
+    import curate.tally as tally_mod
+    from curate.tally import Tally
 
     out, s = run
     stats = [json.loads(p.read_text()) for p in sorted((out / "_state" / "01_langid" / "parts").glob("*.json"))]
     assert len(stats) > 1
-    monkeypatch.setattr(runner_mod, "EXAMPLE_REASONS", 4)  # fewer than the run's reasons: the cap is exercised
+    monkeypatch.setattr(tally_mod, "EXAMPLE_REASONS", 4)  # fewer than the run's reasons: the cap is exercised
     results = []
     for order in (list(range(len(stats))), list(reversed(range(len(stats))))):
-        totals = [StepTotals() for _ in stats[0]["steps"]]
+        totals = [Tally() for _ in stats[0]["steps"]]
         for i in order:
             for t, st in zip(totals, stats[i]["steps"]):
-                t.add(st, i)
+                t.merge(st, i)
         results.append([t.summary()["examples"] for t in totals])
     assert results[0] == results[1] and len(results[0][1]) == 4
     assert results[0][1] == {r: s["stages"][1]["examples"][r] for r in sorted(s["stages"][1]["examples"])[:4]}
