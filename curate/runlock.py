@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from curate.io import write_json_atomic
 from curate.config import RecipeError
+from curate.io import write_json_atomic
 
 LOCK_NAME = ".curate.lock"
 MARKER = ".curate-run"

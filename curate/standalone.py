@@ -20,9 +20,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from curate.config import RecipeError
 from curate.docfiles import check_writable, dropped_path, export_run, input_format, output_extension
 from curate.io import expand_paths, is_url, pinned_glob, read_json, write_json_atomic
-from curate.config import RecipeError
 from curate.runlock import OUTPUT_NAMES, claim_out
 from curate.sources.safe import inside_root, root_of
 

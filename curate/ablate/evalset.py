@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from curate.ablate.holdout import extract_eval_unit
-from curate.io import expand_paths, write_json_atomic
 from curate.config import RecipeError, build_config
+from curate.io import expand_paths, write_json_atomic
 from curate.partio import file_sha256
 from curate.registry import reader_class
 
