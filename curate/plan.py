@@ -3,7 +3,9 @@
 A ``Step`` is one step from recipe to task: its name and directory, its resume key (``curate.runner`` derives
 it from the previous step's key, the settings and the code, ``curate.codekeys``), which sources it touches,
 the built stage (None for the read step, which holds the readers) and, in a task, the fitted state. A
-``Segment`` is a run of consecutive steps executed together, one task per part (``curate.segment``).
+``Segment`` is a run of consecutive steps executed together, one task per part (``curate.segment``). The
+recipe's ``StageSpec`` is a step as data (stage name, settings, ``only``); a ``Step`` is that step built, and
+tasks receive the same ``Step`` objects (``Step.shipped``).
 """
 from __future__ import annotations
 
