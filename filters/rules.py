@@ -23,7 +23,8 @@ Defaults are those of datatrove
 - Our Gopher changes, each judging the text, not its layout: a document of 25..49 words is kept when it is
   sentences by C4's original rule (``short_doc_min_sentences``); a numbered list's item numbers ("01. Robert
   Plant") are no words for the alphabetic-words ratio; the ellipsis-lines rule needs >= 3 such lines
-  (``min_ellipsis_lines``); "--" (plain text's em dash) and "*" without a space (a footnote mark) open no bullet.
+  (``min_ellipsis_lines``); "--" (plain text's em dash) and "*" without a space (a footnote mark) open no bullet;
+  the top n-gram share counts only when an n-gram repeats.
 
 CJK: words come from ``filters.text.words`` (one token per Han/Kana character), the mean word length
 is taken over non-CJK tokens only, the stop-word rule applies only to languages with a list, n-gram
@@ -229,7 +230,9 @@ def check_gopher_repetition(text: str, ws: list[str], c: GopherRepetition) -> Fa
             return f
     grams = NGrams(ws)
     for n, frac in sorted(c.top_ngrams.items()):
-        if f := _above(f"gopher_rep:top_{n}gram", grams.top_chars(n * k) / total, frac):
+        # when no n-gram repeats, the "most frequent" one is just the first (as datatrove counts it): no
+        # repetition, though one n-gram of long words is > 16% of a 30-word text
+        if (f := _above(f"gopher_rep:top_{n}gram", grams.top_chars(n * k) / total, frac)) and grams.dup_chars(n * k):
             return f
     for n, frac in sorted(c.dup_ngrams.items()):
         if f := _above(f"gopher_rep:dup_{n}gram", grams.dup_chars(n * k) / total, frac):

@@ -10,8 +10,9 @@ from bench.goodtext import book_chunks
 from tests.test_filters_data import html_text
 
 from curate.filters.heuristics import evaluate
+from curate.filters.repetition import NGrams
 from curate.filters.rules import (C4Rules, FineWebRules, GopherQuality, GopherRepetition, check_fineweb,
-                                  check_gopher_quality)
+                                  check_gopher_quality, check_gopher_repetition)
 from curate.filters.text import lines, reflow, words
 
 DEFAULTS = (GopherQuality(), GopherRepetition(), C4Rules(), FineWebRules())
@@ -102,3 +103,14 @@ def test_newline_ratio_counts_lines_not_blank_lines(paragraphs):
     one_per_line = "\n".join(w + "." for w in words(dialogue))
     assert check_fineweb(one_per_line, words(one_per_line), FineWebRules(line_punct_thr=0, short_line_thr=1.1,
                                                                          char_dup_ratio=1)) == "fineweb:list_ratio"
+
+
+def test_top_ngram_of_a_short_text_needs_a_repeat(corpus):
+    """Gopher's top n-gram share counts the most frequent n-gram; when none repeats, datatrove takes the first,
+    and on a real 30-word service description of long German compounds that one 4-gram is > 16% of the text.
+    A unique n-gram is no repetition: the text passes; the same text twice still fails."""
+    text = " ".join(html_text(corpus, "rs-ingenieure.de.tragwerksplanung.html").split()[:30])
+    assert check_gopher_repetition(text, words(text), GopherRepetition()) is None
+    assert NGrams(words(text)).top_chars(4) / len(text) > GopherRepetition().top_ngrams[4]  # datatrove's count
+    twice = text + "\n" + text
+    assert check_gopher_repetition(twice, words(twice), GopherRepetition()) is not None
