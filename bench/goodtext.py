@@ -3,7 +3,9 @@ text that is good by construction, with the kept share and the false drops per r
 
 Corpora (``CURATE_TEST_DATA``): Project Gutenberg books cut into chunks of whole paragraphs with their hard
 line wraps (``books``), Wikipedia articles through the project's own wiki reader and wikitext cleaning, per
-language (``wiki:en``, ``wiki:de``, ``wiki:uk``, ``wiki:ja``...), and the extracted text of the web pages whose
+language (``wiki:en``, ``wiki:de``, ``wiki:uk``, ``wiki:ja``...; the pages the reader leaves under Dolma's
+25-word floor are no article text, mostly list pages whose table the reader removes with the page's tables,
+and are reported apart as ``wiki-stubs``, expected to drop), and the extracted text of the web pages whose
 trafilatura ``expected_with`` snippets are all in it (``web``; ``curate extract`` runs first, once per
 ``--cache`` folder). ``python -m bench goodtext [--limit=N] [--cache=DIR]``.
 """
@@ -21,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench._stages import run_stage
+from curate.filters.text import words
 from curate.schema import docs_table, meta_dicts
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -59,8 +62,12 @@ def book_chunks(corpus: Path, chunk_chars: int = 3000, limit: int = 0) -> list[d
     return out
 
 
+STUB_WORDS = 25  # Dolma (Soldaini et al. 2024): Wikipedia pages under 25 words are templated stubs, parse errors
+
+
 def wiki_articles(corpus: Path, limit: int = 0) -> dict[str, list[dict]]:
-    """Articles per language: the reader's kept pages; the sample file's languages from its index."""
+    """The reader's kept pages of >= ``STUB_WORDS`` words per language (keys ``:en``, ``:uk``...; the sample
+    file's languages from its index), the shorter ones under ``-stubs``."""
     from curate.sources.base import Unit
     from curate.sources.wiki import WikiReader
 
@@ -73,8 +80,9 @@ def wiki_articles(corpus: Path, limit: int = 0) -> dict[str, list[dict]]:
         kept = WikiReader("wiki", "wiki").read(Unit(str(corpus / "wiki" / name))).kept
         for row, meta in zip(kept.to_pylist(), meta_dicts(kept)):
             lang = index.get(meta["title"], "en") if name.startswith("wiki-sample") else meta["wiki_lang"]
-            if not limit or len(out[lang]) < limit:
-                out[lang].append({"id": row["id"], "source": "wiki", "kind": "wiki", "url": row["url"],
+            key = "-stubs" if len(words(row["text"])) < STUB_WORDS else f":{lang}"
+            if not limit or len(out[key]) < limit:
+                out[key].append({"id": row["id"], "source": "wiki", "kind": "wiki", "url": row["url"],
                                   "text": row["text"]})
     return dict(out)
 
@@ -159,7 +167,7 @@ def measure(limit: int = 0, cache: Path | None = None, web: bool = True,
     """Per corpus and chain: documents, kept, kept share and drop reasons."""
     corpus = corpus_dir()
     sets: dict[str, list[dict]] = {"books": book_chunks(corpus, limit=limit)}
-    sets.update({f"wiki:{lang}": docs for lang, docs in sorted(wiki_articles(corpus, limit=limit).items())})
+    sets.update({f"wiki{key}": docs for key, docs in sorted(wiki_articles(corpus, limit=limit).items())})
     with tempfile.TemporaryDirectory() as d:
         if web:
             sets["web"] = web_expected(corpus, Path(cache) if cache else Path(d), limit=limit)

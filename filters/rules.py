@@ -18,7 +18,13 @@ Defaults are those of datatrove
   Our changes: every per-line ratio is computed on paragraphs (``text.reflow`` joins hard wraps); the two
   line ratios skip the cells of a data table flattened to one cell per line
   (``layout.table_rows``), which end no sentence by nature (datatrove counts every line); a paragraph holding
-  two sentence ends counts as ending in punctuation (``line_punct_min_sentences``).
+  two sentence ends counts as ending in punctuation (``line_punct_min_sentences``); the newline ratio counts
+  line breaks between text lines (a blank line between paragraphs is layout).
+- Our Gopher changes, each judging the text, not its layout: a document of 25..49 words is kept when it is
+  sentences by C4's original rule (``short_doc_min_sentences``); a numbered list's item numbers ("01. Robert
+  Plant") are no words for the alphabetic-words ratio; the ellipsis-lines rule needs >= 3 such lines
+  (``min_ellipsis_lines``); "--" (plain text's em dash) and "*" without a space (a footnote mark) open no bullet;
+  the top n-gram share counts only when an n-gram repeats.
 
 CJK: words come from ``filters.text.words`` (one token per Han/Kana character), the mean word length
 is taken over non-CJK tokens only, the stop-word rule applies only to languages with a list, n-gram
@@ -27,6 +33,7 @@ character counts as two columns).
 """
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 
@@ -52,6 +59,17 @@ class GopherQuality:
     max_ellipsis_lines_ratio: float = field(default=0.3, metadata=bounds(ge=0, le=1))
     min_alpha_words_ratio: float = field(default=0.8, metadata=bounds(ge=0, le=1))
     min_stop_words: int = field(default=2, metadata=bounds(ge=0))
+    # the ellipsis-lines rule targets lists of truncated teasers ("First words of a story..."); it needs this
+    # many such lines, as a list needs items: one or two paragraphs that trail off ("Je m'y cramponnai. Puis,
+    # ... je m'évanouis…") in a short text are prose, though they are > 30% of its lines; 0: datatrove
+    min_ellipsis_lines: int = field(default=3, metadata=bounds(ge=0))
+    # A document of short_doc_min_words..min_doc_words words is kept (still judged by the other rules) when
+    # its text is sentences by C4's original length rule (tensorflow/datasets c4_utils.py: >= 3 sentences in
+    # lines of >= 5 words ending in terminal punctuation; C4 has no word minimum): a short news item or service
+    # description is prose, a 40-word menu or link list is not. 25 words is Dolma's floor (stubs, parse
+    # errors); 0 sentences keeps Gopher's plain 50-word minimum.
+    short_doc_min_words: int = field(default=25, metadata=bounds(ge=0))
+    short_doc_min_sentences: int = field(default=3, metadata=bounds(ge=0))
     # language code (meta.lang) -> stop words; documents in other languages skip the rule
     stop_words: dict[str, list[str]] = field(default_factory=lambda: {"en": list(GOPHER_STOP_WORDS)})
 
@@ -106,6 +124,19 @@ class FineWebRules:
     line_punct_min_sentences: int = field(default=2, metadata=bounds(ge=0))
 
 
+C4_MIN_WORDS_PER_LINE = 5  # C4's original (tensorflow/datasets c4_utils.py _MIN_WORDS_PER_LINE)
+# a list item's number at the start of a line ("01. Robert Plant", "12) ..."): layout, like a bullet
+_ENUMERATOR = re.compile(r"^\(?\d{1,3}[.)]\s+(?=\S*[^\W\d_])")
+
+
+def c4_sentences(text: str, min_words_per_line: int) -> int:
+    """Sentences in the lines C4 keeps: ending in terminal punctuation (not an ellipsis), with
+    ``min_words_per_line`` words or more, no "javascript"."""
+    good = [s for s in lines(text) if s.endswith(TERMINAL_PUNCT) and not s.endswith(("...", "…"))
+            and len(words(s)) >= min_words_per_line and "javascript" not in s.lower()]
+    return count_sentences("\n".join(good))
+
+
 def _duplicates(items: list[str]) -> tuple[int, int]:
     """(number of elements seen before, their total characters), as Gopher counts them."""
     seen: set[str] = set()
@@ -142,7 +173,10 @@ def _below(reason: str, value: float, limit: float) -> Fail | None:
 
 def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) -> Fail | None:
     n = len(ws)
-    if f := _below("gopher:too_few_words", n, c.min_doc_words) or _above("gopher:too_many_words", n, c.max_doc_words):
+    if n < c.min_doc_words and not (c.short_doc_min_sentences and c.short_doc_min_words <= n and counts_sentences(text)
+                                    and c4_sentences(text, C4_MIN_WORDS_PER_LINE) >= c.short_doc_min_sentences):
+        return Fail("gopher:too_few_words", n, c.min_doc_words)
+    if f := _above("gopher:too_many_words", n, c.max_doc_words):
         return f
     latin = [w for w in ws if not is_cjk_word(w)]
     if len(latin) >= max(1, n // 2):  # mostly-CJK text: character tokens have no comparable length
@@ -158,12 +192,19 @@ def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) 
         return f
     ls = lines(text)
     if ls:
-        bullets = sum(s.startswith(("•", "-", "*", "·")) for s in ls) / len(ls)
-        ellipses = sum(s.endswith(("...", "…")) for s in ls) / len(ls)
+        # "*" opens a (markdown) list item only before a space: "*Since the above was written" is a footnote;
+        # "--" is plain text's em dash, which opens dialogue ("-- C'est vrai! disait-elle."), not a list item
+        bullets = sum(s.startswith(("•", "-", "* ", "·")) and not s.startswith("--") for s in ls) / len(ls)
+        ellipses = sum(s.endswith(("...", "…")) for s in ls)
         if f := _above("gopher:bullet_lines", bullets, c.max_bullet_lines_ratio) or \
-                _above("gopher:ellipsis_lines", ellipses, c.max_ellipsis_lines_ratio):
+                (ellipses >= c.min_ellipsis_lines and
+                 _above("gopher:ellipsis_lines", ellipses / len(ls), c.max_ellipsis_lines_ratio)):
             return f
-    if f := _below("gopher:alpha_words", sum(any(ch.isalpha() for ch in w) for w in ws) / n, c.min_alpha_words_ratio):
+    # Gopher: ">= 80% of words contain an alphabetic character"; a numbered list's item numbers are layout,
+    # not words (as a bullet is no word), so a ranked list of names is not "numbers"
+    enumerators = sum(bool(_ENUMERATOR.match(s)) for s in ls)
+    alpha = sum(any(ch.isalpha() for ch in w) for w in ws) / max(1, n - enumerators)
+    if f := _below("gopher:alpha_words", alpha, c.min_alpha_words_ratio):
         return f
     stop = c.stop_words.get(lang)
     if stop and c.min_stop_words:
@@ -189,7 +230,9 @@ def check_gopher_repetition(text: str, ws: list[str], c: GopherRepetition) -> Fa
             return f
     grams = NGrams(ws)
     for n, frac in sorted(c.top_ngrams.items()):
-        if f := _above(f"gopher_rep:top_{n}gram", grams.top_chars(n * k) / total, frac):
+        # when no n-gram repeats, the "most frequent" one is just the first (as datatrove counts it): no
+        # repetition, though one n-gram of long words is > 16% of a 30-word text
+        if (f := _above(f"gopher_rep:top_{n}gram", grams.top_chars(n * k) / total, frac)) and grams.dup_chars(n * k):
             return f
     for n, frac in sorted(c.dup_ngrams.items()):
         if f := _above(f"gopher_rep:dup_{n}gram", grams.dup_chars(n * k) / total, frac):
@@ -204,9 +247,7 @@ def check_c4(text: str, c: C4Rules) -> Fail | None:
     if c.curly_bracket and "{" in text:
         return Fail("c4:curly_bracket", text.count("{"), 0)
     if c.min_sentences and counts_sentences(text):
-        good = [s for s in lines(text) if s.endswith(TERMINAL_PUNCT) and len(words(s)) >= c.min_words_per_line
-                and "javascript" not in s.lower()]
-        return _below("c4:too_few_sentences", count_sentences("\n".join(good)), c.min_sentences)
+        return _below("c4:too_few_sentences", c4_sentences(text, c.min_words_per_line), c.min_sentences)
     return None
 
 
@@ -226,4 +267,6 @@ def check_fineweb(text: str, ws: list[str], c: FineWebRules) -> Fail | None:
     dup = _duplicates(ls)[1] / max(1, len(text.replace("\n", "")))
     if dup >= c.char_dup_ratio:
         return Fail("fineweb:char_dup_ratio", dup, c.char_dup_ratio)
-    return _above("fineweb:list_ratio", text.count("\n") / len(ws), c.new_line_ratio) if ws else None
+    # line breaks between text lines: a blank line between paragraphs (books, wiki) is layout, as in
+    # trafilatura's output (FineWeb's input), which separates paragraphs with one newline
+    return _above("fineweb:list_ratio", (len(ls) - 1) / len(ws), c.new_line_ratio) if ws else None
