@@ -151,14 +151,14 @@ class LineCleanStage(Stage):
             return "spam"
         if any(p in low for p in r.policy):
             return "c4"
-        n = len(words(line))
         if c.c4_terminal_punct and not line.endswith(TERMINAL_PUNCT):
             return "c4"
-        if n < c.c4_min_words:
+        if c.c4_min_words and len(words(line)) < c.c4_min_words:
             return "c4"
-        if n <= c.boilerplate_max_words and (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
-            if chrome or r.lex.matcher.regex_hits(low, {CHROME}):
-                return "boilerplate"
+        # the chrome test first: few lines hold a page-chrome phrase, and counting words costs more
+        if (chrome or r.lex.matcher.regex_hits(low, {CHROME})) and len(words(line)) <= c.boilerplate_max_words \
+                and (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
+            return "boilerplate"
         if c.urls and _URL.match(line):
             return "url"
         if c.nav and "{" not in line:
