@@ -54,6 +54,7 @@ from curate.recipe import PATH, bounds
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
              "javascript"]
 _NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
+_NAV_MARK = re.compile(r"[|•·»›►]")
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
 _PROSE_MARK = re.compile(r"[。．、，]|[.,;:：](?:\s|$)")  # a full stop or clause mark: a sentence, not a headline
 _POINTERS = set("☞☛▶▷►▸◀◆◇◈※★☆➤➔→⇒")
@@ -161,7 +162,7 @@ class LineCleanStage(Stage):
             return "boilerplate"
         if c.urls and _URL.match(line):
             return "url"
-        if c.nav and "{" not in line:
+        if c.nav and "{" not in line and _NAV_MARK.search(line):  # the search spares the split of most lines
             items = [x for x in _NAV_SEP.split(line) if x]
             if len(items) >= 3 and len(items) > line.count(" ") / 4 and all(len(x.split()) <= 4 for x in items):
                 return "nav"

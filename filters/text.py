@@ -9,7 +9,6 @@ words with spaces). ``is_cjk_word`` lets length-based rules skip those tokens. `
 from __future__ import annotations
 
 import re
-from itertools import filterfalse
 
 # Han (incl. ext. A and compatibility), Hiragana, Katakana (+ phonetic ext., half-width).
 _CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
@@ -34,7 +33,10 @@ _UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]")
 
 def words(text: str) -> list[str]:
     """Word tokens with punctuation-only tokens removed; Han/Kana characters are one token each."""
-    return list(filterfalse(_PUNCT_RE.match, _WORD_RE.findall(text)))
+    # without Han/Kana the tokens are the whitespace-separated runs, and str.split() splits on exactly
+    # the characters the regex's \s matches; an all-letters-and-digits token is never punctuation-only
+    tokens = text.split() if text.isascii() or not _HAN_KANA.search(text) else _WORD_RE.findall(text)
+    return [w for w in tokens if w.isalnum() or not _PUNCT_RE.match(w)]
 
 
 def is_cjk_word(w: str) -> bool:
