@@ -48,13 +48,15 @@ from curate.filters._stage import Verdict, run_docs
 from curate.filters.layout import EMAIL, LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose
 from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
 from curate.filters.site_repeats import fit_site_repeats, host, line_hash
-from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, words, wrapped_paragraphs
+from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, more_words, words,
+                                 wrapped_paragraphs)
 from curate.recipe import PATH, bounds
 
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
              "javascript"]
-_NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
-_NAV_MARK = re.compile(r"[|•·»›►]")
+_NAV_MARKS = "[|•·»›►]"
+_NAV_SEP = re.compile(rf"\s*{_NAV_MARKS}\s*")
+_NAV_MARK = re.compile(_NAV_MARKS)
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
 _PROSE_MARK = re.compile(r"[。．、，]|[.,;:：](?:\s|$)")  # a full stop or clause mark: a sentence, not a headline
 _POINTERS = set("☞☛▶▷►▸◀◆◇◈※★☆➤➔→⇒")
@@ -156,10 +158,10 @@ class LineCleanStage(Stage):
             return "c4"
         if c.c4_min_words and len(words(line)) < c.c4_min_words:
             return "c4"
-        # the chrome test first: few lines hold a page-chrome phrase, and counting words costs more
-        if (chrome or r.lex.matcher.regex_hits(low, {CHROME})) and len(words(line)) <= c.boilerplate_max_words \
-                and (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
-            return "boilerplate"
+        if not more_words(line, c.boilerplate_max_words) and \
+                (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
+            if chrome or r.lex.matcher.regex_hits(low, {CHROME}):
+                return "boilerplate"
         if c.urls and _URL.match(line):
             return "url"
         if c.nav and "{" not in line and _NAV_MARK.search(line):  # the search spares the split of most lines

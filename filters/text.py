@@ -39,6 +39,19 @@ def words(text: str) -> list[str]:
     return [w for w in tokens if w.isalnum() or not _PUNCT_RE.match(w)]
 
 
+def more_words(text: str, n: int) -> bool:
+    """``len(words(text)) > n``, counting only as far as ``n + 1`` words on text without Han/Kana."""
+    if not (text.isascii() or not _HAN_KANA.search(text)):
+        return len(words(text)) > n
+    count = 0
+    for w in text.split():
+        if w.isalnum() or not _PUNCT_RE.match(w):
+            count += 1
+            if count > n:
+                return True
+    return False
+
+
 def is_cjk_word(w: str) -> bool:
     """True for tokens made of CJK characters (Han, Kana or Hangul), whose length in characters
     says nothing comparable to a Latin word's."""

@@ -21,8 +21,10 @@ def latin_words(ws: list[str]) -> list[str]:
 def mean_stripped_length(ws: list[str], edge: str) -> float:
     """Mean length of the words with the characters of ``edge`` stripped from both ends, over the words
     left non-empty (``sum(ls) / max(1, len(ls))`` with ``ls = [n for n in map(len, stripped) if n]``)."""
-    lengths = list(map(len, map(str.strip, ws, repeat(edge))))
-    return sum(lengths) / max(1, len(lengths) - lengths.count(0))
+    # a word of letters and digits alone loses nothing when ``edge`` holds none: only the others are stripped
+    odd = ws if any(map(str.isalnum, edge)) else list(filterfalse(str.isalnum, ws))
+    lengths = list(map(len, map(str.strip, odd, repeat(edge))))
+    return (sum(map(len, ws)) - sum(map(len, odd)) + sum(lengths)) / max(1, len(ws) - lengths.count(0))
 
 
 def alpha_words(ws: list[str]) -> int:

@@ -12,7 +12,7 @@ from tests.test_filters_data import dedup_docs
 from curate.filters.lexicon import CHROME, compile_lexicon
 from curate.filters.rules import _EDGE_PUNCT
 from curate.filters.text import (_CJK_RE, _PUNCT_RE, _WORD_RE, cjk_fraction, display_width, is_cjk_word, lines,
-                                 paragraphs, words)
+                                 more_words, paragraphs, words)
 from curate.filters.wordstats import alpha_words, count_in, latin_words, mean_stripped_length
 
 # what the shortcuts hinge on: Unicode spaces (str.split vs the regex's \s), Han/Kana/Hangul, punctuation-only and
@@ -43,7 +43,9 @@ def test_text_helpers_equal_their_formulas(corpus):
         assert paragraphs(text) == [s for s in (x.strip() for x in re.split(r"\n\s*\n", text)) if s]
         for s in text.split("\n")[:50]:
             assert display_width(s) == len(s) + len(_CJK_RE.findall(s))
-            assert words(s) == [w for w in _WORD_RE.findall(s) if not _PUNCT_RE.match(w)]
+            ws = [w for w in _WORD_RE.findall(s) if not _PUNCT_RE.match(w)]
+            assert words(s) == ws
+            assert [more_words(s, n) for n in (0, 3, 12)] == [len(ws) > n for n in (0, 3, 12)]
 
 
 def test_word_counts_equal_their_formulas(corpus):
@@ -56,6 +58,8 @@ def test_word_counts_equal_their_formulas(corpus):
         assert latin_words(ws) == latin
         lengths = [n for n in (len(w.strip(_EDGE_PUNCT)) for w in latin) if n]
         assert mean_stripped_length(latin, _EDGE_PUNCT) == sum(lengths) / max(1, len(lengths))
+        lengths = [n for n in (len(w.strip(_EDGE_PUNCT + "ae1")) for w in latin) if n]  # an edge of letters too
+        assert mean_stripped_length(latin, _EDGE_PUNCT + "ae1") == sum(lengths) / max(1, len(lengths))
         assert alpha_words(ws) == sum(any(ch.isalpha() for ch in w) for w in ws)
         assert count_in(ws, stop) == sum(w.lower() in stop for w in ws)
     assert cjk_seen > 50  # the CJK paths ran, not only the Latin shortcut
