@@ -2,6 +2,8 @@
 classifier, with fastText's native ``f.predict`` loop on the same texts measured in the same run.
 
 Data: the 400 real documents of ``dedup/docs.jsonl`` in the test corpus, repeated ``--repeat`` times.
+``--same-as=REV`` also checks that the default chain's outputs are byte-identical to those of git revision
+``REV`` (``bench._same_outputs``): a speed-up must not change what is kept, dropped or written.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from bench._same_outputs import same_as
 from bench._stages import run_stage
 from bench._timing import interleaved
 from curate.schema import docs_table
@@ -89,3 +92,6 @@ def main(argv: list[str]) -> None:
             lambda: stage.apply(table, state)], n)
     print(f"quality    ours {ours_q:9.0f} docs/s   fastText native predict {native_q:9.0f} docs/s   "
           f"ratio {ours_q / native_q:.2f}   (held-out AUC {state['summary']['auc']:.3f})")
+    rev = next((a.split("=", 1)[1] for a in argv if a.startswith("--same-as=")), None)
+    if rev:
+        same_as(rev, corpus)

@@ -4,10 +4,11 @@
 that only gambling-SEO pages carry, ``boilerplate`` maps a language to page-chrome phrases. A recipe replaces
 a section with its own mapping, or the whole file with ``lexicon: path.yaml``.
 
-Phrases are matched case-insensitively in one Aho-Corasick pass over the page (``pyahocorasick``): hundreds
-of alternatives in one Python regex cost about 1 s per MB, the automaton a few ms. A phrase may start/end
-with ``\\b`` (a word boundary is required there); any other regex syntax makes it a regular expression,
-which is slower (applied per line, only to the lines a rule looks at).
+Phrases are matched case-insensitively in one Aho-Corasick pass over the page (``pyahocorasick``; a second
+one for the phrases in CJK script on a page holding CJK text): hundreds of alternatives in one Python regex
+cost about 1 s per MB, the automaton a few ms. A phrase may start/end with ``\\b`` (a word boundary is
+required there); any other regex syntax makes it a regular expression, which is slower (applied per line,
+only to the lines a rule looks at).
 """
 from __future__ import annotations
 
@@ -50,9 +51,11 @@ class Matcher:
     """Phrases by group (e.g. spam family), found per line of a page in one pass."""
 
     def __init__(self, groups: dict[str, list[str]]):
-        self._auto = ahocorasick.Automaton()
+        # Two automata: pyahocorasick looks a node's children up one by one, and the hundreds of CJK first
+        # characters at one root made every character of a Latin page pay for them (3x slower); a phrase holding
+        # a CJK character cannot occur in a page without one, so its automaton runs only on such pages.
+        by_cjk = {False: ahocorasick.Automaton(), True: ahocorasick.Automaton()}
         regexes: dict[str, list[str]] = {}
-        n = 0
         for group, phrases in groups.items():
             for p in phrases:
                 core = p.removeprefix("\\b").removesuffix("\\b")
@@ -60,11 +63,10 @@ class Matcher:
                     regexes.setdefault(group, []).append(p)
                     continue
                 key = core.lower()
-                self._auto.add_word(key, (key, group, p.startswith("\\b"), p.endswith("\\b")))
-                n += 1
-        self._empty = n == 0
-        if not self._empty:
-            self._auto.make_automaton()
+                by_cjk[bool(_CJK.search(key))].add_word(key, (key, group, p.startswith("\\b"), p.endswith("\\b")))
+        self._autos = [(auto, cjk) for cjk, auto in by_cjk.items() if len(auto)]
+        for auto, _ in self._autos:
+            auto.make_automaton()
         self._regex = {g: union(ps) for g, ps in regexes.items()}
 
     def hits(self, low: str) -> dict[int, dict[str, set[str]]]:
@@ -76,8 +78,10 @@ class Matcher:
             line = bisect.bisect_right(starts, pos) - 1
             out.setdefault(line, {}).setdefault(group, set()).add(key)
 
-        if not self._empty:
-            for end, (key, group, left, right) in self._auto.iter(low):
+        for auto, cjk in self._autos:
+            if cjk and not _CJK.search(low):
+                continue
+            for end, (key, group, left, right) in auto.iter(low):
                 start = end - len(key) + 1
                 if left and start > 0 and _is_word(low[start - 1]):
                     continue

@@ -48,12 +48,15 @@ from curate.filters._stage import Verdict, run_docs
 from curate.filters.layout import EMAIL, LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose
 from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
 from curate.filters.site_repeats import fit_site_repeats, host, line_hash
-from curate.filters.text import TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, words, wrapped_paragraphs
+from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, more_words, words,
+                                 wrapped_paragraphs)
 from curate.config import PATH, bounds
 
 C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
              "javascript"]
-_NAV_SEP = re.compile(r"\s*[|•·»›►]\s*")
+_NAV_MARKS = "[|•·»›►]"
+_NAV_SEP = re.compile(rf"\s*{_NAV_MARKS}\s*")
+_NAV_MARK = re.compile(_NAV_MARKS)
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
 _PROSE_MARK = re.compile(r"[。．、，]|[.,;:：](?:\s|$)")  # a full stop or clause mark: a sentence, not a headline
 _POINTERS = set("☞☛▶▷►▸◀◆◇◈※★☆➤➔→⇒")
@@ -151,17 +154,17 @@ class LineCleanStage(Stage):
             return "spam"
         if any(p in low for p in r.policy):
             return "c4"
-        n = len(words(line))
         if c.c4_terminal_punct and not line.endswith(TERMINAL_PUNCT):
             return "c4"
-        if n < c.c4_min_words:
+        if c.c4_min_words and len(words(line)) < c.c4_min_words:
             return "c4"
-        if n <= c.boilerplate_max_words and (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
+        if not more_words(line, c.boilerplate_max_words) and \
+                (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
             if chrome or r.lex.matcher.regex_hits(low, {CHROME}):
                 return "boilerplate"
         if c.urls and _URL.match(line):
             return "url"
-        if c.nav and "{" not in line:
+        if c.nav and "{" not in line and _NAV_MARK.search(line):  # the search spares the split of most lines
             items = [x for x in _NAV_SEP.split(line) if x]
             if len(items) >= 3 and len(items) > line.count(" ") / 4 and all(len(x.split()) <= 4 for x in items):
                 return "nav"

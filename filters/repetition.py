@@ -13,56 +13,49 @@ word sequences are.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate
+
+import numpy as np
 
 
 @dataclass
 class _Level:
-    """The n-grams that may repeat: their positions (ascending), ids, and per id its count and first position."""
-    pos: list[int]
-    ids: list[int]
-    counts: list[int]
-    first: list[int]
+    """The n-grams that may repeat: their positions (ascending), their ids, and per id its count."""
+    pos: np.ndarray
+    ids: np.ndarray
+    counts: np.ndarray
 
 
 def _tokens(ws: list[str]) -> _Level:
-    index: dict[str, int] = {}
-    ids = [index.setdefault(w, len(index)) for w in ws]
-    counts = [0] * len(index)
-    first = [0] * len(index)
-    for p, g in enumerate(ids):
-        if not counts[g]:
-            first[g] = p
-        counts[g] += 1
-    return _Level(list(range(len(ws))), ids, counts, first)
+    counts = Counter(ws)
+    index = dict(zip(counts, range(len(counts))))
+    ids = np.array(list(map(index.__getitem__, ws)), np.int64)
+    return _Level(np.arange(len(ws), dtype=np.int64), ids, np.array(list(counts.values()), np.int64))
+
+
+def _number(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ids of ``keys`` (equal keys, equal ids; numbered in key order) and the count of each id."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    new = np.empty(len(keys), np.bool_)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    group = np.cumsum(new) - 1
+    ids = np.empty_like(group)
+    ids[order] = group
+    return ids, np.bincount(group, minlength=0)
 
 
 def _grow(low: _Level) -> _Level:
     """The level of (n+1)-grams from the n-grams: adjacent positions whose grams both occur twice or more."""
-    index: dict[int, int] = {}
-    pos: list[int] = []
-    ids: list[int] = []
-    counts: list[int] = []
-    first: list[int] = []
-    lc, m = low.counts, len(low.counts)
-    prev_p, prev_g = -2, 0
-    for p, g in zip(low.pos, low.ids):
-        if lc[g] < 2:
-            prev_p = -2
-            continue
-        if p == prev_p + 1:
-            key = prev_g * m + g
-            j = index.get(key)
-            if j is None:
-                j = index[key] = len(counts)
-                counts.append(1)
-                first.append(prev_p)
-            else:
-                counts[j] += 1
-            pos.append(prev_p)
-            ids.append(j)
-        prev_p, prev_g = p, g
-    return _Level(pos, ids, counts, first)
+    if not len(low.pos):  # no gram repeats: neither does a longer one
+        return low
+    may = low.counts[low.ids] >= 2
+    pair = may[:-1] & may[1:] & (low.pos[1:] == low.pos[:-1] + 1)
+    ids, counts = _number(low.ids[:-1][pair] * len(low.counts) + low.ids[1:][pair])
+    return _Level(low.pos[:-1][pair], ids, counts)
 
 
 class NGrams:
@@ -70,11 +63,8 @@ class NGrams:
 
     def __init__(self, ws: list[str]):
         self.n_words = len(ws)
-        self._starts = [0]  # character offsets: the words before position i have _starts[i] characters
-        acc = 0
-        for w in ws:
-            acc += len(w)
-            self._starts.append(acc)
+        # character offsets: the words before position i have _starts[i] characters
+        self._starts = list(accumulate(map(len, ws), initial=0))
         self._levels = [_tokens(ws)]
 
     def _level(self, n: int) -> _Level:
@@ -90,21 +80,22 @@ class NGrams:
         if n < 1 or self.n_words < n:
             return 0
         lv = self._level(n)
-        best = max(lv.counts, default=1)
+        best = int(lv.counts.max()) if len(lv.counts) else 1
         if best < 2:  # every n-gram is unique: the first one wins
             return self._chars(0, n) + n - 1
-        p = lv.first[lv.counts.index(best)]
+        p = int(lv.pos[np.argmax(lv.counts[lv.ids] == best)])  # the first seen of the most frequent wins a tie
         return (self._chars(p, n) + n - 1) * best
 
     def dup_chars(self, n: int) -> int:
         """Characters of the n-grams that repeat an earlier n-gram, the scan skipping over each repeat (so a
-        gram inside a skipped span is never seen)."""
+        gram inside a skipped span is never seen). Grams seen once are left out of the scan: they repeat none."""
         if n < 1 or self.n_words < n:
             return 0
         lv = self._level(n)
+        rep = lv.counts[lv.ids] >= 2
         seen: set[int] = set()
         chars = resume = 0
-        for p, g in zip(lv.pos, lv.ids):
+        for p, g in zip(lv.pos[rep].tolist(), lv.ids[rep].tolist()):
             if p < resume:
                 continue
             if g in seen:

@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from curate.filters.layout import table_rows
 from curate.filters.repetition import NGrams
 from curate.filters.text import (SENTENCE_RE, TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
-                                 is_cjk_word, lines, paragraphs, words)
+                                 lines, paragraphs, words)
+from curate.filters.wordstats import alpha_words, count_in, latin_words, mean_stripped_length
 from curate.config import bounds
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
@@ -178,12 +179,11 @@ def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) 
         return Fail("gopher:too_few_words", n, c.min_doc_words)
     if f := _above("gopher:too_many_words", n, c.max_doc_words):
         return f
-    latin = [w for w in ws if not is_cjk_word(w)]
+    latin = latin_words(ws)
     if len(latin) >= max(1, n // 2):  # mostly-CJK text: character tokens have no comparable length
         # as datatrove, whose word tokenizer splits punctuation off: "Художник," is 8 letters, "(a)" is 1, and
         # a token of symbols alone ("—", "–") is no word
-        lengths = [n for n in (len(w.strip(_EDGE_PUNCT)) for w in latin) if n]
-        mean = sum(lengths) / max(1, len(lengths))
+        mean = mean_stripped_length(latin, _EDGE_PUNCT)
         if f := _below("gopher:mean_word_length_low", mean, c.min_avg_word_length) or \
                 _above("gopher:mean_word_length_high", mean, c.max_avg_word_length):
             return f
@@ -203,13 +203,12 @@ def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) 
     # Gopher: ">= 80% of words contain an alphabetic character"; a numbered list's item numbers are layout,
     # not words (as a bullet is no word), so a ranked list of names is not "numbers"
     enumerators = sum(bool(_ENUMERATOR.match(s)) for s in ls)
-    alpha = sum(any(ch.isalpha() for ch in w) for w in ws) / max(1, n - enumerators)
+    alpha = alpha_words(ws) / max(1, n - enumerators)
     if f := _below("gopher:alpha_words", alpha, c.min_alpha_words_ratio):
         return f
     stop = c.stop_words.get(lang)
     if stop and c.min_stop_words:
-        stop_set = set(stop)
-        return _below("gopher:stop_words", sum(w.lower() in stop_set for w in ws), c.min_stop_words)
+        return _below("gopher:stop_words", count_in(ws, set(stop)), c.min_stop_words)
     return None
 
 

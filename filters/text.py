@@ -17,6 +17,7 @@ _WORD_RE = re.compile(rf"[{_CJK_CHARS}]|[^\s{_CJK_CHARS}]+")
 _CJK_RE = re.compile(rf"[{_CJK_CHARS}{_HANGUL}]")
 _HAN_KANA = re.compile(rf"[{_CJK_CHARS}]")
 _PUNCT_RE = re.compile(r"^[\W_]+$")
+_PARAGRAPH_SPLIT = re.compile(r"\n\s*\n")
 _BULLETS = ("- ", "• ", "* ", "· ", "– ")
 _PARAGRAPH_END = (".", "!", "?", '"', "'", "”", "’", "»", ")", "]", ":", ";", ",", "…", "。", "！", "？", "」", "』",
                   "।", "؟", "։", "።", "။", "།")
@@ -32,7 +33,23 @@ _UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]")
 
 def words(text: str) -> list[str]:
     """Word tokens with punctuation-only tokens removed; Han/Kana characters are one token each."""
-    return [w for w in _WORD_RE.findall(text) if not _PUNCT_RE.match(w)]
+    # without Han/Kana the tokens are the whitespace-separated runs, and str.split() splits on exactly
+    # the characters the regex's \s matches; an all-letters-and-digits token is never punctuation-only
+    tokens = text.split() if text.isascii() or not _HAN_KANA.search(text) else _WORD_RE.findall(text)
+    return [w for w in tokens if w.isalnum() or not _PUNCT_RE.match(w)]
+
+
+def more_words(text: str, n: int) -> bool:
+    """``len(words(text)) > n``, counting only as far as ``n + 1`` words on text without Han/Kana."""
+    if not (text.isascii() or not _HAN_KANA.search(text)):
+        return len(words(text)) > n
+    count = 0
+    for w in text.split():
+        if w.isalnum() or not _PUNCT_RE.match(w):
+            count += 1
+            if count > n:
+                return True
+    return False
 
 
 def is_cjk_word(w: str) -> bool:
@@ -41,20 +58,29 @@ def is_cjk_word(w: str) -> bool:
     return bool(_CJK_RE.match(w))
 
 
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds a CJK character (Han, Kana or Hangul)."""
+    return _CJK_RE.search(text) is not None
+
+
 def cjk_fraction(text: str) -> float:
     """Fraction of non-space characters that are CJK (Han, Kana, Hangul)."""
-    n = sum(not c.isspace() for c in text)
-    return len(_CJK_RE.findall(text)) / n if n else 0.0
+    if text.isascii():
+        return 0.0
+    cjk = len(_CJK_RE.findall(text))
+    if not cjk:
+        return 0.0
+    return cjk / sum(map(len, text.split()))  # str.split() splits on exactly the str.isspace() characters
 
 
 def lines(text: str) -> list[str]:
     """Non-empty stripped lines."""
-    return [s for s in (x.strip() for x in text.split("\n")) if s]
+    return list(filter(None, map(str.strip, text.split("\n"))))
 
 
 def paragraphs(text: str) -> list[str]:
     """Non-empty stripped paragraphs (split on blank lines)."""
-    return [s for s in (x.strip() for x in re.split(r"\n\s*\n", text)) if s]
+    return list(filter(None, map(str.strip, _PARAGRAPH_SPLIT.split(text))))
 
 
 def count_sentences(text: str) -> int:
@@ -136,4 +162,4 @@ def reflow(text: str) -> str:
 def display_width(s: str) -> int:
     """Length in terminal columns: CJK characters are East Asian Wide and count as two, so a
     length threshold set on Latin text (FineWeb's 30-character short line) is fairer to CJK lines."""
-    return len(s) + len(_CJK_RE.findall(s))
+    return len(s) if s.isascii() else len(s) + len(_CJK_RE.findall(s))
