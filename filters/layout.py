@@ -59,6 +59,10 @@ class LayoutConfig:
     min_region_frac: float = field(default=0.3, metadata=bounds(ge=0, le=1))
     # or at least this much (a paragraph of prose); 0: off
     min_region_score: float = field(default=0, metadata=bounds(ge=0))
+    # a run of consecutive chrome lines (repeated, date-only, list items, removed by another rule) holding
+    # >= this many lines that no other rule removes parts regions: no region spans it and no head window
+    # reaches over it (a related list or author box inside or after an article; 0: off)
+    barrier_min_lines: int = field(default=3, metadata=bounds(ge=0))
     # headline / byline / dateline: lines kept before each region (of those no other rule removes)
     head_lines: int = field(default=7, metadata=bounds(ge=0))
     head_skip_repeats: bool = True  # pass over short repeated lines (share buttons) in the head window
@@ -196,11 +200,33 @@ def _best_segment(scores: list[float], lo: int, hi: int) -> tuple[float, int, in
     return best, bs, be
 
 
-def regions(scores: list[float], min_frac: float, min_score: float = float("inf")) -> list[tuple[int, int]]:
+def barriers(lines: list[str], scores: list[float], removed: list[bool], c: LayoutConfig) -> list[bool]:
+    """True for lines in a run of consecutive chrome lines (scoring ``-strong_penalty``) that holds >=
+    ``barrier_min_lines`` lines that no other rule removes and are no date line: a list of other articles
+    or an author box repeated from elsewhere on the page, which no article region spans (a lone repeated
+    caption does not part one, nor a headline repeated from the page title with its dateline)."""
+    out = [False] * len(scores)
+    if not c.barrier_min_lines:
+        return out
+    start = 0
+    for i in range(len(scores) + 1):
+        if i < len(scores) and scores[i] <= -c.strong_penalty:
+            continue
+        if sum(not removed[j] and not is_date_line(lines[j], c.date_max_letters)
+               for j in range(start, i)) >= c.barrier_min_lines:
+            out[start:i] = [True] * (i - start)
+        start = i + 1
+    return out
+
+
+def regions(scores: list[float], min_frac: float, min_score: float = float("inf"),
+            breaks: list[bool] | None = None) -> list[tuple[int, int]]:
     """Article regions [start, end): the best segment, then the best of what is left on either side,
-    while a segment scores at least ``min_frac`` of the first or ``min_score``; sorted by start."""
+    while a segment scores at least ``min_frac`` of the first or ``min_score``; sorted by start. No region
+    holds a line marked in ``breaks``."""
     out: list[tuple[int, int]] = []
-    spans = [(0, len(scores))]
+    cuts = [i for i, b in enumerate(breaks or ()) if b]
+    spans = [(lo, hi) for lo, hi in zip([0] + [i + 1 for i in cuts], cuts + [len(scores)]) if hi > lo]
     top = None
     while spans:
         cands = [(*_best_segment(scores, lo, hi), lo, hi) for lo, hi in spans]
@@ -214,10 +240,11 @@ def regions(scores: list[float], min_frac: float, min_score: float = float("inf"
     return sorted(out)
 
 
-def _head(lines: list[str], removed: list[bool], scores: list[float], start: int, c: LayoutConfig) -> list[int]:
+def _head(lines: list[str], removed: list[bool], start: int, breaks: list[bool], c: LayoutConfig) -> list[int]:
     """The ``head_lines`` lines before ``start`` that no other rule removes; date lines come along without
     counting (a dateline belongs to the headline), and with ``head_skip_repeats`` short repeated lines
-    (share buttons shown twice on the page) are passed over; a repeated headline or description stays."""
+    (share buttons shown twice on the page) are passed over; a repeated headline or description stays,
+    unless it is in a barrier (``breaks``: a list of other articles), where the window ends."""
     out, n = [], 0
     counts = Counter(lines) if c.head_skip_repeats else None
     for i in range(start - 1, -1, -1):
@@ -227,9 +254,11 @@ def _head(lines: list[str], removed: list[bool], scores: list[float], start: int
             continue
         if counts is not None and counts[lines[i]] > 1 and display_width(lines[i]) < c.head_skip_width:
             continue
+        dated = is_date_line(lines[i], c.date_max_letters)
+        if breaks[i] and not dated:
+            continue
         out.append(i)
-        if not is_date_line(lines[i], c.date_max_letters):
-            n += 1
+        n += not dated
     return out
 
 
@@ -264,10 +293,11 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
         return None
     keep = [False] * len(lines)
     table = table_rows(lines, removed, c.table_min_rows, c.table_cell_width)
-    for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf")):
+    breaks = barriers(lines, scores, removed, c)
+    for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf"), breaks):
         for i in range(a, b):
             keep[i] = not removed[i]
-        for i in _head(lines, removed, scores, a, c):  # headline, byline, dateline before the region
+        for i in _head(lines, removed, a, breaks, c):  # headline, byline, dateline before the region
             keep[i] = True
         end = b
         for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption or sign-off after it

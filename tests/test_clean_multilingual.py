@@ -353,3 +353,27 @@ def test_text_ads_and_related_links_around_another_article(corpus):
     removed = _removed(stage, "\n".join(lead_ad + article + related + byline + ads))
     assert not [s for s in article + byline if s.strip() in removed]
     assert [s for s in lead_ad + related + ads if len(s) >= 4 and s not in removed] == []
+
+
+@pytest.mark.parametrize("host", ["zh-magichtml-kepu", "ko-fundus-hankookilbo-2026-07-12"])
+def test_related_list_shown_twice_inside_an_article_parts_it(corpus, host):
+    """A real "Most Popular" list (headline / By author lines) that a page shows twice between its article's
+    paragraphs (ja-postlight-wired) pasted the same way into real naive pages of other sites: the list is a
+    barrier (a run of >= 3 repeated lines) that no region spans and whose lines no head window keeps, so
+    neither copy stays and the article keeps every line; with barriers off, the article loses lines to the
+    layout rule (kepu its headline, source and byline; hankookilbo its page and byline lines)."""
+    block = _lines(corpus, "ja-postlight-wired", 49, 56)  # Most Popular, “ケンタウロス株”…, By Sanae Akiyama, ...
+    assert block[0] == "Most Popular" and block[2].startswith("By ")
+    docs, labels = _cjk(corpus)
+    raw = [x["text"].strip() for x in labels[host]["lines"]]
+    keep = [i for i, x in enumerate(labels[host]["lines"]) if x["label"] == "keep"]
+    at = sorted({keep[len(keep) // 3], keep[2 * len(keep) // 3]}, reverse=True)
+    lines = list(raw)
+    for i in at:  # after an article paragraph
+        lines[i + 1:i + 1] = block
+    before = _removed(LineCleanStage(), "\n".join(raw))
+    removed = _removed(LineCleanStage(), "\n".join(lines))
+    assert [raw[i] for i in keep if raw[i] in removed and raw[i] not in before] == []
+    assert [s for s in block if s not in removed] == []
+    off = _removed(LineCleanStage.from_dict({"layout": {"barrier_min_lines": 0}}), "\n".join(lines))
+    assert [raw[i] for i in keep if raw[i] in off and raw[i] not in before]
