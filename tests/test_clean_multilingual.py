@@ -377,3 +377,27 @@ def test_related_list_shown_twice_inside_an_article_parts_it(corpus, host):
     assert [s for s in block if s not in removed] == []
     off = _removed(LineCleanStage.from_dict({"layout": {"barrier_min_lines": 0}}), "\n".join(lines))
     assert [raw[i] for i in keep if raw[i] in off and raw[i] not in before]
+
+
+def test_label_lines_with_a_chrome_label(corpus):
+    """Real lines led by a field label holding a page-chrome phrase (prev/next links with a long title, a tag
+    list, a blog's previous-post link, a Japanese previous-article link) are ``label`` lines at any width up
+    to ``label_max_width``; real article lines with a colon (作者： 陈亮, 编辑观点：, a Korean byline) stay. On the
+    whole dev set the rule takes 14 junk lines and one keep line (the title of a gambling-SEO page)."""
+    stage = LineCleanStage()
+    rules = stage._compile()
+    _, labels = _cjk(corpus)
+    picked = {did: [x["text"].strip() for x in labels[did]["lines"] if x["label"] == "junk" and
+                    x["text"].strip().startswith(start)]
+              for did, start in (("zh-cwt-cc21", ("上一篇：", "下一篇：")), ("zh-cwt-cc69", ("本文关键词：",)),
+                                 ("zh-hant-readability-pixnet", ("上一篇：", "下一篇：")),
+                                 ("ja-postlight-buzzap", ("< 前の記事：",)))}
+    for did, lines in picked.items():
+        assert lines, did
+        for s in lines:
+            assert stage.line_rule(s, rules) == "label", s
+    long_prev = picked["zh-cwt-cc21"][0]  # 上一篇：营销心理学：营销就是把人性付于实践 (42 columns: no short chrome line)
+    assert LineCleanStage.from_dict({"label_max_width": 0}).line_rule(long_prev, rules) is None
+    keep = [x["text"].strip() for d in ("zh-cwt-cc17", "ja-postlight-getnews", "ko-inked-ebest8")
+            for x in labels[d]["lines"] if x["label"] == "keep" and re.search("[:：]", x["text"])]
+    assert keep and [s for s in keep if stage.line_rule(s, rules) == "label"] == []
