@@ -243,8 +243,8 @@ def regions(scores: list[float], min_frac: float, min_score: float = float("inf"
 def _head(lines: list[str], removed: list[bool], start: int, breaks: list[bool], c: LayoutConfig) -> list[int]:
     """The ``head_lines`` lines before ``start`` that no other rule removes; date lines come along without
     counting (a dateline belongs to the headline), and with ``head_skip_repeats`` short repeated lines
-    (share buttons shown twice on the page) are passed over; a repeated headline or description stays,
-    unless it is in a barrier (``breaks``: a list of other articles), where the window ends."""
+    (share buttons shown twice on the page) are passed over, as are the lines of a barrier (``breaks``: a
+    list of other articles; a dateline in one stays); a repeated headline or description stays."""
     out, n = [], 0
     counts = Counter(lines) if c.head_skip_repeats else None
     for i in range(start - 1, -1, -1):
