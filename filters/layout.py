@@ -32,6 +32,7 @@ _BULLETS = ("- ", "• ", "* ", "· ")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]*")  # a byline's address (news feeds cut it short: "nicksy@")
 _DIGIT = re.compile(r"\d")
 _NOT_LETTER = re.compile(r"[\W\d_]+")
+_FIELD = re.compile(r"^[^:：]{1,20}[:：](?:\s|$)")  # "Ort: Kornhaus", "Anlass:", "日時：1月13日"
 _BARE_NUMBER = re.compile(r"^[(（]?\d[\d.,\s]*[)）]?$")  # 27, (3), 1,7: a counter, a calendar day, a page number
 
 
@@ -60,8 +61,9 @@ class LayoutConfig:
     # or at least this much (a paragraph of prose); 0: off
     min_region_score: float = field(default=0, metadata=bounds(ge=0))
     # a run of consecutive chrome lines (repeated, date-only, list items, removed by another rule) holding
-    # >= this many lines that no other rule removes parts regions: no region spans it and no head window
-    # reaches over it (a related list or author box inside or after an article; 0: off)
+    # >= this many lines repeated on the page that no other rule removes parts regions: no region spans it,
+    # no head window keeps its lines, the tail window stops at it (a related list or author box shown twice
+    # on the page; 0: off)
     barrier_min_lines: int = field(default=3, metadata=bounds(ge=0))
     # headline / byline / dateline: lines kept before each region (of those no other rule removes)
     head_lines: int = field(default=7, metadata=bounds(ge=0))
@@ -73,6 +75,8 @@ class LayoutConfig:
     tail_max_plain_width: int = field(default=30, metadata=bounds(ge=0))
     # outside regions, keep lines ending a sentence from this width (0: none)
     keep_prose_width: int = field(default=60, metadata=bounds(ge=0))
+    # ... when the line before or after it is kept or such a line too
+    prose_needs_neighbour: bool = True
     # this many consecutive lines sharing a prefix/suffix are list items (strong)
     list_min_run: int = field(default=3, metadata=bounds(ge=1))
     # shared prefix/suffix width in display columns (5 CJK characters); 0: off
@@ -202,17 +206,18 @@ def _best_segment(scores: list[float], lo: int, hi: int) -> tuple[float, int, in
 
 def barriers(lines: list[str], scores: list[float], removed: list[bool], c: LayoutConfig) -> list[bool]:
     """True for lines in a run of consecutive chrome lines (scoring ``-strong_penalty``) that holds >=
-    ``barrier_min_lines`` lines that no other rule removes and are no date line: a list of other articles
-    or an author box repeated from elsewhere on the page, which no article region spans (a lone repeated
-    caption does not part one, nor a headline repeated from the page title with its dateline)."""
+    ``barrier_min_lines`` lines that occur elsewhere on the page too and that no other rule removes: a list
+    of other articles or an author box the page shows twice, which no article region spans (a lone repeated
+    caption does not part one, nor an article's own list whose items share a prefix)."""
     out = [False] * len(scores)
     if not c.barrier_min_lines:
         return out
+    counts = Counter(lines)
     start = 0
     for i in range(len(scores) + 1):
         if i < len(scores) and scores[i] <= -c.strong_penalty:
             continue
-        if sum(not removed[j] and not is_date_line(lines[j], c.date_max_letters)
+        if sum(not removed[j] and counts[lines[j]] > 1 and not is_date_line(lines[j], c.date_max_letters)
                for j in range(start, i)) >= c.barrier_min_lines:
             out[start:i] = [True] * (i - start)
         start = i + 1
@@ -301,7 +306,7 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
             keep[i] = True
         end = b
         for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption or sign-off after it
-            if removed[i] or listed[i] or is_date_line(lines[i], c.date_max_letters) or \
+            if removed[i] or listed[i] or breaks[i] or is_date_line(lines[i], c.date_max_letters) or \
                     lines[i].endswith(("...", "…")) or \
                     (not reads_as_prose(lines[i]) and display_width(lines[i]) >= c.tail_max_plain_width
                      and not EMAIL.search(lines[i])):
@@ -312,8 +317,14 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
         while end < len(lines) and table[end]:  # a data table right after it (or after its caption)
             keep[end] = True
             end += 1
-    for i, s in enumerate(lines):
-        if c.keep_prose_width and not keep[i] and scores[i] > 0 and ends_sentence(s) and \
-                display_width(s) >= c.keep_prose_width:
-            keep[i] = True
+    if c.keep_prose_width:
+        prose = [not keep[i] and scores[i] > 0 and ends_sentence(s) and display_width(s) >= c.keep_prose_width
+                 for i, s in enumerate(lines)]
+        # a lone blurb between chrome lines (a teaser list's "title / blurb" entries, a site description in
+        # the footer) is no article paragraph: one stays beside a kept line, another prose line or a field
+        # line ("Termin: 29.02.2020": a listing's records, whose description is their content)
+        near = [keep[i] or prose[i] or bool(_FIELD.match(s)) for i, s in enumerate(lines)]
+        for i, p in enumerate(prose):
+            if p and (not c.prose_needs_neighbour or (i > 0 and near[i - 1]) or (i + 1 < len(lines) and near[i + 1])):
+                keep[i] = True
     return keep

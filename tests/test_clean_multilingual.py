@@ -401,3 +401,24 @@ def test_label_lines_with_a_chrome_label(corpus):
     keep = [x["text"].strip() for d in ("zh-cwt-cc17", "ja-postlight-getnews", "ko-inked-ebest8")
             for x in labels[d]["lines"] if x["label"] == "keep" and re.search("[:：]", x["text"])]
     assert keep and [s for s in keep if stage.line_rule(s, rules) == "label"] == []
+
+
+@pytest.mark.parametrize("host", ["zh-magichtml-kepu", "ko-fundus-hankookilbo-2026-07-12"])
+def test_lone_blurbs_of_a_teaser_list_go(corpus, host):
+    """A real event/book teaser list ("title / one-sentence blurb" entries, ja-fundus-tokyoshimbun) at the
+    foot of real naive pages of other sites: each blurb is a sentence >= 60 columns outside the
+    article region with chrome on both sides, which the prose rescue no longer keeps; the article keeps every
+    line. With ``prose_needs_neighbour`` off, the blurbs stay."""
+    _, labels = _cjk(corpus)
+    block = _lines(corpus, "ja-fundus-tokyoshimbun", 171, 200)  # イベント・出版情報 ... 東京新聞140周年特設サイト
+    blurbs = [s for s in block if ends_sentence(s) and len(s) >= 30]
+    assert len(blurbs) >= 4
+    raw = [x["text"].strip() for x in labels[host]["lines"]]
+    keep = [i for i, x in enumerate(labels[host]["lines"]) if x["label"] == "keep"]
+    lines = raw + block
+    before = _removed(LineCleanStage(), "\n".join(raw))
+    removed = _removed(LineCleanStage(), "\n".join(lines))
+    assert [raw[i] for i in keep if raw[i] in removed and raw[i] not in before] == []
+    assert [s for s in blurbs if s not in removed] == []
+    off = _removed(LineCleanStage.from_dict({"layout": {"prose_needs_neighbour": False}}), "\n".join(lines))
+    assert [s for s in blurbs if s not in off]
