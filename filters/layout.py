@@ -6,8 +6,10 @@ short lines without a sentence end, lines repeated within the page (menus shown 
 date/time-only lines (list entries, comment headers). Each line gets a score (its display width when it
 reads like prose, a penalty otherwise) and the article regions are the maximum-sum segments of that score
 (the Body Text Extraction idea of Finn et al. 2001, on lines instead of tags), taken while a segment holds
-at least ``min_region_frac`` of the best one. A headline/byline window before each region is kept too, and
-a data table (``table_rows``: a spec table, one cell per line) right after one.
+at least ``min_region_frac`` of the best one; no region spans a barrier (a run of lines the page shows
+twice: a related list or author box inside the article). A headline/byline window before each region is kept
+too, and a data table (``table_rows``: a spec table, one cell per line) right after one; outside them, a
+long sentence beside a kept line (a paragraph the regions missed).
 """
 from __future__ import annotations
 
