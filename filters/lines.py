@@ -13,8 +13,9 @@ Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_
 - ``boilerplate``: short lines (<= ``boilerplate_max_words`` words and, with CJK text, <= ``boilerplate_max_width``
   display columns) holding
   a page-chrome phrase of the lexicon (cookie, share, login, related, copyright, footer; en/de/fr/es/zh/ja/ko);
-- ``label``: a line led by a field label (<= 12 characters before a colon) holding a page-chrome phrase of
-  the lexicon, up to ``label_max_width`` columns: prev/next links (上一篇：<title>), tag and editor lines;
+- ``label``: a line led by a field label (<= 12 characters before a colon) that is a page-chrome phrase of
+  the lexicon (the phrase at least half of it), up to ``label_max_width`` columns: prev/next links
+  (上一篇：<title>), tag and editor lines;
 - ``nav``: menu lines, >= 3 items of <= 4 words separated by | • · » › or ►;
 - ``url``: lines that are only a URL;
 - ``repeat``: on pages the layout rule cuts, the second and later copies of a line (menus shown twice,
@@ -168,7 +169,10 @@ class LineCleanStage(Stage):
                 return "boilerplate"
         if c.label_max_width and display_width(line) <= c.label_max_width:
             m = _LABEL.match(low)
-            if m and CHROME in r.lex.matcher.hits(m.group(1)).get(0, {}):
+            # the label is a chrome phrase (with a qualifier: 本文关键词, 此分類上一篇), not a name that holds
+            # one (生物学に関する記事の一覧: an entry of a list article)
+            found = r.lex.matcher.hits(m.group(1)).get(0, {}).get(CHROME, ()) if m else ()
+            if found and 2 * max(map(len, found)) >= len(m.group(1).replace(" ", "")):
                 return "label"
         if c.urls and _URL.match(line):
             return "url"

@@ -383,7 +383,9 @@ def test_label_lines_with_a_chrome_label(corpus):
     """Real lines led by a field label holding a page-chrome phrase (prev/next links with a long title, a tag
     list, a blog's previous-post link, a Japanese previous-article link) are ``label`` lines at any width up
     to ``label_max_width``; real article lines with a colon (作者： 陈亮, 编辑观点：, a Korean byline) stay. On the
-    whole dev set the rule takes 14 junk lines and one keep line (the title of a gambling-SEO page)."""
+    whole dev set the rule takes 13 junk lines and no keep line; a label that merely holds a chrome word
+    (生物学者の一覧, the label of an entry of a real ja Wikipedia list article, put in place of 前の記事) is no
+    chrome label."""
     stage = LineCleanStage()
     rules = stage._compile()
     _, labels = _cjk(corpus)
@@ -398,6 +400,8 @@ def test_label_lines_with_a_chrome_label(corpus):
             assert stage.line_rule(s, rules) == "label", s
     long_prev = picked["zh-cwt-cc21"][0]  # 上一篇：营销心理学：营销就是把人性付于实践 (42 columns: no short chrome line)
     assert LineCleanStage.from_dict({"label_max_width": 0}).line_rule(long_prev, rules) is None
+    # the first label holds 一覧 (list, a ja chrome word), but is no chrome phrase: 7 characters, 2 of them
+    assert stage.line_rule(picked["ja-postlight-buzzap"][0].replace("前の記事", "生物学者の一覧"), rules) is None
     keep = [x["text"].strip() for d in ("zh-cwt-cc17", "ja-postlight-getnews", "ko-inked-ebest8")
             for x in labels[d]["lines"] if x["label"] == "keep" and re.search("[:：]", x["text"])]
     assert keep and [s for s in keep if stage.line_rule(s, rules) == "label"] == []
