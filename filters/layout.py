@@ -248,15 +248,17 @@ def regions(scores: list[float], min_frac: float, min_score: float = float("inf"
 
 
 def _head(lines: list[str], removed: list[bool], start: int, breaks: list[bool], c: LayoutConfig) -> list[int]:
-    """The ``head_lines`` lines before ``start`` that no other rule removes; date lines come along without
-    counting (a dateline belongs to the headline), and with ``head_skip_repeats`` short repeated lines
-    (share buttons shown twice on the page) are passed over, as are the lines of a barrier (``breaks``: a
-    list of other articles; a dateline in one stays); a repeated headline or description stays."""
+    """The ``head_lines`` lines before ``start`` that no other rule removes; date lines and e-mail lines come
+    along without counting (a dateline or a reporter's address belongs to the byline, also right above a
+    full window), and with ``head_skip_repeats`` short repeated lines (share buttons shown twice on the page)
+    are passed over, as are the lines of a barrier (``breaks``: a list of other articles; a dateline in one
+    stays); a repeated headline or description stays."""
     out, n = [], 0
     counts = Counter(lines) if c.head_skip_repeats else None
     for i in range(start - 1, -1, -1):
-        if n >= c.head_lines:
-            break
+        if n >= c.head_lines and (removed[i] or not (is_date_line(lines[i], c.date_max_letters) or
+                                                     EMAIL.search(lines[i]))):
+            break  # a full window takes only the date and e-mail lines right above it
         if removed[i]:
             continue
         if counts is not None and counts[lines[i]] > 1 and display_width(lines[i]) < c.head_skip_width:
@@ -265,7 +267,7 @@ def _head(lines: list[str], removed: list[bool], start: int, breaks: list[bool],
         if breaks[i] and not dated:
             continue
         out.append(i)
-        n += not dated
+        n += not (dated or EMAIL.search(lines[i]))
     return out
 
 

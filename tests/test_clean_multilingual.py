@@ -426,3 +426,17 @@ def test_lone_blurbs_of_a_teaser_list_go(corpus, host):
     assert [s for s in blurbs if s not in removed] == []
     off = _removed(LineCleanStage.from_dict({"layout": {"prose_needs_neighbour": False}}), "\n".join(lines))
     assert [s for s in blurbs if s not in off]
+
+
+def test_head_window_keeps_a_byline_of_several_reporters(corpus):
+    """A real Korean news page (ko-fundus-mbn-2025-06-03) names four reporters, each with an e-mail line,
+    above the dateline: the reporters' addresses come along in the head window without using it up (as
+    datelines do), so more of the byline stays (the window still ends before the first reporters: the
+    page's repeated summary widget between byline and article uses part of it)."""
+    docs, _ = _cjk(corpus)
+    stage = LineCleanStage()
+    cleaned = stage.clean(docs["ko-fundus-mbn-2025-06-03"]["text"], stage._compile())[0]
+    kept = {s.strip() for s in cleaned.split("\n")}
+    byline = _lines(corpus, "ko-fundus-mbn-2025-06-03", 148, 153)  # han.sujin@mk.co.kr, 김혜진 기자, ..., date
+    assert byline[0].endswith("@mk.co.kr") and byline[-2].startswith("입력")
+    assert [s for s in byline if s not in kept] == []
