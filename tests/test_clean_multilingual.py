@@ -364,7 +364,7 @@ def test_related_list_shown_twice_inside_an_article_parts_it(corpus, host):
     layout rule (kepu its headline, source and byline; hankookilbo its page and byline lines)."""
     block = _lines(corpus, "ja-postlight-wired", 49, 56)  # Most Popular, “ケンタウロス株”…, By Sanae Akiyama, ...
     assert block[0] == "Most Popular" and block[2].startswith("By ")
-    docs, labels = _cjk(corpus)
+    _, labels = _cjk(corpus)
     raw = [x["text"].strip() for x in labels[host]["lines"]]
     keep = [i for i, x in enumerate(labels[host]["lines"]) if x["label"] == "keep"]
     at = sorted({keep[len(keep) // 3], keep[2 * len(keep) // 3]}, reverse=True)
