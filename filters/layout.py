@@ -6,8 +6,10 @@ short lines without a sentence end, lines repeated within the page (menus shown 
 date/time-only lines (list entries, comment headers). Each line gets a score (its display width when it
 reads like prose, a penalty otherwise) and the article regions are the maximum-sum segments of that score
 (the Body Text Extraction idea of Finn et al. 2001, on lines instead of tags), taken while a segment holds
-at least ``min_region_frac`` of the best one. A headline/byline window before each region is kept too, and
-a data table (``table_rows``: a spec table, one cell per line) right after one.
+at least ``min_region_frac`` of the best one; no region spans a barrier (a run of lines the page shows
+twice: a related list or author box inside the article). A headline/byline window before each region is kept
+too, and a data table (``table_rows``: a spec table, one cell per line) right after one; outside them, a
+long sentence beside a kept line (a paragraph the regions missed).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ _BULLETS = ("- ", "• ", "* ", "· ")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]*")  # a byline's address (news feeds cut it short: "nicksy@")
 _DIGIT = re.compile(r"\d")
 _NOT_LETTER = re.compile(r"[\W\d_]+")
+_FIELD = re.compile(r"^[^:：]{1,20}[:：](?:\s|$)")  # "Ort: Kornhaus", "Anlass:", "日時：1月13日"
 _BARE_NUMBER = re.compile(r"^[(（]?\d[\d.,\s]*[)）]?$")  # 27, (3), 1,7: a counter, a calendar day, a page number
 
 
@@ -59,6 +62,11 @@ class LayoutConfig:
     min_region_frac: float = field(default=0.3, metadata=bounds(ge=0, le=1))
     # or at least this much (a paragraph of prose); 0: off
     min_region_score: float = field(default=0, metadata=bounds(ge=0))
+    # a run of consecutive chrome lines (repeated, date-only, list items, removed by another rule) holding
+    # >= this many lines repeated on the page that no other rule removes parts regions: no region spans it,
+    # no head window keeps its lines, the tail window stops at it (a related list or author box shown twice
+    # on the page; 0: off)
+    barrier_min_lines: int = field(default=3, metadata=bounds(ge=0))
     # headline / byline / dateline: lines kept before each region (of those no other rule removes)
     head_lines: int = field(default=7, metadata=bounds(ge=0))
     head_skip_repeats: bool = True  # pass over short repeated lines (share buttons) in the head window
@@ -69,6 +77,8 @@ class LayoutConfig:
     tail_max_plain_width: int = field(default=30, metadata=bounds(ge=0))
     # outside regions, keep lines ending a sentence from this width (0: none)
     keep_prose_width: int = field(default=60, metadata=bounds(ge=0))
+    # ... when the line before or after it is kept or such a line too
+    prose_needs_neighbour: bool = True
     # this many consecutive lines sharing a prefix/suffix are list items (strong)
     list_min_run: int = field(default=3, metadata=bounds(ge=1))
     # shared prefix/suffix width in display columns (5 CJK characters); 0: off
@@ -196,11 +206,34 @@ def _best_segment(scores: list[float], lo: int, hi: int) -> tuple[float, int, in
     return best, bs, be
 
 
-def regions(scores: list[float], min_frac: float, min_score: float = float("inf")) -> list[tuple[int, int]]:
+def barriers(lines: list[str], scores: list[float], removed: list[bool], c: LayoutConfig) -> list[bool]:
+    """True for lines in a run of consecutive chrome lines (scoring ``-strong_penalty``) that holds >=
+    ``barrier_min_lines`` lines that occur elsewhere on the page too and that no other rule removes: a list
+    of other articles or an author box the page shows twice, which no article region spans (a lone repeated
+    caption does not part one, nor an article's own list whose items share a prefix)."""
+    out = [False] * len(scores)
+    if not c.barrier_min_lines:
+        return out
+    counts = Counter(lines)
+    start = 0
+    for i in range(len(scores) + 1):
+        if i < len(scores) and scores[i] <= -c.strong_penalty:
+            continue
+        if sum(not removed[j] and counts[lines[j]] > 1 and not is_date_line(lines[j], c.date_max_letters)
+               for j in range(start, i)) >= c.barrier_min_lines:
+            out[start:i] = [True] * (i - start)
+        start = i + 1
+    return out
+
+
+def regions(scores: list[float], min_frac: float, min_score: float = float("inf"),
+            breaks: list[bool] | None = None) -> list[tuple[int, int]]:
     """Article regions [start, end): the best segment, then the best of what is left on either side,
-    while a segment scores at least ``min_frac`` of the first or ``min_score``; sorted by start."""
+    while a segment scores at least ``min_frac`` of the first or ``min_score``; sorted by start. No region
+    holds a line marked in ``breaks``."""
     out: list[tuple[int, int]] = []
-    spans = [(0, len(scores))]
+    cuts = [i for i, b in enumerate(breaks or ()) if b]
+    spans = [(lo, hi) for lo, hi in zip([0] + [i + 1 for i in cuts], cuts + [len(scores)]) if hi > lo]
     top = None
     while spans:
         cands = [(*_best_segment(scores, lo, hi), lo, hi) for lo, hi in spans]
@@ -214,22 +247,27 @@ def regions(scores: list[float], min_frac: float, min_score: float = float("inf"
     return sorted(out)
 
 
-def _head(lines: list[str], removed: list[bool], scores: list[float], start: int, c: LayoutConfig) -> list[int]:
-    """The ``head_lines`` lines before ``start`` that no other rule removes; date lines come along without
-    counting (a dateline belongs to the headline), and with ``head_skip_repeats`` short repeated lines
-    (share buttons shown twice on the page) are passed over; a repeated headline or description stays."""
+def _head(lines: list[str], removed: list[bool], start: int, breaks: list[bool], c: LayoutConfig) -> list[int]:
+    """The ``head_lines`` lines before ``start`` that no other rule removes; date lines and e-mail lines come
+    along without counting (a dateline or a reporter's address belongs to the byline, also right above a
+    full window), and with ``head_skip_repeats`` short repeated lines (share buttons shown twice on the page)
+    are passed over, as are the lines of a barrier (``breaks``: a list of other articles; a dateline in one
+    stays); a repeated headline or description stays."""
     out, n = [], 0
     counts = Counter(lines) if c.head_skip_repeats else None
     for i in range(start - 1, -1, -1):
-        if n >= c.head_lines:
-            break
+        if n >= c.head_lines and (removed[i] or not (is_date_line(lines[i], c.date_max_letters) or
+                                                     EMAIL.search(lines[i]))):
+            break  # a full window takes only the date and e-mail lines right above it
         if removed[i]:
             continue
         if counts is not None and counts[lines[i]] > 1 and display_width(lines[i]) < c.head_skip_width:
             continue
+        dated = is_date_line(lines[i], c.date_max_letters)
+        if breaks[i] and not dated:
+            continue
         out.append(i)
-        if not is_date_line(lines[i], c.date_max_letters):
-            n += 1
+        n += not (dated or EMAIL.search(lines[i]))
     return out
 
 
@@ -264,14 +302,15 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
         return None
     keep = [False] * len(lines)
     table = table_rows(lines, removed, c.table_min_rows, c.table_cell_width)
-    for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf")):
+    breaks = barriers(lines, scores, removed, c)
+    for a, b in regions(scores, c.min_region_frac, c.min_region_score or float("inf"), breaks):
         for i in range(a, b):
             keep[i] = not removed[i]
-        for i in _head(lines, removed, scores, a, c):  # headline, byline, dateline before the region
+        for i in _head(lines, removed, a, breaks, c):  # headline, byline, dateline before the region
             keep[i] = True
         end = b
         for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption or sign-off after it
-            if removed[i] or listed[i] or is_date_line(lines[i], c.date_max_letters) or \
+            if removed[i] or listed[i] or breaks[i] or is_date_line(lines[i], c.date_max_letters) or \
                     lines[i].endswith(("...", "…")) or \
                     (not reads_as_prose(lines[i]) and display_width(lines[i]) >= c.tail_max_plain_width
                      and not EMAIL.search(lines[i])):
@@ -282,8 +321,14 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
         while end < len(lines) and table[end]:  # a data table right after it (or after its caption)
             keep[end] = True
             end += 1
-    for i, s in enumerate(lines):
-        if c.keep_prose_width and not keep[i] and scores[i] > 0 and ends_sentence(s) and \
-                display_width(s) >= c.keep_prose_width:
-            keep[i] = True
+    if c.keep_prose_width:
+        prose = [not keep[i] and scores[i] > 0 and ends_sentence(s) and display_width(s) >= c.keep_prose_width
+                 for i, s in enumerate(lines)]
+        # a lone blurb between chrome lines (a teaser list's "title / blurb" entries, a site description in
+        # the footer) is no article paragraph: one stays beside a kept line, another prose line or a field
+        # line ("Termin: 29.02.2020": a listing's records, whose description is their content)
+        near = [keep[i] or prose[i] or bool(_FIELD.match(s)) for i, s in enumerate(lines)]
+        for i, p in enumerate(prose):
+            if p and (not c.prose_needs_neighbour or (i > 0 and near[i - 1]) or (i + 1 < len(lines) and near[i + 1])):
+                keep[i] = True
     return keep

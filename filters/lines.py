@@ -13,6 +13,9 @@ Rules (each removed line is counted under ``lines_removed`` and ``lines_removed_
 - ``boilerplate``: short lines (<= ``boilerplate_max_words`` words and, with CJK text, <= ``boilerplate_max_width``
   display columns) holding
   a page-chrome phrase of the lexicon (cookie, share, login, related, copyright, footer; en/de/fr/es/zh/ja/ko);
+- ``label``: a line led by a field label (<= 12 characters before a colon) that is a page-chrome phrase of
+  the lexicon (the phrase at least half of it), up to ``label_max_width`` columns: prev/next links
+  (上一篇：<title>), tag and editor lines;
 - ``nav``: menu lines, >= 3 items of <= 4 words separated by | • · » › or ►;
 - ``url``: lines that are only a URL;
 - ``repeat``: on pages the layout rule cuts, the second and later copies of a line (menus shown twice,
@@ -61,6 +64,8 @@ _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
 _PROSE_MARK = re.compile(r"[。．、，]|[.,;:：](?:\s|$)")  # a full stop or clause mark: a sentence, not a headline
 _POINTERS = set("☞☛▶▷►▸◀◆◇◈※★☆➤➔→⇒")
 _SHORT_CALL = re.compile(r"[!?！？]\W*$")
+# a field label before a colon: "上一篇：", "[责任编辑:", "< 前の記事：", "01/19 版主回覆：", "Tags:"
+_LABEL = re.compile(r"^[\[【〔(（<\s]*([^:：\[\]【】〔〕()（）\n]{1,12}?)\s*[\]】〕)）]?\s*[:：]")
 AD = "ad"  # the lexicon family of text-ad calls to action
 
 
@@ -100,6 +105,9 @@ class LineCleanStage(Stage):
         boilerplate_max_words: int = field(default=12, metadata=bounds(ge=0))
         # and for lines with CJK text, <= this display width (15 characters)
         boilerplate_max_width: int = field(default=30, metadata=bounds(ge=0))
+        # a line led by a label of <= 12 characters and a colon, the label holding a page-chrome phrase
+        # (上一篇：<title>, Tags: a, b, 前の記事：<title>), up to this display width (0: off)
+        label_max_width: int = field(default=160, metadata=bounds(ge=0))
         c4_policy: list[str] = field(default_factory=lambda: list(C4_POLICY))
         c4_terminal_punct: bool = False  # C4 drops every line not ending in . ! ? " (harsh on titles)
         c4_min_words: int = field(default=0, metadata=bounds(ge=0))  # C4 uses 3
@@ -162,6 +170,13 @@ class LineCleanStage(Stage):
                 (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
             if chrome or r.lex.matcher.regex_hits(low, {CHROME}):
                 return "boilerplate"
+        if c.label_max_width and display_width(line) <= c.label_max_width:
+            m = _LABEL.match(low)
+            # the label is a chrome phrase (with a qualifier: 本文关键词, 此分類上一篇), not a name that holds
+            # one (生物学に関する記事の一覧: an entry of a list article)
+            found = r.lex.matcher.hits(m.group(1)).get(0, {}).get(CHROME, ()) if m else ()
+            if found and 2 * max(map(len, found)) >= len(m.group(1).replace(" ", "")):
+                return "label"
         if c.urls and _URL.match(line):
             return "url"
         if c.nav and "{" not in line and _NAV_MARK.search(line):  # the search spares the split of most lines

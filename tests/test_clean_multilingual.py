@@ -353,3 +353,90 @@ def test_text_ads_and_related_links_around_another_article(corpus):
     removed = _removed(stage, "\n".join(lead_ad + article + related + byline + ads))
     assert not [s for s in article + byline if s.strip() in removed]
     assert [s for s in lead_ad + related + ads if len(s) >= 4 and s not in removed] == []
+
+
+@pytest.mark.parametrize("host", ["zh-magichtml-kepu", "ko-fundus-hankookilbo-2026-07-12"])
+def test_related_list_shown_twice_inside_an_article_parts_it(corpus, host):
+    """A real "Most Popular" list (headline / By author lines) that a page shows twice between its article's
+    paragraphs (ja-postlight-wired) pasted the same way into real naive pages of other sites: the list is a
+    barrier (a run of >= 3 repeated lines) that no region spans and whose lines no head window keeps, so
+    neither copy stays and the article keeps every line; with barriers off, the article loses lines to the
+    layout rule (kepu its headline, source and byline; hankookilbo its page and byline lines)."""
+    block = _lines(corpus, "ja-postlight-wired", 49, 56)  # Most Popular, “ケンタウロス株”…, By Sanae Akiyama, ...
+    assert block[0] == "Most Popular" and block[2].startswith("By ")
+    _, labels = _cjk(corpus)
+    raw = [x["text"].strip() for x in labels[host]["lines"]]
+    keep = [i for i, x in enumerate(labels[host]["lines"]) if x["label"] == "keep"]
+    at = sorted({keep[len(keep) // 3], keep[2 * len(keep) // 3]}, reverse=True)
+    lines = list(raw)
+    for i in at:  # after an article paragraph
+        lines[i + 1:i + 1] = block
+    before = _removed(LineCleanStage(), "\n".join(raw))
+    removed = _removed(LineCleanStage(), "\n".join(lines))
+    assert [raw[i] for i in keep if raw[i] in removed and raw[i] not in before] == []
+    assert [s for s in block if s not in removed] == []
+    off = _removed(LineCleanStage.from_dict({"layout": {"barrier_min_lines": 0}}), "\n".join(lines))
+    assert [raw[i] for i in keep if raw[i] in off and raw[i] not in before]
+
+
+def test_label_lines_with_a_chrome_label(corpus):
+    """Real lines led by a field label holding a page-chrome phrase (prev/next links with a long title, a tag
+    list, a blog's previous-post link, a Japanese previous-article link) are ``label`` lines at any width up
+    to ``label_max_width``; real article lines with a colon (作者： 陈亮, 编辑观点：, a Korean byline) stay. On the
+    whole dev set the rule takes 13 junk lines and no keep line; a label that merely holds a chrome word
+    (生物学者の一覧, the label of an entry of a real ja Wikipedia list article, put in place of 前の記事) is no
+    chrome label."""
+    stage = LineCleanStage()
+    rules = stage._compile()
+    _, labels = _cjk(corpus)
+    picked = {did: [x["text"].strip() for x in labels[did]["lines"] if x["label"] == "junk" and
+                    x["text"].strip().startswith(start)]
+              for did, start in (("zh-cwt-cc21", ("上一篇：", "下一篇：")), ("zh-cwt-cc69", ("本文关键词：",)),
+                                 ("zh-hant-readability-pixnet", ("上一篇：", "下一篇：")),
+                                 ("ja-postlight-buzzap", ("< 前の記事：",)))}
+    for did, lines in picked.items():
+        assert lines, did
+        for s in lines:
+            assert stage.line_rule(s, rules) == "label", s
+    long_prev = picked["zh-cwt-cc21"][0]  # 上一篇：营销心理学：营销就是把人性付于实践 (42 columns: no short chrome line)
+    assert LineCleanStage.from_dict({"label_max_width": 0}).line_rule(long_prev, rules) is None
+    # the first label holds 一覧 (list, a ja chrome word), but is no chrome phrase: 7 characters, 2 of them
+    assert stage.line_rule(picked["ja-postlight-buzzap"][0].replace("前の記事", "生物学者の一覧"), rules) is None
+    keep = [x["text"].strip() for d in ("zh-cwt-cc17", "ja-postlight-getnews", "ko-inked-ebest8")
+            for x in labels[d]["lines"] if x["label"] == "keep" and re.search("[:：]", x["text"])]
+    assert keep and [s for s in keep if stage.line_rule(s, rules) == "label"] == []
+
+
+@pytest.mark.parametrize("host", ["zh-magichtml-kepu", "ko-fundus-hankookilbo-2026-07-12"])
+def test_lone_blurbs_of_a_teaser_list_go(corpus, host):
+    """A real event/book teaser list ("title / one-sentence blurb" entries, ja-fundus-tokyoshimbun) at the
+    foot of real naive pages of other sites: each blurb is a sentence >= 60 columns outside the
+    article region with chrome on both sides, which the prose rescue no longer keeps; the article keeps every
+    line. With ``prose_needs_neighbour`` off, the blurbs stay."""
+    _, labels = _cjk(corpus)
+    block = _lines(corpus, "ja-fundus-tokyoshimbun", 171, 200)  # イベント・出版情報 ... 東京新聞140周年特設サイト
+    blurbs = [s for s in block if ends_sentence(s) and len(s) >= 30]
+    assert len(blurbs) >= 4
+    raw = [x["text"].strip() for x in labels[host]["lines"]]
+    keep = [i for i, x in enumerate(labels[host]["lines"]) if x["label"] == "keep"]
+    lines = raw + block
+    before = _removed(LineCleanStage(), "\n".join(raw))
+    removed = _removed(LineCleanStage(), "\n".join(lines))
+    assert [raw[i] for i in keep if raw[i] in removed and raw[i] not in before] == []
+    assert [s for s in blurbs if s not in removed] == []
+    off = _removed(LineCleanStage.from_dict({"layout": {"prose_needs_neighbour": False}}), "\n".join(lines))
+    assert [s for s in blurbs if s not in off]
+
+
+def test_head_window_keeps_a_byline_of_several_reporters(corpus):
+    """A real Korean news page (ko-fundus-mbn-2025-06-03) names four reporters, each with an e-mail line,
+    above the dateline: the reporters' addresses come along in the head window without using it up (as
+    datelines do), so more of the byline stays (the window still ends before the first reporters: the
+    page's repeated summary widget between byline and article uses part of it)."""
+    docs, _ = _cjk(corpus)
+    stage = LineCleanStage()
+    cleaned = stage.clean(docs["ko-fundus-mbn-2025-06-03"]["text"], stage._compile())[0]
+    kept = {s.strip() for s in cleaned.split("\n")}
+    byline = _lines(corpus, "ko-fundus-mbn-2025-06-03", 148, 153)  # han.sujin@mk.co.kr, 김혜진 기자, ..., date
+    assert byline[0].endswith("@mk.co.kr") and byline[-2].startswith("입력")
+    assert [s for s in byline if s not in kept] == []
