@@ -22,8 +22,9 @@ class _HidePandas:
         return None
 
 
+@functools.lru_cache(maxsize=1)
 def arrow_without_pandas() -> None:
-    """Make pyarrow's one-time pandas probe find no pandas (a no-op once pandas is loaded)."""
+    """Make pyarrow's one-time pandas probe find no pandas (once per process; a no-op once pandas is loaded)."""
     import pyarrow as pa
 
     if "pandas" in sys.modules:

@@ -30,8 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.dedup import lsh
-from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, group_first, merge_sizes, nodes,
-                                 part_of, partitions_for, ranks, read_part, read_partition, write_partitioned)
+from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, estimate_jaccard, group_first,
+                                 merge_sizes, nodes, part_of, partitions_for, ranks, read_part, read_partition,
+                                 write_partitioned)
 from curate.dedup.components import components, labels_of
 from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.verify import join_right, send_left
@@ -136,8 +137,6 @@ def _survivor_task(j: int, labelled: list[str], out_dir: str, buckets: int) -> d
 
 def _sims(node: np.ndarray, keep: np.ndarray, sig_dir: str) -> np.ndarray:
     """MinHash Jaccard estimate of each (removed, kept) pair, reading only those signature rows."""
-    from curate.dedup.signature import estimate_jaccard
-
     def rows(x: np.ndarray) -> np.ndarray:
         out = None
         part = part_of(x)
