@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import psutil
@@ -21,6 +22,22 @@ class TreeUsage:
     peak_pss_mb: float
     wall_s: float
     returncode: int
+    peak_by_role: dict[str, float] = field(default_factory=dict)  # MB per role() at the moment of the peak
+
+
+# process roles by a fragment of their command line (Ray names its workers ``ray::<task or IDLE>``)
+_ROLES = (("gcs_server", "ray gcs"), ("/raylet", "ray raylet"), ("ray::DashboardAgent", "ray dashboard agent"),
+          ("ray::RuntimeEnvAgent", "ray runtime-env agent"), ("dashboard/dashboard.py", "ray dashboard"),
+          ("log_monitor.py", "ray log monitor"), ("monitor.py", "ray monitor"), ("ray_process_reaper", "ray reaper"),
+          ("ray::", "ray worker"))
+
+
+def role(cmdline: Sequence[str], is_root: bool) -> str:
+    """What a process of the tree is, for the per-role breakdown (``driver`` for the command itself)."""
+    if is_root:
+        return "driver"
+    joined = " ".join(cmdline)
+    return next((name for frag, name in _ROLES if frag in joined), "other")
 
 
 def run_measured(cmd: Sequence[str], interval_s: float = 0.1, **popen) -> TreeUsage:
@@ -30,11 +47,13 @@ def run_measured(cmd: Sequence[str], interval_s: float = 0.1, **popen) -> TreeUs
     root = psutil.Process(proc.pid)
     cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> last CPU seen
     peak = 0.0
+    peak_by_role: Counter[str] = Counter()
     while True:
         pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         total = 0.0
+        by_role: Counter[str] = Counter()
         try:
             procs = [root] + root.children(recursive=True)
         except psutil.NoSuchProcess:
@@ -42,16 +61,19 @@ def run_measured(cmd: Sequence[str], interval_s: float = 0.1, **popen) -> TreeUs
         for p in procs:
             try:
                 with p.oneshot():
-                    total += p.memory_full_info().pss
+                    pss = p.memory_full_info().pss
+                    total += pss
+                    by_role[role(p.cmdline(), p.pid == proc.pid)] += pss / 1e6
                     t = p.cpu_times()
                     cpu[(p.pid, p.create_time())] = t.user + t.system
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
-        peak = max(peak, total)
+        if total > peak:
+            peak, peak_by_role = total, by_role
         time.sleep(interval_s)
     proc.returncode = os.waitstatus_to_exitcode(status)
     # the kernel's account of the root and every descendant it reaped, complete to the exit; the samples
     # (which miss the last interval) also count processes that outlive or escape the root's reaping
     reaped = ru.ru_utime + ru.ru_stime
     sampled = sum(cpu.values())
-    return TreeUsage(max(reaped, sampled), peak / 1e6, time.monotonic() - t0, proc.returncode)
+    return TreeUsage(max(reaped, sampled), peak / 1e6, time.monotonic() - t0, proc.returncode, dict(peak_by_role))

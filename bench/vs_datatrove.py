@@ -6,8 +6,9 @@ with its own defaults (datatrove: ``bench/_datatrove_job.py`` in ``.venv-bench``
 with datatrove's pinned dependencies, never in the main venv). Inputs: the 256 pages of the test corpus's
 ``web/pages.warc.gz`` and, when ``make sample`` has built it, ``data/sample/web/*.warc.gz``. Rounds are
 interleaved (curate, datatrove, curate, ...) so machine load hits both; minimum over rounds.
-``--workers=0,2``: curate's ``--workers`` (0 in-process; a small input still runs in-process by
-``curate.smalljob``, said in the line) and datatrove's local workers (0 counts as 1, in-process).
+``--workers=0,2ray`` (default): curate's ``--workers`` (0 in-process; a small input still runs in-process by
+``curate.smalljob``, said in the line; ``2ray`` starts Ray whatever the size) and datatrove's local workers
+(0 counts as 1, in-process). Under each line, curate's peak PSS per process role (``_proctree.role``).
 """
 from __future__ import annotations
 
@@ -44,13 +45,14 @@ def _arg(argv: list[str], name: str, default: str) -> str:
     return next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), default)
 
 
-def _curate(warcs: list[Path], workers: int, tmp: Path) -> tuple[TreeUsage, int, bool]:
+def _curate(warcs: list[Path], workers: int, tmp: Path, force_ray: bool = False) -> tuple[TreeUsage, int, bool]:
     recipe = tmp / "job.yaml"
     recipe.write_text(JOB.format(paths=", ".join(json.dumps(str(w)) for w in warcs)), encoding="utf-8")
     out, log = tmp / "curate", tmp / "curate.log"
     with log.open("w") as f:
         u = run_measured([sys.executable, "-m", "curate", "run", str(recipe), "--out", str(out), "--workers",
-                          str(workers)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+                          str(workers)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
+                         env=dict(os.environ, CURATE_MIN_RAY_INPUT_MB="0") if force_ray else None)
     kept = json.loads((out / "summary.json").read_text())["stages"][-1]["kept"] if u.returncode == 0 else -1
     return u, kept, "running in-process instead of" in log.read_text()
 
@@ -72,7 +74,7 @@ def main(argv: list[str]) -> None:
         print("skipped: no .venv-bench (make bench builds it with datatrove 0.10.1)")
         return
     rounds = int(_arg(argv, "rounds", "2"))
-    workers = [int(w) for w in _arg(argv, "workers", "0,2").split(",")]
+    workers = _arg(argv, "workers", "0,2ray").split(",")  # both inputs are under 16 MB: 2 would run in-process
     corpus = Path(os.environ.get("CURATE_TEST_DATA", REPO.parent / "shared" / "corpus"))
     inputs = [("256 pages", [corpus / "web" / "pages.warc.gz"])]
     sample = sorted((REPO / "data" / "sample" / "web").glob("*.warc.gz"))
@@ -82,12 +84,13 @@ def main(argv: list[str]) -> None:
         print("(no data/sample/web/*.warc.gz: `make sample` adds the larger input)")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; min of {rounds} interleaved rounds")
     for label, warcs in inputs:
-        for w in workers:
+        for spec in workers:
+            w, force_ray = int(spec.removesuffix("ray")), spec.endswith("ray")
             ours: list[TreeUsage] = []
             theirs: list[TreeUsage] = []
             for _ in range(rounds):
                 with tempfile.TemporaryDirectory() as d:
-                    u, kept_c, local = _curate(warcs, w, Path(d))
+                    u, kept_c, local = _curate(warcs, w, Path(d), force_ray)
                     ours.append(u)
                 with tempfile.TemporaryDirectory() as d:
                     v, kept_d = _datatrove(warcs, w, Path(d))
@@ -98,6 +101,10 @@ def main(argv: list[str]) -> None:
                 continue
             c, d = (min(x.cpu_s for x in ours), min(x.peak_pss_mb for x in ours), min(x.wall_s for x in ours)), \
                 (min(x.cpu_s for x in theirs), min(x.peak_pss_mb for x in theirs), min(x.wall_s for x in theirs))
-            print(f"{label}, workers {w}{' (curate in-process: small input)' if local else ''}: "
+            print(f"{label}, workers {w}{', Ray forced' if force_ray else ''}"
+                  f"{' (curate in-process: small input)' if local else ''}: "
                   f"CPU {c[0]:.1f} vs {d[0]:.1f} s ({c[0] / d[0]:.2f}x)   peak PSS {c[1]:.0f} vs {d[1]:.0f} MB "
                   f"({c[1] / d[1]:.2f}x)   wall {c[2]:.1f} vs {d[2]:.1f} s   kept {kept_c} vs {kept_d} docs")
+            roles = min(ours, key=lambda x: x.peak_pss_mb).peak_by_role
+            print("    curate at its peak: " + ", ".join(f"{r} {mb:.0f}" for r, mb in
+                                                        sorted(roles.items(), key=lambda x: -x[1])) + " MB")

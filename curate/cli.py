@@ -42,6 +42,10 @@ def cmd_run(a: argparse.Namespace) -> int:
         return 0
     out = a.out or f"runs/{p.recipe.name}"
     check_writable(out, is_dir=True)
+    if a.dashboard:
+        from curate.executor import DASHBOARD_ENV
+
+        os.environ[DASHBOARD_ENV] = "1"
     try:
         summary = p.run(out=out, workers=a.workers, log=_log, adopt_out=a.adopt_out)
     except RunLocked as e:
@@ -213,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. --set seed=7 or --set stages.dedup.threshold=0.7")
     p.add_argument("--workers", type=int, help="CPUs for the embedded Ray (0 = in-process, no Ray)")
+    p.add_argument("--dashboard", action="store_true",
+                   help="start the embedded Ray with its dashboard and monitors (off: a lean Ray of GCS, raylet "
+                        "and workers)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (units, segments, tasks, projected disk and memory per task); run nothing")
     p.add_argument("--adopt-out", action="store_true",

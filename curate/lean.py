@@ -1,4 +1,4 @@
-"""Keep a process to the modules its run uses.
+"""Keep a process to the modules its run uses, and to the memory its live batches use.
 
 pyarrow imports pandas (~43 MB of PSS, 0.2-0.4 s of CPU) the first time it converts Python objects, only
 to ask whether they are pandas objects. Curate never hands pyarrow a pandas object, so each process
@@ -7,8 +7,10 @@ settles that probe once with pandas hidden; an explicit ``to_pandas``/``from_pan
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import sys
-from typing import Any
+from typing import Any, Callable
 
 
 class _HidePandas:
@@ -20,8 +22,9 @@ class _HidePandas:
         return None
 
 
+@functools.lru_cache(maxsize=1)
 def arrow_without_pandas() -> None:
-    """Make pyarrow's one-time pandas probe find no pandas (a no-op once pandas is loaded)."""
+    """Make pyarrow's one-time pandas probe find no pandas (once per process; a no-op once pandas is loaded)."""
     import pyarrow as pa
 
     if "pandas" in sys.modules:
@@ -32,3 +35,28 @@ def arrow_without_pandas() -> None:
         pa.array([""])
     finally:
         sys.meta_path.remove(hide)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None on other C libraries)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give the memory that freed batches leave in the allocators back to the system.
+
+    Neither Arrow's pool (mimalloc) nor glibc's malloc returns freed pages on its own soon: after the
+    extract, langid and heuristics steps of the 1,800-page sample WARC the process held 283 MB of
+    anonymous memory, 96 MB of it live (Arrow's ``release_unused`` freed 64 MB, ``malloc_trim`` 123 MB).
+    Called once per batch and per task, so what a process holds is its modules and one batch.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

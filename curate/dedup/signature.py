@@ -24,6 +24,7 @@ from typing import Sequence
 import numba
 import numpy as np
 
+from curate.dedup.common import estimate_jaccard  # noqa: F401 - numpy only, lives in common
 from curate.dedup.shingle import CJK_MIN_FRACTION, char_tables, shingles
 
 _MERSENNE = np.uint64((1 << 61) - 1)
@@ -205,11 +206,6 @@ class MinHasher:
         from datasketch import LeanMinHash
 
         return LeanMinHash(seed=self.seed, hashvalues=row, scheme=self.scheme)
-
-
-def estimate_jaccard(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard of signature rows (broadcasts): the share of equal values."""
-    return (x == y).mean(axis=-1)
 
 
 @numba.njit(cache=True)

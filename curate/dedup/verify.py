@@ -20,7 +20,6 @@ import pyarrow as pa
 from curate.dedup.common import (ROW_BITS, group_first, part_of, read_part, read_partition, unique_pairs,
                                  write_partitioned)
 from curate.dedup.components import write_edges
-from curate.dedup.signature import jaccards, shingle_sets
 
 _ROW_MASK = np.int64((1 << ROW_BITS) - 1)
 
@@ -33,6 +32,8 @@ def _unique_pairs(t: pa.Table | None) -> tuple[np.ndarray, np.ndarray]:
 
 def _sets(part: str, node: np.ndarray, ngram: int, cjk_ngram: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shingle sets of the distinct nodes of one part (flat values, offsets) and each node's set index."""
+    from curate.dedup.signature import shingle_sets  # numba: imported by the tasks that verify, not by the driver
+
     uniq, idx = np.unique(node, return_inverse=True)
     texts = read_part(part, ["text"]).column("text").take(pa.array(uniq & _ROW_MASK)).to_pylist()
     values, offsets = shingle_sets(texts, ngram, cjk_ngram)
@@ -68,6 +69,8 @@ def send_left(p: int, cand_files: Sequence[str], parts: Sequence[str], out_dir: 
 def join_right(q: int, left_files: Sequence[str], parts: Sequence[str], out_dir: str, threshold: float,
                partitions: int, ngram: int, cjk_ngram: int) -> dict:
     """Exact Jaccard of the pairs whose second node is in part ``q``; keeps those >= ``threshold``."""
+    from curate.dedup.signature import jaccards  # numba: imported by the tasks that verify
+
     t = read_partition(left_files, q)
     out = Path(out_dir) / f"q{q:05d}.arrow"
     if t is None:

@@ -29,6 +29,8 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
+from curate.lean import release_freed_memory
+
 from curate.extract.engines import ENGINES
 from curate.config import bounds
 from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts, storable_utf8
@@ -100,6 +102,7 @@ def _rows(table: pa.Table) -> Iterator[dict[str, Any]]:
     also as a list of Python strings (which can take up to 4 bytes per character)."""
     for start in range(0, table.num_rows, ROWS_PER_SLICE):
         yield from table.slice(start, ROWS_PER_SLICE).to_pylist()
+        release_freed_memory()
 
 
 class ExtractStage(Stage):

@@ -80,8 +80,11 @@ class SinkFailed(BaseException):
         super().__init__(f"{type(error).__name__}: {error}")
         self.error = error
 
-# A streaming reader hands its sink a batch every this many rows or characters of text (the runner's batch).
-READ_BATCH_ROWS, READ_BATCH_BYTES = BATCH_ROWS, BATCH_BYTES
+# A streaming reader hands its sink a batch every this many rows or characters of text. Its rows are Python
+# objects until then (HTML for the extract stage: up to 4 bytes per character), and the runner re-cuts what
+# it hands over into batches of BATCH_ROWS / BATCH_BYTES by the rows alone (segment.Rebatch), so a smaller
+# flush here bounds that copy without changing a batch a stage sees or a byte written.
+READ_BATCH_ROWS, READ_BATCH_BYTES = BATCH_ROWS, BATCH_BYTES // 8
 
 
 class Rows:
