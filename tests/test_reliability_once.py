@@ -90,14 +90,14 @@ def test_a_huge_wiki_page_in_bz2_is_scanned_once(corpus: Path, tmp_path: Path) -
         path.write_bytes(bz2.compress(xml, 1))
         with open(path, "rb") as f:
             src = RangeXml(f, 0, None)
-            out = b"".join(iter(lambda: src.read(1 << 16), b""))
+            out = b"".join(iter(lambda: src.read(1 << 16), b""))  # noqa: B023 (read at once)
         assert out == xml and src.error is None
         scanned[mib] = src.scanned
         # before: the held page was searched again per decompressed block (quadratic: ~mib/2 times its size)
         assert src.scanned <= len(xml) + 8 * (len(xml) >> 16)
         with open(path, "rb") as f:  # a page over ``hold`` (one the reader drops as oversized) is not held
             src = RangeXml(f, 0, None, hold=1 << 20)
-            assert b"".join(iter(lambda: src.read(1 << 16), b"")) == xml and src.peak < 3 << 20
+            assert b"".join(iter(lambda: src.read(1 << 16), b"")) == xml and src.peak < 3 << 20  # noqa: B023
         res = WikiReader("w", "wiki", WikiReader.Config(max_page_bytes=1 << 20)).read(Unit(str(path)))
         assert res.dropped.column("reason").to_pylist() == ["wiki:oversized"] and res.kept.num_rows == 6
     assert scanned[8] / scanned[2] < 4.5  # linear in the page's size

@@ -185,7 +185,7 @@ def test_python_composed_pipeline_on_ray_matches_in_process(corpus, tmp_path):
                                 {"stage": "tests.test_user_steps:Fragile"}])
 
     ray = pipeline(2).run(out=tmp_path / "ray", **QUIET)
-    local = pipeline(0).run(out=tmp_path / "local", **QUIET)
+    pipeline(0).run(out=tmp_path / "local", **QUIET)
     s = stages_of(ray)
     assert ray["reconciles"] and list(s) == ["00_read", "01_fewwords", "02_strip", "03_fragile"]
     assert s["03_fragile"]["errors"] == {"error:ValueError": s["02_strip"]["kept"] - s["03_fragile"]["kept"]}
