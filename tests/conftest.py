@@ -39,8 +39,8 @@ def stdlib_dir() -> Path:
 # (pytest-xdist's xdist_group mark does not take effect under pytest 9, which no longer reads Item._nodeid.)
 SHARED_SCOPES = {"tests/install/": "wheel", "tests/ray/": "ray", "tests/e2e/test_e2e.py": "e2e_run",
                  "tests/e2e/test_crash_resume.py": "e2e_run"}
-# Scopes that take minutes, sent first, so that none of them is left running alone at the end.
-LONG_SCOPES = ()
+# Scopes of minutes (4 to 6 serial, measured), sent first so that none is left running alone at the end.
+LONG_SCOPES = ("e2e_run", "wheel", "tests/sources/test_wiki.py", "ray")
 
 
 def scope_of(nodeid: str) -> str:
@@ -64,3 +64,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             super()._assign_work_unit(node)
 
     return SharedScopeScheduling(config, log)
+
+
+@pytest.fixture(scope="session")
+def e2e_clean_run(corpus, tmp_path_factory) -> tuple[Path, float]:
+    """The e2e recipe run once, uninterrupted: its folder and the seconds it took. The reference that other runs
+    of the recipe (one worker, killed and resumed) must match byte for byte; its users share the e2e_run scope."""
+    import time
+
+    from tests.support.e2e import run_curate
+
+    out = tmp_path_factory.mktemp("e2e") / "run"
+    t0 = time.time()
+    run_curate(out, corpus)
+    return out, time.time() - t0
