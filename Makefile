@@ -1,6 +1,6 @@
 # curate — set-up, tests, sample corpus, recipes and benchmarks.
 #   make recipe=gpt3mix   set up, build the sample corpus if missing, run the recipe, train the stub on it
-#   make test             set up and run the whole test suite
+#   make test             set up, lint (ruff check, ruff format --check) and run the whole test suite on 2 workers
 #   make bench            benchmarks (ratios against the reference libraries, measured side by side)
 #   make bench-scale      the runner at 1e5 and 1e6 documents (DOCS=100000 for one size); not in make bench
 #   make ablate recipe=gpt3mix   proxy-model ablation: raw vs curated at one token budget (ABLATE_ARGS=...)
@@ -24,7 +24,7 @@ ABLATE_ARGS ?=
 APT_PACKAGES := python3.11-doc debian-handbook dict-foldoc jargon-text dict-devil bible-kjv chromium
 export CURATE_TEST_DATA ?= $(abspath ../shared/corpus)
 
-.PHONY: default venv sysdeps sample run ablate test test-fast bench bench-scale clean
+.PHONY: default venv sysdeps sample run ablate lint test test-fast bench bench-scale clean
 default:
 ifdef recipe
 	@$(MAKE) --no-print-directory run recipe=$(recipe)
@@ -65,8 +65,14 @@ ablate: $(STAMP) $(SAMPLE)/.complete
 	@test -n "$(recipe)" || { echo "usage: make ablate recipe=gpt3mix [ABLATE_ARGS=...]"; exit 2; }
 	CURATE_DATA=$(SAMPLE) $(PY) -m curate ablate recipes/$(recipe).yaml $(ABLATE_ARGS)
 
-test: $(STAMP) $(SYSSTAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# Two pytest-xdist workers; --dist loadscope sends each test module, or group of modules sharing a costly
+# fixture or Ray's ports, to one worker (tests/conftest.py: SHARED_SCOPES).
+test: lint $(SYSSTAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadscope tests
 
 # datatrove for bench/vs_datatrove.py, in its own venv (its pins differ from ours: trafilatura < 1.12)
 BENCH_VENV := .venv-bench

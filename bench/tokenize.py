@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from curate.schema import docs_table
 from tests.conftest import corpus_dir
-from tests.test_shards_corpus import corpus_docs
+from tests.support.docs import corpus_docs
 
 
 def _book_docs(corpus: Path, chunk: int = 16_000) -> list[dict]:
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> None:
                      runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}})
             call = ray.remote(num_cpus=1)(lambda fn, x: fn(x))
             ray.get([call.remote(task, parts[0]) for _ in range(workers)])  # start workers, load the model
-            wall = min(_timed(lambda: ray.get([call.remote(task, p) for p in parts])) for _ in range(a.repeat))
+            wall = min(_timed(lambda: ray.get([call.remote(task, p) for p in parts])) for _ in range(a.repeat))  # noqa: B023 (called at once)
             ray.shutdown()
             rate = nbytes / wall / 1e6
             one = one or rate

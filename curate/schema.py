@@ -93,7 +93,7 @@ def encode_meta(meta: Mapping[str, Any] | str | None) -> str:
 
 def escape_surrogates(json_text: str) -> str:
     """JSON text with each lone surrogate (not storable as UTF-8) written as its ``\\uXXXX`` escape."""
-    return _SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), json_text)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
 
 
 def decode_meta(value: Any) -> dict[str, Any]:

@@ -162,7 +162,6 @@ class DecontaminateStage(Stage):
         return {"sets": sets, "summary": {"ngrams": summary}}
 
     def apply(self, batch: pa.Table, state: dict[str, Any]) -> StageResult:
-        c = self.config
         counters = {f"decontam_{s}_{k}": 0 for s in state["sets"] for k in ("docs", "ngrams")}
         counters["decontam_chars_cut"] = 0
         drops: dict[int, str] = {}

@@ -1,0 +1,116 @@
+"""ExtractStage and extract_file on real pages; timeouts, pass-through and bad documents are counted, and
+HTML nested past the parser's bound is dropped before the parser (no real page trips that guard).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate.extract.engines import ENGINES
+from curate.extract.web import ExtractStage, ExtractTimeout, deadline, nesting_exceeds
+from curate.standalone import extract_file
+from curate.schema import docs_table
+from curate.sources.base import Unit
+from curate.sources.warc import WarcReader
+
+
+def pages(corpus: Path, n: int = 12):
+    res = WarcReader("web", "web").read(Unit(str(corpus / "web" / "pages.warc.gz")))
+    return res.kept.slice(0, n)
+
+
+def test_fast_engine_finds_main_text(corpus: Path) -> None:
+    batch = pages(corpus)
+    expected = {json.loads(x)["url"]: json.loads(x) for x in (corpus / "web" / "pages.jsonl").read_text().splitlines()}
+    res = ExtractStage().apply(batch, None)
+    assert res.kept.num_rows + res.dropped.num_rows + res.errors.num_rows == batch.num_rows
+    assert res.kept.num_rows >= batch.num_rows - 1
+    hits = sum(all(s in d["text"] for s in expected[d["url"]]["expected_with"]) for d in res.kept.to_pylist())
+    assert hits >= 0.75 * res.kept.num_rows
+    assert res.kept.column("id").to_pylist() == [i for i in batch.column("id").to_pylist()
+                                                 if i in set(res.kept.column("id").to_pylist())]
+    assert all(json.loads(m)["extracted"] == 1 for m in res.kept.column("meta").to_pylist())
+
+
+def _spin(html: str, url: str | None = None) -> tuple[str, dict]:
+    """An extractor stuck in a CPU loop (the timeout counts CPU time, so sleeping would not trip it)."""
+    end = time.process_time() + 10
+    while time.process_time() < end:
+        pass
+    return "never", {}
+
+
+def _swallowing(html: str, url: str | None = None) -> tuple[str, dict]:
+    """Like trafilatura's fallbacks: ``except Exception`` around the work, then a bare ``except:``."""
+    try:
+        _spin(html)
+    except Exception:
+        pass
+    try:
+        _spin(html)
+    except:  # noqa: E722 - the case under test
+        pass
+    return _spin(html)
+
+
+@pytest.mark.parametrize("extractor", [_spin, _swallowing])
+def test_cpu_deadline_interrupts_busy_and_swallowing_code(extractor) -> None:
+    t0 = time.process_time()
+    with pytest.raises(ExtractTimeout), deadline(0.05) as armed:
+        assert armed
+        extractor("")
+    assert time.process_time() - t0 < 1
+    until = time.process_time() + 0.2  # disarmed after the block: no late raise
+    while time.process_time() < until:
+        pass
+
+
+def test_timeout_empty_oversized_and_passthrough(corpus: Path, monkeypatch) -> None:
+    batch = pages(corpus, 3).to_pylist()
+    rows = [dict(r, meta=json.loads(r["meta"])) for r in batch]
+    rows.append(dict(rows[0], id="x1", text="<html><body></body></html>"))
+    rows.append(dict(rows[0], id="x2", text="already text", meta={"extracted": "1"}))
+    monkeypatch.setitem(ENGINES, "fast", _spin)
+    res = ExtractStage.from_dict({"timeout_s": 0.02}).apply(docs_table(rows), None)
+    assert res.kept.column("id").to_pylist() == ["x2"]  # passes through untouched
+    assert res.dropped.column("reason").to_pylist() == ["extract:timeout"] * 4
+    monkeypatch.undo()
+    res = ExtractStage.from_dict({"max_html_bytes": 100}).apply(docs_table(rows[:1] + rows[3:4]), None)
+    assert res.dropped.column("reason").to_pylist() == ["extract:oversized", "extract:empty"]
+
+
+def test_extract_file_standalone(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    counts = extract_file(str(corpus / "web" / "whirlwind.warc.gz"), str(out))
+    assert counts["read"] == 4 and counts["kept"] == 1 and counts["read_dropped"] == {"warc:non_response": 3}
+    assert counts["dropped_path"] == str(tmp_path / "out.dropped.parquet")
+    table = pq.read_table(out)
+    assert "Escopete" in table.column("text")[0].as_py() and "<html" not in table.column("text")[0].as_py()
+    assert pq.read_table(tmp_path / "out.dropped.parquet").num_rows == 3
+    counts = extract_file(str(corpus / "web" / "whirlwind.warc.wet.gz"), str(tmp_path / "wet.parquet"))
+    assert counts["kept"] == 1
+
+
+def _pages(corpus: Path, n: int) -> list[str]:
+    return [p.read_text("utf-8", "replace") for p in sorted((corpus / "web" / "html").glob("*.html"))[:n]]
+
+
+@pytest.mark.timeout(120)
+def test_deeply_nested_html_is_dropped_before_the_parser(corpus: Path) -> None:
+    pages = _pages(corpus, 3)
+    deep = pages[0].replace("<body", "<body><p>" + "<div>" * 200_000 + "x" + "</div>" * 200_000, 1)  # 2.2 MB
+    rows = [{"id": str(i), "source": "web", "kind": "web", "url": f"https://example.org/{i}", "text": html,
+             "meta": {}} for i, html in enumerate([pages[1], deep, pages[2]])]
+    res = ExtractStage.from_dict({}).apply(docs_table(rows), None)
+    assert res.kept.column("id").to_pylist() == ["0", "2"]
+    assert res.dropped.column("reason").to_pylist() == ["extract:too_deep"] and res.errors.num_rows == 0
+
+
+@pytest.mark.timeout(120)
+def test_no_real_page_trips_the_nesting_guard(corpus: Path) -> None:
+    pages = _pages(corpus, 1000)
+    assert len(pages) == 256 and not any(nesting_exceeds(p, ExtractStage.Config().max_depth) for p in pages)
