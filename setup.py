@@ -5,6 +5,7 @@ curate.trainer (no generic top-level names), recipes/ as package data under cura
 found, not listed, so a new subpackage ships without editing this file. A source checkout resolves the
 same ``curate.*`` names through ``curate.__path__`` (curate/__init__.py adds the checkout root).
 """
+
 from setuptools import find_packages, setup
 
 MAPPED = {"curate.filters": "filters", "curate.tokenizer": "tokenizer", "curate.trainer": "trainer"}
@@ -15,4 +16,8 @@ for name, folder in MAPPED.items():
     packages += [name] + [f"{name}.{sub}" for sub in find_packages(where=folder)]
     package_dir.update({f"{name}.{sub}": f"{folder}/{sub.replace('.', '/')}" for sub in find_packages(where=folder)})
 
-setup(packages=packages, package_dir=package_dir, package_data={"curate.recipes": ["*.yaml"], "curate.filters": ["resources/*.yaml"]})
+setup(
+    packages=packages,
+    package_dir=package_dir,
+    package_data={"curate.recipes": ["*.yaml"], "curate.filters": ["resources/*.yaml"]},
+)

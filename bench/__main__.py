@@ -3,13 +3,13 @@
 Each benchmark measures our code and the reference library side by side in the same run and prints
 ratios; no thresholds are asserted (machines are noisy).
 """
+
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import sys
 from pathlib import Path
-
 
 ONLY_BY_NAME = {"scale"}  # minutes to hours: ``python -m bench scale`` / ``make bench-scale``, not ``make bench``
 

@@ -8,6 +8,7 @@ Usage: ``python -P _datatrove_steps.py DOCS_JSONL URLS_JSON EVAL_JSONL ROUNDS``.
 seconds over ``ROUNDS`` for each step, per-document counts of replaced e-mails and IPs, per-URL keep decisions,
 per-document contamination decisions.
 """
+
 import json
 import sys
 import tempfile
@@ -15,7 +16,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from datatrove.data import Document
 from datatrove.pipeline.decont.n_grams import NGramsDecontConfig, NGramsDecontFilter
 from datatrove.pipeline.filters import URLFilter
@@ -39,8 +39,11 @@ def _best(fn, rounds: int) -> float:
 def _decont(texts: list[str], eval_texts: list[str], rounds: int) -> tuple[float, list[bool]]:
     config = NGramsDecontConfig(n_grams=13)
     tokenizer, digest = load_word_tokenizer(Languages.english), create_hash_func(config.hash_config)
-    hashes = {digest(" ".join(g)) for t in eval_texts
-              for g in ngrams(tokenizer.word_tokenize(simplify_text(t, config.norm_config)), config.n_grams)}
+    hashes = {
+        digest(" ".join(g))
+        for t in eval_texts
+        for g in ngrams(tokenizer.word_tokenize(simplify_text(t, config.norm_config)), config.n_grams)
+    }
     with tempfile.TemporaryDirectory() as d:
         np.array(sorted(hashes), dtype=config.hash_config.np_descr).tofile(Path(d) / "eval.index.hashes")
         decont = NGramsDecontFilter(d, config=config)
@@ -55,8 +58,10 @@ def main(docs_path: str, urls_path: str, eval_path: str, rounds: int) -> None:
     pii = PIIFormatter()
     emails, ips = pii.emails_replacer, pii.ip_replacer
     pii_s = _best(lambda: [pii.format(t) for t in texts], rounds)
-    counts = [[len(emails.regex.findall(t)),
-               sum(1 for m in ips.regex.finditer(t) if ips.validator(m.group(0)))] for t in texts]
+    counts = [
+        [len(emails.regex.findall(t)), sum(1 for m in ips.regex.finditer(t) if ips.validator(m.group(0)))]
+        for t in texts
+    ]
 
     url_filter = URLFilter()
     url_filter.tldextractor = TLDExtract(suffix_list_urls=())  # the bundled public suffix list: no fetch
@@ -66,8 +71,18 @@ def main(docs_path: str, urls_path: str, eval_path: str, rounds: int) -> None:
     keep = [url_filter.filter(d) is True for d in docs]
     eval_texts = [json.loads(line)["text"] for line in open(eval_path, encoding="utf-8")]
     dc_s, contaminated = _decont(texts, eval_texts, rounds)
-    print(json.dumps({"pii_s": pii_s, "pii_counts": counts, "url_s": url_s, "url_keep": keep, "dc_s": dc_s,
-                      "dc_contaminated": contaminated}))
+    print(
+        json.dumps(
+            {
+                "pii_s": pii_s,
+                "pii_counts": counts,
+                "url_s": url_s,
+                "url_keep": keep,
+                "dc_s": dc_s,
+                "dc_contaminated": contaminated,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

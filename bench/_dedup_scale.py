@@ -7,6 +7,7 @@ every part as tasks) runs in a fresh embedded Ray with ``workers`` CPUs while a 
 reaps workers, so ``/usr/bin/time`` under-reports them). A worker's peak is the peak of the largest task
 it ran. CPU is the driver's plus all of its workers' user + system time.
 """
+
 from __future__ import annotations
 
 import functools
@@ -111,9 +112,15 @@ def run_pass(name: str, stage: Any, parts: list[Path], work: Path, workers: int)
         cpu = sum(psutil.Process().cpu_times()[:2]) - cpu0 + sum(sampler.worker_cpu.values())
     finally:
         ex.shutdown()
-    return {"pass": name, "wall_s": wall, "cpu_s": cpu, "driver_peak_mb": sampler.driver_peak / 2**20,
-            "task_peak_mb": max(sampler.worker_peak.values(), default=0) / 2**20, "removed": removed,
-            "fit": state["summary"]}
+    return {
+        "pass": name,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "driver_peak_mb": sampler.driver_peak / 2**20,
+        "task_peak_mb": max(sampler.worker_peak.values(), default=0) / 2**20,
+        "removed": removed,
+        "fit": state["summary"],
+    }
 
 
 def scale(sizes: list[int], workers: int = 2) -> list[dict]:
@@ -134,9 +141,12 @@ def scale(sizes: list[int], workers: int = 2) -> list[dict]:
                 r = run_pass(name, stage, parts, tmp, workers)
                 r["docs"] = n
                 rows.append(r)
-                print(f"  {n:>9,d} {name:6s} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:8.1f} s  "
-                      f"cpu/1k docs {1000 * r['cpu_s'] / n:6.3f} s  driver peak {r['driver_peak_mb']:6.1f} MB  "
-                      f"largest task peak {r['task_peak_mb']:6.1f} MB  removed {r['removed']:,d}", flush=True)
+                print(
+                    f"  {n:>9,d} {name:6s} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:8.1f} s  "
+                    f"cpu/1k docs {1000 * r['cpu_s'] / n:6.3f} s  driver peak {r['driver_peak_mb']:6.1f} MB  "
+                    f"largest task peak {r['task_peak_mb']:6.1f} MB  removed {r['removed']:,d}",
+                    flush=True,
+                )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return rows
@@ -150,7 +160,8 @@ def report(rows: list[dict]) -> None:
     for name in ("exact", "near"):
         a = next(r for r in rows if r["docs"] == lo and r["pass"] == name)
         b = next(r for r in rows if r["docs"] == hi and r["pass"] == name)
-        print(f"  {name}: {lo:,d} -> {hi:,d} docs: driver peak {b['driver_peak_mb'] - a['driver_peak_mb']:+.1f} MB, "
-              f"largest task peak x{b['task_peak_mb'] / a['task_peak_mb']:.2f}, "
-              f"cpu/1k docs {1000 * a['cpu_s'] / lo:.3f} -> {1000 * b['cpu_s'] / hi:.3f} s")
-
+        print(
+            f"  {name}: {lo:,d} -> {hi:,d} docs: driver peak {b['driver_peak_mb'] - a['driver_peak_mb']:+.1f} MB, "
+            f"largest task peak x{b['task_peak_mb'] / a['task_peak_mb']:.2f}, "
+            f"cpu/1k docs {1000 * a['cpu_s'] / lo:.3f} -> {1000 * b['cpu_s'] / hi:.3f} s"
+        )

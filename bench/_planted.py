@@ -7,6 +7,7 @@
   any part): real chunks with their words shuffled (not duplicates of each other), 5% exact copies and
   5% near copies (a few percent of words substituted) of earlier documents.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,7 +26,7 @@ _PG_END = re.compile(r"\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG", re.I)
 
 def shingle_set(text: str) -> set[tuple[str, ...]]:
     t = _WORD.findall(text.lower())
-    return {tuple(t[i:i + 5]) for i in range(len(t) - 4)}
+    return {tuple(t[i : i + 5]) for i in range(len(t) - 4)}
 
 
 def jaccard(a: set, b: set) -> float:
@@ -40,7 +41,7 @@ def _book_body(path: Path) -> str:
         text = raw.decode("cp1252", errors="replace")
     text = text.replace("\r\n", "\n")
     start, end = _PG_START.search(text), _PG_END.search(text)
-    return text[start.end() if start else 0:end.start() if end else len(text)]
+    return text[start.end() if start else 0 : end.start() if end else len(text)]
 
 
 @functools.lru_cache(maxsize=4)
@@ -86,15 +87,18 @@ def _edited(words: list[str], ops: list[tuple[int, int, str]], k: int) -> str:
     return " ".join(out)
 
 
-def near_copy(text: str, target: float, donor: str, rng: np.random.Generator,
-              tol: float = 0.004) -> tuple[str, float] | None:
+def near_copy(
+    text: str, target: float, donor: str, rng: np.random.Generator, tol: float = 0.004
+) -> tuple[str, float] | None:
     """A copy of ``text`` whose exact 5-gram Jaccard with it is within ``tol`` of ``target``, or None."""
     words = text.split()
     pool = words + donor.split()  # substituted and inserted words: from this text or another real one
     if len(words) < 50:
         return None
-    ops = [(int(rng.integers(3)), int(rng.integers(len(words))), pool[int(rng.integers(len(pool)))])
-           for _ in range(len(words) // 2)]
+    ops = [
+        (int(rng.integers(3)), int(rng.integers(len(words))), pool[int(rng.integers(len(pool)))])
+        for _ in range(len(words) // 2)
+    ]
     base = shingle_set(text)
     lo, hi = 0, len(ops)
     best = None
@@ -127,10 +131,21 @@ def planted_pairs(n_pairs: int, lo: float = 0.80, hi: float = 0.95, seed: int = 
         if made is None or not lo <= made[1] <= hi:
             continue
         n = len(docs) // 2
-        docs.append({"id": f"o{n:05d}", "source": "corpus", "kind": "books", "url": None, "text": chunks[i],
-                     "meta": {}})
-        docs.append({"id": f"p{n:05d}", "source": "planted", "kind": "web", "url": None, "text": made[0],
-                     "meta": {}, "duplicate_of": f"o{n:05d}", "jaccard": round(made[1], 4)})
+        docs.append(
+            {"id": f"o{n:05d}", "source": "corpus", "kind": "books", "url": None, "text": chunks[i], "meta": {}}
+        )
+        docs.append(
+            {
+                "id": f"p{n:05d}",
+                "source": "planted",
+                "kind": "web",
+                "url": None,
+                "text": made[0],
+                "meta": {},
+                "duplicate_of": f"o{n:05d}",
+                "jaccard": round(made[1], 4),
+            }
+        )
     if len(docs) < 2 * n_pairs:
         raise ValueError(f"only {len(docs) // 2} pairs could be planted from {len(chunks)} real chunks")
     return docs

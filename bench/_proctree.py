@@ -4,14 +4,15 @@ embedded Ray, the raylet, GCS, agents and workers it starts), sampled with psuti
 Peak memory is the largest sum of PSS (proportional set size: shared pages split among the processes that
 map them, so a tree's sum is not inflated by shared libraries) over the sampled moments.
 """
+
 from __future__ import annotations
 
 import os
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import psutil
 
@@ -26,10 +27,17 @@ class TreeUsage:
 
 
 # process roles by a fragment of their command line (Ray names its workers ``ray::<task or IDLE>``)
-_ROLES = (("gcs_server", "ray gcs"), ("/raylet", "ray raylet"), ("ray::DashboardAgent", "ray dashboard agent"),
-          ("ray::RuntimeEnvAgent", "ray runtime-env agent"), ("dashboard/dashboard.py", "ray dashboard"),
-          ("log_monitor.py", "ray log monitor"), ("monitor.py", "ray monitor"), ("ray_process_reaper", "ray reaper"),
-          ("ray::", "ray worker"))
+_ROLES = (
+    ("gcs_server", "ray gcs"),
+    ("/raylet", "ray raylet"),
+    ("ray::DashboardAgent", "ray dashboard agent"),
+    ("ray::RuntimeEnvAgent", "ray runtime-env agent"),
+    ("dashboard/dashboard.py", "ray dashboard"),
+    ("log_monitor.py", "ray log monitor"),
+    ("monitor.py", "ray monitor"),
+    ("ray_process_reaper", "ray reaper"),
+    ("ray::", "ray worker"),
+)
 
 
 def role(cmdline: Sequence[str], is_root: bool) -> str:

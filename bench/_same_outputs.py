@@ -8,6 +8,7 @@ that claims no output change is checked by this against the revision before it.
 Data: the 400 documents of ``dedup/docs.jsonl``, the 60 CJK pages of ``cjk/docs.jsonl`` and the books of
 ``books/`` cut into 20,000-character parts.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,15 +27,21 @@ def _rows(corpus: Path) -> list[dict]:
     for line in (corpus / "dedup" / "sources.jsonl").open(encoding="utf-8"):
         s = json.loads(line)
         src[s["id"]] = s["source"].get("corpus", "web") if s["kind"] == "original" else "web"
-    rows = [{"id": r["id"], "source": src[r["id"]], "kind": src[r["id"]], "text": r["text"]}
-            for r in map(json.loads, (corpus / "dedup" / "docs.jsonl").open(encoding="utf-8"))]
-    rows += [{"id": r["id"], "source": "web", "kind": "web", "url": r.get("url"), "text": r["text"]}
-             for r in map(json.loads, (corpus / "cjk" / "docs.jsonl").open(encoding="utf-8"))]
+    rows = [
+        {"id": r["id"], "source": src[r["id"]], "kind": src[r["id"]], "text": r["text"]}
+        for r in map(json.loads, (corpus / "dedup" / "docs.jsonl").open(encoding="utf-8"))
+    ]
+    rows += [
+        {"id": r["id"], "source": "web", "kind": "web", "url": r.get("url"), "text": r["text"]}
+        for r in map(json.loads, (corpus / "cjk" / "docs.jsonl").open(encoding="utf-8"))
+    ]
     for b in map(json.loads, (corpus / "books" / "books.jsonl").open(encoding="utf-8")):
         raw = (corpus / "books" / b["file"]).read_bytes()
         text = raw.decode("cp1252" if "1252" in b["encoding"] else "utf-8-sig").replace("\r\n", "\n")
-        rows += [{"id": f"{b['file']}:{i}", "source": "books", "kind": "books", "text": text[i:i + 20000]}
-                 for i in range(0, len(text), 20000)]
+        rows += [
+            {"id": f"{b['file']}:{i}", "source": "books", "kind": "books", "text": text[i : i + 20000]}
+            for i in range(0, len(text), 20000)
+        ]
     return rows
 
 
@@ -55,8 +62,11 @@ def dump(corpus: Path, out: Path) -> None:
             work = out / f"work{k}"
             work.mkdir()
             pq.write_table(table, work / "part.parquet")
-            state = stage.fit(FitContext([work / "part.parquet"], work, 0, lambda fn, items: [fn(x) for x in items],
-                                         log=lambda s: None))
+            state = stage.fit(
+                FitContext(
+                    [work / "part.parquet"], work, 0, lambda fn, items: [fn(x) for x in items], log=lambda s: None
+                )
+            )
         res = stage.apply(table, state)
         for part in ("kept", "dropped", "errors"):
             pq.write_table(getattr(res, part), out / f"{k}.{name}.{part}.parquet")
@@ -79,8 +89,11 @@ def differences(a: Path, b: Path) -> list[str]:
         pa_, pb = a / name, b / name
         if not (pa_.exists() and pb.exists()):
             out.append(f"{name} (in one only)")
-        elif not (pa_.read_text() == pb.read_text() if name.endswith(".json")
-                  else pq.read_table(pa_).equals(pq.read_table(pb))):
+        elif not (
+            pa_.read_text() == pb.read_text()
+            if name.endswith(".json")
+            else pq.read_table(pa_).equals(pq.read_table(pb))
+        ):
             out.append(name)
     return out
 
@@ -98,8 +111,10 @@ def same_as(rev: str, corpus: Path) -> None:
         files = sorted(p.name for p in (Path(d) / "new").glob("*.*"))
         diff = differences(Path(d) / "old", Path(d) / "new")
         n = len(_rows(corpus))
-        print(f"same outputs as {rev}: {len(files) - len(diff)}/{len(files)} result files of the default chain "
-              f"byte-identical on {n} real documents" + (f"; DIFFERENT: {', '.join(diff)}" if diff else ""))
+        print(
+            f"same outputs as {rev}: {len(files) - len(diff)}/{len(files)} result files of the default chain "
+            f"byte-identical on {n} real documents" + (f"; DIFFERENT: {', '.join(diff)}" if diff else "")
+        )
 
 
 if __name__ == "__main__":  # run by ``_run`` with the tree to import as the working directory

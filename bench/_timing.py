@@ -1,8 +1,10 @@
 """Timing shared by the benchmarks: interleaved rounds of CPU time, so ratios survive a noisy machine."""
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> tuple[dict[str, list[float]], dict[str, Any]]:

@@ -5,6 +5,7 @@ and largest task peak RSS per pass, for 1e5 and 1e6 generated documents with 2 w
 ``python -m bench dedup [--docs=N] [--repeat=R] [--sizes=100000,1000000] [--workers=2]`` (N = docs timed
 per method, default 3000; R timing rounds, default 3; ``--sizes=0`` skips the scale run).
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,7 @@ def estimate_errors(methods: dict) -> dict[str, float]:
     text = {r["id"]: r["text"] for r in map(json.loads, (CORPUS / "dedup" / "docs.jsonl").open())}
     a = [text[t["id"]] for t in truth]
     b = [text[t["duplicate_of"]] for t in truth]
-    exact = np.array([len(x & y) / len(x | y) for x, y in
-                      ((set(shingles(p)), set(shingles(q))) for p, q in zip(a, b))])
+    exact = np.array([len(x & y) / len(x | y) for x, y in ((set(shingles(p)), set(shingles(q))) for p, q in zip(a, b))])
     out = {}
     for name, fn in methods.items():
         sa, sb = np.array(fn(a)), np.array(fn(b))
@@ -85,10 +85,16 @@ def main(argv: list[str]) -> None:
     sizes = [int(float(x)) for x in opt("sizes", "100000,1000000").split(",") if float(x) > 0]
     base = chunks()
     docs = (base * (n // len(base) + 1))[:n]
-    print(f"{len(base)} real chunks, mean {np.mean([len(d) for d in base]):.0f} chars; timing {n} docs, "
-          f"num_perm=128, word 5-gram shingles, 1 process, best of {rounds} interleaved rounds of CPU time")
-    methods = {"ours (fast hash)": ours("fast"), "ours (sha1, = datasketch)": ours("sha1"),
-               "datasketch update_batch": datasketch_sigs, "rensa RMinHash": rensa_sigs}
+    print(
+        f"{len(base)} real chunks, mean {np.mean([len(d) for d in base]):.0f} chars; timing {n} docs, "
+        f"num_perm=128, word 5-gram shingles, 1 process, best of {rounds} interleaved rounds of CPU time"
+    )
+    methods = {
+        "ours (fast hash)": ours("fast"),
+        "ours (sha1, = datasketch)": ours("sha1"),
+        "datasketch update_batch": datasketch_sigs,
+        "rensa RMinHash": rensa_sigs,
+    }
     for fn in methods.values():
         fn(docs[:50])  # warm-up on a few docs (numba cache load, imports); interleaved adds a full call
     times, _ = interleaved({name: partial(fn, docs) for name, fn in methods.items()}, rounds)
@@ -104,6 +110,8 @@ def main(argv: list[str]) -> None:
         from bench._dedup_scale import PART_DOCS, report, scale
 
         workers = int(opt("workers", "2"))
-        print(f"dedup at scale: generated ~1 KB docs (5% exact, 5% near copies), {PART_DOCS:,d} per part, "
-              f"{workers} Ray workers, fit + apply per pass, RSS sampled with psutil")
+        print(
+            f"dedup at scale: generated ~1 KB docs (5% exact, 5% near copies), {PART_DOCS:,d} per part, "
+            f"{workers} Ray workers, fit + apply per pass, RSS sampled with psutil"
+        )
         report(scale(sizes, workers))

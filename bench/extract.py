@@ -10,6 +10,7 @@ the spread of the per-round ratios is printed too). Each engine first
 runs once over all pages untimed, so one-time lazy set-up (imports, justext's stoplists) is not
 charged to whichever engine happens to reach it first.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,17 +65,23 @@ def main(argv: list[str]) -> None:
         results[name] = (len(docs) / min(times[name]), scores)
     label = {"fast": "ours (fast)", "trafilatura": "trafilatura defaults", "resiliparse": "resiliparse main"}
     print(f"halves by sha1: tune {len(halves['tune'])} pages, held-out {len(halves['held-out'])} pages")
-    print(f"{'extractor':<22}{'pages/s/core':>13}{'speed vs traf':>14}  page pass / snippet pass: "
-          f"{'all':>13}{'tune':>13}{'held-out':>13}")
+    print(
+        f"{'extractor':<22}{'pages/s/core':>13}{'speed vs traf':>14}  page pass / snippet pass: "
+        f"{'all':>13}{'tune':>13}{'held-out':>13}"
+    )
     ref = results["trafilatura"][0]
     for name, (pps, sc) in results.items():
         cells = "".join(f"{sc[k][0]:>7.3f}/{sc[k][1]:.3f}" for k in ("all", "tune", "held-out"))
         print(f"{label[name]:<22}{pps:>13.1f}{pps / ref:>13.2f}x  {'':>26}{cells}")
     print(f"ours: paths {dict(paths['fast'])}")
     (ours, o), (traf, t) = results["fast"], results["trafilatura"]
-    print(f"ours/trafilatura: throughput {ours / traf:.2f}x (goal >= 4x); page pass {o['all'][0]:.3f} vs "
-          f"{t['all'][0]:.3f}, snippet pass {o['all'][1]:.3f} vs {t['all'][1]:.3f} (goal >=); held-out page "
-          f"{o['held-out'][0]:.3f} vs {t['held-out'][0]:.3f}, snippet {o['held-out'][1]:.3f} vs {t['held-out'][1]:.3f}")
+    print(
+        f"ours/trafilatura: throughput {ours / traf:.2f}x (goal >= 4x); page pass {o['all'][0]:.3f} vs "
+        f"{t['all'][0]:.3f}, snippet pass {o['all'][1]:.3f} vs {t['all'][1]:.3f} (goal >=); held-out page "
+        f"{o['held-out'][0]:.3f} vs {t['held-out'][0]:.3f}, snippet {o['held-out'][1]:.3f} vs {t['held-out'][1]:.3f}"
+    )
     rounds = sorted(t / o for o, t in zip(times["fast"], times["trafilatura"], strict=True))
-    print(f"ours/trafilatura per round ({repeat} rounds): min {rounds[0]:.2f}x, median {rounds[len(rounds) // 2]:.2f}x, "
-          f"max {rounds[-1]:.2f}x")
+    print(
+        f"ours/trafilatura per round ({repeat} rounds): min {rounds[0]:.2f}x, median {rounds[len(rounds) // 2]:.2f}x, "
+        f"max {rounds[-1]:.2f}x"
+    )

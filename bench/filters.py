@@ -5,6 +5,7 @@ Data: the 400 real documents of ``dedup/docs.jsonl`` in the test corpus, repeate
 ``--same-as=REV`` also checks that the default chain's outputs are byte-identical to those of git revision
 ``REV`` (``bench._same_outputs``): a speed-up must not change what is kept, dropped or written.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,14 +18,14 @@ import pyarrow.parquet as pq
 from bench._same_outputs import same_as
 from bench._stages import run_stage
 from bench._timing import interleaved
-from curate.schema import docs_table
-from curate.stage import FitContext
 from curate.filters.classifier import ft_line
 from curate.filters.fasttext_util import load_model
 from curate.filters.heuristics import HeuristicStage
 from curate.filters.langid import LangIdStage, bundled_model_path
 from curate.filters.lines import LineCleanStage
 from curate.filters.quality import QualityStage
+from curate.schema import docs_table
+from curate.stage import FitContext
 from curate.standalone import DEFAULT_FILTERS
 
 
@@ -65,11 +66,17 @@ def main(argv: list[str]) -> None:
     print(f"{n} docs ({mb:.1f} MB), 1 process")
 
     lid = load_model(bundled_model_path())
-    native_lid, ours_lid = _rates([
-        lambda: [lid.f.predict(t.replace("\n", " ") + "\n", 1, 0.0, "strict") for t in texts],
-        lambda: LangIdStage.from_dict({"languages": ["en"]}).apply(table, None)], n)
-    print(f"langid     ours {ours_lid:9.0f} docs/s   fastText native predict {native_lid:9.0f} docs/s   "
-          f"ratio {ours_lid / native_lid:.2f}")
+    native_lid, ours_lid = _rates(
+        [
+            lambda: [lid.f.predict(t.replace("\n", " ") + "\n", 1, 0.0, "strict") for t in texts],
+            lambda: LangIdStage.from_dict({"languages": ["en"]}).apply(table, None),
+        ],
+        n,
+    )
+    print(
+        f"langid     ours {ours_lid:9.0f} docs/s   fastText native predict {native_lid:9.0f} docs/s   "
+        f"ratio {ours_lid / native_lid:.2f}"
+    )
 
     heur = _rate(lambda: HeuristicStage().apply(table, None), n)
     clean = _rate(lambda: LineCleanStage().apply(table, None), n)
@@ -77,8 +84,10 @@ def main(argv: list[str]) -> None:
     print(f"clean_lines ours {clean:8.0f} docs/s   ({clean * mb / n:.2f} MB/s; no native reference)")
     with tempfile.TemporaryDirectory() as d:
         chain = _rate(lambda: _default_chain(table, Path(d)), n)
-    print(f"chain      ours {chain:9.0f} docs/s   ({chain * mb / n:.2f} MB/s; `curate filter` default stages "
-          f"{'+'.join(s for s, _, _ in DEFAULT_FILTERS)} with their fit passes, 1 core)")
+    print(
+        f"chain      ours {chain:9.0f} docs/s   ({chain * mb / n:.2f} MB/s; `curate filter` default stages "
+        f"{'+'.join(s for s, _, _ in DEFAULT_FILTERS)} with their fit passes, 1 core)"
+    )
 
     with tempfile.TemporaryDirectory() as d:
         part = Path(d) / "part.parquet"
@@ -87,11 +96,17 @@ def main(argv: list[str]) -> None:
         state = stage.fit(FitContext([part], Path(d), 0, lambda fn, items: [fn(x) for x in items], log=lambda s: None))
         q = load_model(state["model"])
         mc = stage.config.max_chars
-        native_q, ours_q = _rates([
-            lambda: [q.f.predict(ft_line(t, mc).replace("\n", " ") + "\n", 2, 0.0, "strict") for t in texts],
-            lambda: stage.apply(table, state)], n)
-    print(f"quality    ours {ours_q:9.0f} docs/s   fastText native predict {native_q:9.0f} docs/s   "
-          f"ratio {ours_q / native_q:.2f}   (held-out AUC {state['summary']['auc']:.3f})")
+        native_q, ours_q = _rates(
+            [
+                lambda: [q.f.predict(ft_line(t, mc).replace("\n", " ") + "\n", 2, 0.0, "strict") for t in texts],
+                lambda: stage.apply(table, state),
+            ],
+            n,
+        )
+    print(
+        f"quality    ours {ours_q:9.0f} docs/s   fastText native predict {native_q:9.0f} docs/s   "
+        f"ratio {ours_q / native_q:.2f}   (held-out AUC {state['summary']['auc']:.3f})"
+    )
     rev = next((a.split("=", 1)[1] for a in argv if a.startswith("--same-as=")), None)
     if rev:
         same_as(rev, corpus)

@@ -9,6 +9,7 @@ and are reported apart as ``wiki-stubs``, expected to drop), and the extracted t
 trafilatura ``expected_with`` snippets are all in it (``web``; ``curate extract`` runs first, once per
 ``--cache`` folder). ``python -m bench goodtext [--limit=N] [--cache=DIR]``.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,11 @@ from curate.filters.text import words
 from curate.schema import docs_table, meta_dicts
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-WIKI_FILES = ("wiki-sample-pages-articles.xml.bz2", "ukwiki-20230501-pages-articles-multistream.head.xml.bz2",
-              "jawiki-20230501-pages-articles-multistream.head.xml.bz2")
+WIKI_FILES = (
+    "wiki-sample-pages-articles.xml.bz2",
+    "ukwiki-20230501-pages-articles-multistream.head.xml.bz2",
+    "jawiki-20230501-pages-articles-multistream.head.xml.bz2",
+)
 
 
 def corpus_dir() -> Path:
@@ -82,8 +86,9 @@ def wiki_articles(corpus: Path, limit: int = 0) -> dict[str, list[dict]]:
             lang = index.get(meta["title"], "en") if name.startswith("wiki-sample") else meta["wiki_lang"]
             key = "-stubs" if len(words(row["text"])) < STUB_WORDS else f":{lang}"
             if not limit or len(out[key]) < limit:
-                out[key].append({"id": row["id"], "source": "wiki", "kind": "wiki", "url": row["url"],
-                                  "text": row["text"]})
+                out[key].append(
+                    {"id": row["id"], "source": "wiki", "kind": "wiki", "url": row["url"], "text": row["text"]}
+                )
     return dict(out)
 
 
@@ -115,8 +120,10 @@ def web_pages_check(corpus: Path, cache: Path) -> dict[str, Any]:
     the kept pages, the share of ``expected_with`` snippets found in the extracted and in the cleaned text."""
     web_expected(corpus, cache, limit=1)  # runs the extraction once
     extracted = pq.read_table(cache / "web_extracted.parquet").to_pylist()
-    expected = {json.loads(x)["url"]: json.loads(x)["expected_with"]
-                for x in (corpus / "web" / "pages.jsonl").open(encoding="utf-8")}
+    expected = {
+        json.loads(x)["url"]: json.loads(x)["expected_with"]
+        for x in (corpus / "web" / "pages.jsonl").open(encoding="utf-8")
+    }
     rows = [{k: r[k] for k in ("id", "source", "kind", "url", "text")} for r in extracted]
     table: pa.Table = docs_table(rows)
     reasons: Counter = Counter()
@@ -133,9 +140,14 @@ def web_pages_check(corpus: Path, cache: Path) -> dict[str, Any]:
             found[0] += 1
             found[1] += snippet in before[did]
             found[2] += snippet in text
-    return {"pages": len(rows), "dropped": sum(reasons.values()), "reasons": dict(reasons.most_common()),
-            "snippets": found[0], "in_extracted": round(found[1] / max(1, found[0]), 4),
-            "in_cleaned": round(found[2] / max(1, found[0]), 4)}
+    return {
+        "pages": len(rows),
+        "dropped": sum(reasons.values()),
+        "reasons": dict(reasons.most_common()),
+        "snippets": found[0],
+        "in_extracted": round(found[1] / max(1, found[0]), 4),
+        "in_cleaned": round(found[2] / max(1, found[0]), 4),
+    }
 
 
 def filter_specs(recipe: str | None) -> list[tuple[str, dict]]:
@@ -162,8 +174,9 @@ def run_chain(rows: list[dict], specs: list[tuple[str, dict]], workdir: Path) ->
     return table.num_rows, reasons, example
 
 
-def measure(limit: int = 0, cache: Path | None = None, web: bool = True,
-            chains: tuple[str | None, ...] = (None, "quickstart")) -> dict[str, dict[str, Any]]:
+def measure(
+    limit: int = 0, cache: Path | None = None, web: bool = True, chains: tuple[str | None, ...] = (None, "quickstart")
+) -> dict[str, dict[str, Any]]:
     """Per corpus and chain: documents, kept, kept share and drop reasons."""
     corpus = corpus_dir()
     sets: dict[str, list[dict]] = {"books": book_chunks(corpus, limit=limit)}
@@ -178,9 +191,13 @@ def measure(limit: int = 0, cache: Path | None = None, web: bool = True,
                 work = Path(d) / f"{chain}-{name}".replace(":", "_")
                 work.mkdir()
                 kept, reasons, example = run_chain(rows, specs, work)
-                out[f"{chain or 'filter'} {name}"] = {"docs": len(rows), "kept": kept,
-                                                     "share": round(kept / max(1, len(rows)), 4),
-                                                     "drops": dict(reasons.most_common()), "example": example}
+                out[f"{chain or 'filter'} {name}"] = {
+                    "docs": len(rows),
+                    "kept": kept,
+                    "share": round(kept / max(1, len(rows)), 4),
+                    "drops": dict(reasons.most_common()),
+                    "example": example,
+                }
     return out
 
 
@@ -196,8 +213,10 @@ def main(argv: list[str]) -> None:
     for key, r in res.items():
         drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items()) or "-"
         print(f"{key:24} {r['docs']:>6} {r['kept']:>6} {r['share']:>6.3f}  {drops}")
-    print(f"web pages after extract + filter: {w['dropped']} of {w['pages']} dropped "
-          f"({', '.join(f'{k} {v}' for k, v in w['reasons'].items())}); expected_with snippets on the kept "
-          f"pages: {w['in_extracted']:.3f} in the extracted text, {w['in_cleaned']:.3f} after cleaning")
+    print(
+        f"web pages after extract + filter: {w['dropped']} of {w['pages']} dropped "
+        f"({', '.join(f'{k} {v}' for k, v in w['reasons'].items())}); expected_with snippets on the kept "
+        f"pages: {w['in_extracted']:.3f} in the extracted text, {w['in_cleaned']:.3f} after cleaning"
+    )
     if "--json" in argv:
         print(json.dumps({"corpora": res, "web_pages": w}, ensure_ascii=False, indent=1))

@@ -22,6 +22,7 @@ figures from its ``result.json`` in ``--dir`` when there is one, instead of runn
 once per N on a 2 MB sample before the timed run (a fixed cost that would hide the per-document one).
 Generated inputs are cached in ``--dir`` (default ``$TMPDIR/curate-bench-scale``).
 """
+
 from __future__ import annotations
 
 import json
@@ -75,7 +76,7 @@ def generate(n: int, out: Path, corpus: Path, sample: Path) -> dict[str, Path]:
         paras = pool[src]
         k = rng.randint(2, 12)
         start = rng.randrange(len(paras) - k)
-        text = "\n\n".join(paras[start:start + k])
+        text = "\n\n".join(paras[start : start + k])
         handles[src].write(json.dumps({"id": f"{src}-{i:08d}", "text": text}, ensure_ascii=False) + "\n")
     for h in handles.values():
         h.close()
@@ -104,15 +105,22 @@ def train_tokenizer(files: dict[str, Path], out: Path) -> Path:
 
 def recipe(files: dict[str, Path], model: Path, workers: int) -> dict:
     opts = {"id_field": "id", "split_bytes": 32 << 20}
-    return {"name": "scale", "seed": 1, "workers": workers,
-            "sources": [{"name": s, "kind": s, "format": "jsonl", "paths": [str(f)], "options": opts}
-                        for s, f in files.items()],
-            "stages": [{"langid": {"languages": ["en"]}}, {"clean_lines": {}, "only": ["web"]},
-                       {"heuristics": {"c4": {"curly_bracket": False}}, "only": ["web"]},
-                       {"quality": {"positives": ["books"], "negatives": ["web"], "target_keep_rate": 0.5},
-                        "only": ["web"]},
-                       {"mix": {"weights": {"web": 0.7, "books": 0.3}}},
-                       {"tokenize": {"model": str(model)}}]}
+    return {
+        "name": "scale",
+        "seed": 1,
+        "workers": workers,
+        "sources": [
+            {"name": s, "kind": s, "format": "jsonl", "paths": [str(f)], "options": opts} for s, f in files.items()
+        ],
+        "stages": [
+            {"langid": {"languages": ["en"]}},
+            {"clean_lines": {}, "only": ["web"]},
+            {"heuristics": {"c4": {"curly_bracket": False}}, "only": ["web"]},
+            {"quality": {"positives": ["books"], "negatives": ["web"], "target_keep_rate": 0.5}, "only": ["web"]},
+            {"mix": {"weights": {"web": 0.7, "books": 0.3}}},
+            {"tokenize": {"model": str(model)}},
+        ],
+    }
 
 
 class Sampler(threading.Thread):
@@ -190,8 +198,13 @@ def run_one(n: int, base: Path, workers: int, corpus: Path, sample: Path) -> dic
     env = dict(os.environ, PYTHONPATH=str(REPO), CURATE_PROGRESS_S="30")
     log = (d / "run.log").open("w")
     t0 = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "curate", "run", str(rfile), "--out", str(out)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "curate", "run", str(rfile), "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     sampler = Sampler(proc.pid)
     sampler.start()
     rc = proc.wait()
@@ -203,27 +216,52 @@ def run_one(n: int, base: Path, workers: int, corpus: Path, sample: Path) -> dic
     summary = json.loads((out / "summary.json").read_text())
     stages: dict[str, dict] = {}
     for st in summary["stages"]:
-        split = {k: st.get(k) or 0.0 for k in ("cpu_s", "fit_cpu_s", "fit_driver_cpu_s", "fit_helper_cpu_s",
-                                               "finalize_cpu_s", "finalize_driver_cpu_s", "finalize_helper_cpu_s")}
+        split = {
+            k: st.get(k) or 0.0
+            for k in (
+                "cpu_s",
+                "fit_cpu_s",
+                "fit_driver_cpu_s",
+                "fit_helper_cpu_s",
+                "finalize_cpu_s",
+                "finalize_driver_cpu_s",
+                "finalize_helper_cpu_s",
+            )
+        }
         cpu = sum(split.values())
         tasks = split["cpu_s"] + split["fit_cpu_s"] + split["finalize_cpu_s"]
         peak = max((r for t, r in sampler.driver_rss if st["t_start"] <= t <= st["t_end"]), default=0)
         task = max((r for t, r in sampler.worker_rss if st["t_start"] <= t <= st["t_end"]), default=0)
-        stages[st["stage"]] = {"in": st["in"], "cpu_s": cpu, "cpu_per_1k": 1000 * cpu / max(1, st["in"]),
-                               "task_cpu_s": tasks, "driver_side_cpu_s": cpu - tasks,
-                               "driver_rss_peak": peak, "task_rss_peak": task, "split": split}
+        stages[st["stage"]] = {
+            "in": st["in"],
+            "cpu_s": cpu,
+            "cpu_per_1k": 1000 * cpu / max(1, st["in"]),
+            "task_cpu_s": tasks,
+            "driver_side_cpu_s": cpu - tasks,
+            "driver_rss_peak": peak,
+            "task_rss_peak": task,
+            "split": split,
+        }
     input_bytes = sum(f.stat().st_size for f in files.values())
     # by top-level folder, links skipped; the published shards-<digest>/ is shown as "shards"
     folders = {p.name.split("-")[0]: du(p) for p in out.iterdir() if p.is_dir() and not p.is_symlink()}
-    result = {"n": n, "wall_s": wall, "input_bytes": input_bytes, "stages": stages,
-              "driver_hwm": sampler.driver_hwm, "driver_cpu_s": sampler.driver_cpu,
-              "helper_hwm": sampler.helper_hwm,
-              "helper_cpu_s": sum(s["split"]["fit_helper_cpu_s"] + s["split"]["finalize_helper_cpu_s"]
-                                  for s in stages.values()),
-              "task_hwm": max((w["hwm"] for w in sampler.workers.values()), default=0),
-              "worker_cpu_s": sum(w["cpu"] for w in sampler.workers.values()),
-              "in_task_cpu_s": sum(s["cpu_s"] for s in stages.values()),
-              "run_bytes": du(out), "folders": folders}
+    result = {
+        "n": n,
+        "wall_s": wall,
+        "input_bytes": input_bytes,
+        "stages": stages,
+        "driver_hwm": sampler.driver_hwm,
+        "driver_cpu_s": sampler.driver_cpu,
+        "helper_hwm": sampler.helper_hwm,
+        "helper_cpu_s": sum(
+            s["split"]["fit_helper_cpu_s"] + s["split"]["finalize_helper_cpu_s"] for s in stages.values()
+        ),
+        "task_hwm": max((w["hwm"] for w in sampler.workers.values()), default=0),
+        "worker_cpu_s": sum(w["cpu"] for w in sampler.workers.values()),
+        "in_task_cpu_s": sum(s["cpu_s"] for s in stages.values()),
+        "run_bytes": du(out),
+        "folders": folders,
+    }
     (d / "result.json").write_text(json.dumps(result, indent=1))
     return result
 
@@ -240,20 +278,30 @@ def _parts(s: dict) -> tuple[float, float]:
 def show(r: dict) -> None:
     n = r["n"]
     print(f"N = {n:,} documents, {r['input_bytes'] / 1e6:,.0f} MB input, wall {r['wall_s']:.0f} s")
-    print(f"  {'stage':<12}{'docs in':>10}{'CPU s':>8}{'per 1k':>8}{'tasks s':>9}{'per 1k':>8}{'driver+helpers s':>18}"
-          f"{'driver RSS MB':>15}{'task RSS MB':>13}")
+    print(
+        f"  {'stage':<12}{'docs in':>10}{'CPU s':>8}{'per 1k':>8}{'tasks s':>9}{'per 1k':>8}{'driver+helpers s':>18}"
+        f"{'driver RSS MB':>15}{'task RSS MB':>13}"
+    )
     for name, s in r["stages"].items():  # RSS: the largest sample while the stage's segment ran (fused: shared)
         tasks, side = _parts(s)
-        print(f"  {name:<12}{s['in']:>10,}{s['cpu_s']:>8.1f}{s['cpu_per_1k']:>8.3f}{tasks:>9.1f}"
-              f"{1000 * tasks / max(1, s['in']):>8.3f}{side:>18.1f}"
-              f"{s['driver_rss_peak'] / 1e6:>15.0f}{s.get('task_rss_peak', 0) / 1e6:>13.0f}")
-    print(f"  driver: peak RSS {r['driver_hwm'] / 1e6:,.0f} MB, CPU {r['driver_cpu_s']:.1f} s "
-          f"({1e6 * r['driver_cpu_s'] / n:,.0f} us per document)")
-    print(f"  driver's helper processes (quality's fastText training): CPU {r['helper_cpu_s']:.1f} s, "
-          f"peak RSS {r['helper_hwm'] / 1e6:,.0f} MB")
-    print(f"  largest task (Ray worker) peak RSS {r['task_hwm'] / 1e6:,.0f} MB; worker CPU by psutil "
-          f"{r['worker_cpu_s']:.1f} s; recorded by the runner (tasks + driver fit/finalize) plus the helpers "
-          f"{r['in_task_cpu_s']:.1f} s")
+        print(
+            f"  {name:<12}{s['in']:>10,}{s['cpu_s']:>8.1f}{s['cpu_per_1k']:>8.3f}{tasks:>9.1f}"
+            f"{1000 * tasks / max(1, s['in']):>8.3f}{side:>18.1f}"
+            f"{s['driver_rss_peak'] / 1e6:>15.0f}{s.get('task_rss_peak', 0) / 1e6:>13.0f}"
+        )
+    print(
+        f"  driver: peak RSS {r['driver_hwm'] / 1e6:,.0f} MB, CPU {r['driver_cpu_s']:.1f} s "
+        f"({1e6 * r['driver_cpu_s'] / n:,.0f} us per document)"
+    )
+    print(
+        f"  driver's helper processes (quality's fastText training): CPU {r['helper_cpu_s']:.1f} s, "
+        f"peak RSS {r['helper_hwm'] / 1e6:,.0f} MB"
+    )
+    print(
+        f"  largest task (Ray worker) peak RSS {r['task_hwm'] / 1e6:,.0f} MB; worker CPU by psutil "
+        f"{r['worker_cpu_s']:.1f} s; recorded by the runner (tasks + driver fit/finalize) plus the helpers "
+        f"{r['in_task_cpu_s']:.1f} s"
+    )
     parts = ", ".join(f"{k} {v / r['input_bytes']:.2f}" for k, v in sorted(r["folders"].items()) if v)
     print(f"  bytes written per input byte: {r['run_bytes'] / r['input_bytes']:.2f} ({parts})")
 
@@ -273,15 +321,23 @@ def compare(a: dict, b: dict) -> bool:
         print(f"  [{_verdict(ok)}] {text}")
 
     rss = (b["driver_hwm"] - a["driver_hwm"]) / 1e6
-    check(rss < 50, f"driver peak RSS {a['driver_hwm'] / 1e6:,.0f} -> {b['driver_hwm'] / 1e6:,.0f} MB "
-                    f"({rss:+,.0f} MB; target < +50 MB)")
+    check(
+        rss < 50,
+        f"driver peak RSS {a['driver_hwm'] / 1e6:,.0f} -> {b['driver_hwm'] / 1e6:,.0f} MB "
+        f"({rss:+,.0f} MB; target < +50 MB)",
+    )
     da, db = (1e6 * r["driver_cpu_s"] / r["n"] for r in (a, b))
     check(db <= da, f"driver CPU per document {da:,.0f} -> {db:,.0f} us (target: no growth)")
     ratio = b["task_hwm"] / max(1, a["task_hwm"])
-    check(ratio <= 2, f"largest task peak RSS {a['task_hwm'] / 1e6:,.0f} -> {b['task_hwm'] / 1e6:,.0f} MB "
-                      f"({ratio:.2f}x; target <= 2x)")
-    print("  CPU per 1,000 documents entering each stage, in its tasks (the per-document work; target within "
-          "+-20%), and in all with the driver's and its helpers' share:")
+    check(
+        ratio <= 2,
+        f"largest task peak RSS {a['task_hwm'] / 1e6:,.0f} -> {b['task_hwm'] / 1e6:,.0f} MB "
+        f"({ratio:.2f}x; target <= 2x)",
+    )
+    print(
+        "  CPU per 1,000 documents entering each stage, in its tasks (the per-document work; target within "
+        "+-20%), and in all with the driver's and its helpers' share:"
+    )
     for name in a["stages"]:
         if name not in b["stages"]:
             continue
@@ -289,9 +345,12 @@ def compare(a: dict, b: dict) -> bool:
         (ta, fa), (tb, fb) = _parts(sa), _parts(sb)
         x, y = 1000 * ta / max(1, sa["in"]), 1000 * tb / max(1, sb["in"])
         change = (y / x - 1) * 100 if x else 0.0
-        check(abs(change) <= 20, f"{name:<12} tasks {x:.3f} -> {y:.3f} s ({change:+.0f}%); in all "
-                                 f"{sa['cpu_per_1k']:.3f} -> {sb['cpu_per_1k']:.3f} s; driver and helpers "
-                                 f"{fa:.1f} -> {fb:.1f} s")
+        check(
+            abs(change) <= 20,
+            f"{name:<12} tasks {x:.3f} -> {y:.3f} s ({change:+.0f}%); in all "
+            f"{sa['cpu_per_1k']:.3f} -> {sb['cpu_per_1k']:.3f} s; driver and helpers "
+            f"{fa:.1f} -> {fb:.1f} s",
+        )
     folder = b["run_bytes"] / b["input_bytes"]
     check(folder <= 1.5, f"run folder at N={b['n']:,}: {folder:.2f}x the input (target <= 1.5x)")
     print(f"  {sum(checks)} of {len(checks)} targets hold")

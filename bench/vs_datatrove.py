@@ -10,6 +10,7 @@ interleaved (curate, datatrove, curate, ...) so machine load hits both; minimum 
 ``curate.smalljob``, said in the line; ``2ray`` starts Ray whatever the size) and datatrove's local workers
 (0 counts as 1, in-process). Under each line, curate's peak PSS per process role (``_proctree.role``).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -50,9 +51,13 @@ def _curate(warcs: list[Path], workers: int, tmp: Path, force_ray: bool = False)
     recipe.write_text(JOB.format(paths=", ".join(json.dumps(str(w)) for w in warcs)), encoding="utf-8")
     out, log = tmp / "curate", tmp / "curate.log"
     with log.open("w") as f:
-        u = run_measured([sys.executable, "-m", "curate", "run", str(recipe), "--out", str(out), "--workers",
-                          str(workers)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
-                         env=dict(os.environ, CURATE_MIN_RAY_INPUT_MB="0") if force_ray else None)
+        u = run_measured(
+            [sys.executable, "-m", "curate", "run", str(recipe), "--out", str(out), "--workers", str(workers)],
+            cwd=REPO,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, CURATE_MIN_RAY_INPUT_MB="0") if force_ray else None,
+        )
     kept = json.loads((out / "summary.json").read_text())["stages"][-1]["kept"] if u.returncode == 0 else -1
     return u, kept, "running in-process instead of" in log.read_text()
 
@@ -63,8 +68,21 @@ def _datatrove(warcs: list[Path], workers: int, tmp: Path) -> tuple[TreeUsage, i
     out, n = tmp / "datatrove", max(1, workers)
     src = str(warcs[0]) if len(warcs) == 1 else str(warcs[0].parent)
     with (tmp / "datatrove.log").open("w") as f:  # -P: bench/tokenize.py must not shadow the stdlib module
-        u = run_measured([str(BENCH_PY), "-P", str(REPO / "bench" / "_datatrove_job.py"), src, str(out),
-                          bundled_model_path(), str(n), str(n)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+        u = run_measured(
+            [
+                str(BENCH_PY),
+                "-P",
+                str(REPO / "bench" / "_datatrove_job.py"),
+                src,
+                str(out),
+                bundled_model_path(),
+                str(n),
+                str(n),
+            ],
+            cwd=REPO,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
     kept = sum(sum(1 for _ in gzip.open(p, "rt")) for p in (out / "final").glob("*.gz")) if u.returncode == 0 else -1
     return u, kept
 
@@ -96,15 +114,24 @@ def main(argv: list[str]) -> None:
                     v, kept_d = _datatrove(warcs, w, Path(d))
                     theirs.append(v)
             if any(u.returncode for u in ours + theirs):
-                print(f"{label}, workers {w}: a run failed (curate rc {[u.returncode for u in ours]}, "
-                      f"datatrove rc {[v.returncode for v in theirs]})")
+                print(
+                    f"{label}, workers {w}: a run failed (curate rc {[u.returncode for u in ours]}, "
+                    f"datatrove rc {[v.returncode for v in theirs]})"
+                )
                 continue
-            c, d = (min(x.cpu_s for x in ours), min(x.peak_pss_mb for x in ours), min(x.wall_s for x in ours)), \
-                (min(x.cpu_s for x in theirs), min(x.peak_pss_mb for x in theirs), min(x.wall_s for x in theirs))
-            print(f"{label}, workers {w}{', Ray forced' if force_ray else ''}"
-                  f"{' (curate in-process: small input)' if local else ''}: "
-                  f"CPU {c[0]:.1f} vs {d[0]:.1f} s ({c[0] / d[0]:.2f}x)   peak PSS {c[1]:.0f} vs {d[1]:.0f} MB "
-                  f"({c[1] / d[1]:.2f}x)   wall {c[2]:.1f} vs {d[2]:.1f} s   kept {kept_c} vs {kept_d} docs")
+            c, d = (
+                (min(x.cpu_s for x in ours), min(x.peak_pss_mb for x in ours), min(x.wall_s for x in ours)),
+                (min(x.cpu_s for x in theirs), min(x.peak_pss_mb for x in theirs), min(x.wall_s for x in theirs)),
+            )
+            print(
+                f"{label}, workers {w}{', Ray forced' if force_ray else ''}"
+                f"{' (curate in-process: small input)' if local else ''}: "
+                f"CPU {c[0]:.1f} vs {d[0]:.1f} s ({c[0] / d[0]:.2f}x)   peak PSS {c[1]:.0f} vs {d[1]:.0f} MB "
+                f"({c[1] / d[1]:.2f}x)   wall {c[2]:.1f} vs {d[2]:.1f} s   kept {kept_c} vs {kept_d} docs"
+            )
             roles = min(ours, key=lambda x: x.peak_pss_mb).peak_by_role
-            print("    curate at its peak: " + ", ".join(f"{r} {mb:.0f}" for r, mb in
-                                                        sorted(roles.items(), key=lambda x: -x[1])) + " MB")
+            print(
+                "    curate at its peak: "
+                + ", ".join(f"{r} {mb:.0f}" for r, mb in sorted(roles.items(), key=lambda x: -x[1]))
+                + " MB"
+            )

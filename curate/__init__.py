@@ -1,4 +1,5 @@
 """curate: raw web crawls, Wikipedia dumps, books and code in; trainer-ready token shards out."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,17 @@ __version__ = "0.1.0"
 if not os.path.isdir(os.path.join(__path__[0], "filters")):
     __path__.append(os.path.dirname(os.path.abspath(__path__[0])))
 
-__all__ = ["Pipeline", "Stage", "StageResult", "FitContext", "DocFilter", "DocMapper", "FnFilter", "FnMapper",
-           "__version__"]
+__all__ = [
+    "Pipeline",
+    "Stage",
+    "StageResult",
+    "FitContext",
+    "DocFilter",
+    "DocMapper",
+    "FnFilter",
+    "FnMapper",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

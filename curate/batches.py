@@ -5,10 +5,11 @@ when the part is one huge row group (pyarrow otherwise loads a whole row group's
 155 MB row group of 125k documents: Arrow pool peak 114 MB -> 14 MB). A batch holds at most ``BATCH_ROWS``
 rows and about ``BATCH_BYTES`` bytes (sized per row group from its average row).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,8 +19,14 @@ BATCH_BYTES = 32 << 20  # ... and about this many (uncompressed) bytes
 READ_BUFFER = 1 << 20
 
 
-def read_batches(path: str | Path, columns: list[str] | None = None, *, schema: pa.Schema | None = None,
-                 row_groups: Iterable[int] | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
+def read_batches(
+    path: str | Path,
+    columns: list[str] | None = None,
+    *,
+    schema: pa.Schema | None = None,
+    row_groups: Iterable[int] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[pa.Table]:
     """Tables of ``columns`` (default all) of the Parquet file ``path``, in order, of at most ``batch_rows`` rows
     and about ``BATCH_BYTES``; only ``row_groups`` when given; cast to ``schema`` when given."""
     f = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)

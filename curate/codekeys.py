@@ -12,6 +12,7 @@ Files are found from module names without importing anything: ``curate.x.y`` is 
 ``curate/x/y/__init__.py``) under ``root``, and ``curate.filters``/``tokenizer``/``trainer`` are the
 top-level folders of a source checkout (``curate.__path__``) or the subpackages of an installed wheel.
 """
+
 from __future__ import annotations
 
 import ast
@@ -24,8 +25,14 @@ from curate.steps import class_digest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # holds curate/ (and, in a checkout, filters/ ...)
 # What every task runs whatever its stage: the contract, the document schema, the settings schema, the
 # task itself (segment: one part through the fused steps; partio: part files) and the reader contract.
-ENGINE_FILES = ("curate/schema.py", "curate/config.py", "curate/stage.py", "curate/segment.py",
-                "curate/partio.py", "curate/sources/base.py")
+ENGINE_FILES = (
+    "curate/schema.py",
+    "curate/config.py",
+    "curate/stage.py",
+    "curate/segment.py",
+    "curate/partio.py",
+    "curate/sources/base.py",
+)
 BESIDE = ("filters", "tokenizer", "trainer")  # curate.<name> in the checkout's top-level folder <name>/
 
 
@@ -53,12 +60,14 @@ def module_name(path: Path, root: Path = PROJECT_ROOT) -> str:
 
 def _type_checking_only(node: ast.If) -> bool:
     test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
-def imports(path: Path, root: Path = PROJECT_ROOT, module_level: bool = False,
-            type_checking: bool = False) -> list[tuple[str, bool]]:
+def imports(
+    path: Path, root: Path = PROJECT_ROOT, module_level: bool = False, type_checking: bool = False
+) -> list[tuple[str, bool]]:
     """(module name, at module level) for every project import in ``path`` (``from a.b import c`` names a.b and
     a.b.c; relative imports resolved), skipping ``if TYPE_CHECKING:`` blocks unless ``type_checking``; with
     ``module_level`` only those that run when the module is imported."""
@@ -83,7 +92,7 @@ def imports(path: Path, root: Path = PROJECT_ROOT, module_level: bool = False,
         elif isinstance(child, ast.ImportFrom):
             base = child.module or ""
             if child.level:
-                up = package[:len(package) - (child.level - 1)] if child.level > 1 else package
+                up = package[: len(package) - (child.level - 1)] if child.level > 1 else package
                 base = ".".join(up + ([base] if base else []))
             if base.split(".")[0] == "curate":  # a name that is a module is imported itself, else its package
                 names = (f"{base}.{a.name}" for a in child.names)
@@ -129,8 +138,9 @@ def code_version(cls: type, root: Path = PROJECT_ROOT) -> str:
             src = Path(inspect.getsourcefile(cls) or "")
         except TypeError:  # a class with no source file (a user's, defined in a notebook)
             src = Path("")
-        user = [d for name, _ in (imports(src, root) if src.is_file() else [])
-                if (d := module_file(name, root)) is not None]
+        user = [
+            d for name, _ in (imports(src, root) if src.is_file() else []) if (d := module_file(name, root)) is not None
+        ]
         files = sorted(set(files) | set(closure(user, root))) + ([src] if src.is_file() else [])
     for f in files:
         h.update((f.relative_to(root).as_posix() if f.is_relative_to(root) else f.name).encode())

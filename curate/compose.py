@@ -6,19 +6,28 @@
 ``{"stage": "mypkg.filters:MyFilter", "config": {...}}``), validated as in a recipe file. A stage object
 runs as given; its step is named by its ``name`` (or class name) and keyed by its settings and code.
 """
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from curate.recipe import Recipe, RecipeError, StageSpec, parse_recipe
 from curate.stage import Stage
 from curate.steps import step_name
 
 
-def compose(sources: Sequence[dict], stages: Sequence[Any], name: str = "pipeline", seed: int = 0,
-            workers: int = 2, base_dir: str | Path = ".", **top: Any) -> Recipe:
+def compose(
+    sources: Sequence[dict],
+    stages: Sequence[Any],
+    name: str = "pipeline",
+    seed: int = 0,
+    workers: int = 2,
+    base_dir: str | Path = ".",
+    **top: Any,
+) -> Recipe:
     """A validated Recipe from sources and a mix of stage objects and recipe entries (see the module doc)."""
     for i, s in enumerate(stages):
         if isinstance(s, type) and issubclass(s, Stage):
@@ -63,8 +72,10 @@ def check_shippable(recipe: Recipe) -> None:
         try:
             cloudpickle.dumps(spec.instance)
         except Exception as e:  # pickling runs arbitrary user code: any failure is the same refusal
-            raise RecipeError(f"stages[{i}] ({spec.stage}): cannot be sent to Ray workers ({type(e).__name__}: "
-                              f"{str(e)[:200]}); define it at module level, or run in-process with workers=0") from None
+            raise RecipeError(
+                f"stages[{i}] ({spec.stage}): cannot be sent to Ray workers ({type(e).__name__}: "
+                f"{str(e)[:200]}); define it at module level, or run in-process with workers=0"
+            ) from None
 
 
 def _ship_by_value(cls: type) -> None:

@@ -9,6 +9,7 @@ local path fields (``metadata=PATH``, resolved by the recipe loader), fields nam
 (``stages[2].dedup.treshold``) and the allowed ones. Stage packages import this module, never the
 recipe loader (``curate.recipe``), so their resume keys do not follow the loader's code.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,10 +39,19 @@ def check_plain_name(value: str, where: str) -> str:
     else a RecipeError naming ``where``."""
     bad = next((c for c in value if not c.isprintable() or c in "/\\"), None)
     if not value or value.startswith(".") or bad is not None or len(value.encode("utf-8", "replace")) > MAX_NAME_BYTES:
-        why = (f"contains {bad!r}" if bad is not None else "starts with '.'" if value.startswith(".")
-               else "is empty" if not value else f"is longer than {MAX_NAME_BYTES} bytes")
-        raise RecipeError(f"{where}: {value!r} is not a plain name ({why}): it names files and directories of the "
-                          "run; use letters, digits, '-', '_' or '.' inside")
+        why = (
+            f"contains {bad!r}"
+            if bad is not None
+            else "starts with '.'"
+            if value.startswith(".")
+            else "is empty"
+            if not value
+            else f"is longer than {MAX_NAME_BYTES} bytes"
+        )
+        raise RecipeError(
+            f"{where}: {value!r} is not a plain name ({why}): it names files and directories of the "
+            "run; use letters, digits, '-', '_' or '.' inside"
+        )
     return value
 
 
@@ -118,8 +128,12 @@ def bounds(ge: Bound = None, gt: Bound = None, le: Bound = None, lt: Bound = Non
     return {"bounds": {"ge": ge, "gt": gt, "le": le, "lt": lt}}
 
 
-_TESTS = {"ge": (lambda v, b: v >= b, ">="), "gt": (lambda v, b: v > b, ">"),
-          "le": (lambda v, b: v <= b, "<="), "lt": (lambda v, b: v < b, "<")}
+_TESTS = {
+    "ge": (lambda v, b: v >= b, ">="),
+    "gt": (lambda v, b: v > b, ">"),
+    "le": (lambda v, b: v <= b, "<="),
+    "lt": (lambda v, b: v < b, "<"),
+}
 
 
 def _numbers(value: Any, where: str) -> list[tuple[str, float]]:
@@ -142,8 +156,9 @@ def check_bounds(config: Any, where: str) -> None:
         if not spec:
             continue
         limits = {k: (b(config) if callable(b) else b) for k, b in spec.items() if b is not None}
-        rule = " and ".join(f"{_TESTS[k][1]} {b:g}" if isinstance(b, float) else f"{_TESTS[k][1]} {b}"
-                            for k, b in limits.items())
+        rule = " and ".join(
+            f"{_TESTS[k][1]} {b:g}" if isinstance(b, float) else f"{_TESTS[k][1]} {b}" for k, b in limits.items()
+        )
         for key, v in _numbers(getattr(config, f.name), f"{where}.{f.name}"):
             if not all(_TESTS[k][0](v, b) for k, b in limits.items()):
                 raise RecipeError(f"{key}: {v!r} is out of range (must be {rule})")
@@ -158,11 +173,16 @@ def build_config(cls: type, data: dict | None, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise RecipeError(f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], fields)}; allowed keys: "
-                          f"{', '.join(sorted(fields))}")
+        raise RecipeError(
+            f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], fields)}; allowed keys: "
+            f"{', '.join(sorted(fields))}"
+        )
     kwargs = {k: check_type(v, hints[k], f"{where}.{k}") for k, v in data.items()}
-    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise RecipeError(f"{where}: missing required key {missing[0]!r}")
     try:

@@ -10,6 +10,7 @@ back gives the same documents. Missing ``source`` is the recipe source's name (a
 ids (``id`` 0, 1, 2 ... in every file is common); the input's ``id`` is kept as ``meta.source_id`` (a
 ``source_id`` already in meta, as in a curate output read back, is kept as it is).
 """
+
 from __future__ import annotations
 
 import bz2
@@ -17,9 +18,10 @@ import gzip
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,8 +33,15 @@ from curate.sources._util import Rows
 from curate.sources.tabular import JsonlReader, ParquetReader
 
 COMPRESSIONS = (".gz", ".zst", ".zstd", ".bz2", ".xz")
-INPUT_FORMATS = {".jsonl": "documents-jsonl", ".json": "documents-jsonl", ".ndjson": "documents-jsonl",
-                 ".parquet": "documents-parquet", ".warc": "warc", ".wet": "warc", ".arc": "warc"}
+INPUT_FORMATS = {
+    ".jsonl": "documents-jsonl",
+    ".json": "documents-jsonl",
+    ".ndjson": "documents-jsonl",
+    ".parquet": "documents-parquet",
+    ".warc": "warc",
+    ".wet": "warc",
+    ".arc": "warc",
+}
 OUTPUT_EXTENSIONS = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.bz2", ".parquet")
 
 
@@ -54,8 +63,10 @@ def input_format(path: str) -> str:
     for ext, fmt in INPUT_FORMATS.items():
         if base.endswith(ext) and not (comp and fmt == "documents-parquet"):
             return fmt
-    raise FormatError(f"input {path!r}: unsupported file type; supported: "
-                      f"{', '.join(INPUT_FORMATS)} (JSONL and WARC also compressed: {', '.join(COMPRESSIONS)})")
+    raise FormatError(
+        f"input {path!r}: unsupported file type; supported: "
+        f"{', '.join(INPUT_FORMATS)} (JSONL and WARC also compressed: {', '.join(COMPRESSIONS)})"
+    )
 
 
 def output_extension(path: str | Path) -> str:
@@ -71,7 +82,7 @@ def dropped_path(output: str | Path) -> Path:
     """Where the dropped and errored rows of ``output`` go: ``x.jsonl.gz`` -> ``x.dropped.jsonl.gz``."""
     out = Path(output)
     ext = output_extension(out)
-    return out.with_name(out.name[: -len(ext)] + ".dropped" + out.name[len(out.name) - len(ext):])
+    return out.with_name(out.name[: -len(ext)] + ".dropped" + out.name[len(out.name) - len(ext) :])
 
 
 class OutputError(ValueError):
@@ -96,6 +107,7 @@ def check_writable(path: str | Path, is_dir: bool = False) -> None:
 
 
 # ---------------------------------------------------------------- readers
+
 
 def _record_key(location: str, extra: dict[str, Any]) -> str:
     """A record's place for its id: the file's path without its format extensions and the record's 0-based
@@ -134,10 +146,16 @@ class _DocumentRows:
             meta = encode_meta(meta)
         except RecursionError:
             return rows.error("tabular:meta_too_deep", location, extra)
-        rows.add_kept({"id": doc_id(source, _record_key(location, extra), text), "source": source,
-                       "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
-                       "url": rec["url"] if isinstance(rec.get("url"), str) else location,
-                       "text": text, "meta": meta})
+        rows.add_kept(
+            {
+                "id": doc_id(source, _record_key(location, extra), text),
+                "source": source,
+                "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
+                "url": rec["url"] if isinstance(rec.get("url"), str) else location,
+                "text": text,
+                "meta": meta,
+            }
+        )
 
 
 class DocumentJsonlReader(_DocumentRows, JsonlReader):
@@ -149,6 +167,7 @@ class DocumentParquetReader(_DocumentRows, ParquetReader):
 
 
 # ---------------------------------------------------------------- writers
+
 
 @contextmanager
 def _compressed(raw: BinaryIO, ext: str) -> Iterator[BinaryIO]:
@@ -210,7 +229,8 @@ def export_run(run_dir: Path, output: str | Path, dropped: str | Path) -> dict[s
     ``dropped`` (step by step, part by part). Returns the row counts written."""
     steps = [s["dir"] for s in json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["stages"]]
     kept = write_tables(iter_parts(sorted((run_dir / "stages" / steps[-1]).glob("part-*.parquet")), DOC_SCHEMA), output)
-    removed = [p for s in steps for root in ("dropped", "errors")
-               for p in sorted((run_dir / root / s).glob("part-*.parquet"))]
+    removed = [
+        p for s in steps for root in ("dropped", "errors") for p in sorted((run_dir / root / s).glob("part-*.parquet"))
+    ]
     n_dropped = write_tables(iter_parts(removed, DROP_SCHEMA), dropped, DROP_SCHEMA)
     return {"kept": kept, "dropped": n_dropped}

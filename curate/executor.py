@@ -7,6 +7,7 @@ Both executors run a pass with a bounded number of tasks in flight (about twice 
 every worker busy, few enough that the driver's bookkeeping and the object store stay small whatever the
 number of tasks), report progress (``curate.progress``) and add up the CPU seconds the tasks spent, by pass.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from curate.lean import arrow_without_pandas, release_freed_memory
 from curate.progress import Progress
@@ -38,9 +40,14 @@ class Executor(Protocol):
         """``[fn(x) for x in items]`` run as tasks; results in item order."""
         ...
 
-    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-             progress: Progress | None = None, measure: Callable[[Any], dict] | None = None
-             ) -> Iterator[tuple[int, Any]]:
+    def imap(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *shared: Any,
+        progress: Progress | None = None,
+        measure: Callable[[Any], dict] | None = None,
+    ) -> Iterator[tuple[int, Any]]:
         """``(index, fn(item, *shared))`` as tasks complete (any order; ``shared`` shipped once)."""
         ...
 
@@ -69,13 +76,17 @@ class _Base:
             progress.close()
         return out
 
-    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-             progress: Progress | None = None, measure: Callable[[Any], dict] | None = None
-             ) -> Iterator[tuple[int, Any]]:  # pragma: no cover - abstract
+    def imap(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *shared: Any,
+        progress: Progress | None = None,
+        measure: Callable[[Any], dict] | None = None,
+    ) -> Iterator[tuple[int, Any]]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _done(self, progress: Progress | None, measure: Callable[[Any], dict] | None, result: Any,
-              cpu: float) -> None:
+    def _done(self, progress: Progress | None, measure: Callable[[Any], dict] | None, result: Any, cpu: float) -> None:
         """Count a finished task: its CPU, and what ``measure(result)`` says it did (``Progress.update``'s
         arguments)."""
         if progress is not None:
@@ -89,9 +100,14 @@ class _Base:
 class LocalExecutor(_Base):
     """Runs every task serially in this process, in order."""
 
-    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-             progress: Progress | None = None, measure: Callable[[Any], dict] | None = None
-             ) -> Iterator[tuple[int, Any]]:
+    def imap(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *shared: Any,
+        progress: Progress | None = None,
+        measure: Callable[[Any], dict] | None = None,
+    ) -> Iterator[tuple[int, Any]]:
         for i, item in enumerate(items):
             result, cpu = _call(fn, item, *shared)
             self._done(progress, measure, result, cpu)
@@ -123,12 +139,15 @@ def cluster_failure(address: str, e: BaseException, logged: str = "") -> str:
     (``logged``: what Ray wrote to stderr meanwhile, where an authentication failure shows)."""
     cause = " ".join(str(e).split())
     auth = type(e).__name__ == "AuthenticationError" or any(
-        w in f"{cause} {logged}" for w in ("InvalidAuthToken", "Unauthenticated", "authentication token"))
+        w in f"{cause} {logged}" for w in ("InvalidAuthToken", "Unauthenticated", "authentication token")
+    )
     why = "it refused our authentication (a missing or wrong token)" if auth else "it could not be reached"
-    return (f"cannot use the Ray cluster at RAY_ADDRESS={address}: {why} ({type(e).__name__}: {cause[:160]}). "
-            "For a cluster with token authentication set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH=<its token "
-            "file> (or RAY_AUTH_TOKEN); check the address (host:port of the head's GCS); or unset RAY_ADDRESS to "
-            "run on an embedded Ray")
+    return (
+        f"cannot use the Ray cluster at RAY_ADDRESS={address}: {why} ({type(e).__name__}: {cause[:160]}). "
+        "For a cluster with token authentication set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH=<its token "
+        "file> (or RAY_AUTH_TOKEN); check the address (host:port of the head's GCS); or unset RAY_ADDRESS to "
+        "run on an embedded Ray"
+    )
 
 
 def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
@@ -172,9 +191,12 @@ class RayExecutor(_Base):
                 sys.stderr.write(said)  # connected: what Ray said is worth seeing
             else:
                 if os.environ.get(DASHBOARD_ENV):
-                    ray.init(address="local", num_cpus=max(1, workers), runtime_env={
-                        "env_vars": env, "worker_process_setup_hook": "curate.executor.warm_worker"},
-                        **{**kwargs, "include_dashboard": True})
+                    ray.init(
+                        address="local",
+                        num_cpus=max(1, workers),
+                        runtime_env={"env_vars": env, "worker_process_setup_hook": "curate.executor.warm_worker"},
+                        **{**kwargs, "include_dashboard": True},
+                    )
                 else:
                     self._node = start_lean_head(max(1, workers), env)
                     ray.init(address=self._node.address, **{**kwargs, "log_to_driver": False})
@@ -182,9 +204,14 @@ class RayExecutor(_Base):
         self.workers = int(ray.cluster_resources().get("CPU", workers))
         self._remote = ray.remote(num_cpus=1, max_retries=3)(_call)
 
-    def imap(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-             progress: Progress | None = None, measure: Callable[[Any], dict] | None = None
-             ) -> Iterator[tuple[int, Any]]:
+    def imap(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *shared: Any,
+        progress: Progress | None = None,
+        measure: Callable[[Any], dict] | None = None,
+    ) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, fn(item, *shared))`` as tasks complete (any order), at most ``2 * workers`` in flight."""
         ray = self._ray
         shared_refs = [ray.put(s) for s in shared]
@@ -241,8 +268,13 @@ def start_lean_head(cpus: int, env: dict[str, str]) -> Any:
         def start_api_server(self, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
             return None
 
-    params = RayParams(num_cpus=cpus, include_dashboard=False, include_log_monitor=False, no_monitor=True,
-                       object_store_memory=OBJECT_STORE_MINIMUM_MEMORY_BYTES)
+    params = RayParams(
+        num_cpus=cpus,
+        include_dashboard=False,
+        include_log_monitor=False,
+        no_monitor=True,
+        object_store_memory=OBJECT_STORE_MINIMUM_MEMORY_BYTES,
+    )
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

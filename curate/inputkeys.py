@@ -9,6 +9,7 @@ the mtime), so a same-size rewrite that restores the mtime still changes the key
 A remote object's digest is its ETag / version id / generation / MD5 as its store reports it; a store
 that reports none of them (plain HTTP) is hashed by reading the object.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,19 @@ from curate.io import is_url
 from curate.sources.safe import UnsafeInput, check_path, inside_root, open_regular, root_of, walk_regular
 
 HASH_BLOCK = 1 << 20
-REMOTE_TAGS = ("ETag", "etag", "VersionId", "version_id", "generation", "md5Hash", "md5", "LastModified",
-               "last_modified", "mtime", "size")
+REMOTE_TAGS = (
+    "ETag",
+    "etag",
+    "VersionId",
+    "version_id",
+    "generation",
+    "md5Hash",
+    "md5",
+    "LastModified",
+    "last_modified",
+    "mtime",
+    "size",
+)
 REMOTE_IDS = ("ETag", "etag", "VersionId", "version_id", "generation", "md5Hash", "md5")
 
 

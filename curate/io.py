@@ -1,4 +1,5 @@
 """File helpers: atomic writes, input path expansion (local globs and fsspec URLs)."""
+
 from __future__ import annotations
 
 import glob
@@ -6,9 +7,10 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -92,6 +94,7 @@ def expand_vars(path: str, where: str = "path") -> str:
     """Expand ``${VAR}`` and ``${VAR:-default}``: the environment's value, else the default, else a built-in
     value (``BUILTIN_VARS``). ``${VAR}`` with VAR unset (or empty) and none of these is an error naming it:
     expanding it to "" would turn ``${DATA}/x`` into the root path ``/x``."""
+
     def sub(m: re.Match) -> str:
         value = os.environ.get(m.group(1))
         if value:
@@ -100,8 +103,10 @@ def expand_vars(path: str, where: str = "path") -> str:
             return m.group(2)
         if m.group(1) in BUILTIN_VARS:
             return BUILTIN_VARS[m.group(1)]()
-        raise UnsetVariable(f"{where}: environment variable {m.group(1)} is not set and {m.group(0)} "
-                            f"has no default (write ${{{m.group(1)}:-default}} to give one)")
+        raise UnsetVariable(
+            f"{where}: environment variable {m.group(1)} is not set and {m.group(0)} "
+            f"has no default (write ${{{m.group(1)}:-default}} to give one)"
+        )
 
     return os.path.expanduser(_VAR.sub(sub, path))
 
@@ -137,8 +142,11 @@ def pinned_glob(path: str, root: str) -> str:
     i = 1 if first.startswith(".") and len(first) > 1 else 0  # a dot name keeps its literal dot (glob hides it)
     if first[i] in "!]":  # "[!]" would negate, "[]]" is fine but unclear: keep these literal
         return glob.escape(path)
-    first = glob.escape(first[:i]) + (glob.escape(first[i]) if first[i] in "*?[" else f"[{first[i]}]") + \
-        glob.escape(first[i + 1:])
+    first = (
+        glob.escape(first[:i])
+        + (glob.escape(first[i]) if first[i] in "*?[" else f"[{first[i]}]")
+        + glob.escape(first[i + 1 :])
+    )
     return os.path.join(glob.escape(root), first, *([glob.escape(rest)] if rest else []))
 
 
@@ -156,8 +164,9 @@ def _expand_remote(pat: str, where: str) -> list[str]:
         matches = sorted(fs.glob(paths[0])) if paths else []
     except Exception as e:
         cause = e.__cause__ or e
-        raise FileNotFoundError(f"{where}: remote input {pat!r} cannot be read "
-                                f"({type(cause).__name__}: {str(cause)[:300] or 'not found'})") from e
+        raise FileNotFoundError(
+            f"{where}: remote input {pat!r} cannot be read ({type(cause).__name__}: {str(cause)[:300] or 'not found'})"
+        ) from e
     if not matches:
         raise FileNotFoundError(f"{where}: no remote input matches {pat!r}")
     proto = pat.split("://", 1)[0]
@@ -172,7 +181,7 @@ def expand_paths(patterns: list[str], where: str) -> list[str]:
 
     out: list[str] = []
     for pat in patterns:  # ${VAR} was expanded once, when the recipe was read: a value is data, not a template
-        pat = pat[len("file://"):] if pat.startswith("file://") else pat
+        pat = pat[len("file://") :] if pat.startswith("file://") else pat
         if is_url(pat):
             out.extend(_expand_remote(pat, where))
             continue

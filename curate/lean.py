@@ -5,12 +5,14 @@ to ask whether they are pandas objects. Curate never hands pyarrow a pandas obje
 settles that probe once with pandas hidden; an explicit ``to_pandas``/``from_pandas`` still imports pandas
 (pyarrow retries the import when a caller needs it).
 """
+
 from __future__ import annotations
 
 import ctypes
 import functools
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class _HidePandas:

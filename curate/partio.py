@@ -4,14 +4,15 @@ A part is written batch by batch (one Parquet row group per flushed buffer) to a
 into place, and its row count, size and SHA-256 are returned so the runner can record them and, on a
 re-run, recompute a part whose file was truncated, emptied or altered instead of reusing it.
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -135,8 +136,9 @@ def plan_slices(paths: list[Path], task_bytes: int = TASK_BYTES) -> list[list[Sl
     return out
 
 
-def iter_slices(slices: list[Slice], schema: pa.Schema | None = None,
-                columns: list[str] | None = None) -> Iterator[pa.Table]:
+def iter_slices(
+    slices: list[Slice], schema: pa.Schema | None = None, columns: list[str] | None = None
+) -> Iterator[pa.Table]:
     """The rows of ``slices`` in order, as tables of at most ``BATCH_ROWS`` rows and about ``BATCH_BYTES``."""
     for s in slices:
         yield from read_batches(s.path, columns, schema=schema, row_groups=s.row_groups)

@@ -1,9 +1,11 @@
 """Python API: ``Pipeline.from_recipe("recipes/gpt3mix.yaml").run(out="runs/gpt3mix")``."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from curate.compose import check_shippable, compose
 from curate.executor import make_executor
@@ -11,8 +13,8 @@ from curate.io import is_url
 from curate.recipe import Recipe, load_recipe, parse_recipe
 from curate.runlock import hold_run_lock
 from curate.runner import Runner, source_paths
-from curate.termsafe import print_safe
 from curate.smalljob import workers_for
+from curate.termsafe import print_safe
 
 
 class Pipeline:
@@ -21,8 +23,14 @@ class Pipeline:
     (stage objects and recipe entries mixed; other recipe keys such as ``name``, ``seed``, ``workers`` as
     keywords; see ``curate.compose``)."""
 
-    def __init__(self, recipe: Recipe | None = None, *, sources: Sequence[dict] | None = None,
-                 stages: Sequence[Any] | None = None, **recipe_keys: Any):
+    def __init__(
+        self,
+        recipe: Recipe | None = None,
+        *,
+        sources: Sequence[dict] | None = None,
+        stages: Sequence[Any] | None = None,
+        **recipe_keys: Any,
+    ):
         if recipe is None:
             recipe = compose(sources or [], stages or [], **recipe_keys)
         elif sources is not None or stages is not None or recipe_keys:
@@ -30,13 +38,13 @@ class Pipeline:
         self.recipe = recipe
 
     @classmethod
-    def from_recipe(cls, path: str | Path, overrides: list[str] | None = None) -> "Pipeline":
+    def from_recipe(cls, path: str | Path, overrides: list[str] | None = None) -> Pipeline:
         """Load and validate a YAML recipe: a file, or the name of a shipped recipe (``"gpt3mix"``), as
         ``curate run`` takes; ``overrides`` are ``key=value`` strings (like ``--set``)."""
         return cls(load_recipe(path, overrides))
 
     @classmethod
-    def from_dict(cls, raw: dict, base_dir: str | Path = ".") -> "Pipeline":
+    def from_dict(cls, raw: dict, base_dir: str | Path = ".") -> Pipeline:
         return cls(parse_recipe(raw, Path(base_dir)))
 
     def out_dir(self, out: str | Path | None = None) -> Path:
@@ -47,8 +55,13 @@ class Pipeline:
         Starts nothing and writes nothing."""
         return "\n".join(Runner(self.recipe, self.out_dir(out), executor=None).describe())
 
-    def run(self, out: str | Path | None = None, workers: int | None = None,
-            log: Callable[[str], None] = print_safe, adopt_out: bool = False) -> dict[str, Any]:
+    def run(
+        self,
+        out: str | Path | None = None,
+        workers: int | None = None,
+        log: Callable[[str], None] = print_safe,
+        adopt_out: bool = False,
+    ) -> dict[str, Any]:
         """Run the recipe into ``out`` (default ``runs/<name>``), resuming completed work; return the summary.
         Raises ``curate.runlock.RunLocked`` when another live run holds ``out``, ``NotCurateOut`` when ``out``
         holds files curate did not write (``adopt_out=True`` lets curate use it)."""

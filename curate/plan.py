@@ -7,6 +7,7 @@ the built stage (None for the read step, which holds the readers) and, in a task
 recipe's ``StageSpec`` is a step as data (stage name, settings, ``only``); a ``Step`` is that step built, and
 tasks receive the same ``Step`` objects (``Step.shipped``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,7 +45,7 @@ class Step:
     readers: dict[str, Any] = field(default_factory=dict)
     state: Any = None  # the fitted state, set in the copy a task receives
 
-    def shipped(self) -> "Step":
+    def shipped(self) -> Step:
         """The copy sent to tasks: without the readers (the segment ships those once)."""
         return dataclasses.replace(self, readers={})
 

@@ -13,6 +13,7 @@ Bytes read by a reader are the position of its input file (``/proc/self/fdinfo``
 and for a compressed file they are compressed bytes, like the input size); where that is not available
 (not Linux, a remote file) the task counts the bytes of the text it has handled.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,7 @@ class TaskMeter:
     are that file's read position; otherwise the sum of ``nbytes`` given to ``add``; both capped at
     ``total_bytes``."""
 
-    def __init__(self, beat: Path | None, every: float, total_bytes: int, watch: str | None = None,
-                 start: int = 0):
+    def __init__(self, beat: Path | None, every: float, total_bytes: int, watch: str | None = None, start: int = 0):
         self.beat, self.total_bytes, self.watch, self.start = beat, total_bytes, watch, start
         self.docs = self.added_bytes = 0
         self._every = max(0.05, every / 3)
@@ -113,7 +113,7 @@ class TaskMeter:
         while not self._stop.wait(self._every):
             self._write()
 
-    def __enter__(self) -> "TaskMeter":
+    def __enter__(self) -> TaskMeter:
         if self.beat is not None:
             self.beat.parent.mkdir(parents=True, exist_ok=True)
             self._thread = threading.Thread(target=self._run, name="curate-progress", daemon=True)
@@ -188,7 +188,7 @@ class Progress:
         el = max(1e-9, (now or time.monotonic()) - self._t0)
         text = f"[{self.desc}] {done}/{self.total} tasks, {docs:,} docs ({docs / el:,.0f} docs/s)"
         if self.total_bytes:
-            text += (f", {_fmt_b(nbytes)} of {_fmt_b(self.total_bytes)} read ({_fmt_b(nbytes / el)}/s)")
+            text += f", {_fmt_b(nbytes)} of {_fmt_b(self.total_bytes)} read ({_fmt_b(nbytes / el)}/s)"
         ran = done - self._start_done
         if self.total_bytes and nbytes:
             text += f", ETA {_fmt_s(el / nbytes * max(0, self.total_bytes - nbytes))}"

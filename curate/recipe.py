@@ -9,6 +9,7 @@ recipe resolves against the recipe file's folder (``base_dir``), so a recipe mea
 directory it is run from; a path that comes from the command line or the environment (a ``--set`` value, a
 path beginning with a set ``${VAR}`` such as ``CURATE_INPUT``) resolves against the working directory.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,12 +23,38 @@ from typing import Any
 
 import yaml
 
-from curate.config import (PATH, SOURCES, SOURCES_OR_KINDS, RecipeError, bounds, build_config, check_plain_name,
-                           check_type, did_you_mean)
+from curate.config import (
+    PATH,
+    SOURCES,
+    SOURCES_OR_KINDS,
+    RecipeError,
+    bounds,
+    build_config,
+    check_plain_name,
+    check_type,
+    did_you_mean,
+)
 
-__all__ = ["PATH", "SOURCES", "SOURCES_OR_KINDS", "Recipe", "RecipeError", "SourceSpec", "StageSpec", "bounds",
-           "build_config", "check_plain_name", "check_type", "did_you_mean", "find_recipe", "load_recipe",
-           "parse_recipe", "parse_yaml", "read_yaml", "resolve_path"]
+__all__ = [
+    "PATH",
+    "SOURCES",
+    "SOURCES_OR_KINDS",
+    "Recipe",
+    "RecipeError",
+    "SourceSpec",
+    "StageSpec",
+    "bounds",
+    "build_config",
+    "check_plain_name",
+    "check_type",
+    "did_you_mean",
+    "find_recipe",
+    "load_recipe",
+    "parse_recipe",
+    "parse_yaml",
+    "read_yaml",
+    "resolve_path",
+]
 
 
 @dataclass
@@ -76,22 +103,28 @@ def _command_line_paths(dotted: str, value: Any) -> Any:
     from curate.registry import STAGES, stage_class
 
     parts = dotted.split(".")
-    stage_paths = {f.name for f in dataclasses.fields(stage_class(parts[-2]).Config) if f.metadata.get("path")} \
-        if parts[0] == "stages" and len(parts) >= 3 and parts[-2] in STAGES else set()
+    stage_paths = (
+        {f.name for f in dataclasses.fields(stage_class(parts[-2]).Config) if f.metadata.get("path")}
+        if parts[0] == "stages" and len(parts) >= 3 and parts[-2] in STAGES
+        else set()
+    )
     is_path = parts == ["tokenizer"] or (parts[0] == "sources" and "paths" in parts[2:]) or parts[-1] in stage_paths
     if not is_path:
         return value
     if isinstance(value, str):
         return resolve_path(value, Path.cwd(), f"--set {dotted}")
     if isinstance(value, list):
-        return [resolve_path(v, Path.cwd(), f"--set {dotted}[{i}]") if isinstance(v, str) else v
-                for i, v in enumerate(value)]
+        return [
+            resolve_path(v, Path.cwd(), f"--set {dotted}[{i}]") if isinstance(v, str) else v
+            for i, v in enumerate(value)
+        ]
     return value
 
 
 @dataclass
 class _Parsed:
     """A ``--set`` value already parsed from YAML."""
+
     value: Any
 
 
@@ -107,8 +140,9 @@ def _set_path(d: dict, dotted: str, value: Any) -> None:
             match = [x for x in cur if isinstance(x, dict) and (x.get("name") == p or p in x)]
             if p.isdigit():
                 if int(p) >= len(cur):
-                    raise RecipeError(f"--set {dotted}: {'.'.join(parts[:i]) or 'the list'} has {len(cur)} items, "
-                                      f"no item {p}")
+                    raise RecipeError(
+                        f"--set {dotted}: {'.'.join(parts[:i]) or 'the list'} has {len(cur)} items, no item {p}"
+                    )
                 cur = cur[int(p)]
             elif match:
                 item = match[0]
@@ -124,10 +158,17 @@ def _set_path(d: dict, dotted: str, value: Any) -> None:
         else:
             raise RecipeError(f"--set {dotted}: {'.'.join(parts[:i])} is {cur!r}, not a mapping or a list")
     if not isinstance(cur, dict):
-        raise RecipeError(f"--set {dotted}: {'.'.join(parts[:-1]) or 'the recipe'} is not a mapping "
-                          "(a list item is set by one of its keys, e.g. stages.dedup.threshold)")
-    cur[parts[-1]] = value.value if isinstance(value, _Parsed) else \
-        parse_yaml(value, f"--set {dotted}") if isinstance(value, str) else value
+        raise RecipeError(
+            f"--set {dotted}: {'.'.join(parts[:-1]) or 'the recipe'} is not a mapping "
+            "(a list item is set by one of its keys, e.g. stages.dedup.threshold)"
+        )
+    cur[parts[-1]] = (
+        value.value
+        if isinstance(value, _Parsed)
+        else parse_yaml(value, f"--set {dotted}")
+        if isinstance(value, str)
+        else value
+    )
 
 
 MAX_RECIPE_BYTES = 4 << 20  # a recipe is settings, not data: a longer list of inputs belongs in a glob
@@ -149,8 +190,9 @@ class _RecipeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ign
             except TypeError:  # an unhashable key: the base class reports it
                 continue
             if repeated:
-                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
-                                                        f"found duplicate key {key!r}", key_node.start_mark)
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
+                )
         return super().construct_mapping(node, deep=deep)
 
 
@@ -159,14 +201,18 @@ _RecipeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _R
 # `no` or a source named `on` would become false/true)
 _RecipeLoader.yaml_implicit_resolvers = {
     ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for ch, resolvers in _RecipeLoader.yaml_implicit_resolvers.items()}
-_RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                    list("tTfF"))
+    for ch, resolvers in _RecipeLoader.yaml_implicit_resolvers.items()
+}
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 # YAML 1.2 floats that YAML 1.1 (PyYAML) reads as strings: an exponent without a dot or without a sign (1e-3,
 # 5E6, 1.5e3, .5e2)
 _RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+$"),
-    list("-+.0123456789"))
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
 
 
 def _check_size(value: Any, where: str) -> None:
@@ -187,8 +233,10 @@ def _check_size(value: Any, where: str) -> None:
         n = 1 + sum(size(x) for x in items)
         active.discard(id(v))
         if n > MAX_RECIPE_VALUES:
-            raise RecipeError(f"{where}: the recipe expands to more than {MAX_RECIPE_VALUES:,} values "
-                              "(YAML aliases repeating aliases?); a recipe holds settings, not data")
+            raise RecipeError(
+                f"{where}: the recipe expands to more than {MAX_RECIPE_VALUES:,} values "
+                "(YAML aliases repeating aliases?); a recipe holds settings, not data"
+            )
         sizes[id(v)] = n
         return n
 
@@ -203,8 +251,9 @@ def parse_yaml(text: str, where: str) -> Any:
     except yaml.MarkedYAMLError as e:
         many = "\n" in text.strip()  # a position helps in a file, not in a one-line --set value
         at = f", line {e.problem_mark.line + 1}, column {e.problem_mark.column + 1}" if e.problem_mark and many else ""
-        raise RecipeError(f"{where}{at}: malformed YAML: {e.problem}"
-                          + (f" ({e.context})" if e.context else "")) from None
+        raise RecipeError(
+            f"{where}{at}: malformed YAML: {e.problem}" + (f" ({e.context})" if e.context else "")
+        ) from None
     except yaml.YAMLError as e:
         raise RecipeError(f"{where}: malformed YAML: {' '.join(str(e).split())}") from None
     except RecursionError:
@@ -224,13 +273,17 @@ def read_yaml(path: Path, what: str) -> Any:
         raise RecipeError(f"{what} not found: {path}")
     size = path.stat().st_size
     if size > MAX_RECIPE_BYTES:
-        raise RecipeError(f"{what} {path} is {size:,} bytes; the limit is {MAX_RECIPE_BYTES:,} (a recipe holds "
-                          "settings: list many inputs with a glob)")
+        raise RecipeError(
+            f"{what} {path} is {size:,} bytes; the limit is {MAX_RECIPE_BYTES:,} (a recipe holds "
+            "settings: list many inputs with a glob)"
+        )
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise RecipeError(f"{what} {path} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r})") from None
+        raise RecipeError(
+            f"{what} {path} is not UTF-8 text (byte {e.start}: {data[e.start : e.start + 1]!r})"
+        ) from None
     value = parse_yaml(text, str(path))
     if value is None:
         raise RecipeError(f"{what} {path} is empty")
@@ -253,8 +306,10 @@ def find_recipe(name: str | Path) -> Path:
     if shipped.is_file():
         return shipped
     names = sorted(p.stem for p in shipped_recipes_dir().glob("*.yaml"))
-    raise RecipeError(f"recipe {str(name)!r}: no such file, and no shipped recipe of that name"
-                      f"{did_you_mean(path.stem, names)}; shipped recipes: {', '.join(names)}")
+    raise RecipeError(
+        f"recipe {str(name)!r}: no such file, and no shipped recipe of that name"
+        f"{did_you_mean(path.stem, names)}; shipped recipes: {', '.join(names)}"
+    )
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None, source_paths: bool = True) -> Recipe:
@@ -324,8 +379,10 @@ def _check_source_names(sources: list[SourceSpec], stages: list[StageSpec]) -> N
             allowed = set(names) | (set(kinds) if what == "names or kinds" else set())
             for x in items:
                 if x not in allowed:
-                    raise RecipeError(f"{where}: {x!r} is not a source of this recipe (sources: {', '.join(names)}"
-                                      + (f"; kinds: {', '.join(kinds)})" if what == "names or kinds" else ")"))
+                    raise RecipeError(
+                        f"{where}: {x!r} is not a source of this recipe (sources: {', '.join(names)}"
+                        + (f"; kinds: {', '.join(kinds)})" if what == "names or kinds" else ")")
+                    )
 
 
 def _stage_entry(st: dict, where: str) -> tuple[str, Any]:
@@ -334,8 +391,10 @@ def _stage_entry(st: dict, where: str) -> tuple[str, Any]:
     if isinstance(st.get("stage"), str):
         bad = sorted(set(st) - {"stage", "config"} - STAGE_META_KEYS)
         if bad:
-            raise RecipeError(f"{where}: unknown key {bad[0]!r} beside `stage:`; allowed keys: config, "
-                              f"{', '.join(sorted(STAGE_META_KEYS))}, stage")
+            raise RecipeError(
+                f"{where}: unknown key {bad[0]!r} beside `stage:`; allowed keys: config, "
+                f"{', '.join(sorted(STAGE_META_KEYS))}, stage"
+            )
         return st["stage"], st.get("config")
     keys = [k for k in st if k not in STAGE_META_KEYS]
     if len(keys) != 1:
@@ -343,16 +402,19 @@ def _stage_entry(st: dict, where: str) -> tuple[str, Any]:
     return keys[0], st[keys[0]]
 
 
-def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "recipe",
-                 source_paths: bool = True) -> Recipe:
+def parse_recipe(
+    raw: Any, base_dir: Path = Path("."), default_name: str = "recipe", source_paths: bool = True
+) -> Recipe:
     from curate.registry import reader_class, stage_class
 
     if not isinstance(raw, dict):
         raise RecipeError(f"recipe: expected a mapping at the top level, got {type(raw).__name__}")
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
-        raise RecipeError(f"recipe: unknown key {unknown[0]!r}{did_you_mean(unknown[0], TOP_KEYS)}; allowed keys: "
-                          f"{', '.join(sorted(TOP_KEYS))}")
+        raise RecipeError(
+            f"recipe: unknown key {unknown[0]!r}{did_you_mean(unknown[0], TOP_KEYS)}; allowed keys: "
+            f"{', '.join(sorted(TOP_KEYS))}"
+        )
     name = check_plain_name(check_type(raw.get("name", default_name), str, "name"), "name")  # runs/<name>
     check_type(raw.get("description", ""), str, "description")
     seed = check_type(raw.get("seed", 0), int, "seed")
@@ -372,20 +434,25 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
             raise RecipeError(f"{where}: expected a mapping")
         bad = sorted(set(s) - SOURCE_KEYS)
         if bad:
-            raise RecipeError(f"{where}: unknown key {bad[0]!r}{did_you_mean(bad[0], SOURCE_KEYS)}; allowed keys: "
-                              f"{', '.join(sorted(SOURCE_KEYS))}")
+            raise RecipeError(
+                f"{where}: unknown key {bad[0]!r}{did_you_mean(bad[0], SOURCE_KEYS)}; allowed keys: "
+                f"{', '.join(sorted(SOURCE_KEYS))}"
+            )
         for req in ("name", "kind", "format", "paths"):
             if req not in s:
                 raise RecipeError(f"{where}: missing required key {req!r}")
         paths = check_type(s["paths"] if isinstance(s["paths"], list) else [s["paths"]], list[str], f"{where}.paths")
         if not paths:
             raise RecipeError(f"{where}.paths: at least one path or glob is required")
-        spec = SourceSpec(name=check_plain_name(check_type(s["name"], str, f"{where}.name"), f"{where}.name"),
-                          kind=check_type(s["kind"], str, f"{where}.kind"),
-                          format=check_type(s["format"], str, f"{where}.format"),
-                          paths=[resolve_path(p, base_dir, f"{where}.paths[{j}]") if source_paths else p
-                                 for j, p in enumerate(paths)],
-                          options=check_type(s.get("options") or {}, dict, f"{where}.options"))
+        spec = SourceSpec(
+            name=check_plain_name(check_type(s["name"], str, f"{where}.name"), f"{where}.name"),
+            kind=check_type(s["kind"], str, f"{where}.kind"),
+            format=check_type(s["format"], str, f"{where}.format"),
+            paths=[
+                resolve_path(p, base_dir, f"{where}.paths[{j}]") if source_paths else p for j, p in enumerate(paths)
+            ],
+            options=check_type(s.get("options") or {}, dict, f"{where}.options"),
+        )
         rc = reader_class(spec.format, f"{where}.format")
         build_config(rc.Config, spec.options, f"{where}.options")  # validate early
         sources.append(spec)
@@ -407,8 +474,10 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
         if only is not None:
             only = check_type(only if isinstance(only, list) else [only], list[str], f"{where}.only")
             if not only:
-                raise RecipeError(f"{where}.only: an empty list selects no source; leave `only` out to apply the "
-                                  "stage to every source")
+                raise RecipeError(
+                    f"{where}.only: an empty list selects no source; leave `only` out to apply the "
+                    "stage to every source"
+                )
         stages.append(StageSpec(stage=sname, config=cfg, only=only))
     _check_source_names(sources, stages)
     if raw.get("tokenizer") is not None:  # `tokenizer: path/to/model` reuses a trained tokenizer
@@ -418,5 +487,6 @@ def parse_recipe(raw: Any, base_dir: Path = Path("."), default_name: str = "reci
             raise RecipeError("tokenizer: set, but the recipe has no tokenize stage to use it")
         for st in targets:
             st.config = dict(st.config, model=tok)
-    return Recipe(name=name, seed=seed, workers=workers, sources=sources, stages=stages,
-                  base_dir=Path(base_dir), raw=raw)
+    return Recipe(
+        name=name, seed=seed, workers=workers, sources=sources, stages=stages, base_dir=Path(base_dir), raw=raw
+    )

@@ -1,4 +1,5 @@
 """Names a recipe may use, mapped lazily to their implementations (importing one loads only it)."""
+
 from __future__ import annotations
 
 import importlib
@@ -43,8 +44,9 @@ def reader_class(fmt: str, where: str = "format") -> Any:
     from curate.config import RecipeError, did_you_mean
 
     if fmt not in READERS:
-        raise RecipeError(f"{where}: unknown reader format {fmt!r}{did_you_mean(fmt, READERS)}; allowed: "
-                          f"{', '.join(sorted(READERS))}")
+        raise RecipeError(
+            f"{where}: unknown reader format {fmt!r}{did_you_mean(fmt, READERS)}; allowed: {', '.join(sorted(READERS))}"
+        )
     return _load(READERS[fmt])
 
 
@@ -55,8 +57,10 @@ def stage_class(name: str, where: str = "stages") -> Any:
     if isinstance(name, str) and ":" in name:
         return user_stage_class(name, where)
     if name not in STAGES:
-        raise RecipeError(f"{where}: unknown stage {name!r}{did_you_mean(name, STAGES)}; allowed stages: "
-                          f"{', '.join(STAGES)}, or a user stage as module:Class")
+        raise RecipeError(
+            f"{where}: unknown stage {name!r}{did_you_mean(name, STAGES)}; allowed stages: "
+            f"{', '.join(STAGES)}, or a user stage as module:Class"
+        )
     return _load(STAGES[name])
 
 
@@ -76,6 +80,7 @@ def user_stage_class(spec: str, where: str) -> Any:
     if cls is None:
         raise RecipeError(f"{where}: module {mod!r} has no {attr!r}")
     if not (isinstance(cls, type) and issubclass(cls, Stage)):
-        raise RecipeError(f"{where}: {spec} is not a stage class (a subclass of curate.stage.Stage, e.g. "
-                          "curate.steps.DocFilter)")
+        raise RecipeError(
+            f"{where}: {spec} is not a stage class (a subclass of curate.stage.Stage, e.g. curate.steps.DocFilter)"
+        )
     return cls

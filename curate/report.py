@@ -9,6 +9,7 @@ into bounded aggregates (fixed histogram bins, a counter per language, the first
 sizes come from the dedup stages' own summaries. Scores span decades (1e-5 to 1), so the quality
 histogram has log-spaced bins on a log axis; language counts are on a log scale so small languages show.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,8 +19,9 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -170,10 +172,33 @@ def section_stages(summary: dict) -> str:
         reasons = Counter(s["dropped"]) + Counter(s["errors"])
         top = ", ".join(f"{r}: {n}" for r, n in reasons.most_common(6))
         ran = "reused (ran earlier)" if s.get("reused") else "ran in this run"
-        rows.append([s["dir"], s["in"], s["kept"], s["dropped_total"], s["errors_total"],
-                     "yes" if s["reconciles"] else "NO", s.get("seconds", ""), ran, top])
-    out = _table(["stage", "in", "kept", "dropped", "errored", "in = kept+dropped+errored",
-                  "seconds (when it ran)", "", "top reasons"], rows)
+        rows.append(
+            [
+                s["dir"],
+                s["in"],
+                s["kept"],
+                s["dropped_total"],
+                s["errors_total"],
+                "yes" if s["reconciles"] else "NO",
+                s.get("seconds", ""),
+                ran,
+                top,
+            ]
+        )
+    out = _table(
+        [
+            "stage",
+            "in",
+            "kept",
+            "dropped",
+            "errored",
+            "in = kept+dropped+errored",
+            "seconds (when it ran)",
+            "",
+            "top reasons",
+        ],
+        rows,
+    )
     # the TOP sources by documents read, the others summed: a run of 10,000 sources draws 21 bars a stage
     first = summary["stages"][0]["by_source"] if summary["stages"] else {}
     shown = [src for src, _ in _source_rows(first, TOP)]
@@ -196,8 +221,12 @@ def section_stages(summary: dict) -> str:
     for s in summary["stages"]:
         for src, c in _source_rows(s["by_source"], TABLE_TOP):
             by_src.append([s["dir"], src, c.get("in", 0), c.get("kept", 0), c.get("dropped", 0), c.get("errors", 0)])
-    return out + "<details><summary>by source</summary>" + _table(
-        ["stage", "source", "in", "kept", "dropped", "errored"], by_src) + "</details>"
+    return (
+        out
+        + "<details><summary>by source</summary>"
+        + _table(["stage", "source", "in", "kept", "dropped", "errored"], by_src)
+        + "</details>"
+    )
 
 
 def section_reasons(summary: dict) -> str:
@@ -212,17 +241,24 @@ def section_reasons(summary: dict) -> str:
         top = max(counts.values())
         rows = []
         for reason, n in _top(counts, TOP):
-            ex = "".join(f"<div class=ex><code>{html.escape(str(rid))}</code> ({html.escape(str(src))}): "
-                         f"{html.escape(str(text))}</div>" for rid, src, text in (examples.get(reason) or [])[:3])
+            ex = "".join(
+                f"<div class=ex><code>{html.escape(str(rid))}</code> ({html.escape(str(src))}): "
+                f"{html.escape(str(text))}</div>"
+                for rid, src, text in (examples.get(reason) or [])[:3]
+            )
             if reason not in counts:
                 ex = "<div class=ex>(examples are shown for the top reasons only)</div>"
             elif not ex:
                 ex = "<div class=ex>(no example kept: more reasons than the tasks keep examples for)</div>"
-            rows.append(f"<tr><td>{html.escape(reason)}</td><td>{n:,}</td><td class=barcell><div class=bar "
-                        f"style='width:{100 * n / top:.1f}%'></div></td><td class=exs>{ex}</td></tr>")
-        out += (f"<h3>{html.escape(s['dir'])}: {s['dropped_total']:,} dropped, {s['errors_total']:,} errored</h3>"
-                "<table><thead><tr><th>reason</th><th>documents</th><th></th><th>examples (id, source: text)"
-                f"</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            rows.append(
+                f"<tr><td>{html.escape(reason)}</td><td>{n:,}</td><td class=barcell><div class=bar "
+                f"style='width:{100 * n / top:.1f}%'></div></td><td class=exs>{ex}</td></tr>"
+            )
+        out += (
+            f"<h3>{html.escape(s['dir'])}: {s['dropped_total']:,} dropped, {s['errors_total']:,} errored</h3>"
+            "<table><thead><tr><th>reason</th><th>documents</th><th></th><th>examples (id, source: text)"
+            f"</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
     return out
 
 
@@ -241,6 +277,7 @@ def quality_histogram(run: Path, summary: dict, st: dict) -> dict[str, Any]:
                 counts[which] += np.histogram(np.clip(xs, QUALITY_BINS[0], 1.0), QUALITY_BINS)[0]
             if not alpha and metas and _number(metas[0].get("quality_alpha")) is not None:
                 alpha.append(float(metas[0]["quality_alpha"]))
+
         return fn
 
     own = _parts(run, "dropped", st)
@@ -286,8 +323,10 @@ def section_quality(run: Path, summary: dict) -> str:
     if not (h["kept"].sum() + h["dropped"].sum()):
         return ""
     fig = quality_figure(h)
-    quant = _table(["documents", "count", "10% at", "median at", "90% at"],
-                   [[k, int(h[k].sum()), *_quantiles(h[k])] for k in ("kept", "dropped")])
+    quant = _table(
+        ["documents", "count", "10% at", "median at", "90% at"],
+        [[k, int(h[k].sum()), *_quantiles(h[k])] for k in ("kept", "dropped")],
+    )
     fit = st.get("fit") or {}
     metrics = {k: v for k, v in fit.items() if isinstance(v, (int, float, str))}
     return _png(fig) + quant + (_table(list(metrics), [list(metrics.values())], run) if metrics else "")
@@ -295,8 +334,11 @@ def section_quality(run: Path, summary: dict) -> str:
 
 def language_counts(run: Path, summary: dict, st: dict) -> Counter:
     counts: Counter[str] = Counter()
-    _scan(_through(run, summary, st), ["meta"],
-          lambda t, metas: counts.update(str(m["lang"]) for m in metas if "lang" in m))
+    _scan(
+        _through(run, summary, st),
+        ["meta"],
+        lambda t, metas: counts.update(str(m["lang"]) for m in metas if "lang" in m),
+    )
     return counts
 
 
@@ -334,8 +376,11 @@ def section_languages(run: Path, summary: dict) -> str:
     if not counts:
         return ""
     title = language_title(run, st)
-    return (f"<p>{html.escape(title)}</p>" + _png(language_figure(counts, title))
-            + _table(["language", "documents"], counts))
+    return (
+        f"<p>{html.escape(title)}</p>"
+        + _png(language_figure(counts, title))
+        + _table(["language", "documents"], counts)
+    )
 
 
 def language_title(run: Path, st: dict) -> str:
@@ -343,8 +388,9 @@ def language_title(run: Path, st: dict) -> str:
     langs = _langid_languages(run, st)
     if langs is None:
         return f"Detected language (top {TOP}); langid keeps every language (no languages list)"
-    return (f"Detected language (top {TOP}) of the documents entering the language filter"
-            + (f" (keeps {', '.join(langs[:8])}{' ...' if len(langs) > 8 else ''})" if langs else ""))
+    return f"Detected language (top {TOP}) of the documents entering the language filter" + (
+        f" (keeps {', '.join(langs[:8])}{' ...' if len(langs) > 8 else ''})" if langs else ""
+    )
 
 
 def dedup_examples(run: Path, st: dict) -> list[list[Any]]:
@@ -388,8 +434,11 @@ def section_dedup(run: Path, summary: dict) -> str:
         out += _table(["kept id", "removed source", "similarity", "removed url"], dedup_examples(run, st))
         rest = {k: v for k, v in fit.items() if k not in ("group_sizes", "cluster_sizes")}
         if rest:
-            out += f"<details><summary>{html.escape(name)}: fit summary</summary>" + _table(
-                ["setting or figure", "value"], _flat(rest)) + "</details>"
+            out += (
+                f"<details><summary>{html.escape(name)}: fit summary</summary>"
+                + _table(["setting or figure", "value"], _flat(rest))
+                + "</details>"
+            )
     return out
 
 
@@ -414,10 +463,21 @@ def section_tokens(run: Path, summary: dict) -> str:
         return ""
     m = json.loads(manifest.read_text())
     tok = m.get("tokenizer") or {}
-    out = _table(["vocab", "dtype", "end-of-document", "tokenizer", "train tokens", "val tokens", "shards"],
-                 [[m.get("vocab_size"), m.get("dtype"), f"{m.get('eod_token')} = {m.get('eod_id')}",
-                   tok.get("path"), (m.get("tokens") or {}).get("train"), (m.get("tokens") or {}).get("val"),
-                   sum(len(v) for v in (m.get("splits") or {}).values())]], run)
+    out = _table(
+        ["vocab", "dtype", "end-of-document", "tokenizer", "train tokens", "val tokens", "shards"],
+        [
+            [
+                m.get("vocab_size"),
+                m.get("dtype"),
+                f"{m.get('eod_token')} = {m.get('eod_id')}",
+                tok.get("path"),
+                (m.get("tokens") or {}).get("train"),
+                (m.get("tokens") or {}).get("val"),
+                sum(len(v) for v in (m.get("splits") or {}).values()),
+            ]
+        ],
+        run,
+    )
     rows = []
     for split, per in (m.get("per_source") or {}).items():
         ranked = sorted(per.items(), key=lambda kv: (-(_number(kv[1].get("tokens")) or 0), kv[0]))
@@ -425,8 +485,16 @@ def section_tokens(run: Path, summary: dict) -> str:
             rows.append([split, src, c.get("documents"), c.get("tokens"), c.get("chars"), c.get("chars_per_token")])
         if len(ranked) > TABLE_TOP:
             rest = ranked[TABLE_TOP:]
-            rows.append([split, f"others ({len(rest):,})", sum(_number(c.get("documents")) or 0 for _, c in rest),
-                         sum(_number(c.get("tokens")) or 0 for _, c in rest), "", ""])
+            rows.append(
+                [
+                    split,
+                    f"others ({len(rest):,})",
+                    sum(_number(c.get("documents")) or 0 for _, c in rest),
+                    sum(_number(c.get("tokens")) or 0 for _, c in rest),
+                    "",
+                    "",
+                ]
+            )
     return out + _table(["split", "source", "documents", "tokens", "chars", "chars/token"], rows)
 
 
@@ -445,8 +513,10 @@ def section_trainer(run: Path) -> str:
         ax.plot(*zip(*hist["val"]), marker="o", label="validation")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    ax.set_title(f"trainer on {hist.get('device')}: {hist.get('params', 0):,} parameters, "
-                 f"{hist.get('tokens_per_s', 0):,.0f} tokens/s")
+    ax.set_title(
+        f"trainer on {hist.get('device')}: {hist.get('params', 0):,} parameters, "
+        f"{hist.get('tokens_per_s', 0):,.0f} tokens/s"
+    )
     ax.legend()
     return _png(fig)
 
@@ -475,8 +545,10 @@ def _timing(summary: dict) -> str:
     total = summary.get("stage_seconds", sum(_number(s.get("seconds")) or 0 for s in stages))
     text = f"stages took {_number(total) or 0:,.1f} s when they ran"
     if reused:
-        text += (f" ({reused} of {len(stages)} reused from an earlier run; this run took "
-                 f"{_number(summary.get('seconds')) or 0:,.1f} s)")
+        text += (
+            f" ({reused} of {len(stages)} reused from an earlier run; this run took "
+            f"{_number(summary.get('seconds')) or 0:,.1f} s)"
+        )
     return text
 
 
@@ -493,20 +565,31 @@ def write_report(run_dir: str | Path) -> Path:
         raise ValueError(f"{run}: no readable summary.json (not a finished curate run?): {e}") from None
     _check_dirs(run, summary)
     with matplotlib.rc_context(PLAIN_TEXT):
-        sections = [(title, _section(title, fn)) for title, fn in [
-            ("Stages", lambda: section_stages(summary)), ("Drop reasons", lambda: section_reasons(summary)),
-            ("Quality classifier", lambda: section_quality(run, summary)),
-            ("Languages", lambda: section_languages(run, summary)),
-            ("Deduplication", lambda: section_dedup(run, summary)), ("Mixture", lambda: section_mix(summary)),
-            ("Tokenizer and shards", lambda: section_tokens(run, summary)), ("Trainer", lambda: section_trainer(run))]]
+        sections = [
+            (title, _section(title, fn))
+            for title, fn in [
+                ("Stages", lambda: section_stages(summary)),
+                ("Drop reasons", lambda: section_reasons(summary)),
+                ("Quality classifier", lambda: section_quality(run, summary)),
+                ("Languages", lambda: section_languages(run, summary)),
+                ("Deduplication", lambda: section_dedup(run, summary)),
+                ("Mixture", lambda: section_mix(summary)),
+                ("Tokenizer and shards", lambda: section_tokens(run, summary)),
+                ("Trainer", lambda: section_trainer(run)),
+            ]
+        ]
     body = "".join(f"<h2>{html.escape(t)}</h2>{s}" for t, s in sections if s)
     name = html.escape(str(summary["recipe"]))
-    head = (f"<h1>curate run: {name}</h1><p>recipe digest {html.escape(str(summary.get('recipe_digest')))}, "
-            f"seed {html.escape(str(summary.get('seed')))}, workers {html.escape(str(summary.get('workers')))}; "
-            f"{html.escape(_timing(summary))}; every stage reconciles: "
-            f"<b>{'yes' if summary.get('reconciles') else 'NO'}</b></p>")
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>curate report: {name}" \
-           f"</title><style>{CSS}</style></head><body>{head}{body}</body></html>"
+    head = (
+        f"<h1>curate run: {name}</h1><p>recipe digest {html.escape(str(summary.get('recipe_digest')))}, "
+        f"seed {html.escape(str(summary.get('seed')))}, workers {html.escape(str(summary.get('workers')))}; "
+        f"{html.escape(_timing(summary))}; every stage reconciles: "
+        f"<b>{'yes' if summary.get('reconciles') else 'NO'}</b></p>"
+    )
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>curate report: {name}"
+        f"</title><style>{CSS}</style></head><body>{head}{body}</body></html>"
+    )
     out = run / "report.html"
     tmp = out.with_suffix(".tmp")
     tmp.write_text(page, encoding="utf-8")

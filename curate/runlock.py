@@ -9,13 +9,14 @@ directory without it holds the user's files: the run is refused in one line, unl
 (``--adopt-out``); a run directory of an older curate (``recipe.json`` and only curate's names) is adopted
 without asking.
 """
+
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from curate.config import RecipeError
 from curate.io import write_json_atomic
@@ -23,8 +24,19 @@ from curate.io import write_json_atomic
 LOCK_NAME = ".curate.lock"
 MARKER = ".curate-run"
 LOCKS = (LOCK_NAME, ".lock")  # a run's and an ablation's lock files: a folder holding only these is empty
-OUTPUT_NAMES = ("stages", "dropped", "errors", "_state", "shards", "tokenizer", "trainer", "manifest.json",
-                "summary.json", "recipe.json", "report.html")  # and dot files, shards-<digest>/
+OUTPUT_NAMES = (
+    "stages",
+    "dropped",
+    "errors",
+    "_state",
+    "shards",
+    "tokenizer",
+    "trainer",
+    "manifest.json",
+    "summary.json",
+    "recipe.json",
+    "report.html",
+)  # and dot files, shards-<digest>/
 _held: dict[str, int] = {}  # resolved out dir -> fd, so nested holders in one process share the lock
 
 
@@ -41,8 +53,13 @@ def is_output_name(name: str, names: tuple[str, ...] = OUTPUT_NAMES) -> bool:
     return name in names or name.startswith((".", "shards-"))
 
 
-def claim_out(out: Path, adopt: bool = False, names: tuple[str, ...] = OUTPUT_NAMES, sign: str = "recipe.json",
-              flag: str = "--adopt-out") -> None:
+def claim_out(
+    out: Path,
+    adopt: bool = False,
+    names: tuple[str, ...] = OUTPUT_NAMES,
+    sign: str = "recipe.json",
+    flag: str = "--adopt-out",
+) -> None:
     """Make sure ``out`` is curate's: new or empty (then marked), already marked, or adopted (``adopt``, or an
     output directory of an older curate: ``sign`` and only ``names``); else raise NotCurateOut naming it and
     the way out (``flag``)."""
@@ -53,9 +70,11 @@ def claim_out(out: Path, adopt: bool = False, names: tuple[str, ...] = OUTPUT_NA
     legacy = sign in entries and all(is_output_name(e, names) for e in entries)
     if entries and not (adopt or legacy):
         shown = ", ".join(repr(e) for e in entries[:3]) + (" ..." if len(entries) > 3 else "")
-        raise NotCurateOut(f"--out {out} is not empty ({shown}) and curate did not make it (no {MARKER} file): "
-                           "curate writes and removes files in its output directory; choose a new or empty "
-                           f"directory, or pass {flag} to let curate use this one")
+        raise NotCurateOut(
+            f"--out {out} is not empty ({shown}) and curate did not make it (no {MARKER} file): "
+            "curate writes and removes files in its output directory; choose a new or empty "
+            f"directory, or pass {flag} to let curate use this one"
+        )
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic({"made_by": "curate", "adopted": bool(entries)}, out / MARKER)
 
@@ -77,8 +96,9 @@ def hold_run_lock(out: Path, adopt: bool = False) -> Iterator[None]:
     except BlockingIOError:
         holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
         os.close(fd)
-        raise RunLocked(f"another curate run (pid {holder}) is writing to {out}; wait for it to finish "
-                        f"or choose another --out") from None
+        raise RunLocked(
+            f"another curate run (pid {holder}) is writing to {out}; wait for it to finish or choose another --out"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     _held[key] = fd

@@ -14,6 +14,7 @@ Layout of ``runs/<r>/``: ``stages/NN_x/``, ``dropped/NN_x/`` and ``errors/NN_x/`
 bookkeeping (per-part stats, ``_SUCCESS.json``, fitted state, a stage's ``work/`` dir) is under
 ``_state/NN_x/``. ``stages/NN_x/`` exists only for steps whose kept rows are materialised.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,9 @@ import pickle
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from curate.codekeys import PROJECT_ROOT, code_version
 from curate.config import RecipeError, build_config
@@ -93,8 +95,10 @@ def _sample_hint(paths: list[str]) -> str:
 
     if os.environ.get("CURATE_DATA") or not any(Path(p).is_relative_to(sample_dir()) for p in paths):
         return ""
-    return (f"; the sample corpus is not built: run `curate sample` (in a checkout: `make sample`) to build it in "
-            f"{sample_dir()}, or set CURATE_DATA to a folder of your own laid out like it")
+    return (
+        f"; the sample corpus is not built: run `curate sample` (in a checkout: `make sample`) to build it in "
+        f"{sample_dir()}, or set CURATE_DATA to a folder of your own laid out like it"
+    )
 
 
 class NoDocuments(ValueError):
@@ -104,8 +108,15 @@ class NoDocuments(ValueError):
 class Runner:
     """Runs a recipe into ``out_dir`` with the given executor (see ``curate.executor``)."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path, executor: Executor | None, log: Callable[[str], None] = print_safe,
-                 task_bytes: int = TASK_BYTES, code_root: Path = PROJECT_ROOT):
+    def __init__(
+        self,
+        recipe: Recipe,
+        out_dir: Path,
+        executor: Executor | None,
+        log: Callable[[str], None] = print_safe,
+        task_bytes: int = TASK_BYTES,
+        code_root: Path = PROJECT_ROOT,
+    ):
         self.recipe = recipe
         self.out = Path(out_dir).absolute()  # tasks may run elsewhere (a cluster's workers): never relative
         self.ex = executor
@@ -151,8 +162,15 @@ class Runner:
             _check_input_files(stage.config, f"stages[{i - 1}].{spec.stage}")
             name = step_name(stage) if ":" in spec.stage else spec.stage
             user_code = [stage.code_digest()] if stage.code_digest() else []  # a given function's code
-            key = key_of(steps[-1].key, spec.stage, stage.config_dict(), spec.only, r.seed,
-                       code_version(cls, self.code_root), *user_code)
+            key = key_of(
+                steps[-1].key,
+                spec.stage,
+                stage.config_dict(),
+                spec.only,
+                r.seed,
+                code_version(cls, self.code_root),
+                *user_code,
+            )
             steps.append(Step(i, name, f"{i:02d}_{name}", key, only=spec.only, stage=stage))
         return steps
 
@@ -175,8 +193,9 @@ class Runner:
     def describe(self) -> list[str]:
         """The plan of this run (see ``curate.runplan``), without running anything."""
         steps = self.plan()
-        return describe(self.recipe, self.out, self.task_bytes, self._workers(), self.segments(steps),
-                        self._read_inputs(steps[0]))
+        return describe(
+            self.recipe, self.out, self.task_bytes, self._workers(), self.segments(steps), self._read_inputs(steps[0])
+        )
 
     def run(self) -> dict:
         """Run every segment (resuming what is complete) and write ``summary.json``; return the summary."""
@@ -192,12 +211,23 @@ class Runner:
             self.log(line)
         self._remove_stale(steps)
         cache = self._digest_inputs(steps[0])
-        write_json_atomic({"recipe": self.recipe.raw, "name": self.recipe.name, "digest": self.recipe.digest(),
-                           "steps": [{"dir": s.dir_name, "key": s.key} for s in steps],
-                           "segments": [[s.dir_name for s in g.steps] for g in segs]}, self.out / "recipe.json")
-        summary: dict[str, Any] = {"recipe": self.recipe.name, "recipe_digest": self.recipe.digest(),
-                                   "seed": self.recipe.seed, "workers": self._workers(),
-                                   "stages": []}
+        write_json_atomic(
+            {
+                "recipe": self.recipe.raw,
+                "name": self.recipe.name,
+                "digest": self.recipe.digest(),
+                "steps": [{"dir": s.dir_name, "key": s.key} for s in steps],
+                "segments": [[s.dir_name for s in g.steps] for g in segs],
+            },
+            self.out / "recipe.json",
+        )
+        summary: dict[str, Any] = {
+            "recipe": self.recipe.name,
+            "recipe_digest": self.recipe.digest(),
+            "seed": self.recipe.seed,
+            "workers": self._workers(),
+            "stages": [],
+        }
         parts: list[Path] = []
         done_bytes, done_cpu = 0, 0.0
         for seg in segs:
@@ -212,9 +242,11 @@ class Runner:
             done_cpu += sum(i["cpu_s"] + i.get("fit_cpu_s", 0) + i.get("finalize_cpu_s", 0) for i in infos)
             for info in infos:
                 summary["stages"].append(info)
-                self.log(f"[{info['dir']}] in={info['in']} kept={info['kept']} dropped={info['dropped_total']} "
-                         f"errors={info['errors_total']} ({info.get('seconds', 0)}s"
-                         f"{', reused from an earlier run' if info.get('reused') else ''})")
+                self.log(
+                    f"[{info['dir']}] in={info['in']} kept={info['kept']} dropped={info['dropped_total']} "
+                    f"errors={info['errors_total']} ({info.get('seconds', 0)}s"
+                    f"{', reused from an earlier run' if info.get('reused') else ''})"
+                )
             for step, info in zip(seg.steps, infos):  # a fused step the documents never reached
                 if step.index and not info["in"]:
                     self._no_documents(summary, step)
@@ -228,9 +260,11 @@ class Runner:
     def _no_documents(self, summary: dict, step: Step) -> None:
         """Fail the run: ``step`` receives no document (whatever its settings: a stage fitted or applied to
         nothing would publish an empty result as if it were one). The counts so far go to summary.json."""
-        summary["failed"] = msg = (f"no document reached {step.name} ({step.dir_name}): every document was dropped "
-                                   f"or errored before it; see the counts logged above, summary.json, and "
-                                   f"{self.out}/dropped/ and errors/")
+        summary["failed"] = msg = (
+            f"no document reached {step.name} ({step.dir_name}): every document was dropped "
+            f"or errored before it; see the counts logged above, summary.json, and "
+            f"{self.out}/dropped/ and errors/"
+        )
         summary["reconciles"] = all(s["reconciles"] for s in summary["stages"])
         write_json_atomic(summary, self.out / "summary.json")
         raise NoDocuments(msg)
@@ -253,7 +287,7 @@ class Runner:
         units = list({str(u.path): u.path for _, u in self._inputs}.values())  # an InputPath keeps its root
         paths = [str(p) for p in units]
         items = [(p, (old.get(str(p)) or {}).get("files") or {}) for p in units]
-        chunks = [items[k:k + DIGEST_CHUNK] for k in range(0, len(items), DIGEST_CHUNK)]
+        chunks = [items[k : k + DIGEST_CHUNK] for k in range(0, len(items), DIGEST_CHUNK)]
         cache: dict[str, dict] = {}
         results = self.ex.map(digest_paths, chunks, desc="00_read inputs") if chunks else []
         for chunk, result in zip(chunks, results):
@@ -261,8 +295,11 @@ class Runner:
                 cache[str(p)] = {"digest": digest, "files": files}
         self._unit_digest = {p: c["digest"] for p, c in cache.items()}
         if old:
-            changes = [(p, "changed" if p in old else "new") for p in paths
-                       if (old.get(p) or {}).get("digest") != cache[p]["digest"]]
+            changes = [
+                (p, "changed" if p in old else "new")
+                for p in paths
+                if (old.get(p) or {}).get("digest") != cache[p]["digest"]
+            ]
             changes += [(p, "removed") for p in old if p not in cache]
             for p, what in changes[:LOG_CHANGED]:
                 self.log(f"[{read.dir_name}] input {what} since the last run: {printable(p)}")
@@ -275,10 +312,27 @@ class Runner:
         input slices and the recorded SHA-256 of each part they come from. A part is reused only under the
         same key."""
         if seg.first.index == 0:
-            return [key_of([(src, str(u.path), root_of(u.path), u.start, u.end, u.first_record,
-                           self._unit_digest.get(str(u.path))) for src, u in pack]) for _, pack in jobs]
-        return [key_of([(os.path.relpath(sl.path, self.out), sl.row_groups, self._part_sha.get(sl.path))
-                      for sl in slices]) for _, slices in jobs]
+            return [
+                key_of(
+                    [
+                        (
+                            src,
+                            str(u.path),
+                            root_of(u.path),
+                            u.start,
+                            u.end,
+                            u.first_record,
+                            self._unit_digest.get(str(u.path)),
+                        )
+                        for src, u in pack
+                    ]
+                )
+                for _, pack in jobs
+            ]
+        return [
+            key_of([(os.path.relpath(sl.path, self.out), sl.row_groups, self._part_sha.get(sl.path)) for sl in slices])
+            for _, slices in jobs
+        ]
 
     def _renumber_parts(self, seg: Segment, inputs: list[str]) -> None:
         """Parts whose input now has another task number (an input added or removed before it in path order)
@@ -312,8 +366,10 @@ class Runner:
             label = str(s.get("label", "")).replace(part_name(j), part_name(i))
             write_json_atomic(dict(s, files=renamed, label=label), self._stats_file(seg, i))
         if staged:
-            self.log(f"[{seg.first.dir_name}] {len(staged)} parts renumbered (their input moved in path order), "
-                     "not recomputed")
+            self.log(
+                f"[{seg.first.dir_name}] {len(staged)} parts renumbered (their input moved in path order), "
+                "not recomputed"
+            )
 
     def _remove_extra_parts(self, seg: Segment, n: int) -> None:
         """Parts numbered ``n`` and above (left by a run with more inputs): no task writes them now, and a data
@@ -370,8 +426,14 @@ class Runner:
         infos = []
         for k, step in enumerate(seg.steps):
             info = totals[k].summary()
-            info.update(stage=step.name, dir=step.dir_name, key=step.key, parts=len(jobs),
-                        materialized=step is seg.last, resumed_parts=resumed)
+            info.update(
+                stage=step.name,
+                dir=step.dir_name,
+                key=step.key,
+                parts=len(jobs),
+                materialized=step is seg.last,
+                resumed_parts=resumed,
+            )
             if k == 0:
                 info.update(extra)
                 info["fit_cpu_s"] = round(self.ex.task_cpu_s.get(f"{step.dir_name} fit", 0.0), 3)
@@ -381,16 +443,18 @@ class Runner:
                 yielded = info.get("yielded") or {n: c.get("kept") for n, c in info["by_source"].items()}
                 info["sources_without_documents"] = [s.name for s in self.recipe.sources if not yielded.get(s.name)]
                 for name in info["sources_without_documents"]:
-                    self.log(f"warning: source {name!r} matched input files but yielded no document "
-                             "(see dropped/, errors/)")
+                    self.log(
+                        f"warning: source {name!r} matched input files but yielded no document (see dropped/, errors/)"
+                    )
             if not info["reconciles"]:
                 raise AccountingError(f"{step.dir_name}: counts do not reconcile: {info}")
             infos.append(info)
         if seg.last.has_finalize:
             assert seg.last.stage is not None
             cpu0 = _driver_cpu()
-            fin = seg.last.stage.finalize(self._ctx(seg.last, out_parts, "finalize"),
-                                          state if seg.last is seg.first else None)
+            fin = seg.last.stage.finalize(
+                self._ctx(seg.last, out_parts, "finalize"), state if seg.last is seg.first else None
+            )
             driver_cpu, helper_cpu = _driver_cpu(cpu0)
             infos[-1]["finalize_driver_cpu_s"] = round(driver_cpu, 3)
             infos[-1]["finalize_helper_cpu_s"] = round(helper_cpu, 3)
@@ -404,8 +468,9 @@ class Runner:
             # a fused step's share of the segment's wall time, by its CPU share
             info["seconds"] = seconds if len(infos) == 1 else round(seconds * info["cpu_s"] / cpu, 2)
             info["segment_seconds"] = seconds
-            write_json_atomic({"key": step.key, "segment": seg.key, "summary": info},
-                              self.state_dir(step) / "_SUCCESS.json")
+            write_json_atomic(
+                {"key": step.key, "segment": seg.key, "summary": info}, self.state_dir(step) / "_SUCCESS.json"
+            )
         self._spent_file(seg).unlink(missing_ok=True)  # the seconds are in the summaries now
         return infos, out_parts
 
@@ -453,15 +518,24 @@ class Runner:
         for given, p in reach:
             walks = p.is_dir() or "**" in given  # the reader (or the glob) goes through everything below p
             if (walks and out.is_relative_to(p)) or (p.is_relative_to(out) and p != out and _is_output(p, out)):
-                raise RecipeError(f"{where}: {given} reaches the output directory {self.out}: the run would read "
-                                  "its own outputs; choose an --out outside the inputs")
+                raise RecipeError(
+                    f"{where}: {given} reaches the output directory {self.out}: the run would read "
+                    "its own outputs; choose an --out outside the inputs"
+                )
 
     def _ctx(self, step: Step, parts: list[Path], phase: str) -> FitContext:
         workdir = self.state_dir(step) / "work"
         workdir.mkdir(parents=True, exist_ok=True)
         desc = f"{step.dir_name} {phase}"
-        return FitContext(parts, workdir, self.recipe.seed, lambda fn, items: self.ex.map(fn, items, desc=desc),
-                          run_dir=self.out, recipe=self.recipe.raw, log=self.log)
+        return FitContext(
+            parts,
+            workdir,
+            self.recipe.seed,
+            lambda fn, items: self.ex.map(fn, items, desc=desc),
+            run_dir=self.out,
+            recipe=self.recipe.raw,
+            log=self.log,
+        )
 
     def _fit(self, step: Step, in_parts: list[Path], inputs: str) -> tuple[Any, dict]:
         """Run (or reload after a crash) the stage's global pass; a saved state is reused only for the same
@@ -497,8 +571,13 @@ class Runner:
             owner: dict[str, int] = {}
             for i in range(lo, min(n, lo + VERIFY_BLOCK)):
                 s = read_state(self._stats_file(seg, i))
-                if (not s or s.get("key") != seg.key or not isinstance(s.get("files"), dict)
-                        or not isinstance(s.get("steps"), list) or len(s["steps"]) != len(seg.steps)):
+                if (
+                    not s
+                    or s.get("key") != seg.key
+                    or not isinstance(s.get("files"), dict)
+                    or not isinstance(s.get("steps"), list)
+                    or len(s["steps"]) != len(seg.steps)
+                ):
                     bad.append(i)
                     continue
                 if s.get("input") != inputs[i]:
@@ -508,7 +587,7 @@ class Runner:
                 for rel, check in s["files"].items():
                     files.append((str(self.out / rel), check))
                     owner[str(self.out / rel)] = i
-            chunks = [files[k:k + VERIFY_CHUNK] for k in range(0, len(files), VERIFY_CHUNK)]
+            chunks = [files[k : k + VERIFY_CHUNK] for k in range(0, len(files), VERIFY_CHUNK)]
             failed = {}
             for result in self.ex.map(check_parts, chunks, desc=f"{seg.last.dir_name} verify") if chunks else []:
                 for path, why in result:
@@ -528,8 +607,7 @@ class Runner:
             if Path(path).parent.parent.name == "stages" and isinstance(check, dict):
                 self._part_sha[path] = check.get("sha256")
 
-    def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list, inputs: list[str]
-                   ) -> tuple[list[Tally], int]:
+    def _map_tasks(self, seg: Segment, spec: SegmentSpec, jobs: list, inputs: list[str]) -> tuple[list[Tally], int]:
         """Run the tasks whose parts are not valid on disk; return per-step totals over all parts."""
         todo = self._invalid_parts(seg, inputs)
         todo_set = set(todo)
@@ -548,12 +626,21 @@ class Runner:
             beats = self.state_dir(seg.first) / "progress"  # the tasks' heartbeats (curate.progress)
             shutil.rmtree(beats, ignore_errors=True)
             spec.beats, spec.beat_s = (beats, interval()) if interval() > 0 else (None, 0.0)
-            progress = Progress(desc, len(jobs), len(jobs) - len(todo), beats=spec.beats,
-                                total_bytes=sum(job_bytes(jobs[i][1]) for i in todo))
+            progress = Progress(
+                desc,
+                len(jobs),
+                len(jobs) - len(todo),
+                beats=spec.beats,
+                total_bytes=sum(job_bytes(jobs[i][1]) for i in todo),
+            )
             try:
-                for j, s in self.ex.imap(segment_task, (jobs[i] for i in todo), spec, progress=progress,
-                                         measure=lambda r: {"docs": r["steps"][0]["in"], "nbytes": r["input_bytes"],
-                                                            "beat": r["beat"]}):
+                for j, s in self.ex.imap(
+                    segment_task,
+                    (jobs[i] for i in todo),
+                    spec,
+                    progress=progress,
+                    measure=lambda r: {"docs": r["steps"][0]["in"], "nbytes": r["input_bytes"], "beat": r["beat"]},
+                ):
                     s["input"] = inputs[todo[j]]
                     write_json_atomic(s, self._stats_file(seg, todo[j]))  # written last: marks the part complete
                     self._note_parts([(str(self.out / rel), c) for rel, c in s["files"].items()])

@@ -5,6 +5,7 @@ measurements: the expansion of a reader unit in memory (about 25x for gzip/bzip2
 WARC; 4x for plain text) and the size of Parquet outputs (about 0.45x of the text they hold, the upper end
 of what ``python -m bench scale`` measured) are the assumptions, and are printed with the figures.
 """
+
 from __future__ import annotations
 
 import math
@@ -84,7 +85,7 @@ def batch_memory() -> int:
     return WORKER_BASE + 6 * BATCH_BYTES
 
 
-def _segment_line(seg: "Segment") -> str:
+def _segment_line(seg: Segment) -> str:
     names = " -> ".join(s.dir_name for s in seg.steps)
     why = []
     if seg.first.has_fit:
@@ -94,18 +95,20 @@ def _segment_line(seg: "Segment") -> str:
     return names + (f"  [{'; '.join(why)}]" if why else "")
 
 
-def describe(recipe: "Recipe", out: "Path", task_bytes: int, workers: int | None, segs: list["Segment"],
-             inputs: list) -> list[str]:
+def describe(
+    recipe: Recipe, out: Path, task_bytes: int, workers: int | None, segs: list[Segment], inputs: list
+) -> list[str]:
     """The plan: units per source, segments with tasks, projected disk and peak memory per task. ``workers``:
     the executor's (None before one is made: the recipe's)."""
     total = sum(unit_bytes(u) for _, u in inputs)
     text_bytes = sum(unit_text_bytes(u) for _, u in inputs)
-    lines = [f"plan: recipe {recipe.name!r} into {out} (inputs {_mb(total)}, about {_mb(text_bytes)} "
-             f"uncompressed)"]
+    lines = [f"plan: recipe {recipe.name!r} into {out} (inputs {_mb(total)}, about {_mb(text_bytes)} uncompressed)"]
     for src in recipe.sources:
         units = [u for s, u in inputs if s == src.name]
-        lines.append(f"  source {src.name} ({src.format}): {len({u.path for u in units})} files, {len(units)} units, "
-                     f"{_mb(sum(unit_bytes(u) for u in units))}")
+        lines.append(
+            f"  source {src.name} ({src.format}): {len({u.path for u in units})} files, {len(units)} units, "
+            f"{_mb(sum(unit_bytes(u) for u in units))}"
+        )
     later_tasks = max(1, math.ceil(text_bytes * PARQUET_PER_TEXT_BYTE / TASK_BYTES))
     for k, seg in enumerate(segs):
         if k == 0:
@@ -119,23 +122,31 @@ def describe(recipe: "Recipe", out: "Path", task_bytes: int, workers: int | None
             if callable(note) and (text := note()):
                 lines.append(f"      {step.dir_name}: {text}")
         lines.append(f"      {tasks}; peak memory per task about {_mb(mem)}; writes stages/{seg.last.dir_name}/")
-    cpu = sum(unit_bytes(u) / 1e6 * CPU_S_PER_MB["compressed" if str(u.path).endswith(COMPRESSED) else "text"]
-              for _, u in inputs)
+    cpu = sum(
+        unit_bytes(u) / 1e6 * CPU_S_PER_MB["compressed" if str(u.path).endswith(COMPRESSED) else "text"]
+        for _, u in inputs
+    )
     workers = max(1, workers or recipe.workers or 1)
-    lines.append(f"  time: about {_dur(cpu)} of CPU before dedup, {_dur(cpu / workers)} on {workers} workers ({CPU_S_PER_MB['compressed']} CPU-s per compressed MB, {CPU_S_PER_MB['text']} "
-                 f"per text MB, as measured on the bundled benchmarks; dedup prints its own estimate)")
+    lines.append(
+        f"  time: about {_dur(cpu)} of CPU before dedup, {_dur(cpu / workers)} on {workers} workers ({CPU_S_PER_MB['compressed']} CPU-s per compressed MB, {CPU_S_PER_MB['text']} "
+        f"per text MB, as measured on the bundled benchmarks; dedup prints its own estimate)"
+    )
     disk = text_bytes * PARQUET_PER_TEXT_BYTE * (len(segs) + 0.25)  # materialised steps + drops
-    lines.append(f"  projected disk: at most about {_mb(disk)} ({len(segs)} materialised steps of <= "
-                 f"{PARQUET_PER_TEXT_BYTE}x the text, plus dropped rows; shards extra); estimates, not measurements")
+    lines.append(
+        f"  projected disk: at most about {_mb(disk)} ({len(segs)} materialised steps of <= "
+        f"{PARQUET_PER_TEXT_BYTE}x the text, plus dropped rows; shards extra); estimates, not measurements"
+    )
     return lines
 
 
-def segment_estimate(seg: "Segment", in_parts: list["Path"], done_bytes: int, done_cpu_s: float, workers: int) -> str:
+def segment_estimate(seg: Segment, in_parts: list[Path], done_bytes: int, done_cpu_s: float, workers: int) -> str:
     """Logged before a segment after the first: its input, memory per task, and a time estimate from the
     CPU seconds per input byte measured on the segments so far."""
     size = sum(p.stat().st_size for p in in_parts if p.exists())
     eta = ""
     if done_bytes and done_cpu_s:
         eta = f"; about {size * done_cpu_s / done_bytes / max(1, workers):,.0f} s at the rate so far"
-    return (f"[{seg.first.dir_name}] input {len(in_parts)} parts, {_mb(size)}; peak memory per task about "
-            f"{_mb(batch_memory())}{eta} (an estimate; fit passes vary by stage)")
+    return (
+        f"[{seg.first.dir_name}] input {len(in_parts)} parts, {_mb(size)}; peak memory per task about "
+        f"{_mb(batch_memory())}{eta} (an estimate; fit passes vary by stage)"
+    )

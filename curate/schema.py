@@ -12,13 +12,15 @@ of one stage directory would have different schemas, which HF and polars refuse 
 dataset). DuckDB: ``avg((meta->>'quality_score')::DOUBLE)``; polars: ``pl.col("meta").str.json_decode()``.
 Only this module encodes and decodes it (``meta_dicts``, ``set_meta``, ``docs_table``).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import math
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,8 +39,9 @@ DOC_SCHEMA = pa.schema(
     ]
 )
 
-DROP_SCHEMA = pa.schema(list(DOC_SCHEMA) + [pa.field("reason", pa.string(), nullable=False),
-                                            pa.field("stage", pa.string())])
+DROP_SCHEMA = pa.schema(
+    list(DOC_SCHEMA) + [pa.field("reason", pa.string(), nullable=False), pa.field("stage", pa.string())]
+)
 
 
 def doc_id(source: str, location: str, text: str | bytes) -> str:
@@ -144,7 +147,8 @@ def with_reason(docs: pa.Table, reasons: list[str] | str, stage: str | None = No
         reasons = [reasons] * n
     docs = docs.select([f.name for f in DOC_SCHEMA]).cast(DOC_SCHEMA)
     return docs.append_column(DROP_SCHEMA.field("reason"), pa.array(reasons, pa.string())).append_column(
-        DROP_SCHEMA.field("stage"), pa.array([stage] * n, pa.string()))
+        DROP_SCHEMA.field("stage"), pa.array([stage] * n, pa.string())
+    )
 
 
 def empty_docs() -> pa.Table:

@@ -10,14 +10,16 @@ its unit: every batch the reader hands over goes through the other steps and is 
 goes on, so a task holds a few batches, never the whole unit; batches are re-cut at points that depend on
 the rows only, so the parts are the same bytes whatever the reader's flush size.
 """
+
 from __future__ import annotations
 
 import inspect
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -91,8 +93,9 @@ def apply_step(step: Step, batch: pa.Table, label: str) -> StageResult:
         result = step.stage.apply(target, step.state) if target.num_rows else StageResult(kept=target)
     except Exception as e:  # safety net: a stage bug errors the batch, loudly and counted
         print(f"[{step.name}] {label}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-        result = StageResult(kept=target.slice(0, 0),
-                             errors=with_reason(target, f"error:{type(e).__name__}: {str(e)[:200]}", step.name))
+        result = StageResult(
+            kept=target.slice(0, 0), errors=with_reason(target, f"error:{type(e).__name__}: {str(e)[:200]}", step.name)
+        )
     result.dropped = _stamp(result.dropped, step.name)
     result.errors = _stamp(result.errors, step.name)
     if passthrough.num_rows:
@@ -109,10 +112,22 @@ def read_unit(readers: dict[str, Any], source: str, unit: Unit, sink: Sink | Non
             return reader.read(unit, sink=sink)
         return reader.read(unit)
     except Exception as e:
-        return StageResult(kept=DOC_SCHEMA.empty_table(), errors=pa.table({
-            "id": [""], "source": [source], "kind": [reader.kind], "url": [unit.label()], "text": [None],
-            "meta": [None], "reason": [f"error:{type(e).__name__}: {str(e)[:200]}"], "stage": ["read"]},
-            schema=DROP_SCHEMA))
+        return StageResult(
+            kept=DOC_SCHEMA.empty_table(),
+            errors=pa.table(
+                {
+                    "id": [""],
+                    "source": [source],
+                    "kind": [reader.kind],
+                    "url": [unit.label()],
+                    "text": [None],
+                    "meta": [None],
+                    "reason": [f"error:{type(e).__name__}: {str(e)[:200]}"],
+                    "stage": ["read"],
+                },
+                schema=DROP_SCHEMA,
+            ),
+        )
 
 
 class Rebatch:
@@ -131,7 +146,7 @@ class Rebatch:
         start = 0
         while start < table.num_rows:
             room = BATCH_ROWS - self._rows
-            ends = np.cumsum(sizes[start:start + room], dtype=np.int64) + self._bytes
+            ends = np.cumsum(sizes[start : start + room], dtype=np.int64) + self._bytes
             hit = int(np.searchsorted(ends, BATCH_BYTES))  # the first row at which the text reaches the limit
             take = hit + 1 if hit < len(ends) else len(ends)
             self._buf.append(table.slice(start, take))
@@ -165,9 +180,13 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
     index, source_input = job
     name = part_name(index)
     small = BATCH_BYTES // 8  # every step has a dropped and an errors writer: keep their buffers small
-    writers = {s.dir_name: (PartWriter(spec.out / "dropped" / s.dir_name / name, DROP_SCHEMA, small),
-                            PartWriter(spec.out / "errors" / s.dir_name / name, DROP_SCHEMA, small))
-               for s in spec.steps}
+    writers = {
+        s.dir_name: (
+            PartWriter(spec.out / "dropped" / s.dir_name / name, DROP_SCHEMA, small),
+            PartWriter(spec.out / "errors" / s.dir_name / name, DROP_SCHEMA, small),
+        )
+        for s in spec.steps
+    }
     last = spec.steps[-1]
     kept_w = PartWriter(spec.out / "stages" / last.dir_name / name, DOC_SCHEMA)
     tallies = [Tally() for _ in spec.steps]
@@ -192,6 +211,7 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
                 _read_step(spec, source_input, tallies[0], writers[spec.steps[0].dir_name], push, meter)
             else:
                 rows = max(1, _slice_rows(source_input))
+
                 def step_in(batch: pa.Table) -> None:
                     meter.add(batch.num_rows, meter.total_bytes * batch.num_rows // rows)
                     push(batch, 0)
@@ -202,14 +222,24 @@ def segment_task(job: tuple[int, Any], spec: SegmentSpec) -> dict:
         for w in all_writers:
             w.abort()
         raise
-    return {"key": spec.key, "label": f"{spec.steps[0].dir_name}..{last.dir_name} {name}",
-            "steps": [t.as_dict() for t in tallies], "files": files,
-            "input_bytes": meter.total_bytes, "beat": f"{name}.json"}
+    return {
+        "key": spec.key,
+        "label": f"{spec.steps[0].dir_name}..{last.dir_name} {name}",
+        "steps": [t.as_dict() for t in tallies],
+        "files": files,
+        "input_bytes": meter.total_bytes,
+        "beat": f"{name}.json",
+    }
 
 
-def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
-               writers: tuple[PartWriter, PartWriter], push: Callable[[pa.Table, int], None],
-               meter: TaskMeter) -> None:
+def _read_step(
+    spec: SegmentSpec,
+    pack: list[tuple[str, Unit]],
+    tally: Tally,
+    writers: tuple[PartWriter, PartWriter],
+    push: Callable[[pa.Table, int], None],
+    meter: TaskMeter,
+) -> None:
     """Stream the task's reader units (one, or several small files packed) in order: each batch a reader
     hands over is counted, its dropped and errored rows written, and its kept rows pushed through the
     following steps before reading goes on. Batches are cut across units, by the rows only."""
@@ -222,8 +252,9 @@ def _read_step(spec: SegmentSpec, pack: list[tuple[str, Unit]], tally: Tally,
         tally.cpu_s += time.process_time() - clock  # the reader's time, not the stages'
         tally.add(label, None, result)
         tally.yielded[source] += result.kept.num_rows
-        meter.add(result.kept.num_rows + result.dropped.num_rows + result.errors.num_rows,
-                  result.kept.column("text").nbytes)
+        meter.add(
+            result.kept.num_rows + result.dropped.num_rows + result.errors.num_rows, result.kept.column("text").nbytes
+        )
         for (cut, out), table in zip(streams, (result.dropped, result.errors, result.kept)):
             _run_each(cut.add(table), out)
         clock = time.process_time()

@@ -5,13 +5,15 @@ Without this, SIGTERM killed an in-process run outright (no message), and under 
 ``ray.init`` installs took over: its node handler kills the Ray processes under the running tasks and exits 1,
 and the native failure-signal handler of Ray's core worker prints a crash dump on stderr.
 """
+
 from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 
 class Terminated(KeyboardInterrupt):

@@ -8,6 +8,7 @@ compressed MB, so two workers save at most half of that in wall time, less than 
 ``DEFAULT_MIN_RAY_INPUT_MB``. ``CURATE_MIN_RAY_INPUT_MB`` sets the size (0: always start Ray when asked);
 a run attached to a cluster (``RAY_ADDRESS``) always uses it.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,9 @@ def input_bytes_up_to(recipe: Any, limit: int) -> int | None:
                 return None
             if os.path.isdir(path):
                 for root, _dirs, files in os.walk(path):
-                    total += sum(os.path.getsize(os.path.join(root, f)) for f in files
-                                 if os.path.isfile(os.path.join(root, f)))
+                    total += sum(
+                        os.path.getsize(os.path.join(root, f)) for f in files if os.path.isfile(os.path.join(root, f))
+                    )
                     if total > limit:
                         return total
             elif os.path.isfile(path):
@@ -69,5 +71,7 @@ def workers_for(recipe: Any, workers: int) -> tuple[int, str | None]:
     size = input_bytes_up_to(recipe, limit)
     if size is None or size > limit:
         return workers, None
-    return 0, (f"workers: running in-process instead of {workers} Ray worker(s): the input ({size / 1e6:.1f} MB) "
-               f"is under {limit / 1e6:g} MB, where starting Ray costs more than it saves ({ENV}=0 starts it anyway)")
+    return 0, (
+        f"workers: running in-process instead of {workers} Ray worker(s): the input ({size / 1e6:.1f} MB) "
+        f"is under {limit / 1e6:g} MB, where starting Ray costs more than it saves ({ENV}=0 starts it anyway)"
+    )

@@ -9,12 +9,14 @@ handed to every ``apply`` call. ``finalize`` runs once after all batches (e.g. w
 The runner (``curate.runner``) knows nothing about any particular stage: it only calls these methods,
 writes outputs atomically, resumes, and checks ``in == kept + dropped + errored`` for every batch.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -33,8 +35,14 @@ class StageResult:
     counters: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def split(cls, batch: pa.Table, drops: dict[int, str], errors: dict[int, str], stage: str,
-              counters: dict[str, int] | None = None) -> "StageResult":
+    def split(
+        cls,
+        batch: pa.Table,
+        drops: dict[int, str],
+        errors: dict[int, str],
+        stage: str,
+        counters: dict[str, int] | None = None,
+    ) -> StageResult:
         """The result of per-row decisions: rows in ``drops`` / ``errors`` (row index -> reason) are dropped /
         errored, the others kept, in batch order."""
         keep = [i for i in range(batch.num_rows) if i not in drops and i not in errors]
@@ -42,9 +50,12 @@ class StageResult:
         def rows(idx: list[int]) -> pa.Table:
             return batch.take(pa.array(idx, pa.int64()))
 
-        return cls(kept=rows(keep),
-                   dropped=with_reason(rows(list(drops)), list(drops.values()), stage),
-                   errors=with_reason(rows(list(errors)), list(errors.values()), stage), counters=dict(counters or {}))
+        return cls(
+            kept=rows(keep),
+            dropped=with_reason(rows(list(drops)), list(drops.values()), stage),
+            errors=with_reason(rows(list(errors)), list(errors.values()), stage),
+            counters=dict(counters or {}),
+        )
 
     def __post_init__(self) -> None:
         self.kept = self.kept.select([f.name for f in DOC_SCHEMA]).cast(DOC_SCHEMA)
@@ -55,10 +66,16 @@ class StageResult:
 class FitContext:
     """What ``Stage.fit`` may use: the input parts, a parallel map over them, a work dir and the seed."""
 
-    def __init__(self, parts: Sequence[Path], workdir: Path, seed: int,
-                 map_fn: Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]],
-                 run_dir: Path | None = None, recipe: dict | None = None,
-                 log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        parts: Sequence[Path],
+        workdir: Path,
+        seed: int,
+        map_fn: Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]],
+        run_dir: Path | None = None,
+        recipe: dict | None = None,
+        log: Callable[[str], None] = print,
+    ):
         self.parts = list(parts)
         self.workdir = workdir  # this stage's private directory (models, side tables)
         self.run_dir = run_dir or workdir  # runs/<recipe>/, for run-level outputs (tokenizer/, shards/)
@@ -91,7 +108,7 @@ class Stage:
         self.config = config if config is not None else self.Config()
 
     @classmethod
-    def from_dict(cls, d: dict | None, where: str = "") -> "Stage":
+    def from_dict(cls, d: dict | None, where: str = "") -> Stage:
         return cls(build_config(cls.Config, d or {}, where or f"stages.{cls.name}"))
 
     def config_dict(self) -> dict:

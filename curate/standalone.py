@@ -11,6 +11,7 @@ it starts afresh when an input file's size or modification time changed. The kep
 step go to ``output`` and every dropped or errored row, with ``reason`` and ``stage``, to one dropped file
 (``x.parquet`` -> ``x.dropped.parquet``, ``x.jsonl.gz`` -> ``x.dropped.jsonl.gz``). Logs go to stderr.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ def _own(path: str, outputs: list[Path]) -> bool:
     return any(p == o or o in p.parents for o in outputs)
 
 
-def _sources(inputs: list[str], warc_options: dict[str, Any] | None, outputs: list[Path]
-             ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def _sources(
+    inputs: list[str], warc_options: dict[str, Any] | None, outputs: list[Path]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """One source per input format, with the inputs' globs expanded (a file's format is its extension's),
     and the file each entry names. A glob that also matches the command's own outputs (``*.jsonl`` beside
     ``out.jsonl``) does not read them, nor the directories it matches; a directory named as an input is an
@@ -56,8 +58,9 @@ def _sources(inputs: list[str], warc_options: dict[str, Any] | None, outputs: li
             continue
         if not is_url(path) and os.path.isdir(path):
             if os.path.abspath(path) in named:
-                raise RecipeError(f"--input {path} is a directory; give its files or a glob "
-                                  f"({os.path.join(path, '*.jsonl')})")
+                raise RecipeError(
+                    f"--input {path} is a directory; give its files or a glob ({os.path.join(path, '*.jsonl')})"
+                )
             log_stderr(f"--input: skipping {path}, a directory")  # matched by a glob such as *
             continue
         root = root_of(path)
@@ -67,9 +70,16 @@ def _sources(inputs: list[str], warc_options: dict[str, Any] | None, outputs: li
             entry = path if is_url(path) or inside_root(path, root) else pinned_glob(path, root)
             real[entry] = path
             by_format.setdefault(input_format(path), []).append(entry)
-    return [{"name": "web" if fmt == "warc" else fmt.replace("documents-", "input-"), "kind": "web",
-             "format": fmt, "paths": paths, "options": (warc_options or {}) if fmt == "warc" else {}}
-            for fmt, paths in by_format.items()], real
+    return [
+        {
+            "name": "web" if fmt == "warc" else fmt.replace("documents-", "input-"),
+            "kind": "web",
+            "format": fmt,
+            "paths": paths,
+            "options": (warc_options or {}) if fmt == "warc" else {},
+        }
+        for fmt, paths in by_format.items()
+    ], real
 
 
 def _fingerprint(sources: list[dict[str, Any]], real: dict[str, str]) -> list[list[Any]]:
@@ -81,9 +91,16 @@ def _fingerprint(sources: list[dict[str, Any]], real: dict[str, str]) -> list[li
     return out
 
 
-def one_source_pipeline(name: str, inputs: list[str], stages: list[Any], run_dir: str | Path, seed: int = 0,
-                        workers: int = 0, warc_options: dict[str, Any] | None = None,
-                        outputs: list[Path] | None = None) -> Any:
+def one_source_pipeline(
+    name: str,
+    inputs: list[str],
+    stages: list[Any],
+    run_dir: str | Path,
+    seed: int = 0,
+    workers: int = 0,
+    warc_options: dict[str, Any] | None = None,
+    outputs: list[Path] | None = None,
+) -> Any:
     """The ``Pipeline`` of ``stages`` over ``inputs`` into ``run_dir``, whose outputs are cleared when an input
     changed since the last run (else it resumes). ``outputs`` (and ``run_dir``) are never read as inputs."""
     from curate.pipeline import Pipeline
@@ -114,9 +131,16 @@ def one_source_pipeline(name: str, inputs: list[str], stages: list[Any], run_dir
     return Pipeline.from_dict(raw, ".")
 
 
-def run_recipe(name: str, inputs: list[str], stages: list[Any], run_dir: str | Path, seed: int = 0,
-               workers: int = 0, warc_options: dict[str, Any] | None = None,
-               outputs: list[Path] | None = None) -> dict[str, Any]:
+def run_recipe(
+    name: str,
+    inputs: list[str],
+    stages: list[Any],
+    run_dir: str | Path,
+    seed: int = 0,
+    workers: int = 0,
+    warc_options: dict[str, Any] | None = None,
+    outputs: list[Path] | None = None,
+) -> dict[str, Any]:
     """Run ``stages`` over ``inputs`` into ``run_dir`` (resuming unless an input changed); the summary."""
     pipe = one_source_pipeline(name, inputs, stages, run_dir, seed, workers, warc_options, outputs)
     return pipe.run(out=Path(run_dir), workers=workers, log=log_stderr)
@@ -130,16 +154,31 @@ def result(summary: dict[str, Any]) -> dict[str, Any]:
     for s in steps:
         dropped.update(s["dropped"])
         errors.update(s["errors"])
-    out = {"input": steps[0]["in"], "kept": steps[-1]["kept"], "dropped": dict(sorted(dropped.items())),
-           "errors": dict(sorted(errors.items())), "reconciles": summary["reconciles"],
-           "stages": [{k: s[k] for k in ("stage", "in", "kept", "dropped", "errors", "counters", "fit", "finalize")
-                       if k in s} for s in steps]}
+    out = {
+        "input": steps[0]["in"],
+        "kept": steps[-1]["kept"],
+        "dropped": dict(sorted(dropped.items())),
+        "errors": dict(sorted(errors.items())),
+        "reconciles": summary["reconciles"],
+        "stages": [
+            {k: s[k] for k in ("stage", "in", "kept", "dropped", "errors", "counters", "fit", "finalize") if k in s}
+            for s in steps
+        ],
+    }
     out["reconciles"] = out["reconciles"] and out["input"] == out["kept"] + sum(dropped.values()) + sum(errors.values())
     return out
 
 
-def run_to_file(name: str, inputs: list[str], stages: list[Any], output: str | Path, dropped: str | Path | None = None,
-                seed: int = 0, workers: int = 0, warc_options: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_to_file(
+    name: str,
+    inputs: list[str],
+    stages: list[Any],
+    output: str | Path,
+    dropped: str | Path | None = None,
+    seed: int = 0,
+    workers: int = 0,
+    warc_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run ``stages`` over ``inputs``; kept documents to ``output``, dropped/errored rows to ``dropped``
     (default ``dropped_path(output)``). Both formats come from their extensions."""
     output_extension(output)
@@ -160,12 +199,16 @@ def run_to_file(name: str, inputs: list[str], stages: list[Any], output: str | P
 # ------------------------------------------------------------------ the commands
 
 FILTER_STAGES = ("langid", "heuristics", "clean_lines", "quality")
-DEFAULT_FILTERS: list[tuple[str, dict, list[str] | None]] = [("langid", {}, None), ("clean_lines", {}, None),
-                                                              ("heuristics", {}, None)]
+DEFAULT_FILTERS: list[tuple[str, dict, list[str] | None]] = [
+    ("langid", {}, None),
+    ("clean_lines", {}, None),
+    ("heuristics", {}, None),
+]
 
 
-def extract_file(input_path: str | list[str], output_path: str, dropped: str | None = None, workers: int = 0,
-                 **config: Any) -> dict:
+def extract_file(
+    input_path: str | list[str], output_path: str, dropped: str | None = None, workers: int = 0, **config: Any
+) -> dict:
     """``curate extract``: read WARC (or JSONL/Parquet rows of HTML), extract main text, write the kept
     documents to ``output_path`` and dropped/errored rows to ``dropped`` (default ``<output>.dropped.<ext>``).
     ``config`` holds ExtractStage keys and WARC reader options. Returns the counts."""
@@ -175,9 +218,15 @@ def extract_file(input_path: str | list[str], output_path: str, dropped: str | N
 
     stage_keys = {f.name for f in fields(ExtractStage.Config)}
     inputs = [input_path] if isinstance(input_path, str) else list(input_path)
-    res = run_to_file("extract", inputs, [{"extract": {k: v for k, v in config.items() if k in stage_keys}}],
-                      output_path, dropped, workers=workers,
-                      warc_options={k: v for k, v in config.items() if k not in stage_keys})
+    res = run_to_file(
+        "extract",
+        inputs,
+        [{"extract": {k: v for k, v in config.items() if k in stage_keys}}],
+        output_path,
+        dropped,
+        workers=workers,
+        warc_options={k: v for k, v in config.items() if k not in stage_keys},
+    )
     read = res["stages"][0]
     res.update(read=read["in"], read_dropped=read["dropped"])
     return res
@@ -194,8 +243,13 @@ def filter_specs(recipe_path: str | Path | None) -> tuple[list[tuple[str, dict, 
     return [(s.stage, s.config, s.only) for s in recipe.stages if s.stage in FILTER_STAGES], recipe.seed
 
 
-def run_filters(input_path: str | Path | list, output_path: str | Path, recipe_path: str | Path | None = None,
-                dropped_path: str | Path | None = None, workers: int = 0) -> dict[str, Any]:
+def run_filters(
+    input_path: str | Path | list,
+    output_path: str | Path,
+    recipe_path: str | Path | None = None,
+    dropped_path: str | Path | None = None,
+    workers: int = 0,
+) -> dict[str, Any]:
     """``curate filter``: the recipe's filter stages (``filter_specs``; honouring ``only:``) over JSONL/Parquet
     documents; kept documents to ``output_path``, dropped/errored rows with ``reason`` and ``stage`` to
     ``dropped_path`` (default ``<output>.dropped.<ext>``); the counts."""
@@ -205,8 +259,9 @@ def run_filters(input_path: str | Path | list, output_path: str | Path, recipe_p
     return run_to_file("filter", inputs, stages, output_path, dropped_path, seed=seed, workers=workers)
 
 
-def dedup_files(inputs: list[str], output: str, threshold: float = 0.8, dropped: str | None = None,
-                workers: int = 0, **config: Any) -> dict:
+def dedup_files(
+    inputs: list[str], output: str, threshold: float = 0.8, dropped: str | None = None, workers: int = 0, **config: Any
+) -> dict:
     """``curate dedup``: exact then near dedup (``dedup_exact``, ``dedup``) of JSONL/Parquet documents; kept
     rows to ``output``, dropped and unreadable rows to ``dropped`` (default ``<output>.dropped.<ext>``).
     ``config``: MinHashDedupStage keys (``priority`` also goes to the exact pass)."""
@@ -218,20 +273,40 @@ def dedup_files(inputs: list[str], output: str, threshold: float = 0.8, dropped:
     return res
 
 
-def mix_files(inputs: list[str], output: str, weights: dict[str, float], target_tokens: int | None = None,
-              seed: int = 0, max_epochs: float = 10.0, window_min_tokens: int | None = 50_000,
-              dropped: str | None = None, workers: int = 0) -> dict[str, Any]:
+def mix_files(
+    inputs: list[str],
+    output: str,
+    weights: dict[str, float],
+    target_tokens: int | None = None,
+    seed: int = 0,
+    max_epochs: float = 10.0,
+    window_min_tokens: int | None = 50_000,
+    dropped: str | None = None,
+    workers: int = 0,
+) -> dict[str, Any]:
     """``curate mix``: JSONL/Parquet documents in, kept documents (meta ``repeat``) to ``output``, dropped
     ones to ``dropped`` (default ``<output>.dropped.<ext>``); the result with the plan."""
-    cfg = {"weights": weights, "target_tokens": target_tokens, "max_epochs": max_epochs,
-           "window_min_tokens": window_min_tokens}
+    cfg = {
+        "weights": weights,
+        "target_tokens": target_tokens,
+        "max_epochs": max_epochs,
+        "window_min_tokens": window_min_tokens,
+    }
     res = run_to_file("mix", list(inputs), [{"mix": cfg}], output, dropped, seed=seed, workers=workers)
     return {**res, **res["stages"][-1].get("finalize", {}).get("mix", {})}
 
 
-def train_tokenizer(inputs: list[str], out_dir: str, vocab_size: int = 8000, sample_chars: int = 20_000_000,
-                    eod_token: str = "<|endoftext|>", special_tokens: list[str] | None = None,
-                    byte_fallback: bool = True, seed: int = 0, workers: int = 0) -> str:
+def train_tokenizer(
+    inputs: list[str],
+    out_dir: str,
+    vocab_size: int = 8000,
+    sample_chars: int = 20_000_000,
+    eod_token: str = "<|endoftext|>",
+    special_tokens: list[str] | None = None,
+    byte_fallback: bool = True,
+    seed: int = 0,
+    workers: int = 0,
+) -> str:
     """``curate train-tokenizer``: BPE trained on JSONL/Parquet documents by the ``tokenize`` stage's ``fit``,
     its passes over the read parts run by the executor (Ray, or in-process for a small input as in
     ``curate run``); the path of ``out_dir/tokenizer/tokenizer.model``. ``out_dir`` is the run directory."""
@@ -240,9 +315,16 @@ def train_tokenizer(inputs: list[str], out_dir: str, vocab_size: int = 8000, sam
     from curate.stage import FitContext
     from curate.tokenizer.stage import TokenizeStage
 
-    stage = TokenizeStage.from_dict({"vocab_size": vocab_size, "sample_chars": sample_chars, "eod_token": eod_token,
-                                     "special_tokens": special_tokens or [], "byte_fallback": byte_fallback},
-                                    "train-tokenizer")
+    stage = TokenizeStage.from_dict(
+        {
+            "vocab_size": vocab_size,
+            "sample_chars": sample_chars,
+            "eod_token": eod_token,
+            "special_tokens": special_tokens or [],
+            "byte_fallback": byte_fallback,
+        },
+        "train-tokenizer",
+    )
     out = Path(out_dir)
     pipe = one_source_pipeline("train-tokenizer", list(inputs), [], out, seed=seed, workers=workers)
     pipe.run(out=out, workers=workers, log=log_stderr)
@@ -256,13 +338,24 @@ def train_tokenizer(inputs: list[str], out_dir: str, vocab_size: int = 8000, sam
         executor.shutdown()
 
 
-def tokenize_files(inputs: list[str], out_dir: str, model: str, shard_tokens: int = 2**24,
-                   val_fraction: float = 0.01, eod_token: str = "<|endoftext|>", seed: int = 0,
-                   workers: int = 0) -> dict[str, Any]:
+def tokenize_files(
+    inputs: list[str],
+    out_dir: str,
+    model: str,
+    shard_tokens: int = 2**24,
+    val_fraction: float = 0.01,
+    eod_token: str = "<|endoftext|>",
+    seed: int = 0,
+    workers: int = 0,
+) -> dict[str, Any]:
     """``curate tokenize``: JSONL/Parquet documents encoded with ``model`` into ``out_dir/shards`` and
     ``out_dir/manifest.json``."""
-    cfg = {"model": str(Path(model).resolve()), "shard_tokens": shard_tokens, "val_fraction": val_fraction,
-           "eod_token": eod_token}
+    cfg = {
+        "model": str(Path(model).resolve()),
+        "shard_tokens": shard_tokens,
+        "val_fraction": val_fraction,
+        "eod_token": eod_token,
+    }
     summary = run_recipe("tokenize", list(inputs), [{"tokenize": cfg}], out_dir, seed=seed, workers=workers)
     res = result(summary)
     fin = res["stages"][-1].get("finalize", {}).get("tokenize", {})

@@ -15,12 +15,14 @@ In a recipe a user step is named by import path: ``- stage: mypkg.filters:MyFilt
 key (its module file; a function's code for ``FnFilter``/``FnMapper``), so editing it recomputes that
 step and the ones after it, never the steps before.
 """
+
 from __future__ import annotations
 
 import hashlib
 import inspect
 import re
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -41,9 +43,17 @@ def step_name(stage: Any) -> str:
 def _docs(batch: pa.Table) -> list[Doc]:
     cols = {n: batch.column(n).to_pylist() for n in ("id", "source", "kind", "url", "text")}
     metas = meta_dicts(batch)
-    return [{"id": cols["id"][i], "source": cols["source"][i], "kind": cols["kind"][i], "url": cols["url"][i],
-             "text": cols["text"][i] if isinstance(cols["text"][i], str) else "", "meta": metas[i]}
-            for i in range(batch.num_rows)]
+    return [
+        {
+            "id": cols["id"][i],
+            "source": cols["source"][i],
+            "kind": cols["kind"][i],
+            "url": cols["url"][i],
+            "text": cols["text"][i] if isinstance(cols["text"][i], str) else "",
+            "meta": metas[i],
+        }
+        for i in range(batch.num_rows)
+    ]
 
 
 def _take(batch: pa.Table, rows: list[int]) -> pa.Table:
@@ -178,8 +188,11 @@ def _code_parts(code: Any) -> list[Any]:
 
 
 def _plain(v: Any) -> bool:
-    return v is None or isinstance(v, (bool, int, float, str, bytes)) or (
-        isinstance(v, (tuple, list, frozenset)) and all(_plain(x) for x in v))
+    return (
+        v is None
+        or isinstance(v, (bool, int, float, str, bytes))
+        or (isinstance(v, (tuple, list, frozenset)) and all(_plain(x) for x in v))
+    )
 
 
 def function_digest(fn: Callable[..., Any]) -> str:
@@ -188,8 +201,10 @@ def function_digest(fn: Callable[..., Any]) -> str:
     code = getattr(fn, "__code__", None)
     if code is None:  # a callable object: its class's methods
         return class_digest(type(fn))
-    cells = [repr(c.cell_contents) if _plain(c.cell_contents) else type(c.cell_contents).__name__
-             for c in fn.__closure__ or ()]
+    cells = [
+        repr(c.cell_contents) if _plain(c.cell_contents) else type(c.cell_contents).__name__
+        for c in fn.__closure__ or ()
+    ]
     return hashlib.sha256(repr([_code_parts(code), cells, repr(fn.__defaults__)]).encode()).hexdigest()[:12]
 
 

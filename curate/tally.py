@@ -7,6 +7,7 @@ In the driver, ``merge`` adds the records of a step's tasks one by one (the driv
 ``summary`` is the step's entry in ``summary.json``; the examples kept are the same whatever order the tasks
 finish in.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -55,9 +56,11 @@ class Tally:
     def _examples(self, table: pa.Table) -> None:
         """Keep the first ``EXAMPLES`` rows of each reason (of at most ``EXAMPLE_REASONS`` reasons): what the
         report shows of what each reason removed, collected here so that nothing rescans the drops."""
-        want = [r for r in pc.unique(table.column("reason")).to_pylist()
-                if len(self.examples.get(r, ())) < EXAMPLES
-                and (r in self.examples or len(self.examples) < EXAMPLE_REASONS)]
+        want = [
+            r
+            for r in pc.unique(table.column("reason")).to_pylist()
+            if len(self.examples.get(r, ())) < EXAMPLES and (r in self.examples or len(self.examples) < EXAMPLE_REASONS)
+        ]
         if not want:
             return
         reasons = table.column("reason")
@@ -72,8 +75,10 @@ class Tally:
         n_out = result.kept.num_rows + result.dropped.num_rows + result.errors.num_rows
         n_in = n_out if in_table is None else in_table.num_rows
         if n_out != n_in:
-            raise AccountingError(f"{label}: {n_in} rows in but {result.kept.num_rows} kept + "
-                                  f"{result.dropped.num_rows} dropped + {result.errors.num_rows} errored")
+            raise AccountingError(
+                f"{label}: {n_in} rows in but {result.kept.num_rows} kept + "
+                f"{result.dropped.num_rows} dropped + {result.errors.num_rows} errored"
+            )
         self.rows_in += n_in
         self.kept += result.kept.num_rows
         self._reasons(result.dropped, self.dropped)
@@ -87,11 +92,17 @@ class Tally:
             self._bump(in_table, "in")
 
     def as_dict(self) -> dict:
-        return {"in": self.rows_in, "kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
-                "errors": dict(sorted(self.errors.items())), "counters": dict(sorted(self.counters.items())),
-                "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
-                "yielded": dict(sorted(self.yielded.items())),
-                "cpu_s": round(self.cpu_s, 4), "examples": dict(sorted(self.examples.items()))}
+        return {
+            "in": self.rows_in,
+            "kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+            "errors": dict(sorted(self.errors.items())),
+            "counters": dict(sorted(self.counters.items())),
+            "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
+            "yielded": dict(sorted(self.yielded.items())),
+            "cpu_s": round(self.cpu_s, 4),
+            "examples": dict(sorted(self.examples.items())),
+        }
 
     def merge(self, record: dict[str, Any], part: int = 0) -> None:
         """Add a task's record (``as_dict``) of part ``part``. Examples: the first EXAMPLES of each reason by
@@ -118,11 +129,17 @@ class Tally:
         """The step's counts as ``summary.json`` holds them (from merged task records)."""
         dropped_total, errors_total = sum(self.dropped.values()), sum(self.errors.values())
         t: dict[str, Any] = {
-            "in": self.rows_in, "kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
-            "errors": dict(sorted(self.errors.items())), "counters": dict(sorted(self.counters.items())),
+            "in": self.rows_in,
+            "kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+            "errors": dict(sorted(self.errors.items())),
+            "counters": dict(sorted(self.counters.items())),
             "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
-            "cpu_s": round(self.cpu_s, 3), "dropped_total": dropped_total, "errors_total": errors_total,
-            "reconciles": self.rows_in == self.kept + dropped_total + errors_total}
+            "cpu_s": round(self.cpu_s, 3),
+            "dropped_total": dropped_total,
+            "errors_total": errors_total,
+            "reconciles": self.rows_in == self.kept + dropped_total + errors_total,
+        }
         if self.yielded:  # the read step only
             t["yielded"] = dict(sorted(self.yielded.items()))
         t["examples"] = {r: [e for _, _, e in rows] for r, rows in sorted(self.ranked.items())}
@@ -136,5 +153,5 @@ SNIPPET_CHARS = 240
 
 def snippet(text: str | None, url: str | None) -> str:
     """The start of a dropped document's text (its URL or file when it has none), whitespace folded."""
-    s = " ".join((text or "")[:SNIPPET_CHARS * 2].split())[:SNIPPET_CHARS]
+    s = " ".join((text or "")[: SNIPPET_CHARS * 2].split())[:SNIPPET_CHARS]
     return s or f"(no text) {url or ''}".strip()

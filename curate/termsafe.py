@@ -1,6 +1,7 @@
 """Text shown in a terminal is shown, never obeyed: control characters from crawled text, file names or recipes
 (ESC starting a CSI sequence, BEL, a backspace, C1 controls such as the one-byte CSI ``\\x9b``, bidirectional
 overrides that reorder what is displayed) are written as escapes (``\\x1b``, ``\\u202e``)."""
+
 from __future__ import annotations
 
 import re

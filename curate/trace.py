@@ -1,4 +1,5 @@
 """Lineage lookup: which original document (id, source, URL, text) a token of a shard came from."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,12 @@ def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
         manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise TraceError(f"{run}: no readable manifest.json (not a run with shards?): {e}") from None
-    if not (isinstance(manifest, dict) and isinstance(manifest.get("splits"), dict)
-            and isinstance(manifest.get("lineage"), str) and isinstance(manifest.get("eod_id"), int)):
+    if not (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("splits"), dict)
+        and isinstance(manifest.get("lineage"), str)
+        and isinstance(manifest.get("eod_id"), int)
+    ):
         raise TraceError(f"{run}/manifest.json: not a curate shard manifest (needs splits, lineage and eod_id)")
     try:
         entry = _shard_entry(manifest, shard)
@@ -66,28 +71,42 @@ def trace(run_dir: str | Path, shard: str | int, token: int) -> dict[str, Any]:
     try:
         reader = IndexedReader(prefix)
     except Exception as e:  # a missing, truncated or foreign .idx/.bin pair
-        raise TraceError(f"shard {entry['name']}: cannot read {run / entry['prefix']}.idx/.bin: "
-                         f"{type(e).__name__}: {e}") from None
+        raise TraceError(
+            f"shard {entry['name']}: cannot read {run / entry['prefix']}.idx/.bin: {type(e).__name__}: {e}"
+        ) from None
     try:
         doc_index, offset = reader.locate(int(token))
     except IndexError as e:
         raise TraceError(f"shard {entry['name']}: {e} (tokens are numbered from 0)") from None
     lineage = _lineage_file(run, manifest, entry["name"])
     try:
-        lin = pq.read_table(lineage, filters=[("shard", "==", entry["name"]), ("doc_index", "==", doc_index)],
-                            columns=["id", "source", "url", "repeat_index", "n_tokens"]).to_pylist()
+        lin = pq.read_table(
+            lineage,
+            filters=[("shard", "==", entry["name"]), ("doc_index", "==", doc_index)],
+            columns=["id", "source", "url", "repeat_index", "n_tokens"],
+        ).to_pylist()
     except (OSError, ValueError, KeyError) as e:  # missing, damaged, or not a lineage table
         raise TraceError(f"shard {entry['name']}: cannot read its lineage {lineage}: {type(e).__name__}: {e}") from None
     if len(lin) != 1:
         raise TraceError(f"lineage {lineage} has {len(lin)} rows for {entry['name']} document {doc_index}")
     row = lin[0]
     token_id = int(reader.tokens[int(token)])
-    out = {"shard": entry["name"], "token": int(token), "token_id": token_id, "doc_index": doc_index,
-           "offset": offset, "is_eod": token_id == manifest["eod_id"] and offset == row["n_tokens"] - 1,
-           **{k: row[k] for k in ("id", "source", "url", "repeat_index", "n_tokens")}, "text": None}
+    out = {
+        "shard": entry["name"],
+        "token": int(token),
+        "token_id": token_id,
+        "doc_index": doc_index,
+        "offset": offset,
+        "is_eod": token_id == manifest["eod_id"] and offset == row["n_tokens"] - 1,
+        **{k: row[k] for k in ("id", "source", "url", "repeat_index", "n_tokens")},
+        "text": None,
+    }
     root = run.resolve()  # the run's own stage outputs only, whatever the manifest says
-    parts = [run / p for p in manifest.get("documents", []) if isinstance(p, str) and (run / p).is_file()
-             and (run / p).resolve().is_relative_to(root)]
+    parts = [
+        run / p
+        for p in manifest.get("documents", [])
+        if isinstance(p, str) and (run / p).is_file() and (run / p).resolve().is_relative_to(root)
+    ]
     if parts:
         hit = ds.dataset(parts, format="parquet").to_table(columns=["text"], filter=pc.field("id") == row["id"])
         if hit.num_rows:
@@ -101,7 +120,9 @@ def format_trace(t: dict[str, Any], max_chars: int = 2000) -> str:
     text = t["text"] if t["text"] is not None else "(document text not found: stage outputs were removed?)"
     more = f"\n... ({len(text) - max_chars:,} more characters)" if len(text) > max_chars else ""
     one = {k: terminal_safe(str(t[k]), lines=False) for k in ("shard", "id", "source", "url")}
-    return (f"shard {one['shard']} token {t['token']} (id {t['token_id']}{', end of document' if t['is_eod'] else ''})"
-            f" = document {t['doc_index']} offset {t['offset']} of {t['n_tokens']}\n"
-            f"id: {one['id']}\nsource: {one['source']}\nurl: {one['url']}\nrepeat: {t['repeat_index']}\n\n"
-            f"{terminal_safe(text[:max_chars])}{more}")
+    return (
+        f"shard {one['shard']} token {t['token']} (id {t['token_id']}{', end of document' if t['is_eod'] else ''})"
+        f" = document {t['doc_index']} offset {t['offset']} of {t['n_tokens']}\n"
+        f"id: {one['id']}\nsource: {one['source']}\nurl: {one['url']}\nrepeat: {t['repeat_index']}\n\n"
+        f"{terminal_safe(text[:max_chars])}{more}"
+    )

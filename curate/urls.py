@@ -1,4 +1,5 @@
 """The one test of whether an input path is a URL (read through fsspec) or a local file."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ Run the recipe beside this file (``python -m curate run examples/user_steps.yaml
 from the project root: the recipe names these classes by import path), or this file
 (``python -m examples.user_steps runs/user_steps-py``) for the same steps composed in Python.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,11 +57,24 @@ def main(out: str) -> None:
     from curate.pipeline import Pipeline
 
     pipeline = Pipeline(
-        name="user_steps_py", workers=2,
-        sources=[{"name": "docs", "kind": "web", "format": "jsonl",
-                  "paths": [str(CORPUS / "dedup" / "docs.jsonl")], "options": {"id_field": "id"}}],
-        stages=[{"langid": {"languages": ["en"]}}, MinWords(MinWords.Config(min_words=100)), CollapseBlankLines(),
-                FnFilter(lambda doc: "cookie" not in doc["text"].lower() or "cookies", name="no_cookies")])
+        name="user_steps_py",
+        workers=2,
+        sources=[
+            {
+                "name": "docs",
+                "kind": "web",
+                "format": "jsonl",
+                "paths": [str(CORPUS / "dedup" / "docs.jsonl")],
+                "options": {"id_field": "id"},
+            }
+        ],
+        stages=[
+            {"langid": {"languages": ["en"]}},
+            MinWords(MinWords.Config(min_words=100)),
+            CollapseBlankLines(),
+            FnFilter(lambda doc: "cookie" not in doc["text"].lower() or "cookies", name="no_cookies"),
+        ],
+    )
     summary = pipeline.run(out=out)
     for s in summary["stages"]:
         print(f"{s['dir']}: in={s['in']} kept={s['kept']} dropped={s['dropped']} errors={s['errors']}")

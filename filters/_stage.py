@@ -1,9 +1,11 @@
 """Per-document plumbing shared by the filter stages: run a decision function over a batch and split
 it into kept / dropped / errored tables, so every row is accounted for and no bad document raises."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 
@@ -51,8 +53,11 @@ def run_docs(batch: pa.Table, stage: str, fn: DocFn, counters: dict[str, int] | 
             new_texts.append(text)
     table = batch.set_column(batch.schema.get_field_index("meta"), batch.schema.field("meta"), meta_array(metas))
     if text_changed:
-        table = table.set_column(table.schema.get_field_index("text"), table.schema.field("text"),
-                                 pa.array(new_texts, table.schema.field("text").type))
+        table = table.set_column(
+            table.schema.get_field_index("text"),
+            table.schema.field("text"),
+            pa.array(new_texts, table.schema.field("text").type),
+        )
     keep = pa.array([r is None and e is None for r, e in zip(reasons, errors)], pa.bool_())
     drop_idx = [i for i, r in enumerate(reasons) if r is not None]
     err_idx = [i for i, e in enumerate(errors) if e is not None]

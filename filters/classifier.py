@@ -1,5 +1,6 @@
 """GPT-3 style quality classifier pieces (Brown et al. 2020, Appendix A): fastText training data,
 held-out metrics, the seeded Pareto keep rule and its calibration."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,7 @@ def chunks(text: str, chunk_words: int, max_chunks: int) -> list[str]:
     """Training examples from one document: consecutive runs of ``chunk_words`` words (books are one
     huge document; chunking keeps the positive class from being a handful of rows)."""
     ws = words(text)
-    return [" ".join(ws[i:i + chunk_words]) for i in range(0, len(ws), chunk_words)][:max_chunks]
+    return [" ".join(ws[i : i + chunk_words]) for i in range(0, len(ws), chunk_words)][:max_chunks]
 
 
 def doc_hash(seed: int, doc_id: str) -> int:
@@ -81,7 +82,7 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
         j = i
         while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
             j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
         i = j + 1
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
@@ -106,8 +107,9 @@ def score_histogram(scores: np.ndarray, nbytes: np.ndarray, edges: np.ndarray = 
     s = np.asarray(scores, float)
     n = len(edges)
     b = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n - 1)
-    return np.stack([np.bincount(b, minlength=n), np.bincount(b, np.asarray(nbytes, float), n),
-                     np.bincount(b, s, n)]).astype(float)
+    return np.stack(
+        [np.bincount(b, minlength=n), np.bincount(b, np.asarray(nbytes, float), n), np.bincount(b, s, n)]
+    ).astype(float)
 
 
 def _hist_points(hist: np.ndarray, by_bytes: bool) -> tuple[np.ndarray, np.ndarray]:

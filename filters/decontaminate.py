@@ -16,6 +16,7 @@ overlapping n-grams); ``mode: cut`` removes every overlapping span widened by ``
 the document only when nothing is left or it falls into more than ``max_pieces`` pieces (0: no limit).
 Counters per set: ``decontam_<set>_docs`` (documents touched), ``decontam_<set>_ngrams``; ``decontam_chars_cut``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,7 +30,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.ablate.holdout import held_chunks
 from curate.batches import read_batches
@@ -69,7 +69,7 @@ def ngram_hashes(toks: list[str], n: int) -> np.ndarray:
     h = np.zeros(len(toks) - n + 1, np.uint64)
     with np.errstate(over="ignore"):
         for j in range(n):  # a polynomial over the window; uint64 arithmetic wraps
-            h = h * _MUL + ids[j:len(toks) - n + 1 + j]
+            h = h * _MUL + ids[j : len(toks) - n + 1 + j]
     return h
 
 
@@ -142,19 +142,30 @@ class DecontaminateStage(Stage):
                     raise ValueError(f"eval_files[{i}]: {f!r} is not .jsonl or .parquet")
             names = [Path(f).stem for f in self.eval_files] + ([HOLDOUT] if self.holdout_sources else [])
             if len(set(names)) != len(names):
-                raise ValueError(f"eval_files: two evaluation sets share a name ({', '.join(names)}); "
-                                 "name the files apart")
+                raise ValueError(
+                    f"eval_files: two evaluation sets share a name ({', '.join(names)}); name the files apart"
+                )
 
     def set_names(self) -> list[str]:
         return [Path(f).stem for f in self.config.eval_files] + ([HOLDOUT] if self.config.holdout_sources else [])
 
     def fit(self, ctx: FitContext) -> dict[str, Any]:
         c = self.config
-        sets = dict(zip([Path(f).stem for f in c.eval_files],
-                        ctx.map(partial(file_ngrams, n=c.ngram), [str(Path(f).resolve()) for f in c.eval_files])))
+        sets = dict(
+            zip(
+                [Path(f).stem for f in c.eval_files],
+                ctx.map(partial(file_ngrams, n=c.ngram), [str(Path(f).resolve()) for f in c.eval_files]),
+            )
+        )
         if c.holdout_sources:
-            fn = partial(holdout_ngrams, n=c.ngram, sources=list(c.holdout_sources), seed=ctx.seed,
-                         share=c.holdout_share, chunk_chars=c.holdout_chunk_chars)
+            fn = partial(
+                holdout_ngrams,
+                n=c.ngram,
+                sources=list(c.holdout_sources),
+                seed=ctx.seed,
+                share=c.holdout_share,
+                chunk_chars=c.holdout_chunk_chars,
+            )
             parts = ctx.map_parts(fn)
             sets[HOLDOUT] = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
         summary = {name: int(len(h)) for name, h in sets.items()}
@@ -187,8 +198,9 @@ class DecontaminateStage(Stage):
             table = table.set_column(table.schema.get_field_index("text"), field_, pa.array(texts, field_.type))
         return StageResult.split(table, drops, errors, self.name, counters)
 
-    def _one(self, text: str, sets: dict[str, np.ndarray], counters: dict[str, int]
-             ) -> tuple[str, dict[str, int], str | None] | None:
+    def _one(
+        self, text: str, sets: dict[str, np.ndarray], counters: dict[str, int]
+    ) -> tuple[str, dict[str, int], str | None] | None:
         """None for a clean document, else (cut text, overlapping n-grams per set, drop reason or None)."""
         c = self.config
         starts, ends, toks = tokens(text)
@@ -212,8 +224,12 @@ class DecontaminateStage(Stage):
         worst = max(hits, key=lambda k: (hits[k], k))
         if c.mode == "drop":
             return text, hits, f"decontam:{worst}"
-        spans = _merge([(max(0, starts[i] - c.margin), min(len(text), ends[i + c.ngram - 1] + c.margin))
-                        for i in np.flatnonzero(hit)])
+        spans = _merge(
+            [
+                (max(0, starts[i] - c.margin), min(len(text), ends[i + c.ngram - 1] + c.margin))
+                for i in np.flatnonzero(hit)
+            ]
+        )
         pieces, pos = [], 0
         for s, e in spans:
             pieces.append(text[pos:s])

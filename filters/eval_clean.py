@@ -9,14 +9,15 @@ all its lines. Per language (the input document's ``lang`` field, else its label
 ``meta.lang``; ``und`` for a dropped document without one):
 good documents kept, bad documents dropped, article (keep) lines kept, junk lines removed.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import tempfile
 from collections import defaultdict
-from statistics import mean
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -60,12 +61,20 @@ def read_labels(path: Path) -> list[dict]:
     labels = read_jsonl(path)
     for n, rec in enumerate(labels, 1):
         lines = rec.get("lines", [])
-        ok = (isinstance(rec.get("id"), str) and rec.get("doc_label") in ("good", "bad") and isinstance(lines, list)
-              and all(isinstance(x, dict) and isinstance(x.get("text"), str)
-                      and x.get("label") in ("keep", "junk", "unsure") for x in lines))
+        ok = (
+            isinstance(rec.get("id"), str)
+            and rec.get("doc_label") in ("good", "bad")
+            and isinstance(lines, list)
+            and all(
+                isinstance(x, dict) and isinstance(x.get("text"), str) and x.get("label") in ("keep", "junk", "unsure")
+                for x in lines
+            )
+        )
         if not ok:
-            raise ValueError(f"{path}: label record {n} (id {rec.get('id')!r}) needs id, doc_label good|bad and "
-                             "lines [{text, label keep|junk|unsure}]")
+            raise ValueError(
+                f"{path}: label record {n} (id {rec.get('id')!r}) needs id, doc_label good|bad and "
+                "lines [{text, label keep|junk|unsure}]"
+            )
         rec.setdefault("lines", [])
     return labels
 
@@ -75,8 +84,10 @@ def read_output(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     path = Path(path)
     if path.suffix == ".parquet":
         t = pq.read_table(path, columns=["id", "text", "meta"])
-        rows = [{"id": i, "text": x, "meta": decode_meta(m)} for i, x, m in
-                zip(t["id"].to_pylist(), t["text"].to_pylist(), t["meta"].to_pylist())]
+        rows = [
+            {"id": i, "text": x, "meta": decode_meta(m)}
+            for i, x, m in zip(t["id"].to_pylist(), t["text"].to_pylist(), t["meta"].to_pylist())
+        ]
     else:
         rows = read_jsonl(path)
     if not all(isinstance(r.get("id"), str) and isinstance(r.get("text"), str) for r in rows):
@@ -93,8 +104,9 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def score(labels: list[dict], kept: dict[str, str], langs: dict[str, str],
-          per_doc: list | None = None) -> dict[str, dict[str, Any]]:
+def score(
+    labels: list[dict], kept: dict[str, str], langs: dict[str, str], per_doc: list | None = None
+) -> dict[str, dict[str, Any]]:
     """Per-language (and ``all``) counts and ratios of the four figures; ``per_doc`` (a list) receives
     one ``(id, doc_label, kept, keep_ok, keep, junk_ok, junk)`` row per document."""
     acc: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -132,17 +144,20 @@ def score(labels: list[dict], kept: dict[str, str], langs: dict[str, str],
                 acc[key][f"{field}_ok"] += hit
         if per_doc is not None:
             d = {k: acc["all"].get(k, 0) - before.get(k, 0) for k in ("keep_ok", "keep", "junk_ok", "junk")}
-            per_doc.append((did, rec["doc_label"], out is not None, d["keep_ok"], d["keep"], d["junk_ok"],
-                            d["junk"]))
+            per_doc.append((did, rec["doc_label"], out is not None, d["keep_ok"], d["keep"], d["junk_ok"], d["junk"]))
     result = {}
     for key in sorted(acc, key=lambda k: (k == "all", k)):
         a = acc[key]
-        result[key] = {"docs": a["docs"], "good_kept": _ratio(a["good_kept"], a["good"]),
-                       "bad_dropped": _ratio(a["bad_dropped"], a["bad"]),
-                       "keep_lines_kept": _ratio(a["keep_ok"], a["keep"]),
-                       "junk_lines_removed": _ratio(a["junk_ok"], a["junk"]),
-                       "counts": {k: a[k] for k in ("good", "good_kept", "bad", "bad_dropped", "keep", "keep_ok",
-                                                    "junk", "junk_ok")}}
+        result[key] = {
+            "docs": a["docs"],
+            "good_kept": _ratio(a["good_kept"], a["good"]),
+            "bad_dropped": _ratio(a["bad_dropped"], a["bad"]),
+            "keep_lines_kept": _ratio(a["keep_ok"], a["keep"]),
+            "junk_lines_removed": _ratio(a["junk_ok"], a["junk"]),
+            "counts": {
+                k: a[k] for k in ("good", "good_kept", "bad", "bad_dropped", "keep", "keep_ok", "junk", "junk_ok")
+            },
+        }
     return result
 
 
@@ -156,8 +171,13 @@ def table(result: dict[str, dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, output_path: str | Path | None = None,
-               recipe_path: str | Path | None = None, per_doc: list | None = None) -> dict[str, Any]:
+def eval_clean(
+    labels_path: str | Path,
+    input_path: str | Path | None = None,
+    output_path: str | Path | None = None,
+    recipe_path: str | Path | None = None,
+    per_doc: list | None = None,
+) -> dict[str, Any]:
     """Score ``output_path`` (a filter output), or run the filter chain (default, or ``recipe_path``'s)
     on ``input_path`` first. Returns ``{"scores": {lang: ...}, "filter": report or None}``."""
     for what, p in (("labels", labels_path), ("input", input_path), ("output", output_path)):
@@ -167,19 +187,23 @@ def eval_clean(labels_path: str | Path, input_path: str | Path | None = None, ou
     langs: dict[str, str] = {r["id"]: r["lang"] for r in labels if r.get("lang")}
     report = None
     if input_path is not None and str(input_path).endswith(".jsonl"):
-        langs.update({r["id"]: r["lang"] for r in read_jsonl(Path(input_path), skip_bad=True)
-                      if isinstance(r.get("id"), str) and isinstance(r.get("lang"), str)})
+        langs.update(
+            {
+                r["id"]: r["lang"]
+                for r in read_jsonl(Path(input_path), skip_bad=True)
+                if isinstance(r.get("id"), str) and isinstance(r.get("lang"), str)
+            }
+        )
     if output_path is None:
         if input_path is None:
             raise ValueError("eval-clean needs --input (to run the filters) or --filtered (to score)")
-        from curate.standalone import run_filters
         from curate.runner import NoDocuments
+        from curate.standalone import run_filters
 
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "kept.parquet"
             try:
-                report = run_filters(input_path, out, recipe_path=recipe_path,
-                                     dropped_path=Path(d) / "dropped.parquet")
+                report = run_filters(input_path, out, recipe_path=recipe_path, dropped_path=Path(d) / "dropped.parquet")
                 kept, out_langs = read_output(out)
             except NoDocuments as e:  # the chain dropped every document before its last stage: a score, not a failure
                 report, kept, out_langs = {"failed": str(e)}, {}, {}
@@ -197,8 +221,9 @@ def _fold_rows(input_path: Path, field: str) -> dict[str, list[dict]]:
     return dict(folds)
 
 
-def cross_validate(labels_path: str | Path, input_path: str | Path, recipe_path: str | Path | None = None,
-                   field: str = "origin_repo") -> dict[str, Any]:
+def cross_validate(
+    labels_path: str | Path, input_path: str | Path, recipe_path: str | Path | None = None, field: str = "origin_repo"
+) -> dict[str, Any]:
     """Leave-one-source-out: the documents of each ``field`` value (an origin repository or site) are filtered
     as a run of their own, as unseen data would be (a stage's ``fit`` pass sees only that fold; no threshold is
     fitted to labels: they are set by hand, so every fold is a held-out fold) and scored alone. Returns
@@ -214,8 +239,10 @@ def cross_validate(labels_path: str | Path, input_path: str | Path, recipe_path:
             path = Path(d) / f"fold{len(folds)}.jsonl"
             path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
             lab = Path(d) / f"labels{len(folds)}.jsonl"
-            lab.write_text("".join(json.dumps(labels[r["id"]], ensure_ascii=False) + "\n" for r in rows
-                                   if r.get("id") in labels), encoding="utf-8")
+            lab.write_text(
+                "".join(json.dumps(labels[r["id"]], ensure_ascii=False) + "\n" for r in rows if r.get("id") in labels),
+                encoding="utf-8",
+            )
             folds[name] = eval_clean(lab, input_path=path, recipe_path=recipe_path)["scores"]
     worst: dict[str, dict[str, float | None]] = {}
     avg: dict[str, dict[str, float | None]] = {}
@@ -229,6 +256,7 @@ def cross_validate(labels_path: str | Path, input_path: str | Path, recipe_path:
 
 def cv_table(res: dict[str, Any]) -> str:
     """Per fold its ``all`` row, then per language the worst fold and the mean over folds."""
+
     def cells(r: dict) -> str:
         return " ".join(f"{'-' if r.get(m) is None else format(r[m], '.3f'):>18}" for m in METRICS)
 

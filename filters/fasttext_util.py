@@ -3,6 +3,7 @@
 ``FastText.predict`` fails under numpy 2 ("Unable to avoid copy while creating an array"), so we call
 the C++ binding ``model.f.predict`` directly, which returns plain (probability, label) tuples.
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ normalisation, HTML unescaping) off; every ftfy switch is a recipe key. ftfy wor
 Counters: ``fix_text_docs`` (documents changed), ``fix_text_mojibake`` (lines re-decoded) and
 ``fix_text_<step>`` for each other ftfy step applied. Every document is kept.
 """
+
 from __future__ import annotations
 
 import re

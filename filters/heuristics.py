@@ -9,6 +9,7 @@ gets the ``"*"`` row (FineWeb-2's pipeline) and then its own row (FineWeb-2's zh
 document's ``kind`` picks overrides of ``kinds`` last (default: ``filters/resources/heuristics_kind.yaml``): a
 curated source (``wiki``) is judged by the layout-independent rules only.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,19 +18,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import yaml
 
-import pyarrow as pa
-
-from curate.stage import Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
-from curate.filters.rules import (C4Rules, Fail, FineWebRules, GopherQuality, GopherRepetition, check_c4,
-                                  check_fineweb, check_gopher_quality, check_gopher_repetition)
+from curate.filters.rules import (
+    C4Rules,
+    Fail,
+    FineWebRules,
+    GopherQuality,
+    GopherRepetition,
+    check_c4,
+    check_fineweb,
+    check_gopher_quality,
+    check_gopher_repetition,
+)
 from curate.filters.text import reflow, words
+from curate.stage import Stage, StageResult
 
 
-def evaluate(text: str, lang: str, gopher_quality: GopherQuality, gopher_repetition: GopherRepetition,
-             c4: C4Rules, fineweb: FineWebRules) -> Fail | None:
+def evaluate(
+    text: str,
+    lang: str,
+    gopher_quality: GopherQuality,
+    gopher_repetition: GopherRepetition,
+    c4: C4Rules,
+    fineweb: FineWebRules,
+) -> Fail | None:
     """The first failing rule's reason, or None when the document passes every enabled rule set. The rules
     read the text reflowed (``text.reflow``): a hard-wrapped paragraph is one line for the per-line ratios."""
     text = reflow(text)
@@ -102,13 +117,15 @@ class HeuristicStage(Stage):
         for where, key, layer in layers:
             unknown = sorted(set(layer) - set(RULE_SETS))
             if unknown:
-                raise ValueError(f"stages.heuristics.{where}.{key}: unknown rule set {unknown[0]!r}; "
-                                 f"allowed: {', '.join(RULE_SETS)}")
+                raise ValueError(
+                    f"stages.heuristics.{where}.{key}: unknown rule set {unknown[0]!r}; allowed: {', '.join(RULE_SETS)}"
+                )
             for k, v in layer.items():
                 over[k] = {**over.get(k, {}), **v}
         where = f"stages.heuristics.languages.{lang}" + (f" + kinds.{kind}" if kinds.get(kind) else "")
-        return tuple(_override(getattr(c, k), over[k], f"{where}.{k}") if k in over else getattr(c, k)
-                     for k in RULE_SETS)
+        return tuple(
+            _override(getattr(c, k), over[k], f"{where}.{k}") if k in over else getattr(c, k) for k in RULE_SETS
+        )
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
         per_lang: dict[tuple[str, str], tuple] = {}

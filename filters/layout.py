@@ -11,6 +11,7 @@ twice: a related list or author box inside the article). A headline/byline windo
 too, and a data table (``table_rows``: a spec table, one cell per line) right after one; outside them, a
 long sentence beside a kept line (a paragraph the regions missed).
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from curate.filters.text import display_width
 from curate.config import bounds
+from curate.filters.text import display_width
 
 _SENTENCE_END = (".", "!", "?", "。", "！", "？", "．", "‼", "⁉")
 _CLOSERS = "\"'”’」』)）]】"
@@ -27,9 +28,11 @@ _CLAUSE_END = ("、", "，", ",", "‼", "⁉")
 _SENTENCE_MARK = re.compile(r"[。！？]|[.!?](?:\s|$)")
 # A date or a time: 2013/12/28, 2024-05-19, 2019年04月21日, 3월 27일, 12/28, 12:52(:17) (not 3.3 or 62.5)
 # (a run of more slash-separated numbers, LTE：1/3/7/8/20 in a spec table, is a list of bands, not a date)
-_DATE = re.compile(r"\d{4}\s*[-/.年년]\s*\d{1,2}(?:\s*[-/.月월]\s*\d{1,2})?\s*[日일]?"
-                   r"|(?<![\d/])\d{1,2}\s*[/月월]\s*\d{1,2}(?:/\d{2}(?:\d{2})?)?\s*[日일]?(?![\d/])"
-                   r"|\d{1,2}:\d{2}(?::\d{2})?")
+_DATE = re.compile(
+    r"\d{4}\s*[-/.年년]\s*\d{1,2}(?:\s*[-/.月월]\s*\d{1,2})?\s*[日일]?"
+    r"|(?<![\d/])\d{1,2}\s*[/月월]\s*\d{1,2}(?:/\d{2}(?:\d{2})?)?\s*[日일]?(?![\d/])"
+    r"|\d{1,2}:\d{2}(?::\d{2})?"
+)
 _BULLETS = ("- ", "• ", "* ", "· ")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]*")  # a byline's address (news feeds cut it short: "nicksy@")
 _DIGIT = re.compile(r"\d")
@@ -145,8 +148,14 @@ def _affix_runs(lines: list[str], min_run: int, width: int) -> list[bool]:
     return out
 
 
-def table_rows(lines: list[str], removed: list[bool] | None = None, min_rows: int = 8, cell_width: int = 30,
-               median_width: int = 12, digit_share: tuple[float, float] = (0.25, 0.6)) -> list[bool]:
+def table_rows(
+    lines: list[str],
+    removed: list[bool] | None = None,
+    min_rows: int = 8,
+    cell_width: int = 30,
+    median_width: int = 12,
+    digit_share: tuple[float, float] = (0.25, 0.6),
+) -> list[bool]:
     """True for lines in a data table flattened to one cell per line (a spec, price or results table):
     a run of >= ``min_rows`` consecutive cells (short lines of at most ``cell_width`` display columns that
     do not end a sentence, are no date line, teaser or bare number, and no other rule removes) whose
@@ -158,9 +167,15 @@ def table_rows(lines: list[str], removed: list[bool] | None = None, min_rows: in
     out = [False] * len(lines)
     if not min_rows:
         return out
-    cells = [not (removed and removed[i]) and display_width(s) <= cell_width and not ends_sentence(s)
-             and not s.endswith(("...", "…")) and not is_date_line(s) and not _BARE_NUMBER.match(s)
-             for i, s in enumerate(lines)]
+    cells = [
+        not (removed and removed[i])
+        and display_width(s) <= cell_width
+        and not ends_sentence(s)
+        and not s.endswith(("...", "…"))
+        and not is_date_line(s)
+        and not _BARE_NUMBER.match(s)
+        for i, s in enumerate(lines)
+    ]
     start = 0
     for i in range(len(lines) + 1):
         if i < len(lines) and cells[i]:
@@ -219,15 +234,21 @@ def barriers(lines: list[str], scores: list[float], removed: list[bool], c: Layo
     for i in range(len(scores) + 1):
         if i < len(scores) and scores[i] <= -c.strong_penalty:
             continue
-        if sum(not removed[j] and counts[lines[j]] > 1 and not is_date_line(lines[j], c.date_max_letters)
-               for j in range(start, i)) >= c.barrier_min_lines:
+        if (
+            sum(
+                not removed[j] and counts[lines[j]] > 1 and not is_date_line(lines[j], c.date_max_letters)
+                for j in range(start, i)
+            )
+            >= c.barrier_min_lines
+        ):
             out[start:i] = [True] * (i - start)
         start = i + 1
     return out
 
 
-def regions(scores: list[float], min_frac: float, min_score: float = float("inf"),
-            breaks: list[bool] | None = None) -> list[tuple[int, int]]:
+def regions(
+    scores: list[float], min_frac: float, min_score: float = float("inf"), breaks: list[bool] | None = None
+) -> list[tuple[int, int]]:
     """Article regions [start, end): the best segment, then the best of what is left on either side,
     while a segment scores at least ``min_frac`` of the first or ``min_score``; sorted by start. No region
     holds a line marked in ``breaks``."""
@@ -256,8 +277,9 @@ def _head(lines: list[str], removed: list[bool], start: int, breaks: list[bool],
     out, n = [], 0
     counts = Counter(lines) if c.head_skip_repeats else None
     for i in range(start - 1, -1, -1):
-        if n >= c.head_lines and (removed[i] or not (is_date_line(lines[i], c.date_max_letters) or
-                                                     EMAIL.search(lines[i]))):
+        if n >= c.head_lines and (
+            removed[i] or not (is_date_line(lines[i], c.date_max_letters) or EMAIL.search(lines[i]))
+        ):
             break  # a full window takes only the date and e-mail lines right above it
         if removed[i]:
             continue
@@ -279,8 +301,13 @@ def _in_link_runs(lines: list[str], min_run: int, max_width: int = 40) -> int:
         return 0
     n = run = 0
     for s in lines + [""]:
-        if s and display_width(s) <= max_width and not reads_as_prose(s) and not s.startswith(_BULLETS) \
-                and not s[0].isdigit():
+        if (
+            s
+            and display_width(s) <= max_width
+            and not reads_as_prose(s)
+            and not s.startswith(_BULLETS)
+            and not s[0].isdigit()
+        ):
             run += 1
             continue
         n += run if run >= min_run else 0
@@ -297,8 +324,9 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
     scores = line_scores(lines, removed, c)
     listed = _affix_runs(lines, c.list_min_run, c.list_affix_width)
     strong = [v <= -c.strong_penalty and not s.startswith(_BULLETS) for v, s in zip(scores, lines)]
-    if sum(strong) < c.min_chrome_share * len(lines) and \
-            sum(strong) + _in_link_runs(lines, c.link_run_min) < c.min_chrome_share * len(lines):
+    if sum(strong) < c.min_chrome_share * len(lines) and sum(strong) + _in_link_runs(
+        lines, c.link_run_min
+    ) < c.min_chrome_share * len(lines):
         return None
     keep = [False] * len(lines)
     table = table_rows(lines, removed, c.table_min_rows, c.table_cell_width)
@@ -310,10 +338,18 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
             keep[i] = True
         end = b
         for i in range(b, min(len(lines), b + c.tail_lines)):  # a caption or sign-off after it
-            if removed[i] or listed[i] or breaks[i] or is_date_line(lines[i], c.date_max_letters) or \
-                    lines[i].endswith(("...", "…")) or \
-                    (not reads_as_prose(lines[i]) and display_width(lines[i]) >= c.tail_max_plain_width
-                     and not EMAIL.search(lines[i])):
+            if (
+                removed[i]
+                or listed[i]
+                or breaks[i]
+                or is_date_line(lines[i], c.date_max_letters)
+                or lines[i].endswith(("...", "…"))
+                or (
+                    not reads_as_prose(lines[i])
+                    and display_width(lines[i]) >= c.tail_max_plain_width
+                    and not EMAIL.search(lines[i])
+                )
+            ):
                 break  # stop at a list item, a date line, a teaser, a headline-like line (a related list);
                 # a sign-off with the reporter's e-mail is the article's
             keep[i] = True
@@ -322,8 +358,10 @@ def article_mask(lines: list[str], removed: list[bool], c: LayoutConfig) -> list
             keep[end] = True
             end += 1
     if c.keep_prose_width:
-        prose = [not keep[i] and scores[i] > 0 and ends_sentence(s) and display_width(s) >= c.keep_prose_width
-                 for i, s in enumerate(lines)]
+        prose = [
+            not keep[i] and scores[i] > 0 and ends_sentence(s) and display_width(s) >= c.keep_prose_width
+            for i, s in enumerate(lines)
+        ]
         # a lone blurb between chrome lines (a teaser list's "title / blurb" entries, a site description in
         # the footer) is no article paragraph: one stays beside a kept line, another prose line or a field
         # line ("Termin: 29.02.2020": a listing's records, whose description is their content)

@@ -10,6 +10,7 @@ cost about 1 s per MB, the automaton a few ms. A phrase may start/end with ``\\b
 required there); any other regex syntax makes it a regular expression, which is slower (applied per line,
 only to the lines a rule looks at).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -93,8 +94,11 @@ class Matcher:
     def regex_hits(self, line_low: str, groups: set[str] | None = None) -> dict[str, set[str]]:
         """Group -> matches of the phrases that are regular expressions (of ``groups``, default all), in one
         lower-cased line: applied per line where a rule needs them, as a regex is slow over a whole page."""
-        return {g: {m.group(0) for m in rx.finditer(line_low)} for g, rx in self._regex.items()
-                if (groups is None or g in groups) and rx.search(line_low)}
+        return {
+            g: {m.group(0) for m in rx.finditer(line_low)}
+            for g, rx in self._regex.items()
+            if (groups is None or g in groups) and rx.search(line_low)
+        }
 
     def has_regex(self, groups: set[str]) -> bool:
         return any(g in self._regex for g in groups)
@@ -118,20 +122,27 @@ class Lexicon:
 
 
 @functools.lru_cache(maxsize=32)
-def _compile(spam: tuple[tuple[str, tuple[str, ...]], ...], signatures: tuple[str, ...],
-             boilerplate: tuple[str, ...]) -> Lexicon:
+def _compile(
+    spam: tuple[tuple[str, tuple[str, ...]], ...], signatures: tuple[str, ...], boilerplate: tuple[str, ...]
+) -> Lexicon:
     groups = {fam: list(ps) for fam, ps in spam}
     groups[CHROME] = list(boilerplate)
     return Lexicon(Matcher(groups), tuple(f for f, _ in spam), union(list(signatures)))
 
 
-def compile_lexicon(path: str | None, spam: dict[str, list[str]] | None = None,
-                    signatures: list[str] | None = None,
-                    boilerplate: dict[str, list[str]] | None = None) -> Lexicon:
+def compile_lexicon(
+    path: str | None,
+    spam: dict[str, list[str]] | None = None,
+    signatures: list[str] | None = None,
+    boilerplate: dict[str, list[str]] | None = None,
+) -> Lexicon:
     """Compile the lexicon at ``path`` (bundled if None) with any section replaced by the given one."""
     data = load_lexicon(path)
     spam = data.get("spam", {}) if spam is None else spam
     signatures = data.get("seo_signatures", []) if signatures is None else signatures
     boilerplate = data.get("boilerplate", {}) if boilerplate is None else boilerplate
-    return _compile(tuple((k, tuple(v)) for k, v in spam.items()), tuple(signatures),
-                    tuple(p for v in boilerplate.values() for p in v))
+    return _compile(
+        tuple((k, tuple(v)) for k, v in spam.items()),
+        tuple(signatures),
+        tuple(p for v in boilerplate.values() for p in v),
+    )

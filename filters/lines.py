@@ -37,6 +37,7 @@ all in >= ``page_prose_frac`` of them (``spam:<family>``), is dropped, as is a p
 is kept in ``meta.removed_lines_sample`` as ``rule<TAB>line`` rows (truncated to ``sample_chars``) and the
 count in ``meta.removed_lines``.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,17 +47,31 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.stage import FitContext, Stage, StageResult
+from curate.config import PATH, bounds
 from curate.filters._stage import Verdict, run_docs
 from curate.filters.layout import EMAIL, LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose
 from curate.filters.lexicon import CHROME, Lexicon, compile_lexicon
 from curate.filters.site_repeats import fit_site_repeats, host, line_hash
-from curate.filters.text import (TERMINAL_PUNCT, cjk_fraction, display_width, join_wrapped, more_words, words,
-                                 wrapped_paragraphs)
-from curate.config import PATH, bounds
+from curate.filters.text import (
+    TERMINAL_PUNCT,
+    cjk_fraction,
+    display_width,
+    join_wrapped,
+    more_words,
+    words,
+    wrapped_paragraphs,
+)
+from curate.stage import FitContext, Stage, StageResult
 
-C4_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
-             "javascript"]
+C4_POLICY = [
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+    "javascript",
+]
 _NAV_MARKS = "[|•·»›►]"
 _NAV_SEP = re.compile(rf"\s*{_NAV_MARKS}\s*")
 _NAV_MARK = re.compile(_NAV_MARKS)
@@ -142,8 +157,9 @@ class LineCleanStage(Stage):
         families = set(lex.families)
         return _Rules(lex, [p.lower() for p in c.c4_policy], families, lex.matcher.has_regex(families))
 
-    def line_rule(self, line: str, r: _Rules, spam: dict[str, set[str]] | None = None,
-                  chrome: bool | None = None) -> str | None:
+    def line_rule(
+        self, line: str, r: _Rules, spam: dict[str, set[str]] | None = None, chrome: bool | None = None
+    ) -> str | None:
         """The rule that removes this (stripped, non-empty) line, or None to keep it. ``spam`` (family ->
         markers) and ``chrome`` (a boilerplate phrase is in it) come from one pass over the page; given
         a line alone, they are looked up for it."""
@@ -166,8 +182,9 @@ class LineCleanStage(Stage):
             return "c4"
         if c.c4_min_words and len(words(line)) < c.c4_min_words:
             return "c4"
-        if not more_words(line, c.boilerplate_max_words) and \
-                (display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)):
+        if not more_words(line, c.boilerplate_max_words) and (
+            display_width(line) <= c.boilerplate_max_width or not cjk_fraction(line)
+        ):
             if chrome or r.lex.matcher.regex_hits(low, {CHROME}):
                 return "boilerplate"
         if c.label_max_width and display_width(line) <= c.label_max_width:
@@ -208,8 +225,9 @@ class LineCleanStage(Stage):
                 run.append(i)
                 continue
             marked = [j for j in run if spam[j]]
-            if len(marked) >= c.spam_block_min_lines and \
-                    len(marked) >= c.spam_block_min_share * (marked[-1] - marked[0] + 1):
+            if len(marked) >= c.spam_block_min_lines and len(marked) >= c.spam_block_min_share * (
+                marked[-1] - marked[0] + 1
+            ):
                 for j in range(marked[0], marked[-1] + 1):
                     verdict[j] = verdict[j] or "spam_block"
             run = []
@@ -225,8 +243,12 @@ class LineCleanStage(Stage):
             """'h' a headline-shaped line (may end in ? or !, holds no full stop or clause mark), 'd' a date
             line, '' anything else."""
             w = display_width(s)
-            if c.headline_min_width <= w <= c.headline_max_width and not _PROSE_MARK.search(s) \
-                    and not s.startswith(("- ", "• ", "* ")) and not s[0].isdigit():
+            if (
+                c.headline_min_width <= w <= c.headline_max_width
+                and not _PROSE_MARK.search(s)
+                and not s.startswith(("- ", "• ", "* "))
+                and not s[0].isdigit()
+            ):
                 return "h"
             return "d" if w <= c.headline_max_width and is_date_line(s) else ""
 
@@ -239,8 +261,7 @@ class LineCleanStage(Stage):
             heads = [j for j in run if kinds[j] == "h"]
             # headline lists carry dates or spam markers (in the line or on a line of its own); a list of an
             # article's own points does not
-            marked = sum(bool(spam[j]) or is_date_line(lines[j], 60) for j in heads) + \
-                sum(kinds[j] == "d" for j in run)
+            marked = sum(bool(spam[j]) or is_date_line(lines[j], 60) for j in heads) + sum(kinds[j] == "d" for j in run)
             if len(heads) >= c.headline_block_min_lines and 2 * marked >= len(heads):
                 for j in run:
                     verdict[j] = verdict[j] or "headline_block"
@@ -256,7 +277,7 @@ class LineCleanStage(Stage):
         page is its headline and byline."""
         c = self.config
         idx = list(range(len(lines)))
-        for order in ([idx[::-1]] if cut else (idx, idx[::-1])):
+        for order in [idx[::-1]] if cut else (idx, idx[::-1]):
             run: list[int] = []
             teasers = ads = 0
             for i in order:
@@ -264,9 +285,11 @@ class LineCleanStage(Stage):
                 if verdict[i] is None and EMAIL.search(s) and len(words(s)) <= c.edge_line_max_words:
                     continue
                 teaser = verdict[i] is None and (s[:1] in _POINTERS or AD in spam[i])
-                if verdict[i] is None and not (teaser or self._edge_candidate(s) or
-                                               (teasers and _SHORT_CALL.search(s) and
-                                                len(words(s)) <= c.edge_line_max_words)):
+                if verdict[i] is None and not (
+                    teaser
+                    or self._edge_candidate(s)
+                    or (teasers and _SHORT_CALL.search(s) and len(words(s)) <= c.edge_line_max_words)
+                ):
                     break
                 teasers += teaser
                 ads += teaser and s[:1] in _POINTERS and AD in spam[i]
@@ -275,15 +298,17 @@ class LineCleanStage(Stage):
                 for i in run:
                     verdict[i] = verdict[i] or "edge_block"
 
-    def clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "") \
-            -> tuple[str, list[tuple[str, str]]]:
+    def clean(
+        self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = ""
+    ) -> tuple[str, list[tuple[str, str]]]:
         """Cleaned text and the removed (rule, line) pairs in document order; ``repeats`` are the hashes of
         lines repeated across the pages of a site (``fit``), ``site`` this page's host."""
         cleaned, removed, _ = self._clean(text, rules, repeats, site)
         return cleaned, removed
 
-    def _clean(self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "",
-               curated: bool = False) -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
+    def _clean(
+        self, text: str, rules: _Rules, repeats: set[int] | None = None, site: str = "", curated: bool = False
+    ) -> tuple[str, list[tuple[str, str]], list[tuple[dict, bool]]]:
         """``clean`` plus, per kept line, its spam markers (family -> phrases) and whether it is a keyword line;
         ``curated``: a document of a ``curated_kinds`` kind (no page-layout rules)."""
         c = self.config
@@ -299,14 +324,16 @@ class LineCleanStage(Stage):
         verdict: list[str | None] = [self.line_rule(s, rules, sp, ch) for s, sp, ch in zip(lines, spam, chrome)]
         if repeats:
             for i, s in enumerate(lines):
-                if verdict[i] is None and not reads_as_prose(s) and \
-                        line_hash(site, s) in repeats:
+                if verdict[i] is None and not reads_as_prose(s) and line_hash(site, s) in repeats:
                     verdict[i] = "site_repeat"
         if c.spam_block_min_lines:
             self._spam_blocks(lines, verdict, spam)
         layout = not curated
-        mask = article_mask(lines, [v is not None for v in verdict], c.layout) \
-            if layout and c.layout.enabled and lines else None
+        mask = (
+            article_mask(lines, [v is not None for v in verdict], c.layout)
+            if layout and c.layout.enabled and lines
+            else None
+        )
         for i, inside in enumerate(mask or ()):
             if not inside:
                 verdict[i] = verdict[i] or "layout"
@@ -327,9 +354,11 @@ class LineCleanStage(Stage):
         # each kept line's spam families, and whether it reads as a keyword/title line (or names two markers):
         # an article about a spam topic writes sentences about it (a news page on a sex-game ransomware); a
         # line counts only where its markers are dense (a paragraph of a novel may say "the fair sex")
-        kept_spam = [(sp, bool(sp) and (not ends_sentence(s) or len(set().union(*sp.values())) >= 2))
-                     for sp, s, v in ((self._dense(sp, s), s, v) for sp, s, v in zip(spam, lines, verdict))
-                     if v is None]
+        kept_spam = [
+            (sp, bool(sp) and (not ends_sentence(s) or len(set().union(*sp.values())) >= 2))
+            for sp, s, v in ((self._dense(sp, s), s, v) for sp, s, v in zip(spam, lines, verdict))
+            if v is None
+        ]
         if not removed:
             return text, removed, kept_spam
         gone = {i for g, v in zip(groups, verdict) if v is not None for i in g}
@@ -356,8 +385,9 @@ class LineCleanStage(Stage):
         for fam in c.page_families:
             n_any = sum(1 for sp, _ in kept_spam if fam in sp)
             n_kw = sum(1 for sp, kw in kept_spam if kw and fam in sp)
-            if (n_kw >= c.page_min_lines and n_kw / total >= c.page_line_frac) or \
-                    (n_any >= c.page_min_lines and n_any / total >= c.page_prose_frac):
+            if (n_kw >= c.page_min_lines and n_kw / total >= c.page_line_frac) or (
+                n_any >= c.page_min_lines and n_any / total >= c.page_prose_frac
+            ):
                 return f"spam:{fam}"
         return None
 
@@ -366,8 +396,9 @@ class LineCleanStage(Stage):
         c = self.config
         if c.site_repeat_min_docs <= 0:
             return None
-        hashes = fit_site_repeats(ctx.parts, ctx.workdir, ctx.map_parts, ctx.map, c.site_repeat_partitions,
-                                  c.site_repeat_min_docs)
+        hashes = fit_site_repeats(
+            ctx.parts, ctx.workdir, ctx.map_parts, ctx.map, c.site_repeat_partitions, c.site_repeat_min_docs
+        )
         return {"site_repeats": hashes, "summary": {"site_repeat_lines": len(hashes)}}
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:

@@ -17,6 +17,7 @@ documents under a hash cut of about k + 6 sigma; with ``model:`` given they retu
 calibration merges fixed-size score histograms written by the tasks (``filters.classifier.score_histogram``),
 and a threshold is refined by a second histogram of the one bin the cut falls in.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,23 +25,38 @@ import hashlib
 import json
 import math
 import multiprocessing
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 
 from curate.batches import read_batches
 from curate.config import PATH, SOURCES_OR_KINDS, bounds
+from curate.filters._stage import Verdict, run_docs
+from curate.filters.classifier import (
+    HIST_BINS,
+    HIST_EDGES,
+    NEG,
+    POS,
+    auc,
+    chunks,
+    doc_hash,
+    expected_keep_rate,
+    ft_line,
+    hist_alpha,
+    hist_keep_rates,
+    kept_shares,
+    pareto_keep,
+    precision_recall,
+    score_histogram,
+)
+from curate.filters.fasttext_util import load_model, predict_labels
 from curate.schema import split_by_source
 from curate.stage import FitContext, Stage, StageResult
-from curate.filters._stage import Verdict, run_docs
-from curate.filters.classifier import (HIST_BINS, HIST_EDGES, NEG, POS, auc, chunks, doc_hash, expected_keep_rate, ft_line,
-                                hist_alpha, hist_keep_rates, kept_shares, pareto_keep, precision_recall,
-                                score_histogram)
-from curate.filters.fasttext_util import load_model, predict_labels
 
 
 def score(model: Any, text: str, max_chars: int) -> float:
@@ -65,8 +81,16 @@ def _count_part(path: str, positives: list[str], negatives: list[str]) -> dict[s
     return n
 
 
-def _sample_part(path: str, positives: list[str], negatives: list[str], seed: int, cuts: dict[str, int],
-                 model_path: str | None, test_fraction: float, max_chars: int) -> list[tuple]:
+def _sample_part(
+    path: str,
+    positives: list[str],
+    negatives: list[str],
+    seed: int,
+    cuts: dict[str, int],
+    model_path: str | None,
+    test_fraction: float,
+    max_chars: int,
+) -> list[tuple]:
     """``(hash, label, id, text, score, utf-8 bytes)`` of each document of one part whose hash is below its class's cut:
     a superset of the global bottom-k, the same whatever the partitioning. With a saved model, no text comes
     back: held-out documents come back scored, the others as hashes only (they only place the cut)."""
@@ -97,8 +121,9 @@ def _sample_cut(n: int, k: int) -> int:
     return 2**64 if want >= n else int(2**64 * want / n)
 
 
-def _score_part(path: str, model_path: str, scored: list[str], max_chars: int, out_dir: str,
-                edges: np.ndarray = HIST_EDGES) -> str:
+def _score_part(
+    path: str, model_path: str, scored: list[str], max_chars: int, out_dir: str, edges: np.ndarray = HIST_EDGES
+) -> str:
     """Score histogram over ``edges`` (``filters.classifier.score_histogram``) of the documents of one part that
     ``apply`` will score, saved in ``out_dir``; returns its path (the driver adds them up one at a time)."""
     model = load_model(model_path)
@@ -106,8 +131,11 @@ def _score_part(path: str, model_path: str, scored: list[str], max_chars: int, o
     for t in read_batches(path, ["source", "kind", "text"]):
         texts = [x or "" for x in split_by_source(t, scored)[0]["text"].to_pylist()]
         if texts:
-            hist += score_histogram(np.array([score(model, x, max_chars) for x in texts], float),
-                                    np.array([len(x.encode("utf-8")) for x in texts], float), edges)
+            hist += score_histogram(
+                np.array([score(model, x, max_chars) for x in texts], float),
+                np.array([len(x.encode("utf-8")) for x in texts], float),
+                edges,
+            )
     out = Path(out_dir) / f"hist-{hashlib.blake2b(path.encode(), digest_size=8).hexdigest()}.npy"
     np.save(out, hist)
     return str(out)
@@ -122,8 +150,9 @@ def _histogram(ctx: FitContext, fn: Any) -> np.ndarray:
     return total if total is not None else np.zeros((3, HIST_BINS))
 
 
-def _threshold_cut(ctx: FitContext, score_fn: Any, coarse: np.ndarray, target: float,
-                   by_bytes: bool) -> tuple[float, float, float]:
+def _threshold_cut(
+    ctx: FitContext, score_fn: Any, coarse: np.ndarray, target: float, by_bytes: bool
+) -> tuple[float, float, float]:
     """The threshold keeping the share ``target`` of the scored documents (or bytes), to about a document: the
     coarse histogram finds the bin the cut falls in, a second pass histograms that bin finely. Returns the
     threshold and the shares of documents and bytes it keeps."""
@@ -172,21 +201,33 @@ class QualityStage(Stage):
             if self.target_keep_rate is not None and self.target_tokens is not None:
                 raise ValueError("target_keep_rate: set target_keep_rate or target_tokens, not both")
             if self.mode == "pareto" and self.target_keep_rate == 1.0:
-                raise ValueError("target_keep_rate: 1.0 cannot be calibrated in mode pareto (its random draw "
-                                 "always drops some documents); use mode: threshold to keep every document, or a "
-                                 "rate below 1")
+                raise ValueError(
+                    "target_keep_rate: 1.0 cannot be calibrated in mode pareto (its random draw "
+                    "always drops some documents); use mode: threshold to keep every document, or a "
+                    "rate below 1"
+                )
 
     def fit(self, ctx: FitContext) -> dict:
         c = self.config
-        counts = ctx.map_parts(functools.partial(_call_str, functools.partial(
-            _count_part, positives=c.positives, negatives=c.negatives)))
+        counts = ctx.map_parts(
+            functools.partial(_call_str, functools.partial(_count_part, positives=c.positives, negatives=c.negatives))
+        )
         cuts = {lab: _sample_cut(sum(n[lab] for n in counts), c.max_docs_per_class) for lab in (POS, NEG)}
         model_path = str(Path(c.model).resolve()) if c.model else None
-        fn = functools.partial(_sample_part, positives=c.positives, negatives=c.negatives, seed=ctx.seed, cuts=cuts,
-                               model_path=model_path, test_fraction=c.test_fraction, max_chars=c.max_chars)
+        fn = functools.partial(
+            _sample_part,
+            positives=c.positives,
+            negatives=c.negatives,
+            seed=ctx.seed,
+            cuts=cuts,
+            model_path=model_path,
+            test_fraction=c.test_fraction,
+            max_chars=c.max_chars,
+        )
         # About max_docs_per_class + 6 sigma rows per class come back: the global bottom-k is cut from them.
-        sample = sorted((r for part in ctx.map_parts(functools.partial(_call_str, fn)) for r in part),
-                        key=lambda r: r[:3])
+        sample = sorted(
+            (r for part in ctx.map_parts(functools.partial(_call_str, fn)) for r in part), key=lambda r: r[:3]
+        )
         by_label = {lab: [r for r in sample if r[1] == lab][: c.max_docs_per_class] for lab in (POS, NEG)}
         test = [r for rs in by_label.values() for r in rs if _is_test(r[0], c.test_fraction)]
         ctx.workdir.mkdir(parents=True, exist_ok=True)
@@ -194,9 +235,11 @@ class QualityStage(Stage):
             n_train = 0
         else:
             if not by_label[POS] or not by_label[NEG]:
-                raise ValueError(f"quality: need both positives {c.positives} and negatives {c.negatives} in the "
-                                 f"input to train (found {len(by_label[POS])} / {len(by_label[NEG])} documents); "
-                                 "or set quality.model to a saved model")
+                raise ValueError(
+                    f"quality: need both positives {c.positives} and negatives {c.negatives} in the "
+                    f"input to train (found {len(by_label[POS])} / {len(by_label[NEG])} documents); "
+                    "or set quality.model to a saved model"
+                )
             train = [r[:4] for rs in by_label.values() for r in rs if not _is_test(r[0], c.test_fraction)]
             model_path, n_train = self._train(train, ctx.workdir, ctx.seed)
             model = load_model(model_path)
@@ -205,16 +248,31 @@ class QualityStage(Stage):
         scores = np.array([r[4] for r in test], float)
         prec, rec = precision_recall(labels, scores)
         alpha, threshold, target, doc_rate, byte_rate, scored_bytes = self._calibrate(ctx, model_path, test)
-        metrics = {"auc": auc(labels, scores), "precision": prec, "recall": rec, "n_train": n_train,
-                   "n_test": len(test), "n_test_pos": int(labels.sum()), "n_test_neg": int((~labels).sum()),
-                   "mode": c.mode, "alpha": alpha, "threshold": threshold, "model": model_path,
-                   "calibrated_on": "held_out" if target is None else "all_scored", "expected_web_keep_rate": doc_rate,
-                   "scored_bytes": int(scored_bytes), "expected_scored_tokens_kept": None if byte_rate is None
-                   else round(byte_rate * scored_bytes / c.bytes_per_token)}
+        metrics = {
+            "auc": auc(labels, scores),
+            "precision": prec,
+            "recall": rec,
+            "n_train": n_train,
+            "n_test": len(test),
+            "n_test_pos": int(labels.sum()),
+            "n_test_neg": int((~labels).sum()),
+            "mode": c.mode,
+            "alpha": alpha,
+            "threshold": threshold,
+            "model": model_path,
+            "calibrated_on": "held_out" if target is None else "all_scored",
+            "expected_web_keep_rate": doc_rate,
+            "scored_bytes": int(scored_bytes),
+            "expected_scored_tokens_kept": None
+            if byte_rate is None
+            else round(byte_rate * scored_bytes / c.bytes_per_token),
+        }
         metrics = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
         (ctx.workdir / "quality_eval.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        ctx.log(f"quality: held-out AUC {metrics['auc']}, precision {prec:.3f}, recall {rec:.3f} "
-                f"on {len(test)} documents; model {model_path}")
+        ctx.log(
+            f"quality: held-out AUC {metrics['auc']}, precision {prec:.3f}, recall {rec:.3f} "
+            f"on {len(test)} documents; model {model_path}"
+        )
         return {"model": model_path, "seed": ctx.seed, "alpha": alpha, "threshold": threshold, "summary": metrics}
 
     def _calibrate(self, ctx: FitContext, model_path: str, test: list[tuple]) -> tuple:
@@ -237,15 +295,22 @@ class QualityStage(Stage):
             # A target: every document ``apply`` will score is scored here (a distributed pass merged as a
             # fixed-size histogram), so the calibration is made on the very population ``apply`` will see.
             (ctx.workdir / "hist").mkdir(parents=True, exist_ok=True)
-            score_fn = functools.partial(_score_part, model_path=model_path, scored=c.score_kinds,
-                                         max_chars=c.max_chars, out_dir=str(ctx.workdir / "hist"))
+            score_fn = functools.partial(
+                _score_part,
+                model_path=model_path,
+                scored=c.score_kinds,
+                max_chars=c.max_chars,
+                out_dir=str(ctx.workdir / "hist"),
+            )
             hist = _histogram(ctx, score_fn)
             scored_bytes = float(hist[1].sum())
             if c.target_tokens is not None and scored_bytes:
                 target = c.target_tokens * c.bytes_per_token / scored_bytes
                 if target >= 1.0:
-                    ctx.log(f"quality: target_tokens {c.target_tokens:,} is at least all ~"
-                            f"{scored_bytes / c.bytes_per_token:,.0f} scored tokens: keeping nearly everything")
+                    ctx.log(
+                        f"quality: target_tokens {c.target_tokens:,} is at least all ~"
+                        f"{scored_bytes / c.bytes_per_token:,.0f} scored tokens: keeping nearly everything"
+                    )
                 target = min(target, 0.999)
             by_bytes = c.target_tokens is not None
             if not hist[0].sum():
@@ -268,8 +333,18 @@ class QualityStage(Stage):
         with open(train_file, "w", encoding="utf-8") as f:  # line by line: no second copy of the sample's text
             f.writelines(line.replace("\n", " ") + "\n" for _, line in examples)
         path = workdir / "quality.bin"
-        args = dict(input=str(train_file), epoch=c.epoch, lr=c.lr, dim=c.dim, wordNgrams=c.word_ngrams,
-                    bucket=c.bucket, minCount=c.min_count, thread=1, seed=seed, verbose=0)
+        args = dict(
+            input=str(train_file),
+            epoch=c.epoch,
+            lr=c.lr,
+            dim=c.dim,
+            wordNgrams=c.word_ngrams,
+            bucket=c.bucket,
+            minCount=c.min_count,
+            thread=1,
+            seed=seed,
+            verbose=0,
+        )
         # fastText keeps state between trainings in one process: a second train_supervised in the same
         # process can differ or hit "Encountered NaN". A fresh spawned process makes it reproducible.
         try:
@@ -288,8 +363,9 @@ class QualityStage(Stage):
         def decide(text: str, meta: dict, doc_id: str) -> Verdict:
             s = score(model, text, c.max_chars)
             keep = pareto_keep(s, seed, doc_id, alpha) if c.mode == "pareto" else s >= threshold
-            return Verdict(None if keep else f"quality:{c.mode}",
-                           {"quality_score": round(float(s), 6), "quality_keep": int(keep)})
+            return Verdict(
+                None if keep else f"quality:{c.mode}", {"quality_score": round(float(s), 6), "quality_keep": int(keep)}
+            )
 
         res = run_docs(scored, self.name, decide)
         res.kept = pa.concat_tables([res.kept, passthrough.cast(res.kept.schema)])

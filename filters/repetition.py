@@ -11,6 +11,7 @@ first-occurrence order, so the results equal Gopher's string formulas to the las
 Words contain no whitespace (``filters.text.words``), so joined n-grams are equal exactly when their
 word sequences are.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -23,6 +24,7 @@ import numpy as np
 @dataclass
 class _Level:
     """The n-grams that may repeat: their positions (ascending), their ids, and per id its count."""
+
     pos: np.ndarray
     ids: np.ndarray
     counts: np.ndarray

@@ -31,18 +31,28 @@ is taken over non-CJK tokens only, the stop-word rule applies only to languages 
 rules use longer character n-grams on mostly-CJK text, and line lengths are display widths (a CJK
 character counts as two columns).
 """
+
 from __future__ import annotations
 
 import re
 import string
 from dataclasses import dataclass, field
 
+from curate.config import bounds
 from curate.filters.layout import table_rows
 from curate.filters.repetition import NGrams
-from curate.filters.text import (SENTENCE_RE, TERMINAL_PUNCT, cjk_fraction, count_sentences, counts_sentences, display_width,
-                                 lines, paragraphs, words)
+from curate.filters.text import (
+    SENTENCE_RE,
+    TERMINAL_PUNCT,
+    cjk_fraction,
+    count_sentences,
+    counts_sentences,
+    display_width,
+    lines,
+    paragraphs,
+    words,
+)
 from curate.filters.wordstats import alpha_words, count_in, latin_words, mean_stripped_length
-from curate.config import bounds
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 _EDGE_PUNCT = "".join(chr(i) for i in range(0x2000, 0x2070)) + string.punctuation + "«»„“”‘’‚‹›¡¿·"
@@ -82,10 +92,12 @@ class GopherRepetition:
     dup_para_frac: float = field(default=0.3, metadata=bounds(ge=0, le=1))
     dup_line_char_frac: float = field(default=0.2, metadata=bounds(ge=0, le=1))
     dup_para_char_frac: float = field(default=0.2, metadata=bounds(ge=0, le=1))
-    top_ngrams: dict[int, float] = field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16},
-                                         metadata=bounds(ge=0, le=1))
+    top_ngrams: dict[int, float] = field(
+        default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16}, metadata=bounds(ge=0, le=1)
+    )
     dup_ngrams: dict[int, float] = field(
-        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}, metadata=bounds(ge=0, le=1))
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}, metadata=bounds(ge=0, le=1)
+    )
     # Mostly-CJK documents (> half their characters) use character n-grams of this many times n:
     # a Chinese/Japanese word is about two characters. On real jawiki articles the duplicated
     # 5-gram fraction is 0.10-0.23 with single characters and <= 0.06 with 10-character n-grams.
@@ -133,8 +145,14 @@ _ENUMERATOR = re.compile(r"^\(?\d{1,3}[.)]\s+(?=\S*[^\W\d_])")
 def c4_sentences(text: str, min_words_per_line: int) -> int:
     """Sentences in the lines C4 keeps: ending in terminal punctuation (not an ellipsis), with
     ``min_words_per_line`` words or more, no "javascript"."""
-    good = [s for s in lines(text) if s.endswith(TERMINAL_PUNCT) and not s.endswith(("...", "…"))
-            and len(words(s)) >= min_words_per_line and "javascript" not in s.lower()]
+    good = [
+        s
+        for s in lines(text)
+        if s.endswith(TERMINAL_PUNCT)
+        and not s.endswith(("...", "…"))
+        and len(words(s)) >= min_words_per_line
+        and "javascript" not in s.lower()
+    ]
     return count_sentences("\n".join(good))
 
 
@@ -158,7 +176,7 @@ class Fail(str):
     value: float
     threshold: float
 
-    def __new__(cls, reason: str, value: float, threshold: float) -> "Fail":
+    def __new__(cls, reason: str, value: float, threshold: float) -> Fail:
         out = super().__new__(cls, reason)
         out.value, out.threshold = round(float(value), 4), float(threshold)
         return out
@@ -174,8 +192,12 @@ def _below(reason: str, value: float, limit: float) -> Fail | None:
 
 def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) -> Fail | None:
     n = len(ws)
-    if n < c.min_doc_words and not (c.short_doc_min_sentences and c.short_doc_min_words <= n and counts_sentences(text)
-                                    and c4_sentences(text, C4_MIN_WORDS_PER_LINE) >= c.short_doc_min_sentences):
+    if n < c.min_doc_words and not (
+        c.short_doc_min_sentences
+        and c.short_doc_min_words <= n
+        and counts_sentences(text)
+        and c4_sentences(text, C4_MIN_WORDS_PER_LINE) >= c.short_doc_min_sentences
+    ):
         return Fail("gopher:too_few_words", n, c.min_doc_words)
     if f := _above("gopher:too_many_words", n, c.max_doc_words):
         return f
@@ -184,11 +206,13 @@ def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) 
         # as datatrove, whose word tokenizer splits punctuation off: "Художник," is 8 letters, "(a)" is 1, and
         # a token of symbols alone ("—", "–") is no word
         mean = mean_stripped_length(latin, _EDGE_PUNCT)
-        if f := _below("gopher:mean_word_length_low", mean, c.min_avg_word_length) or \
-                _above("gopher:mean_word_length_high", mean, c.max_avg_word_length):
+        if f := _below("gopher:mean_word_length_low", mean, c.min_avg_word_length) or _above(
+            "gopher:mean_word_length_high", mean, c.max_avg_word_length
+        ):
             return f
-    if f := _above("gopher:hash_ratio", text.count("#") / n, c.max_symbol_word_ratio) or \
-            _above("gopher:ellipsis_ratio", (text.count("...") + text.count("…")) / n, c.max_symbol_word_ratio):
+    if f := _above("gopher:hash_ratio", text.count("#") / n, c.max_symbol_word_ratio) or _above(
+        "gopher:ellipsis_ratio", (text.count("...") + text.count("…")) / n, c.max_symbol_word_ratio
+    ):
         return f
     ls = lines(text)
     if ls:
@@ -196,9 +220,10 @@ def check_gopher_quality(text: str, ws: list[str], lang: str, c: GopherQuality) 
         # "--" is plain text's em dash, which opens dialogue ("-- C'est vrai! disait-elle."), not a list item
         bullets = sum(s.startswith(("•", "-", "* ", "·")) and not s.startswith("--") for s in ls) / len(ls)
         ellipses = sum(s.endswith(("...", "…")) for s in ls)
-        if f := _above("gopher:bullet_lines", bullets, c.max_bullet_lines_ratio) or \
-                (ellipses >= c.min_ellipsis_lines and
-                 _above("gopher:ellipsis_lines", ellipses / len(ls), c.max_ellipsis_lines_ratio)):
+        if f := _above("gopher:bullet_lines", bullets, c.max_bullet_lines_ratio) or (
+            ellipses >= c.min_ellipsis_lines
+            and _above("gopher:ellipsis_lines", ellipses / len(ls), c.max_ellipsis_lines_ratio)
+        ):
             return f
     # Gopher: ">= 80% of words contain an alphabetic character"; a numbered list's item numbers are layout,
     # not words (as a bullet is no word), so a ranked list of names is not "numbers"
@@ -218,14 +243,16 @@ def check_gopher_repetition(text: str, ws: list[str], c: GopherRepetition) -> Fa
     paras = paragraphs(text)
     if paras and (c.dup_para_frac or c.dup_para_char_frac):  # a 0 threshold turns a rule off (as in datatrove)
         n, chars = _duplicates(paras)
-        if f := (c.dup_para_frac and _above("gopher_rep:dup_para_frac", n / len(paras), c.dup_para_frac)) or \
-                (c.dup_para_char_frac and _above("gopher_rep:dup_para_char_frac", chars / total, c.dup_para_char_frac)):
+        if f := (c.dup_para_frac and _above("gopher_rep:dup_para_frac", n / len(paras), c.dup_para_frac)) or (
+            c.dup_para_char_frac and _above("gopher_rep:dup_para_char_frac", chars / total, c.dup_para_char_frac)
+        ):
             return f
     ls = lines(text)
     if ls and (c.dup_line_frac or c.dup_line_char_frac):
         n, chars = _duplicates(ls)
-        if f := (c.dup_line_frac and _above("gopher_rep:dup_line_frac", n / len(ls), c.dup_line_frac)) or \
-                (c.dup_line_char_frac and _above("gopher_rep:dup_line_char_frac", chars / total, c.dup_line_char_frac)):
+        if f := (c.dup_line_frac and _above("gopher_rep:dup_line_frac", n / len(ls), c.dup_line_frac)) or (
+            c.dup_line_char_frac and _above("gopher_rep:dup_line_char_frac", chars / total, c.dup_line_char_frac)
+        ):
             return f
     grams = NGrams(ws)
     for n, frac in sorted(c.top_ngrams.items()):

@@ -7,6 +7,7 @@ dedup passes), then one task per range counts the documents holding each hash (a
 range, so memory is bounded by crawl size / partitions) and keeps those seen in >= ``min_docs`` documents.
 Only lines that do not read as prose are counted: an article quoted by two pages keeps its sentences.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,8 +69,7 @@ def frequent_in_range(files: list[str], min_docs: int) -> list[int]:
     return [int(v) for v in values[counts >= min_docs]]
 
 
-def fit_site_repeats(parts: list[Path], workdir: Path, map_parts, map_fn, partitions: int,
-                     min_docs: int) -> list[int]:
+def fit_site_repeats(parts: list[Path], workdir: Path, map_parts, map_fn, partitions: int, min_docs: int) -> list[int]:
     """Repeated-line hashes of all parts: hash each part once into ranges, then one task per range."""
     out = Path(workdir) / "site_repeats"
     out.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ single characters (the unit CJK word segmenters start from) and keeps Hangul eoj
 words with spaces). ``is_cjk_word`` lets length-based rules skip those tokens. ``wrapped_paragraphs`` /
 ``reflow`` find the paragraphs of hard-wrapped text, so per-line rules judge paragraphs, not the wrap.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,33 @@ _HAN_KANA = re.compile(rf"[{_CJK_CHARS}]")
 _PUNCT_RE = re.compile(r"^[\W_]+$")
 _PARAGRAPH_SPLIT = re.compile(r"\n\s*\n")
 _BULLETS = ("- ", "• ", "* ", "· ", "– ")
-_PARAGRAPH_END = (".", "!", "?", '"', "'", "”", "’", "»", ")", "]", ":", ";", ",", "…", "。", "！", "？", "」", "』",
-                  "।", "؟", "։", "።", "။", "།")
+_PARAGRAPH_END = (
+    ".",
+    "!",
+    "?",
+    '"',
+    "'",
+    "”",
+    "’",
+    "»",
+    ")",
+    "]",
+    ":",
+    ";",
+    ",",
+    "…",
+    "。",
+    "！",
+    "？",
+    "」",
+    "』",
+    "।",
+    "؟",
+    "։",
+    "።",
+    "။",
+    "།",
+)
 
 # Line endings that count as the end of a sentence (C4 / FineWeb), plus the sentence-final marks of other
 # scripts: CJK full-width, Devanagari/Bengali danda, Arabic/Urdu, Armenian, Ethiopic, Myanmar, Tibetan.
@@ -95,8 +121,9 @@ def counts_sentences(text: str) -> bool:
     return not n or len(_UNPUNCTUATED.findall(text[:2000])) < n / 2
 
 
-def wrapped_paragraphs(raw: list[str], min_wrap: int = 40, max_wrap: int = 120, fill: float = 0.7) \
-        -> list[list[int]] | None:
+def wrapped_paragraphs(
+    raw: list[str], min_wrap: int = 40, max_wrap: int = 120, fill: float = 0.7
+) -> list[list[int]] | None:
     """The non-empty lines of ``raw`` (a text's physical lines) grouped into paragraphs when the text is
     hard-wrapped (books, plain-text mail, crawl text wrapped at a fixed width), else None. A text is
     hard-wrapped when its 90th-percentile line width (display columns) lies in [``min_wrap``, ``max_wrap``]

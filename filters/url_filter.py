@@ -15,6 +15,7 @@ the document with reason ``url:<list>``:
 A document without a URL is kept (``missing_url: drop`` drops it as ``url:missing``). Counts per list go to
 ``summary.json`` as the drop reasons.
 """
+
 from __future__ import annotations
 
 import functools
@@ -83,7 +84,8 @@ class UrlFilterStage(Stage):
         banned_words: list[str] = field(default_factory=list)
         banned_subwords: list[str] = field(default_factory=list)
         default_lists: list[Literal["adult", "gambling", "crypto_spam"]] = field(
-            default_factory=lambda: list(CATEGORIES))  # [] turns the shipped lists off
+            default_factory=lambda: list(CATEGORIES)
+        )  # [] turns the shipped lists off
         missing_url: Literal["keep", "drop"] = "keep"
 
     def __init__(self, config: Any | None = None):
@@ -94,11 +96,17 @@ class UrlFilterStage(Stage):
         self.urls = {normalise(u)[1].split("#", 1)[0] for u in c.block_urls + _lines(c.block_urls_file)}
         self.word_lists: list[tuple[str, set[str], list[str]]] = [
             ("banned_words", {w.lower() for w in c.banned_words}, []),
-            ("banned_subwords", set(), [s.lower() for s in c.banned_subwords])]
+            ("banned_subwords", set(), [s.lower() for s in c.banned_subwords]),
+        ]
         lists = default_lists()
         for cat in c.default_lists:
-            self.word_lists.append((f"default_{cat}", {w.lower() for w in lists[cat].get("words", [])},
-                                    [s.lower() for s in lists[cat].get("subwords", [])]))
+            self.word_lists.append(
+                (
+                    f"default_{cat}",
+                    {w.lower() for w in lists[cat].get("words", [])},
+                    [s.lower() for s in lists[cat].get("subwords", [])],
+                )
+            )
 
     def _domain_blocked(self, host: str) -> bool:
         labels = host.split(".")

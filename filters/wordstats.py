@@ -4,6 +4,7 @@ Each runs its per-word step inside ``map``/``filter`` over ``str`` methods, so t
 hundreds or thousands of words stays in C; a Python generator per word made these counts a third of the
 heuristics stage. Each equals the obvious per-word formula given in its docstring.
 """
+
 from __future__ import annotations
 
 from itertools import filterfalse, repeat

@@ -1,4 +1,5 @@
 """Shared fixtures: where the real test corpus lives (read in place, never copied)."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,12 @@ def stdlib_dir() -> Path:
 # once), or a group of modules that share something costly or exclusive: the session's wheel venv (install),
 # Ray clusters on loopback ports chosen free just before they start (ray), the reference e2e run (e2e_run).
 # (pytest-xdist's xdist_group mark does not take effect under pytest 9, which no longer reads Item._nodeid.)
-SHARED_SCOPES = {"tests/install/": "wheel", "tests/ray/": "ray", "tests/e2e/test_e2e.py": "e2e_run",
-                 "tests/e2e/test_crash_resume.py": "e2e_run"}
+SHARED_SCOPES = {
+    "tests/install/": "wheel",
+    "tests/ray/": "ray",
+    "tests/e2e/test_e2e.py": "e2e_run",
+    "tests/e2e/test_crash_resume.py": "e2e_run",
+}
 # Scopes of minutes (4 to 6 serial, measured), sent first so that none is left running alone at the end.
 LONG_SCOPES = ("e2e_run", "wheel", "tests/sources/test_wiki.py", "ray")
 

@@ -6,6 +6,7 @@ alike (a circle through a function-level or typing-only import is still two modu
 ``from a import b`` is an edge to ``a.b`` when that is a module, else to ``a`` (its ``__init__``); a module's
 own package is not an edge (Python imports it first whatever the module says).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,10 +15,24 @@ from curate.codekeys import PROJECT_ROOT, imports, module_file, module_name
 
 # The stage packages: readers, stages and what they call. They may import the contract (curate.stage,
 # curate.config, curate.schema, ...) and each other, never what loads, plans or runs recipes.
-STAGE_PACKAGES = ("curate.sources", "curate.extract", "curate.filters", "curate.dedup", "curate.mix",
-                  "curate.tokenizer", "curate.shards")
-ABOVE = ("curate.recipe", "curate.standalone", "curate.cli", "curate.pipeline", "curate.compose", "curate.runner",
-         "curate.registry")
+STAGE_PACKAGES = (
+    "curate.sources",
+    "curate.extract",
+    "curate.filters",
+    "curate.dedup",
+    "curate.mix",
+    "curate.tokenizer",
+    "curate.shards",
+)
+ABOVE = (
+    "curate.recipe",
+    "curate.standalone",
+    "curate.cli",
+    "curate.pipeline",
+    "curate.compose",
+    "curate.runner",
+    "curate.registry",
+)
 # Evaluation tools kept beside the stages they score; they run the filter chain as `curate filter` does.
 TOOLS = {"curate.filters.eval_clean"}
 
@@ -27,12 +42,20 @@ def within(module: str, packages: tuple[str, ...]) -> bool:
 
 
 def project_graph(root: Path = PROJECT_ROOT) -> dict[str, set[str]]:
-    files = [f for d in ("curate", "filters", "tokenizer", "trainer") if (root / d).is_dir()
-             for f in (root / d).rglob("*.py") if "__pycache__" not in f.parts]
+    files = [
+        f
+        for d in ("curate", "filters", "tokenizer", "trainer")
+        if (root / d).is_dir()
+        for f in (root / d).rglob("*.py")
+        if "__pycache__" not in f.parts
+    ]
     graph: dict[str, set[str]] = {}
     for f in files:
-        deps = {module_name(d, root) for name, _ in imports(f, root, type_checking=True)
-                if (d := module_file(name, root)) is not None and d != f}
+        deps = {
+            module_name(d, root)
+            for name, _ in imports(f, root, type_checking=True)
+            if (d := module_file(name, root)) is not None and d != f
+        }
         graph[module_name(f, root)] = deps
     return graph
 
@@ -100,6 +123,9 @@ def test_cycles_finds_a_circle_through_a_function_level_import(tmp_path):
 
 
 def test_stage_packages_import_nothing_above_the_contract():
-    bad = {m: sorted(d for d in deps if within(d, ABOVE))
-           for m, deps in project_graph().items() if within(m, STAGE_PACKAGES) and m not in TOOLS}
+    bad = {
+        m: sorted(d for d in deps if within(d, ABOVE))
+        for m, deps in project_graph().items()
+        if within(m, STAGE_PACKAGES) and m not in TOOLS
+    }
     assert {m: d for m, d in bad.items() if d} == {}

@@ -6,11 +6,12 @@ repeat index, chars, n_tokens, offset into the token file; see ``curate.shards.w
 tokens are decoded again and compared with its text; those that differ are counted (``not_lossless``).
 Memory: one batch of text and its tokens at a time, plus the part's compact instance index (no text).
 """
+
 from __future__ import annotations
 
 import hashlib
-from itertools import chain
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ import pyarrow as pa
 from curate.batches import BATCH_ROWS, read_batches
 from curate.schema import meta_dicts
 from curate.shards.writer import instance_rows, part_summary, write_index
-
 
 LOSSY_EXAMPLES = 5  # ids kept per part of documents that do not round-trip
 
@@ -52,8 +52,15 @@ def _repeats(t: pa.Table) -> pa.Array:
     return pa.array([int(m.get("repeat", 1)) for m in meta_dicts(t)], pa.int32())
 
 
-def encode_part(path: Path, model: str, out_dir: str, dtype: str, seed: int = 0, val_fraction: float = 0.0,
-                batch_rows: int = BATCH_ROWS) -> dict[str, Any]:
+def encode_part(
+    path: Path,
+    model: str,
+    out_dir: str,
+    dtype: str,
+    seed: int = 0,
+    val_fraction: float = 0.0,
+    batch_rows: int = BATCH_ROWS,
+) -> dict[str, Any]:
     """Encode part ``path`` batch by batch into ``<name>.tok`` and its instance index ``<name>.index.parquet``
     (see ``curate.shards.writer``); returns the name and the part's counts."""
     sp = load_model(model)
@@ -68,15 +75,27 @@ def encode_part(path: Path, model: str, out_dir: str, dtype: str, seed: int = 0,
             texts = [t or "" for t in rb.column("text").to_pylist()]
             flat, lengths, changed = encode_texts(sp, texts, np.dtype(dtype))
             n_lossy += len(changed)
-            lossy += [rb.column("id")[i].as_py() for i in changed[:max(0, LOSSY_EXAMPLES - len(lossy))]]
+            lossy += [rb.column("id")[i].as_py() for i in changed[: max(0, LOSSY_EXAMPLES - len(lossy))]]
             f.write(flat.tobytes())
             starts = offset + np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
-            docs = pa.table({"id": rb.column("id"), "source": rb.column("source"), "url": rb.column("url"),
-                             "repeat": _repeats(rb),
-                             "chars": pa.array([len(t) for t in texts], pa.int64()),
-                             "n_tokens": pa.array(lengths, pa.int64()), "offset": pa.array(starts, pa.int64())})
+            docs = pa.table(
+                {
+                    "id": rb.column("id"),
+                    "source": rb.column("source"),
+                    "url": rb.column("url"),
+                    "repeat": _repeats(rb),
+                    "chars": pa.array([len(t) for t in texts], pa.int64()),
+                    "n_tokens": pa.array(lengths, pa.int64()),
+                    "offset": pa.array(starts, pa.int64()),
+                }
+            )
             index.append(instance_rows(docs, seed))
             offset += int(lengths.sum())
     written = write_index(index, out / f"{name}.index.parquet")
-    return {"name": name, "tokens": offset, "not_lossless": n_lossy, "not_lossless_examples": lossy,
-            **part_summary(written, val_fraction)}
+    return {
+        "name": name,
+        "tokens": offset,
+        "not_lossless": n_lossy,
+        "not_lossless_examples": lossy,
+        **part_summary(written, val_fraction),
+    }

@@ -6,6 +6,7 @@ probability ``sample_chars / total_chars`` from a generator seeded by ``(seed, i
 follows the mix, does not depend on how the data is split into parts, and holds about ``sample_chars``
 characters in all (the driver's share is bounded by the recipe, not by the corpus).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,14 +19,18 @@ from curate.mix.draws import draw64
 from curate.schema import meta_dicts
 from curate.tokenizer.train import doc_lines
 
+
 def _repeats(t: pa.Table) -> list[int]:
     return [int(m.get("repeat", 1)) for m in meta_dicts(t)]
 
 
 def part_chars(path: Path) -> int:
     """Repeat-weighted character count of one Parquet part."""
-    return sum(len(x or "") * r for t in read_batches(path, ["text", "meta"])
-               for x, r in zip(t.column("text").to_pylist(), _repeats(t)))
+    return sum(
+        len(x or "") * r
+        for t in read_batches(path, ["text", "meta"])
+        for x, r in zip(t.column("text").to_pylist(), _repeats(t))
+    )
 
 
 def sample_part(path: Path, seed: int, prob: float) -> list[tuple[int, int, str]]:

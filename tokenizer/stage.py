@@ -8,6 +8,7 @@ parallel (one task per part), shuffles them into shards with one task per bucket
 (``curate.shards.writer``) and publishes the shard set and ``manifest.json`` atomically
 (``curate.shards.publish``). The driver only sees per-part and per-bucket counts.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -18,14 +19,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.config import PATH, bounds
+from curate.partio import file_sha256
 from curate.schema import empty_drops, with_reason
 from curate.shards.megatron import token_dtype
 from curate.shards.publish import TOKENIZER, publish, published_problems, staging_dir
-from curate.partio import file_sha256
 from curate.shards.writer import merge_buckets, plan, write_bucket
 from curate.stage import FitContext, Stage, StageResult
 from curate.tokenizer.encode import LOSSY_EXAMPLES, encode_part, load_model
@@ -47,8 +48,12 @@ class TokenizeStage(Stage):
 
     @dataclass
     class Config:
-        vocab_size: int = field(default=8000, metadata=bounds(  # unk/bos/eos, EOD, extras, newline, 256 bytes
-            ge=lambda c: 5 + len(c.special_tokens) + (256 if c.byte_fallback else 1), le=2**31 - 1))  # int32 ids
+        vocab_size: int = field(
+            default=8000,
+            metadata=bounds(  # unk/bos/eos, EOD, extras, newline, 256 bytes
+                ge=lambda c: 5 + len(c.special_tokens) + (256 if c.byte_fallback else 1), le=2**31 - 1
+            ),
+        )  # int32 ids
         # characters of (mixed) text to train the tokenizer on
         sample_chars: int = field(default=20_000_000, metadata=bounds(ge=1))
         # reuse an existing sentencepiece model by path (no training)
@@ -79,20 +84,25 @@ class TokenizeStage(Stage):
         else:
             total = sum(ctx.map_parts(part_chars))
             prob = min(1.0, c.sample_chars / total) if total else 0.0
-            sample = sorted(itertools.chain.from_iterable(
-                ctx.map_parts(partial(sample_part, seed=ctx.seed, prob=prob))))
+            sample = sorted(
+                itertools.chain.from_iterable(ctx.map_parts(partial(sample_part, seed=ctx.seed, prob=prob)))
+            )
             if not sample:
-                raise ValueError("tokenize: no text to train the tokenizer on: no document with a non-blank line "
-                                 "reached this stage (see the counts logged above, and dropped/ and errors/)")
-            model = train_sentencepiece((line for *_, line in sample), tok_dir, c.vocab_size, c.eod_token,
-                                        c.special_tokens, c.byte_fallback)
-            info = {"sample_lines": len(sample), "sample_chars": sum(len(x) for *_, x in sample),
-                    "corpus_chars": total}
+                raise ValueError(
+                    "tokenize: no text to train the tokenizer on: no document with a non-blank line "
+                    "reached this stage (see the counts logged above, and dropped/ and errors/)"
+                )
+            model = train_sentencepiece(
+                (line for *_, line in sample), tok_dir, c.vocab_size, c.eod_token, c.special_tokens, c.byte_fallback
+            )
+            info = {"sample_lines": len(sample), "sample_chars": sum(len(x) for *_, x in sample), "corpus_chars": total}
         sp = load_model(str(model))
         eod = sp.piece_to_id(c.eod_token)
         if eod == sp.unk_id() or not sp.is_control(eod):
-            raise ValueError(f"tokenize: tokenizer {model} has no control symbol {c.eod_token!r} "
-                             f"(set eod_token to the model's end-of-document piece)")
+            raise ValueError(
+                f"tokenize: tokenizer {model} has no control symbol {c.eod_token!r} "
+                f"(set eod_token to the model's end-of-document piece)"
+            )
         if sp.eos_id() != eod:  # a reused model that declares another EOS: trainers would miss boundaries
             ctx.log(f"tokenizer: warning: {model} declares EOS id {sp.eos_id()}, not the EOD {c.eod_token!r}={eod}")
         ctx.log(f"tokenizer: {model} vocab {sp.vocab_size()} eod {c.eod_token!r}={eod} {info}")
@@ -101,9 +111,10 @@ class TokenizeStage(Stage):
     def apply(self, batch: pa.Table, state: dict[str, Any]) -> StageResult:
         empty = pc.fill_null(pc.equal(pc.utf8_length(pc.fill_null(batch.column("text"), "")), 0), True)
         dropped = batch.filter(empty)
-        return StageResult(kept=batch.filter(pc.invert(empty)),
-                           dropped=with_reason(dropped, "tokenize:empty", self.name) if dropped.num_rows
-                           else empty_drops())
+        return StageResult(
+            kept=batch.filter(pc.invert(empty)),
+            dropped=with_reason(dropped, "tokenize:empty", self.name) if dropped.num_rows else empty_drops(),
+        )
 
     def finalize(self, ctx: FitContext, state: dict[str, Any]) -> dict[str, Any]:
         c = self.config
@@ -113,41 +124,90 @@ class TokenizeStage(Stage):
         shutil.rmtree(enc_dir, ignore_errors=True)
         enc_dir.mkdir(parents=True)
         staging = staging_dir(run)
-        encoded = ctx.map_parts(partial(encode_part, model=state["model"], out_dir=str(enc_dir), dtype=dtype.name,
-                                        seed=ctx.seed, val_fraction=c.val_fraction))
-        lossy = {"docs": sum(e["not_lossless"] for e in encoded), "examples": sorted(
-            itertools.chain.from_iterable(e["not_lossless_examples"] for e in encoded))[:LOSSY_EXAMPLES],
+        encoded = ctx.map_parts(
+            partial(
+                encode_part,
+                model=state["model"],
+                out_dir=str(enc_dir),
+                dtype=dtype.name,
+                seed=ctx.seed,
+                val_fraction=c.val_fraction,
+            )
+        )
+        lossy = {
+            "docs": sum(e["not_lossless"] for e in encoded),
+            "examples": sorted(itertools.chain.from_iterable(e["not_lossless_examples"] for e in encoded))[
+                :LOSSY_EXAMPLES
+            ],
             "why": "sentencepiece decodes U+2581 (its whitespace symbol) in a text as a space; a reused model may "
-                   "also normalise text (e.g. NFKC)"}
+            "also normalise text (e.g. NFKC)",
+        }
         layout = plan(encoded, c.val_fraction, c.shard_tokens, c.shuffle_bucket_tokens)
-        written = ctx.map(partial(write_bucket, parts=[e["name"] for e in encoded], enc_dir=str(enc_dir),
-                                  out_dir=str(staging), dtype=dtype.name, eod_id=state["eod_id"],
-                                  val_fraction=c.val_fraction, forced=layout.forced_val), layout.buckets)
+        written = ctx.map(
+            partial(
+                write_bucket,
+                parts=[e["name"] for e in encoded],
+                enc_dir=str(enc_dir),
+                out_dir=str(staging),
+                dtype=dtype.name,
+                eod_id=state["eod_id"],
+                val_fraction=c.val_fraction,
+                forced=layout.forced_val,
+            ),
+            layout.buckets,
+        )
         splits, per_source = merge_buckets(written)
         shutil.copyfile(state["model"], staging / TOKENIZER)
         write_hf_config(staging, c.eod_token)  # HF AutoTokenizer loads the set's own copy with EOD as EOS
-        manifest = publish(run, staging, {
-            "manifest_version": MANIFEST_VERSION, "format": "megatron-mmidx", "dtype": dtype.name,
-            "vocab_size": state["vocab_size"], "eod_id": state["eod_id"], "eod_token": c.eod_token,
-            "eod_is_eos": state.get("eos_id") == state["eod_id"],  # tokenizers report it as EOS
-            "tokenizer": {"type": "sentencepiece-bpe", "sha256": file_sha256(Path(state["model"])),
-                          "reused_from": state.get("reused_from")},
-            "seed": ctx.seed, "val_fraction": c.val_fraction, "shard_tokens": c.shard_tokens, "splits": splits,
-            "tokens": {s: sum(x["tokens"] for x in v) for s, v in splits.items()}, "per_source": per_source,
-            "documents": sorted(_rel(p, run) for p in ctx.parts),
-            "not_lossless": lossy})
+        manifest = publish(
+            run,
+            staging,
+            {
+                "manifest_version": MANIFEST_VERSION,
+                "format": "megatron-mmidx",
+                "dtype": dtype.name,
+                "vocab_size": state["vocab_size"],
+                "eod_id": state["eod_id"],
+                "eod_token": c.eod_token,
+                "eod_is_eos": state.get("eos_id") == state["eod_id"],  # tokenizers report it as EOS
+                "tokenizer": {
+                    "type": "sentencepiece-bpe",
+                    "sha256": file_sha256(Path(state["model"])),
+                    "reused_from": state.get("reused_from"),
+                },
+                "seed": ctx.seed,
+                "val_fraction": c.val_fraction,
+                "shard_tokens": c.shard_tokens,
+                "splits": splits,
+                "tokens": {s: sum(x["tokens"] for x in v) for s, v in splits.items()},
+                "per_source": per_source,
+                "documents": sorted(_rel(p, run) for p in ctx.parts),
+                "not_lossless": lossy,
+            },
+        )
         shutil.rmtree(enc_dir)
-        summary = {"shards": {s: len(v) for s, v in splits.items()}, "tokens": manifest["tokens"],
-                   "tokenizer": manifest["tokenizer"], "vocab_size": state["vocab_size"], "dtype": dtype.name,
-                   "per_source": per_source, "encoded_docs": sum(e["docs"] for e in encoded),
-                   "shuffle_buckets": len(layout.buckets), "not_lossless_docs": lossy["docs"]}
+        summary = {
+            "shards": {s: len(v) for s, v in splits.items()},
+            "tokens": manifest["tokens"],
+            "tokenizer": manifest["tokenizer"],
+            "vocab_size": state["vocab_size"],
+            "dtype": dtype.name,
+            "per_source": per_source,
+            "encoded_docs": sum(e["docs"] for e in encoded),
+            "shuffle_buckets": len(layout.buckets),
+            "not_lossless_docs": lossy["docs"],
+        }
         ctx.log(f"tokenize: {summary['shards']} shards, tokens {manifest['tokens']}")
         if lossy["docs"]:
-            ctx.log(f"tokenize: {lossy['docs']} document(s) do not decode back to their text ({lossy['why']}); "
-                    f"counted in manifest.json not_lossless, e.g. {', '.join(lossy['examples'][:3])}")
+            ctx.log(
+                f"tokenize: {lossy['docs']} document(s) do not decode back to their text ({lossy['why']}); "
+                f"counted in manifest.json not_lossless, e.g. {', '.join(lossy['examples'][:3])}"
+            )
         if not summary["encoded_docs"]:
-            ctx.log("tokenize: warning: no document reached this stage: the published shard set is empty "
-                    "(see the counts logged above, and dropped/ and errors/)")
+            ctx.log(
+                "tokenize: warning: no document reached this stage: the published shard set is empty "
+                "(see the counts logged above, and dropped/ and errors/)"
+            )
         return {"tokenize": summary}
 
     def finalized(self, run_dir: Path) -> list[str]:

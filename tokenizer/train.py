@@ -13,15 +13,14 @@ the EOD id, and trainers that take end-of-document from the tokenizer find it wi
 (Megatron-LM's ``GPTSentencePieceTokenizer.eod`` is ``eos_id()``; HF ``AutoTokenizer`` reads the
 ``tokenizer_config.json`` written beside the model).
 """
+
 from __future__ import annotations
 
 import json
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
-
-
 
 MAX_LINE_BYTES = 8192
 MODEL_NAME = "tokenizer.model"
@@ -35,12 +34,17 @@ class VocabTooSmall(ValueError):
 def doc_lines(text: str) -> list[str]:
     """Training 'sentences': non-empty lines, long ones cut into MAX_LINE_BYTES//4-char pieces."""
     step = MAX_LINE_BYTES // 4
-    return [ln[i:i + step] for ln in text.split("\n") if ln.strip() for i in range(0, len(ln), step)]
+    return [ln[i : i + step] for ln in text.split("\n") if ln.strip() for i in range(0, len(ln), step)]
 
 
-def train_sentencepiece(lines: Iterable[str], out_dir: str | Path, vocab_size: int = 8000,
-                        eod_token: str = "<|endoftext|>", special_tokens: list[str] | None = None,
-                        byte_fallback: bool = True) -> Path:
+def train_sentencepiece(
+    lines: Iterable[str],
+    out_dir: str | Path,
+    vocab_size: int = 8000,
+    eod_token: str = "<|endoftext|>",
+    special_tokens: list[str] | None = None,
+    byte_fallback: bool = True,
+) -> Path:
     """Train BPE on ``lines``; writes ``out_dir/tokenizer.model`` and returns its path."""
     import sentencepiece as spm
 
@@ -51,20 +55,37 @@ def train_sentencepiece(lines: Iterable[str], out_dir: str | Path, vocab_size: i
     try:
         with open(tmp, "wb") as f:
             spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(lines), model_writer=f, model_type="bpe", vocab_size=vocab_size,
-                byte_fallback=byte_fallback, control_symbols=list(special_tokens or []),
-                user_defined_symbols=["\n"], normalization_rule_name="identity", remove_extra_whitespaces=False,
-                split_digits=True, allow_whitespace_only_pieces=True, bos_id=-1, eos_id=EOD_ID,
-                eos_piece=eod_token, pad_id=-1, num_threads=1, input_sentence_size=0,
-                max_sentence_length=MAX_LINE_BYTES, character_coverage=0.9995 if byte_fallback else 1.0,
-                hard_vocab_limit=False, minloglevel=2)
+                sentence_iterator=iter(lines),
+                model_writer=f,
+                model_type="bpe",
+                vocab_size=vocab_size,
+                byte_fallback=byte_fallback,
+                control_symbols=list(special_tokens or []),
+                user_defined_symbols=["\n"],
+                normalization_rule_name="identity",
+                remove_extra_whitespaces=False,
+                split_digits=True,
+                allow_whitespace_only_pieces=True,
+                bos_id=-1,
+                eos_id=EOD_ID,
+                eos_piece=eod_token,
+                pad_id=-1,
+                num_threads=1,
+                input_sentence_size=0,
+                max_sentence_length=MAX_LINE_BYTES,
+                character_coverage=0.9995 if byte_fallback else 1.0,
+                hard_vocab_limit=False,
+                minloglevel=2,
+            )
     except RuntimeError as e:
         tmp.unlink(missing_ok=True)
         need = re.search(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)", str(e))
         if need:
-            raise VocabTooSmall(f"tokenize.vocab_size {vocab_size} is too small: the text has {need.group(2)} "
-                                f"characters that each need a piece (plus the special ones); use a larger "
-                                f"vocab_size") from None
+            raise VocabTooSmall(
+                f"tokenize.vocab_size {vocab_size} is too small: the text has {need.group(2)} "
+                f"characters that each need a piece (plus the special ones); use a larger "
+                f"vocab_size"
+            ) from None
         raise
     tmp.replace(model)
     write_hf_config(out, eod_token)
@@ -74,9 +95,18 @@ def train_sentencepiece(lines: Iterable[str], out_dir: str | Path, vocab_size: i
 def write_hf_config(out_dir: str | Path, eod_token: str) -> Path:
     """``tokenizer_config.json`` beside the model, so ``AutoTokenizer.from_pretrained(out_dir)`` loads it as
     a Llama-style sentencepiece tokenizer with the EOD piece as EOS and no BOS added."""
-    cfg = {"tokenizer_class": "LlamaTokenizer", "eos_token": eod_token, "bos_token": None, "pad_token": None,
-           "unk_token": "<unk>", "add_bos_token": False, "add_eos_token": False, "legacy": False,
-           "add_prefix_space": True, "clean_up_tokenization_spaces": False}
+    cfg = {
+        "tokenizer_class": "LlamaTokenizer",
+        "eos_token": eod_token,
+        "bos_token": None,
+        "pad_token": None,
+        "unk_token": "<unk>",
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "legacy": False,
+        "add_prefix_space": True,
+        "clean_up_tokenization_spaces": False,
+    }
     path = Path(out_dir) / "tokenizer_config.json"
     path.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
     return path

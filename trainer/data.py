@@ -1,5 +1,6 @@
 """Load and check a shard manifest; draw random training windows from memmapped Megatron shards; load
 held-out evaluation text (JSONL) as token streams."""
+
 from __future__ import annotations
 
 import json
@@ -95,9 +96,11 @@ class Windows:
         self.arrays = [r.tokens for r in readers if r.tokens.size > block_size + 1]
         if not self.arrays:
             biggest = max((r.tokens.size for r in readers), default=0)
-            raise refuse(f"no {split} shard has more than block_size+1 = {block_size + 1} tokens (the largest has "
-                         f"{biggest}): too little data for one training window; use more data or fewer, larger "
-                         "shards (shard_tokens)")
+            raise refuse(
+                f"no {split} shard has more than block_size+1 = {block_size + 1} tokens (the largest has "
+                f"{biggest}): too little data for one training window; use more data or fewer, larger "
+                "shards (shard_tokens)"
+            )
         sizes = np.array([a.size - block_size - 1 for a in self.arrays], dtype=np.float64)
         self.p = sizes / sizes.sum()
         self.block = block_size
@@ -110,7 +113,7 @@ class Windows:
         for i, s in enumerate(which):
             a = self.arrays[s]
             start = int(self.rng.integers(0, a.size - self.block - 1))
-            out[i] = a[start:start + self.block + 1]
+            out[i] = a[start : start + self.block + 1]
         return out
 
 
@@ -128,8 +131,14 @@ class EvalSet:
     skipped: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
-        return {"path": self.path, "docs": self.docs, "tokens": int(self.tokens.size - 1), "bytes": self.n_bytes,
-                "truncated": self.truncated, "skipped": dict(self.skipped)}
+        return {
+            "path": self.path,
+            "docs": self.docs,
+            "tokens": int(self.tokens.size - 1),
+            "bytes": self.n_bytes,
+            "truncated": self.truncated,
+            "skipped": dict(self.skipped),
+        }
 
 
 def eval_names(paths: list[str | Path]) -> dict[str, Path]:
@@ -179,7 +188,7 @@ def load_eval_jsonl(path: str | Path, name: str, sp: Any, eod_id: int, max_token
             toks = sp.encode(text)
             room = max_tokens - (len(ids) - 1) - 1  # leave room for the EOD after the document
             if len(toks) > room:
-                toks, truncated = toks[:max(room, 0)], True
+                toks, truncated = toks[: max(room, 0)], True
                 text = sp.decode(toks)
             if not toks:
                 break
@@ -188,6 +197,7 @@ def load_eval_jsonl(path: str | Path, name: str, sp: Any, eod_id: int, max_token
             n_bytes += len(text.encode("utf-8"))
             docs += 1
     if docs == 0:
-        raise SystemExit(f"trainer: evaluation file {path} has no document with text "
-                         f"(skipped: {dict(skipped) or 'none'})")
+        raise SystemExit(
+            f"trainer: evaluation file {path} has no document with text (skipped: {dict(skipped) or 'none'})"
+        )
     return EvalSet(name, str(path), np.asarray(ids, dtype=np.int64), n_bytes, docs, truncated, dict(skipped))

@@ -1,4 +1,5 @@
 """A compact nanoGPT-style GPT (pre-LN, causal self-attention via SDPA, tied embeddings)."""
+
 from __future__ import annotations
 
 import math
@@ -36,15 +37,18 @@ class Block(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(c.n_embd), nn.LayerNorm(c.n_embd)
         self.qkv = nn.Linear(c.n_embd, 3 * c.n_embd, bias=False)
         self.proj = nn.Linear(c.n_embd, c.n_embd, bias=False)
-        self.mlp = nn.Sequential(nn.Linear(c.n_embd, 4 * c.n_embd, bias=False), nn.GELU(),
-                                 nn.Linear(4 * c.n_embd, c.n_embd, bias=False), nn.Dropout(c.dropout))
+        self.mlp = nn.Sequential(
+            nn.Linear(c.n_embd, 4 * c.n_embd, bias=False),
+            nn.GELU(),
+            nn.Linear(4 * c.n_embd, c.n_embd, bias=False),
+            nn.Dropout(c.dropout),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
         q, k, v = (z.view(b, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
         return x + self.mlp(self.ln2(x))
 
@@ -70,15 +74,20 @@ class GPT(nn.Module):
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, 0.0, 0.02)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         t = idx.size(1)
         pos = torch.arange(t, device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))
         for blk in self.blocks:
             x = blk(x)
         logits = self.head(self.ln_f(x))
-        loss = None if targets is None else F.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
-                                                             targets.reshape(-1))
+        loss = (
+            None
+            if targets is None
+            else F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1))
+        )
         return logits, loss
 
     def num_params(self) -> int:

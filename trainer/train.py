@@ -6,26 +6,31 @@ the text scored), which is comparable across tokenizers. The stream is cut into 
 ``block_size`` predicted tokens (no overlap: each token is predicted once, with the context since its
 window's start).
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from curate.io import atomic_path, write_json_atomic
-from curate.trainer.data import (EvalSet, Windows, eval_names, fits_a_window, load_eval_jsonl, load_manifest,
-                                 refuse)
+from curate.trainer.data import EvalSet, Windows, eval_names, fits_a_window, load_eval_jsonl, load_manifest, refuse
 from curate.trainer.model import CONFIGS, GPT, GPTConfig
 
-DEFAULTS = {"tiny": dict(batch_size=16, lr=3e-3), "cpu": dict(batch_size=8, lr=2e-3),
-            "small": dict(batch_size=32, lr=1e-3), "gpt2": dict(batch_size=16, lr=6e-4)}
+DEFAULTS = {
+    "tiny": dict(batch_size=16, lr=3e-3),
+    "cpu": dict(batch_size=8, lr=2e-3),
+    "small": dict(batch_size=32, lr=1e-3),
+    "gpt2": dict(batch_size=16, lr=6e-4),
+}
 
 
 SCHEDULES = ("constant", "cosine")
@@ -90,24 +95,26 @@ def evaluate_stream(model: GPT, ev: EvalSet, dev: torch.device, batch_size: int 
     starts = list(range(0, toks.numel() - 1, block))
     total, count = 0.0, 0
     for i in range(0, len(starts), batch_size):
-        group = starts[i:i + batch_size]
+        group = starts[i : i + batch_size]
         # full windows batch together; a last, shorter window runs alone
         for chunk in ([s for s in group if s + block < toks.numel()], [s for s in group if s + block >= toks.numel()]):
             if not chunk:
                 continue
             n = min(block, toks.numel() - 1 - chunk[0])
-            w = torch.stack([toks[s:s + n + 1] for s in chunk]).to(dev)
+            w = torch.stack([toks[s : s + n + 1] for s in chunk]).to(dev)
             with _autocast(dev):
                 logits, _ = model(w[:, :-1])
-            total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), w[:, 1:].reshape(-1),
-                                     reduction="sum").item()
+            total += F.cross_entropy(
+                logits.float().reshape(-1, logits.size(-1)), w[:, 1:].reshape(-1), reduction="sum"
+            ).item()
             count += w[:, 1:].numel()
     model.train()
     return total / count, total / math.log(2) / ev.n_bytes
 
 
-def load_eval_sets(manifest_path: str | Path, manifest: dict[str, Any], files: list[str | Path],
-                   max_tokens: int) -> list[EvalSet]:
+def load_eval_sets(
+    manifest_path: str | Path, manifest: dict[str, Any], files: list[str | Path], max_tokens: int
+) -> list[EvalSet]:
     """Tokenize each evaluation file with the manifest's tokenizer (at most ``max_tokens`` tokens each)."""
     tok = Path(manifest_path).parent / manifest.get("tokenizer", {}).get("path", "")
     if not tok.is_file():
@@ -115,16 +122,30 @@ def load_eval_sets(manifest_path: str | Path, manifest: dict[str, Any], files: l
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(tok))
-    return [load_eval_jsonl(p, name, sp, int(manifest["eod_id"]), max_tokens)
-            for name, p in eval_names(list(files)).items()]
+    return [
+        load_eval_jsonl(p, name, sp, int(manifest["eod_id"]), max_tokens) for name, p in eval_names(list(files)).items()
+    ]
 
 
-def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: str = "auto",
-          out: str | Path | None = None, batch_size: int | None = None, lr: float | None = None,
-          eval_every: int | None = None, eval_batches: int = 8, log_every: int = 10, seed: int = 0,
-          resume: str | Path | None = None, cpu_threads: int | None = None,
-          eval_files: list[str | Path] | None = None, eval_tokens: int = 16384, schedule: str = "constant",
-          log: Callable[[str], None] = print) -> dict[str, Any]:
+def train(
+    manifest_path: str | Path,
+    steps: int,
+    config: str = "tiny",
+    device: str = "auto",
+    out: str | Path | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    eval_every: int | None = None,
+    eval_batches: int = 8,
+    log_every: int = 10,
+    seed: int = 0,
+    resume: str | Path | None = None,
+    cpu_threads: int | None = None,
+    eval_files: list[str | Path] | None = None,
+    eval_tokens: int = 16384,
+    schedule: str = "constant",
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Train for ``steps`` steps; returns ``{"train": [(step, loss)], "val": [(step, loss)], ...}`` and, with
     ``eval_files``, ``"eval": {name: [(step, nats_per_token, bits_per_byte)]}`` and ``"eval_sets"``.
 
@@ -136,8 +157,13 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
         raise SystemExit(f"trainer: unknown config {config!r}; choose from auto, {', '.join(CONFIGS)}")
     if schedule not in SCHEDULES:
         raise SystemExit(f"trainer: unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
-    for flag, value, low in (("--steps", steps, 1), ("--batch-size", batch_size, 1), ("--eval-every", eval_every, 1),
-                             ("--cpu-threads", cpu_threads, 0), ("--eval-tokens", eval_tokens, 1)):
+    for flag, value, low in (
+        ("--steps", steps, 1),
+        ("--batch-size", batch_size, 1),
+        ("--eval-every", eval_every, 1),
+        ("--cpu-threads", cpu_threads, 0),
+        ("--eval-tokens", eval_tokens, 1),
+    ):
         if value is not None and value < low:
             raise SystemExit(f"trainer: {flag} {value} is out of range (must be >= {low})")
     if lr is not None and not (math.isfinite(lr) and lr > 0):
@@ -158,8 +184,9 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
     gcfg = GPTConfig(vocab_size=int(manifest["vocab_size"]), **CONFIGS[config])
     model = GPT(gcfg).to(dev)
     base_lr = lr or DEFAULTS[config]["lr"]
-    opt = torch.optim.AdamW(model.parameters(), lr=base_lr, betas=(0.9, 0.95),
-                            weight_decay=0.1, fused=dev.type == "cuda")
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=base_lr, betas=(0.9, 0.95), weight_decay=0.1, fused=dev.type == "cuda"
+    )
     start = 0
     if resume:
         try:
@@ -169,25 +196,38 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
         if not (isinstance(ck, dict) and {"model", "optimizer", "model_config", "step"} <= set(ck)):
             raise SystemExit(f"trainer: {resume} is not a checkpoint written by this trainer")
         if ck["model_config"]["vocab_size"] != gcfg.vocab_size:
-            raise refuse(f"checkpoint {resume} has vocab {ck['model_config']['vocab_size']}, "
-                         f"the manifest {gcfg.vocab_size}")
+            raise refuse(
+                f"checkpoint {resume} has vocab {ck['model_config']['vocab_size']}, the manifest {gcfg.vocab_size}"
+            )
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         start = ck["step"]
     bs = batch_size or DEFAULTS[config]["batch_size"]
     train_w = Windows(splits["train"], gcfg.block_size, seed)
     val_src = splits.get("val") or []
-    val_batches = ([Windows(val_src, gcfg.block_size, seed + 1, "val").batch(bs) for _ in range(eval_batches)]
-                   if fits_a_window(val_src, gcfg.block_size) else [])
+    val_batches = (
+        [Windows(val_src, gcfg.block_size, seed + 1, "val").batch(bs) for _ in range(eval_batches)]
+        if fits_a_window(val_src, gcfg.block_size)
+        else []
+    )
     if not val_batches:
         log("trainer: no validation shard holds one window (block_size+1 tokens); no validation loss")
     evals = load_eval_sets(manifest_path, manifest, eval_files, eval_tokens) if eval_files else []
     eval_every = eval_every or max(1, steps // 10)
-    hist: dict[str, Any] = {"train": [], "val": [], "device": str(dev), "params": model.num_params(),
-                            "schedule": schedule, "config": asdict(gcfg), "eval": {e.name: [] for e in evals},
-                            "eval_sets": {e.name: e.describe() for e in evals}}
-    log(f"trainer: {config} GPT, {hist['params']:,} params, vocab {gcfg.vocab_size}, device {dev}, "
-        f"bf16 {dev.type == 'cuda' and torch.cuda.is_bf16_supported()}")
+    hist: dict[str, Any] = {
+        "train": [],
+        "val": [],
+        "device": str(dev),
+        "params": model.num_params(),
+        "schedule": schedule,
+        "config": asdict(gcfg),
+        "eval": {e.name: [] for e in evals},
+        "eval_sets": {e.name: e.describe() for e in evals},
+    }
+    log(
+        f"trainer: {config} GPT, {hist['params']:,} params, vocab {gcfg.vocab_size}, device {dev}, "
+        f"bf16 {dev.type == 'cuda' and torch.cuda.is_bf16_supported()}"
+    )
 
     def run_evals(step: int) -> None:
         if val_batches:
@@ -222,9 +262,17 @@ def train(manifest_path: str | Path, steps: int, config: str = "tiny", device: s
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = out_dir / "ckpt.pt"
     with atomic_path(ckpt) as tmp:  # a kill never leaves a half-written checkpoint
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "model_config": asdict(gcfg),
-                    "step": start + steps, "manifest": str(Path(manifest_path).resolve()),
-                    "tokenizer_sha256": manifest.get("tokenizer", {}).get("sha256")}, tmp)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "model_config": asdict(gcfg),
+                "step": start + steps,
+                "manifest": str(Path(manifest_path).resolve()),
+                "tokenizer_sha256": manifest.get("tokenizer", {}).get("sha256"),
+            },
+            tmp,
+        )
     hist["checkpoint"] = str(ckpt)
     write_json_atomic(hist, out_dir / "metrics.json")
     log(f"trainer: saved {ckpt} and the loss history in {out_dir / 'metrics.json'}")

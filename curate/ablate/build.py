@@ -1,9 +1,11 @@
 """Variant builds: one run directory, one variant after another, each at the reference token budget."""
+
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -50,18 +52,28 @@ def _mix_estimate(summary: dict[str, Any]) -> int | None:
 class Builder:
     """Builds variant recipes one after another in one run directory with the generic runner."""
 
-    def __init__(self, base: dict[str, Any], base_dir: Path, build_dir: Path, executor: Executor,
-                 holdout: dict[str, Any], reference: list[str], log: Callable[[str], None]):
+    def __init__(
+        self,
+        base: dict[str, Any],
+        base_dir: Path,
+        build_dir: Path,
+        executor: Executor,
+        holdout: dict[str, Any],
+        reference: list[str],
+        log: Callable[[str], None],
+    ):
         self.base, self.base_dir, self.dir, self.ex = base, base_dir, build_dir, executor
         self.holdout, self.reference, self.log = holdout, reference, log
 
-    def build(self, label: str, stages: list[dict[str, Any]], target: int | None,
-              tokenizer: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def build(
+        self, label: str, stages: list[dict[str, Any]], target: int | None, tokenizer: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         from curate.runner import Runner
 
         raw = build_recipe(self.base, stages, self.holdout, self.reference, target, tokenizer, self.dir.parent / "eval")
         recipe = parse_recipe(raw, self.base_dir, default_name=str(self.base.get("name", "recipe")))
         with open(self.dir.parent / "build.log", "a", encoding="utf-8") as detail:
+
             def log(line: str) -> None:  # every line to build.log; step lines and warnings also to the console
                 print(f"[{label}] {line}", file=detail, flush=True)
                 if line.startswith(("[", "WARNING")):
@@ -70,8 +82,15 @@ class Builder:
             summary = Runner(recipe, self.dir, self.ex, log=log).run()
         return raw, summary
 
-    def build_at_budget(self, label: str, stages: list[dict[str, Any]], first_target: int, ref_tokens: int,
-                        tokenizer: str, tolerance: float) -> dict[str, Any]:
+    def build_at_budget(
+        self,
+        label: str,
+        stages: list[dict[str, Any]],
+        first_target: int,
+        ref_tokens: int,
+        tokenizer: str,
+        tolerance: float,
+    ) -> dict[str, Any]:
         """Build with the mix target corrected until the shards hold ``ref_tokens`` within ``tolerance``
         (secant steps on tokens(target); proportional when there is no usable slope yet); returns the last
         build's recipe, summary and the tries."""
@@ -80,8 +99,10 @@ class Builder:
             raw, summary = self.build(label, stages, target, tokenizer)
             tokens = manifest_tokens(self.dir)
             tries.append({"mix_target_tokens": target, "tokens": tokens})
-            self.log(f"[{label}] budget: mix target {target:,} -> {tokens:,} tokens (reference {ref_tokens:,}, "
-                     f"{tokens / ref_tokens - 1:+.2%})")
+            self.log(
+                f"[{label}] budget: mix target {target:,} -> {tokens:,} tokens (reference {ref_tokens:,}, "
+                f"{tokens / ref_tokens - 1:+.2%})"
+            )
             if abs(tokens - ref_tokens) <= tolerance * ref_tokens:
                 break
             nxt = next_target(tries, ref_tokens)
@@ -110,12 +131,23 @@ class Builder:
         shutil.copy2(self.dir / "summary.json", dst / "summary.json")
         (dst / "recipe.yaml").write_text(yaml.safe_dump(info["recipe"], sort_keys=False), encoding="utf-8")
         shutil.copy2(self.dir / "manifest.json", dst / "manifest.json")
-        record = {"key": key, "tokens": info["tokens"], "tries": info["tries"],
-                  "manifest_sha256": file_sha256(dst / "manifest.json"),
-                  "stages": [{"stage": s.get("stage"), "in": s.get("in"), "kept": s.get("kept"),
-                              "dropped": s.get("dropped_total"), "errors": s.get("errors_total")}
-                             for s in info["summary"].get("stages", [])],
-                  "mix_estimate": _mix_estimate(info["summary"])}
+        record = {
+            "key": key,
+            "tokens": info["tokens"],
+            "tries": info["tries"],
+            "manifest_sha256": file_sha256(dst / "manifest.json"),
+            "stages": [
+                {
+                    "stage": s.get("stage"),
+                    "in": s.get("in"),
+                    "kept": s.get("kept"),
+                    "dropped": s.get("dropped_total"),
+                    "errors": s.get("errors_total"),
+                }
+                for s in info["summary"].get("stages", [])
+            ],
+            "mix_estimate": _mix_estimate(info["summary"]),
+        }
         write_json_atomic(record, dst / "build.json")
         return record
 
@@ -144,15 +176,29 @@ def inputs_fingerprint(base: dict[str, Any]) -> list[Any]:
     return out
 
 
-def build_all(cfg: AblateConfig, base: dict[str, Any], base_dir: Path, stages: dict[str, list],
-              reference: list[str], holdout: dict[str, Any], evalrec: dict[str, Any], out: Path,
-              executor: Executor, log: Callable[[str], None]) -> dict[str, Any]:
+def build_all(
+    cfg: AblateConfig,
+    base: dict[str, Any],
+    base_dir: Path,
+    stages: dict[str, list],
+    reference: list[str],
+    holdout: dict[str, Any],
+    evalrec: dict[str, Any],
+    out: Path,
+    executor: Executor,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     """Build every variant (and ``curated``, the reference) at one budget; returns ``build.json`` records."""
     builder = Builder(base, base_dir, out / "build", executor, holdout, reference, log)
-    common = {"sources": base.get("sources"), "inputs": inputs_fingerprint(base), "seed": base.get("seed"),
-              "holdout": holdout, "reference": reference,
-              "eval": {k: v["sha256"] for k, v in evalrec["sources"].items()},
-              "code": code_fingerprint("curate", "filters", "tokenizer")}
+    common = {
+        "sources": base.get("sources"),
+        "inputs": inputs_fingerprint(base),
+        "seed": base.get("seed"),
+        "holdout": holdout,
+        "reference": reference,
+        "eval": {k: v["sha256"] for k, v in evalrec["sources"].items()},
+        "code": code_fingerprint("curate", "filters", "tokenizer"),
+    }
     tok_given = str(Path(cfg.tokenizer).resolve()) if cfg.tokenizer else None
     if tok_given and not Path(tok_given).is_file():
         raise FileNotFoundError(f"--tokenizer: no such file: {cfg.tokenizer}")
@@ -165,8 +211,11 @@ def build_all(cfg: AblateConfig, base: dict[str, Any], base_dir: Path, stages: d
     if rec is None:
         est = cfg.tokens
         raw, summary = builder.build("curated", stages["curated"], est, tok_given)
-        info = {"recipe": raw, "summary": summary, "tries": [{"mix_target_tokens": est or _mix_estimate(summary),
-                                                              "tokens": manifest_tokens(out / "build")}]}
+        info = {
+            "recipe": raw,
+            "summary": summary,
+            "tries": [{"mix_target_tokens": est or _mix_estimate(summary), "tokens": manifest_tokens(out / "build")}],
+        }
         info["tokens"] = info["tries"][0]["tokens"]
         rec = builder.export(ref_dir, info, ref_key)
         if cfg.tokens is None:
@@ -193,7 +242,8 @@ def build_all(cfg: AblateConfig, base: dict[str, Any], base_dir: Path, stages: d
             log(f"[{lbl}] reusing its build (inputs, settings and code unchanged)")
             builds[lbl] = done
             continue
-        info = builder.build_at_budget(lbl, stages[lbl], first_target, ref_tokens, str(tokenizer.resolve()),
-                                       cfg.tolerance)
+        info = builder.build_at_budget(
+            lbl, stages[lbl], first_target, ref_tokens, str(tokenizer.resolve()), cfg.tolerance
+        )
         builds[lbl] = builder.export(dst, info, key)
     return builds

@@ -1,12 +1,14 @@
 """The evaluation set of an ablation, written before any variant is built (see ``curate.ablate.holdout``)."""
+
 from __future__ import annotations
 
 import heapq
 import json
 import shutil
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from curate.ablate.holdout import extract_eval_unit
 from curate.config import RecipeError, build_config
@@ -18,8 +20,14 @@ if TYPE_CHECKING:
     from curate.executor import Executor
 
 
-def build_eval_set(recipe: Any, reference: list[str], holdout: dict[str, Any], out: Path, executor: Executor,
-                   log: Callable[[str], None]) -> dict[str, Any]:
+def build_eval_set(
+    recipe: Any,
+    reference: list[str],
+    holdout: dict[str, Any],
+    out: Path,
+    executor: Executor,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     """Write ``out/<source>.jsonl`` (held-out chunks, in draw order) for each reference source and
     ``out/eval.json`` (the rule, counts and file hashes); returns the latter."""
     shutil.rmtree(out, ignore_errors=True)
@@ -44,15 +52,26 @@ def build_eval_set(recipe: Any, reference: list[str], holdout: dict[str, Any], o
         parts = [j[2] for j, o in zip(jobs, owner) if o == name]
         dst = out / f"{name}.jsonl"
         _merge_sorted(parts, dst)
-        agg = {k: sum(c[k] for c, o in zip(counts, owner) if o == name)
-               for k in ("docs_read", "chunks", "whole_docs", "chars")}
+        agg = {
+            k: sum(c[k] for c, o in zip(counts, owner) if o == name)
+            for k in ("docs_read", "chunks", "whole_docs", "chars")
+        }
         sources[name] = {"file": dst.name, "sha256": file_sha256(dst), **agg}
-        log(f"eval set: {name}: {agg['chunks']:,} held-out chunks ({agg['whole_docs']:,} whole documents, "
-            f"{agg['chars']:,} characters) of {agg['docs_read']:,} documents")
+        log(
+            f"eval set: {name}: {agg['chunks']:,} held-out chunks ({agg['whole_docs']:,} whole documents, "
+            f"{agg['chars']:,} characters) of {agg['docs_read']:,} documents"
+        )
     shutil.rmtree(out / "parts")
-    record = {"rule": {"share": holdout["share"], "chunk_chars": holdout["chunk_chars"], "seed": recipe.seed,
-                       "draw": "unit(seed, 'holdout', chunk text) < share (curate.ablate.holdout)"},
-              "reference_sources": reference, "sources": sources}
+    record = {
+        "rule": {
+            "share": holdout["share"],
+            "chunk_chars": holdout["chunk_chars"],
+            "seed": recipe.seed,
+            "draw": "unit(seed, 'holdout', chunk text) < share (curate.ablate.holdout)",
+        },
+        "reference_sources": reference,
+        "sources": sources,
+    }
     write_json_atomic(record, out / "eval.json")
     return record
 
@@ -61,6 +80,7 @@ def _merge_sorted(parts: list[Path], dst: Path) -> None:
     """Merge JSONL part files, each sorted by (key, id), into one file in that order (streaming)."""
     files = [open(p, encoding="utf-8") for p in parts]
     try:
+
         def keyed(f: Any) -> Any:
             for line in f:
                 r = json.loads(line)

@@ -9,18 +9,20 @@ stage of every variant) removes them from the training input. The stage drops a 
 chunks are held out (``holdout:eval``) and otherwise keeps it with those chunks cut out (meta
 ``holdout_chunks``, ``holdout_chars``).
 """
+
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 
-from curate.mix.draws import draw64
 from curate.config import bounds
+from curate.mix.draws import draw64
 from curate.schema import empty_drops, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 
@@ -98,8 +100,7 @@ class HoldoutStage(Stage):
         kept = set_meta(batch.take(pa.array(keep, pa.int64())), updates)
         field = kept.schema.field("text")
         kept = kept.set_column(kept.schema.get_field_index("text"), field, pa.array(texts, field.type))
-        dropped = (with_reason(batch.take(pa.array(drop, pa.int64())), DROP_REASON, self.name) if drop
-                   else empty_drops())
+        dropped = with_reason(batch.take(pa.array(drop, pa.int64())), DROP_REASON, self.name) if drop else empty_drops()
         return StageResult(kept=kept, dropped=dropped, counters=dict(counters))
 
 
@@ -114,15 +115,26 @@ def extract_eval_unit(job: tuple[Any, Any, Path], seed: int, share: float, chunk
     def take(res: StageResult) -> None:  # one streamed batch of the unit: only its held-out chunks are kept
         nonlocal docs_read
         docs_read += res.kept.num_rows
-        for doc, url, text in zip(res.kept.column("id").to_pylist(), res.kept.column("url").to_pylist(),
-                                  res.kept.column("text").to_pylist()):
+        for doc, url, text in zip(
+            res.kept.column("id").to_pylist(), res.kept.column("url").to_pylist(), res.kept.column("text").to_pylist()
+        ):
             text = text or ""
             held = held_chunks(text, seed, share, chunk_chars)
             whole = len(held) == 1 and held[0][:2] == (0, len(text))
             for s, e, k in held:
-                recs.append({"key": k, "id": doc if whole else f"{doc}@{s}-{e}", "doc_id": doc,
-                             "source": reader.source, "url": url, "start": s, "end": e, "whole": whole,
-                             "text": text[s:e]})
+                recs.append(
+                    {
+                        "key": k,
+                        "id": doc if whole else f"{doc}@{s}-{e}",
+                        "doc_id": doc,
+                        "source": reader.source,
+                        "url": url,
+                        "start": s,
+                        "end": e,
+                        "whole": whole,
+                        "text": text[s:e],
+                    }
+                )
 
     take(reader.read(unit, sink=take))
     recs.sort(key=lambda r: (r["key"], r["id"]))
@@ -130,5 +142,9 @@ def extract_eval_unit(job: tuple[Any, Any, Path], seed: int, share: float, chunk
     with open(out, "w", encoding="utf-8") as f:
         for r in recs:
             f.write(json.dumps(r) + "\n")  # ASCII: a lone surrogate survives the round trip
-    return {"docs_read": docs_read, "chunks": len(recs), "whole_docs": sum(r["whole"] for r in recs),
-            "chars": sum(len(r["text"]) for r in recs)}
+    return {
+        "docs_read": docs_read,
+        "chunks": len(recs),
+        "whole_docs": sum(r["whole"] for r in recs),
+        "chars": sum(len(r["text"]) for r in recs),
+    }

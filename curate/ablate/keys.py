@@ -1,4 +1,5 @@
 """Keys that tell a re-run of an ablation which finished work it may reuse."""
+
 from __future__ import annotations
 
 import hashlib

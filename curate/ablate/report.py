@@ -1,11 +1,13 @@
 """Ablation outputs: statistics over seeds, ``ablation.json``, the printed table, a PNG of validation curves
 and a self-contained ``ablation.html``."""
+
 from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from curate.ablate.stats import mean_std, paired_difference
 from curate.io import write_json_atomic
@@ -29,9 +31,13 @@ def summarize(record: dict[str, Any]) -> dict[str, Any]:
     for v in labels:
         if v == base:
             continue
-        out["differences"][v] = {name: {m: paired_difference(out["results"][v][name][m]["values"],
-                                                             out["results"][base][name][m]["values"])
-                                        for m, _, _ in METRICS} for name in names}
+        out["differences"][v] = {
+            name: {
+                m: paired_difference(out["results"][v][name][m]["values"], out["results"][base][name][m]["values"])
+                for m, _, _ in METRICS
+            }
+            for name in names
+        }
     return out
 
 
@@ -41,11 +47,13 @@ def format_table(record: dict[str, Any]) -> str:
     spread = (max(sizes.values()) - min(sizes.values())) / min(sizes.values()) if sizes else 0.0
     st = record["settings"]
     device = next(iter(next(iter(record["runs"].values())).values()))["device"]
-    lines = [f"ablation of {record['recipe']}: {len(sizes)} variants x {len(s['seeds'])} seeds, {st['steps']} steps "
-             f"of the {st['config']} GPT on {device}; {min(sizes.values()):,}-{max(sizes.values()):,} tokens per "
-             f"variant (spread {spread:.2%})",
-             f"{'eval':<10} {'variant':<14} {'nats/token':>17} {'bits/byte':>17}   "
-             f"{'Δ bits/byte vs ' + base + ' [95% CI]':<36}"]
+    lines = [
+        f"ablation of {record['recipe']}: {len(sizes)} variants x {len(s['seeds'])} seeds, {st['steps']} steps "
+        f"of the {st['config']} GPT on {device}; {min(sizes.values()):,}-{max(sizes.values()):,} tokens per "
+        f"variant (spread {spread:.2%})",
+        f"{'eval':<10} {'variant':<14} {'nats/token':>17} {'bits/byte':>17}   "
+        f"{'Δ bits/byte vs ' + base + ' [95% CI]':<36}",
+    ]
     lines.append("-" * len(lines[-1]))
     for name in record["eval_files"]:
         for v, res in s["results"].items():
@@ -56,8 +64,10 @@ def format_table(record: dict[str, Any]) -> str:
                 ci = f"[{d['low']:+.4f}, {d['high']:+.4f}]" if d["low"] is not None else "[one seed: no interval]"
                 row += f"{d['mean']:+.4f} {ci}{' *' if d['excludes_zero'] else ''}"
             lines.append(row.rstrip())
-    lines.append("(mean ± std over seeds at the last step; Δ is paired by seed, * = the 95% t-interval excludes 0; "
-                 "lower is better)")
+    lines.append(
+        "(mean ± std over seeds at the last step; Δ is paired by seed, * = the 95% t-interval excludes 0; "
+        "lower is better)"
+    )
     return "\n".join(lines)
 
 
@@ -76,9 +86,10 @@ def plot_curves(record: dict[str, Any], path: Path) -> None:
             steps = [p[0] for p in curves[0]]
             ys = [[c[i][2] for c in curves] for i in range(len(steps))]
             mean = [sum(y) / len(y) for y in ys]
-            line, = ax.plot(steps[1:], mean[1:], label=v)  # step 0 (random weights) would flatten the rest
-            ax.fill_between(steps[1:], [min(y) for y in ys[1:]], [max(y) for y in ys[1:]], alpha=0.2,
-                            color=line.get_color())
+            (line,) = ax.plot(steps[1:], mean[1:], label=v)  # step 0 (random weights) would flatten the rest
+            ax.fill_between(
+                steps[1:], [min(y) for y in ys[1:]], [max(y) for y in ys[1:]], alpha=0.2, color=line.get_color()
+            )
         ax.set_title(f"held-out {name}")
         ax.set_xlabel("training step")
         ax.set_ylabel("bits per byte")
@@ -92,21 +103,28 @@ def plot_curves(record: dict[str, Any], path: Path) -> None:
 def write_html(record: dict[str, Any], table: str, png: Path, path: Path) -> None:
     img = base64.b64encode(png.read_bytes()).decode()
     ev = record["eval_set"]
-    rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{s['chunks']:,}</td><td>{s['whole_docs']:,}</td>"
-                   f"<td>{s['chars']:,}</td><td>{s['docs_read']:,}</td></tr>" for n, s in ev["sources"].items())
-    var_rows = "".join(f"<tr><td>{html.escape(v)}</td><td>{b['tokens']:,}</td><td>{len(b['tries'])}</td>"
-                       f"<td>{html.escape(', '.join(s['stage'] for s in b['stages']))}</td></tr>"
-                       for v, b in record["variants"].items())
-    timing = "".join(f"<tr><td>{html.escape(k)}</td><td>{t['wall_s']}</td><td>{t['cpu_s']}</td></tr>"
-                     for k, t in record["timing"].items())
-    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>ablation: {html.escape(record['recipe'])}</title>
+    rows = "".join(
+        f"<tr><td>{html.escape(n)}</td><td>{s['chunks']:,}</td><td>{s['whole_docs']:,}</td>"
+        f"<td>{s['chars']:,}</td><td>{s['docs_read']:,}</td></tr>"
+        for n, s in ev["sources"].items()
+    )
+    var_rows = "".join(
+        f"<tr><td>{html.escape(v)}</td><td>{b['tokens']:,}</td><td>{len(b['tries'])}</td>"
+        f"<td>{html.escape(', '.join(s['stage'] for s in b['stages']))}</td></tr>"
+        for v, b in record["variants"].items()
+    )
+    timing = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{t['wall_s']}</td><td>{t['cpu_s']}</td></tr>"
+        for k, t in record["timing"].items()
+    )
+    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>ablation: {html.escape(record["recipe"])}</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}}pre{{background:#f6f6f6;padding:1em}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px}}</style></head><body>
-<h1>Ablation of {html.escape(record['recipe'])}</h1>
+<h1>Ablation of {html.escape(record["recipe"])}</h1>
 <h2>Result</h2><pre>{html.escape(table)}</pre>
 <h2>Validation curves</h2><img alt="validation curves" src="data:image/png;base64,{img}">
 <h2>Evaluation set</h2><p>Held out before any variant was built, removed from every variant's input:
-{html.escape(ev['rule']['draw'])}, share {ev['rule']['share']}, chunks of {ev['rule']['chunk_chars']} characters
+{html.escape(ev["rule"]["draw"])}, share {ev["rule"]["share"]}, chunks of {ev["rule"]["chunk_chars"]} characters
 (whole lines).</p><table><tr><th>source</th><th>held-out chunks</th><th>whole documents</th><th>characters</th>
 <th>documents read</th></tr>{rows}</table>
 <h2>Variants</h2><table><tr><th>variant</th><th>tokens</th><th>builds</th><th>steps</th></tr>{var_rows}</table>
@@ -127,4 +145,3 @@ def write_outputs(record: dict[str, Any], out: Path, log: Callable[[str], None])
     log(table)
     log(f"ablation: {out / 'ablation.json'}, {out / 'ablation.html'}")
     return record
-

@@ -12,14 +12,16 @@ Order of work (everything under ``out``, default ``runs/<recipe>-ablate/``):
 4. ``ablation.json``, ``ablation.png``, ``ablation.html`` and the printed table (``report``, ``stats``).
 Steps whose inputs, settings and code are unchanged are skipped on a re-run (``build.json`` / metrics keys).
 """
+
 from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from curate.ablate.build import build_all
 from curate.ablate.evalset import build_eval_set
@@ -107,8 +109,16 @@ def _exclusive(out: Path) -> Iterator[None]:
         yield
 
 
-def _run(cfg: AblateConfig, recipe: Any, labels: list[str], stages: dict[str, list], reference: list[str],
-         holdout: dict[str, Any], out: Path, log: Callable[[str], None]) -> dict[str, Any]:
+def _run(
+    cfg: AblateConfig,
+    recipe: Any,
+    labels: list[str],
+    stages: dict[str, list],
+    reference: list[str],
+    holdout: dict[str, Any],
+    out: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     from curate.ablate.report import write_outputs
     from curate.executor import make_executor
 
@@ -125,16 +135,22 @@ def _run(cfg: AblateConfig, recipe: Any, labels: list[str], stages: dict[str, li
     eval_files = [out / "eval" / s["file"] for s in evalrec["sources"].values() if s["chunks"]]
     eval_files += [Path(f) for f in cfg.eval_files]
     if not eval_files:
-        raise ValueError("ablate: the evaluation set is empty (no held-out chunk and no --eval file); "
-                         "raise --holdout-share")
+        raise ValueError(
+            "ablate: the evaluation set is empty (no held-out chunk and no --eval file); raise --holdout-share"
+        )
     runs = train_all(cfg, labels, out, eval_files, log)
     clock.lap("training")
-    record = {"recipe": recipe.name, "recipe_path": str(cfg.recipe), "settings": asdict(cfg),
-              "eval_set": evalrec,
-              "eval_files": {name: {"path": str(p), "sha256": file_sha256(p)}
-                             for name, p in _eval_names(eval_files).items()},
-              "variants": {lbl: builds[lbl] for lbl in labels}, "runs": runs,
-              "baseline": "raw" if "raw" in labels else labels[0], "timing": clock.phases}
+    record = {
+        "recipe": recipe.name,
+        "recipe_path": str(cfg.recipe),
+        "settings": asdict(cfg),
+        "eval_set": evalrec,
+        "eval_files": {name: {"path": str(p), "sha256": file_sha256(p)} for name, p in _eval_names(eval_files).items()},
+        "variants": {lbl: builds[lbl] for lbl in labels},
+        "runs": runs,
+        "baseline": "raw" if "raw" in labels else labels[0],
+        "timing": clock.phases,
+    }
     return write_outputs(record, out, log)
 
 

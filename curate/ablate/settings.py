@@ -1,4 +1,5 @@
 """The settings of an ablation (``curate ablate``), shared by its planning, build and training steps."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

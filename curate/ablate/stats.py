@@ -1,4 +1,5 @@
 """Summary statistics over seeds: mean, standard deviation, paired difference with a t-interval."""
+
 from __future__ import annotations
 
 import math
@@ -23,10 +24,21 @@ def paired_difference(a: list[float], b: list[float], level: float = 0.95) -> di
         raise ValueError(f"paired_difference: need equal, non-empty seed lists, got {len(a)} and {len(b)}")
     d = [x - y for x, y in zip(a, b)]
     s = mean_std(d)
-    out = {"mean": s["mean"], "std": s["std"], "n": s["n"], "values": d, "level": level,
-           "low": None, "high": None, "excludes_zero": None}
+    out = {
+        "mean": s["mean"],
+        "std": s["std"],
+        "n": s["n"],
+        "values": d,
+        "level": level,
+        "low": None,
+        "high": None,
+        "excludes_zero": None,
+    }
     if s["n"] > 1:
         half = float(student_t.ppf(0.5 + level / 2, s["n"] - 1)) * s["std"] / math.sqrt(s["n"])
-        out.update(low=s["mean"] - half, high=s["mean"] + half,
-                   excludes_zero=bool(s["mean"] - half > 0 or s["mean"] + half < 0))
+        out.update(
+            low=s["mean"] - half,
+            high=s["mean"] + half,
+            excludes_zero=bool(s["mean"] - half > 0 or s["mean"] + half < 0),
+        )
     return out

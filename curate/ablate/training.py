@@ -1,11 +1,13 @@
 """Proxy training of every variant and seed with the bundled trainer (in parallel worker processes on CPU)."""
+
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from curate.ablate.keys import code_fingerprint, sha
 from curate.ablate.settings import AblateConfig
@@ -21,10 +23,20 @@ def train_one(job: dict[str, Any]) -> dict[str, Any]:
     d.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     with open(d / "train.log", "w", encoding="utf-8") as lf:
-        hist = train(job["manifest"], job["steps"], config=job["config"], device=job["device"], out=d,
-                     seed=job["seed"], eval_every=job["eval_every"], cpu_threads=job["threads"],
-                     eval_files=job["eval_files"], eval_tokens=job["eval_tokens"], schedule=job["schedule"],
-                     log=lambda s: print(s, file=lf, flush=True))
+        hist = train(
+            job["manifest"],
+            job["steps"],
+            config=job["config"],
+            device=job["device"],
+            out=d,
+            seed=job["seed"],
+            eval_every=job["eval_every"],
+            cpu_threads=job["threads"],
+            eval_files=job["eval_files"],
+            eval_tokens=job["eval_tokens"],
+            schedule=job["schedule"],
+            log=lambda s: print(s, file=lf, flush=True),
+        )
     hist = json.loads(json.dumps(hist, default=str))
     hist.update(ablate_key=job["key"], seconds=round(time.time() - t0, 1))
     write_json_atomic(hist, d / "metrics.json")
@@ -42,8 +54,9 @@ def _jobs(cfg: AblateConfig, n_runs: int) -> int:
     return max(1, min(n_runs, (os.cpu_count() or 1) // max(1, cfg.threads or 1)))
 
 
-def train_all(cfg: AblateConfig, labels: list[str], out: Path, eval_files: list[Path],
-               log: Callable[[str], None]) -> dict[str, Any]:
+def train_all(
+    cfg: AblateConfig, labels: list[str], out: Path, eval_files: list[Path], log: Callable[[str], None]
+) -> dict[str, Any]:
     """Train every variant with every seed (skipping runs whose inputs and settings are unchanged)."""
     eval_sha = {str(p): file_sha256(p) for p in eval_files}
     code = code_fingerprint("trainer")
@@ -60,16 +73,31 @@ def train_all(cfg: AblateConfig, labels: list[str], out: Path, eval_files: list[
                 hists[lbl, seed] = read_json(mfile)
                 log(f"[{lbl}] seed {seed}: reusing the finished run")
                 continue
-            todo.append({"label": lbl, "manifest": str(man), "dir": str(d), "key": key, "steps": cfg.steps,
-                         "config": cfg.config, "device": cfg.device, "seed": seed, "eval_every": cfg.eval_every,
-                         "threads": cfg.threads, "eval_files": [str(p) for p in eval_files],
-                         "eval_tokens": cfg.eval_tokens, "schedule": cfg.schedule})
+            todo.append(
+                {
+                    "label": lbl,
+                    "manifest": str(man),
+                    "dir": str(d),
+                    "key": key,
+                    "steps": cfg.steps,
+                    "config": cfg.config,
+                    "device": cfg.device,
+                    "seed": seed,
+                    "eval_every": cfg.eval_every,
+                    "threads": cfg.threads,
+                    "eval_files": [str(p) for p in eval_files],
+                    "eval_tokens": cfg.eval_tokens,
+                    "schedule": cfg.schedule,
+                }
+            )
 
     def done(job: dict[str, Any], hist: dict[str, Any]) -> None:
         hists[job["label"], job["seed"]] = hist
         finals = ", ".join(f"{n} {v[-1][2]:.4f}" for n, v in hist["eval"].items())
-        log(f"[{job['label']}] seed {job['seed']}: {cfg.steps} steps in {hist['seconds']}s on {hist['device']}; "
-            f"bits/byte {finals}")
+        log(
+            f"[{job['label']}] seed {job['seed']}: {cfg.steps} steps in {hist['seconds']}s on {hist['device']}; "
+            f"bits/byte {finals}"
+        )
 
     jobs = _jobs(cfg, len(todo))
     if todo:
@@ -90,7 +118,13 @@ def train_all(cfg: AblateConfig, labels: list[str], out: Path, eval_files: list[
         runs[lbl] = {}
         for seed in range(cfg.seeds):
             h, d = hists[lbl, seed], out / "variants" / lbl / "train" / f"seed-{seed}"
-            runs[lbl][str(seed)] = {"eval": h["eval"], "eval_sets": h["eval_sets"], "device": h["device"],
-                                    "params": h["params"], "seconds": h.get("seconds"),
-                                    "tokens_per_s": h.get("tokens_per_s"), "dir": os.path.relpath(d, out)}
+            runs[lbl][str(seed)] = {
+                "eval": h["eval"],
+                "eval_sets": h["eval_sets"],
+                "device": h["device"],
+                "params": h["params"],
+                "seconds": h.get("seconds"),
+                "tokens_per_s": h.get("tokens_per_s"),
+                "dir": os.path.relpath(d, out),
+            }
     return runs

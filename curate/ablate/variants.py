@@ -7,6 +7,7 @@ recipe file path (its stages on the base recipe's sources; named by the file's s
 Every variant gets the ``holdout`` stage first (on the reference sources), so the evaluation text is
 removed from every variant's input and that step is shared by all of them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -53,24 +54,28 @@ def variant_stages(base: dict[str, Any], variant: str) -> list[dict[str, Any]]:
         drop = [d for d in variant[1:].split("-") if d]
         missing = [d for d in drop if not any(n == d or n.startswith(d + "_") for n in names)]
         if missing:
-            raise RecipeError(f"--variants {variant}: the recipe has no stage {missing[0]!r} "
-                              f"(its stages: {', '.join(names)})")
+            raise RecipeError(
+                f"--variants {variant}: the recipe has no stage {missing[0]!r} (its stages: {', '.join(names)})"
+            )
         out = [s for s, n in zip(stages, names) if not any(n == d or n.startswith(d + "_") for d in drop)]
     elif is_recipe_path(variant):
         other = _load_yaml(variant)
         theirs = sorted((s.get("name"), s.get("kind")) for s in other.get("sources") or [] if isinstance(s, dict))
         ours = sorted((s.get("name"), s.get("kind")) for s in base.get("sources") or [])
         if theirs != ours:
-            raise RecipeError(f"--variants {variant}: its sources {theirs} differ from the base recipe's {ours}; "
-                              f"an ablation compares variants built from the same sources")
+            raise RecipeError(
+                f"--variants {variant}: its sources {theirs} differ from the base recipe's {ours}; "
+                f"an ablation compares variants built from the same sources"
+            )
         out = [_as_mapping(s) for s in other.get("stages") or []]
     else:
         raise RecipeError(f"--variants: unknown variant {variant!r}; use raw, curated, -STAGE or a recipe path")
     have = [stage_name(s) for s in out]
     for req in REQUIRED:
         if have.count(req) != 1:
-            raise RecipeError(f"variant {variant!r}: an ablation needs exactly one {req!r} stage, "
-                              f"found {have.count(req)}")
+            raise RecipeError(
+                f"variant {variant!r}: an ablation needs exactly one {req!r} stage, found {have.count(req)}"
+            )
     return out
 
 
@@ -81,9 +86,15 @@ def _load_yaml(path: str) -> dict[str, Any]:
     return raw
 
 
-def build_recipe(base: dict[str, Any], stages: list[dict[str, Any]], holdout: dict[str, Any],
-                 reference: list[str], target_tokens: int | None, tokenizer: str | None,
-                 eval_dir: Path | None = None) -> dict[str, Any]:
+def build_recipe(
+    base: dict[str, Any],
+    stages: list[dict[str, Any]],
+    holdout: dict[str, Any],
+    reference: list[str],
+    target_tokens: int | None,
+    tokenizer: str | None,
+    eval_dir: Path | None = None,
+) -> dict[str, Any]:
     """A complete raw recipe: the base's sources, ``holdout`` first, the mix budget and tokenizer set. A
     ``decontaminate`` stage's ``holdout_sources`` become the evaluation files in ``eval_dir``: ``holdout``
     has already cut the held-out chunks from the reference documents, so they cannot be recomputed there."""
@@ -114,14 +125,16 @@ def reference_sources(base: dict[str, Any]) -> list[str]:
             wanted = list((s.get("quality") or {}).get("positives") or wanted)
     names = [s["name"] for s in sources if s.get("name") in wanted or s.get("kind") in wanted]
     if not names:
-        raise RecipeError(f"ablate: no source is named or of kind {wanted}; name the reference sources with "
-                          f"--reference")
+        raise RecipeError(
+            f"ablate: no source is named or of kind {wanted}; name the reference sources with --reference"
+        )
     return names
 
 
 def order_for_reuse(variants: list[str], stages: dict[str, list[dict[str, Any]]], first: str) -> list[str]:
     """``first``, then greedily the variant sharing the longest stage prefix with the one built before it:
     variants are built one after another in one run directory, so a shared prefix is reused (resume)."""
+
     def common(a: list, b: list) -> int:
         n = 0
         while n < min(len(a), len(b)) and a[n] == b[n]:

@@ -10,13 +10,14 @@ partition, with a small index beside it (``.idx.npy``: present partitions, row o
 memory-maps each file and reads only its partition's slice; a pass writes two files per task, never
 tasks x partitions, and the cost of a read does not grow with K.
 """
+
 from __future__ import annotations
 
 import math
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -135,6 +136,7 @@ def count_rows(parts: Sequence[Path]) -> int:
 
 
 # ---------------------------------------------------------------- partitioned files
+
 
 def _index_path(path: str | Path) -> Path:
     return Path(str(path) + ".idx.npy")

@@ -10,12 +10,13 @@ O(log^2 n) rounds. Each task returns the fingerprint (count, sum of pair hashes)
 the driver stops when a round's input equals the previous round's. The result depends only on the
 edge set, never on K or the number of tasks; a task's memory is bounded by its partition.
 """
+
 from __future__ import annotations
 
 import functools
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -70,8 +71,9 @@ def star_task(m: int, step: str, in_files: Sequence[str], out_dir: str, partitio
     return _fingerprint(a, b)
 
 
-def components(edge_files: list[str], partitions: int, workdir: Path,
-               map_fn: Callable[[Callable, list], list]) -> tuple[list[str], int]:
+def components(
+    edge_files: list[str], partitions: int, workdir: Path, map_fn: Callable[[Callable, list], list]
+) -> tuple[list[str], int]:
     """Run star rounds until the edge set stops changing; returns the final star edge files (each
     non-root node's only edge goes to its component's smallest node) and the number of rounds."""
     files, prev, rounds, last = edge_files, None, 0, None
@@ -83,8 +85,10 @@ def components(edge_files: list[str], partitions: int, workdir: Path,
             out = workdir / f"r{rounds:03d}_{step}"
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
-            fps = map_fn(functools.partial(star_task, step=step, in_files=files, out_dir=str(out),
-                                           partitions=partitions), list(range(partitions)))
+            fps = map_fn(
+                functools.partial(star_task, step=step, in_files=files, out_dir=str(out), partitions=partitions),
+                list(range(partitions)),
+            )
             if step == "large":
                 fp = (sum(f[0] for f in fps), sum(f[1] for f in fps) % (1 << 64))
                 if fp == prev:

@@ -13,6 +13,7 @@ not from the number of parts):
 No task holds more than its partition; the driver gets counts and a bounded sample of examples.
 Documents whose normalised text is empty are never treated as duplicates.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,11 +28,23 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, group_first, merge_sizes, nodes,
-                                 partitions_for, ranks, read_part, read_partition, write_partitioned)
+from curate.config import bounds
+from curate.dedup.common import (
+    DEFAULT_PRIORITY,
+    bucket,
+    count_rows,
+    digests,
+    group_first,
+    merge_sizes,
+    nodes,
+    partitions_for,
+    ranks,
+    read_part,
+    read_partition,
+    write_partitioned,
+)
 from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.shingle import normalize
-from curate.config import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 
@@ -47,10 +60,17 @@ def _hash_part(item: tuple[int, Path], workdir: Path, partitions: int, priority:
             keep[j] = True
     d1, d2 = digests(t)
     rows = pa.array(np.flatnonzero(keep))
-    tab = pa.table({"h1": h[keep, 0], "h2": h[keep, 1],
-                    "rank": ranks(t.column("kind").to_pylist(), t.column("source").to_pylist(), priority)[keep],
-                    "id": t.column("id").take(rows), "node": nodes(i, t.num_rows)[keep],
-                    "d1": d1[keep], "d2": d2[keep]})
+    tab = pa.table(
+        {
+            "h1": h[keep, 0],
+            "h2": h[keep, 1],
+            "rank": ranks(t.column("kind").to_pylist(), t.column("source").to_pylist(), priority)[keep],
+            "id": t.column("id").take(rows),
+            "node": nodes(i, t.num_rows)[keep],
+            "d1": d1[keep],
+            "d2": d2[keep],
+        }
+    )
     write_partitioned(workdir / "hashes" / f"p{i:05d}.arrow", tab, bucket(h[keep, 0], partitions))
     return {"rows": t.num_rows, "empty": int((~keep).sum())}
 
@@ -62,8 +82,9 @@ def _group_partition(k: int, workdir: Path, n_parts: int, buckets: int) -> dict:
     if t is None:
         write_partitioned(out, RECORD.empty_table(), np.zeros(0, np.int64))
         return {"sizes": {}}
-    t = t.sort_by([("h1", "ascending"), ("h2", "ascending"), ("rank", "ascending"), ("id", "ascending"),
-                   ("node", "ascending")])
+    t = t.sort_by(
+        [("h1", "ascending"), ("h2", "ascending"), ("rank", "ascending"), ("id", "ascending"), ("node", "ascending")]
+    )
     start, first = group_first(t.column("h1").to_numpy(), t.column("h2").to_numpy())
     write_records(out, t, np.flatnonzero(~start), first[~start], buckets)
     sizes = np.diff(np.append(np.flatnonzero(start), len(start)))
@@ -90,22 +111,32 @@ class ExactDedupStage(Stage):
         n_docs = count_rows(ctx.parts)
         k_parts, buckets = partitions_for(n_docs, self.config.tasks), bucket_count(n_docs)
         ctx.log(f"dedup_exact: {n_docs} docs in {len(ctx.parts)} parts -> {k_parts} hash partitions")
-        hashed = ctx.map(functools.partial(_hash_part, workdir=wd, partitions=k_parts,
-                                           priority=self.config.priority, form=self.config.unicode_form),
-                             list(enumerate(ctx.parts)))
-        groups = ctx.map(functools.partial(_group_partition, workdir=wd, n_parts=len(ctx.parts), buckets=buckets),
-                         list(range(k_parts)))
+        hashed = ctx.map(
+            functools.partial(
+                _hash_part, workdir=wd, partitions=k_parts, priority=self.config.priority, form=self.config.unicode_form
+            ),
+            list(enumerate(ctx.parts)),
+        )
+        groups = ctx.map(
+            functools.partial(_group_partition, workdir=wd, n_parts=len(ctx.parts), buckets=buckets),
+            list(range(k_parts)),
+        )
         decided = [str(wd / "decided" / f"k{k:05d}.arrow") for k in range(k_parts)]
         state, table = build_table(ctx.map, decided, str(wd / "removed"), buckets)
         sizes = merge_sizes([g["sizes"] for g in groups])
         state["summary"] = {
-            "docs": sum(h["rows"] for h in hashed), "empty_text": sum(h["empty"] for h in hashed),
-            "removed": table["removed"], "duplicate_groups": sum(sizes.values()), "group_sizes": sizes,
+            "docs": sum(h["rows"] for h in hashed),
+            "empty_text": sum(h["empty"] for h in hashed),
+            "removed": table["removed"],
+            "duplicate_groups": sum(sizes.values()),
+            "group_sizes": sizes,
             "identical_rows_kept_in_other_parts": table["identical_rows_kept_in_other_parts"],
             "examples": [{"removed": e["removed"], "kept": e["kept"]} for e in table["examples"]],
         }
-        ctx.log(f"dedup_exact: {table['removed']} exact duplicates in {sum(sizes.values())} groups of "
-                f"{state['summary']['docs']} docs")
+        ctx.log(
+            f"dedup_exact: {table['removed']} exact duplicates in {sum(sizes.values())} groups of "
+            f"{state['summary']['docs']} docs"
+        )
         return state
 
     def apply(self, batch: pa.Table, state: dict) -> StageResult:

@@ -14,11 +14,12 @@ key-partition); one task per (band, key-partition) sorts its keys and emits a st
 (first node -> each other) per bucket of 2+ documents, partitioned by the part of the first node, so
 verification can be routed to the data.
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -52,8 +53,10 @@ def params_for_recall(threshold: float, num_perm: int) -> tuple[int, int]:
     best: tuple[float, int, int] | None = None
     for r in range(1, num_perm + 1):
         for b in range(1, num_perm // r + 1):
-            if (recall(threshold, b, r) >= RECALL_AT_THRESHOLD
-                    and recall(min(1.0, threshold + ABOVE_MARGIN), b, r) >= RECALL_ABOVE):
+            if (
+                recall(threshold, b, r) >= RECALL_AT_THRESHOLD
+                and recall(min(1.0, threshold + ABOVE_MARGIN), b, r) >= RECALL_ABOVE
+            ):
                 fp = float(np.trapezoid(recall(grid, b, r), grid))  # more bands only add false candidates
                 if best is None or fp < best[0]:
                     best = (fp, b, r)
@@ -78,8 +81,9 @@ def bucket_task(item: tuple[int, int], band_files: Sequence[str], partitions: in
     t = read_partition(band_files, band * partitions + k)
     out = Path(out_dir) / f"b{band:03d}_k{k:05d}.arrow"
     if t is None:
-        write_partitioned(out, pa.table({"u": pa.array([], pa.int64()), "v": pa.array([], pa.int64())}),
-                          np.zeros(0, np.int64))
+        write_partitioned(
+            out, pa.table({"u": pa.array([], pa.int64()), "v": pa.array([], pa.int64())}), np.zeros(0, np.int64)
+        )
         return 0
     key, node = t.column("key").to_numpy(), t.column("node").to_numpy()
     order = np.lexsort((node, key))

@@ -16,27 +16,42 @@ position ``node = part << 32 | row``; K partitions follow the number of document
 The driver gets counts, histograms and a bounded sample of examples; results do not depend on K, the
 number of tasks or workers.
 """
+
 from __future__ import annotations
 
 import functools
-from collections import Counter
 import shutil
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.config import bounds
 from curate.dedup import lsh
-from curate.dedup.common import (DEFAULT_PRIORITY, bucket, count_rows, digests, estimate_jaccard, group_first,
-                                 merge_sizes, nodes, part_of, partitions_for, ranks, read_part, read_partition,
-                                 write_partitioned)
+from curate.dedup.common import (
+    DEFAULT_PRIORITY,
+    bucket,
+    count_rows,
+    digests,
+    estimate_jaccard,
+    group_first,
+    merge_sizes,
+    nodes,
+    part_of,
+    partitions_for,
+    ranks,
+    read_part,
+    read_partition,
+    write_partitioned,
+)
 from curate.dedup.components import components, labels_of
 from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
 from curate.dedup.verify import join_right, send_left
-from curate.config import bounds
 from curate.stage import FitContext, Stage, StageResult
 
 SIG_DOCS_PER_S_CORE = 30_000  # bench/dedup.py: 37,094 for ~2.4 KB docs on the shared box; for the estimate
@@ -45,12 +60,22 @@ BATCH_CHARS = 2 << 20
 _WORK = ("sig", "bands", "meta", "cand", "left", "cc", "labelled", "decided", "removed")
 
 
-def estimate(n_docs: int, num_perm: int, bands: int, rows: int, threshold: float, partitions: int,
-             docs_per_s_core: float = SIG_DOCS_PER_S_CORE) -> dict:
+def estimate(
+    n_docs: int,
+    num_perm: int,
+    bands: int,
+    rows: int,
+    threshold: float,
+    partitions: int,
+    docs_per_s_core: float = SIG_DOCS_PER_S_CORE,
+) -> dict:
     """Disk, per-task memory, CPU and expected recall of a run, printed before it starts."""
     per_part = -(-n_docs // max(1, partitions))
     return {
-        "docs": n_docs, "bands": bands, "rows": rows, "partitions": partitions,
+        "docs": n_docs,
+        "bands": bands,
+        "rows": rows,
+        "partitions": partitions,
         "expected_recall_at_threshold": round(float(lsh.recall(threshold, bands, rows)), 4),
         "expected_recall_at_threshold+0.05": round(float(lsh.recall(min(1.0, threshold + 0.05), bands, rows)), 4),
         "signature_disk_mb": round(n_docs * (num_perm * 4 + bands * 16 + 64) / 2**20, 1),
@@ -66,14 +91,15 @@ def _hash_batches(chars: np.ndarray) -> Iterator[tuple[int, int]]:
     ``BATCH_CHARS`` characters (hashing holds a few copies of a batch's text: lower-cased, UTF-32, units)."""
     start, n = 0, len(chars)
     while start < n:
-        ends = np.cumsum(chars[start:start + BATCH], dtype=np.int64)
+        ends = np.cumsum(chars[start : start + BATCH], dtype=np.int64)
         end = start + max(1, int(np.searchsorted(ends, BATCH_CHARS, side="right")))
         yield start, end
         start = end
 
 
-def _signatures(item: tuple[int, Path], workdir: Path, hasher: dict, priority: list[str], bands: int,
-                rows: int, partitions: int) -> dict:
+def _signatures(
+    item: tuple[int, Path], workdir: Path, hasher: dict, priority: list[str], bands: int, rows: int, partitions: int
+) -> dict:
     from curate.dedup.signature import MinHasher  # numba: imported by the tasks that hash, not by the driver
 
     i, path = item
@@ -86,17 +112,21 @@ def _signatures(item: tuple[int, Path], workdir: Path, hasher: dict, priority: l
     np.save(workdir / "sig" / f"p{i:05d}.npy", sig)
     node = nodes(i, len(text))
     live = ~mh.empty_rows(sig)  # documents without shingles never match
-    keys = [lsh.band_keys(sig[live, b * rows:(b + 1) * rows]) for b in range(bands)]
+    keys = [lsh.band_keys(sig[live, b * rows : (b + 1) * rows]) for b in range(bands)]
     band_of = np.repeat(np.arange(bands, dtype=np.int64), int(live.sum()))
     key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
-    write_partitioned(workdir / "bands" / f"p{i:05d}.arrow",
-                      pa.table({"key": key, "node": np.tile(node[live], bands)}),
-                      band_of * partitions + bucket(key, partitions))
+    write_partitioned(
+        workdir / "bands" / f"p{i:05d}.arrow",
+        pa.table({"key": key, "node": np.tile(node[live], bands)}),
+        band_of * partitions + bucket(key, partitions),
+    )
     d1, d2 = digests(t)
     rk = ranks(t.column("kind").to_pylist(), t.column("source").to_pylist(), priority)
-    write_partitioned(workdir / "meta" / f"p{i:05d}.arrow",
-                      pa.table({"node": node, "rank": rk, "id": t.column("id"), "d1": d1, "d2": d2}),
-                      bucket(node, partitions))
+    write_partitioned(
+        workdir / "meta" / f"p{i:05d}.arrow",
+        pa.table({"node": node, "rank": rk, "id": t.column("id"), "d1": d1, "d2": d2}),
+        bucket(node, partitions),
+    )
     return {"rows": len(text), "empty": int((~live).sum())}
 
 
@@ -106,17 +136,32 @@ def _label_task(m: int, star_files: list[str], meta_files: list[str], out_dir: s
     meta = read_partition(meta_files, m) if len(node) else None
     out = Path(out_dir) / f"m{m:05d}.arrow"
     if meta is None:
-        empty = pa.table({"label": pa.array([], pa.int64()), "node": pa.array([], pa.int64()),
-                          "rank": pa.array([], pa.int32()), "id": pa.array([], pa.string()),
-                          "d1": pa.array([], pa.uint64()), "d2": pa.array([], pa.uint64())})
+        empty = pa.table(
+            {
+                "label": pa.array([], pa.int64()),
+                "node": pa.array([], pa.int64()),
+                "rank": pa.array([], pa.int32()),
+                "id": pa.array([], pa.string()),
+                "d1": pa.array([], pa.uint64()),
+                "d2": pa.array([], pa.uint64()),
+            }
+        )
         write_partitioned(out, empty, np.zeros(0, np.int64))
         return 0
     meta_node = meta.column("node").to_numpy()
     order = np.argsort(meta_node)
     at = order[np.searchsorted(meta_node, node, sorter=order)]
     t = meta.take(pa.array(at))
-    t = pa.table({"label": label, "node": node, "rank": t.column("rank"), "id": t.column("id"),
-                  "d1": t.column("d1"), "d2": t.column("d2")})
+    t = pa.table(
+        {
+            "label": label,
+            "node": node,
+            "rank": t.column("rank"),
+            "id": t.column("id"),
+            "d1": t.column("d1"),
+            "d2": t.column("d2"),
+        }
+    )
     write_partitioned(out, t, bucket(label, partitions))
     return len(node)
 
@@ -137,6 +182,7 @@ def _survivor_task(j: int, labelled: list[str], out_dir: str, buckets: int) -> d
 
 def _sims(node: np.ndarray, keep: np.ndarray, sig_dir: str) -> np.ndarray:
     """MinHash Jaccard estimate of each (removed, kept) pair, reading only those signature rows."""
+
     def rows(x: np.ndarray) -> np.ndarray:
         out = None
         part = part_of(x)
@@ -175,7 +221,9 @@ class MinHashDedupStage(Stage):
         bands: int | None = field(default=None, metadata=bounds(ge=1, le=lambda c: c.num_perm))
         rows: int | None = field(default=None, metadata=bounds(ge=1, le=lambda c: c.num_perm // (c.bands or 1)))
         fp_weight: float = field(default=0.5, metadata=bounds(ge=0))
-        fn_weight: float = field(default=0.5, metadata=bounds(ge=0))  # datasketch's weighting, used only with verify off
+        fn_weight: float = field(
+            default=0.5, metadata=bounds(ge=0)
+        )  # datasketch's weighting, used only with verify off
         verify: bool = True  # exact Jaccard check of candidate pairs (reads their texts)
         priority: list[str] = field(default_factory=lambda: list(DEFAULT_PRIORITY))
         # key/node partitions K (default: from the number of documents and cluster CPUs)
@@ -186,8 +234,10 @@ class MinHashDedupStage(Stage):
                 try:
                     lsh.params_for_recall(self.threshold, self.num_perm)
                 except ValueError as e:
-                    raise ValueError(f"threshold: {self.threshold} is too low for num_perm {self.num_perm} ({e}); "
-                                     "raise num_perm or the threshold, or set bands and rows") from None
+                    raise ValueError(
+                        f"threshold: {self.threshold} is too low for num_perm {self.num_perm} ({e}); "
+                        "raise num_perm or the threshold, or set bands and rows"
+                    ) from None
 
     def lsh_params(self) -> tuple[int, int]:
         """User override, else recall-first parameters with verification (``lsh.params_for_recall``),
@@ -213,49 +263,106 @@ class MinHashDedupStage(Stage):
         ctx.log(f"dedup: estimate {estimate(n_docs, c.num_perm, bands, rows, c.threshold, k_parts)}")
         parts = [str(p) for p in ctx.parts]
         files = lambda sub, prefix, n: [str(wd / sub / f"{prefix}{i:05d}.arrow") for i in range(n)]  # noqa: E731
-        hasher = dict(num_perm=c.num_perm, seed=c.seed, ngram=c.ngram, cjk_ngram=c.cjk_ngram, hash=c.hash,
-                      scheme=c.scheme)
-        done = ctx.map(functools.partial(_signatures, workdir=wd, hasher=hasher, priority=c.priority, bands=bands,
-                                         rows=rows, partitions=k_parts), list(enumerate(ctx.parts)))
-        ctx.map(functools.partial(lsh.bucket_task, band_files=files("bands", "p", len(parts)), partitions=k_parts,
-                                  out_dir=str(wd / "cand")), [(b, k) for b in range(bands) for k in range(k_parts)])
+        hasher = dict(
+            num_perm=c.num_perm, seed=c.seed, ngram=c.ngram, cjk_ngram=c.cjk_ngram, hash=c.hash, scheme=c.scheme
+        )
+        done = ctx.map(
+            functools.partial(
+                _signatures, workdir=wd, hasher=hasher, priority=c.priority, bands=bands, rows=rows, partitions=k_parts
+            ),
+            list(enumerate(ctx.parts)),
+        )
+        ctx.map(
+            functools.partial(
+                lsh.bucket_task,
+                band_files=files("bands", "p", len(parts)),
+                partitions=k_parts,
+                out_dir=str(wd / "cand"),
+            ),
+            [(b, k) for b in range(bands) for k in range(k_parts)],
+        )
         cand = [str(wd / "cand" / f"b{b:03d}_k{k:05d}.arrow") for b in range(bands) for k in range(k_parts)]
         shingling = dict(ngram=c.ngram, cjk_ngram=c.cjk_ngram)
         left_dir = wd / ("left" if c.verify else "cc")
-        candidates = sum(ctx.map(functools.partial(send_left, cand_files=cand, parts=parts, out_dir=str(left_dir),
-                                                   verify=c.verify, partitions=k_parts, **shingling),
-                                 list(range(len(parts)))))
+        candidates = sum(
+            ctx.map(
+                functools.partial(
+                    send_left,
+                    cand_files=cand,
+                    parts=parts,
+                    out_dir=str(left_dir),
+                    verify=c.verify,
+                    partitions=k_parts,
+                    **shingling,
+                ),
+                list(range(len(parts))),
+            )
+        )
         if c.verify:
-            joined = ctx.map(functools.partial(join_right, left_files=files("left", "p", len(parts)), parts=parts,
-                                               out_dir=str(wd / "cc"), threshold=c.threshold, partitions=k_parts,
-                                               **shingling), list(range(len(parts))))
+            joined = ctx.map(
+                functools.partial(
+                    join_right,
+                    left_files=files("left", "p", len(parts)),
+                    parts=parts,
+                    out_dir=str(wd / "cc"),
+                    threshold=c.threshold,
+                    partitions=k_parts,
+                    **shingling,
+                ),
+                list(range(len(parts))),
+            )
             edge_files = files("cc", "q", len(parts))
         else:
             joined, edge_files = [], files("cc", "p", len(parts))
         stars, rounds = components(edge_files, k_parts, wd / "cc", ctx.map)
-        ctx.map(functools.partial(_label_task, star_files=stars, meta_files=files("meta", "p", len(parts)),
-                                  out_dir=str(wd / "labelled"), partitions=k_parts), list(range(k_parts)))
-        decided = ctx.map(functools.partial(_survivor_task, labelled=files("labelled", "m", k_parts),
-                                            out_dir=str(wd / "decided"), buckets=buckets), list(range(k_parts)))
-        state, table = build_table(ctx.map, files("decided", "j", k_parts), str(wd / "removed"), buckets,
-                                   functools.partial(_sims, sig_dir=str(wd / "sig")))
+        ctx.map(
+            functools.partial(
+                _label_task,
+                star_files=stars,
+                meta_files=files("meta", "p", len(parts)),
+                out_dir=str(wd / "labelled"),
+                partitions=k_parts,
+            ),
+            list(range(k_parts)),
+        )
+        decided = ctx.map(
+            functools.partial(
+                _survivor_task, labelled=files("labelled", "m", k_parts), out_dir=str(wd / "decided"), buckets=buckets
+            ),
+            list(range(k_parts)),
+        )
+        state, table = build_table(
+            ctx.map,
+            files("decided", "j", k_parts),
+            str(wd / "removed"),
+            buckets,
+            functools.partial(_sims, sig_dir=str(wd / "sig")),
+        )
         sizes, removed = merge_sizes([d["sizes"] for d in decided]), table["removed"]
         state["summary"] = {
-            "docs": sum(d["rows"] for d in done), "no_shingles": sum(d["empty"] for d in done),
-            "bands": bands, "rows": rows, "candidate_pairs": candidates,
+            "docs": sum(d["rows"] for d in done),
+            "no_shingles": sum(d["empty"] for d in done),
+            "bands": bands,
+            "rows": rows,
+            "candidate_pairs": candidates,
             "verified_pairs": sum(j["verified"] for j in joined) if c.verify else None,
-            "candidate_jaccard_histogram": ([int(x) for x in np.sum([j["hist"] for j in joined], axis=0)]
-                                            if joined else None),
-            "label_rounds": rounds, "removed": removed, "clusters": sum(sizes.values()),
+            "candidate_jaccard_histogram": (
+                [int(x) for x in np.sum([j["hist"] for j in joined], axis=0)] if joined else None
+            ),
+            "label_rounds": rounds,
+            "removed": removed,
+            "clusters": sum(sizes.values()),
             "cluster_sizes": sizes,
             "identical_rows_kept_in_other_parts": table["identical_rows_kept_in_other_parts"],
-            "examples": [{"removed": e["removed"], "kept": e["kept"], "est_jaccard": e["sim"]}
-                         for e in table["examples"]],
+            "examples": [
+                {"removed": e["removed"], "kept": e["kept"], "est_jaccard": e["sim"]} for e in table["examples"]
+            ],
         }
-        ctx.log(f"dedup: {removed} near-duplicates removed in {state['summary']['clusters']} clusters "
-                f"({candidates} candidate pairs, bands={bands} rows={rows}, {rounds} component rounds)")
+        ctx.log(
+            f"dedup: {removed} near-duplicates removed in {state['summary']['clusters']} clusters "
+            f"({candidates} candidate pairs, bands={bands} rows={rows}, {rounds} component rounds)"
+        )
         return state
 
     def apply(self, batch: pa.Table, state: dict) -> StageResult:
         return drop_removed(batch, state, "dedup:near", self.name)
-

@@ -15,23 +15,32 @@ one part. Copies of the survivor's whole row in another part cannot be told from
 part keeps one, and the summary counts them (``identical_rows_kept_in_other_parts``); ids are made unique
 at read time, so whole-row copies do not reach dedup in a pipeline run.
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 
-from curate.dedup.common import (bucket, digests, merge_examples, occurrences, part_of, read_partition,
-                                 write_partitioned)
+from curate.dedup.common import bucket, digests, merge_examples, occurrences, part_of, read_partition, write_partitioned
 from curate.schema import set_meta, with_reason
 from curate.stage import StageResult
 
-RECORD = pa.schema([("node", pa.int64()), ("d1", pa.uint64()), ("d2", pa.uint64()), ("id", pa.string()),
-                    ("keep_node", pa.int64()), ("keep_d1", pa.uint64()), ("keep_d2", pa.uint64()),
-                    ("dup_of", pa.string())])
+RECORD = pa.schema(
+    [
+        ("node", pa.int64()),
+        ("d1", pa.uint64()),
+        ("d2", pa.uint64()),
+        ("id", pa.string()),
+        ("keep_node", pa.int64()),
+        ("keep_d1", pa.uint64()),
+        ("keep_d2", pa.uint64()),
+        ("dup_of", pa.string()),
+    ]
+)
 _ARRAYS = ("d1", "d2", "occ", "dup_of", "sim")
 EXAMPLES = 5
 
@@ -40,10 +49,19 @@ def write_records(path: str | Path, t: pa.Table, gone: np.ndarray, keep: np.ndar
     """Removal records for rows ``gone`` of ``t`` (columns node, d1, d2, id), each kept in favour of the
     row at the same place of ``keep``, partitioned by digest bucket."""
     g, k = pa.array(gone, pa.int64()), pa.array(keep, pa.int64())
-    rec = pa.table({"node": t.column("node").take(g), "d1": t.column("d1").take(g), "d2": t.column("d2").take(g),
-                    "id": t.column("id").take(g), "keep_node": t.column("node").take(k),
-                    "keep_d1": t.column("d1").take(k), "keep_d2": t.column("d2").take(k),
-                    "dup_of": t.column("id").take(k)}, schema=RECORD)
+    rec = pa.table(
+        {
+            "node": t.column("node").take(g),
+            "d1": t.column("d1").take(g),
+            "d2": t.column("d2").take(g),
+            "id": t.column("id").take(g),
+            "keep_node": t.column("node").take(k),
+            "keep_d1": t.column("d1").take(k),
+            "keep_d2": t.column("d2").take(k),
+            "dup_of": t.column("id").take(k),
+        },
+        schema=RECORD,
+    )
     write_partitioned(path, rec, bucket(rec.column("d1").to_numpy(), buckets))
 
 
@@ -56,8 +74,12 @@ def _bytes(xs: list[str]) -> np.ndarray:
     return np.array([x.encode("utf-8", "surrogatepass") for x in xs], dtype=np.bytes_)
 
 
-def merge_bucket(r: int, decision_files: Sequence[str], out_dir: str,
-                 sims: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict:
+def merge_bucket(
+    r: int,
+    decision_files: Sequence[str],
+    out_dir: str,
+    sims: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> dict:
     """Write bucket ``r`` of the removed table; returns how many rows ``apply`` will drop, how many
     whole-row copies it will keep (see the module doc) and a bounded sample of examples."""
     t = read_partition(decision_files, r)
@@ -71,8 +93,11 @@ def merge_bucket(r: int, decision_files: Sequence[str], out_dir: str,
     node, keep = t.column("node").to_numpy(), t.column("keep_node").to_numpy()
     # copies of the survivor's whole row in another part: apply there counts from 0 and keeps one
     cross = same & (part_of(node) != part_of(keep))
-    kept_copies = len(np.unique(np.stack([d1[cross], d2[cross], part_of(node[cross]).astype(np.uint64)], 1),
-                                axis=0)) if cross.any() else 0
+    kept_copies = (
+        len(np.unique(np.stack([d1[cross], d2[cross], part_of(node[cross]).astype(np.uint64)], 1), axis=0))
+        if cross.any()
+        else 0
+    )
     sim = sims(node, keep) if sims else np.ones(len(node), np.float32)
     ids, dup_of = t.column("id").to_pylist(), t.column("dup_of").to_pylist()
     arrays = {"d1": d1, "d2": d2, "occ": occ, "dup_of": _bytes(dup_of), "sim": np.asarray(sim, np.float32)}
@@ -84,15 +109,23 @@ def merge_bucket(r: int, decision_files: Sequence[str], out_dir: str,
     return {"rows": len(ids), "removed": len(ids) - kept_copies, "kept_copies": kept_copies, "examples": examples}
 
 
-def build_table(map_fn: Callable[[Callable, list], list], decision_files: Sequence[str], out_dir: str, buckets: int,
-                sims: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> tuple[dict, dict]:
+def build_table(
+    map_fn: Callable[[Callable, list], list],
+    decision_files: Sequence[str],
+    out_dir: str,
+    buckets: int,
+    sims: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> tuple[dict, dict]:
     """Run ``merge_bucket`` for every bucket; returns the state ``apply`` needs and the summary figures."""
-    merged = map_fn(functools.partial(merge_bucket, decision_files=decision_files, out_dir=out_dir, sims=sims),
-                    list(range(buckets)))
+    merged = map_fn(
+        functools.partial(merge_bucket, decision_files=decision_files, out_dir=out_dir, sims=sims), list(range(buckets))
+    )
     state = {"dir": out_dir, "buckets": buckets, "n": sum(m["rows"] for m in merged)}
-    return state, {"removed": sum(m["removed"] for m in merged),
-                   "identical_rows_kept_in_other_parts": sum(m["kept_copies"] for m in merged),
-                   "examples": merge_examples([m["examples"] for m in merged])}
+    return state, {
+        "removed": sum(m["removed"] for m in merged),
+        "identical_rows_kept_in_other_parts": sum(m["kept_copies"] for m in merged),
+        "examples": merge_examples([m["examples"] for m in merged]),
+    }
 
 
 def lookup(state: dict, batch: pa.Table) -> list[tuple[str, float] | None]:

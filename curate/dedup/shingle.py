@@ -5,6 +5,7 @@ truth Jaccard); a shingle is ``ngram`` consecutive words. Text that is mostly CJ
 so it is shingled as ``cjk_ngram`` consecutive word characters instead. A document with fewer units
 than the shingle size has one shingle: all of its units.
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,7 +44,7 @@ def char_tables() -> tuple[np.ndarray, np.ndarray]:
     every = "".join(map(chr, range(0x110000)))
     word = np.zeros(0x110000, np.bool_)
     for m in _WORD.finditer(every):
-        word[m.start():m.end()] = True
+        word[m.start() : m.end()] = True
     cjk = np.zeros(0x110000, np.bool_)
     for m in _CJK.finditer(every):
         cjk[m.start()] = True
@@ -62,7 +63,7 @@ def shingles(text: str | None, ngram: int = 5, cjk_ngram: int = 3) -> list[str]:
         return []
     if len(us) < k:
         return [sep.join(us)]
-    return [sep.join(us[i:i + k]) for i in range(len(us) - k + 1)]
+    return [sep.join(us[i : i + k]) for i in range(len(us) - k + 1)]
 
 
 def fmix64(h: int) -> int:

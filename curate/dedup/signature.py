@@ -16,10 +16,11 @@ Shingle hash modes:
   SHA-1 per shingle), so not the default.
 The per-permutation min over shingles runs in the same numba kernel for both modes.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numba
 import numpy as np
@@ -36,8 +37,13 @@ def permutations(num_perm: int, seed: int, scheme: str = "affine32") -> tuple[np
     """datasketch's permutation parameters ``(a, b)`` for ``num_perm`` and ``seed``."""
     gen = np.random.RandomState(seed)
     if scheme == "legacy":
-        ab = np.array([(gen.randint(1, _MERSENNE, dtype=np.uint64), gen.randint(0, _MERSENNE, dtype=np.uint64))
-                       for _ in range(num_perm)], dtype=np.uint64).T
+        ab = np.array(
+            [
+                (gen.randint(1, _MERSENNE, dtype=np.uint64), gen.randint(0, _MERSENNE, dtype=np.uint64))
+                for _ in range(num_perm)
+            ],
+            dtype=np.uint64,
+        ).T
         return ab[0].copy(), ab[1].copy()
     if scheme != "affine32":
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
@@ -56,8 +62,9 @@ def _fmix64(h):
 
 
 @numba.njit(cache=True)
-def _unit_hashes(cps: np.ndarray, doff: np.ndarray, word: np.ndarray, cjk: np.ndarray,
-                 cjk_frac: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _unit_hashes(
+    cps: np.ndarray, doff: np.ndarray, word: np.ndarray, cjk: np.ndarray, cjk_frac: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hashes of each text's units (= ``shingle.unit_hash64`` of ``shingle.units``), offsets, CJK flags."""
     n = doff.shape[0] - 1
     uh = np.empty(cps.shape[0], np.uint64)
@@ -168,8 +175,15 @@ class MinHasher:
     or uint64 (legacy, as datasketch stores it). A text without shingles gets the all-max row
     (``empty_rows`` finds them)."""
 
-    def __init__(self, num_perm: int = 128, seed: int = 1, ngram: int = 5, cjk_ngram: int = 3,
-                 hash: str = "fast", scheme: str = "affine32"):
+    def __init__(
+        self,
+        num_perm: int = 128,
+        seed: int = 1,
+        ngram: int = 5,
+        cjk_ngram: int = 3,
+        hash: str = "fast",
+        scheme: str = "affine32",
+    ):
         if hash not in HASHES:
             raise ValueError(f"hash must be one of {HASHES}, got {hash!r}")
         self.num_perm, self.seed, self.ngram, self.cjk_ngram = num_perm, seed, ngram, cjk_ngram
@@ -251,8 +265,9 @@ def shingle_sets(texts: Sequence[str | None], ngram: int = 5, cjk_ngram: int = 3
 
 
 @numba.njit(cache=True)
-def jaccards(va: np.ndarray, oa: np.ndarray, ia: np.ndarray, vb: np.ndarray, ob: np.ndarray,
-             ib: np.ndarray) -> np.ndarray:
+def jaccards(
+    va: np.ndarray, oa: np.ndarray, ia: np.ndarray, vb: np.ndarray, ob: np.ndarray, ib: np.ndarray
+) -> np.ndarray:
     """Jaccard of set ``ia[k]`` of (va, oa) with set ``ib[k]`` of (vb, ob); sets are sorted, unique."""
     out = np.zeros(ia.shape[0], np.float32)
     for k in range(ia.shape[0]):

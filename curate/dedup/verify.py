@@ -9,16 +9,24 @@ Candidate edges (u, v) arrive partitioned by the part of u (``lsh.bucket_task``)
 So no task reads more than its own part's texts and its share of the pairs. Without verification,
 ``send_left`` writes the candidates as component edges directly.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
 
-from curate.dedup.common import (ROW_BITS, group_first, part_of, read_part, read_partition, unique_pairs,
-                                 write_partitioned)
+from curate.dedup.common import (
+    ROW_BITS,
+    group_first,
+    part_of,
+    read_part,
+    read_partition,
+    unique_pairs,
+    write_partitioned,
+)
 from curate.dedup.components import write_edges
 
 _ROW_MASK = np.int64((1 << ROW_BITS) - 1)
@@ -40,8 +48,16 @@ def _sets(part: str, node: np.ndarray, ngram: int, cjk_ngram: int) -> tuple[np.n
     return values, offsets, idx.astype(np.int64)
 
 
-def send_left(p: int, cand_files: Sequence[str], parts: Sequence[str], out_dir: str, verify: bool,
-              partitions: int, ngram: int, cjk_ngram: int) -> int:
+def send_left(
+    p: int,
+    cand_files: Sequence[str],
+    parts: Sequence[str],
+    out_dir: str,
+    verify: bool,
+    partitions: int,
+    ngram: int,
+    cjk_ngram: int,
+) -> int:
     """Unique candidate pairs whose first node is in part ``p``; returns their number."""
     u, v = _unique_pairs(read_partition(cand_files, p))
     if not verify:
@@ -59,15 +75,24 @@ def send_left(p: int, cand_files: Sequence[str], parts: Sequence[str], out_dir: 
     first, _ = group_first(u, pv)
     values, offsets, idx = _sets(parts[p], u, ngram, cjk_ngram)
     lengths = np.where(first, np.diff(offsets)[idx], 0)
-    sent = np.concatenate([values[offsets[i]:offsets[i + 1]] for i in idx[first]])
-    su = pa.LargeListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)),
-                                       pa.array(sent, pa.uint64()))
+    sent = np.concatenate([values[offsets[i] : offsets[i + 1]] for i in idx[first]])
+    su = pa.LargeListArray.from_arrays(
+        pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)), pa.array(sent, pa.uint64())
+    )
     write_partitioned(out, pa.table({"u": u, "v": v, "su": su}), pv)
     return len(u)
 
 
-def join_right(q: int, left_files: Sequence[str], parts: Sequence[str], out_dir: str, threshold: float,
-               partitions: int, ngram: int, cjk_ngram: int) -> dict:
+def join_right(
+    q: int,
+    left_files: Sequence[str],
+    parts: Sequence[str],
+    out_dir: str,
+    threshold: float,
+    partitions: int,
+    ngram: int,
+    cjk_ngram: int,
+) -> dict:
     """Exact Jaccard of the pairs whose second node is in part ``q``; keeps those >= ``threshold``."""
     from curate.dedup.signature import jaccards  # numba: imported by the tasks that verify
 

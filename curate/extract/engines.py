@@ -9,9 +9,10 @@
 
 Every engine returns ``(text, meta)``; ``text`` is "" when nothing was found.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from curate.extract.fastpath import drop_boilerplate, extract_main, select
 
@@ -19,8 +20,10 @@ from curate.extract.fastpath import drop_boilerplate, extract_main, select
 # Kept: JSON-LD (trafilatura's baseline reads ``articleBody`` from it), and ``noscript``/``aside``, which
 # trafilatura's own cleaning drops but its fallbacks (baseline, readability) read on a backup tree: some
 # pages carry the article there (Blogger renders posts in ``noscript``).
-PRUNE_CSS = ('script:not([type="application/ld+json"]), style, svg, iframe, template, form, nav, footer, button, '
-             "select, input, link, object, embed, canvas, video, audio")
+PRUNE_CSS = (
+    'script:not([type="application/ld+json"]), style, svg, iframe, template, form, nav, footer, button, '
+    "select, input, link, object, embed, canvas, video, audio"
+)
 
 
 def _trafilatura(html: str, url: str | None, **kw: object) -> str:
@@ -61,4 +64,7 @@ def extract_resiliparse(html: str, url: str | None = None) -> tuple[str, dict[st
 
 
 ENGINES: dict[str, Callable[[str, str | None], tuple[str, dict[str, str]]]] = {
-    "fast": extract_fast, "trafilatura": extract_trafilatura, "resiliparse": extract_resiliparse}
+    "fast": extract_fast,
+    "trafilatura": extract_trafilatura,
+    "resiliparse": extract_resiliparse,
+}

@@ -14,27 +14,34 @@
 ``extract_main`` returns ``None`` when no container passes the quality check (two or more lines
 after pruning, enough text, not a small share of the page); the caller then runs trafilatura.
 """
+
 from __future__ import annotations
 
 import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-JUNK_CSS = ("script, style, noscript, template, svg, math, iframe, frame, frameset, embed, object, applet, "
-            "canvas, audio, video, picture, map, area, figure, aside, footer, nav, menu, menuitem, head, "
-            "header nav, button, input, select, option, optgroup, datalist, textarea, label, legend, fieldset, "
-            "output, progress, dialog, marquee, blink, time, ins, link, source, track, param, rp, rt, rtc")
+JUNK_CSS = (
+    "script, style, noscript, template, svg, math, iframe, frame, frameset, embed, object, applet, "
+    "canvas, audio, video, picture, map, area, figure, aside, footer, nav, menu, menuitem, head, "
+    "header nav, button, input, select, option, optgroup, datalist, textarea, label, legend, fieldset, "
+    "output, progress, dialog, marquee, blink, time, ins, link, source, track, param, rp, rt, rtc"
+)
 JUNK_TAGS = frozenset(t.strip() for t in JUNK_CSS.split(",") if " " not in t.strip())
 
 CONTAINER_TAGS = frozenset({"article", "div", "main", "section"})
 # Container cascade, most specific first (trafilatura's BODY_XPATH vocabulary).
 _L1_ID = re.compile(r"(?:entry|article|art)-content|article__content|article(?:-|__)?body|articleBody|body-text")
-_L1_CLASS = re.compile(r"post[-_]text|post-body|post-?entry|post[-_]?content|postContent|post_inner_wrapper|"
-                       r"article-?text|articleText|(?:entry|page|text|article|art)-content|article__content|"
-                       r"article(?:-|__)?body|articleBody|ArticleContent|body-text|article__container")
+_L1_CLASS = re.compile(
+    r"post[-_]text|post-body|post-?entry|post[-_]?content|postContent|post_inner_wrapper|"
+    r"article-?text|articleText|(?:entry|page|text|article|art)-content|article__content|"
+    r"article(?:-|__)?body|articleBody|ArticleContent|body-text|article__container"
+)
 _L3_ID = re.compile(r"^primary|story-body")
-_L3_CLASS = re.compile(r"^article |post-bodycopy|story-?content|(?:theme|blog|section|single)-content|single-post|"
-                       r"main-column|wpb_text_column|story-body|field-body|[Ff][Uu][Ll][Ll][Tt][Ee][Xx][Tt]")
+_L3_CLASS = re.compile(
+    r"^article |post-bodycopy|story-?content|(?:theme|blog|section|single)-content|single-post|"
+    r"main-column|wpb_text_column|story-body|field-body|[Ff][Uu][Ll][Ll][Tt][Ee][Xx][Tt]"
+)
 _L4_ID = re.compile(r"content-main|content-body|contentBody|main-content", re.I)
 _L4_CLASS = re.compile(r"content[-_]main|content(?:-|__)body|[Mm]ain-content|[Pp]age-content")
 # Every class/id the cascade accepts contains one of these (a one-search reject for most elements).
@@ -42,24 +49,29 @@ _ANY_VOCAB = re.compile(r"post|entry|rticle|art-|body|primary|stor|ontent|single
 
 # Boilerplate blocks (trafilatura's OVERALL_DISCARD/TEASER/comment vocabulary), tested on id and class.
 _BOILER_BOTH = r"^shar|social|viral|newsletter|syndication|tags|sidebar|banner|bread-?crumb|button|author|teaser|Teaser"
-_BOILER_ID = re.compile(_BOILER_BOTH + r"|^(?:jp-|dpsp-content)|footer|Footer|share|Share|nav|Nav|menu|related|"
-                        r"message-container|premium|^ad-|cookie|^(?:[Cc]omment(?!ary)|comol|disqus_thread|"
-                        r"dsq-comments)|reader-comments|akismet|hidden|^reply-")
-_BOILER_CLASS = re.compile(_BOILER_BOTH + r"|^(?:nav|post-nav)|subnav|avigation|navbar|navbox|menu|bar| ad |-ad-|"
-                           r"(?:^| )ad-|dfp[Aa]d|outbrain|taboola|criteo|paid-?content|widget|footer|Footer|byline|"
-                           r"Byline|share-|sociable|embedded|embed|tag-list|consent|modal-content|permission|elated|"
-                           r"next-|-stories|most-popular|more-on|meta|rating|attachment|timestamp|user-info|"
-                           r"user-profile|-icon|article-infos|slide|viewport|overlay|options|expand|obfuscated|"
-                           r"blurred|^[Cc]omment(?!ary)|(?:article|post)-comments|cookie|^hide-|comments-title|"
-                           r"nocomments|-reply-|message|akismet|suggest-links|-hide-|hide-print| hidden| hide|"
-                           r"noprint|notloaded|^reply-|caption")
+_BOILER_ID = re.compile(
+    _BOILER_BOTH + r"|^(?:jp-|dpsp-content)|footer|Footer|share|Share|nav|Nav|menu|related|"
+    r"message-container|premium|^ad-|cookie|^(?:[Cc]omment(?!ary)|comol|disqus_thread|"
+    r"dsq-comments)|reader-comments|akismet|hidden|^reply-"
+)
+_BOILER_CLASS = re.compile(
+    _BOILER_BOTH + r"|^(?:nav|post-nav)|subnav|avigation|navbar|navbox|menu|bar| ad |-ad-|"
+    r"(?:^| )ad-|dfp[Aa]d|outbrain|taboola|criteo|paid-?content|widget|footer|Footer|byline|"
+    r"Byline|share-|sociable|embedded|embed|tag-list|consent|modal-content|permission|elated|"
+    r"next-|-stories|most-popular|more-on|meta|rating|attachment|timestamp|user-info|"
+    r"user-profile|-icon|article-infos|slide|viewport|overlay|options|expand|obfuscated|"
+    r"blurred|^[Cc]omment(?!ary)|(?:article|post)-comments|cookie|^hide-|comments-title|"
+    r"nocomments|-reply-|message|akismet|suggest-links|-hide-|hide-print| hidden| hide|"
+    r"noprint|notloaded|^reply-|caption"
+)
 _BOILER_TAGS = frozenset({"div", "li", "ul", "ol", "dl", "p", "section", "span"})
 _HIDDEN_STYLE = re.compile(r"display:\s?none|visibility:\s?hidden")
 
 # Text blocks rendered in strict mode; loose div text only counts when paragraphs are scarce.
 BLOCK_CSS = "p, h1, h2, h3, h4, h5, h6, ul, ol, dl, blockquote, pre, table"
-BREAK_CSS = ("br, p, div, li, dd, dt, tr, h1, h2, h3, h4, h5, h6, blockquote, pre, section, article, ul, ol, dl, "
-             "table, hr, main")
+BREAK_CSS = (
+    "br, p, div, li, dd, dt, tr, h1, h2, h3, h4, h5, h6, blockquote, pre, section, article, ul, ol, dl, table, hr, main"
+)
 MARK = "\ue000"
 _WS = re.compile(r"\s+")
 MIN_CHARS = 250  # below this a container is not trusted (trafilatura's MIN_EXTRACTED_SIZE)
@@ -90,13 +102,23 @@ def _container_level(tag: str, attrs: dict[str, str | None]) -> int:
         return 0
     if tag == "div" and not role and "itemprop" not in attrs and not _ANY_VOCAB.search(f"{cls} {ident}"):
         return 0
-    if (cls in ("post", "entry") or attrs.get("itemprop") == "articleBody" or ident == "articleContent"
-            or _L1_ID.search(ident) or _L1_CLASS.search(cls)):
+    if (
+        cls in ("post", "entry")
+        or attrs.get("itemprop") == "articleBody"
+        or ident == "articleContent"
+        or _L1_ID.search(ident)
+        or _L1_CLASS.search(cls)
+    ):
         return 1
     if tag == "article":
         return 2
-    if (role == "article" or ident in ("article", "story") or _L3_ID.search(ident) or _L3_CLASS.search(cls)
-            or cls in ("postarea", "art-postcontent", "text", "cell", "story")):
+    if (
+        role == "article"
+        or ident in ("article", "story")
+        or _L3_ID.search(ident)
+        or _L3_CLASS.search(cls)
+        or cls in ("postarea", "art-postcontent", "text", "cell", "story")
+    ):
         return 3
     if ident == "content" or cls == "content" or _L4_ID.search(ident) or _L4_CLASS.search(cls):
         return 4
@@ -112,8 +134,11 @@ def _is_boilerplate(node: LexborNode) -> bool:
     if node.tag not in _BOILER_TAGS:
         return False
     cls, ident = attrs.get("class") or "", attrs.get("id") or ""
-    return bool((ident and _BOILER_ID.search(ident)) or (cls and _BOILER_CLASS.search(cls))
-                or "nav" in (attrs.get("role") or "").lower())
+    return bool(
+        (ident and _BOILER_ID.search(ident))
+        or (cls and _BOILER_CLASS.search(cls))
+        or "nav" in (attrs.get("role") or "").lower()
+    )
 
 
 def _text_len(node: LexborNode) -> int:
@@ -141,8 +166,12 @@ def _link_dense(node: LexborNode) -> bool:
     limit = (60 if last else 30) if node.tag == "p" else (300 if last else 100)
     linklen, count, short = _link_len(node)
     if text < limit:
-        return (count == 0 or linklen > 0.8 * text or (count > 1 and short / count > 0.8)
-                or (node.tag == "div" and text < 100 and sum(1 for c in node.iter() if c.tag != "-text") >= 3))
+        return (
+            count == 0
+            or linklen > 0.8 * text
+            or (count > 1 and short / count > 0.8)
+            or (node.tag == "div" and text < 100 and sum(1 for c in node.iter() if c.tag != "-text") >= 3)
+        )
     return count > 4 and linklen > 0.9 * text and linklen < 100 * count
 
 
@@ -157,8 +186,11 @@ def drop_boilerplate(root: LexborNode) -> None:
     """Remove the outermost boilerplate blocks inside ``root`` (never ``root`` itself), unless together
     they hold nearly all its text (trafilatura's guard: more than 1/7 must remain)."""
     me = root.mem_id
-    boiler = [n for n in select(root, "[class], [id], [style], [role], [aria-hidden]")
-              if n.mem_id != me and _is_boilerplate(n)]
+    boiler = [
+        n
+        for n in select(root, "[class], [id], [style], [role], [aria-hidden]")
+        if n.mem_id != me and _is_boilerplate(n)
+    ]
     if boiler:
         # raw lengths, whitespace included, as trafilatura's guard measures them
         total = len(root.text(deep=True))

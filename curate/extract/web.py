@@ -17,22 +17,23 @@ is abandoned, so library code catching ``Exception`` cannot swallow it. Where
 the stage runs outside the main thread the timer cannot be armed; the ``max_html_bytes`` guard then
 bounds the work (the extractors are linear-time in the input size).
 """
+
 from __future__ import annotations
 
 import re
 import signal
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 
-from curate.lean import release_freed_memory
-
-from curate.extract.engines import ENGINES
 from curate.config import bounds
+from curate.extract.engines import ENGINES
+from curate.lean import release_freed_memory
 from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts, storable_utf8
 from curate.stage import Stage, StageResult
 
@@ -43,8 +44,10 @@ class ExtractTimeout(BaseException):
 
 
 # Tags that never hold children or whose end tag is implied: they do not deepen the tree.
-_FLAT_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr p li dt dd tr td th "
-                       "option optgroup rb rt rp thead tbody tfoot colgroup caption html head body".split())
+_FLAT_TAGS = frozenset(
+    "area base br col embed hr img input link meta param source track wbr p li dt dd tr td th "
+    "option optgroup rb rt rp thead tbody tfoot colgroup caption html head body".split()
+)
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})")
 
 
@@ -123,8 +126,9 @@ class ExtractStage(Stage):
         if self.config.engine not in ENGINES:
             from curate.config import RecipeError
 
-            raise RecipeError(f"stages.extract.engine: unknown engine {self.config.engine!r}; "
-                              f"allowed: {', '.join(ENGINES)}")
+            raise RecipeError(
+                f"stages.extract.engine: unknown engine {self.config.engine!r}; allowed: {', '.join(ENGINES)}"
+            )
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
         extract = ENGINES[self.config.engine]
@@ -151,8 +155,7 @@ class ExtractStage(Stage):
                 dropped.append({**row, "reason": "extract:timeout"})
                 continue
             except Exception as e:  # one broken page must not fail the batch
-                errors.append({**row, "reason": f"error:{type(e).__name__}",
-                               "meta": {**meta, "error": str(e)[:300]}})
+                errors.append({**row, "reason": f"error:{type(e).__name__}", "meta": {**meta, "error": str(e)[:300]}})
                 continue
             text = (text or "").strip()
             if not text or len(text) < self.config.min_chars:
@@ -164,6 +167,9 @@ class ExtractStage(Stage):
                 continue
             kept.append({**row, "text": text, "meta": meta})
             counters["extracted"] += 1
-        return StageResult(kept=docs_table(kept), dropped=drops_table(dropped, self.name),
-                           errors=drops_table(errors, self.name), counters=dict(counters))
-
+        return StageResult(
+            kept=docs_table(kept),
+            dropped=drops_table(dropped, self.name),
+            errors=drops_table(errors, self.name),
+            counters=dict(counters),
+        )

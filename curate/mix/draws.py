@@ -1,4 +1,5 @@
 """Deterministic per-document random draws: a keyed hash of (seed, *parts), independent of batching."""
+
 from __future__ import annotations
 
 import hashlib

@@ -15,6 +15,7 @@ rows are not duplicated here, the shard writer writes a document ``repeat`` time
 proportions); a source too small for its weight is then capped at ``max_epochs`` repeats (warned), so
 the realised mix under-weights it rather than shrinking every other source to match it.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.batches import read_batches
-from curate.mix.draws import unit
 from curate.config import SOURCES, bounds
+from curate.mix.draws import unit
 from curate.schema import empty_drops, meta_dicts, set_meta, with_reason
 from curate.stage import FitContext, Stage, StageResult
 
@@ -85,12 +86,15 @@ def check_weights(weights: dict[str, float]) -> None:
     if not any(w > 0 for w in weights.values()):
         raise ValueError(f"weights: every weight is 0, so no document would be kept: {weights}")
     if not math.isfinite(sum(weights.values())):
-        raise ValueError(f"weights: their sum overflows (the largest is {max(weights.values()):g}); "
-                         "weights are proportions: scale them down")
+        raise ValueError(
+            f"weights: their sum overflows (the largest is {max(weights.values()):g}); "
+            "weights are proportions: scale them down"
+        )
 
 
-def plan_mix(counts: dict[str, list[int]], weights: dict[str, float], target_tokens: int | None,
-             max_epochs: float) -> MixPlan:
+def plan_mix(
+    counts: dict[str, list[int]], weights: dict[str, float], target_tokens: int | None, max_epochs: float
+) -> MixPlan:
     """Rates and epochs per source from ``{source: [docs, bytes]}`` and the recipe's weights."""
     check_weights(weights)
     warnings = []
@@ -102,8 +106,11 @@ def plan_mix(counts: dict[str, list[int]], weights: dict[str, float], target_tok
     live = {s: w for s, w in weights.items() if avail.get(s, 0) > 0}
     wsum = sum(live.values())
     if wsum <= 0:
-        why = " (no document reached this stage: see the counts logged above, and dropped/ and errors/)" \
-            if not any(avail.values()) else ""
+        why = (
+            " (no document reached this stage: see the counts logged above, and dropped/ and errors/)"
+            if not any(avail.values())
+            else ""
+        )
         raise ValueError(f"mix: no weighted source has any tokens (weights {weights}, sources {sorted(avail)}){why}")
     norm = {s: w / wsum for s, w in live.items()}
     auto = target_tokens is None
@@ -113,15 +120,24 @@ def plan_mix(counts: dict[str, list[int]], weights: dict[str, float], target_tok
     if auto:  # no explicit budget: a source too small for its weight is repeated at most max_epochs
         for s, r in rates.items():
             if r > max_epochs:
-                warnings.append(f"mix: source {s!r} needs {r:.2f} epochs for its weight; capped at "
-                                f"max_epochs {max_epochs} (its realised weight is lower)")
+                warnings.append(
+                    f"mix: source {s!r} needs {r:.2f} epochs for its weight; capped at "
+                    f"max_epochs {max_epochs} (its realised weight is lower)"
+                )
                 rates[s] = max_epochs
     rows = []
     for s in sorted(set(avail) | set(weights)):
         rate = rates.get(s, 0.0)
-        rows.append({"source": s, "docs": counts.get(s, [0, 0])[0], "available_tokens": avail.get(s, 0),
-                     "weight": norm.get(s, 0.0), "target_tokens": round(rate * avail.get(s, 0)),
-                     "epochs": rate})
+        rows.append(
+            {
+                "source": s,
+                "docs": counts.get(s, [0, 0])[0],
+                "available_tokens": avail.get(s, 0),
+                "weight": norm.get(s, 0.0),
+                "target_tokens": round(rate * avail.get(s, 0)),
+                "epochs": rate,
+            }
+        )
         if rate > max_epochs and not auto:
             warnings.append(f"mix: source {s!r} would be repeated {rate:.2f} epochs (> max_epochs {max_epochs})")
     return MixPlan(target_tokens=target_tokens, rows=rows, rates=rates, warnings=warnings)
@@ -144,11 +160,15 @@ def format_table(rows: list[dict[str, Any]], title: str, tokens_key: str = "targ
     head = f"{'source':<12} {'docs':>9} {'est. tokens':>14} {'weight':>7} {'est. mix tokens':>16} {'epochs':>7}"
     lines = [title, head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['source']:<12} {r['docs']:>9,} {r['available_tokens']:>14,} {r['weight']:>7.1%} "
-                     f"{r[tokens_key]:>16,} {r['epochs']:>7.2f}")
+        lines.append(
+            f"{r['source']:<12} {r['docs']:>9,} {r['available_tokens']:>14,} {r['weight']:>7.1%} "
+            f"{r[tokens_key]:>16,} {r['epochs']:>7.2f}"
+        )
     tot = sum(r[tokens_key] for r in rows)
-    lines.append(f"{'total':<12} {sum(r['docs'] for r in rows):>9,} "
-                 f"{sum(r['available_tokens'] for r in rows):>14,} {'':>7} {tot:>16,}")
+    lines.append(
+        f"{'total':<12} {sum(r['docs'] for r in rows):>9,} "
+        f"{sum(r['available_tokens'] for r in rows):>14,} {'':>7} {tot:>16,}"
+    )
     lines.append("(tokens estimated as ceil(utf-8 bytes / 4); epochs = mix tokens / available tokens)")
     return "\n".join(lines)
 
@@ -174,14 +194,23 @@ class MixStage(Stage):
     def fit(self, ctx: FitContext) -> dict[str, Any]:
         counts = merge_counts(ctx.map_parts(count_part))
         plan = plan_mix(counts, self.config.weights, self.config.target_tokens, self.config.max_epochs)
-        text = format_table(plan.rows, f"mixture plan (target {plan.target_tokens:,} estimated tokens, "
-                                       f"seed {ctx.seed})")
+        text = format_table(
+            plan.rows, f"mixture plan (target {plan.target_tokens:,} estimated tokens, seed {ctx.seed})"
+        )
         ctx.log(text)
         for w in plan.warnings:
             ctx.log("WARNING " + w)
-        return {"rates": plan.rates, "seed": ctx.seed,
-                "summary": {"target_tokens": plan.target_tokens, "table": plan.rows, "table_text": text,
-                            "warnings": plan.warnings, "token_estimate": "ceil(utf8_bytes/4)"}}
+        return {
+            "rates": plan.rates,
+            "seed": ctx.seed,
+            "summary": {
+                "target_tokens": plan.target_tokens,
+                "table": plan.rows,
+                "table_text": text,
+                "warnings": plan.warnings,
+                "token_estimate": "ceil(utf8_bytes/4)",
+            },
+        }
 
     def apply(self, batch: pa.Table, state: dict[str, Any]) -> StageResult:
         rates, seed = state["rates"], state["seed"]
@@ -220,8 +249,7 @@ class MixStage(Stage):
                 texts[j] = t
             field = kept.schema.field("text")
             kept = kept.set_column(kept.schema.get_field_index("text"), field, pa.array(texts, field.type))
-        dropped = (with_reason(batch.take(pa.array(drop, pa.int64())), reasons, self.name) if drop
-                   else empty_drops())
+        dropped = with_reason(batch.take(pa.array(drop, pa.int64())), reasons, self.name) if drop else empty_drops()
         return StageResult(kept=kept, dropped=dropped, counters=dict(counters))
 
     def finalize(self, ctx: FitContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -232,9 +260,15 @@ class MixStage(Stage):
         for s, r in planned.items():
             docs, b = counts.get(s, [0, 0])
             mix = estimate_tokens(b)
-            rows.append({**r, "docs": r["docs"], "mix_tokens": mix,
-                         "epochs": mix / r["available_tokens"] if r["available_tokens"] else 0.0,
-                         "instances": docs})
+            rows.append(
+                {
+                    **r,
+                    "docs": r["docs"],
+                    "mix_tokens": mix,
+                    "epochs": mix / r["available_tokens"] if r["available_tokens"] else 0.0,
+                    "instances": docs,
+                }
+            )
         text = format_table(rows, "realised mixture (after sampling)", tokens_key="mix_tokens")
         ctx.log(text)
         return {"mix": {**state["summary"], "realised": rows, "realised_text": text}}
@@ -242,4 +276,3 @@ class MixStage(Stage):
 
 def _count_weighted(path: Path) -> dict[str, list[int]]:
     return count_part(path, weighted=True)
-

@@ -5,6 +5,7 @@ writes ``web/*.warc.gz``, ``wiki/*.xml.bz2``,
 ``books/*.txt`` and ``code/<repo>/`` (the layout of ``shared/corpus``); ``--from DIR`` copies such a
 directory instead. See docs/SAMPLE.md for sources, licences and the URL mapping.
 """
+
 from __future__ import annotations
 
 from curate.sample.build import BUILDER_VERSION, BuildOptions, build

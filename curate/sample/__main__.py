@@ -2,6 +2,7 @@
 
 The default ``--out`` is where the shipped recipes look: ``$CURATE_DATA`` when set, else
 ``curate.io.sample_dir()`` (``~/.local/share/curate/sample``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,13 +18,19 @@ from curate.sample.web import DEFAULT_HANDBOOK_LANGS
 
 def add_build_args(b: argparse.ArgumentParser) -> None:
     """The options of a sample build (``curate sample`` and ``python -m curate.sample build``)."""
-    b.add_argument("--output", "--out", dest="out", default=None,
-                   help="where to build it (default: $CURATE_DATA, else ~/.local/share/curate/sample: where the "
-                        "shipped recipes look)")
+    b.add_argument(
+        "--output",
+        "--out",
+        dest="out",
+        default=None,
+        help="where to build it (default: $CURATE_DATA, else ~/.local/share/curate/sample: where the "
+        "shipped recipes look)",
+    )
     b.add_argument("--from", dest="from_dir", default=None, help="copy a corpus directory laid out the same way")
     b.add_argument("--max-pages", type=int, default=0, help="HTML pages per web package (0: all)")
-    b.add_argument("--handbook-langs", default=",".join(DEFAULT_HANDBOOK_LANGS),
-                   help="comma-separated debian-handbook languages")
+    b.add_argument(
+        "--handbook-langs", default=",".join(DEFAULT_HANDBOOK_LANGS), help="comma-separated debian-handbook languages"
+    )
     b.add_argument("--max-wiki-pages", type=int, default=0, help="FOLDOC articles (0: all)")
     b.add_argument("--max-book-bytes", type=int, default=0, help="bytes per book (0: whole)")
     b.add_argument("--max-code-files", type=int, default=0, help="stdlib files (0: all)")
@@ -32,10 +39,16 @@ def add_build_args(b: argparse.ArgumentParser) -> None:
 
 def run_build(a: argparse.Namespace) -> int:
     out = a.out or os.environ.get("CURATE_DATA") or str(sample_dir())
-    opts = BuildOptions(out=out, from_dir=a.from_dir, max_pages=a.max_pages,
-                        handbook_langs=[x for x in a.handbook_langs.split(",") if x],
-                        max_wiki_pages=a.max_wiki_pages, max_book_bytes=a.max_book_bytes,
-                        max_code_files=a.max_code_files, force=a.force)
+    opts = BuildOptions(
+        out=out,
+        from_dir=a.from_dir,
+        max_pages=a.max_pages,
+        handbook_langs=[x for x in a.handbook_langs.split(",") if x],
+        max_wiki_pages=a.max_wiki_pages,
+        max_book_bytes=a.max_book_bytes,
+        max_code_files=a.max_code_files,
+        force=a.force,
+    )
     try:
         summary = build(opts)
     except (MissingPackage, FileNotFoundError, subprocess.CalledProcessError) as e:

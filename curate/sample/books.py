@@ -1,4 +1,5 @@
 """Books sample: the Jargon File, The Devil's Dictionary and the King James Bible, as plain UTF-8 text."""
+
 from __future__ import annotations
 
 import gzip
@@ -33,8 +34,9 @@ def kjv_text(verses: str) -> str:
     """A verse range of the KJV from bible-kjv's ``bible`` program, pretty-printed at 79 columns."""
     exe = require("bible-kjv")
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    res = subprocess.run([str(exe), "-l", "79", verses], stdin=subprocess.DEVNULL, capture_output=True,
-                         env=env, check=True, timeout=120)
+    res = subprocess.run(
+        [str(exe), "-l", "79", verses], stdin=subprocess.DEVNULL, capture_output=True, env=env, check=True, timeout=120
+    )
     return res.stdout.decode("utf-8").lstrip("\n")
 
 

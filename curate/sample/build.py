@@ -1,4 +1,5 @@
 """Build (or copy) the sample corpus atomically and idempotently, and summarise it."""
+
 from __future__ import annotations
 
 import bz2
@@ -52,9 +53,12 @@ def build_web(out: Path, opts: BuildOptions) -> None:
     n = opts.max_pages or None
     pages = web.pydoc_pages()[:n] + web.handbook_pages(opts.handbook_langs)[:n]
     dates = {p: changelog_date(p) for p in ("python3.11-doc", "debian-handbook")}
-    info = {"software": f"curate.sample/{BUILDER_VERSION} (warcio)", "format": "WARC File Format 1.0",
-            "description": "HTML pages of the Debian packages python3.11-doc and debian-handbook, "
-                           "as HTTP 200 responses at their public URLs; WARC-Date = package changelog date"}
+    info = {
+        "software": f"curate.sample/{BUILDER_VERSION} (warcio)",
+        "format": "WARC File Format 1.0",
+        "description": "HTML pages of the Debian packages python3.11-doc and debian-handbook, "
+        "as HTTP 200 responses at their public URLs; WARC-Date = package changelog date",
+    }
     web.write_warc(out / "debian-docs.warc.gz", pages, dates, info)
 
 
@@ -101,8 +105,13 @@ def summarize(out: Path) -> dict[str, dict[str, int]]:
 def _manifest(out: Path) -> list[dict]:
     rows = []
     for f in sorted(p for p in out.rglob("*") if p.is_file()):
-        rows.append({"path": f.relative_to(out).as_posix(), "bytes": f.stat().st_size,
-                     "sha256": hashlib.sha256(f.read_bytes()).hexdigest()})
+        rows.append(
+            {
+                "path": f.relative_to(out).as_posix(),
+                "bytes": f.stat().st_size,
+                "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+            }
+        )
     return rows
 
 
@@ -139,8 +148,9 @@ def build(opts: BuildOptions) -> dict[str, dict[str, int]]:
         shutil.rmtree(tmp, ignore_errors=True)  # a failed build leaves the previous sample untouched
         raise
     summary = summarize(tmp)
-    (tmp / "MANIFEST.json").write_text(json.dumps(
-        {**_stamp(opts), "summary": summary, "files": _manifest(tmp)}, indent=1, sort_keys=True) + "\n")
+    (tmp / "MANIFEST.json").write_text(
+        json.dumps({**_stamp(opts), "summary": summary, "files": _manifest(tmp)}, indent=1, sort_keys=True) + "\n"
+    )
     (tmp / ".complete").write_text(json.dumps(_stamp(opts), sort_keys=True))
     if out.exists():
         shutil.rmtree(out)

@@ -1,4 +1,5 @@
 """Code sample: a copy of the local CPython standard library (source files, not build artefacts)."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -27,8 +28,11 @@ def stdlib_files(root: Path) -> list[Path]:
         keep = []
         for d in dirnames:
             sub = (rel / d).as_posix()
-            if d in EXCLUDE_ANY or sub in EXCLUDE_PATHS or (
-                    rel == Path(".") and any(fnmatch.fnmatch(d, p) for p in EXCLUDE_TOP)):
+            if (
+                d in EXCLUDE_ANY
+                or sub in EXCLUDE_PATHS
+                or (rel == Path(".") and any(fnmatch.fnmatch(d, p) for p in EXCLUDE_TOP))
+            ):
                 continue
             keep.append(d)
         dirnames[:] = sorted(keep)

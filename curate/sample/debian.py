@@ -1,10 +1,11 @@
 """Locating the Debian package files the sample is built from, and reading dictd databases."""
+
 from __future__ import annotations
 
 import gzip
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -32,8 +33,10 @@ def require(package: str, path: str | Path | None = None) -> Path:
     """Return the package's file, or raise with the fix spelled out."""
     p = Path(path or PACKAGES[package])
     if not p.exists():
-        raise MissingPackage(f"{p} not found: run `make sample` as root to install {package} "
-                             f"(apt-get install -y --no-install-recommends {package}), or pass --from DIR")
+        raise MissingPackage(
+            f"{p} not found: run `make sample` as root to install {package} "
+            f"(apt-get install -y --no-install-recommends {package}), or pass --from DIR"
+        )
     return p
 
 
@@ -50,8 +53,8 @@ def changelog_date(package: str) -> datetime:
             for line in f:
                 m = re.match(r"^ -- .*>  (.+)$", line.rstrip("\n"))
                 if m:
-                    return parsedate_to_datetime(m.group(1)).astimezone(timezone.utc)
-    return datetime(1970, 1, 1, tzinfo=timezone.utc)
+                    return parsedate_to_datetime(m.group(1)).astimezone(UTC)
+    return datetime(1970, 1, 1, tzinfo=UTC)
 
 
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
@@ -86,5 +89,7 @@ def read_dictd(index: str | Path, data: str | Path) -> list[DictEntry]:
             if len(parts) < 3:
                 continue
             groups.setdefault((_b64(parts[1]), _b64(parts[2])), []).append(parts[0])
-    return [DictEntry(tuple(keys), off, blob[off:off + size].decode("utf-8"))
-            for (off, size), keys in sorted(groups.items())]
+    return [
+        DictEntry(tuple(keys), off, blob[off : off + size].decode("utf-8"))
+        for (off, size), keys in sorted(groups.items())
+    ]

@@ -1,4 +1,5 @@
 """Web sample: real HTML pages from Debian doc packages, packed as HTTP 200 responses into one WARC."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,9 @@ HANDBOOK_BASE = "https://debian-handbook.info/browse/"
 # fallback (127/127 pages detected as English): a natural near-duplicate set.
 DEFAULT_HANDBOOK_LANGS = ("en-US", "de-DE", "fr-FR", "es-ES", "ru-RU", "ja-JP", "zh-CN", "ko-KR", "ar-MA", "da-DK")
 
-_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)|<\?xml[^>]+encoding=["']([A-Za-z0-9_.:-]+)""", re.I)
+_CHARSET = re.compile(
+    rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)|<\?xml[^>]+encoding=["']([A-Za-z0-9_.:-]+)""", re.I
+)
 _CANONICAL = re.compile(rb"""<link[^>]*rel=["']canonical["'][^>]*href=["']([^"']+)["']""", re.I)
 
 
@@ -52,9 +55,11 @@ def handbook_url(lang: str, name: str, html: bytes = b"") -> str:
 
 
 def pydoc_pages(root: Path = PYDOC_ROOT) -> list[Page]:
-    return [Page(p, pydoc_url(p.relative_to(root).as_posix()), "python3.11-doc")
-            for p in sorted(root.rglob("*.html"), key=lambda p: p.relative_to(root).as_posix())
-            if not p.relative_to(root).parts[0].startswith("_")]
+    return [
+        Page(p, pydoc_url(p.relative_to(root).as_posix()), "python3.11-doc")
+        for p in sorted(root.rglob("*.html"), key=lambda p: p.relative_to(root).as_posix())
+        if not p.relative_to(root).parts[0].startswith("_")
+    ]
 
 
 def handbook_pages(langs: list[str] | tuple[str, ...], root: Path = HANDBOOK_ROOT) -> list[Page]:
@@ -88,19 +93,42 @@ def write_warc(out: Path, pages: list[Page], dates: dict[str, datetime], info: d
     with open(out, "wb") as f:
         w = WARCWriter(f, gzip=True, warc_version="WARC/1.0")
         body = "".join(f"{k}: {v}\r\n" for k, v in info.items()).encode("utf-8")
-        w.write_record(w.create_warc_record(
-            "", "warcinfo", payload=BytesIO(body), length=len(body), warc_content_type="application/warc-fields",
-            warc_headers_dict={"WARC-Record-ID": record_id("warcinfo:" + out.name),
-                               "WARC-Date": warc_date(first), "WARC-Filename": out.name}))
+        w.write_record(
+            w.create_warc_record(
+                "",
+                "warcinfo",
+                payload=BytesIO(body),
+                length=len(body),
+                warc_content_type="application/warc-fields",
+                warc_headers_dict={
+                    "WARC-Record-ID": record_id("warcinfo:" + out.name),
+                    "WARC-Date": warc_date(first),
+                    "WARC-Filename": out.name,
+                },
+            )
+        )
         for page in pages:
             html = page.path.read_bytes()
             nbytes += len(html)
-            http = StatusAndHeaders("200 OK", [
-                ("Content-Type", f"text/html; charset={declared_charset(html)}"),
-                ("Content-Length", str(len(html))),
-            ], protocol="HTTP/1.1")
-            w.write_record(w.create_warc_record(
-                page.url, "response", payload=BytesIO(html), length=len(html), http_headers=http,
-                warc_headers_dict={"WARC-Record-ID": record_id(page.url),
-                                   "WARC-Date": warc_date(dates[page.package])}))
+            http = StatusAndHeaders(
+                "200 OK",
+                [
+                    ("Content-Type", f"text/html; charset={declared_charset(html)}"),
+                    ("Content-Length", str(len(html))),
+                ],
+                protocol="HTTP/1.1",
+            )
+            w.write_record(
+                w.create_warc_record(
+                    page.url,
+                    "response",
+                    payload=BytesIO(html),
+                    length=len(html),
+                    http_headers=http,
+                    warc_headers_dict={
+                        "WARC-Record-ID": record_id(page.url),
+                        "WARC-Date": warc_date(dates[page.package]),
+                    },
+                )
+            )
     return {"docs": len(pages), "payload_bytes": nbytes}

@@ -3,6 +3,7 @@
 One ns-0 page per dictionary entry (entries sharing a title are merged), ``#REDIRECT`` pages for the
 entry's alternative headwords, and the dictd ``00-database-*`` meta entries as ns-4 (project) pages.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -23,8 +24,19 @@ _XREF = re.compile(r"\{([^{}]+)\}")
 _URL_TAIL = re.compile(r"^(.*?)\s*\(([^\s()]+)\)\s*$", re.S)
 _DATE = re.compile(r"\((\d{4})-(\d{2})-(\d{2})\)\s*$")
 _DOMAIN = re.compile(r"^((?:\d+\.\s+)?)<([a-z][a-z0-9 ,.&/\-]*)>", re.M)
-_ESC = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;",
-        "|": "&#124;", "'": "&#39;", "~": "&#126;", "_": "&#95;"}
+_ESC = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "[": "&#91;",
+    "]": "&#93;",
+    "{": "&#123;",
+    "}": "&#125;",
+    "|": "&#124;",
+    "'": "&#39;",
+    "~": "&#126;",
+    "_": "&#95;",
+}
 _PROTOCOL = re.compile(r"^(https?|ftp|mailto|news|gopher|telnet|irc):")
 _BAD_LINK = re.compile(r"[#<>\[\]|{}_;=\"\\]")
 
@@ -72,7 +84,7 @@ def body_to_wikitext(body: str) -> str:
     text = textwrap.dedent("\n".join(lines))  # some entries are indented deeper than FOLDOC's 3 spaces
     out, pos = [], 0
     for m in _XREF.finditer(text):
-        out.append(_markup_plain(text[pos:m.start()]))
+        out.append(_markup_plain(text[pos : m.start()]))
         out.append(_xref(m.group(1)))
         pos = m.end()
     out.append(_markup_plain(text[pos:]))
@@ -82,7 +94,7 @@ def body_to_wikitext(body: str) -> str:
 def _markup_plain(s: str) -> str:
     parts, pos = [], 0
     for m in _DOMAIN.finditer(s):
-        parts.append(_plain(s[pos:m.start()]))
+        parts.append(_plain(s[pos : m.start()]))
         parts.append(f"{m.group(1)}''{_plain(m.group(2))}''")
         pos = m.end()
     parts.append(_plain(s[pos:]))
@@ -105,8 +117,14 @@ def foldoc_pages(entries: list[DictEntry], default_date: datetime, max_pages: in
     articles: dict[str, list[tuple[str, list[str]]]] = {}
     for e in entries:
         if e.headwords[0].startswith("00-database"):
-            meta.append(WikiPage("FOLDOC:" + e.headwords[0], 4, _plain(e.text.strip("\n")),
-                                 default_date.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            meta.append(
+                WikiPage(
+                    "FOLDOC:" + e.headwords[0],
+                    4,
+                    _plain(e.text.strip("\n")),
+                    default_date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                )
+            )
             continue
         head, _, body = e.text.partition("\n\n")
         names = [h.strip() for h in head.split("\n") if h.strip()]
@@ -140,35 +158,44 @@ def sha1_base36(text: str) -> str:
 
 
 def _siteinfo(generator: str) -> str:
-    return (f"  <siteinfo>\n    <sitename>FOLDOC</sitename>\n    <dbname>foldoc</dbname>\n"
-            f"    <base>{FOLDOC_BASE}</base>\n    <generator>{escape(generator)}</generator>\n"
-            f"    <case>case-sensitive</case>\n    <namespaces>\n"
-            f'      <namespace key="0" case="case-sensitive" />\n'
-            f'      <namespace key="4" case="case-sensitive">FOLDOC</namespace>\n'
-            f"    </namespaces>\n  </siteinfo>\n")
+    return (
+        f"  <siteinfo>\n    <sitename>FOLDOC</sitename>\n    <dbname>foldoc</dbname>\n"
+        f"    <base>{FOLDOC_BASE}</base>\n    <generator>{escape(generator)}</generator>\n"
+        f"    <case>case-sensitive</case>\n    <namespaces>\n"
+        f'      <namespace key="0" case="case-sensitive" />\n'
+        f'      <namespace key="4" case="case-sensitive">FOLDOC</namespace>\n'
+        f"    </namespaces>\n  </siteinfo>\n"
+    )
 
 
 def page_xml(page: WikiPage, page_id: int) -> str:
     redirect = f"    <redirect title={quoteattr(page.redirect)} />\n" if page.redirect else ""
     nbytes = len(page.text.encode("utf-8"))
-    return (f"  <page>\n    <title>{escape(page.title)}</title>\n    <ns>{page.ns}</ns>\n    <id>{page_id}</id>\n"
-            f"{redirect}    <revision>\n      <id>{page_id}</id>\n      <timestamp>{page.timestamp}</timestamp>\n"
-            f'      <contributor deleted="deleted" />\n      <model>wikitext</model>\n'
-            f"      <format>text/x-wiki</format>\n"
-            f'      <text bytes="{nbytes}" xml:space="preserve">{escape(page.text)}</text>\n'
-            f"      <sha1>{sha1_base36(page.text)}</sha1>\n    </revision>\n  </page>\n")
+    return (
+        f"  <page>\n    <title>{escape(page.title)}</title>\n    <ns>{page.ns}</ns>\n    <id>{page_id}</id>\n"
+        f"{redirect}    <revision>\n      <id>{page_id}</id>\n      <timestamp>{page.timestamp}</timestamp>\n"
+        f'      <contributor deleted="deleted" />\n      <model>wikitext</model>\n'
+        f"      <format>text/x-wiki</format>\n"
+        f'      <text bytes="{nbytes}" xml:space="preserve">{escape(page.text)}</text>\n'
+        f"      <sha1>{sha1_base36(page.text)}</sha1>\n    </revision>\n  </page>\n"
+    )
 
 
 def write_export(out: Path, pages: list[WikiPage], generator: str = "curate.sample") -> dict[str, int]:
     """Write ``out`` as a bz2 MediaWiki export-0.10 document; page and revision ids are 1..N in order."""
-    head = (f'<mediawiki xmlns="{EXPORT_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            f'xsi:schemaLocation="{EXPORT_NS} http://www.mediawiki.org/xml/export-0.10.xsd" '
-            f'version="0.10" xml:lang="en">\n')
+    head = (
+        f'<mediawiki xmlns="{EXPORT_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:schemaLocation="{EXPORT_NS} http://www.mediawiki.org/xml/export-0.10.xsd" '
+        f'version="0.10" xml:lang="en">\n'
+    )
     with bz2.open(out, "wt", encoding="utf-8", compresslevel=9) as f:
         f.write(head + _siteinfo(generator))
         for i, page in enumerate(pages, 1):
             f.write(page_xml(page, i))
         f.write("</mediawiki>\n")
-    counts = {"docs": sum(1 for p in pages if p.ns == 0 and not p.redirect),
-              "redirects": sum(1 for p in pages if p.redirect), "meta": sum(1 for p in pages if p.ns != 0)}
+    counts = {
+        "docs": sum(1 for p in pages if p.ns == 0 and not p.redirect),
+        "redirects": sum(1 for p in pages if p.redirect),
+        "meta": sum(1 for p in pages if p.ns != 0),
+    }
     return counts

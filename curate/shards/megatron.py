@@ -5,6 +5,7 @@ Index layout (little endian), as written by Megatron-Core's ``_IndexWriter``:
 ``<Q``, then int32 sequence lengths, int64 sequence byte offsets into ``.bin``, int64 document indices
 (``[0, 1, ..., n]``: here every sequence is one document). No multimodal sequence modes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,9 +16,16 @@ import numpy as np
 
 HEADER = b"MMIDIDX\x00\x00"
 VERSION = 1
-DTYPE_CODES = {np.dtype(np.uint8): 1, np.dtype(np.int8): 2, np.dtype(np.int16): 3, np.dtype(np.int32): 4,
-               np.dtype(np.int64): 5, np.dtype(np.float64): 6, np.dtype(np.float32): 7,
-               np.dtype(np.uint16): 8}
+DTYPE_CODES = {
+    np.dtype(np.uint8): 1,
+    np.dtype(np.int8): 2,
+    np.dtype(np.int16): 3,
+    np.dtype(np.int32): 4,
+    np.dtype(np.int64): 5,
+    np.dtype(np.float64): 6,
+    np.dtype(np.float32): 7,
+    np.dtype(np.uint16): 8,
+}
 CODE_DTYPES = {c: d for d, c in DTYPE_CODES.items()}
 
 
@@ -55,9 +63,18 @@ class IndexedWriter:
         if len(lengths) > 1:
             np.cumsum(lengths[:-1].astype(np.int64) * self.dtype.itemsize, out=pointers[1:])
         doc_idx = np.arange(len(lengths) + 1, dtype=np.int64)
-        idx = b"".join([HEADER, struct.pack("<Q", VERSION), struct.pack("<B", DTYPE_CODES[self.dtype]),
-                        struct.pack("<Q", len(lengths)), struct.pack("<Q", len(doc_idx)),
-                        lengths.tobytes(), pointers.tobytes(), doc_idx.tobytes()])
+        idx = b"".join(
+            [
+                HEADER,
+                struct.pack("<Q", VERSION),
+                struct.pack("<B", DTYPE_CODES[self.dtype]),
+                struct.pack("<Q", len(lengths)),
+                struct.pack("<Q", len(doc_idx)),
+                lengths.tobytes(),
+                pointers.tobytes(),
+                doc_idx.tobytes(),
+            ]
+        )
         self.prefix.with_suffix(".idx").write_bytes(idx)
         self.idx_sha256 = hashlib.sha256(idx).hexdigest()
 
@@ -91,15 +108,16 @@ class IndexedReader:
         expected = int(self.lengths.astype(np.int64).sum()) * self.dtype.itemsize
         if size != expected:
             raise ValueError(f"{self.prefix}.bin: {size} bytes, index says {expected}")
-        self.tokens = (np.memmap(self.prefix.with_suffix(".bin"), dtype=self.dtype, mode="r") if size
-                       else np.zeros(0, self.dtype))
+        self.tokens = (
+            np.memmap(self.prefix.with_suffix(".bin"), dtype=self.dtype, mode="r") if size else np.zeros(0, self.dtype)
+        )
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def __getitem__(self, i: int) -> np.ndarray:
         start = int(self.pointers[i]) // self.dtype.itemsize
-        return self.tokens[start:start + int(self.lengths[i])]
+        return self.tokens[start : start + int(self.lengths[i])]
 
     def locate(self, token: int) -> tuple[int, int]:
         """``(sequence index, offset within it)`` of the ``token``-th token of the ``.bin`` file."""

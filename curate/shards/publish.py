@@ -7,6 +7,7 @@ point: one ``os.replace``), then points the ``shards`` symlink at the new set an
 ``manifest.json`` names files only inside its own set, so a kill at any moment leaves it naming complete,
 matching files: the old set until the commit, the new one after.
 """
+
 from __future__ import annotations
 
 import filecmp
@@ -53,9 +54,12 @@ def publish(run_dir: Path, staging: Path, manifest: dict[str, Any]) -> dict[str,
             os.rename(target, trash)
             shutil.rmtree(trash)
         os.rename(staging, target)
-    out = dict(manifest, lineage=f"{name}/lineage",
-               tokenizer=dict(manifest["tokenizer"], path=f"{name}/{TOKENIZER}"),
-               splits={s: [dict(e, prefix=f"{name}/{e['name']}") for e in v] for s, v in manifest["splits"].items()})
+    out = dict(
+        manifest,
+        lineage=f"{name}/lineage",
+        tokenizer=dict(manifest["tokenizer"], path=f"{name}/{TOKENIZER}"),
+        splits={s: [dict(e, prefix=f"{name}/{e['name']}") for e in v] for s, v in manifest["splits"].items()},
+    )
     write_json_atomic(out, run_dir / "manifest.json")
     _point_link(run_dir, name)
     _remove_other_sets(run_dir, name)
@@ -65,8 +69,9 @@ def publish(run_dir: Path, staging: Path, manifest: dict[str, Any]) -> dict[str,
 def _same_files(a: Path, b: Path) -> bool:
     """Whether directory ``b`` holds exactly the files of ``a``, byte for byte."""
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    return (files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-            and all(filecmp.cmp(a / f, b / f, shallow=False) for f in files))
+    return files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()) and all(
+        filecmp.cmp(a / f, b / f, shallow=False) for f in files
+    )
 
 
 def _remove_other_sets(run_dir: Path, keep: str) -> None:
@@ -96,8 +101,11 @@ def published_problems(run_dir: Path) -> list[str]:
         entries = [e for v in m["splits"].values() for e in v]
         itemsize = int(np.dtype(m["dtype"]).itemsize)
         sizes = {f"{e['prefix']}.bin": int(e["tokens"]) * itemsize for e in entries}
-        files = [m["tokenizer"]["path"], *(f"{e['prefix']}.idx" for e in entries),
-                 *(f"{m['lineage']}/{e['name']}.parquet" for e in entries)]
+        files = [
+            m["tokenizer"]["path"],
+            *(f"{e['prefix']}.idx" for e in entries),
+            *(f"{m['lineage']}/{e['name']}.parquet" for e in entries),
+        ]
         set_name = Path(m["tokenizer"]["path"]).parts[0]
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
         return [f"manifest.json: unreadable ({type(e).__name__}: {e})"]
@@ -117,8 +125,11 @@ def check_published(run_dir: Path) -> list[str]:
     wanted = [(m["tokenizer"]["path"], m["tokenizer"]["sha256"])]
     for entries in m["splits"].values():
         for e in entries:
-            wanted += [(e["prefix"] + ".bin", e["bin_sha256"]), (e["prefix"] + ".idx", e["idx_sha256"]),
-                       (f"{m['lineage']}/{e['name']}.parquet", e["lineage_sha256"])]
+            wanted += [
+                (e["prefix"] + ".bin", e["bin_sha256"]),
+                (e["prefix"] + ".idx", e["idx_sha256"]),
+                (f"{m['lineage']}/{e['name']}.parquet", e["lineage_sha256"]),
+            ]
     for rel, sha in wanted:
         p = Path(run_dir) / rel
         if not p.is_file():

@@ -20,6 +20,7 @@ Three passes, none of which brings per-document data into the driver:
    their key statistics), sorts it, writes the bucket's shards and their lineage ``lineage/<shard>.parquet``
    and returns manifest entries and per-source counts, merged by ``merge_buckets``.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,13 +42,32 @@ from curate.shards.megatron import IndexedWriter
 
 SPLITS = ("train", "val")
 KEY_SPACE = 2**64
-INDEX_SCHEMA = pa.schema([("key", pa.uint64()), ("val_draw", pa.float64()), ("id", pa.string()),
-                          ("source", pa.string()), ("url", pa.string()), ("repeat_index", pa.int32()),
-                          ("n_tokens", pa.int64()), ("offset", pa.int64()), ("chars", pa.int64())])
-LINEAGE_SCHEMA = pa.schema([("split", pa.string()), ("shard", pa.string()), ("doc_index", pa.int64()),
-                            ("id", pa.string()), ("source", pa.string()), ("url", pa.string()),
-                            ("repeat_index", pa.int32()), ("token_offset", pa.int64()),
-                            ("n_tokens", pa.int64())])
+INDEX_SCHEMA = pa.schema(
+    [
+        ("key", pa.uint64()),
+        ("val_draw", pa.float64()),
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("repeat_index", pa.int32()),
+        ("n_tokens", pa.int64()),
+        ("offset", pa.int64()),
+        ("chars", pa.int64()),
+    ]
+)
+LINEAGE_SCHEMA = pa.schema(
+    [
+        ("split", pa.string()),
+        ("shard", pa.string()),
+        ("doc_index", pa.int64()),
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("repeat_index", pa.int32()),
+        ("token_offset", pa.int64()),
+        ("n_tokens", pa.int64()),
+    ]
+)
 INDEX_ROW_GROUP = 1 << 16
 # Token files a shuffle task keeps open at once: a bucket reads from every part, and a snapshot has tens of
 # thousands of parts, past any file-descriptor limit (1,024 by default).
@@ -59,6 +79,7 @@ ORDER = [(c, "ascending") for c in ("key", "id", "repeat_index", "source", "url"
 
 # ---------------------------------------------------------------- pass 1 (inside the encode task)
 
+
 def instance_rows(docs: pa.Table, seed: int) -> pa.Table:
     """One ``INDEX_SCHEMA`` row per instance of each document of ``docs`` (columns id, source, url, repeat,
     chars, n_tokens, offset), unsorted."""
@@ -66,15 +87,23 @@ def instance_rows(docs: pa.Table, seed: int) -> pa.Table:
     reps = np.maximum(docs.column("repeat").to_numpy(zero_copy_only=False).astype(np.int64), 1)
     rows = np.repeat(np.arange(len(ids)), reps)
     rep_index = np.concatenate([np.arange(r) for r in reps]) if len(ids) else np.zeros(0, np.int64)
-    keys = np.fromiter((draw64(seed, "shuffle", ids[d], int(r)) for d, r in zip(rows, rep_index)), np.uint64,
-                       len(rows))
+    keys = np.fromiter((draw64(seed, "shuffle", ids[d], int(r)) for d, r in zip(rows, rep_index)), np.uint64, len(rows))
     draws = np.array([unit(seed, "val", i) for i in ids], np.float64)
     take = pa.array(rows, pa.int64())
-    return pa.table({"key": pa.array(keys, pa.uint64()), "val_draw": pa.array(draws[rows], pa.float64()),
-                     "id": docs.column("id").take(take), "source": docs.column("source").take(take),
-                     "url": docs.column("url").take(take), "repeat_index": pa.array(rep_index, pa.int32()),
-                     "n_tokens": docs.column("n_tokens").take(take), "offset": docs.column("offset").take(take),
-                     "chars": docs.column("chars").take(take)}, schema=INDEX_SCHEMA)
+    return pa.table(
+        {
+            "key": pa.array(keys, pa.uint64()),
+            "val_draw": pa.array(draws[rows], pa.float64()),
+            "id": docs.column("id").take(take),
+            "source": docs.column("source").take(take),
+            "url": docs.column("url").take(take),
+            "repeat_index": pa.array(rep_index, pa.int32()),
+            "n_tokens": docs.column("n_tokens").take(take),
+            "offset": docs.column("offset").take(take),
+            "chars": docs.column("chars").take(take),
+        },
+        schema=INDEX_SCHEMA,
+    )
 
 
 def write_index(batches: list[pa.Table], path: Path) -> pa.Table:
@@ -95,19 +124,27 @@ def part_summary(index: pa.Table, val_fraction: float) -> dict[str, Any]:
     out: dict[str, Any] = {
         "docs": first.num_rows,
         "instances": {"train": int(pc.sum(pc.invert(is_val)).as_py() or 0), "val": int(pc.sum(val_docs).as_py() or 0)},
-        "tokens": {"train": int(pc.sum(pc.filter(tok, pc.invert(is_val))).as_py() or 0),
-                   "val": int(pc.sum(pc.filter(tok, val_docs)).as_py() or 0)},
-        "lowest_val": None}
+        "tokens": {
+            "train": int(pc.sum(pc.filter(tok, pc.invert(is_val))).as_py() or 0),
+            "val": int(pc.sum(pc.filter(tok, val_docs)).as_py() or 0),
+        },
+        "lowest_val": None,
+    }
     if first.num_rows:
         i = pc.sort_indices(first, [("val_draw", "ascending"), ("id", "ascending")])[0].as_py()
         doc_id = first.column("id")[i].as_py()
         reps = pc.sum(pc.equal(index.column("id"), doc_id)).as_py()
-        out["lowest_val"] = [first.column("val_draw")[i].as_py(), doc_id,
-                             first.column("n_tokens")[i].as_py() + 1, int(reps)]
+        out["lowest_val"] = [
+            first.column("val_draw")[i].as_py(),
+            doc_id,
+            first.column("n_tokens")[i].as_py() + 1,
+            int(reps),
+        ]
     return out
 
 
 # ---------------------------------------------------------------- pass 2 (driver)
+
 
 @dataclass
 class Layout:
@@ -132,8 +169,11 @@ def plan(summaries: list[dict[str, Any]], val_fraction: float, shard_tokens: int
         inst["val"], tokens["val"] = 1, n_tok
     shards = {s: min(inst[s], max(1, math.ceil(tokens[s] / shard_tokens))) if inst[s] else 0 for s in SPLITS}
     per_bucket = max(1, bucket_tokens // max(1, shard_tokens))
-    buckets = [{"split": s, "first": k, "stop": min(k + per_bucket, shards[s]), "shards": shards[s]}
-               for s in SPLITS for k in range(0, shards[s], per_bucket)]
+    buckets = [
+        {"split": s, "first": k, "stop": min(k + per_bucket, shards[s]), "shards": shards[s]}
+        for s in SPLITS
+        for k in range(0, shards[s], per_bucket)
+    ]
     return Layout(shards, tokens, buckets, forced)
 
 
@@ -148,6 +188,7 @@ def shard_name(split: str, k: int) -> str:
 
 # ---------------------------------------------------------------- pass 3 (a task per bucket)
 
+
 def _bucket_filter(bucket: dict[str, Any], val_fraction: float, forced: str | None) -> ds.Expression:
     f = ds.field
     is_val = f("val_draw") < val_fraction
@@ -159,8 +200,9 @@ def _bucket_filter(bucket: dict[str, Any], val_fraction: float, forced: str | No
     return cond & (f("key") < pa.scalar(hi, pa.uint64())) if hi < KEY_SPACE else cond
 
 
-def read_bucket(bucket: dict[str, Any], parts: list[str], enc_dir: Path, val_fraction: float,
-                forced: str | None) -> pa.Table:
+def read_bucket(
+    bucket: dict[str, Any], parts: list[str], enc_dir: Path, val_fraction: float, forced: str | None
+) -> pa.Table:
     """The bucket's instances from every part's index, with ``part``, in ``ORDER``."""
     expr = _bucket_filter(bucket, val_fraction, forced)
     tables = []
@@ -172,8 +214,16 @@ def read_bucket(bucket: dict[str, Any], parts: list[str], enc_dir: Path, val_fra
     return pa.concat_tables(tables).sort_by(ORDER)
 
 
-def write_bucket(bucket: dict[str, Any], parts: list[str], enc_dir: str, out_dir: str, dtype: str, eod_id: int,
-                 val_fraction: float, forced: str | None) -> dict[str, Any]:
+def write_bucket(
+    bucket: dict[str, Any],
+    parts: list[str],
+    enc_dir: str,
+    out_dir: str,
+    dtype: str,
+    eod_id: int,
+    val_fraction: float,
+    forced: str | None,
+) -> dict[str, Any]:
     """Write shards ``bucket["first"]`` .. ``bucket["stop"] - 1`` of a split and their lineage; returns their
     manifest entries (without ``prefix``) and per-source counts. Empty shards are not written."""
     enc, out, dt = Path(enc_dir), Path(out_dir), np.dtype(dtype)
@@ -181,14 +231,25 @@ def write_bucket(bucket: dict[str, Any], parts: list[str], enc_dir: str, out_dir
     files = PartFiles([enc / f"{p}.tok" for p in parts], MAX_OPEN_PARTS)
     keys = rows.column("key").to_numpy()
     n = bucket["shards"]
-    bounds = [int(np.searchsorted(keys, np.uint64(key_bound(k, n)))) if k < n else len(keys)
-              for k in range(bucket["first"], bucket["stop"] + 1)]
+    bounds = [
+        int(np.searchsorted(keys, np.uint64(key_bound(k, n)))) if k < n else len(keys)
+        for k in range(bucket["first"], bucket["stop"] + 1)
+    ]
     entries = []
     try:
         for j, k in enumerate(range(bucket["first"], bucket["stop"])):
             if bounds[j + 1] > bounds[j]:
-                entries.append(_write_shard(rows.slice(bounds[j], bounds[j + 1] - bounds[j]), bucket["split"],
-                                            shard_name(bucket["split"], k), out, files, dt, eod_id))
+                entries.append(
+                    _write_shard(
+                        rows.slice(bounds[j], bounds[j + 1] - bounds[j]),
+                        bucket["split"],
+                        shard_name(bucket["split"], k),
+                        out,
+                        files,
+                        dt,
+                        eod_id,
+                    )
+                )
     finally:
         files.close()
     return {"split": bucket["split"], "shards": entries, "per_source": _source_counts(rows)}
@@ -216,28 +277,44 @@ class PartFiles:
             os.close(self.fds.popitem()[1])
 
 
-def _write_shard(rows: pa.Table, split: str, name: str, out: Path, files: PartFiles, dtype: np.dtype,
-                 eod_id: int) -> dict[str, Any]:
+def _write_shard(
+    rows: pa.Table, split: str, name: str, out: Path, files: PartFiles, dtype: np.dtype, eod_id: int
+) -> dict[str, Any]:
     eod = np.array([eod_id], dtype)
     w = IndexedWriter(out / name, dtype)
     size = dtype.itemsize
-    for part, off, n_tok in zip(rows.column("part").to_numpy(), rows.column("offset").to_numpy(),
-                                rows.column("n_tokens").to_numpy()):
+    for part, off, n_tok in zip(
+        rows.column("part").to_numpy(), rows.column("offset").to_numpy(), rows.column("n_tokens").to_numpy()
+    ):
         # pread, not a memmap: mapped pages would count in the task's RSS and grow with the parts read
         w.add(np.concatenate([np.frombuffer(files.pread(int(part), int(n_tok) * size, int(off) * size), dtype), eod]))
     w.close()
     n_tokens = pc.add(rows.column("n_tokens"), 1)
     starts = np.concatenate([[0], np.cumsum(n_tokens.to_numpy())[:-1]]).astype(np.int64)
-    lineage = pa.table({"split": pa.array([split] * rows.num_rows, pa.string()),
-                        "shard": pa.array([name] * rows.num_rows, pa.string()),
-                        "doc_index": pa.array(np.arange(rows.num_rows, dtype=np.int64)),
-                        "id": rows.column("id"), "source": rows.column("source"), "url": rows.column("url"),
-                        "repeat_index": rows.column("repeat_index"), "token_offset": pa.array(starts),
-                        "n_tokens": n_tokens}, schema=LINEAGE_SCHEMA)
+    lineage = pa.table(
+        {
+            "split": pa.array([split] * rows.num_rows, pa.string()),
+            "shard": pa.array([name] * rows.num_rows, pa.string()),
+            "doc_index": pa.array(np.arange(rows.num_rows, dtype=np.int64)),
+            "id": rows.column("id"),
+            "source": rows.column("source"),
+            "url": rows.column("url"),
+            "repeat_index": rows.column("repeat_index"),
+            "token_offset": pa.array(starts),
+            "n_tokens": n_tokens,
+        },
+        schema=LINEAGE_SCHEMA,
+    )
     lineage_path = out / "lineage" / f"{name}.parquet"
     pq.write_table(lineage, lineage_path)
-    return {"name": name, "documents": len(w.lengths), "tokens": w.tokens, "bin_sha256": w.bin_sha256,
-            "idx_sha256": w.idx_sha256, "lineage_sha256": file_sha256(lineage_path)}
+    return {
+        "name": name,
+        "documents": len(w.lengths),
+        "tokens": w.tokens,
+        "bin_sha256": w.bin_sha256,
+        "idx_sha256": w.idx_sha256,
+        "lineage_sha256": file_sha256(lineage_path),
+    }
 
 
 def _source_counts(rows: pa.Table) -> dict[str, dict[str, int]]:
@@ -245,9 +322,15 @@ def _source_counts(rows: pa.Table) -> dict[str, dict[str, int]]:
     if not rows.num_rows:
         return {}
     g = rows.group_by("source").aggregate([("id", "count"), ("n_tokens", "sum"), ("chars", "sum")])
-    return {s: {"documents": int(d), "tokens": int(t) + int(d), "chars": int(c)} for s, d, t, c in zip(
-        g.column("source").to_pylist(), g.column("id_count").to_pylist(), g.column("n_tokens_sum").to_pylist(),
-        g.column("chars_sum").to_pylist())}
+    return {
+        s: {"documents": int(d), "tokens": int(t) + int(d), "chars": int(c)}
+        for s, d, t, c in zip(
+            g.column("source").to_pylist(),
+            g.column("id_count").to_pylist(),
+            g.column("n_tokens_sum").to_pylist(),
+            g.column("chars_sum").to_pylist(),
+        )
+    }
 
 
 def merge_buckets(results: list[dict[str, Any]]) -> tuple[dict[str, list], dict[str, dict]]:

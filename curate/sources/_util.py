@@ -1,11 +1,13 @@
 """Helpers shared by the readers: row collection (a record is the unit of failure), safe opening, and
 retry with backoff for remote reads."""
+
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Callable, Iterator, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from curate.partio import BATCH_BYTES, BATCH_ROWS
 from curate.schema import docs_table, drops_table, encode_meta, storable_utf8
@@ -39,7 +41,7 @@ def with_retries(path: str, fn: Callable[[], T], attempts: int = 4, backoff_s: f
         except transient_errors():
             if k == attempts - 1:
                 raise
-            time.sleep(backoff_s * (2 ** k))
+            time.sleep(backoff_s * (2**k))
     raise AssertionError("unreachable")
 
 
@@ -79,6 +81,7 @@ class SinkFailed(BaseException):
     def __init__(self, error: BaseException):
         super().__init__(f"{type(error).__name__}: {error}")
         self.error = error
+
 
 # A streaming reader hands its sink a batch every this many rows or characters of text. Its rows are Python
 # objects until then (HTML for the extract stage: up to 4 bytes per character), and the runner re-cuts what
@@ -148,21 +151,52 @@ class Rows:
         record only."""
         if not storable_utf8(text):
             return self.error("input:invalid_unicode", url, meta, id)
-        self.add_kept({"id": id, "source": self.source, "kind": self.kind,
-                       "url": None if url is None else printable(url), "text": text, "meta": _clean_meta(meta)},
-                      markup)
+        self.add_kept(
+            {
+                "id": id,
+                "source": self.source,
+                "kind": self.kind,
+                "url": None if url is None else printable(url),
+                "text": text,
+                "meta": _clean_meta(meta),
+            },
+            markup,
+        )
 
-    def drop(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "",
-             text: str | None = None) -> None:
-        self._add("dropped", {"id": id, "source": self.source, "kind": self.kind,
-                              "url": None if url is None else printable(url),
-                              "text": None if text is None else printable(text), "meta": _clean_meta(meta),
-                              "reason": reason})
+    def drop(
+        self,
+        reason: str,
+        url: str | None = None,
+        meta: dict[str, Any] | None = None,
+        id: str = "",
+        text: str | None = None,
+    ) -> None:
+        self._add(
+            "dropped",
+            {
+                "id": id,
+                "source": self.source,
+                "kind": self.kind,
+                "url": None if url is None else printable(url),
+                "text": None if text is None else printable(text),
+                "meta": _clean_meta(meta),
+                "reason": reason,
+            },
+        )
 
     def error(self, reason: str, url: str | None = None, meta: dict[str, Any] | None = None, id: str = "") -> None:
-        self._add("errors", {"id": id, "source": self.source, "kind": self.kind,
-                             "url": None if url is None else printable(url), "text": None,
-                             "meta": _clean_meta(meta), "reason": reason})
+        self._add(
+            "errors",
+            {
+                "id": id,
+                "source": self.source,
+                "kind": self.kind,
+                "url": None if url is None else printable(url),
+                "text": None,
+                "meta": _clean_meta(meta),
+                "reason": reason,
+            },
+        )
 
     def error_from(self, exc: BaseException, url: str | None = None, meta: dict[str, Any] | None = None) -> None:
         if isinstance(exc, UnsafeInput):
@@ -186,8 +220,12 @@ class Rows:
         """The rows held (all of them without a sink, else those since the last flush), which are then let go."""
         done = self.emitted.setdefault("counters", {})
         counters = {k: v - done.get(k, 0) for k, v in self.counters.items() if v > done.get(k, 0)}
-        out = StageResult(kept=docs_table(self.kept), dropped=drops_table(self.dropped, stage),
-                          errors=drops_table(self.errors, stage), counters=counters)
+        out = StageResult(
+            kept=docs_table(self.kept),
+            dropped=drops_table(self.dropped, stage),
+            errors=drops_table(self.errors, stage),
+            counters=counters,
+        )
         done.update({k: max(v, done.get(k, 0)) for k, v in self.counters.items()})
         self.emitted.update({k: max(v, self.emitted.get(k, 0)) for k, v in self.seen.items()})
         self.kept, self.dropped, self.errors, self._bytes = [], [], [], 0
@@ -208,10 +246,12 @@ def read_rows(reader: Any, unit: Any, body: Callable[[Rows], None], sink: Sink |
     return with_retries(unit.path, attempt, reader.config.retries, reader.config.retry_backoff_s)
 
 
-def read_unit(reader: Any, unit: Any, body: Callable[[Any, Rows], None], compression: str | None = None,
-              sink: Sink | None = None) -> StageResult:
+def read_unit(
+    reader: Any, unit: Any, body: Callable[[Any, Rows], None], compression: str | None = None, sink: Sink | None = None
+) -> StageResult:
     """Open ``unit.path`` and run ``body(file, rows)`` (see ``read_rows``); a failure that is not transient
     (corrupt data, a missing file) becomes one error row after the rows already read."""
+
     def body_of(rows: Rows) -> None:
         try:
             with open_file(unit.path, compression=compression) as f:

@@ -5,10 +5,12 @@ several tasks). ``read(unit)`` returns the whole unit; ``read(unit, sink)`` stre
 ``sink`` one StageResult per batch of rows in reading order and returning the rest. It never raises for bad records: it returns them as ``dropped`` or ``errors`` rows
 with a reason (with ``id`` empty when no stable id can be formed), so every record is accounted for.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from curate.sources.safe import files_of, input_size, open_input, printable
 from curate.stage import StageResult
@@ -45,8 +47,9 @@ class Reader:
         one per file under it)."""
         return [Unit(p) for p in files_of(paths)]
 
-    def read(self, unit: Unit, sink: Callable[[StageResult], None] | None = None
-             ) -> StageResult:  # pragma: no cover - abstract
+    def read(
+        self, unit: Unit, sink: Callable[[StageResult], None] | None = None
+    ) -> StageResult:  # pragma: no cover - abstract
         """The unit's rows; with a ``sink``, batches of them go to it as they are read and the rest is
         returned (the runner streams a unit this way, so its memory is a batch, not the unit)."""
         raise NotImplementedError

@@ -6,6 +6,7 @@ what lies between the ``*** START OF (THE|THIS) PROJECT GUTENBERG EBOOK ...`` li
 without the space after ``***``) and the ``*** END OF ...`` line (possibly indented); an
 ``End of (the) Project Gutenberg ...`` line and a ``Produced by ...`` paragraph at the edges go too.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,7 +50,7 @@ def strip_gutenberg(text: str) -> tuple[str, dict[str, str]]:
     start = _START.search(text)
     if not start:
         return text.strip(), {"pg_markers": "0"}
-    header, body = text[: start.start()], text[start.end():]
+    header, body = text[: start.start()], text[start.end() :]
     meta = {"pg_markers": "1"}
     for key, value in _FIELD.findall(header):
         meta[key.lower()] = " ".join(value.split())
@@ -78,8 +79,9 @@ class BooksReader(Reader):
         retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
     def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
-        return read_unit(self, unit, lambda f, rows: self._book(unit.path, self._bytes(f), rows),
-                         compression="infer", sink=sink)
+        return read_unit(
+            self, unit, lambda f, rows: self._book(unit.path, self._bytes(f), rows), compression="infer", sink=sink
+        )
 
     def _bytes(self, f: BinaryIO) -> bytes:
         data = f.read(self.config.max_bytes + 1)

@@ -7,11 +7,13 @@ its first decompressed bytes are ``<page`` (so a pbzip2 file, whose streams cut 
 split mid-page). A range is read as: header stream (if the range does not start at 0) + the range's
 streams + ``</mediawiki>`` (if the range does not reach the end of the file), which parses like the file.
 """
+
 from __future__ import annotations
 
 import bz2
 import re
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from curate.sources._util import ByteRange, transient_errors
 
@@ -119,8 +121,15 @@ class RangeXml:
     reader drops as oversized) is not held: its bytes are released as they come, and on a failure inside
     it ``</page>`` closes it, so it is still the one drop. Memory: ``hold`` plus a decompressed block."""
 
-    def __init__(self, f: BinaryIO, start: int, end: int | None, prefix: bytes = b"", suffix: bytes = b"",
-                 hold: int | None = None):
+    def __init__(
+        self,
+        f: BinaryIO,
+        start: int,
+        end: int | None,
+        prefix: bytes = b"",
+        suffix: bytes = b"",
+        hold: int | None = None,
+    ):
         self.stream = _decompress_streams(ByteRange(f, start, end))
         self.pending, self.ready, self.suffix = bytearray(prefix), bytearray(), suffix
         self.hold = hold

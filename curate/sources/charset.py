@@ -7,10 +7,12 @@ Python codec that decodes the same way): a page naming ``utf-7``, ``unicode_esca
 ``rot13`` or any other Python codec gets the fallbacks instead, so a header can neither choose a
 non-web codec (some decode in quadratic time, some reinterpret the text) nor inject escapes.
 """
+
 from __future__ import annotations
 
 import codecs
 import re
+
 
 def to_lf(text: str) -> str:
     """``text`` with every line break (CRLF, or a lone CR as old Mac files and some exports have) as LF."""
@@ -40,11 +42,11 @@ _WHATWG = {
     "iso8859_4": "csisolatin4 iso-8859-4 iso-ir-110 iso8859-4 iso88594 iso_8859-4 iso_8859-4:1988 l4 latin4",
     "iso8859_5": "csisolatincyrillic cyrillic iso-8859-5 iso-ir-144 iso8859-5 iso88595 iso_8859-5 iso_8859-5:1988",
     "iso8859_6": "arabic asmo-708 csiso88596e csiso88596i csisolatinarabic ecma-114 iso-8859-6 iso-8859-6-e "
-                 "iso-8859-6-i iso-ir-127 iso8859-6 iso88596 iso_8859-6 iso_8859-6:1987",
+    "iso-8859-6-i iso-ir-127 iso8859-6 iso88596 iso_8859-6 iso_8859-6:1987",
     "iso8859_7": "csisolatingreek ecma-118 elot_928 greek greek8 iso-8859-7 iso-ir-126 iso8859-7 iso88597 "
-                 "iso_8859-7 iso_8859-7:1987 sun_eu_greek",
+    "iso_8859-7 iso_8859-7:1987 sun_eu_greek",
     "iso8859_8": "csiso88598e csisolatinhebrew hebrew iso-8859-8 iso-8859-8-e iso-ir-138 iso8859-8 iso88598 "
-                 "iso_8859-8 iso_8859-8:1988 visual csiso88598i iso-8859-8-i logical",
+    "iso_8859-8 iso_8859-8:1988 visual csiso88598i iso-8859-8-i logical",
     "iso8859_10": "csisolatin6 iso-8859-10 iso-ir-157 iso8859-10 iso885910 l6 latin6",
     "iso8859_13": "iso-8859-13 iso8859-13 iso885913",
     "iso8859_14": "iso-8859-14 iso8859-14 iso885914",
@@ -57,10 +59,10 @@ _WHATWG = {
     "cp1250": "cp1250 windows-1250 x-cp1250",
     "cp1251": "cp1251 windows-1251 x-cp1251",
     "cp1252": "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 iso88591 "
-              "iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252",
+    "iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252",
     "cp1253": "cp1253 windows-1253 x-cp1253",
     "cp1254": "cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599 iso_8859-9 iso_8859-9:1989 l5 latin5 "
-              "windows-1254 x-cp1254",
+    "windows-1254 x-cp1254",
     "cp1255": "cp1255 windows-1255 x-cp1255",
     "cp1256": "cp1256 windows-1256 x-cp1256",
     "cp1257": "cp1257 windows-1257 x-cp1257",
@@ -72,7 +74,7 @@ _WHATWG = {
     "iso2022_jp": "csiso2022jp iso-2022-jp",
     "cp932": "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis",
     "cp949": "cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 ks_c_5601-1989 ksc5601 ksc_5601 "
-             "windows-949",
+    "windows-949",
     "utf-16-be": "unicodefffe utf-16be",
     "utf-16-le": "csunicode iso-10646-ucs-2 ucs-2 unicode unicodefeff utf-16 utf-16le",
 }
@@ -91,9 +93,14 @@ def unicode_codec(data: bytes) -> tuple[str, int] | None:
     n = len(head) // 2
     if n < 4:
         return None
-    nul_odd, nul_even = head[1:2 * n:2].count(0), head[0:2 * n:2].count(0)
-    codec = ("utf-16-le" if nul_odd >= 0.3 * n and nul_even <= 0.01 * n else
-             "utf-16-be" if nul_even >= 0.3 * n and nul_odd <= 0.01 * n else None)
+    nul_odd, nul_even = head[1 : 2 * n : 2].count(0), head[0 : 2 * n : 2].count(0)
+    codec = (
+        "utf-16-le"
+        if nul_odd >= 0.3 * n and nul_even <= 0.01 * n
+        else "utf-16-be"
+        if nul_even >= 0.3 * n and nul_odd <= 0.01 * n
+        else None
+    )
     if codec is None:
         return None
     controls = _CONTROLS.findall(head[: 2 * n].decode(codec, "replace"))
@@ -130,7 +137,7 @@ def decode_html(data: bytes, content_type: str | None = None) -> tuple[str, str,
     """Return (text, charset, how) where how is bom|http|meta|default|fallback|replace."""
     for bom, cs in _BOMS:
         if data.startswith(bom):
-            return data[len(bom):].decode(cs, "replace"), cs, "bom"
+            return data[len(bom) :].decode(cs, "replace"), cs, "bom"
     for how, label in (("http", header_charset(content_type)), ("meta", sniff_charset(data))):
         cs = _norm(label, in_document=how == "meta")
         if cs:

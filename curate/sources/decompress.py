@@ -9,6 +9,7 @@ zstd reader stops after the first frame and says nothing when the file ends insi
   read (a file that ends inside a member raises EOFError), so a reader counts the records before it;
 - output per step is bounded (a decompression bomb streams through in constant memory).
 """
+
 from __future__ import annotations
 
 import bz2

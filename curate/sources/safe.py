@@ -14,11 +14,13 @@ the rule holds for every format at once:
 
 Refusals are ``UnsafeInput`` exceptions carrying the reason; readers turn them into counted drops.
 """
+
 from __future__ import annotations
 
 import os
 import stat
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 import fsspec
 from fsspec.utils import infer_compression
@@ -40,7 +42,7 @@ class InputPath(str):
 
     root: str
 
-    def __new__(cls, path: str, root: str) -> "InputPath":
+    def __new__(cls, path: str, root: str) -> InputPath:
         s = super().__new__(cls, path)
         s.root = root
         return s
@@ -85,7 +87,7 @@ def check_path(path: str, root: str | None = None) -> os.stat_result:
 def open_regular(path: str, root: str | None = None) -> BinaryIO:
     """Open a local regular file for binary reading under the rules above."""
     root = root if root is not None else root_of(path)
-    path = path[len("file://"):] if path.startswith("file://") else path
+    path = path[len("file://") :] if path.startswith("file://") else path
     link = stat.S_ISLNK(os.lstat(path).st_mode)
     check_path(path, root)
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if link else getattr(os, "O_NOFOLLOW", 0))

@@ -12,20 +12,21 @@ line number and the reader goes on with the next line; nothing raises. A documen
 file and row number, so an ``id`` column repeated across files never gives two documents one id (the
 column's value is kept as ``meta.source_id``).
 """
+
 from __future__ import annotations
 
 import codecs
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import pyarrow.parquet as pq
+from fsspec.utils import infer_compression
 
 from curate.config import bounds
 from curate.schema import doc_id
-from fsspec.utils import infer_compression
-
 from curate.sources._util import ByteRange, Rows, Sink, read_unit
 from curate.sources.base import Cut, Reader, Unit, split_units
 from curate.sources.safe import files_of
@@ -94,7 +95,7 @@ def _lines(f: Any, max_bytes: int, chunk: int = 1 << 16) -> Iterator[bytes | Non
             if oversized:
                 yield None
             else:
-                parts.append(block[start:m.start()])
+                parts.append(block[start : m.start()])
                 yield b"".join(parts)
             parts, size, oversized = [], 0, False
             start = m.end()
@@ -150,21 +151,29 @@ class JsonlReader(Reader):
     def units(self, paths: list[str]) -> list[Unit]:
         paths = files_of(paths)
         whole = [p for p in paths if is_url(p) or infer_compression(p) is not None]
-        split = split_units([p for p in paths if p not in whole], self.config.split_bytes,
-                            lambda f, size: _line_cuts(f, size, self.config.split_bytes))
+        split = split_units(
+            [p for p in paths if p not in whole],
+            self.config.split_bytes,
+            lambda f, size: _line_cuts(f, size, self.config.split_bytes),
+        )
         order = {p: i for i, p in enumerate(paths)}
         return sorted([Unit(p) for p in whole] + split, key=lambda u: (order[u.path], u.start))
 
     def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
         if unit.start or unit.end is not None:  # a split unit: uncompressed, local
-            return read_unit(self, unit, lambda f, rows: self._rows(ByteRange(f, unit.start, unit.end), unit.path,
-                                                                     rows, unit.first_record), None, sink)
+            return read_unit(
+                self,
+                unit,
+                lambda f, rows: self._rows(ByteRange(f, unit.start, unit.end), unit.path, rows, unit.first_record),
+                None,
+                sink,
+            )
         return read_unit(self, unit, lambda f, rows: self._rows(f, unit.path, rows), self.compression, sink)
 
     def _rows(self, f: Any, path: str, rows: Rows, first: int = 0) -> None:
         for lineno, raw in enumerate(_lines(f, self.config.max_line_bytes), first + 1):
             if lineno == 1 and raw is not None and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]  # a byte order mark (Windows editors) is not part of the record
+                raw = raw[len(codecs.BOM_UTF8) :]  # a byte order mark (Windows editors) is not part of the record
             where, loc = {"line": lineno}, f"{path}#{lineno}"
             with rows.record(loc, where):  # a line is the unit of failure
                 self._line(raw, loc, where, rows)
@@ -240,8 +249,11 @@ class ParquetReader(JsonlReader):
                             n += 1
                 except (OSError, ValueError) as e:  # pyarrow's errors for data it cannot decode
                     for k in range(n, end):
-                        rows.error("parquet:bad_row_group", f"{unit.path}#{k}",
-                                   {"row": k, "row_group": i, "error": str(e)[:200]})
+                        rows.error(
+                            "parquet:bad_row_group",
+                            f"{unit.path}#{k}",
+                            {"row": k, "row_group": i, "error": str(e)[:200]},
+                        )
                 n = end
             else:
                 n += size

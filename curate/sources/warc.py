@@ -22,6 +22,7 @@ scan forward for the next record start (a gzip member that inflates to ``WARC/``
 ``\\r\\n\\r\\nWARC/1.x\\r\\n``), so separate tasks read one file in parallel and the union of their outputs
 is exactly the output of reading it whole.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -134,7 +135,9 @@ def check_bounds(f: BinaryIO, off: int, gz: bool, record: Any) -> tuple[bool, bo
             if end is None:
                 return False, False  # no usable length: warcio would read the records after it as its body
             if off + end >= f.seek(0, 2):  # it claims bytes up to or past the end of the file: a cut last
-                return find_record_start(f, off + 1, False) is None, False  # record (warc:truncated), unless one follows
+                return find_record_start(
+                    f, off + 1, False
+                ) is None, False  # record (warc:truncated), unless one follows
             f.seek(off + end)
             return _after_end(f.read(_TAIL)), False
         d, head, tail, size, end = zlib.decompressobj(31), b"", b"", 0, None
@@ -153,7 +156,7 @@ def check_bounds(f: BinaryIO, off: int, gz: bool, record: Any) -> tuple[bool, bo
                     return True, False  # not the first record of its member: nothing to check
                 out = head
             if size + len(out) > end:
-                tail += out[max(0, end - size):][: _TAIL - len(tail)]
+                tail += out[max(0, end - size) :][: _TAIL - len(tail)]
             size += len(out)
         if end is None or size < end:
             return end is None, False  # the member ended before the declared length: it is too long
@@ -299,8 +302,11 @@ class WarcReader(Reader):
                     last = off
                     ok, more = check_bounds(f, off, gz, record) if check and record.format == "warc" else (True, False)
                     if not ok:
-                        rows.error("warc:length_mismatch", record.rec_headers.get_header("WARC-Target-URI"),
-                                   {"offset": off, "file": unit.path})
+                        rows.error(
+                            "warc:length_mismatch",
+                            record.rec_headers.get_header("WARC-Target-URI"),
+                            {"offset": off, "file": unit.path},
+                        )
                         nxt = find_record_start(f, off + 1, gz, unit.end)
                         pos = nxt if nxt is not None and (unit.end is None or nxt < unit.end) else None
                         break
@@ -371,8 +377,12 @@ class WarcReader(Reader):
         h = record.rec_headers
         rid = h.get_header("WARC-Record-ID") or location
         url = h.get_header("WARC-Target-URI")
-        meta = {"warc_record_id": rid, "warc_date": h.get_header("WARC-Date") or "", "warc_type": record.rec_type,
-                "warc_offset": off}
+        meta = {
+            "warc_record_id": rid,
+            "warc_date": h.get_header("WARC-Date") or "",
+            "warc_type": record.rec_type,
+            "warc_offset": off,
+        }
         if record.rec_type == "conversion":  # WET: already plain text
             data = record.content_stream().read(self.config.max_record_bytes + 1)
             if len(data) > self.config.max_record_bytes:
@@ -382,8 +392,11 @@ class WarcReader(Reader):
             text = data.decode("utf-8", "replace").strip()
             if not text:
                 return rows.drop("warc:empty", url, meta)
-            meta.update(extracted=1, content_type=h.get_header("Content-Type") or "text/plain",
-                        warc_refers_to=h.get_header("WARC-Refers-To") or "")
+            meta.update(
+                extracted=1,
+                content_type=h.get_header("Content-Type") or "text/plain",
+                warc_refers_to=h.get_header("WARC-Refers-To") or "",
+            )
             return rows.keep(doc_id(self.source, location, text), url, text, meta)
         if record.rec_type != "response":
             return rows.drop("warc:non_response", url, meta)

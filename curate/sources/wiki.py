@@ -17,11 +17,13 @@ Namespace-0 articles become documents (wikitext -> prose, ``curate.sources.wikit
 made from the file, page id and revision id (and the occurrence, for a page repeated in the file), so
 the same page in two dumps never gives two documents one id.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
 from lxml import etree
@@ -29,8 +31,8 @@ from lxml import etree
 from curate.config import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit
-from curate.sources.bz2split import range_xml, split_points
 from curate.sources.base import Reader, Unit, split_units
+from curate.sources.bz2split import range_xml, split_points
 from curate.sources.wikitext import MarkupTooDeep, WikitextCleaner
 from curate.stage import StageResult
 
@@ -97,8 +99,7 @@ class WikiReader(Reader):
         # Whole .bz2 files too (so a truncated one loses the same pages either way); a range is always bz2.
         if unit.path.endswith(".bz2") or unit.end is not None:
             return read_unit(self, unit, lambda f, rows: self._parse_bz2(f, unit, rows), sink=sink)
-        return read_unit(self, unit, lambda f, rows: self._parse(f, unit.path, rows), compression="infer",
-                         sink=sink)
+        return read_unit(self, unit, lambda f, rows: self._parse(f, unit.path, rows), compression="infer", sink=sink)
 
     def _parse_bz2(self, f: Any, unit: Unit, rows: Rows) -> None:
         src = range_xml(f, unit.start, unit.end, hold=self.config.max_page_bytes)
@@ -123,29 +124,53 @@ class WikiReader(Reader):
                     self._page(page, keep_ns, lang, prefix, cleaner, rows, path, seen)
             elif kind == "oversized":
                 title = re.search(rb"<title>([^<]{0,300})</title>", data)
-                rows.drop("wiki:oversized", title.group(1).decode("utf-8", "replace") if title else path,
-                          {"file": path, "bytes_over": self.config.max_page_bytes})
+                rows.drop(
+                    "wiki:oversized",
+                    title.group(1).decode("utf-8", "replace") if title else path,
+                    {"file": path, "bytes_over": self.config.max_page_bytes},
+                )
             else:
                 rows.error("wiki:truncated", path, {"file": path})
 
-    def _siteinfo(self, head: bytes, lang: str, prefix: str, cleaner: WikitextCleaner
-                  ) -> tuple[str, str, WikitextCleaner]:
+    def _siteinfo(
+        self, head: bytes, lang: str, prefix: str, cleaner: WikitextCleaner
+    ) -> tuple[str, str, WikitextCleaner]:
         start, end = head.find(b"<siteinfo"), head.find(b"</siteinfo>")
         if start < 0 or end < 0:
             return lang, prefix, cleaner
-        elem = etree.fromstring(head[start:end + len(b"</siteinfo>")], etree.XMLParser(**_PARSER))
+        elem = etree.fromstring(head[start : end + len(b"</siteinfo>")], etree.XMLParser(**_PARSER))
         lang, prefix = site_base(_text(elem, "dbname"), _text(elem, "base"))
         nss = _child(elem, "namespaces")
-        return lang, prefix, WikitextCleaner({(n.text or "") for n in nss} if nss is not None else set(),
-                                             max_depth=self.config.max_markup_depth)
+        return (
+            lang,
+            prefix,
+            WikitextCleaner(
+                {(n.text or "") for n in nss} if nss is not None else set(), max_depth=self.config.max_markup_depth
+            ),
+        )
 
-    def _page(self, page: Any, keep_ns: set[str], lang: str, prefix: str, cleaner: WikitextCleaner,
-              rows: Rows, path: str, seen: dict[str, int]) -> None:
+    def _page(
+        self,
+        page: Any,
+        keep_ns: set[str],
+        lang: str,
+        prefix: str,
+        cleaner: WikitextCleaner,
+        rows: Rows,
+        path: str,
+        seen: dict[str, int],
+    ) -> None:
         title = _text(page, "title")
         rev = _child(page, "revision")
         url = prefix + quote(title.replace(" ", "_"), safe="/:()',!*$@;~-._")
-        meta = {"title": title, "page_id": _text(page, "id"), "rev_id": _text(rev, "id"),
-                "timestamp": _text(rev, "timestamp"), "ns": _text(page, "ns"), "wiki_lang": lang}
+        meta = {
+            "title": title,
+            "page_id": _text(page, "id"),
+            "rev_id": _text(rev, "id"),
+            "timestamp": _text(rev, "timestamp"),
+            "ns": _text(page, "ns"),
+            "wiki_lang": lang,
+        }
         if meta["ns"] not in keep_ns:
             return rows.drop("wiki:namespace", url, meta)
         key = f"{path}#page={meta['page_id']},rev={meta['rev_id']}"
@@ -196,7 +221,7 @@ def pages(f: Any, max_page_bytes: int) -> Iterator[tuple[str, bytes]]:
                     yield "oversized", bytes(buf[: 1 << 16])
                     skipping = True
                 if skipping:  # keep only what could start the closing tag
-                    del buf[: scan]
+                    del buf[:scan]
                     scan = 0
                 break
             page, skipping_page = bytes(buf[: j + len(_PAGE_CLOSE)]), skipping

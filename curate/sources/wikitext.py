@@ -10,29 +10,91 @@ kind counted separately, a stray closer never below zero); a page past ``max_dep
 ``MarkupTooDeep`` (the reader drops it as ``wiki:template_bound``). Real pages nest a few levels
 (at most 8 in the ukwiki/jawiki/enwiki samples).
 """
+
 from __future__ import annotations
 
 import re
 
 import mwparserfromhell
-from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HTMLEntity, Tag, Template, Text,
-                                    Wikilink)
+from mwparserfromhell.nodes import Argument, Comment, ExternalLink, Heading, HTMLEntity, Tag, Template, Text, Wikilink
 
 from curate.sources.charset import to_lf
 
 # Tags whose content is not prose.
-DROP_TAGS = {"ref", "references", "table", "gallery", "math", "chem", "timeline", "imagemap", "score", "graph",
-             "mapframe", "maplink", "templatestyles", "syntaxhighlight", "source", "hiero", "inputbox",
-             "categorytree", "noinclude", "includeonly", "indicator", "style", "script", "abbr-title"}
+DROP_TAGS = {
+    "ref",
+    "references",
+    "table",
+    "gallery",
+    "math",
+    "chem",
+    "timeline",
+    "imagemap",
+    "score",
+    "graph",
+    "mapframe",
+    "maplink",
+    "templatestyles",
+    "syntaxhighlight",
+    "source",
+    "hiero",
+    "inputbox",
+    "categorytree",
+    "noinclude",
+    "includeonly",
+    "indicator",
+    "style",
+    "script",
+    "abbr-title",
+}
 # Namespaces removed wherever the dump's siteinfo does not list them (canonical names and common aliases).
-BASE_NAMESPACES = {"file", "image", "media", "category", "template", "wikipedia", "wp", "help", "portal", "user",
-                   "special", "module", "draft", "mediawiki", "datei", "bild", "kategorie", "fichier",
-                   "catégorie", "archivo", "categoría", "imagen", "файл", "изображение", "категория", "категорія",
-                   "зображення", "ファイル", "画像", "カテゴリ", "kategori", "lêer", "kategorie"}
+BASE_NAMESPACES = {
+    "file",
+    "image",
+    "media",
+    "category",
+    "template",
+    "wikipedia",
+    "wp",
+    "help",
+    "portal",
+    "user",
+    "special",
+    "module",
+    "draft",
+    "mediawiki",
+    "datei",
+    "bild",
+    "kategorie",
+    "fichier",
+    "catégorie",
+    "archivo",
+    "categoría",
+    "imagen",
+    "файл",
+    "изображение",
+    "категория",
+    "категорія",
+    "зображення",
+    "ファイル",
+    "画像",
+    "カテゴリ",
+    "kategori",
+    "lêer",
+}
 # Inline templates whose argument is prose (e.g. the bold title in {{読み仮名|'''地理学'''|ちりがく}}):
 # name (lower-case, "_" as " "; prefix match when it ends with "*") -> the positional argument to keep.
-KEEP_TEMPLATE_ARG = {"lang": 2, "lang-*": 1, "読み仮名*": 1, "nihongo": 1, "ruby": 1, "nowrap": 1, "nobr": 1,
-                     "transl": 2, "langx": 2}
+KEEP_TEMPLATE_ARG = {
+    "lang": 2,
+    "lang-*": 1,
+    "読み仮名*": 1,
+    "nihongo": 1,
+    "ruby": 1,
+    "nowrap": 1,
+    "nobr": 1,
+    "transl": 2,
+    "langx": 2,
+}
 _INTERWIKI = re.compile(r"^[a-z]{2,3}(-[a-z]{2,8})*$")
 _MAGIC = re.compile(r"__[A-Z_]{3,30}__")
 # Markup mwparserfromhell leaves as text when it is unbalanced (e.g. a newline inside a link title).
@@ -40,10 +102,34 @@ _LEFT_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
 _LEFT_LINK = re.compile(r"\[\[(?:[^\[\]|]*\|)?([^\[\]|]*)\]\]")
 _LEFT_BRACES = re.compile(r"\{\{|\}\}|\[\[|\]\]")
 # Openers and closers of the constructs mwparserfromhell backtracks over, one group per kind.
-_MARKUP = re.compile(r"(\{\{)|(\}\})|(\[\[)|(\]\])|(\{\|)|(\|\})|(\[(?:[a-z]{2,10}:)?//)|(\])|"
-                     r"<(/?)([A-Za-z][\w-]{0,30})\b[^<>]{0,500}?(/?)>")
-_VOID_TAGS = {"br", "hr", "img", "wbr", "meta", "link", "input", "col", "area", "base", "embed", "param", "source",
-              "track", "references", "p", "li", "dt", "dd", "tr", "td", "th"}
+_MARKUP = re.compile(
+    r"(\{\{)|(\}\})|(\[\[)|(\]\])|(\{\|)|(\|\})|(\[(?:[a-z]{2,10}:)?//)|(\])|"
+    r"<(/?)([A-Za-z][\w-]{0,30})\b[^<>]{0,500}?(/?)>"
+)
+_VOID_TAGS = {
+    "br",
+    "hr",
+    "img",
+    "wbr",
+    "meta",
+    "link",
+    "input",
+    "col",
+    "area",
+    "base",
+    "embed",
+    "param",
+    "source",
+    "track",
+    "references",
+    "p",
+    "li",
+    "dt",
+    "dd",
+    "tr",
+    "td",
+    "th",
+}
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANKS = re.compile(r"\n{3,}")
 _EMPTY_PARENS = re.compile(r"[ \t]*\([ \t,;:\u00a0]*\)")  # what is left of "(pronunciation template)"
@@ -115,11 +201,13 @@ class WikitextCleaner:
                 title = str(node.title).strip()
                 if self._hidden_link(title):
                     continue
-                out.append(self._render(node.text) if node.text is not None
-                           else title.lstrip(":").split("#")[0] or title)
+                out.append(
+                    self._render(node.text) if node.text is not None else title.lstrip(":").split("#")[0] or title
+                )
             elif isinstance(node, ExternalLink):
-                out.append(self._render(node.title) if node.title is not None else
-                           ("" if node.brackets else str(node.url)))
+                out.append(
+                    self._render(node.title) if node.title is not None else ("" if node.brackets else str(node.url))
+                )
             elif isinstance(node, Tag):
                 tag = str(node.tag).strip().lower()
                 if tag in DROP_TAGS:

@@ -1,6 +1,7 @@
 """Ablation (``curate ablate``): the evaluation text never reaches a variant's shards, the variants hold the
 same number of tokens, and the statistics are right. A tiny real run: web pages, a wiki sample and two books
 from the test corpus, two variants, two seeds, a few training steps."""
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,23 @@ from curate.stage import FitContext
 
 def _recipe(corpus: Path, tmp: Path) -> Path:
     raw = {
-        "name": "ablate-tiny", "seed": 11, "workers": 0,
+        "name": "ablate-tiny",
+        "seed": 11,
+        "workers": 0,
         "sources": [
             {"name": "web", "kind": "web", "format": "warc", "paths": [str(corpus / "web" / "pages.warc.gz")]},
-            {"name": "wiki", "kind": "wiki", "format": "mediawiki",
-             "paths": [str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")]},
-            {"name": "books", "kind": "books", "format": "text",
-             "paths": [str(corpus / "books" / "pg84.txt"), str(corpus / "books" / "11-0.txt")]},
+            {
+                "name": "wiki",
+                "kind": "wiki",
+                "format": "mediawiki",
+                "paths": [str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")],
+            },
+            {
+                "name": "books",
+                "kind": "books",
+                "format": "text",
+                "paths": [str(corpus / "books" / "pg84.txt"), str(corpus / "books" / "11-0.txt")],
+            },
         ],
         "stages": [
             {"extract": {}, "only": ["web"]},
@@ -47,9 +58,21 @@ def _recipe(corpus: Path, tmp: Path) -> Path:
 @pytest.fixture(scope="module")
 def ablation(corpus: Path, tmp_path_factory) -> tuple[Path, dict, AblateConfig]:
     tmp = tmp_path_factory.mktemp("ablate")
-    cfg = AblateConfig(recipe=str(_recipe(corpus, tmp)), variants=["raw", "curated"], seeds=2, steps=4,
-                       eval_every=2, eval_tokens=512, tokens=60_000, out=str(tmp / "out"), workers=0, device="cpu",
-                       holdout_share=0.1, chunk_chars=2000, eval_files=[str(corpus / "dedup" / "docs.jsonl")])
+    cfg = AblateConfig(
+        recipe=str(_recipe(corpus, tmp)),
+        variants=["raw", "curated"],
+        seeds=2,
+        steps=4,
+        eval_every=2,
+        eval_tokens=512,
+        tokens=60_000,
+        out=str(tmp / "out"),
+        workers=0,
+        device="cpu",
+        holdout_share=0.1,
+        chunk_chars=2000,
+        eval_files=[str(corpus / "dedup" / "docs.jsonl")],
+    )
     return tmp / "out", run_ablation(cfg, log=lambda s: None), cfg
 
 
@@ -98,8 +121,10 @@ def test_no_evaluation_document_reaches_any_variant(ablation) -> None:
 
 def test_variants_hold_equal_tokens_and_results_are_recorded(ablation) -> None:
     out, rec, _ = ablation
-    tokens = {v: sum(json.loads((out / "variants" / v / "manifest.json").read_text())["tokens"].values())
-              for v in ("raw", "curated")}
+    tokens = {
+        v: sum(json.loads((out / "variants" / v / "manifest.json").read_text())["tokens"].values())
+        for v in ("raw", "curated")
+    }
     assert max(tokens.values()) <= 1.01 * min(tokens.values()), tokens
     assert abs(tokens["curated"] - 60_000) <= 0.01 * 60_000, tokens
     saved = json.loads((out / "ablation.json").read_text())
@@ -114,32 +139,43 @@ def test_variants_hold_equal_tokens_and_results_are_recorded(ablation) -> None:
     d = saved["summary"]["differences"]["curated"]["books"]["bpb"]
     assert d["low"] <= d["mean"] <= d["high"]
     # the same tokenizer for every variant
-    shas = {json.loads((out / "variants" / v / "manifest.json").read_text())["tokenizer"]["sha256"]
-            for v in ("raw", "curated")}
+    shas = {
+        json.loads((out / "variants" / v / "manifest.json").read_text())["tokenizer"]["sha256"]
+        for v in ("raw", "curated")
+    }
     assert len(shas) == 1
     assert "data:image/png;base64," in (out / "ablation.html").read_text()
     # built after curated in the same run directory: the runner's resume reused the shared prefix
     raw_steps = json.loads((out / "variants" / "raw" / "summary.json").read_text())["stages"]
     assert [(s["stage"], bool(s.get("reused"))) for s in raw_steps[:3]] == [
-        ("read", True), ("holdout", True), ("extract", True)], "the shared steps were not reused"
+        ("read", True),
+        ("holdout", True),
+        ("extract", True),
+    ], "the shared steps were not reused"
     assert rec["summary"] == saved["summary"]
 
 
 def test_holdout_stage_cuts_chunks_by_text_and_accounts_for_every_row(corpus: Path) -> None:
     book = (corpus / "books" / "11-0.txt").read_text(encoding="utf-8")
     wiki_like = book[:1500]  # shorter than a chunk: held out whole or not at all
-    table = docs_table([{"id": "a", "source": "books", "kind": "books", "text": book},
-                        {"id": "b", "source": "books", "kind": "books", "text": book},  # same text, other id
-                        {"id": "c", "source": "wiki", "kind": "wiki", "text": wiki_like},
-                        {"id": "d", "source": "wiki", "kind": "wiki", "text": ""}])
+    table = docs_table(
+        [
+            {"id": "a", "source": "books", "kind": "books", "text": book},
+            {"id": "b", "source": "books", "kind": "books", "text": book},  # same text, other id
+            {"id": "c", "source": "wiki", "kind": "wiki", "text": wiki_like},
+            {"id": "d", "source": "wiki", "kind": "wiki", "text": ""},
+        ]
+    )
     stage = HoldoutStage(HoldoutStage.Config(share=0.3, chunk_chars=2000))
     state = stage.fit(FitContext([], Path("."), 5, lambda f, xs: [f(x) for x in xs]))
     res = stage.apply(table, state)
     assert res.kept.num_rows + res.dropped.num_rows == 4
     held = held_chunks(book, 5, 0.3, 2000)
     assert held and len(held) < len(list(line_chunks(book, 2000)))
-    kept = {i: (t, m) for i, t, m in zip(res.kept.column("id").to_pylist(), res.kept.column("text").to_pylist(),
-                                          meta_dicts(res.kept))}
+    kept = {
+        i: (t, m)
+        for i, t, m in zip(res.kept.column("id").to_pylist(), res.kept.column("text").to_pylist(), meta_dicts(res.kept))
+    }
     assert kept["a"][0] == kept["b"][0]  # identical texts: identical decisions
     assert int(kept["a"][1]["holdout_chunks"]) == len(held)
     assert len(kept["a"][0]) + sum(e - s for s, e, _ in held) == len(book)
@@ -152,9 +188,17 @@ def test_holdout_stage_cuts_chunks_by_text_and_accounts_for_every_row(corpus: Pa
 
 
 def test_variant_names_and_the_paired_interval() -> None:
-    base = {"sources": [{"name": "web", "kind": "web"}],
-            "stages": [{"extract": {}, "only": ["web"]}, "langid", {"dedup_exact": {}}, {"dedup": {}},
-                       {"mix": {"weights": {"web": 1}}}, {"tokenize": {}}]}
+    base = {
+        "sources": [{"name": "web", "kind": "web"}],
+        "stages": [
+            {"extract": {}, "only": ["web"]},
+            "langid",
+            {"dedup_exact": {}},
+            {"dedup": {}},
+            {"mix": {"weights": {"web": 1}}},
+            {"tokenize": {}},
+        ],
+    }
     names = lambda v: [next(k for k in s if k != "only") for s in variant_stages(base, v)]  # noqa: E731
     assert names("raw") == ["extract", "mix", "tokenize"]
     assert names("-dedup") == ["extract", "langid", "mix", "tokenize"]
@@ -166,15 +210,18 @@ def test_variant_names_and_the_paired_interval() -> None:
     d = paired_difference([1.0, 1.2, 1.1], [2.0, 2.1, 2.3])
     assert d["mean"] == pytest.approx(-1.0333333) and d["excludes_zero"]
     # t(0.975, 2) = 4.3027: the half-width is 4.3027 * sd / sqrt(3)
-    assert d["high"] - d["mean"] == pytest.approx(4.302653 * d["std"] / 3 ** 0.5, rel=1e-5)
+    assert d["high"] - d["mean"] == pytest.approx(4.302653 * d["std"] / 3**0.5, rel=1e-5)
     assert paired_difference([1.0], [2.0])["low"] is None
 
 
 def test_a_recipe_path_variant_uses_its_stages_on_the_same_sources(tmp_path: Path) -> None:
-    base = {"sources": [{"name": "web", "kind": "web"}, {"name": "wiki", "kind": "wiki"}],
-            "stages": [{"langid": {}}, {"mix": {"weights": {"web": 1}}}, {"tokenize": {}}]}
-    other = dict(base, stages=[{"dedup": {"threshold": 0.7}}, {"mix": {"weights": {"web": 0.5, "wiki": 0.5}}},
-                               {"tokenize": {}}])
+    base = {
+        "sources": [{"name": "web", "kind": "web"}, {"name": "wiki", "kind": "wiki"}],
+        "stages": [{"langid": {}}, {"mix": {"weights": {"web": 1}}}, {"tokenize": {}}],
+    }
+    other = dict(
+        base, stages=[{"dedup": {"threshold": 0.7}}, {"mix": {"weights": {"web": 0.5, "wiki": 0.5}}}, {"tokenize": {}}]
+    )
     path = tmp_path / "alt.yaml"
     path.write_text(yaml.safe_dump(other))
     assert variant_stages(base, str(path)) == other["stages"]
@@ -193,8 +240,15 @@ def test_eval_file_loading_counts_bad_lines_and_caps_tokens(ablation, tmp_path: 
     out, *_ = ablation
     sp = spm.SentencePieceProcessor(model_file=str(out / "variants" / "raw" / "tokenizer" / "tokenizer.model"))
     texts = [r["text"] for r in _eval_records(out)[:3]]
-    lines = [json.dumps({"text": texts[0]}), "{not json", json.dumps(["a list"]), json.dumps({"id": 1}),
-             json.dumps({"text": ""}), json.dumps({"text": texts[1] + "\ud800"}), json.dumps({"text": texts[2]})]
+    lines = [
+        json.dumps({"text": texts[0]}),
+        "{not json",
+        json.dumps(["a list"]),
+        json.dumps({"id": 1}),
+        json.dumps({"text": ""}),
+        json.dumps({"text": texts[1] + "\ud800"}),
+        json.dumps({"text": texts[2]}),
+    ]
     f = tmp_path / "ev.jsonl"
     f.write_text("\n".join(lines) + "\n")
     full = load_eval_jsonl(f, "ev", sp, 1, 10**9)
@@ -204,7 +258,7 @@ def test_eval_file_loading_counts_bad_lines_and_caps_tokens(ablation, tmp_path: 
     cap = len(sp.encode(texts[0])) + 5
     part = load_eval_jsonl(f, "ev", sp, 1, cap)
     assert part.truncated and part.docs == 2 and part.tokens.size - 1 == cap
-    second = sp.decode(part.tokens[len(sp.encode(texts[0])) + 2:-1].tolist())
+    second = sp.decode(part.tokens[len(sp.encode(texts[0])) + 2 : -1].tolist())
     assert part.n_bytes == len(texts[0].encode()) + len(second.encode()) and texts[1].startswith(second)
 
 
@@ -223,7 +277,7 @@ def test_stream_evaluation_scores_each_token_once(ablation) -> None:
     toks = np.random.default_rng(0).integers(0, 600, 5 * 16 + 1)
     nats, bpb = evaluate_stream(model, EvalSet("x", "x", toks, n_bytes=200, docs=1), torch.device("cpu"), batch_size=2)
     t = torch.from_numpy(toks)
-    windows = torch.stack([t[i * 16:i * 16 + 17] for i in range(5)])
+    windows = torch.stack([t[i * 16 : i * 16 + 17] for i in range(5)])
     with torch.no_grad():
         _, ref = model(windows[:, :-1], windows[:, 1:])
     assert nats == pytest.approx(ref.item(), rel=1e-5)
@@ -264,5 +318,6 @@ def test_a_recipe_variant_may_not_take_a_builtin_name(ablation, tmp_path: Path) 
     shadow = tmp_path / "curated.yaml"
     shadow.write_text(Path(cfg.recipe).read_text())
     with pytest.raises(RecipeError, match="built-in variant name"):
-        run_ablation(dataclasses.replace(cfg, variants=["raw", str(shadow)], out=str(tmp_path / "o")),
-                     log=lambda s: None)
+        run_ablation(
+            dataclasses.replace(cfg, variants=["raw", str(shadow)], out=str(tmp_path / "o")), log=lambda s: None
+        )

@@ -1,6 +1,7 @@
 """The command line's errors: a bad recipe file, a missing input, a full disk or a read-only --out, Ctrl-C,
 and a standalone command's bad options or inputs are each one line (exit code, no traceback).
 """
+
 from __future__ import annotations
 
 import errno
@@ -29,8 +30,9 @@ def _run_cli(tmp_path: Path, corpus: Path, capsys, out: Path) -> tuple[int, str]
 
 
 @pytest.mark.parametrize("code,words", [(errno.ENOSPC, "disk full"), (errno.EROFS, "read-only file system")])
-def test_disk_full_and_read_only_out_are_one_line(corpus: Path, tmp_path: Path, capsys, monkeypatch,
-                                                  code: int, words: str) -> None:
+def test_disk_full_and_read_only_out_are_one_line(
+    corpus: Path, tmp_path: Path, capsys, monkeypatch, code: int, words: str
+) -> None:
     import pyarrow.parquet as pq
 
     def failing(*args, **kw):  # the disk fills up while the first task writes its parts
@@ -56,16 +58,26 @@ def test_disk_full_and_read_only_out_are_one_line(corpus: Path, tmp_path: Path, 
 
 
 def test_ctrl_c_is_one_line_saying_a_rerun_resumes(corpus: Path, tmp_path: Path) -> None:
-    recipe = {"name": "web", "seed": 1, "workers": 0, "stages": [{"extract": {}}],
-              "sources": [{"name": "web", "kind": "web", "format": "warc",
-                           "paths": [str(corpus / "web" / "pages.warc.gz")]}]}
+    recipe = {
+        "name": "web",
+        "seed": 1,
+        "workers": 0,
+        "stages": [{"extract": {}}],
+        "sources": [{"name": "web", "kind": "web", "format": "warc", "paths": [str(corpus / "web" / "pages.warc.gz")]}],
+    }
     p = tmp_path / "r.yaml"
     p.write_text(yaml.safe_dump(recipe))
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("CURATE_DEBUG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "curate", "run", str(p), "--out", str(out), "--workers", "0"],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "curate", "run", str(p), "--out", str(out), "--workers", "0"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 60
     while not (out / "recipe.json").exists() and time.time() < deadline:  # written as the run starts
         time.sleep(0.05)
@@ -73,8 +85,9 @@ def test_ctrl_c_is_one_line_saying_a_rerun_resumes(corpus: Path, tmp_path: Path)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err  # progress logs go to stderr too; the last line is the message
-    assert err.strip().splitlines()[-1] == ("interrupted (Ctrl-C); completed work is kept: run the same command "
-                                            "again to resume")
+    assert err.strip().splitlines()[-1] == (
+        "interrupted (Ctrl-C); completed work is kept: run the same command again to resume"
+    )
 
 
 def test_standalone_key_values_fail_naming_the_option(corpus: Path, tmp_path: Path, capsys) -> None:
@@ -89,14 +102,18 @@ def test_standalone_inputs_of_the_wrong_kind_are_one_line(corpus: Path, tmp_path
     out = str(tmp_path / "o.jsonl")
     (tmp_path / "docs.jsonl").mkdir()
     assert cli.main(["dedup", "--input", str(tmp_path / "docs.jsonl"), "--output", out]) == 2
-    assert capsys.readouterr().err.startswith(f"error: --input {tmp_path / 'docs.jsonl'} is a directory; give its "
-                                              "files or a glob")
+    assert capsys.readouterr().err.startswith(
+        f"error: --input {tmp_path / 'docs.jsonl'} is a directory; give its files or a glob"
+    )
     bad_model = tmp_path / "sp.model"
     bad_model.write_bytes((corpus / "books" / "pg84.txt").read_bytes()[:4096])
     docs = str(corpus / "dedup" / "docs.jsonl")
     assert cli.main(["tokenize", "--input", docs, "--out", str(tmp_path / "t"), "--model", str(bad_model)]) == 2
-    assert capsys.readouterr().err.splitlines()[-1].startswith(f"error: tokenize.model: {str(bad_model)!r} is not a "
-                                                               "sentencepiece model")
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith(f"error: tokenize.model: {str(bad_model)!r} is not a sentencepiece model")
+    )
     assert cli.main(["eval-clean", "--labels", docs, "--input", docs]) == 2  # documents are not labels
     assert capsys.readouterr().err.startswith(f"error: {docs}: label record 1 (id 'd00000') needs id, doc_label")
     warc = tmp_path / "labels.jsonl"
@@ -114,17 +131,40 @@ def test_malformed_yaml_recipe_is_a_clear_cli_error(tmp_path):
 
 def test_unknown_stage_in_recipe_file_names_it_and_the_allowed_ones(tmp_path):
     r = tmp_path / "r.yaml"
-    r.write_text(yaml.safe_dump({"name": "x", "sources": [{"name": "b", "kind": "books", "format": "text",
-                                                         "paths": ["x"]}], "stages": [{"dedupe": {}}]}))
-    with pytest.raises(RecipeError, match=r"stages\[0\]: unknown stage 'dedupe' \(did you mean 'dedup'\?\); "
-                                          r"allowed stages: extract, langid"):
+    r.write_text(
+        yaml.safe_dump(
+            {
+                "name": "x",
+                "sources": [{"name": "b", "kind": "books", "format": "text", "paths": ["x"]}],
+                "stages": [{"dedupe": {}}],
+            }
+        )
+    )
+    with pytest.raises(
+        RecipeError,
+        match=r"stages\[0\]: unknown stage 'dedupe' \(did you mean 'dedup'\?\); "
+        r"allowed stages: extract, langid",
+    ):
         Pipeline.from_recipe(r)
 
 
 def test_missing_input_path_is_a_clear_cli_error(tmp_path):
     r = tmp_path / "r.yaml"
-    r.write_text(yaml.safe_dump({"name": "x", "workers": 0, "sources": [
-        {"name": "b", "kind": "books", "format": "text", "paths": [str(tmp_path / "nope" / "*.txt")]}]}))
-    p = subprocess.run([sys.executable, "-m", "curate", "run", str(r), "--out", str(tmp_path / "o")], cwd=REPO,
-                       capture_output=True, text=True)
+    r.write_text(
+        yaml.safe_dump(
+            {
+                "name": "x",
+                "workers": 0,
+                "sources": [
+                    {"name": "b", "kind": "books", "format": "text", "paths": [str(tmp_path / "nope" / "*.txt")]}
+                ],
+            }
+        )
+    )
+    p = subprocess.run(
+        [sys.executable, "-m", "curate", "run", str(r), "--out", str(tmp_path / "o")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 2 and "no input file matches" in p.stderr and "Traceback" not in p.stderr

@@ -1,5 +1,6 @@
 """The command line explains itself: every option of every command has a help text, ``--help`` shows no
 raw markup, and ``--output``/``--out`` are one option in every command that writes something."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,9 +17,12 @@ def _commands() -> dict[str, argparse.ArgumentParser]:
 
 
 def test_every_option_of_every_command_has_help():
-    missing = [f"{name} {a.option_strings[0] if a.option_strings else a.dest}"
-               for name, p in _commands().items() for a in p._actions
-               if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()]
+    missing = [
+        f"{name} {a.option_strings[0] if a.option_strings else a.dest}"
+        for name, p in _commands().items()
+        for a in p._actions
+        if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()
+    ]
     assert not missing, missing
     names = {o for p in _commands().values() for a in p._actions for o in a.option_strings}
     assert {"--threshold", "--weight", "--seed", "--vocab-size", "--shard", "--token"} <= names
@@ -37,16 +41,32 @@ def test_help_has_no_raw_markup(capsys):
 
 @pytest.mark.parametrize("spelling", ["--output", "--out"])
 def test_output_and_out_are_one_option_everywhere(spelling):
-    writers = {name: p for name, p in _commands().items()
-               if any("--output" in a.option_strings or "--out" in a.option_strings for a in p._actions)}
-    assert {"run", "extract", "filter", "dedup", "mix", "train-tokenizer", "tokenize", "ablate",
-            "python -m trainer"} <= set(writers)
+    writers = {
+        name: p
+        for name, p in _commands().items()
+        if any("--output" in a.option_strings or "--out" in a.option_strings for a in p._actions)
+    }
+    assert {
+        "run",
+        "extract",
+        "filter",
+        "dedup",
+        "mix",
+        "train-tokenizer",
+        "tokenize",
+        "ablate",
+        "python -m trainer",
+    } <= set(writers)
     for name, p in writers.items():
         action = next(a for a in p._actions if "--out" in a.option_strings or "--output" in a.option_strings)
         assert {"--out", "--output"} <= set(action.option_strings), name
         required = {"--input": ["x.jsonl"], "--model": ["m.model"], "--manifest": ["m.json"]}
-        argv = [a for opt, v in required.items() for a in [opt, *v]
-                if any(opt in x.option_strings and x.required for x in p._actions)]
+        argv = [
+            a
+            for opt, v in required.items()
+            for a in [opt, *v]
+            if any(opt in x.option_strings and x.required for x in p._actions)
+        ]
         argv += ["recipe"] if name in ("run", "ablate") else []
         ns = p.parse_args(argv + [spelling, "somewhere"])
         assert getattr(ns, action.dest) == "somewhere", name

@@ -4,6 +4,7 @@ what it wrote); every value printed to a terminal has its control characters esc
 refuse a hand-edited manifest or summary that points outside the run. Inputs: real books and the dedup set's
 documents, damaged with terminal control sequences.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,17 +26,30 @@ RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\x08")
 
 
 def _books(corpus: Path, files: list[Path] | None = None) -> dict:
-    return {"name": "books", "seed": 1, "workers": 0, "stages": [],
-            "sources": [{"name": "books", "kind": "books", "format": "text",
-                         "paths": [str(p) for p in files or [corpus / "books" / "pg84.txt"]]}]}
+    return {
+        "name": "books",
+        "seed": 1,
+        "workers": 0,
+        "stages": [],
+        "sources": [
+            {
+                "name": "books",
+                "kind": "books",
+                "format": "text",
+                "paths": [str(p) for p in files or [corpus / "books" / "pg84.txt"]],
+            }
+        ],
+    }
 
 
 def _user_files(d: Path, corpus: Path) -> dict[str, bytes]:
     """A folder of the user's own: a book, notes, and files named like curate's outputs."""
     (d / "stages" / "keep_me").mkdir(parents=True)
-    files = {"notes.txt": (corpus / "books" / "11-0.txt").read_bytes()[:5000],
-             "summary.json": b'{"mine": true}\n',
-             "stages/keep_me/part-00000.parquet": (corpus / "books" / "pg84.txt").read_bytes()[:3000]}
+    files = {
+        "notes.txt": (corpus / "books" / "11-0.txt").read_bytes()[:5000],
+        "summary.json": b'{"mine": true}\n',
+        "stages/keep_me/part-00000.parquet": (corpus / "books" / "pg84.txt").read_bytes()[:3000],
+    }
     for rel, data in files.items():
         (d / rel).write_bytes(data)
     return files
@@ -94,8 +108,10 @@ def hostile_run(corpus: Path, tmp_path_factory) -> Path:
     from tests.support.docs import build_run, corpus_docs
 
     d = tmp_path_factory.mktemp("hostile")
-    rows = [dict(r, text=f"{r['text'][:200]}{HOSTILE}{r['text'][200:]}", url=r["url"] + HOSTILE)
-            for r in corpus_docs(corpus)[:30]]
+    rows = [
+        dict(r, text=f"{r['text'][:200]}{HOSTILE}{r['text'][200:]}", url=r["url"] + HOSTILE)
+        for r in corpus_docs(corpus)[:30]
+    ]
     (d / "in").mkdir()
     import pyarrow.parquet as pq
 
@@ -117,9 +133,11 @@ def test_trace_refuses_a_manifest_pointing_outside_its_run(hostile_run: Path, tm
     shutil.copytree(hostile_run, other)
     good = json.loads((other / "manifest.json").read_text())
     entry = good["splits"]["train"][0]
-    for field, value in (("prefix", str(hostile_run / entry["prefix"])),  # absolute: another run's shard
-                         ("prefix", f"../{hostile_run.name}/{entry['prefix']}"),  # relative, leading out
-                         ("lineage", str(hostile_run / good["lineage"]))):
+    for field, value in (
+        ("prefix", str(hostile_run / entry["prefix"])),  # absolute: another run's shard
+        ("prefix", f"../{hostile_run.name}/{entry['prefix']}"),  # relative, leading out
+        ("lineage", str(hostile_run / good["lineage"])),
+    ):
         m = json.loads(json.dumps(good))
         if field == "prefix":
             m["splits"]["train"][0]["prefix"] = value

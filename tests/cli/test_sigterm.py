@@ -1,6 +1,7 @@
 """SIGTERM stops a run like Ctrl-C, in-process and under Ray: one line, exit 143, no traceback or native
 crash dump on stderr, and the same command then resumes and completes.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,17 +23,28 @@ LINE = "terminated (SIGTERM); completed work is kept: run the same command again
 
 
 def _start(recipe: Path, out: Path, workers: int, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "curate", "run", str(recipe), "--out", str(out),
-                             "--workers", str(workers)], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "curate", "run", str(recipe), "--out", str(out), "--workers", str(workers)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_sigterm_is_one_line_and_the_run_resumes(corpus: Path, tmp_path: Path, workers: int) -> None:
     wiki = corpus / "wiki"
-    recipe = {"name": "mixed", "seed": 1, "stages": [], "sources": [
-        {"name": "web", "kind": "web", "format": "warc", "paths": [str(corpus / "web" / "pages.warc.gz")]},
-        {"name": "wiki", "kind": "wiki", "format": "mediawiki", "paths": [str(wiki / "ukwiki-*.xml.bz2")]}]}
+    recipe = {
+        "name": "mixed",
+        "seed": 1,
+        "stages": [],
+        "sources": [
+            {"name": "web", "kind": "web", "format": "warc", "paths": [str(corpus / "web" / "pages.warc.gz")]},
+            {"name": "wiki", "kind": "wiki", "format": "mediawiki", "paths": [str(wiki / "ukwiki-*.xml.bz2")]},
+        ],
+    }
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(recipe))
     out = tmp_path / "out"

@@ -1,6 +1,7 @@
 """The standalone commands share one I/O layer: the same documents given as .jsonl, .jsonl.gz, .jsonl.zst and
 .parquet, and written to each of those, give the same kept and dropped documents (and the same tokenizer
 and shards); formats come from extensions, unsupported ones are named; stdout is only the JSON result."""
+
 from __future__ import annotations
 
 import gzip
@@ -70,8 +71,9 @@ COMMANDS = {
     "extract": lambda inp, out: extract_file(str(inp), str(out)),
     "filter": lambda inp, out: run_filters(inp, out),
     "dedup": lambda inp, out: dedup_files([str(inp)], str(out), threshold=0.7),
-    "mix": lambda inp, out: mix_files([str(inp)], str(out), {"web": 0.5, "wiki": 0.2, "books": 0.3},
-                                      target_tokens=30_000, seed=1),
+    "mix": lambda inp, out: mix_files(
+        [str(inp)], str(out), {"web": 0.5, "wiki": 0.2, "books": 0.3}, target_tokens=30_000, seed=1
+    ),
 }
 
 
@@ -104,21 +106,42 @@ def test_tokenizer_and_shards_whatever_the_input_format(docs, tmp_path: Path) ->
         res = tokenize_files([str(inp)], str(tmp_path / f"sh{fin}"), model, shard_tokens=50_000, seed=1)
         assert res["input"] == len(docs) and res["encoded_docs"] == len(docs)
         run = tmp_path / f"sh{fin}"
-        shards.add(tuple(hashlib.sha256(f.read_bytes()).hexdigest()
-                         for f in sorted((run / "shards").glob("*.*")) if f.suffix in (".bin", ".idx")))
+        shards.add(
+            tuple(
+                hashlib.sha256(f.read_bytes()).hexdigest()
+                for f in sorted((run / "shards").glob("*.*"))
+                if f.suffix in (".bin", ".idx")
+            )
+        )
     assert len(models) == 1 and len(shards) == 1
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate", *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "curate", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
 
 
 def test_cli_globs_several_inputs_json_only_on_stdout_and_resume(docs, tmp_path: Path) -> None:
     write_input(docs[:60], tmp_path / "a.jsonl.gz")
     write_input(docs[60:], tmp_path / "b.parquet")
-    p = _cli("dedup", "--input", "a.*", "b.parquet", "*.parquet", "--output", "out.jsonl.zst", "--threshold", "0.7",
-             cwd=tmp_path)  # b.parquet named twice: read once
+    p = _cli(
+        "dedup",
+        "--input",
+        "a.*",
+        "b.parquet",
+        "*.parquet",
+        "--output",
+        "out.jsonl.zst",
+        "--threshold",
+        "0.7",
+        cwd=tmp_path,
+    )  # b.parquet named twice: read once
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)  # nothing but the result on stdout; the runner's log lines went to stderr
     assert res["input"] == len(docs) and "[00_read]" in p.stderr and res["dropped_path"] == "out.dropped.jsonl.zst"
@@ -138,12 +161,23 @@ def test_unsupported_output_extension_is_a_one_line_error(docs, tmp_path: Path, 
     assert not list(tmp_path.glob("out*"))  # nothing written, nothing run
 
 
-@pytest.mark.parametrize("args", [("dedup", "--input", "a.jsonl", "--output", "/proc/curate-test/out.parquet"),
-                                  ("run", "quickstart", "--out", "/proc/curate-test/out.parquet")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("dedup", "--input", "a.jsonl", "--output", "/proc/curate-test/out.parquet"),
+        ("run", "quickstart", "--out", "/proc/curate-test/out.parquet"),
+    ],
+)
 def test_unwritable_output_fails_before_any_work(docs, tmp_path: Path, args: tuple[str, ...]) -> None:
     write_input(docs[:5], tmp_path / "a.jsonl")
-    p = subprocess.run([sys.executable, "-m", "curate", *args], cwd=tmp_path, capture_output=True, text=True,
-                       env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "CURATE_INPUT": "a.jsonl"}, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "curate", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "CURATE_INPUT": "a.jsonl"},
+        timeout=300,
+    )
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "cannot write to /proc/curate-test/out.parquet" in p.stderr
     assert "[00_read]" not in p.stderr  # checked before the run
@@ -154,9 +188,13 @@ def test_bad_records_are_counted_and_outputs_stay_utf8(docs, tmp_path: Path) -> 
     lines = [json.dumps(r) for r in good] + [
         json.dumps({"id": "s1", "text": "lone \ud800 surrogate"}),  # cannot be stored as UTF-8 text
         json.dumps({**good[0], "id": "s2", "meta": {"note": "\udc00", "n": 3}}),  # kept, the meta value escaped
-        "[1, 2]", "{truncated", json.dumps({"id": "e", "text": ""}), json.dumps({"id": "n", "text": 7}),
+        "[1, 2]",
+        "{truncated",
+        json.dumps({"id": "e", "text": ""}),
+        json.dumps({"id": "n", "text": 7}),
         '{"id": "deep", "text": "x", "meta": ' + '{"a": ' * 5000 + "1" + "}" * 5001,  # deeper than the stack
-        '{"id": "deep2", "text": "x", "meta": ' + '{"a": ' * 950 + "1" + "}" * 951]
+        '{"id": "deep2", "text": "x", "meta": ' + '{"a": ' * 950 + "1" + "}" * 951,
+    ]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     res = dedup_files([str(tmp_path / "in.jsonl")], str(tmp_path / "out.jsonl.gz"), threshold=0.7)
     assert res["input"] == len(lines) and res["reconciles"]

@@ -4,6 +4,7 @@ the folder's name: no special case for ``recipes/``); a path from the command li
 the sample corpus from ``${CURATE_DATA}``, by default the folder ``curate sample`` builds, and say so when it
 is missing. ``Pipeline.from_recipe`` takes what ``curate run`` takes. Inputs: a real book of the corpus.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -22,8 +23,22 @@ def project(corpus: Path, tmp_path: Path, monkeypatch) -> Path:
     (tmp_path / "proj" / "recipes").mkdir(parents=True)
     (tmp_path / "proj" / "data").mkdir()
     shutil.copy(corpus / "books" / "pg84.txt", tmp_path / "proj" / "data" / "pg84.txt")
-    (tmp_path / "proj" / "recipes" / "r.yaml").write_text(yaml.safe_dump({"name": "r", "workers": 0, "sources": [
-        {"name": "b", "kind": "books", "format": "text", "paths": ["../data/*.txt", "${CURATE_T23:-../data}/x"]}]}))
+    (tmp_path / "proj" / "recipes" / "r.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "r",
+                "workers": 0,
+                "sources": [
+                    {
+                        "name": "b",
+                        "kind": "books",
+                        "format": "text",
+                        "paths": ["../data/*.txt", "${CURATE_T23:-../data}/x"],
+                    }
+                ],
+            }
+        )
+    )
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     monkeypatch.delenv("CURATE_T23", raising=False)
@@ -37,14 +52,15 @@ def test_a_recipe_path_resolves_against_the_recipe_folder_even_in_recipes(projec
     assert p.recipe.sources[0].paths == [str(project.parent / "data" / "*.txt")]  # a --set path: from the cwd
 
 
-def test_command_line_and_environment_paths_resolve_against_the_working_directory(
-        project: Path, monkeypatch) -> None:
+def test_command_line_and_environment_paths_resolve_against_the_working_directory(project: Path, monkeypatch) -> None:
     cwd = Path.cwd()
     monkeypatch.setenv("CURATE_T23", "mine")
     r = load_recipe(project / "recipes" / "r.yaml")
     assert r.sources[0].paths[1] == str(cwd / "mine" / "x")  # a set variable: where the user is
-    r = load_recipe(project / "recipes" / "r.yaml", ["sources.b.paths=books/*.txt", "tokenizer=tok/sp.model",
-                                                     "stages=[{tokenize: {}}]"])
+    r = load_recipe(
+        project / "recipes" / "r.yaml",
+        ["sources.b.paths=books/*.txt", "tokenizer=tok/sp.model", "stages=[{tokenize: {}}]"],
+    )
     assert r.sources[0].paths == [str(cwd / "books" / "*.txt")]
     assert r.stages[0].config["model"] == str(cwd / "tok" / "sp.model")
     r = load_recipe(project / "recipes" / "r.yaml", ["stages=[{tokenize: {}}]", "stages.0.tokenize.model=m.model"])
@@ -56,8 +72,11 @@ def test_shipped_recipes_read_the_sample_folder_and_say_how_to_build_it(tmp_path
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     p = Pipeline.from_recipe("gpt3mix")  # a shipped name, as `curate run gpt3mix` takes it
     assert p.recipe.sources[0].paths == [str(tmp_path / "xdg" / "curate" / "sample" / "web" / "*.warc.gz")]
-    with pytest.raises(RecipeError, match=r"no input file matches .*the sample corpus is not built: run `curate "
-                                          r"sample` \(in a checkout: `make sample`\)"):
+    with pytest.raises(
+        RecipeError,
+        match=r"no input file matches .*the sample corpus is not built: run `curate "
+        r"sample` \(in a checkout: `make sample`\)",
+    ):
         p.run(out=tmp_path / "run", workers=0, log=lambda m: None)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CURATE_DATA", "data")
@@ -72,7 +91,10 @@ def test_quickstart_input_and_unknown_names(tmp_path: Path, monkeypatch) -> None
         Pipeline.from_recipe("quickstart")
     monkeypatch.setenv("CURATE_INPUT", "docs/*.jsonl.gz")
     assert Pipeline.from_recipe("quickstart").recipe.sources[0].paths == [str(tmp_path / "docs" / "*.jsonl.gz")]
-    with pytest.raises(RecipeError, match=r"recipe 'gpt3': no such file, and no shipped recipe of that name "
-                                          r"\(did you mean 'gpt3mix'\?\); shipped recipes: gpt3mix, "
-                                          r"multilingual_web, quickstart"):
+    with pytest.raises(
+        RecipeError,
+        match=r"recipe 'gpt3': no such file, and no shipped recipe of that name "
+        r"\(did you mean 'gpt3mix'\?\); shipped recipes: gpt3mix, "
+        r"multilingual_web, quickstart",
+    ):
         Pipeline.from_recipe("gpt3")

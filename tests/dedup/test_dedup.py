@@ -1,4 +1,5 @@
 """Dedup on the planted near-duplicate set (shared/corpus/dedup): quality, priority, audit, determinism."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,6 @@ from curate.schema import docs_table, meta_dicts
 from curate.stage import FitContext
 
 
-
 def _load(corpus: Path) -> tuple[list[dict], dict[str, dict]]:
     d = corpus / "dedup"
     sources = {r["id"]: r for r in map(json.loads, (d / "sources.jsonl").open())}
@@ -24,8 +24,16 @@ def _load(corpus: Path) -> tuple[list[dict], dict[str, dict]]:
         s = sources[r["id"]]
         # originals keep their corpus as kind; planted copies are "web" so priority decides some pairs
         kind = s["source"]["corpus"] if s["kind"] == "original" else "web"
-        rows.append({"id": r["id"], "source": "planted" if s["kind"] != "original" else kind, "kind": kind,
-                     "url": None, "text": r["text"], "meta": {}})
+        rows.append(
+            {
+                "id": r["id"],
+                "source": "planted" if s["kind"] != "original" else kind,
+                "kind": kind,
+                "url": None,
+                "text": r["text"],
+                "meta": {},
+            }
+        )
     return rows, truth
 
 
@@ -68,8 +76,9 @@ def test_precision_recall_at_0_8(planted: dict) -> None:
     recall = sum(a in removed or b in removed for a, b in eval_pairs) / len(eval_pairs)
     # verified at 0.8: only pairs at or above the threshold may be removed, one side of each
     ok_pairs = [(t["id"], t["duplicate_of"]) for t in truth.values() if t["jaccard_5gram"] >= 0.8]
-    correct = {a for a, b in ok_pairs if a in removed and b in kept} | {b for a, b in ok_pairs
-                                                                         if b in removed and a in kept}
+    correct = {a for a, b in ok_pairs if a in removed and b in kept} | {
+        b for a, b in ok_pairs if b in removed and a in kept
+    }
     precision = len(correct & removed) / max(1, len(removed))
     assert len(eval_pairs) == 47 and len(ok_pairs) == 52
     assert recall >= 0.99, recall
@@ -115,8 +124,13 @@ def test_same_result_with_ray_tasks(planted: dict, tmp_path: Path) -> None:
     import curate
 
     repo = str(Path(curate.__file__).resolve().parent.parent)
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": repo}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        configure_logging=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": repo}},
+    )
     try:
         call = ray.remote(num_cpus=1)(lambda f, x: f(x))
         ray_map = lambda f, xs: ray.get([call.remote(f, x) for x in xs])  # noqa: E731
@@ -135,8 +149,9 @@ def test_dedup_files_standalone(corpus: Path, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines()
     src.write_text("\n".join(lines + ["{not json", '{"id": "x", "text": 3}']) + "\n", encoding="utf-8")
-    counts = dedup_files([str(src)], str(tmp_path / "out.parquet"), threshold=0.8,
-                         dropped=str(tmp_path / "dropped.parquet"))
+    counts = dedup_files(
+        [str(src)], str(tmp_path / "out.parquet"), threshold=0.8, dropped=str(tmp_path / "dropped.parquet")
+    )
     kept = pq.read_table(tmp_path / "out.parquet")
     dropped = pq.read_table(tmp_path / "dropped.parquet")
     assert counts["input"] == 402 and counts["errors"] == {"jsonl:malformed": 1}

@@ -1,5 +1,6 @@
 """Dedup scales by partitions: exact dedup writes O(P) files, results do not depend on the number of
 partitions, and repeated ids never make a duplicate immune (documents are keyed by position)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,7 @@ def test_exact_dedup_writes_o_p_files(corpus: Path, tmp_path: Path, tasks: int |
     rows, _ = _load(corpus)
     rows = rows + [dict(r, id="m-" + r["id"], kind="web", source="mirror") for r in rows[:150]]
     parts = write_parts(rows, tmp_path / "parts", 128)
-    state, kept, dropped = run_stage(ExactDedupStage(ExactDedupStage.Config(tasks=tasks)), parts,
-                                     tmp_path / "work")
+    state, kept, dropped = run_stage(ExactDedupStage(ExactDedupStage.Config(tasks=tasks)), parts, tmp_path / "work")
     files = [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
     hash_partitions = len(list((tmp_path / "work" / "decided").glob("*.arrow")))
     assert hash_partitions == (tasks or 1)
@@ -57,7 +57,8 @@ def test_repeated_ids_are_not_immune(corpus: Path, tmp_path: Path) -> None:
     orig, copy = by_id[pair["duplicate_of"]], by_id[pair["id"]]
     exact = next(t for t in truth.values() if t["jaccard_5gram"] >= 1.0)
     docs = [
-        dict(copy, id="same-near", kind="web"), dict(orig, id="same-near", kind="wiki"),  # near pair, one id
+        dict(copy, id="same-near", kind="web"),
+        dict(orig, id="same-near", kind="wiki"),  # near pair, one id
         dict(by_id[exact["id"]], id="same-exact", kind="web"),  # exact pair (case/space changes), one id
         dict(by_id[exact["duplicate_of"]], id="same-exact", kind="web"),
     ]

@@ -1,6 +1,7 @@
 """Recall at the threshold on 1,200 pairs planted in real text (``bench._planted``): exact 5-gram Jaccard
 spread over 0.80-0.95; every pair at J >= 0.85 must be found with probability >= 0.99, at [0.80, 0.85)
 >= 0.95, and nothing else may be removed."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,9 @@ def test_recall_on_planted_pairs(corpus: Path, tmp_path: Path) -> None:
     survivor.update(zip(dropped.column("id").to_pylist(), (m["dup_of"] for m in meta_dicts(dropped))))
     found = np.array([survivor[c] == survivor[o] for c, o, _ in pairs])
     high, low = found[jac >= 0.85].mean(), found[jac < 0.85].mean()
-    print(f"recall J>=0.85: {high:.4f} ({(jac >= 0.85).sum()} pairs), "
-          f"J in [0.80, 0.85): {low:.4f} ({(jac < 0.85).sum()})")
+    print(
+        f"recall J>=0.85: {high:.4f} ({(jac >= 0.85).sum()} pairs), J in [0.80, 0.85): {low:.4f} ({(jac < 0.85).sum()})"
+    )
     assert high >= 0.99, high
     assert low >= 0.95, low
     copies = {c for c, _, _ in pairs}

@@ -1,4 +1,5 @@
 """MinHash signatures equal datasketch's, on real English and Japanese text."""
+
 from __future__ import annotations
 
 import bz2
@@ -20,7 +21,7 @@ def texts(corpus: Path) -> list[str]:
     docs = [json.loads(line)["text"] for line in (corpus / "dedup" / "docs.jsonl").open()][:25]
     with bz2.open(corpus / "wiki" / "jawiki-20230501-pages-articles-multistream.head.xml.bz2", "rt") as f:
         ja = f.read(400_000)[200_000:]
-    return docs + [ja[i:i + 2000] for i in range(0, 20_000, 2000)] + ["", "one two"]
+    return docs + [ja[i : i + 2000] for i in range(0, 20_000, 2000)] + ["", "one two"]
 
 
 @pytest.mark.parametrize("scheme", ["affine32", "legacy"])
@@ -41,7 +42,7 @@ def test_fast_mode_equals_datasketch_with_our_hashfunc(texts: list[str]) -> None
         us, k, sep = units(t)
         n_cjk += sep == ""
         m = MinHash(128, seed=1, hashfunc=shingle_hash32)
-        m.update_batch([tuple(us[i:i + k]) for i in range(max(1, len(us) - k + 1))] if us else [])
+        m.update_batch([tuple(us[i : i + k]) for i in range(max(1, len(us) - k + 1))] if us else [])
         assert np.array_equal(m.hashvalues, row)
     assert n_cjk >= 8  # the Japanese chunks are shingled by characters
 

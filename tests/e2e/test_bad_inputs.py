@@ -7,6 +7,7 @@ A bad recipe or a failing disk ends in one clear line naming the key or the faul
 This file checks the promise end to end on a mix of broken real inputs, with exact counts; the
 ``test_reliability_*.py`` files check it class by class (issue 14): paths and special files, bounds,
 records as the unit of failure, decoding, unique ids, recipes and settings."""
+
 from __future__ import annotations
 
 import bz2
@@ -50,9 +51,11 @@ def _warc_with_payloads(path: Path) -> int:
     elf = Path(sys.executable).resolve().read_bytes()[:200_000]
     with open(path, "wb") as f:
         w = WARCWriter(f, gzip=True)
-        for url, status, ctype, body in [("https://example.org/a.png", "200 OK", "image/png", png),
-                                         ("https://example.org/bin", "200 OK", "text/html", elf),
-                                         ("https://example.org/missing", "404 Not Found", "text/html", png[:10])]:
+        for url, status, ctype, body in [
+            ("https://example.org/a.png", "200 OK", "image/png", png),
+            ("https://example.org/bin", "200 OK", "text/html", elf),
+            ("https://example.org/missing", "404 Not Found", "text/html", png[:10]),
+        ]:
             http = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
             w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http))
     return 3
@@ -69,7 +72,7 @@ def bad_dir(corpus, tmp_path_factory) -> Path:
     rng = random.Random(5)
     for _ in range(3):  # garble three stretches inside records
         at = rng.randrange(len(raw) // 4, len(raw) - 500)
-        raw[at:at + 300] = bytes(rng.randrange(256) for _ in range(300))
+        raw[at : at + 300] = bytes(rng.randrange(256) for _ in range(300))
     (d / "web" / "garbled.warc").write_bytes(bytes(raw))
     _warc_with_payloads(d / "web" / "payloads.warc.gz")
     (d / "web" / "empty.warc.gz").write_bytes(b"")
@@ -84,7 +87,7 @@ def bad_dir(corpus, tmp_path_factory) -> Path:
     book = (corpus / "books" / "pg84.txt").read_bytes()
     bad_utf8 = bytearray(book)
     for i in range(1000, len(bad_utf8), 5000):
-        bad_utf8[i:i + 2] = b"\xff\xfe"
+        bad_utf8[i : i + 2] = b"\xff\xfe"
     (d / "books" / "bad_utf8.txt").write_bytes(bytes(bad_utf8))
     (d / "books" / "empty.txt").write_bytes(b"")
     big = (corpus / "books" / "pg2000.txt").read_bytes()  # a real book, repeated to 100 MB
@@ -98,7 +101,11 @@ def bad_dir(corpus, tmp_path_factory) -> Path:
     (repo / "empty_dir").mkdir()
     (d / "jsonl" / "docs.jsonl").write_text(
         "\n".join(l for l in (corpus / "dedup" / "docs.jsonl").read_text().splitlines()[:20])
-        + "\n{not json\n" + json.dumps({"id": "x", "text": None}) + "\n", encoding="utf-8")
+        + "\n{not json\n"
+        + json.dumps({"id": "x", "text": None})
+        + "\n",
+        encoding="utf-8",
+    )
     with gzip.open(d / "jsonl" / "bomb.jsonl.gz", "wb", compresslevel=9) as g:
         for _ in range(512):
             g.write(b"\0" * (1 << 20))
@@ -106,17 +113,27 @@ def bad_dir(corpus, tmp_path_factory) -> Path:
 
 
 def _recipe(d: Path) -> dict:
-    return {"name": "bad", "seed": 3, "workers": 2,
-            "sources": [
-                {"name": "web", "kind": "web", "format": "warc", "paths": [str(d / "web" / "*")]},
-                {"name": "wiki", "kind": "wiki", "format": "mediawiki", "paths": [str(d / "wiki" / "*")]},
-                {"name": "books", "kind": "books", "format": "text", "paths": [str(d / "books" / "*.txt")]},
-                {"name": "code", "kind": "code", "format": "code", "paths": [str(d / "code")]},
-                {"name": "docs", "kind": "web", "format": "jsonl", "paths": [str(d / "jsonl" / "*")]}],
-            "stages": [{"extract": {}, "only": ["web"]}, {"langid": {}}, {"heuristics": {}, "only": ["web"]},
-                       {"dedup_exact": {}}, {"dedup": {"threshold": 0.8}},
-                       {"mix": {"weights": {"web": 0.5, "books": 0.3, "wiki": 0.1, "code": 0.05, "docs": 0.05}}},
-                       {"tokenize": {"vocab_size": 1000, "sample_chars": 2_000_000}}]}
+    return {
+        "name": "bad",
+        "seed": 3,
+        "workers": 2,
+        "sources": [
+            {"name": "web", "kind": "web", "format": "warc", "paths": [str(d / "web" / "*")]},
+            {"name": "wiki", "kind": "wiki", "format": "mediawiki", "paths": [str(d / "wiki" / "*")]},
+            {"name": "books", "kind": "books", "format": "text", "paths": [str(d / "books" / "*.txt")]},
+            {"name": "code", "kind": "code", "format": "code", "paths": [str(d / "code")]},
+            {"name": "docs", "kind": "web", "format": "jsonl", "paths": [str(d / "jsonl" / "*")]},
+        ],
+        "stages": [
+            {"extract": {}, "only": ["web"]},
+            {"langid": {}},
+            {"heuristics": {}, "only": ["web"]},
+            {"dedup_exact": {}},
+            {"dedup": {"threshold": 0.8}},
+            {"mix": {"weights": {"web": 0.5, "books": 0.3, "wiki": 0.1, "code": 0.05, "docs": 0.05}}},
+            {"tokenize": {"vocab_size": 1000, "sample_chars": 2_000_000}},
+        ],
+    }
 
 
 @pytest.mark.slow
@@ -130,18 +147,32 @@ def test_bad_inputs_are_counted_never_crash(bad_dir, tmp_path):
         assert st["in"] == prev["kept"], st["dir"]  # nothing vanishes between stages
     read = summary["stages"][0]
     # each broken input is counted under its own reason, per record, exactly
-    assert read["dropped"] == {"books:empty": 1, "code:binary": 1, "content:binary": 1, "content_type:image/png": 1,
-                               "http_status:404": 1, "input:no_records": 1, "tabular:missing_text": 1,
-                               "warc:non_response": 2}
-    assert read["errors"] == {"error:ArchiveLoadFailed": 1,  # the gzip bomb: one unparseable record
-                              "error:EOFError": 1,  # the empty .xml.bz2
-                              "error:XMLSyntaxError": 1,  # the entity bomb's page (never expanded)
-                              "jsonl:malformed": 1, "jsonl:oversized": 1,  # a broken line, the 512 MiB bomb line
-                              "warc:truncated": 1, "wiki:truncated": 1}
+    assert read["dropped"] == {
+        "books:empty": 1,
+        "code:binary": 1,
+        "content:binary": 1,
+        "content_type:image/png": 1,
+        "http_status:404": 1,
+        "input:no_records": 1,
+        "tabular:missing_text": 1,
+        "warc:non_response": 2,
+    }
+    assert read["errors"] == {
+        "error:ArchiveLoadFailed": 1,  # the gzip bomb: one unparseable record
+        "error:EOFError": 1,  # the empty .xml.bz2
+        "error:XMLSyntaxError": 1,  # the entity bomb's page (never expanded)
+        "jsonl:malformed": 1,
+        "jsonl:oversized": 1,  # a broken line, the 512 MiB bomb line
+        "warc:truncated": 1,
+        "wiki:truncated": 1,
+    }
     # the good records around the damage still come through
     assert read["by_source"] == {
-        "books": {"dropped": 1, "in": 3, "kept": 2}, "code": {"dropped": 1, "in": 2, "kept": 1},
+        "books": {"dropped": 1, "in": 3, "kept": 2},
+        "code": {"dropped": 1, "in": 2, "kept": 1},
         "docs": {"dropped": 1, "errors": 2, "in": 23, "kept": 20},
-        "web": {"dropped": 6, "errors": 2, "in": 402, "kept": 394}, "wiki": {"errors": 3, "in": 55, "kept": 52}}
+        "web": {"dropped": 6, "errors": 2, "in": 402, "kept": 394},
+        "wiki": {"errors": 3, "in": 55, "kept": 52},
+    }
     assert (read["in"], read["kept"], read["sources_without_documents"]) == (485, 469, [])
     (tmp_path / "run" / "summary.json").read_text()  # written

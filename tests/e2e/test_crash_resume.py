@@ -1,5 +1,6 @@
 """Crash-proof resume: SIGKILL the run (driver and its Ray processes) or one Ray worker at random
 points, re-run, and get shards byte-identical to an uninterrupted run."""
+
 from __future__ import annotations
 
 import random
@@ -45,8 +46,14 @@ def test_sigkill_at_random_points_then_resume_gives_identical_shards(clean_run, 
     targets = sorted(rng.sample(range(1, total - 1), 3))
     reached = []
     for target in targets:
-        proc = subprocess.Popen(curate_cmd(out), cwd=REPO, env=e2e_env(corpus), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            curate_cmd(out),
+            cwd=REPO,
+            env=e2e_env(corpus),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         t0 = time.time()
         while _stages_done(out) < target and proc.poll() is None and time.time() - t0 < 600:
             time.sleep(0.05)
@@ -63,13 +70,21 @@ def test_sigkill_at_random_points_then_resume_gives_identical_shards(clean_run, 
 def test_sigkill_of_a_ray_worker_is_retried_and_output_identical(clean_run, corpus, tmp_path):
     clean, seconds = clean_run
     out = tmp_path / "worker_killed"
-    proc = subprocess.Popen(curate_cmd(out), cwd=REPO, env=e2e_env(corpus), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        curate_cmd(out),
+        cwd=REPO,
+        env=e2e_env(corpus),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     killed = None
     t0 = time.time()
     while proc.poll() is None and time.time() - t0 < 300 and killed is None:
-        busy = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                if any("ray::_call" in c for c in _cmdline(p))]
+        busy = [
+            p for p in psutil.Process(proc.pid).children(recursive=True) if any("ray::_call" in c for c in _cmdline(p))
+        ]
         if busy and _stages_done(out) >= 2:
             killed = busy[0].pid
             busy[0].send_signal(signal.SIGKILL)

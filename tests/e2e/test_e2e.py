@@ -1,4 +1,5 @@
 """End to end on real data: the gpt3mix stages over web, wiki, books and code from the test corpus."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,21 @@ def test_every_stage_reconciles_and_every_kind_reaches_the_shards(e2e_run):
     for st in summary["stages"]:
         assert st["in"] == st["kept"] + st["dropped_total"] + st["errors_total"], st["dir"]
     names = [s["stage"] for s in summary["stages"]]
-    assert names == ["read", "url_filter", "extract", "decontaminate", "code_filters", "langid", "clean_lines",
-                     "heuristics", "quality", "dedup_exact", "dedup", "mix", "tokenize"]
+    assert names == [
+        "read",
+        "url_filter",
+        "extract",
+        "decontaminate",
+        "code_filters",
+        "langid",
+        "clean_lines",
+        "heuristics",
+        "quality",
+        "dedup_exact",
+        "dedup",
+        "mix",
+        "tokenize",
+    ]
     read = summary["stages"][0]["by_source"]
     assert set(read) == {"web", "wiki", "books", "code"} and read["web"]["kept"] == 256
     manifest = json.loads((e2e_run / "manifest.json").read_text())
@@ -47,10 +61,26 @@ def test_report_renders_in_headless_chromium(e2e_run, tmp_path):
     for section in ("Stages", "Quality classifier", "Languages", "Deduplication", "Mixture", "Tokenizer and shards"):
         assert f"<h2>{section}</h2>" in html, section
     shot = tmp_path / "report.png"
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,2400",
-                    report.as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1200,2400",
+            report.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     img = mpimg.imread(shot)[..., :3]
     non_white = (img.mean(axis=2) < 0.95).mean()
     assert non_white > 0.05, f"screenshot is nearly blank ({non_white:.3f} non-white)"

@@ -2,6 +2,7 @@
 (typed meta, exact counts of summary.json); shards read back with the Megatron index logic and the
 tokenizer's EOS equal to the manifest's EOD (sentencepiece, a Megatron-style wrapper and HF
 AutoTokenizer); the report's plots show more than one visible bar and the dedup table its URLs."""
+
 from __future__ import annotations
 
 import html
@@ -30,13 +31,22 @@ def run(corpus: Path, tmp_path_factory) -> Path:
     with src.open("w", encoding="utf-8") as f:
         for r in corpus_docs(corpus):
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    recipe = {"name": "interop", "seed": 3, "workers": 0,
-              "sources": [{"name": "docs", "kind": "web", "format": "documents-jsonl", "paths": [str(src)]}],
-              "stages": [{"langid": {"languages": ["en", "de"]}},
-                         {"quality": {"positives": ["wiki", "books"], "negatives": ["web"], "target_keep_rate": 0.5},
-                          "only": ["web"]},
-                         {"dedup_exact": {}}, {"dedup": {"threshold": 0.8}},
-                         {"tokenize": {"vocab_size": 1500, "shard_tokens": 150_000, "val_fraction": 0.05}}]}
+    recipe = {
+        "name": "interop",
+        "seed": 3,
+        "workers": 0,
+        "sources": [{"name": "docs", "kind": "web", "format": "documents-jsonl", "paths": [str(src)]}],
+        "stages": [
+            {"langid": {"languages": ["en", "de"]}},
+            {
+                "quality": {"positives": ["wiki", "books"], "negatives": ["web"], "target_keep_rate": 0.5},
+                "only": ["web"],
+            },
+            {"dedup_exact": {}},
+            {"dedup": {"threshold": 0.8}},
+            {"tokenize": {"vocab_size": 1500, "shard_tokens": 150_000, "val_fraction": 0.05}},
+        ],
+    }
     Pipeline.from_dict(recipe, d).run(out=d / "run", workers=0, log=lambda s: None)
     return d / "run"
 
@@ -77,7 +87,8 @@ def test_stage_and_dropped_dirs_load_in_hf_duckdb_polars_pandas(run: Path, tmp_p
         glob = str(d / "*.parquet")
         count, avg, typ = duckdb.sql(
             f"SELECT count(*), avg((meta->>'quality_score')::DOUBLE), any_value(json_type(meta->'quality_score')) "
-            f"FROM read_parquet('{glob}') WHERE kind = 'web'").fetchall()[0]
+            f"FROM read_parquet('{glob}') WHERE kind = 'web'"
+        ).fetchall()[0]
         web = sum(1 for r in pq.read_table(files, columns=["kind"]).column("kind").to_pylist() if r == "web")
         assert count == web and typ == "DOUBLE" and 0 < avg < 1  # a number, averaged in SQL
         assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0] == n
@@ -87,8 +98,10 @@ def test_stage_and_dropped_dirs_load_in_hf_duckdb_polars_pandas(run: Path, tmp_p
         assert pd.read_parquet(files).shape[0] == n
     assert _only_parts(kept_dir) and _only_parts(drop_dir)  # state and work files live under _state/
     for d, n in ((kept_dir, st["kept"]), (drop_dir, st["dropped_total"])):
-        assert datasets.load_dataset("parquet", data_dir=str(d), split="train",
-                                     cache_dir=str(tmp_path / "hf3")).num_rows == n
+        assert (
+            datasets.load_dataset("parquet", data_dir=str(d), split="train", cache_dir=str(tmp_path / "hf3")).num_rows
+            == n
+        )
         assert pl.read_parquet(d).height == n and pq.read_table(d).num_rows == n
         assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{d}/**/*.parquet')").fetchall()[0][0] == n
 
@@ -141,10 +154,13 @@ def test_report_plots_and_dedup_urls(run: Path) -> None:
     assert len(counts) > 1 and counts[0][0] == "en"
     assert _visible_bars(language_figure(counts)) == len(counts)  # every language's bar shows, not only en
     page = write_report(run).read_text()
-    dedup = page[page.index("<h2>Deduplication</h2>"):]
+    dedup = page[page.index("<h2>Deduplication</h2>") :]
     rows = re.findall(r"<tr><td>[0-9a-f]{13,}</td><td>(\w+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", dedup)
-    removed = {r["url"] for d in ("03_dedup_exact", "04_dedup") for r in
-               pq.read_table(run / "dropped" / d, columns=["url"]).to_pylist()}
+    removed = {
+        r["url"]
+        for d in ("03_dedup_exact", "04_dedup")
+        for r in pq.read_table(run / "dropped" / d, columns=["url"]).to_pylist()
+    }
     # the removed documents' own URLs, whole (never cut), not ids
     assert rows and all(html.unescape(url) in removed for *_, url in rows)
     assert str(run.resolve()) not in page  # paths relative to the run

@@ -1,6 +1,7 @@
 """ExtractStage and extract_file on real pages; timeouts, pass-through and bad documents are counted, and
 HTML nested past the parser's bound is dropped before the parser (no real page trips that guard).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,10 +13,10 @@ import pytest
 
 from curate.extract.engines import ENGINES
 from curate.extract.web import ExtractStage, ExtractTimeout, deadline, nesting_exceeds
-from curate.standalone import extract_file
 from curate.schema import docs_table
 from curate.sources.base import Unit
 from curate.sources.warc import WarcReader
+from curate.standalone import extract_file
 
 
 def pages(corpus: Path, n: int = 12):
@@ -31,8 +32,9 @@ def test_fast_engine_finds_main_text(corpus: Path) -> None:
     assert res.kept.num_rows >= batch.num_rows - 1
     hits = sum(all(s in d["text"] for s in expected[d["url"]]["expected_with"]) for d in res.kept.to_pylist())
     assert hits >= 0.75 * res.kept.num_rows
-    assert res.kept.column("id").to_pylist() == [i for i in batch.column("id").to_pylist()
-                                                 if i in set(res.kept.column("id").to_pylist())]
+    assert res.kept.column("id").to_pylist() == [
+        i for i in batch.column("id").to_pylist() if i in set(res.kept.column("id").to_pylist())
+    ]
     assert all(json.loads(m)["extracted"] == 1 for m in res.kept.column("meta").to_pylist())
 
 
@@ -103,8 +105,10 @@ def _pages(corpus: Path, n: int) -> list[str]:
 def test_deeply_nested_html_is_dropped_before_the_parser(corpus: Path) -> None:
     pages = _pages(corpus, 3)
     deep = pages[0].replace("<body", "<body><p>" + "<div>" * 200_000 + "x" + "</div>" * 200_000, 1)  # 2.2 MB
-    rows = [{"id": str(i), "source": "web", "kind": "web", "url": f"https://example.org/{i}", "text": html,
-             "meta": {}} for i, html in enumerate([pages[1], deep, pages[2]])]
+    rows = [
+        {"id": str(i), "source": "web", "kind": "web", "url": f"https://example.org/{i}", "text": html, "meta": {}}
+        for i, html in enumerate([pages[1], deep, pages[2]])
+    ]
     res = ExtractStage.from_dict({}).apply(docs_table(rows), None)
     assert res.kept.column("id").to_pylist() == ["0", "2"]
     assert res.dropped.column("reason").to_pylist() == ["extract:too_deep"] and res.errors.num_rows == 0

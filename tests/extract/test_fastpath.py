@@ -1,5 +1,6 @@
 """The selectolax container fast path on real pages: coverage, quality beside trafilatura, fallback,
 determinism and broken input."""
+
 from __future__ import annotations
 
 import json
@@ -93,10 +94,13 @@ def _page(by_url: dict, prefix: str) -> tuple[dict, dict]:
     return next(v for url, v in by_url.items() if url.startswith(prefix))
 
 
-@pytest.mark.parametrize("prefix", [
-    "https://security.googleblog.com/2020/05/",  # the post sits in <noscript> inside itemprop=articleBody
-    "https://laviedesidees.fr/L-evaluation",  # the first entry-content div is a short teaser, the second the article
-])
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "https://security.googleblog.com/2020/05/",  # the post sits in <noscript> inside itemprop=articleBody
+        "https://laviedesidees.fr/L-evaluation",  # the first entry-content div is a short teaser, the second the article
+    ],
+)
 def test_fast_path_reads_articles_past_noscript_and_teasers(by_url, prefix: str) -> None:
     d, exp = _page(by_url, prefix)
     text, why = extract_traced(d["text"])

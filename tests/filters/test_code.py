@@ -1,5 +1,6 @@
 """Code filters on the CPython standard library: hand-written modules kept, planted minified, generated and
 encoded files (made from real stdlib files) dropped, and LF/CRLF/CR files measured alike."""
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,10 @@ def stdlib(stdlib_dir) -> dict[str, str]:
 
 def run(stage: CodeFilterStage, files: dict[str, str], lang: str = "python") -> dict[str, str | None]:
     """{path: drop reason or None} through the stage's apply."""
-    batch = docs_table({"id": p, "source": "code", "kind": "code", "url": p, "text": t, "meta": {"lang": lang}}
-                       for p, t in files.items())
+    batch = docs_table(
+        {"id": p, "source": "code", "kind": "code", "url": p, "text": t, "meta": {"lang": lang}}
+        for p, t in files.items()
+    )
     r = stage.apply(batch, None)
     out = dict.fromkeys(r.kept.column("id").to_pylist())
     out.update(zip(r.dropped.column("id").to_pylist(), r.dropped.column("reason").to_pylist()))
@@ -60,11 +63,17 @@ def test_the_stdlib_keeps_at_least_95_percent_of_its_modules(stdlib):
 def test_planted_minified_generated_and_encoded_files_are_dropped(stdlib, stdlib_dir):
     stage = CodeFilterStage()
     sources = [p for p, t in stdlib.items() if not p.startswith("test/") and 3000 < len(t) < 60000][:30]
-    header = "\n".join(stdlib["pydoc_data/topics.py"].splitlines()[:3]) + "\n" if "pydoc_data/topics.py" in stdlib \
+    header = (
+        "\n".join(stdlib["pydoc_data/topics.py"].splitlines()[:3]) + "\n"
+        if "pydoc_data/topics.py" in stdlib
         else "".join(stdlib[p].splitlines(True)[0] for p in ("token.py",) if p in stdlib)
+    )
     assert "generated" in header.lower()
-    blob_file = next(f for f in sorted(stdlib_dir.rglob("*")) if f.suffix in (".wav", ".zip", ".png", ".gif")
-                     and f.stat().st_size > 3000 and "site-packages" not in f.parts)
+    blob_file = next(
+        f
+        for f in sorted(stdlib_dir.rglob("*"))
+        if f.suffix in (".wav", ".zip", ".png", ".gif") and f.stat().st_size > 3000 and "site-packages" not in f.parts
+    )
     blob = base64.encodebytes(blob_file.read_bytes()[:6000]).decode()
     planted = {}
     for p in sources:
@@ -74,8 +83,11 @@ def test_planted_minified_generated_and_encoded_files_are_dropped(stdlib, stdlib
         planted[f"enc/{p}"] = text + f'\nDATA = """\n{blob}"""\n'
     decisions = run(stage, planted)
     for p, r in decisions.items():
-        want = {"min": {"code_filter:max_line_length", "code_filter:mean_line_length"},
-                "gen": {"code_filter:generated"}, "enc": {"code_filter:encoded_data"}}[p[:3]]
+        want = {
+            "min": {"code_filter:max_line_length", "code_filter:mean_line_length"},
+            "gen": {"code_filter:generated"},
+            "enc": {"code_filter:encoded_data"},
+        }[p[:3]]
         assert r in want, (p, r)
     assert set(run(stage, {p: stdlib[p] for p in sources}).values()) == {None}  # the originals stay
 
@@ -91,8 +103,10 @@ def test_lf_crlf_and_cr_only_files_are_measured_alike(stdlib):
 
 
 def test_data_files_by_size_and_per_language_overrides(stdlib_dir, corpus, tmp_path):
-    data = {str(f.relative_to(stdlib_dir)): f.read_text(encoding="utf-8")
-            for f in sorted(stdlib_dir.glob("test/test_tomllib/data/valid/**/*.json"))}
+    data = {
+        str(f.relative_to(stdlib_dir)): f.read_text(encoding="utf-8")
+        for f in sorted(stdlib_dir.glob("test/test_tomllib/data/valid/**/*.json"))
+    }
     if not data:
         pytest.skip("this Python has no test/test_tomllib data")
     decisions = run(CodeFilterStage(), data, lang="json")
@@ -105,13 +119,20 @@ def test_data_files_by_size_and_per_language_overrides(stdlib_dir, corpus, tmp_p
     long_line = module.replace("\n", " ", 60)
     strict = CodeFilterStage(CodeFilterStage.Config(languages={"python": {"max_line_length": 80}}))
     assert check(long_line, "python", strict.thresholds("python")) == "max_line_length"
-    raw = {"name": "c", "workers": 0, "sources": [{"name": "code", "kind": "code", "format": "code",
-                                                    "paths": [str(stdlib_dir / "json")]}],
-           "stages": [{"code_filters": {"languages": {"python": {"max_line_lenght": 80}}}}]}
-    with pytest.raises(RecipeError, match=r"stages\[0\]\.code_filters\.languages\.python: unknown key 'max_line_lenght'"):
+    raw = {
+        "name": "c",
+        "workers": 0,
+        "sources": [{"name": "code", "kind": "code", "format": "code", "paths": [str(stdlib_dir / "json")]}],
+        "stages": [{"code_filters": {"languages": {"python": {"max_line_lenght": 80}}}}],
+    }
+    with pytest.raises(
+        RecipeError, match=r"stages\[0\]\.code_filters\.languages\.python: unknown key 'max_line_lenght'"
+    ):
         Pipeline.from_dict(raw)
     raw["stages"] = [{"code_filters": {"defaults": {"min_alpha_fraction": 2}}}]
-    with pytest.raises(RecipeError, match=r"stages\[0\]\.code_filters\.defaults\.min_alpha_fraction: 2.0 is out of range"):
+    with pytest.raises(
+        RecipeError, match=r"stages\[0\]\.code_filters\.defaults\.min_alpha_fraction: 2.0 is out of range"
+    ):
         Pipeline.from_dict(raw)
     raw["stages"] = [{"code_filters": {}}]
     s = Pipeline.from_dict(raw).run(out=tmp_path / "r", log=lambda m: None)["stages"][1]

@@ -1,5 +1,6 @@
 """Decontamination against the ablation's evaluation set: planted 13-gram overlaps with held-out book text
 are found in real web documents (dropped, or cut with a margin), clean documents are untouched."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,11 @@ BOOKS = ("pg84.txt", "11-0.txt", "2852-0.txt")
 
 def web_docs(corpus: Path, n: int = 40) -> list[dict]:
     """Real web main texts of the dedup set (originals only: no near-copy of another document)."""
-    web = {json.loads(line)["id"] for line in (corpus / "dedup" / "sources.jsonl").read_text().splitlines()
-           if json.loads(line)["source"].get("corpus") == "web" and json.loads(line)["kind"] == "original"}
+    web = {
+        json.loads(line)["id"]
+        for line in (corpus / "dedup" / "sources.jsonl").read_text().splitlines()
+        if json.loads(line)["source"].get("corpus") == "web" and json.loads(line)["kind"] == "original"
+    }
     docs = [json.loads(line) for line in (corpus / "dedup" / "docs.jsonl").read_text().splitlines()]
     return [d for d in docs if d["id"] in web and len(d["text"].split("\n\n")) >= 3][:n]
 
@@ -50,7 +54,7 @@ def passages(eval_file: Path, words: int) -> list[str]:
         for para in json.loads(line)["text"].split("\n\n"):
             ws = para.split()
             if len(ws) >= words + 4:
-                out.append(" ".join(ws[2:2 + words]))
+                out.append(" ".join(ws[2 : 2 + words]))
     return out
 
 
@@ -67,8 +71,9 @@ def plant(docs: list[dict], runs: list[str], every: int = 2) -> tuple[list[dict]
 
 
 def table(docs: list[dict]):
-    return docs_table({"id": d["id"], "source": "web", "kind": "web", "url": None, "text": d["text"], "meta": {}}
-                      for d in docs)
+    return docs_table(
+        {"id": d["id"], "source": "web", "kind": "web", "url": None, "text": d["text"], "meta": {}} for d in docs
+    )
 
 
 def fitted(stage: DecontaminateStage, tmp_path: Path) -> dict:
@@ -116,7 +121,7 @@ def test_cut_mode_removes_the_span_with_its_margin_only(corpus, eval_set, tmp_pa
     wide = DecontaminateStage(DecontaminateStage.Config(eval_files=[str(eval_set)], mode="cut", margin=200))
     r = wide.apply(table(docs), fitted(wide, tmp_path))
     cut = r.counters["decontam_chars_cut"]
-    assert cut >= sum(len(x) for x in runs[:len(planted)]) + 200 * len(planted)
+    assert cut >= sum(len(x) for x in runs[: len(planted)]) + 200 * len(planted)
 
 
 def test_holdout_sources_in_a_run_decontaminate_against_the_ablation_eval_set(corpus, eval_set, tmp_path):
@@ -125,13 +130,26 @@ def test_holdout_sources_in_a_run_decontaminate_against_the_ablation_eval_set(co
     docs, planted = plant(web_docs(corpus, 20), passages(eval_set, 40))
     web = tmp_path / "web.jsonl"
     web.write_text("".join(json.dumps(d) + "\n" for d in docs))
-    raw = {"name": "dc", "seed": SEED, "workers": 0,
-           "sources": [{"name": "books", "kind": "books", "format": "text",
-                        "paths": [str(corpus / "books" / b) for b in BOOKS]},
-                       {"name": "web", "kind": "web", "format": "jsonl", "paths": [str(web)],
-                        "options": {"id_field": "id"}}],
-           "stages": [{"decontaminate": {"holdout_sources": ["books"], "holdout_share": SHARE,
-                                         "holdout_chunk_chars": CHUNK, "mode": "cut", "max_pieces": 0}}]}
+    raw = {
+        "name": "dc",
+        "seed": SEED,
+        "workers": 0,
+        "sources": [
+            {"name": "books", "kind": "books", "format": "text", "paths": [str(corpus / "books" / b) for b in BOOKS]},
+            {"name": "web", "kind": "web", "format": "jsonl", "paths": [str(web)], "options": {"id_field": "id"}},
+        ],
+        "stages": [
+            {
+                "decontaminate": {
+                    "holdout_sources": ["books"],
+                    "holdout_share": SHARE,
+                    "holdout_chunk_chars": CHUNK,
+                    "mode": "cut",
+                    "max_pieces": 0,
+                }
+            }
+        ],
+    }
     s = Pipeline.from_dict(raw).run(out=tmp_path / "r", log=lambda m: None)["stages"][1]
     assert s["reconciles"] and s["fit"]["ngrams"]["holdout"] > 1000
     assert s["counters"]["decontam_holdout_docs"] == len(planted) + len(BOOKS)
@@ -152,9 +170,14 @@ def test_an_ablation_variant_decontaminates_against_its_eval_files(tmp_path):
 
     base = {"name": "b", "sources": [{"name": "wiki", "kind": "wiki", "format": "mediawiki", "paths": ["x"]}]}
     stages = [{"decontaminate": {"holdout_sources": ["wiki"], "holdout_share": 0.5, "mode": "cut"}}, {"mix": {}}]
-    raw = build_recipe(base, stages, {"share": 0.02, "chunk_chars": 4000}, ["wiki", "books"], None, None,
-                       tmp_path / "eval")
+    raw = build_recipe(
+        base, stages, {"share": 0.02, "chunk_chars": 4000}, ["wiki", "books"], None, None, tmp_path / "eval"
+    )
     assert raw["stages"][0] == {"holdout": {"share": 0.02, "chunk_chars": 4000}, "only": ["wiki", "books"]}
-    assert raw["stages"][1] == {"decontaminate": {"mode": "cut", "eval_files": [str(tmp_path / "eval" / "wiki.jsonl"),
-                                                                                 str(tmp_path / "eval" / "books.jsonl")]}}
+    assert raw["stages"][1] == {
+        "decontaminate": {
+            "mode": "cut",
+            "eval_files": [str(tmp_path / "eval" / "wiki.jsonl"), str(tmp_path / "eval" / "books.jsonl")],
+        }
+    }
     assert stages[0]["decontaminate"]["holdout_sources"] == ["wiki"]  # the base recipe is not changed

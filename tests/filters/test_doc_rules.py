@@ -2,18 +2,25 @@
 that trail off in an ellipsis, plain-text dialogue dashes and footnote marks, blank lines between paragraphs.
 Each rule is checked on real text (web pages of ``shared/corpus/web``, Project Gutenberg books) that it keeps,
 and on the same text damaged into what the rule exists to drop."""
+
 import re
 
 import pytest
 
 from bench.goodtext import book_chunks
-from tests.support.filter_texts import html_text
-
 from curate.filters.heuristics import evaluate
 from curate.filters.repetition import NGrams
-from curate.filters.rules import (C4Rules, FineWebRules, GopherQuality, GopherRepetition, check_fineweb,
-                                  check_gopher_quality, check_gopher_repetition)
+from curate.filters.rules import (
+    C4Rules,
+    FineWebRules,
+    GopherQuality,
+    GopherRepetition,
+    check_fineweb,
+    check_gopher_quality,
+    check_gopher_repetition,
+)
 from curate.filters.text import lines, reflow, words
+from tests.support.filter_texts import html_text
 
 DEFAULTS = (GopherQuality(), GopherRepetition(), C4Rules(), FineWebRules())
 
@@ -32,7 +39,9 @@ def paragraphs(corpus) -> list[str]:
 def test_short_page_of_sentences_is_kept_short_menu_is_not(corpus):
     """Under Gopher's 50 words a page is kept when it is sentences by C4's original rule (>= 3 sentences in
     lines of >= 5 words ending in terminal punctuation), down to Dolma's 25 words."""
-    short = [html_text(corpus, n) for n in ("rs-ingenieure.de.tragwerksplanung.html", "speicherguide.de.schwierige.html")]
+    short = [
+        html_text(corpus, n) for n in ("rs-ingenieure.de.tragwerksplanung.html", "speicherguide.de.schwierige.html")
+    ]
     for text in short:
         assert 25 <= len(words(text)) < 50
         assert evaluate(text, "de", *DEFAULTS) is None
@@ -46,7 +55,7 @@ def test_short_page_of_sentences_is_kept_short_menu_is_not(corpus):
     assert fail == "gopher:too_few_words" and (fail.value, fail.threshold) == (len(words(partei)), 50)
     # a product page's field labels and values, cut to 25-49 words: lines without sentences
     spec = lines(html_text(corpus, "gelbe-liste.de-chininum.html"))
-    menu = "\n".join(spec[:next(i for i in range(len(spec)) if len(words("\n".join(spec[:i]))) >= 30)])
+    menu = "\n".join(spec[: next(i for i in range(len(spec)) if len(words("\n".join(spec[:i]))) >= 30)])
     assert 25 <= len(words(menu)) < 50 and evaluate(menu, "de", *DEFAULTS) == "gopher:too_few_words"
 
 
@@ -69,8 +78,12 @@ def test_paragraphs_trailing_off_are_not_a_teaser_list(corpus):
     import json
 
     chunks = [d["text"] for d in book_chunks(corpus, 400)]
-    short = [t for t in chunks if 0 < sum(s.endswith(("...", "…")) for s in lines(reflow(t))) < 3
-             and _gopher(t, "fr", min_ellipsis_lines=0) == "gopher:ellipsis_lines"]
+    short = [
+        t
+        for t in chunks
+        if 0 < sum(s.endswith(("...", "…")) for s in lines(reflow(t))) < 3
+        and _gopher(t, "fr", min_ellipsis_lines=0) == "gopher:ellipsis_lines"
+    ]
     assert len(short) >= 5
     assert all(_gopher(t, "fr") in (None, "gopher:too_few_words") for t in short)
     trailing = [p for t in chunks for p in t.split("\n\n") if p.rstrip().endswith(("...", "…")) and len(p) > 200]
@@ -101,8 +114,12 @@ def test_newline_ratio_counts_lines_not_blank_lines(paragraphs):
     assert dialogue.count("\n") / len(words(dialogue)) > 0.3  # datatrove's count would call it a list
     assert check_fineweb(dialogue, words(dialogue), FineWebRules(line_punct_thr=0, short_line_thr=1.1)) is None
     one_per_line = "\n".join(w + "." for w in words(dialogue))
-    assert check_fineweb(one_per_line, words(one_per_line), FineWebRules(line_punct_thr=0, short_line_thr=1.1,
-                                                                         char_dup_ratio=1)) == "fineweb:list_ratio"
+    assert (
+        check_fineweb(
+            one_per_line, words(one_per_line), FineWebRules(line_punct_thr=0, short_line_thr=1.1, char_dup_ratio=1)
+        )
+        == "fineweb:list_ratio"
+    )
 
 
 def test_top_ngram_of_a_short_text_needs_a_repeat(corpus):

@@ -1,23 +1,37 @@
 """The filters' fast paths (C-level loops, ASCII and non-CJK shortcuts, the split phrase automata) equal the plain
 per-character and per-word formulas they replace, on real text and on real text damaged with the characters the
 shortcuts hinge on (Unicode spaces, CJK characters, punctuation-only tokens, underscores)."""
+
 from __future__ import annotations
 
 import json
 import random
 import re
 
-from tests.support.filter_texts import dedup_docs
-
 from curate.filters.lexicon import CHROME, compile_lexicon
 from curate.filters.rules import _EDGE_PUNCT
-from curate.filters.text import (_CJK_RE, _PUNCT_RE, _WORD_RE, cjk_fraction, display_width, is_cjk_word, lines,
-                                 more_words, paragraphs, words)
+from curate.filters.text import (
+    _CJK_RE,
+    _PUNCT_RE,
+    _WORD_RE,
+    cjk_fraction,
+    display_width,
+    is_cjk_word,
+    lines,
+    more_words,
+    paragraphs,
+    words,
+)
 from curate.filters.wordstats import alpha_words, count_in, latin_words, mean_stripped_length
+from tests.support.filter_texts import dedup_docs
 
 # what the shortcuts hinge on: Unicode spaces (str.split vs the regex's \s), Han/Kana/Hangul, punctuation-only and
 # underscore tokens, digits of other scripts, letters outside the Latin alphabet
-DAMAGE = list("\u00a0\u2003\u3000\u2028\u0085\x1c\t\n 漢字かなカナ한국・ー゠_—–…«»“”‘’#*-·•²٣ⅫẞßΩжé") + [" _ ", " — ", "\n\n"]
+DAMAGE = list("\u00a0\u2003\u3000\u2028\u0085\x1c\t\n 漢字かなカナ한국・ー゠_—–…«»“”‘’#*-·•²٣ⅫẞßΩжé") + [
+    " _ ",
+    " — ",
+    "\n\n",
+]
 
 
 def _texts(corpus) -> list[str]:

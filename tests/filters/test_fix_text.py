@@ -1,5 +1,6 @@
 """Text repair (ftfy) on real text: books turned into mojibake are restored, correct text is left alone,
 natural mojibake and control characters in the corpus are fixed and counted."""
+
 from __future__ import annotations
 
 import json
@@ -37,13 +38,15 @@ def test_books_read_with_the_wrong_codec_are_restored(corpus, codec):
 
 def test_correct_text_is_untouched_and_natural_damage_is_fixed_and_counted(corpus):
     rows = docs(corpus / "dedup" / "docs.jsonl") + docs(corpus / "cjk" / "docs.jsonl")
-    batch = docs_table({"id": d["id"], "source": "t", "kind": "web", "url": None, "text": d["text"], "meta": {}}
-                       for d in rows)
+    batch = docs_table(
+        {"id": d["id"], "source": "t", "kind": "web", "url": None, "text": d["text"], "meta": {}} for d in rows
+    )
     r = FixTextStage().apply(batch, None)
     assert r.kept.num_rows == batch.num_rows and not r.dropped.num_rows and not r.errors.num_rows
     before = {d["id"]: d["text"] for d in rows}
-    changed = {i: t for i, t in zip(r.kept.column("id").to_pylist(), r.kept.column("text").to_pylist())
-               if t != before[i]}
+    changed = {
+        i: t for i, t in zip(r.kept.column("id").to_pylist(), r.kept.column("text").to_pylist()) if t != before[i]
+    }
     assert 1 <= len(changed) <= 10  # of 460 real documents: a mojibake word, control characters, BOMs
     assert any("Hebebühne" in t and "HebebÃ¼hne" in before[i] for i, t in changed.items())
     assert r.counters["fix_text_docs"] == len(changed)
@@ -59,9 +62,12 @@ def test_cosmetic_fixes_are_opt_in_and_settings_are_checked(corpus, tmp_path):
     counts: Counter = Counter()
     straight = FixTextStage(FixTextStage.Config(uncurl_quotes=True)).fix(text, counts)
     assert "’" not in straight and counts["uncurl_quotes"] > 10
-    raw = {"name": "f", "workers": 0, "sources": [{"name": "d", "kind": "web", "format": "jsonl",
-                                                    "paths": [str(corpus / "cjk" / "docs.jsonl")]}],
-           "stages": [{"fix_text": {"normalization": "NFD"}}]}
+    raw = {
+        "name": "f",
+        "workers": 0,
+        "sources": [{"name": "d", "kind": "web", "format": "jsonl", "paths": [str(corpus / "cjk" / "docs.jsonl")]}],
+        "stages": [{"fix_text": {"normalization": "NFD"}}],
+    }
     with pytest.raises(RecipeError, match=r"stages\[0\]\.fix_text\.normalization: 'NFD' is not one of"):
         Pipeline.from_dict(raw)
     raw["stages"] = [{"fix_text": {}}]

@@ -1,6 +1,7 @@
 """Known-good real text is kept by the default ``curate filter`` chain and quickstart's filter stages: a fast
 subset of ``python -m bench goodtext`` (book chunks with their hard wraps, Wikipedia articles in en/de/uk/ja
 through the project's wikitext cleaning, trafilatura main texts of the web pages) with the bars that benchmark holds."""
+
 import bz2
 import html
 import json
@@ -12,8 +13,10 @@ from bench.goodtext import STUB_WORDS, book_chunks, filter_specs, run_chain
 from curate.sources.wikitext import WikitextCleaner
 from tests.support.filter_texts import dedup_docs
 
-WIKI = {"uk": "ukwiki-20230501-pages-articles-multistream.head.xml.bz2",
-        "ja": "jawiki-20230501-pages-articles-multistream.head.xml.bz2"}
+WIKI = {
+    "uk": "ukwiki-20230501-pages-articles-multistream.head.xml.bz2",
+    "ja": "jawiki-20230501-pages-articles-multistream.head.xml.bz2",
+}
 
 
 def _wiki_head(corpus, lang: str, n: int) -> list[dict]:
@@ -40,25 +43,38 @@ def _wiki_sample(corpus) -> list[dict]:
     from curate.sources.wiki import WikiReader
 
     kept = WikiReader("wiki", "wiki").read(Unit(str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2"))).kept
-    return [{"id": r["id"], "source": "wiki", "kind": "wiki", "text": r["text"]} for r in kept.to_pylist()
-            if len(r["text"].split()) >= STUB_WORDS]
+    return [
+        {"id": r["id"], "source": "wiki", "kind": "wiki", "text": r["text"]}
+        for r in kept.to_pylist()
+        if len(r["text"].split()) >= STUB_WORDS
+    ]
 
 
 def _web_expected(corpus) -> list[dict]:
     """trafilatura main texts (dedup/ originals) of web pages whose ``expected_with`` snippets are all in them."""
-    expected = {json.loads(x)["url"]: json.loads(x)["expected_with"]
-                for x in (corpus / "web" / "pages.jsonl").open(encoding="utf-8")}
-    return [d for d in dedup_docs(corpus) if d["kind"] == "web" and expected.get(d["url"])
-            and all(s in d["text"] for s in expected[d["url"]])]
+    expected = {
+        json.loads(x)["url"]: json.loads(x)["expected_with"]
+        for x in (corpus / "web" / "pages.jsonl").open(encoding="utf-8")
+    }
+    return [
+        d
+        for d in dedup_docs(corpus)
+        if d["kind"] == "web" and expected.get(d["url"]) and all(s in d["text"] for s in expected[d["url"]])
+    ]
 
 
 @pytest.fixture(scope="module")
 def corpora(corpus):
     # every 80th chunk: a spread over the 13 books (the full set: python -m bench goodtext)
     # short chunks too (a JSONL of book chunks may cut a page's worth): one- and two-paragraph documents
-    return {"books": book_chunks(corpus)[5::80], "books:400": book_chunks(corpus, 400)[3::40], "wiki:uk": _wiki_head(corpus, "uk", 25),
-            "wiki:ja": _wiki_head(corpus, "ja", 25),
-            "wiki:en+de": _wiki_sample(corpus), "web": _web_expected(corpus)}
+    return {
+        "books": book_chunks(corpus)[5::80],
+        "books:400": book_chunks(corpus, 400)[3::40],
+        "wiki:uk": _wiki_head(corpus, "uk", 25),
+        "wiki:ja": _wiki_head(corpus, "ja", 25),
+        "wiki:en+de": _wiki_sample(corpus),
+        "web": _web_expected(corpus),
+    }
 
 
 def test_known_good_text_is_kept(corpora, tmp_path):

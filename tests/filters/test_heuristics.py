@@ -1,6 +1,7 @@
 """The document rules (filters.heuristics: Gopher, C4 and FineWeb style) on real web, wiki, book and CJK
 text: reasons, rule values and thresholds of every drop.
 """
+
 import re
 from collections import Counter
 
@@ -36,8 +37,17 @@ def test_real_cjk_documents_are_judged_fairly(corpus):
     # single-character n-grams would flag long Japanese articles as repetitive
     long_ja = max(ja, key=len)
     assert NGrams(words(long_ja)).dup_chars(5) / len(long_ja) > 0.15
-    assert evaluate(long_ja, "ja", GopherQuality(enabled=False), GopherRepetition(), C4Rules(enabled=False),
-                    FineWebRules(enabled=False)) is None
+    assert (
+        evaluate(
+            long_ja,
+            "ja",
+            GopherQuality(enabled=False),
+            GopherRepetition(),
+            C4Rules(enabled=False),
+            FineWebRules(enabled=False),
+        )
+        is None
+    )
 
 
 def test_real_web_wiki_books_reasons(corpus):
@@ -54,17 +64,31 @@ def test_real_web_wiki_books_reasons(corpus):
 
 
 def test_rules_fire_on_degraded_real_text(corpus):
-    doc = next(d["text"] for d in dedup_docs(corpus) if d["kind"] == "web" and evaluate(d["text"], "en", *DEFAULTS) is None
-               and len(words(d["text"])) > 300)
+    doc = next(
+        d["text"]
+        for d in dedup_docs(corpus)
+        if d["kind"] == "web" and evaluate(d["text"], "en", *DEFAULTS) is None and len(words(d["text"])) > 300
+    )
     ws = words(doc)
     assert evaluate(" ".join(ws[:30]), "en", *DEFAULTS) == "gopher:too_few_words"
     para = max(doc.split("\n"), key=len)
     assert evaluate("\n\n".join([para] * 10), "en", *DEFAULTS).startswith("gopher_rep:")
     assert evaluate(doc + "\n{", "en", *DEFAULTS) is None  # C4's curly-bracket rule is off by default
-    assert evaluate(doc + "\n{", "en", GopherQuality(), GopherRepetition(), C4Rules(curly_bracket=True),
-                    FineWebRules()) == "c4:curly_bracket"
-    assert evaluate(doc.replace(".", "").replace("!", "").replace("?", ""), "en", GopherQuality(),
-                    GopherRepetition(), C4Rules(enabled=False), FineWebRules()) == "fineweb:line_punct_ratio"
+    assert (
+        evaluate(doc + "\n{", "en", GopherQuality(), GopherRepetition(), C4Rules(curly_bracket=True), FineWebRules())
+        == "c4:curly_bracket"
+    )
+    assert (
+        evaluate(
+            doc.replace(".", "").replace("!", "").replace("?", ""),
+            "en",
+            GopherQuality(),
+            GopherRepetition(),
+            C4Rules(enabled=False),
+            FineWebRules(),
+        )
+        == "fineweb:line_punct_ratio"
+    )
     assert evaluate("\n".join(ws), "en", *DEFAULTS) is not None
     no_stop = re.sub(r"(?i)\b(the|be|to|of|and|that|have|with)\b", "", doc)
     assert evaluate(no_stop, "en", *DEFAULTS) == "gopher:stop_words"
@@ -72,12 +96,19 @@ def test_rules_fire_on_degraded_real_text(corpus):
 
 
 def test_config_from_recipe_keys_and_bad_rows(corpus):
-    stage = HeuristicStage.from_dict({"gopher_quality": {"min_doc_words": 10, "stop_words": {}},
-                                      "gopher_repetition": {"top_ngrams": {2: 0.5}}, "c4": {"enabled": False},
-                                      "fineweb": {"short_line_length": 20}})
+    stage = HeuristicStage.from_dict(
+        {
+            "gopher_quality": {"min_doc_words": 10, "stop_words": {}},
+            "gopher_repetition": {"top_ngrams": {2: 0.5}},
+            "c4": {"enabled": False},
+            "fineweb": {"short_line_length": 20},
+        }
+    )
     assert stage.config.gopher_quality.min_doc_words == 10 and stage.config.gopher_repetition.top_ngrams == {2: 0.5}
-    rows = [{"id": "a", "source": "s", "kind": "web", "text": None}, {"id": "b", "source": "s", "kind": "web",
-                                                                     "text": "\x00\ufffd"}]
+    rows = [
+        {"id": "a", "source": "s", "kind": "web", "text": None},
+        {"id": "b", "source": "s", "kind": "web", "text": "\x00\ufffd"},
+    ]
     res = stage.apply(table(rows), None)
     assert res.dropped.num_rows == 2 and res.errors.num_rows == 0
 
@@ -131,9 +162,10 @@ def test_mean_word_length_counts_letters_not_punctuation(corpus):
 
     ws = [w for d in _wiki_head(corpus, "uk", 25) for w in words(d["text"])]
     punctuated = [w for w in ws if len(w) > 1 and w[-1] in ",.;:)»"][:400]
-    assert evaluate(" ".join(punctuated), "uk", *DEFAULTS) is None or \
-        not evaluate(" ".join(punctuated), "uk", *DEFAULTS).startswith("gopher:mean_word_length")
-    glued = " ".join("".join(punctuated[i:i + 3]) for i in range(0, len(punctuated), 3))
+    assert evaluate(" ".join(punctuated), "uk", *DEFAULTS) is None or not evaluate(
+        " ".join(punctuated), "uk", *DEFAULTS
+    ).startswith("gopher:mean_word_length")
+    glued = " ".join("".join(punctuated[i : i + 3]) for i in range(0, len(punctuated), 3))
     assert evaluate(glued, "uk", *DEFAULTS) == "gopher:mean_word_length_high"
 
 
@@ -142,13 +174,27 @@ def test_paragraph_of_sentences_counts_as_punctuated(corpus):
     several sentences whose last one the extraction cut (no final stop) is sentences. Pages dropped by
     datatrove's count (``line_punct_min_sentences: 0``) pass; with their sentence marks removed they fail."""
     old = FineWebRules(line_punct_min_sentences=0)
-    web = [html_text(corpus, name) for name in ("sprechwaisen.com.sw082.html", "nextkabinett.wordpress.com.garden.html",
-                                                "denkanstoos.com.2012.html")]
-    rescued = [t for t in web if evaluate(t, "de", GopherQuality(enabled=False), GopherRepetition(enabled=False),
-                                          C4Rules(), old) == "fineweb:line_punct_ratio"
-               and evaluate(t, "de", *DEFAULTS[:3], FineWebRules()) is None]
+    web = [
+        html_text(corpus, name)
+        for name in (
+            "sprechwaisen.com.sw082.html",
+            "nextkabinett.wordpress.com.garden.html",
+            "denkanstoos.com.2012.html",
+        )
+    ]
+    rescued = [
+        t
+        for t in web
+        if evaluate(t, "de", GopherQuality(enabled=False), GopherRepetition(enabled=False), C4Rules(), old)
+        == "fineweb:line_punct_ratio"
+        and evaluate(t, "de", *DEFAULTS[:3], FineWebRules()) is None
+    ]
     assert len(rescued) >= 2, len(rescued)
     for t in rescued:
         flat = re.sub(r"[.!?。！？]", "", t)
-        assert evaluate(flat, "de", GopherQuality(enabled=False), GopherRepetition(enabled=False), C4Rules(),
-                        FineWebRules()) == "fineweb:line_punct_ratio"
+        assert (
+            evaluate(
+                flat, "de", GopherQuality(enabled=False), GopherRepetition(enabled=False), C4Rules(), FineWebRules()
+            )
+            == "fineweb:line_punct_ratio"
+        )

@@ -1,6 +1,7 @@
 """Language identification (filters.langid) on real text in several languages: every row annotated, kept
 or dropped by language and per-language threshold.
 """
+
 import json
 from collections import Counter
 
@@ -34,8 +35,10 @@ def test_filters_and_annotates_every_row(corpus):
     assert reasons["lang:und"] == 3
     metas = [json.loads(m) for m in res.kept["meta"].to_pylist()]
     assert all(m["lang"] == "en" and float(m["lang_score"]) >= 0.65 for m in metas)
-    assert all(json.loads(m)["lang"] != "en" or float(json.loads(m)["lang_score"]) < 0.65
-               for m in res.dropped["meta"].to_pylist())
+    assert all(
+        json.loads(m)["lang"] != "en" or float(json.loads(m)["lang_score"]) < 0.65
+        for m in res.dropped["meta"].to_pylist()
+    )
 
 
 def test_no_languages_keeps_all_and_per_language_threshold(corpus):

@@ -1,6 +1,7 @@
 """Line cleaning (filters.lines) on real documents: planted navigation blocks and spam lines removed,
 article lines kept, documents left empty dropped.
 """
+
 import json
 import re
 
@@ -49,8 +50,9 @@ def test_keeps_real_article_lines(corpus):
     metas = [json.loads(m) for m in res.kept["meta"].to_pylist()]
     assert sum(int(m["removed_lines"]) for m in metas) == res.counters["lines_removed"]
     sample = next(m["removed_lines_sample"] for m in metas if int(m["removed_lines"]))
-    assert all(line.split("\t")[0] in {"spam", "c4", "boilerplate", "nav", "url", "edge_block"}
-               for line in sample.split("\n"))
+    assert all(
+        line.split("\t")[0] in {"spam", "c4", "boilerplate", "nav", "url", "edge_block"} for line in sample.split("\n")
+    )
 
 
 def test_spam_lines_need_two_markers(corpus):
@@ -73,9 +75,11 @@ def test_docs_left_empty_are_dropped(corpus):
     docs, truth = _planted(corpus)
     nav = docs["d00033"].split("\n\n“I desire")[0]  # real dw.com / sueddeutsche.de header blocks
     assert nav.startswith("Live TV\nAll media content")
-    rows = [{"id": "nav", "source": "w", "kind": "web", "text": nav},
-            {"id": "none", "source": "w", "kind": "web", "text": None},
-            {"id": "doc", "source": "w", "kind": "web", "text": docs[truth[0]["duplicate_of"]]}]
+    rows = [
+        {"id": "nav", "source": "w", "kind": "web", "text": nav},
+        {"id": "none", "source": "w", "kind": "web", "text": None},
+        {"id": "doc", "source": "w", "kind": "web", "text": docs[truth[0]["duplicate_of"]]},
+    ]
     res = LineCleanStage().apply(table(rows), None)
     assert res.dropped["reason"].to_pylist() == ["clean:empty", "clean:empty"]
     assert res.kept["id"].to_pylist() == ["doc"]

@@ -1,5 +1,6 @@
 """Multilingual cleaning on the real, line-labelled CJK dev set (shared/corpus/cjk): every rule on real lines,
 whole pages, the per-language document rules and the eval-clean score."""
+
 from __future__ import annotations
 
 import functools
@@ -20,7 +21,7 @@ from tests import REPO
 from tests.support.filter_texts import table
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cjk(corpus: Path) -> tuple[dict, dict]:
     docs = {json.loads(x)["id"]: json.loads(x) for x in (corpus / "cjk" / "docs.jsonl").open(encoding="utf-8")}
     labels = {json.loads(x)["id"]: json.loads(x) for x in (corpus / "cjk" / "labels.jsonl").open(encoding="utf-8")}
@@ -109,10 +110,12 @@ def test_data_tables_are_told_from_menus_counters_and_headline_lists(corpus):
     spec = _lines(corpus, "ja-postlight-ascii", 48, 89)  # メーカー / Palm / 価格 / 4万4800円 / ... / USB端子 / Type-C
     assert all(table_rows(spec))
     assert all(table_rows(_lines(corpus, "ja-warcparser-1pachi", 14, 29)))  # パチンコ / 0.5円 / 1円 / 2円 / ...
-    for doc, a, b in (("ko-magichtml-daum1", 83, 93),  # 추천해요 / 4 / 좋아요 / 27: share counters
-                      ("ja-magichtml-ameblo", 173, 210),  # 日 月 火 ... 1 2 3: a calendar
-                      ("zh-cwt-cc19", 36, 47),  # 澳洲幸运8人工计划软件 ...: pasted lottery headlines
-                      ("ko-magichtml-daum1", 154, 164)):  # 지금 세계는 / 지금 여론조사 5/23 ...: a menu of phrases
+    for doc, a, b in (
+        ("ko-magichtml-daum1", 83, 93),  # 추천해요 / 4 / 좋아요 / 27: share counters
+        ("ja-magichtml-ameblo", 173, 210),  # 日 月 火 ... 1 2 3: a calendar
+        ("zh-cwt-cc19", 36, 47),  # 澳洲幸运8人工计划软件 ...: pasted lottery headlines
+        ("ko-magichtml-daum1", 154, 164),
+    ):  # 지금 세계는 / 지금 여론조사 5/23 ...: a menu of phrases
         assert not any(table_rows(_lines(corpus, doc, a, b))), doc
     assert not any(table_rows(spec, min_rows=0))
     assert not is_date_line(_lines(corpus, "ja-postlight-ascii", 71, 72)[0])  # LTE：1/3/7/8/20: bands, not a date
@@ -128,7 +131,9 @@ def test_spec_table_after_the_article_is_kept_and_judged_apart(corpus):
     gone = {s for _, s in removed}
     lab = labels["ja-postlight-ascii"]["lines"]
     assert all(x["text"].strip() in cleaned for x in lab[48:89])
-    related = [x["text"].strip() for x in lab[89:106]]  # ■関連サイト / Palm / ＋Style / FOX / この記事をシェアしよう ...
+    related = [
+        x["text"].strip() for x in lab[89:106]
+    ]  # ■関連サイト / Palm / ＋Style / FOX / この記事をシェアしよう ...
     assert all(s in gone for s in related)
     rows = [{"id": "ascii", "source": "cjk", "kind": "web", "text": cleaned, "meta": {"lang": "ja"}}]
     assert HeuristicStage().apply(table(rows), None).kept.num_rows == 1
@@ -147,10 +152,15 @@ def test_repeated_lines_keep_the_article_copy(corpus):
 
 def test_spam_pages_dropped_with_reason_and_bitcoin_mention_stays(corpus):
     docs, _ = _cjk(corpus)
-    rows = [{"id": d, "source": "cjk", "kind": "web", "text": docs[d]["text"]}
-            for d in ("zh-cwt-cc93", "zh-cwt-cc99", "ja-oscar-199", "zh-cwt-cc79")]
-    bitcoin = next(json.loads(x) for x in (corpus / "dedup" / "docs.jsonl").open(encoding="utf-8")
-                   if "Bitcoin" in x and x.count("Bitcoin") == 1)
+    rows = [
+        {"id": d, "source": "cjk", "kind": "web", "text": docs[d]["text"]}
+        for d in ("zh-cwt-cc93", "zh-cwt-cc99", "ja-oscar-199", "zh-cwt-cc79")
+    ]
+    bitcoin = next(
+        json.loads(x)
+        for x in (corpus / "dedup" / "docs.jsonl").open(encoding="utf-8")
+        if "Bitcoin" in x and x.count("Bitcoin") == 1
+    )
     rows.append({"id": "bitcoin", "source": "web", "kind": "web", "text": bitcoin["text"]})
     res = LineCleanStage().apply(table(rows), None)
     reasons = dict(zip(res.dropped["id"].to_pylist(), res.dropped["reason"].to_pylist()))
@@ -176,8 +186,10 @@ def test_per_language_thresholds(corpus):
     stage = LineCleanStage()
     cleaned, _ = stage.clean(docs["zh-hant-twnews-chinatimes"]["text"], stage._compile())  # a one-sentence teaser
     h = HeuristicStage()
-    rows = [{"id": lang, "source": "w", "kind": "web", "text": cleaned, "meta": {"lang": lang}}
-            for lang in ("zh", "de", "en")]
+    rows = [
+        {"id": lang, "source": "w", "kind": "web", "text": cleaned, "meta": {"lang": lang}}
+        for lang in ("zh", "de", "en")
+    ]
     res = h.apply(table(rows), None)
     assert res.kept["id"].to_pylist() == ["zh"]
     # judged as German (FineWeb-2's pipeline, English line-punctuation share) or English (stop words) it fails
@@ -248,8 +260,8 @@ def test_list_items_sharing_an_affix_are_chrome(corpus):
     related = _lines(corpus, "ja-postlight-buzzap", 32, 40)
     article = _lines(corpus, "ja-postlight-buzzap", 18, 25)
     scores = line_scores(article + related, [False] * 15, LayoutConfig())
-    assert all(v <= -LayoutConfig().strong_penalty for v in scores[len(article):])
-    assert sum(v > 0 for v in scores[:len(article)]) >= 5
+    assert all(v <= -LayoutConfig().strong_penalty for v in scores[len(article) :])
+    assert sum(v > 0 for v in scores[: len(article)]) >= 5
 
 
 def test_edge_blocks_keep_numbered_lines(corpus):
@@ -273,8 +285,13 @@ def test_site_repeats_found_by_a_fit_pass(corpus, tmp_path):
     from curate.stage import FitContext
 
     docs, labels = _cjk(corpus)
-    ids = ["ko-fundus-mbn-2025-06-03", "ko-fundus-mbn-2025-05-30", "ko-fundus-hankookilbo-2025-05-15",
-           "ko-fundus-hankookilbo-2026-07-12", "ko-goose3-donga"]
+    ids = [
+        "ko-fundus-mbn-2025-06-03",
+        "ko-fundus-mbn-2025-05-30",
+        "ko-fundus-hankookilbo-2025-05-15",
+        "ko-fundus-hankookilbo-2026-07-12",
+        "ko-goose3-donga",
+    ]
     rows = [{"id": d, "source": "cjk", "kind": "web", "url": docs[d]["url"], "text": docs[d]["text"]} for d in ids]
     part = tmp_path / "part.parquet"
     pq.write_table(table(rows), part)
@@ -288,8 +305,12 @@ def test_site_repeats_found_by_a_fit_pass(corpus, tmp_path):
     res = LineCleanStage().apply(table(rows), state)
     assert res.counters["lines_removed_site_repeat"] > 100
     junk = {x["text"].strip() for d in ids for x in labels[d]["lines"] if x["label"] == "junk"}
-    sample = [ln.split("\t", 1) for m in meta_dicts(res.kept)
-              for ln in str(m["removed_lines_sample"]).split("\n") if "\t" in ln]  # the last row may be cut
+    sample = [
+        ln.split("\t", 1)
+        for m in meta_dicts(res.kept)
+        for ln in str(m["removed_lines_sample"]).split("\n")
+        if "\t" in ln
+    ]  # the last row may be cut
     gone = [s for r, s in sample if r == "site_repeat"]
     assert gone and sum(s in junk for s in gone) >= 0.95 * len(gone)
     assert LineCleanStage.from_dict({"site_repeat_min_docs": 0}).fit(None) is None
@@ -319,11 +340,15 @@ def test_eval_clean_cv_scores_each_origin_on_its_own(corpus, tmp_path):
     from curate.filters.eval_clean import cross_validate, cv_table
 
     docs, labels = _cjk(corpus)
-    pick = [d for d in docs.values() if d["origin_repo"] in ("AndyTheFactory/newspaper4k", "Rio-Rf/Lab-CreateDataset",
-                                                              "adbar/trafilatura")]
+    pick = [
+        d
+        for d in docs.values()
+        if d["origin_repo"] in ("AndyTheFactory/newspaper4k", "Rio-Rf/Lab-CreateDataset", "adbar/trafilatura")
+    ]
     (tmp_path / "docs.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in pick))
-    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(labels[d["id"]], ensure_ascii=False) + "\n"
-                                                   for d in pick))
+    (tmp_path / "labels.jsonl").write_text(
+        "".join(json.dumps(labels[d["id"]], ensure_ascii=False) + "\n" for d in pick)
+    )
     res = cross_validate(tmp_path / "labels.jsonl", tmp_path / "docs.jsonl")
     assert sorted(res["folds"]) == ["AndyTheFactory/newspaper4k", "Rio-Rf/Lab-CreateDataset", "adbar/trafilatura"]
     assert res["folds"]["Rio-Rf/Lab-CreateDataset"]["all"]["good_kept"] is None  # only bad pages there
@@ -369,7 +394,7 @@ def test_related_list_shown_twice_inside_an_article_parts_it(corpus, host):
     at = sorted({keep[len(keep) // 3], keep[2 * len(keep) // 3]}, reverse=True)
     lines = list(raw)
     for i in at:  # after an article paragraph
-        lines[i + 1:i + 1] = block
+        lines[i + 1 : i + 1] = block
     before = _removed(LineCleanStage(), "\n".join(raw))
     removed = _removed(LineCleanStage(), "\n".join(lines))
     assert [raw[i] for i in keep if raw[i] in removed and raw[i] not in before] == []
@@ -388,21 +413,35 @@ def test_label_lines_with_a_chrome_label(corpus):
     stage = LineCleanStage()
     rules = stage._compile()
     _, labels = _cjk(corpus)
-    picked = {did: [x["text"].strip() for x in labels[did]["lines"] if x["label"] == "junk" and
-                    x["text"].strip().startswith(start)]
-              for did, start in (("zh-cwt-cc21", ("上一篇：", "下一篇：")), ("zh-cwt-cc69", ("本文关键词：",)),
-                                 ("zh-hant-readability-pixnet", ("上一篇：", "下一篇：")),
-                                 ("ja-postlight-buzzap", ("< 前の記事：",)))}
+    picked = {
+        did: [
+            x["text"].strip()
+            for x in labels[did]["lines"]
+            if x["label"] == "junk" and x["text"].strip().startswith(start)
+        ]
+        for did, start in (
+            ("zh-cwt-cc21", ("上一篇：", "下一篇：")),
+            ("zh-cwt-cc69", ("本文关键词：",)),
+            ("zh-hant-readability-pixnet", ("上一篇：", "下一篇：")),
+            ("ja-postlight-buzzap", ("< 前の記事：",)),
+        )
+    }
     for did, lines in picked.items():
         assert lines, did
         for s in lines:
             assert stage.line_rule(s, rules) == "label", s
-    long_prev = picked["zh-cwt-cc21"][0]  # 上一篇：营销心理学：营销就是把人性付于实践 (42 columns: no short chrome line)
+    long_prev = picked["zh-cwt-cc21"][
+        0
+    ]  # 上一篇：营销心理学：营销就是把人性付于实践 (42 columns: no short chrome line)
     assert LineCleanStage.from_dict({"label_max_width": 0}).line_rule(long_prev, rules) is None
     # the first label holds 一覧 (list, a ja chrome word), but is no chrome phrase: 7 characters, 2 of them
     assert stage.line_rule(picked["ja-postlight-buzzap"][0].replace("前の記事", "生物学者の一覧"), rules) is None
-    keep = [x["text"].strip() for d in ("zh-cwt-cc17", "ja-postlight-getnews", "ko-inked-ebest8")
-            for x in labels[d]["lines"] if x["label"] == "keep" and re.search("[:：]", x["text"])]
+    keep = [
+        x["text"].strip()
+        for d in ("zh-cwt-cc17", "ja-postlight-getnews", "ko-inked-ebest8")
+        for x in labels[d]["lines"]
+        if x["label"] == "keep" and re.search("[:：]", x["text"])
+    ]
     assert keep and [s for s in keep if stage.line_rule(s, rules) == "label"] == []
 
 

@@ -1,5 +1,6 @@
 """PII redaction on real text: natural and planted addresses found, and versions, dates, prices and ISBNs
 of real wiki, book and web text left alone."""
+
 from __future__ import annotations
 
 import bz2
@@ -24,7 +25,9 @@ def jsonl(path: Path) -> list[dict]:
 def texts(corpus: Path) -> dict[str, str]:
     """Real text by origin: the wiki dumps' wikitext, books, web main texts and CJK pages."""
     out = {f.name: bz2.open(f, "rt", encoding="utf-8").read() for f in sorted((corpus / "wiki").glob("*.xml.bz2"))}
-    out.update({f.name: f.read_text(encoding="utf-8", errors="replace") for f in sorted((corpus / "books").glob("*.txt"))})
+    out.update(
+        {f.name: f.read_text(encoding="utf-8", errors="replace") for f in sorted((corpus / "books").glob("*.txt"))}
+    )
     out.update({f"dedup/{d['id']}": d["text"] for d in jsonl(corpus / "dedup" / "docs.jsonl")})
     out.update({f"cjk/{d['id']}": d["text"] for d in jsonl(corpus / "cjk" / "docs.jsonl")})
     return out
@@ -74,9 +77,9 @@ def test_planted_addresses_from_the_corpus_are_found_in_other_real_text(corpus_t
         values = [p[i % len(p)] for p in planted]
         paras = article.split("\n\n")
         base_out, _, _ = r(article)
-        damaged = "\n\n".join(paras[:1] + [f"{p} {v}" for p, v in zip(paras[1:], values)] + paras[1 + len(values):])
+        damaged = "\n\n".join(paras[:1] + [f"{p} {v}" for p, v in zip(paras[1:], values)] + paras[1 + len(values) :])
         out, counts, _ = r(damaged)
-        assert not any(v in out for v in values[:len(paras) - 1]), (values, out[:500])
+        assert not any(v in out for v in values[: len(paras) - 1]), (values, out[:500])
         assert sum(counts.values()) == len(PLACEHOLDER.findall(base_out)) + min(len(values), len(paras) - 1)
 
 
@@ -90,13 +93,16 @@ def test_versions_dates_prices_and_isbns_of_real_text_are_not_redacted(corpus_te
     for name, text in corpus_texts.items():
         for a, b, kind in corpus_spans[name]:
             total += 1
-            s, before = text[a:b], text[max(0, a - 16):a]
+            s, before = text[a:b], text[max(0, a - 16) : a]
             assert not isbn.search(before), (name, s)
             assert not (kind != "email" and date.fullmatch(s)), (name, s)
             assert not (kind != "email" and price.search(before)), (name, s)
             assert not (kind == "ipv4" and version.search(before)), (name, s)
             # a phone inside a longer run of digit groups (1 073 741 824 bytes, photo ids) is not one
-            assert not (kind == "phone" and re.search(r"\d[ .]$", before) or re.match(r"[ .,]\d", text[b:b + 2])), (name, s)
+            assert not (kind == "phone" and re.search(r"\d[ .]$", before) or re.match(r"[ .,]\d", text[b : b + 2])), (
+                name,
+                s,
+            )
     assert total > 200
     assert sum(t.count("ISBN") for t in corpus_texts.values()) > 1000  # the ISBNs the check covers
 
@@ -111,8 +117,11 @@ def test_keep_lists_and_placeholders(corpus_texts):
     out, counts, _ = redactor()(text)
     assert doc_ip in out and private_ip in out and real_ip not in out and "business@example.org" in out
     assert counts["ipv4"] == 1 and counts["email"] == 1
-    out, counts, _ = redactor(keep_networks=["77.121.0.0/16"], keep_domains=["pglaf.org", "example.org"],
-                              placeholders={"email": "[mail]", "ipv4": "[ip]", "ipv6": "[ip]", "phone": "[tel]"})(text)
+    out, counts, _ = redactor(
+        keep_networks=["77.121.0.0/16"],
+        keep_domains=["pglaf.org", "example.org"],
+        placeholders={"email": "[mail]", "ipv4": "[ip]", "ipv6": "[ip]", "phone": "[tel]"},
+    )(text)
     assert real_ip in out and "business@pglaf.org" in out and not counts["ipv4"] and not counts["email"]
     out, counts, _ = redactor(only_public_ips=False)(text)
     assert doc_ip not in out and private_ip not in out and counts["ipv4"] == 3
@@ -120,8 +129,9 @@ def test_keep_lists_and_placeholders(corpus_texts):
 
 def test_stage_counts_per_type_keeps_every_row_and_config_errors_name_the_key(corpus, corpus_texts):
     docs = [d for d in jsonl(corpus / "cjk" / "docs.jsonl")]
-    batch = docs_table({"id": d["id"], "source": "cjk", "kind": "web", "url": d["url"], "text": d["text"],
-                        "meta": {}} for d in docs)
+    batch = docs_table(
+        {"id": d["id"], "source": "cjk", "kind": "web", "url": d["url"], "text": d["text"], "meta": {}} for d in docs
+    )
     r = PiiStage().apply(batch, None)
     assert r.kept.num_rows == batch.num_rows and not r.dropped.num_rows and not r.errors.num_rows
     c = r.counters
@@ -130,6 +140,13 @@ def test_stage_counts_per_type_keeps_every_row_and_config_errors_name_the_key(co
     assert sum(m.get("pii", {}).get("email", 0) for m in metas) == c["pii_email"]
     for bad, key in (({"types": ["phon"]}, "types"), ({"keep_networks": ["77.121.0.0/33"]}, "keep_networks")):
         with pytest.raises(RecipeError, match=rf"stages\[0\]\.pii\.{key}:"):
-            Pipeline.from_dict({"name": "p", "workers": 0, "sources": [
-                {"name": "d", "kind": "web", "format": "jsonl", "paths": [str(corpus / "cjk" / "docs.jsonl")]}],
-                "stages": [{"pii": bad}]})
+            Pipeline.from_dict(
+                {
+                    "name": "p",
+                    "workers": 0,
+                    "sources": [
+                        {"name": "d", "kind": "web", "format": "jsonl", "paths": [str(corpus / "cjk" / "docs.jsonl")]}
+                    ],
+                    "stages": [{"pii": bad}],
+                }
+            )

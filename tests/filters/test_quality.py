@@ -1,6 +1,7 @@
 """The fastText quality classifier (filters.quality): held-out metrics, threshold and token-budget
 calibration, determinism, reproducible training and reuse of a saved model.
 """
+
 import json
 from itertools import product
 
@@ -119,7 +120,8 @@ def test_token_budget_calibration(fitted, tmp_path, mode):
         assert 0.3 < kept_bytes / web_bytes < 0.5
     with pytest.raises(ValueError, match="not both"):
         QualityStage.from_dict({"target_tokens": 1, "target_keep_rate": 0.5}).fit(
-            FitContext(parts, tmp_path, 1234, _serial))
+            FitContext(parts, tmp_path, 1234, _serial)
+        )
 
 
 def test_bottom_k_sample_is_partition_independent_and_a_saved_model_pulls_no_text(fitted, tmp_path):
@@ -133,7 +135,8 @@ def test_bottom_k_sample_is_partition_independent_and_a_saved_model_pulls_no_tex
     assert (tmp_path / "a" / "quality.bin").read_bytes() == (tmp_path / "b" / "quality.bin").read_bytes()
     assert not (tmp_path / "a" / "quality_train.txt").exists()  # a work file: removed once the model is trained
     assert 0 < a["summary"]["n_test"] < 40  # 2 x 40 sampled documents, about 20% of them held out
-    rows = _sample_part(str(whole), ["wiki", "books"], ["web"], 1234, {POS: 2**64, NEG: 2**64}, state["model"],
-                        0.2, 20000)
+    rows = _sample_part(
+        str(whole), ["wiki", "books"], ["web"], 1234, {POS: 2**64, NEG: 2**64}, state["model"], 0.2, 20000
+    )
     assert len(rows) == t.num_rows and all(r[3] is None for r in rows)  # hashes and scores, never text
     assert 0 < sum(r[4] is not None for r in rows) < t.num_rows

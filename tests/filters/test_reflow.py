@@ -1,4 +1,5 @@
 """Reflowing hard-wrapped text before the per-line document rules, and script-aware sentence counts, on real text."""
+
 import json
 
 from curate.filters.heuristics import HeuristicStage, evaluate

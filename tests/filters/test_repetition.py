@@ -1,4 +1,5 @@
 """filters.repetition's integer-id n-gram measures equal Gopher's string formulas exactly on real text."""
+
 import json
 from collections import Counter
 
@@ -9,7 +10,7 @@ from tests.support.filter_texts import dedup_docs
 
 def reference_top_chars(ws: list[str], n: int) -> int:
     """Gopher's top n-gram characters as datatrove writes it: the most common joined n-gram times its count."""
-    grams = Counter(" ".join(ws[i:i + n]) for i in range(len(ws) - n + 1))
+    grams = Counter(" ".join(ws[i : i + n]) for i in range(len(ws) - n + 1))
     if not grams:
         return 0
     gram, count = grams.most_common(1)[0]
@@ -21,7 +22,7 @@ def reference_dup_chars(ws: list[str], n: int) -> int:
     seen: set[tuple[str, ...]] = set()
     chars, i = 0, 0
     while i < len(ws) - n + 1:
-        gram = tuple(ws[i:i + n])
+        gram = tuple(ws[i : i + n])
         if gram in seen:
             chars += sum(map(len, gram))
             i += n

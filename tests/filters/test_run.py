@@ -1,4 +1,5 @@
 """The standalone filter command (filters.run) on real documents, with its default stages."""
+
 import json
 
 import pyarrow.parquet as pq

@@ -1,5 +1,6 @@
 """URL filter on the real URLs of the corpus: every page passes the shipped lists; block-listed domains,
 URLs and words (planted into real URLs) are dropped with the list's name as the reason."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,9 @@ def page_urls(corpus: Path) -> list[str]:
 
 
 def cjk_urls(corpus: Path) -> list[str]:
-    return [u for line in (corpus / "cjk" / "docs.jsonl").read_text().splitlines() if (u := json.loads(line).get("url"))]
+    return [
+        u for line in (corpus / "cjk" / "docs.jsonl").read_text().splitlines() if (u := json.loads(line).get("url"))
+    ]
 
 
 def test_real_urls_pass_the_shipped_lists(corpus):
@@ -61,7 +64,9 @@ def test_recipe_lists_domains_subdomains_urls_and_allow(corpus, tmp_path):
     assert allowed.reason(urls[0]) is None
     target = urls[7]
     p = urlsplit(target)
-    variant = f"{p.scheme.upper()}://www.{p.netloc.upper().removeprefix('WWW.')}{p.path}" + (f"?{p.query}" if p.query else "")
+    variant = f"{p.scheme.upper()}://www.{p.netloc.upper().removeprefix('WWW.')}{p.path}" + (
+        f"?{p.query}" if p.query else ""
+    )
     listed = tmp_path / "urls.txt"
     listed.write_text(f"# one URL a line\n{target}\n")
     for cfg in (UrlFilterStage.Config(block_urls=[target]), UrlFilterStage.Config(block_urls_file=str(listed))):
@@ -75,10 +80,20 @@ def test_stage_in_a_run_counts_per_list(corpus, tmp_path):
     word = "nachrichten"  # a whole token of some real URLs of the set
     n_word = sum(word in re.split(r"[^\w]+|_", normalise(u)[1]) for u in urls if normalise(u)[0] not in blocked)
     assert n_word >= 2
-    raw = {"name": "u", "workers": 0, "sources": [{"name": "pages", "kind": "web", "format": "jsonl",
-                                                    "paths": [str(corpus / "web" / "pages.jsonl")],
-                                                    "options": {"text_field": "file", "url_field": "url"}}],
-           "stages": [{"url_filter": {"block_domains": blocked, "banned_words": [word]}}]}
+    raw = {
+        "name": "u",
+        "workers": 0,
+        "sources": [
+            {
+                "name": "pages",
+                "kind": "web",
+                "format": "jsonl",
+                "paths": [str(corpus / "web" / "pages.jsonl")],
+                "options": {"text_field": "file", "url_field": "url"},
+            }
+        ],
+        "stages": [{"url_filter": {"block_domains": blocked, "banned_words": [word]}}],
+    }
     s = Pipeline.from_dict(raw).run(out=tmp_path / "r", log=lambda m: None)["stages"][1]
     n_domain = sum(normalise(u)[0] in blocked for u in urls)
     assert s["reconciles"] and s["in"] == 256

@@ -1,9 +1,11 @@
 """Fixtures of the install tests: curate as a user installs it."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
 
 @pytest.fixture(scope="session")
 def installed_venv(tmp_path_factory) -> Path:

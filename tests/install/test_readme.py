@@ -11,6 +11,7 @@ as often as declared, so a README change that drops one fails here. Input files 
 user's own (``docs/*.jsonl.gz``, ``pages.warc.gz``, eval-clean's labels) are real files of the test corpus;
 the user's own steps are the repository's ``examples/``.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -31,8 +32,12 @@ SKIP = re.compile(r"^<!-- readme-test: skip \((.+)\) -->$")
 # (pattern, replacement, why, how many README lines it must match)
 REWRITES = [
     (r"^pip install \. -c constraints\.txt.*$", "", "the fixture built the wheel and installed it offline", 1),
-    (r"^curate sample(\s+#.*)?$", "curate sample --from {small} --max-code-files 40",
-     "the Debian packages are not installed here: a slice of the test corpus, so the suite stays fast", 1),
+    (
+        r"^curate sample(\s+#.*)?$",
+        "curate sample --from {small} --max-code-files 40",
+        "the Debian packages are not installed here: a slice of the test corpus, so the suite stays fast",
+        1,
+    ),
     (r"--steps 200", "--steps 2 --config tiny", "checks the trainer trains on the shards, not how well", 1),
 ]
 
@@ -58,7 +63,7 @@ def readme_blocks(text: str) -> list[Block]:
         prev = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
         skip = SKIP.match(prev.strip())
         if fence.group(1) in ("bash", "python"):
-            blocks.append(Block(i + 1, fence.group(1), "\n".join(lines[i + 1:end]), skip.group(1) if skip else None))
+            blocks.append(Block(i + 1, fence.group(1), "\n".join(lines[i + 1 : end]), skip.group(1) if skip else None))
         i = end + 1
     return blocks
 
@@ -78,8 +83,9 @@ def _warc_slice(src: Path, dst: Path, records: int) -> None:
     """The first ``records`` WARC records of ``src`` (real pages), one gzip member each."""
     raw = gzip.decompress(src.read_bytes())
     starts = [m.start() for m in re.finditer(rb"WARC/1\.0\r\n", raw)]
-    dst.write_bytes(b"".join(gzip.compress(raw[a:b], mtime=0) for a, b in
-                             zip(starts[:records], starts[1:records + 1])))
+    dst.write_bytes(
+        b"".join(gzip.compress(raw[a:b], mtime=0) for a, b in zip(starts[:records], starts[1 : records + 1]))
+    )
 
 
 def _inputs(corpus: Path, tmp: Path, work: Path) -> Path:
@@ -103,17 +109,24 @@ def _inputs(corpus: Path, tmp: Path, work: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_every_readme_block_runs_installed_from_an_unrelated_directory(corpus: Path, installed_venv: Path,
-                                                                       tmp_path: Path) -> None:
+def test_every_readme_block_runs_installed_from_an_unrelated_directory(
+    corpus: Path, installed_venv: Path, tmp_path: Path
+) -> None:
     blocks = readme_blocks((REPO / "README.md").read_text(encoding="utf-8"))
     venv = installed_venv
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     home.mkdir()
     small = _inputs(corpus, tmp_path, work)
-    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
-           "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
     used = {p: 0 for p, *_ in REWRITES}
     skipped, outputs = [], {}
     for b in blocks:

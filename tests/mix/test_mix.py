@@ -1,4 +1,5 @@
 """Mixture planner: rates, epochs table, deterministic down/up-sampling, counts that reconcile."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.mix.planner import MixStage, estimate_tokens, plan_mix
-from curate.standalone import mix_files
 from curate.schema import docs_table, meta_dicts
 from curate.stage import FitContext
+from curate.standalone import mix_files
 from tests.support.docs import corpus_docs, write_parts
 
 GPT3 = {"web": 0.6, "books": 0.16, "wiki": 0.03, "code": 0.21}  # code has no rows here
@@ -90,8 +91,13 @@ def test_mix_finalize_and_mix_files(corpus: Path, tmp_path: Path) -> None:
     rows = corpus_docs(corpus)
     src = tmp_path / "docs.parquet"
     pq.write_table(docs_table(rows), src)
-    out = mix_files([str(src)], str(tmp_path / "mixed.parquet"), {"web": 0.5, "books": 0.3, "wiki": 0.2},
-                    target_tokens=300_000, seed=3)
+    out = mix_files(
+        [str(src)],
+        str(tmp_path / "mixed.parquet"),
+        {"web": 0.5, "books": 0.3, "wiki": 0.2},
+        target_tokens=300_000,
+        seed=3,
+    )
     assert out["input"] == 400 and out["kept"] + sum(out["dropped"].values()) == 400
     assert pq.read_table(tmp_path / "mixed.dropped.parquet").num_rows == sum(out["dropped"].values())
     realised = {r["source"]: r for r in out["realised"]}
@@ -148,7 +154,11 @@ def test_long_docs_are_downsampled_by_a_line_window(corpus: Path, tmp_path: Path
     assert sorted(r["text"] for r in again[0].kept.to_pylist()) == sorted(r["text"] for r in kept)
     _, other, _ = run_mix(parts, tmp_path, cfg, seed=8)
     assert {json.loads(r["meta"])["window"] for res in other for r in res.kept.to_pylist()} != {
-        json.loads(r["meta"])["window"] for r in kept}
+        json.loads(r["meta"])["window"] for r in kept
+    }
     _, whole, _ = run_mix(parts, tmp_path, {**cfg, "window_min_tokens": None})
-    assert all("window" not in json.loads(r["meta"]) and r["text"] == by_id[r["id"]] for res in whole
-               for r in res.kept.to_pylist())
+    assert all(
+        "window" not in json.loads(r["meta"]) and r["text"] == by_id[r["id"]]
+        for res in whole
+        for r in res.kept.to_pylist()
+    )

@@ -1,5 +1,6 @@
 """A real Ray cluster on loopback (head + a second worker node), the recipe submitted as a Ray job;
 its shards must equal the embedded-Ray run's."""
+
 from __future__ import annotations
 
 import os
@@ -40,23 +41,54 @@ def test_recipe_as_ray_job_on_two_node_loopback_cluster(corpus, tmp_path):
     (raytmp / "token").write_text(secrets.token_hex(32))
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(raytmp / "token"), CURATE_DEBUG="1")
     gcs, dash = _free_port(), _free_port()
-    head = _ray("start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}", "--num-cpus=1",
-                "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
-                "--disable-usage-stats", f"--temp-dir={raytmp}", env=env)
+    head = _ray(
+        "start",
+        "--head",
+        "--node-ip-address=127.0.0.1",
+        f"--port={gcs}",
+        "--num-cpus=1",
+        "--include-dashboard=true",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dash}",
+        "--disable-usage-stats",
+        f"--temp-dir={raytmp}",
+        env=env,
+    )
     assert head.returncode == 0, head.stdout + head.stderr
     try:
         # The second node gets its own temp dir, as a separate machine would: two nodes sharing one
         # session dir unpack and garbage-collect the same job package under each other.
         wtmp = Path(tempfile.mkdtemp(prefix="rayw", dir="/tmp"))
-        worker = _ray("start", f"--address=127.0.0.1:{gcs}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
-                      "--disable-usage-stats", f"--temp-dir={wtmp}", env=dict(env, RAY_TMPDIR=str(wtmp)))
+        worker = _ray(
+            "start",
+            f"--address=127.0.0.1:{gcs}",
+            "--node-ip-address=127.0.0.1",
+            "--num-cpus=1",
+            "--disable-usage-stats",
+            f"--temp-dir={wtmp}",
+            env=dict(env, RAY_TMPDIR=str(wtmp)),
+        )
         assert worker.returncode == 0, worker.stdout + worker.stderr
         out = tmp_path / "cluster_run"
         deadline = time.time() + 60
         while True:  # the job server needs a moment after `ray start`
-            job = _ray("job", "submit", f"--address=http://127.0.0.1:{dash}", "--working-dir", str(REPO),
-                       "--", "python", "-m", "curate", "run", str(E2E_RECIPE), "--out", str(out),
-                       env=env, timeout=900)
+            job = _ray(
+                "job",
+                "submit",
+                f"--address=http://127.0.0.1:{dash}",
+                "--working-dir",
+                str(REPO),
+                "--",
+                "python",
+                "-m",
+                "curate",
+                "run",
+                str(E2E_RECIPE),
+                "--out",
+                str(out),
+                env=env,
+                timeout=900,
+            )
             if job.returncode == 0 or time.time() > deadline or "Connection" not in job.stderr + job.stdout:
                 break
             time.sleep(3)

@@ -2,6 +2,7 @@
 resumes, titles true to the recipe, every value escaped (never markup or math), bounded for many sources; a
 damaged trainer metrics file costs only its own section.
 """
+
 from __future__ import annotations
 
 import html
@@ -23,15 +24,32 @@ from tests.support.recipes import QUIET, books_recipe
 
 
 def _recipe(corpus: Path, languages: list[str] | None = ("en",)) -> dict:
-    return {"name": "report", "seed": 1, "workers": 0,
-            "sources": [{"name": "docs", "kind": "web", "format": "documents-jsonl",
-                         "paths": [str(corpus / "dedup" / "docs.jsonl")]},
-                        {"name": "wiki", "kind": "wiki", "format": "mediawiki",
-                         "paths": [str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")]},
-                        {"name": "books", "kind": "books", "format": "text",
-                         "paths": [str(corpus / "books" / "pg1497.txt"), str(corpus / "books" / "pg84.txt")]}],
-            "stages": [{"langid": {"languages": list(languages)} if languages else {}},
-                       {"dedup": {"threshold": 0.8}}]}
+    return {
+        "name": "report",
+        "seed": 1,
+        "workers": 0,
+        "sources": [
+            {
+                "name": "docs",
+                "kind": "web",
+                "format": "documents-jsonl",
+                "paths": [str(corpus / "dedup" / "docs.jsonl")],
+            },
+            {
+                "name": "wiki",
+                "kind": "wiki",
+                "format": "mediawiki",
+                "paths": [str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")],
+            },
+            {
+                "name": "books",
+                "kind": "books",
+                "format": "text",
+                "paths": [str(corpus / "books" / "pg1497.txt"), str(corpus / "books" / "pg84.txt")],
+            },
+        ],
+        "stages": [{"langid": {"languages": list(languages)} if languages else {}}, {"dedup": {"threshold": 0.8}}],
+    }
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -62,7 +80,7 @@ def test_report_shows_full_ids(run):
     out, _ = run
     page = (out / "report.html").read_text()
     shown = [html.unescape(x) for x in re.findall(r"<code>(.*?)</code>", page)]
-    dedup = page[page.index("<h2>Deduplication</h2>"):]
+    dedup = page[page.index("<h2>Deduplication</h2>") :]
     kept = [html.unescape(x) for x in re.findall(r"<tr><td>([0-9a-z]+)</td><td>(?:docs|wiki|books)</td>", dedup)]
     ids = _ids(out)
     assert shown and kept and set(shown + kept) <= ids | {""}  # whole ids, each found in the run's data
@@ -73,7 +91,7 @@ def test_report_shows_full_ids(run):
 def test_every_drop_reason_has_a_count_bar_and_examples_from_the_tasks(run):
     out, s = run
     page = (out / "report.html").read_text()
-    section = page[page.index("<h2>Drop reasons</h2>"):page.index("<h2>", page.index("<h2>Drop reasons</h2>") + 5)]
+    section = page[page.index("<h2>Drop reasons</h2>") : page.index("<h2>", page.index("<h2>Drop reasons</h2>") + 5)]
     for st in s["stages"]:
         reasons = {**st["dropped"], **st["errors"]}
         assert set(st["examples"]) == set(reasons), st["dir"]
@@ -107,7 +125,8 @@ def test_resumed_run_shows_the_time_stages_took_when_they_ran(run, tmp_path):
     again = tmp_path / "again"
     shutil.copytree(out, again)
     second = Pipeline.from_dict(json.loads((out / "recipe.json").read_text())["recipe"]).run(
-        out=again, workers=0, log=lambda m: None)
+        out=again, workers=0, log=lambda m: None
+    )
     assert all(st["reused"] for st in second["stages"])
     assert [st["seconds"] for st in second["stages"]] == [st["seconds"] for st in first["stages"]]
     assert second["stage_seconds"] == pytest.approx(sum(st["seconds"] for st in first["stages"]), abs=0.02)
@@ -181,8 +200,9 @@ def test_many_sources_are_summed_into_others(run, corpus, tmp_path):
 
     def edit(summary: dict) -> None:
         for st in summary["stages"]:
-            st["by_source"] = {n: {"in": 1 + i % 7, "kept": 1 + i % 5, "dropped": 0, "errors": 0}
-                               for i, n in enumerate(names)}
+            st["by_source"] = {
+                n: {"in": 1 + i % 7, "kept": 1 + i % 5, "dropped": 0, "errors": 0} for i, n in enumerate(names)
+            }
 
     page = write_report(_edited_copy(out, tmp_path, edit)).read_text()
     assert "not shown" not in page, re.findall("not shown[^<]*", page)

@@ -1,4 +1,5 @@
 """Fixtures of the runner tests."""
+
 from __future__ import annotations
 
 import pytest

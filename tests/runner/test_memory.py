@@ -1,5 +1,6 @@
 """What a process holds: modules loaded where they are used, hashing batches bounded by characters, and an
 embedded Ray of GCS, raylet, its agents and workers only (each check in a fresh interpreter)."""
+
 import json
 import subprocess
 import sys
@@ -10,8 +11,7 @@ from tests import REPO
 
 
 def _python(code: str, *args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

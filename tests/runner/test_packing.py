@@ -1,9 +1,9 @@
 """Many small input files are packed into read tasks by bytes, not one task (and one part) per file; the
 packing depends only on the files, so outputs are the same whatever the workers.
 """
+
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,10 +15,19 @@ from curate.sources.base import Unit
 
 def _run(tmp_path: Path, name: str, paths: list[str]) -> tuple[dict, list[str]]:
     run = tmp_path / name
-    summary = Pipeline.from_dict({"name": name, "workers": 0, "stages": [], "sources": [
-        {"name": "docs", "kind": "web", "format": "jsonl", "paths": paths}]}).run(out=run, workers=0, log=lambda m: None)
-    texts = [t for p in sorted((run / "stages" / "00_read").glob("*.parquet"))
-             for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()]
+    summary = Pipeline.from_dict(
+        {
+            "name": name,
+            "workers": 0,
+            "stages": [],
+            "sources": [{"name": "docs", "kind": "web", "format": "jsonl", "paths": paths}],
+        }
+    ).run(out=run, workers=0, log=lambda m: None)
+    texts = [
+        t
+        for p in sorted((run / "stages" / "00_read").glob("*.parquet"))
+        for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()
+    ]
     return summary["stages"][0], texts
 
 

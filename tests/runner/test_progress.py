@@ -5,6 +5,7 @@ The interval is ``CURATE_PROGRESS_S=0.2`` on a small real dump (seconds of readi
 15 s on inputs of minutes: every line counted below is printed while the run's single task has not finished
 (``0/1 tasks``), so it can only come from the task's heartbeats.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,10 @@ import pytest
 
 from curate.pipeline import Pipeline
 
-LINE = re.compile(r"^\[00_read\.\.01_langid\] (\d+)/1 tasks, ([\d,]+) docs .*?, ([\d.,]+ k?B) of ([\d.,]+ kB) read "
-                  r"\(.*?/s\)(, ETA \S+)? \(")
+LINE = re.compile(
+    r"^\[00_read\.\.01_langid\] (\d+)/1 tasks, ([\d,]+) docs .*?, ([\d.,]+ k?B) of ([\d.,]+ kB) read "
+    r"\(.*?/s\)(, ETA \S+)? \("
+)
 
 
 def _kb(text: str) -> float:
@@ -24,10 +27,20 @@ def _kb(text: str) -> float:
 
 
 def _recipe(corpus: Path, workers: int) -> dict:
-    return {"name": "progress", "seed": 0, "workers": workers,
-            "sources": [{"name": "wiki", "kind": "wiki", "format": "mediawiki",
-                         "paths": [str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")]}],
-            "stages": [{"langid": {}}]}
+    return {
+        "name": "progress",
+        "seed": 0,
+        "workers": workers,
+        "sources": [
+            {
+                "name": "wiki",
+                "kind": "wiki",
+                "format": "mediawiki",
+                "paths": [str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")],
+            }
+        ],
+        "stages": [{"langid": {}}],
+    }
 
 
 @pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "ray"])

@@ -3,6 +3,7 @@ a same-size rewrite with its mtime put back), were added or were removed recompu
 them in the log, reuses the others, and writes what a fresh run writes. Inputs: paragraphs of a real book as
 JSONL documents.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,16 +33,20 @@ def _write(path: Path, paras: list[str]) -> None:
 
 
 def _recipe(inputs: Path) -> dict:
-    return {"name": "resume", "seed": 3, "workers": 0,
-            "sources": [{"name": "book", "kind": "books", "format": "jsonl", "paths": [str(inputs / "*.jsonl")]}],
-            "stages": [{"heuristics": {}}, {"dedup_exact": {}}]}
+    return {
+        "name": "resume",
+        "seed": 3,
+        "workers": 0,
+        "sources": [{"name": "book", "kind": "books", "format": "jsonl", "paths": [str(inputs / "*.jsonl")]}],
+        "stages": [{"heuristics": {}}, {"dedup_exact": {}}],
+    }
 
 
 def _inputs(tmp_path: Path, paras: list[str], names: str, per_file: int) -> Path:
     inputs = tmp_path / "in"
     inputs.mkdir()
     for k, name in enumerate(names):
-        _write(inputs / f"{name}.jsonl", paras[k * per_file:(k + 1) * per_file])
+        _write(inputs / f"{name}.jsonl", paras[k * per_file : (k + 1) * per_file])
     return inputs
 
 
@@ -58,8 +63,12 @@ def _texts(out: Path) -> list[str]:
 
 def _seen(out: Path) -> set[str]:
     """Every text the run kept or dropped, at any step."""
-    return {t for root in ("stages", "dropped") for f in sorted((out / root).rglob("part-*.parquet"))
-            for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()}
+    return {
+        t
+        for root in ("stages", "dropped")
+        for f in sorted((out / root).rglob("part-*.parquet"))
+        for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()
+    }
 
 
 def test_changed_added_and_removed_inputs_are_read_again(corpus: Path, tmp_path: Path) -> None:
@@ -75,8 +84,9 @@ def test_changed_added_and_removed_inputs_are_read_again(corpus: Path, tmp_path:
     st = b.stat()
     data = b.read_bytes()
     old = json.dumps({"text": paras[30]}).encode()
-    same_len = next(p for p in paras[300:] if len(json.dumps({"text": p}).encode()) == len(old)
-                    and p not in paras[:120])
+    same_len = next(
+        p for p in paras[300:] if len(json.dumps({"text": p}).encode()) == len(old) and p not in paras[:120]
+    )
     b.write_bytes(data.replace(old, json.dumps({"text": same_len}).encode(), 1))
     os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert b.stat().st_size == st.st_size and b.stat().st_mtime_ns == st.st_mtime_ns
@@ -117,4 +127,5 @@ def test_an_unchanged_input_is_not_read_again(corpus: Path, tmp_path: Path) -> N
     for root in ("stages", "dropped", "errors"):  # byte-identical to a run from scratch
         run_files = sorted((tmp_path / "run" / root).rglob("part-*.parquet"))
         assert [f.read_bytes() for f in run_files] == [
-            f.read_bytes() for f in sorted((tmp_path / "fresh" / root).rglob("part-*.parquet"))]
+            f.read_bytes() for f in sorted((tmp_path / "fresh" / root).rglob("part-*.parquet"))
+        ]

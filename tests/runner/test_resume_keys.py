@@ -5,6 +5,7 @@ part is reused); editing a filter rule changes the key of the stage that imports
 it, and of no step before it. The real tree is never edited: keys are computed with ``code_root`` pointing
 at a copy of curate/, filters/, tokenizer/ and trainer/ in a temporary folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,6 @@ from curate.executor import LocalExecutor
 from curate.recipe import load_recipe
 from curate.registry import stage_class
 from curate.runner import Runner
-
 from tests import REPO
 
 E2E = REPO / "tests" / "recipes" / "e2e.yaml"
@@ -41,8 +41,11 @@ def recipe(corpus):
 @pytest.fixture()
 def code_copy(tmp_path: Path) -> Path:
     for pkg in PACKAGES:
-        shutil.copytree(REPO / pkg, tmp_path / pkg, ignore=lambda d, names: [n for n in names if n == "__pycache__"
-                                                                           or n.endswith((".pyc", ".bin"))])
+        shutil.copytree(
+            REPO / pkg,
+            tmp_path / pkg,
+            ignore=lambda d, names: [n for n in names if n == "__pycache__" or n.endswith((".pyc", ".bin"))],
+        )
     return tmp_path
 
 
@@ -68,7 +71,9 @@ def test_editing_the_loader_the_commands_or_evaluation_tools_reuses_every_part(r
         f = code_copy / "curate" / name
         if f.is_file():
             f.write_text(f.read_text() + "\n# edited\n")
-    (code_copy / "filters" / "eval_clean.py").write_text((code_copy / "filters" / "eval_clean.py").read_text() + "\n#\n")
+    (code_copy / "filters" / "eval_clean.py").write_text(
+        (code_copy / "filters" / "eval_clean.py").read_text() + "\n#\n"
+    )
     assert keys(recipe, code_copy, tmp_path) == before
 
 
@@ -88,8 +93,18 @@ def test_editing_a_filter_rule_recomputes_its_stage_and_every_later_step(recipe,
 def test_no_stage_or_reader_key_holds_the_loader_or_the_commands():
     from curate.registry import READERS, STAGES, reader_class
 
-    outside = {module_file(m) for m in ("curate.recipe", "curate.standalone", "curate.cli", "curate.commands",
-                                        "curate.filters.eval_clean", "curate.report", "curate.ablate.run")}
+    outside = {
+        module_file(m)
+        for m in (
+            "curate.recipe",
+            "curate.standalone",
+            "curate.cli",
+            "curate.commands",
+            "curate.filters.eval_clean",
+            "curate.report",
+            "curate.ablate.run",
+        )
+    }
     for cls in [stage_class(n) for n in STAGES] + [reader_class(n) for n in READERS]:
         held = outside & set(code_files(cls))
         assert not held, f"{cls.__name__}'s key holds {sorted(map(str, held))}"
@@ -99,9 +114,11 @@ def test_function_level_imports_count_and_type_checking_ones_do_not(tmp_path):
     pkg = tmp_path / "curate"
     pkg.mkdir()
     (pkg / "c.py").write_text("")
-    (pkg / "mod.py").write_text("from typing import TYPE_CHECKING\nfrom curate.a import x\n"
-                                "if TYPE_CHECKING:\n    from curate.b import y\n"
-                                "def f():\n    from . import c\n    return c\n")
+    (pkg / "mod.py").write_text(
+        "from typing import TYPE_CHECKING\nfrom curate.a import x\n"
+        "if TYPE_CHECKING:\n    from curate.b import y\n"
+        "def f():\n    from . import c\n    return c\n"
+    )
     found = imports(pkg / "mod.py", tmp_path)
     assert ("curate.a", True) in found and ("curate.c", False) in found
     assert not any(name.startswith("curate.b") for name, _ in found)

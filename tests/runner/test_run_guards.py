@@ -1,6 +1,7 @@
 """What the runner refuses or repairs before and during a run: a missing model file, an --out the inputs
 reach, more workers than CPUs, damaged bookkeeping in _state, a source that yields no document.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,11 @@ def test_damaged_bookkeeping_is_redone_not_a_crash(corpus: Path, tmp_path: Path)
     state = sorted(p for p in (run / "_state").rglob("*") if p.is_file() and p.suffix in (".json", ".pkl"))
     assert any(p.name == "_SUCCESS.json" for p in state) and any(p.parent.name == "parts" for p in state)
     for f in state:  # each file cut in half (a crash of the machine, an editor), or made a foreign value
-        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2] if f.suffix == ".pkl" or "parts" in str(f)
-                      else json.dumps([1, 2]).encode())
+        f.write_bytes(
+            f.read_bytes()[: f.stat().st_size // 2]
+            if f.suffix == ".pkl" or "parts" in str(f)
+            else json.dumps([1, 2]).encode()
+        )
     s = Pipeline.from_dict(r).run(out=run, **QUIET)
     assert s["reconciles"] and s["stages"][0]["kept"] == 2
     assert {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.glob("*/*/part-*.parquet"))} == parts

@@ -1,5 +1,6 @@
 """``meta`` is a typed JSON object in a string column: values keep their types through every stage's
 helpers, anything JSON cannot hold is mapped explicitly, and old Arrow-map files still decode."""
+
 from __future__ import annotations
 
 import json
@@ -20,15 +21,34 @@ def rows(corpus: Path) -> list[dict]:
 
 
 def test_typed_values_survive_tables_set_meta_and_run_docs(rows) -> None:
-    t = docs_table([{**r, "meta": {**r["meta"], "score": np.float32(0.25), "n": np.int64(3), "ok": True,
-                                   "nan": float("nan"), "tags": ("a", 1)}} for r in rows])
+    t = docs_table(
+        [
+            {
+                **r,
+                "meta": {
+                    **r["meta"],
+                    "score": np.float32(0.25),
+                    "n": np.int64(3),
+                    "ok": True,
+                    "nan": float("nan"),
+                    "tags": ("a", 1),
+                },
+            }
+            for r in rows
+        ]
+    )
     assert t.schema.field("meta").type == META_TYPE == pa.string() and t.schema == DOC_SCHEMA
     m = meta_dicts(t)[0]
     assert m["score"] == 0.25 and m["n"] == 3 and m["ok"] is True and m["nan"] is None and m["tags"] == ["a", 1]
     t = set_meta(t, [{"repeat": i} for i in range(t.num_rows)])
     assert [x["repeat"] for x in meta_dicts(t)] == list(range(t.num_rows))
-    res = run_docs(t, "probe", lambda text, meta, did: Verdict(None if meta["repeat"] % 2 else "probe:even",
-                                                                {"chars": len(text), "frac": 0.5}))
+    res = run_docs(
+        t,
+        "probe",
+        lambda text, meta, did: Verdict(
+            None if meta["repeat"] % 2 else "probe:even", {"chars": len(text), "frac": 0.5}
+        ),
+    )
     assert [x["chars"] for x in meta_dicts(res.kept)] == [len(r["text"]) for r in rows[1::2]]
     assert all(type(x["frac"]) is float for x in meta_dicts(res.dropped))
     assert json.loads(with_reason(res.kept, "x").column("meta")[0].as_py())["repeat"] == 1

@@ -1,4 +1,5 @@
 """A run asking for Ray workers on a small input goes in-process and says so; a larger one starts Ray."""
+
 import pytest
 
 import curate.executor as ex
@@ -7,12 +8,21 @@ from curate.recipe import RecipeError
 from curate.smalljob import ENV, workers_for
 
 
-
 def recipe(corpus) -> dict:
-    return {"name": "t", "seed": 1, "workers": 2,
-            "sources": [{"name": "docs", "kind": "web", "format": "documents-jsonl",
-                         "paths": [str(corpus / "dedup" / "docs.jsonl")]}],
-            "stages": [{"heuristics": {}}]}
+    return {
+        "name": "t",
+        "seed": 1,
+        "workers": 2,
+        "sources": [
+            {
+                "name": "docs",
+                "kind": "web",
+                "format": "documents-jsonl",
+                "paths": [str(corpus / "dedup" / "docs.jsonl")],
+            }
+        ],
+        "stages": [{"heuristics": {}}],
+    }
 
 
 @pytest.fixture

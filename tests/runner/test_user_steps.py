@@ -1,5 +1,6 @@
 """User steps (curate.steps): a filter and a mapper written outside the package, run from a YAML recipe and
 from a Python-composed Pipeline on Ray, with accounting, resume, and a code change recomputing its step only."""
+
 from __future__ import annotations
 
 import importlib
@@ -45,14 +46,21 @@ class Fragile(DocFilter):
 
 
 def source(corpus: Path) -> dict:
-    return {"name": "docs", "kind": "web", "format": "jsonl", "paths": [str(corpus / "dedup" / "docs.jsonl")],
-            "options": {"id_field": "id"}}
+    return {
+        "name": "docs",
+        "kind": "web",
+        "format": "jsonl",
+        "paths": [str(corpus / "dedup" / "docs.jsonl")],
+        "options": {"id_field": "id"},
+    }
 
 
 def real_docs(corpus: Path, n: int = 60) -> pa.Table:
     rows = [json.loads(line) for line in (corpus / "dedup" / "docs.jsonl").read_text().splitlines()[:n]]
-    return docs_table({"id": r["id"], "source": "docs", "kind": "web", "url": None, "text": r["text"],
-                       "meta": {"n": i}} for i, r in enumerate(rows))
+    return docs_table(
+        {"id": r["id"], "source": "docs", "kind": "web", "url": None, "text": r["text"], "meta": {"n": i}}
+        for i, r in enumerate(rows)
+    )
 
 
 def stages_of(summary: dict) -> dict[str, dict]:
@@ -121,9 +129,13 @@ def test_recipe_errors_name_the_key(corpus):
     def load(stage_entry):
         return Pipeline.from_dict({"name": "u", "workers": 0, "sources": [source(corpus)], "stages": [stage_entry]})
 
-    with pytest.raises(RecipeError, match=r"stages\[0\]\.tests\.runner\.test_user_steps:FewWords\.min_words: 0 is out of range"):
+    with pytest.raises(
+        RecipeError, match=r"stages\[0\]\.tests\.runner\.test_user_steps:FewWords\.min_words: 0 is out of range"
+    ):
         load({"stage": "tests.runner.test_user_steps:FewWords", "config": {"min_words": 0}})
-    with pytest.raises(RecipeError, match=r"stages\[0\]\.tests\.runner\.test_user_steps:FewWords: unknown key 'min_wrds'"):
+    with pytest.raises(
+        RecipeError, match=r"stages\[0\]\.tests\.runner\.test_user_steps:FewWords: unknown key 'min_wrds'"
+    ):
         load({"tests.runner.test_user_steps:FewWords": {"min_wrds": 3}})
     with pytest.raises(RecipeError, match=r"stages\[0\]: cannot import 'tests\.no_such_module'"):
         load({"stage": "tests.no_such_module:F"})
@@ -133,8 +145,7 @@ def test_recipe_errors_name_the_key(corpus):
         load({"stage": "tests.runner.test_user_steps:FewWords", "confg": {}})
 
 
-def test_yaml_recipe_on_ray_accounting_resume_and_code_change_recomputes_that_step_only(corpus, tmp_path,
-                                                                                       monkeypatch):
+def test_yaml_recipe_on_ray_accounting_resume_and_code_change_recomputes_that_step_only(corpus, tmp_path, monkeypatch):
     # a user module in a folder of its own (a copy of the example), edited between runs
     pkg = tmp_path / "userpkg"
     pkg.mkdir()
@@ -173,16 +184,23 @@ stages:
     assert [bool(s.get("reused")) for s in changed.values()] == [True, True, False]
     assert changed["02_collapseblanklines"]["kept"] == few["kept"]
     kept2 = pq.read_table(out / "stages" / "02_collapseblanklines").to_pylist()
-    assert sum(json.loads(d["meta"])["blank_runs"] for d in kept2) < sum(json.loads(d["meta"])["blank_runs"]
-                                                                         for d in kept)
+    assert sum(json.loads(d["meta"])["blank_runs"] for d in kept2) < sum(
+        json.loads(d["meta"])["blank_runs"] for d in kept
+    )
 
 
 def test_python_composed_pipeline_on_ray_matches_in_process(corpus, tmp_path):
     def pipeline(workers: int) -> Pipeline:
-        return Pipeline(name="composed", workers=workers, sources=[source(corpus)],
-                        stages=[FewWords(FewWords.Config(min_words=300)),
-                                FnMapper(lambda doc: dict(doc, text=doc["text"].strip()), name="strip"),
-                                {"stage": "tests.runner.test_user_steps:Fragile"}])
+        return Pipeline(
+            name="composed",
+            workers=workers,
+            sources=[source(corpus)],
+            stages=[
+                FewWords(FewWords.Config(min_words=300)),
+                FnMapper(lambda doc: dict(doc, text=doc["text"].strip()), name="strip"),
+                {"stage": "tests.runner.test_user_steps:Fragile"},
+            ],
+        )
 
     ray = pipeline(2).run(out=tmp_path / "ray", **QUIET)
     pipeline(0).run(out=tmp_path / "local", **QUIET)
@@ -204,9 +222,15 @@ def test_composed_stage_errors_name_their_place(corpus):
 
 def test_a_step_that_cannot_reach_ray_workers_is_refused_by_name(corpus, tmp_path):
     lock = threading.Lock()
-    p = Pipeline(name="lam", workers=2, sources=[source(corpus)],
-                 stages=[FnFilter(lambda doc: lock.locked() or len(doc["text"]) > 500, name="locked")])
+    p = Pipeline(
+        name="lam",
+        workers=2,
+        sources=[source(corpus)],
+        stages=[FnFilter(lambda doc: lock.locked() or len(doc["text"]) > 500, name="locked")],
+    )
     with pytest.raises(RecipeError, match=r"stages\[0\] \(locked\): cannot be sent to Ray workers.*workers=0"):
         p.run(out=tmp_path / "r", **QUIET)
     s = stages_of(p.run(out=tmp_path / "r", workers=0, **QUIET))  # in-process, the same step runs
-    assert s["01_locked"]["reconciles"] and s["01_locked"]["dropped"] == {"locked:rejected": 400 - s["01_locked"]["kept"]}
+    assert s["01_locked"]["reconciles"] and s["01_locked"]["dropped"] == {
+        "locked:rejected": 400 - s["01_locked"]["kept"]
+    }

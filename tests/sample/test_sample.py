@@ -1,4 +1,5 @@
 """The sample corpus builder, on real Debian package data (skipped where the packages are absent)."""
+
 from __future__ import annotations
 
 import bz2
@@ -11,8 +12,7 @@ import mwparserfromhell
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from curate.sample import BuildOptions, build
-from curate.sample import web, wiki
+from curate.sample import BuildOptions, build, web, wiki
 from curate.sample.build import FOLDOC_DATA, FOLDOC_INDEX, summarize
 from curate.sample.debian import MissingPackage, changelog_date, missing, read_dictd, require
 
@@ -21,8 +21,9 @@ NS = "{http://www.mediawiki.org/xml/export-0.10/}"
 
 def needs(*packages: str):
     gone = missing(list(packages))
-    return pytest.mark.skipif(bool(gone), reason=f"Debian package(s) {', '.join(gone)} not installed "
-                                                  "(`make sample` installs them as root)")
+    return pytest.mark.skipif(
+        bool(gone), reason=f"Debian package(s) {', '.join(gone)} not installed (`make sample` installs them as root)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +47,11 @@ def test_wiki_export_parses_back(tmp_path, foldoc_slice):
     with bz2.open(out) as f:
         root = ET.parse(f).getroot()
     site = root.find(NS + "siteinfo")
-    assert (site.findtext(NS + "sitename"), site.findtext(NS + "dbname"), site.findtext(NS + "base")) == \
-        ("FOLDOC", "foldoc", "https://foldoc.org/")
+    assert (site.findtext(NS + "sitename"), site.findtext(NS + "dbname"), site.findtext(NS + "base")) == (
+        "FOLDOC",
+        "foldoc",
+        "https://foldoc.org/",
+    )
     parsed = list(root.iter(NS + "page"))
     assert len(parsed) == len(pages) == counts["docs"] + counts["redirects"] + counts["meta"]
     assert counts["meta"] == 7 and counts["docs"] == 300  # no title collisions in this slice
@@ -107,21 +111,26 @@ def test_sha1_base36_matches_real_dump(corpus):
 
 @needs("python3.11-doc", "debian-handbook")
 def test_warc_round_trip(tmp_path):
-    pages = web.pydoc_pages()[:4] + [p for p in web.handbook_pages(["en-US", "ja-JP"]) if
-                                     p.path.name in ("index.html", "apt.html")]
+    pages = web.pydoc_pages()[:4] + [
+        p for p in web.handbook_pages(["en-US", "ja-JP"]) if p.path.name in ("index.html", "apt.html")
+    ]
     dates = {p: changelog_date(p) for p in ("python3.11-doc", "debian-handbook")}
     out = tmp_path / "t.warc.gz"
     web.write_warc(out, pages, dates, {"software": "test"})
     with open(out, "rb") as f:
-        recs = [(r.rec_type, r.rec_headers, r.http_headers, r.content_stream().read())
-                for r in ArchiveIterator(f, check_digests="raise")]
+        recs = [
+            (r.rec_type, r.rec_headers, r.http_headers, r.content_stream().read())
+            for r in ArchiveIterator(f, check_digests="raise")
+        ]
     assert recs[0][0] == "warcinfo" and [r[0] for r in recs[1:]] == ["response"] * len(pages)
     urls = [r[1].get_header("WARC-Target-URI") for r in recs[1:]]
     assert urls[:4] == [web.PYDOC_BASE + p.path.relative_to(web.PYDOC_ROOT).as_posix() for p in pages[:4]]
-    assert urls[4:] == ["https://debian-handbook.info/browse/stable/apt.html",
-                        "https://debian-handbook.info/browse/stable/",
-                        "https://debian-handbook.info/browse/ja-JP/stable/apt.html",
-                        "https://debian-handbook.info/browse/ja-JP/stable/"]
+    assert urls[4:] == [
+        "https://debian-handbook.info/browse/stable/apt.html",
+        "https://debian-handbook.info/browse/stable/",
+        "https://debian-handbook.info/browse/ja-JP/stable/apt.html",
+        "https://debian-handbook.info/browse/ja-JP/stable/",
+    ]
     for page, (_, rec, http, payload) in zip(pages, recs[1:]):
         assert http.get_statuscode() == "200" and http.protocol == "HTTP/1.1"
         assert http.get_header("Content-Type") == "text/html; charset=utf-8"
@@ -142,8 +151,9 @@ def test_missing_package_error_says_how_to_fix(tmp_path):
         require("dict-foldoc", tmp_path / "foldoc.index")
 
 
-SMALL = dict(max_pages=3, handbook_langs=["en-US", "zh-CN"], max_wiki_pages=40, max_book_bytes=30_000,
-             max_code_files=25)
+SMALL = dict(
+    max_pages=3, handbook_langs=["en-US", "zh-CN"], max_wiki_pages=40, max_book_bytes=30_000, max_code_files=25
+)
 
 
 @needs("python3.11-doc", "debian-handbook", "dict-foldoc", "jargon-text", "dict-devil", "bible-kjv")

@@ -4,6 +4,7 @@ compared with the input line it names), ``curate trace`` returns that line's tex
 ``meta.source_id``, and source names come from the recipe, not from file names. Inputs: real documents
 of the corpus' dedup set, 3 files of 15, each numbered from 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,14 @@ def _inputs(corpus: Path, folder: Path) -> dict[str, dict]:
 def test_repeated_ids_across_files_keep_lineage_and_trace_right(corpus: Path, tmp_path: Path) -> None:
     records = _inputs(corpus, tmp_path / "in")
     logs: list[str] = []
-    recipe = {"name": "ids", "workers": 0, "sources": [
-        {"name": "docs", "kind": "web", "format": "documents-jsonl", "paths": [str(tmp_path / "in" / "*.jsonl")]}],
-        "stages": [{"tokenize": {"vocab_size": 400, "shard_tokens": 20_000, "val_fraction": 0.2}}]}
+    recipe = {
+        "name": "ids",
+        "workers": 0,
+        "sources": [
+            {"name": "docs", "kind": "web", "format": "documents-jsonl", "paths": [str(tmp_path / "in" / "*.jsonl")]}
+        ],
+        "stages": [{"tokenize": {"vocab_size": 400, "shard_tokens": 20_000, "val_fraction": 0.2}}],
+    }
     run = tmp_path / "run"
     summary = Pipeline.from_dict(recipe).run(out=run, workers=0, log=logs.append)
     assert summary["stages"][0]["kept"] == 45
@@ -59,7 +65,7 @@ def test_repeated_ids_across_files_keep_lineage_and_trace_right(corpus: Path, tm
                 starts.append(starts[-1] + row["n_tokens"])
             for row, start in zip(lineage, starts):
                 rec = records[row["url"]]  # the input line this row names
-                tokens = reader.tokens[start:start + row["n_tokens"] - 1].tolist()  # without the end-of-document
+                tokens = reader.tokens[start : start + row["n_tokens"] - 1].tolist()  # without the end-of-document
                 assert sp.decode(tokens) == rec["text"], row
                 assert row["source"] == "docs"
                 t = trace(run, e["name"], start)
@@ -72,9 +78,15 @@ def test_repeated_ids_across_files_keep_lineage_and_trace_right(corpus: Path, tm
     assert len({d["id"] for d in docs}) == 45  # one key per document, whatever the input ids
     assert sorted(decode_meta(d["meta"])["source_id"] for d in docs) == sorted([str(i) for i in range(15)] * 3)
 
-    cli = subprocess.run([sys.executable, "-m", "curate", "trace", str(run), "--shard", "0", "--token", "0"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    cli = subprocess.run(
+        [sys.executable, "-m", "curate", "trace", str(run), "--shard", "0", "--token", "0"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0, cli.stderr
-    first = pq.read_table(run / manifest["lineage"] / f"{manifest['splits']['train'][0]['name']}.parquet"
-                          ).to_pylist()[0]
+    first = pq.read_table(run / manifest["lineage"] / f"{manifest['splits']['train'][0]['name']}.parquet").to_pylist()[
+        0
+    ]
     assert records[first["url"]]["text"][:200] in cli.stdout and f"id: {first['id']}" in cli.stdout

@@ -2,6 +2,7 @@
 hand-edited manifest in one line, too few tokens for one window is said clearly, and a damaged shard set is
 republished on resume.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,27 @@ def shard_run(corpus: Path, tmp_path_factory) -> Path:
 def _trainer(manifest: Path, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("CURATE_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "curate.trainer", "--manifest", str(manifest), "--steps", "1",
-                           "--config", "tiny", "--device", "cpu", *extra], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "curate.trainer",
+            "--manifest",
+            str(manifest),
+            "--steps",
+            "1",
+            "--config",
+            "tiny",
+            "--device",
+            "cpu",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_hand_edited_manifest_is_refused_in_one_line(shard_run: Path, tmp_path: Path) -> None:
@@ -39,12 +58,17 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(shard_run: Path, tmp_path
 
     good = json.loads((shard_run / "manifest.json").read_text())
     entry = good["splits"]["train"][0]
-    edits = {"not JSON": "{", "a list": [], "vocab_size 'x'": dict(good, vocab_size="x"),
-             "dtype float99": dict(good, dtype="float99"), "splits list": dict(good, splits=[1]),
-             "tokenizer str": dict(good, tokenizer="x"),
-             "no prefix": dict(good, splits={"train": [{k: v for k, v in entry.items() if k != "prefix"}]}),
-             "prefix outside": dict(good, splits={"train": [dict(entry, prefix="../../../../etc/hostname")]}),
-             "no train": dict(good, splits={"train": []})}
+    edits = {
+        "not JSON": "{",
+        "a list": [],
+        "vocab_size 'x'": dict(good, vocab_size="x"),
+        "dtype float99": dict(good, dtype="float99"),
+        "splits list": dict(good, splits=[1]),
+        "tokenizer str": dict(good, tokenizer="x"),
+        "no prefix": dict(good, splits={"train": [{k: v for k, v in entry.items() if k != "prefix"}]}),
+        "prefix outside": dict(good, splits={"train": [dict(entry, prefix="../../../../etc/hostname")]}),
+        "no train": dict(good, splits={"train": []}),
+    }
     for what, m in edits.items():
         f = shard_run / "manifest.edited.json"
         f.write_text(m if isinstance(m, str) else json.dumps(m))
@@ -64,8 +88,11 @@ def test_too_few_tokens_for_one_window_is_said_clearly(shard_run: Path, monkeypa
 
     _, splits = load_manifest(shard_run / "manifest.json")
     biggest = max(r.tokens.size for r in splits["train"])
-    with pytest.raises(SystemExit, match=rf"no train shard has more than block_size\+1 = {biggest + 1} tokens "
-                                         rf"\(the largest has {biggest}\): too little data for one training window"):
+    with pytest.raises(
+        SystemExit,
+        match=rf"no train shard has more than block_size\+1 = {biggest + 1} tokens "
+        rf"\(the largest has {biggest}\): too little data for one training window",
+    ):
         Windows(splits["train"], biggest, seed=0)
     val = max(r.tokens.size for r in splits["val"])
     assert val < biggest
@@ -73,8 +100,16 @@ def test_too_few_tokens_for_one_window_is_said_clearly(shard_run: Path, monkeypa
     from curate.trainer import model
 
     monkeypatch.setitem(model.CONFIGS, "tiny", dict(model.CONFIGS["tiny"], block_size=val))  # val < one window
-    h = train(shard_run / "manifest.json", steps=1, config="tiny", device="cpu", out=shard_run / "t", batch_size=1,
-              cpu_threads=1, log=logs.append)
+    h = train(
+        shard_run / "manifest.json",
+        steps=1,
+        config="tiny",
+        device="cpu",
+        out=shard_run / "t",
+        batch_size=1,
+        cpu_threads=1,
+        log=logs.append,
+    )
     assert h["train"] and not h["val"]
     assert "trainer: no validation shard holds one window (block_size+1 tokens); no validation loss" in logs
 
@@ -127,12 +162,13 @@ def test_trace_refuses_a_hand_edited_manifest_clearly(shard_run: Path, tmp_path:
     shutil.copytree(shard_run, run, symlinks=True)
     good = json.loads((run / "manifest.json").read_text())
     entry = good["splits"]["train"][0]
-    for m, message in [([], "not a curate shard manifest"),
-                       ({k: v for k, v in good.items() if k != "eod_id"}, "needs splits, lineage and eod_id"),
-                       (dict(good, splits={"train": ["x"]}), "a shard entry is malformed"),
-                       (dict(good, splits={"train": [{k: v for k, v in entry.items() if k != "name"}]}),
-                        "a shard entry is malformed"),
-                       (dict(good, lineage="nope/lineage"), "cannot read its lineage")]:
+    for m, message in [
+        ([], "not a curate shard manifest"),
+        ({k: v for k, v in good.items() if k != "eod_id"}, "needs splits, lineage and eod_id"),
+        (dict(good, splits={"train": ["x"]}), "a shard entry is malformed"),
+        (dict(good, splits={"train": [{k: v for k, v in entry.items() if k != "name"}]}), "a shard entry is malformed"),
+        (dict(good, lineage="nope/lineage"), "cannot read its lineage"),
+    ]:
         (run / "manifest.json").write_text(json.dumps(m))
         with pytest.raises(TraceError, match=message):
             trace(run, 0, 1)

@@ -1,6 +1,7 @@
 """Atomic publish of a shard set: a re-run over a finished directory that dies at any point (simulated at each
 step of the publish, and by SIGKILL at random moments) leaves ``manifest.json`` naming complete files whose
 digests match it; the next complete run publishes its own set and removes the others."""
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,12 @@ def test_interrupted_publish_leaves_a_consistent_manifest(finished, monkeypatch,
     run, parts = finished
     before = _manifest(run)
     model = str(run / "tokenizer" / "tokenizer.model")
-    target = {"shard": (writer, "_write_shard"), "rename": (publish, "write_json_atomic"),
-              "manifest": (publish, "_point_link"), "link": (publish, "_remove_other_sets")}[where]
+    target = {
+        "shard": (writer, "_write_shard"),
+        "rename": (publish, "write_json_atomic"),
+        "manifest": (publish, "_point_link"),
+        "link": (publish, "_remove_other_sets"),
+    }[where]
     with monkeypatch.context() as m:
         m.setattr(*target, _die)
         with pytest.raises(Killed):
@@ -79,10 +84,12 @@ def test_identical_rerun_keeps_the_published_set(finished) -> None:
 
 def test_sigkill_during_a_rerun_never_breaks_the_manifest(finished) -> None:
     run, parts = finished
-    script = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from pathlib import Path; "
-              "from tests.support.docs import build_run; "
-              f"build_run([Path(p) for p in {[str(p) for p in parts]!r}], Path({str(run)!r}), seed=SEED, "
-              f"model={str(run / 'tokenizer' / 'tokenizer.model')!r})")
+    script = (
+        f"import sys; sys.path.insert(0, {str(REPO)!r}); from pathlib import Path; "
+        "from tests.support.docs import build_run; "
+        f"build_run([Path(p) for p in {[str(p) for p in parts]!r}], Path({str(run)!r}), seed=SEED, "
+        f"model={str(run / 'tokenizer' / 'tokenizer.model')!r})"
+    )
     rng = random.Random(7)
     killed = 0
     for attempt in range(4):

@@ -1,5 +1,6 @@
 """Megatron shards: format, independent reader round trip, determinism across partitioning/workers,
 validation split, repeats, and lineage (``curate trace`` against the corpus' own provenance)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -54,7 +55,11 @@ def test_index_format_and_round_trip(tmp_path: Path) -> None:
         w.close()
         raw = (tmp_path / f"v{vocab}.idx").read_bytes()
         assert raw[:9] == b"MMIDIDX\x00\x00" and struct.unpack_from("<QBQQ", raw, 9) == (
-            1, 8 if vocab < 65536 else 4, 50, 51)
+            1,
+            8 if vocab < 65536 else 4,
+            50,
+            51,
+        )
         r = IndexedReader(tmp_path / f"v{vocab}")
         assert r.dtype == dtype and len(r) == 50 and list(r.document_indices) == list(range(51))
         assert all(np.array_equal(r[i], d) for i, d in enumerate(docs))
@@ -75,7 +80,9 @@ def test_reader_rejects_corrupt_files(tmp_path: Path) -> None:
 def test_every_shard_reads_back_to_the_documents(run: Path, docs: list[dict], repeats: dict[str, int]) -> None:
     m = json.loads((run / "manifest.json").read_text())
     sp = spm.SentencePieceProcessor(model_file=str(run / m["tokenizer"]["path"]))
-    assert m["dtype"] == "uint16" and m["vocab_size"] == sp.vocab_size() and m["eod_id"] == sp.piece_to_id("<|endoftext|>")
+    assert (
+        m["dtype"] == "uint16" and m["vocab_size"] == sp.vocab_size() and m["eod_id"] == sp.piece_to_id("<|endoftext|>")
+    )
     lineage = pq.read_table(run / m["lineage"]).to_pylist()
     text = {r["id"]: r["text"] for r in docs}
     seen = 0
@@ -94,7 +101,9 @@ def test_every_shard_reads_back_to_the_documents(run: Path, docs: list[dict], re
     train_ids = [x["id"] for x in lineage if x["split"] == "train"]
     val_ids = {x["id"] for x in lineage if x["split"] == "val"}
     assert val_ids and not val_ids & set(train_ids)
-    assert len(train_ids) + len(val_ids) == seen == sum(repeats.get(i, 1) for i in text if i not in val_ids) + len(val_ids)
+    assert (
+        len(train_ids) + len(val_ids) == seen == sum(repeats.get(i, 1) for i in text if i not in val_ids) + len(val_ids)
+    )
     assert all(train_ids.count(i) == 3 for i in repeats if i not in val_ids)
     assert sum(e["tokens"] for e in m["splits"]["train"]) == m["tokens"]["train"]
     assert len(m["splits"]["train"]) > 2  # several shards of ~shard_tokens
@@ -110,8 +119,9 @@ def test_shards_identical_across_partitioning_and_workers(run: Path, docs, repea
     assert shard_bytes(small) == shard_bytes(run)
     assert (one / "tokenizer" / "tokenizer.model").read_bytes() == (run / "tokenizer" / "tokenizer.model").read_bytes()
     other = tmp_path / "seed12"
-    build_run(write_parts(docs, 3, other / "in", repeats), other, seed=12,
-              model=str(run / "tokenizer" / "tokenizer.model"))
+    build_run(
+        write_parts(docs, 3, other / "in", repeats), other, seed=12, model=str(run / "tokenizer" / "tokenizer.model")
+    )
     assert shard_bytes(other) != shard_bytes(run)
 
 
@@ -120,8 +130,13 @@ def test_shards_identical_with_ray_workers(run: Path, docs, repeats, tmp_path: P
     ray = pytest.importorskip("ray")
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            configure_logging=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
+        )
     try:
         call = ray.remote(num_cpus=1)(lambda fn, x: fn(x))
 
@@ -137,10 +152,14 @@ def test_shards_identical_with_ray_workers(run: Path, docs, repeats, tmp_path: P
 
 
 def test_trace_returns_the_source_url(run: Path, corpus: Path) -> None:
-    truth = {json.loads(line)["id"]: json.loads(line)["source"]
-             for line in (corpus / "dedup" / "sources.jsonl").read_text().splitlines()}
-    docs_text = {json.loads(line)["id"]: json.loads(line)["text"]
-                 for line in (corpus / "dedup" / "docs.jsonl").read_text().splitlines()}
+    truth = {
+        json.loads(line)["id"]: json.loads(line)["source"]
+        for line in (corpus / "dedup" / "sources.jsonl").read_text().splitlines()
+    }
+    docs_text = {
+        json.loads(line)["id"]: json.loads(line)["text"]
+        for line in (corpus / "dedup" / "docs.jsonl").read_text().splitlines()
+    }
     m = json.loads((run / "manifest.json").read_text())
     rng = random.Random(5)
     web_hits = 0
@@ -167,8 +186,13 @@ def test_repeated_ids_do_not_make_the_order_depend_on_parts(docs, tmp_path: Path
     rows = rows + [{**rows[5], "text": rows[7]["text"]}, {**rows[9], "url": "https://example.org/copy"}]
     a, b = tmp_path / "a", tmp_path / "b"
     build_run(write_parts(rows, 1, a / "in"), a, seed=3, shard_tokens=5_000)
-    build_run(write_parts(list(reversed(rows)), 3, b / "in"), b, seed=3, shard_tokens=5_000,
-              model=str(a / "tokenizer" / "tokenizer.model"))
+    build_run(
+        write_parts(list(reversed(rows)), 3, b / "in"),
+        b,
+        seed=3,
+        shard_tokens=5_000,
+        model=str(a / "tokenizer" / "tokenizer.model"),
+    )
     assert shard_bytes(a) == shard_bytes(b)
 
 
@@ -183,8 +207,9 @@ def test_empty_parts_and_a_lone_document(run: Path, docs, tmp_path: Path) -> Non
     assert out["shards"] == {"train": 0, "val": 0} and out["tokens"] == {"train": 0, "val": 0}
 
 
-def test_shuffle_task_holds_a_bounded_number_of_part_files(run: Path, docs, repeats, tmp_path: Path,
-                                                           monkeypatch) -> None:
+def test_shuffle_task_holds_a_bounded_number_of_part_files(
+    run: Path, docs, repeats, tmp_path: Path, monkeypatch
+) -> None:
     """A bucket reads from every part; a snapshot's tens of thousands of parts must not each hold a descriptor."""
     from curate.shards import writer
 

@@ -1,6 +1,7 @@
 """BooksReader on the 13 real Project Gutenberg books (3 marker styles, cp1252/CRLF copies) and bad input:
 UTF-16 with or without a byte order mark is text, a cut compressed book is an error, not a fragment.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -69,7 +70,10 @@ def test_a_cut_compressed_book_is_an_error_not_a_fragment(corpus: Path, tmp_path
     book = gzip.compress((corpus / "books" / "pg84.txt").read_bytes())
     (tmp_path / "pg84.txt.gz").write_bytes(book[: len(book) // 2])
     assert counts(BooksReader("b", "books").read(Unit(str(tmp_path / "pg84.txt.gz")))) == (
-        0, Counter(), Counter({"error:EOFError": 1}))
+        0,
+        Counter(),
+        Counter({"error:EOFError": 1}),
+    )
 
 
 def test_utf16_without_a_byte_order_mark_is_text_not_binary(corpus: Path, stdlib_dir: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """CodeReader on the local CPython stdlib and on planted vendored/generated/minified/binary files; every line
 break style (LF, CRLF, CR) makes lines.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,9 +33,11 @@ def test_drop_reasons_and_licence(stdlib_dir: Path, tmp_path: Path) -> None:
     repos = tmp_path / "repos"
     repo = repos / "email"
     shutil.copytree(stdlib_dir / "email", repo, ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "LICENSE").write_text((stdlib_dir.parent.parent / "LICENSE").read_text()
-                                  if (stdlib_dir.parent.parent / "LICENSE").exists()
-                                  else (stdlib_dir / "LICENSE.txt").read_text())
+    (repo / "LICENSE").write_text(
+        (stdlib_dir.parent.parent / "LICENSE").read_text()
+        if (stdlib_dir.parent.parent / "LICENSE").exists()
+        else (stdlib_dir / "LICENSE.txt").read_text()
+    )
     src = (stdlib_dir / "json" / "decoder.py").read_text()
     (repo / "node_modules").mkdir()
     (repo / "node_modules" / "x.js").write_text(src)

@@ -2,6 +2,7 @@
 WARC record or an ``id`` column repeated across files never makes two documents share an id (the original id is
 kept in meta) and dedup sees every copy. Inputs: real WARC records and real JSONL documents, copied.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -45,8 +46,9 @@ def test_an_id_column_repeated_across_files_gives_distinct_ids(corpus: Path, tmp
     assert len({decode_meta(d["meta"])["source_id"] for d in kept}) == 30
     docs = JsonlReader("d", "web").read(Unit(str(tmp_path / "a.jsonl"))).kept.to_pylist()
     for name in ("a.parquet", "b.parquet"):
-        pq.write_table(pa.table({"id": [f"doc-{i % 10}" for i in range(30)], "text": [d["text"] for d in docs]}),
-                       tmp_path / name)
+        pq.write_table(
+            pa.table({"id": [f"doc-{i % 10}" for i in range(30)], "text": [d["text"] for d in docs]}), tmp_path / name
+        )
     p = ParquetReader("p", "web", ParquetReader.Config(id_field="id"))
     kept = [d for name in ("a.parquet", "b.parquet") for d in p.read(Unit(str(tmp_path / name))).kept.to_pylist()]
     assert len(kept) == 60 and len({d["id"] for d in kept}) == 60
@@ -56,9 +58,22 @@ def test_copies_with_repeated_ids_are_all_seen_by_dedup(corpus: Path, tmp_path: 
     lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines()[:30]
     for name in ("a.jsonl", "b.jsonl"):
         (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    summary = Pipeline.from_dict({"name": "ids", "workers": 0, "stages": [{"dedup_exact": {}}], "sources": [
-        {"name": "docs", "kind": "web", "format": "jsonl", "paths": [str(tmp_path / "*.jsonl")],
-         "options": {"id_field": "id"}}]}).run(out=tmp_path / "run", workers=0, log=lambda m: None)
+    summary = Pipeline.from_dict(
+        {
+            "name": "ids",
+            "workers": 0,
+            "stages": [{"dedup_exact": {}}],
+            "sources": [
+                {
+                    "name": "docs",
+                    "kind": "web",
+                    "format": "jsonl",
+                    "paths": [str(tmp_path / "*.jsonl")],
+                    "options": {"id_field": "id"},
+                }
+            ],
+        }
+    ).run(out=tmp_path / "run", workers=0, log=lambda m: None)
     read, exact = summary["stages"]
     assert (read["in"], read["kept"]) == (60, 60)
     assert (exact["in"], exact["kept"], exact["dropped"]) == (60, 30, {"dedup:exact": 30})

@@ -5,6 +5,7 @@ it cannot block the reader; an undecodable file name, a name holding glob charac
 read; a remote input that cannot be read is one clear error at planning. Inputs: real books, real stdlib code
 and real JSONL documents, with hostile links and FIFOs added next to them.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,18 @@ pytestmark = pytest.mark.timeout(120)  # a FIFO that is opened blocks forever: f
 
 
 def _texts(run: Path) -> list[str]:
-    return [t for p in sorted((run / "stages" / "00_read").glob("part-*.parquet"))
-            for t in pq.read_table(p).column("text").to_pylist()]
+    return [
+        t
+        for p in sorted((run / "stages" / "00_read").glob("part-*.parquet"))
+        for t in pq.read_table(p).column("text").to_pylist()
+    ]
 
 
 def _read_only(tmp_path: Path, sources: list[dict]) -> dict:
     run = tmp_path / "run"
     summary = Pipeline.from_dict({"name": "r", "workers": 0, "sources": sources, "stages": []}).run(
-        out=run, workers=0, log=lambda m: None)
+        out=run, workers=0, log=lambda m: None
+    )
     return summary["stages"][0]
 
 
@@ -90,8 +95,7 @@ def test_books_glob_drops_links_out_of_the_pattern_root_and_fifos(corpus: Path, 
     (books / "shadow.txt").symlink_to("/etc/shadow")
     (books / "copy.txt").symlink_to(books / "pg84.txt")  # inside the root
     os.mkfifo(books / "fifo.txt")
-    read = _read_only(tmp_path, [{"name": "books", "kind": "books", "format": "text",
-                                  "paths": [str(books / "*.txt")]}])
+    read = _read_only(tmp_path, [{"name": "books", "kind": "books", "format": "text", "paths": [str(books / "*.txt")]}])
     assert read["in"] == 6 and read["kept"] == 3
     assert read["dropped"] == {"input:not_regular": 1, "input:outside_root": 2} and read["errors"] == {}
     gatsby = (outside / "diary.txt").read_text(encoding="cp1252")
@@ -107,9 +111,13 @@ def test_jsonl_and_warc_globs_skip_fifos_and_links_out(corpus: Path, tmp_path: P
     (d / "b.jsonl").symlink_to(tmp_path / "secret.jsonl")
     os.mkfifo(d / "c.jsonl")
     os.mkfifo(d / "d.warc.gz")
-    read = _read_only(tmp_path, [
-        {"name": "docs", "kind": "web", "format": "jsonl", "paths": [str(d / "*.jsonl")]},
-        {"name": "web", "kind": "web", "format": "warc", "paths": [str(d / "*.warc.gz")]}])
+    read = _read_only(
+        tmp_path,
+        [
+            {"name": "docs", "kind": "web", "format": "jsonl", "paths": [str(d / "*.jsonl")]},
+            {"name": "web", "kind": "web", "format": "warc", "paths": [str(d / "*.warc.gz")]},
+        ],
+    )
     assert read["kept"] == 30 and read["in"] == 33
     assert read["dropped"] == {"input:not_regular": 2, "input:outside_root": 1}
     secret_ids = {json.loads(x)["id"] for x in lines[30:40]}
@@ -139,8 +147,11 @@ def test_a_standalone_command_glob_never_reads_a_link_out_of_its_root(corpus: Pa
     summary = run_recipe("t", [str(d / "*.jsonl"), str(d / ".*.jsonl")], [], tmp_path / "run")
     read = summary["stages"][0]
     assert (read["in"], read["kept"], read["dropped"]) == (11, 10, {"input:outside_root": 1})  # before: 14 kept
-    texts = [t for p in sorted((tmp_path / "run" / "stages" / "00_read").glob("part-*.parquet"))
-             for t in pq.read_table(p).column("text").to_pylist()]
+    texts = [
+        t
+        for p in sorted((tmp_path / "run" / "stages" / "00_read").glob("part-*.parquet"))
+        for t in pq.read_table(p).column("text").to_pylist()
+    ]
     assert not any(json.loads(x)["text"] in texts for x in lines[100:104])
 
 
@@ -152,22 +163,41 @@ def test_a_glob_through_a_directory_link_out_of_its_root_reads_nothing_there(cor
     shutil.copy(corpus / "books" / "pg64317.txt", private / "diary.txt")
     (books / "shelf").symlink_to(private, target_is_directory=True)
     (books / "root").symlink_to("/", target_is_directory=True)  # never walked: listed once and refused
-    summary = Pipeline.from_dict({"name": "l", "workers": 0, "stages": [], "sources": [
-        {"name": "a", "kind": "books", "format": "text", "paths": [str(books / "*")]},  # matches the links
-        {"name": "b", "kind": "books", "format": "text", "paths": [str(books / "*" / "*.txt")]}]}).run(
-        out=tmp_path / "run", workers=0, log=lambda m: None)
+    summary = Pipeline.from_dict(
+        {
+            "name": "l",
+            "workers": 0,
+            "stages": [],
+            "sources": [
+                {"name": "a", "kind": "books", "format": "text", "paths": [str(books / "*")]},  # matches the links
+                {"name": "b", "kind": "books", "format": "text", "paths": [str(books / "*" / "*.txt")]},
+            ],
+        }
+    ).run(out=tmp_path / "run", workers=0, log=lambda m: None)
     read = summary["stages"][0]
     assert read["by_source"] == {"a": {"in": 3, "kept": 1, "dropped": 2}, "b": {"in": 1, "dropped": 1}}
     assert read["dropped"] == {"input:outside_root": 3}  # before: diary.txt was read through both patterns
 
 
-@pytest.mark.parametrize("url,cause", [("http://127.0.0.1:9/docs.jsonl", "ClientConnectorError"),  # nothing listens
-                                       ("nosuchproto://bucket/docs.jsonl", "Protocol not known"),
-                                       ("s3://bucket/*.jsonl", "s3fs")])  # not installed
-def test_a_remote_input_that_cannot_be_read_is_one_clear_error_at_planning(tmp_path: Path, url: str,
-                                                                          cause: str) -> None:
-    pipe = Pipeline.from_dict({"name": "u", "workers": 0, "stages": [], "sources": [
-        {"name": "docs", "kind": "web", "format": "jsonl", "paths": [url]}]})
+@pytest.mark.parametrize(
+    "url,cause",
+    [
+        ("http://127.0.0.1:9/docs.jsonl", "ClientConnectorError"),  # nothing listens
+        ("nosuchproto://bucket/docs.jsonl", "Protocol not known"),
+        ("s3://bucket/*.jsonl", "s3fs"),
+    ],
+)  # not installed
+def test_a_remote_input_that_cannot_be_read_is_one_clear_error_at_planning(
+    tmp_path: Path, url: str, cause: str
+) -> None:
+    pipe = Pipeline.from_dict(
+        {
+            "name": "u",
+            "workers": 0,
+            "stages": [],
+            "sources": [{"name": "docs", "kind": "web", "format": "jsonl", "paths": [url]}],
+        }
+    )
     with pytest.raises(RecipeError) as e:  # before: an ImportError, a bare URL, or exit 0 and one error row
         pipe.run(out=tmp_path / "run", workers=0, log=lambda m: None)
     assert str(e.value).startswith(f"sources[0] (docs).paths: remote input '{url}' cannot be read (")
@@ -175,9 +205,17 @@ def test_a_remote_input_that_cannot_be_read_is_one_clear_error_at_planning(tmp_p
 
 
 def test_a_file_url_names_a_local_input(corpus: Path, tmp_path: Path) -> None:
-    summary = Pipeline.from_dict({"name": "f", "workers": 0, "stages": [], "sources": [
-        {"name": "docs", "kind": "web", "format": "jsonl", "paths": [f"file://{corpus}/dedup/docs.jsonl"]}]},
-        base_dir=tmp_path).run(out=tmp_path / "run", workers=0, log=lambda m: None)
+    summary = Pipeline.from_dict(
+        {
+            "name": "f",
+            "workers": 0,
+            "stages": [],
+            "sources": [
+                {"name": "docs", "kind": "web", "format": "jsonl", "paths": [f"file://{corpus}/dedup/docs.jsonl"]}
+            ],
+        },
+        base_dir=tmp_path,
+    ).run(out=tmp_path / "run", workers=0, log=lambda m: None)
     assert summary["stages"][0]["kept"] == 400  # before: joined to the recipe's directory, "does not exist"
 
 
@@ -198,12 +236,22 @@ def test_undecodable_file_names_do_not_abort_the_run(corpus: Path, tmp_path: Pat
     code.mkdir()
     shutil.copy(Path(json.__file__).parent / "decoder.py", os.path.join(os.fsencode(code), b"d\xe9coder.py"))
     run = tmp_path / "run"
-    summary = Pipeline.from_dict({"name": "n", "workers": 0, "stages": [], "sources": [
-        {"name": "books", "kind": "books", "format": "text", "paths": [str(books / "*.txt")]},
-        {"name": "code", "kind": "code", "format": "code", "paths": [str(code)]}]}).run(
-        out=run, workers=0, log=lambda m: None)
+    summary = Pipeline.from_dict(
+        {
+            "name": "n",
+            "workers": 0,
+            "stages": [],
+            "sources": [
+                {"name": "books", "kind": "books", "format": "text", "paths": [str(books / "*.txt")]},
+                {"name": "code", "kind": "code", "format": "code", "paths": [str(code)]},
+            ],
+        }
+    ).run(out=run, workers=0, log=lambda m: None)
     read = summary["stages"][0]
     assert (read["in"], read["kept"], read["dropped_total"], read["errors_total"]) == (3, 3, 0, 0)
-    urls = [u for p in sorted((run / "stages" / "00_read").glob("part-*.parquet"))
-            for u in pq.read_table(p).column("url").to_pylist()]
+    urls = [
+        u
+        for p in sorted((run / "stages" / "00_read").glob("part-*.parquet"))
+        for u in pq.read_table(p).column("url").to_pylist()
+    ]
     assert any(u.endswith("\\udcff\\udcfe-alice.txt") for u in urls) and any("d\\udce9coder.py" in u for u in urls)

@@ -1,5 +1,6 @@
 """Readers stream a unit in batches to a sink: the rows, their order and accounting are those of a whole read,
 whatever the batch size, and a runner run writes the same bytes; a remote retry neither loses nor repeats rows."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,9 +23,11 @@ def streamed(reader, unit: Unit) -> tuple[StageResult, list[int]]:
     batches: list[StageResult] = []
     rest = reader.read(unit, sink=batches.append)
     parts = batches + [rest]
-    whole = StageResult(kept=pa.concat_tables([b.kept for b in parts]),
-                        dropped=pa.concat_tables([b.dropped for b in parts]),
-                        errors=pa.concat_tables([b.errors for b in parts]))
+    whole = StageResult(
+        kept=pa.concat_tables([b.kept for b in parts]),
+        dropped=pa.concat_tables([b.dropped for b in parts]),
+        errors=pa.concat_tables([b.errors for b in parts]),
+    )
     for b in parts:
         for k, v in b.counters.items():
             whole.counters[k] = whole.counters.get(k, 0) + v
@@ -37,10 +40,13 @@ def assert_same(a: StageResult, b: StageResult) -> None:
     assert a.counters == b.counters
 
 
-@pytest.mark.parametrize("reader, rel", [
-    (WarcReader("web", "web"), "web/pages.warc.gz"),
-    (WikiReader("wiki", "wiki"), "wiki/wiki-sample-pages-articles.xml.bz2"),
-])
+@pytest.mark.parametrize(
+    "reader, rel",
+    [
+        (WarcReader("web", "web"), "web/pages.warc.gz"),
+        (WikiReader("wiki", "wiki"), "wiki/wiki-sample-pages-articles.xml.bz2"),
+    ],
+)
 def test_streamed_read_is_the_whole_read_for_any_batch_size(corpus, monkeypatch, reader, rel):
     unit = reader.units([str(corpus / rel)])[0]
     whole = reader.read(unit)
@@ -90,19 +96,34 @@ def test_remote_retry_after_a_flush_neither_loses_nor_repeats_rows(corpus, monke
 
 
 def test_runner_parts_and_shards_do_not_depend_on_the_read_batch_size(corpus, tmp_path, monkeypatch):
-    recipe = {"name": "s", "seed": 3, "workers": 0,
-              "sources": [{"name": "web", "kind": "web", "format": "warc",
-                           "paths": [str(corpus / "web" / "pages.warc.gz")]},
-                          {"name": "wiki", "kind": "wiki", "format": "mediawiki",
-                           "paths": [str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")]}],
-              "stages": [{"extract": {}, "only": ["web"]}, {"clean_lines": {}, "only": ["web"]},
-                         {"heuristics": {}, "only": ["web"]},
-                         {"tokenize": {"vocab_size": 1000, "shard_tokens": 50000, "val_fraction": 0.1}}]}
+    recipe = {
+        "name": "s",
+        "seed": 3,
+        "workers": 0,
+        "sources": [
+            {"name": "web", "kind": "web", "format": "warc", "paths": [str(corpus / "web" / "pages.warc.gz")]},
+            {
+                "name": "wiki",
+                "kind": "wiki",
+                "format": "mediawiki",
+                "paths": [str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")],
+            },
+        ],
+        "stages": [
+            {"extract": {}, "only": ["web"]},
+            {"clean_lines": {}, "only": ["web"]},
+            {"heuristics": {}, "only": ["web"]},
+            {"tokenize": {"vocab_size": 1000, "shard_tokens": 50000, "val_fraction": 0.1}},
+        ],
+    }
 
     def files(run: Path) -> dict[str, bytes]:
-        out = {str(p.relative_to(run)): p.read_bytes()
-               for d in ("stages", "dropped", "errors", "shards") for p in sorted((run / d).rglob("*"))
-               if p.is_file()}
+        out = {
+            str(p.relative_to(run)): p.read_bytes()
+            for d in ("stages", "dropped", "errors", "shards")
+            for p in sorted((run / d).rglob("*"))
+            if p.is_file()
+        }
         assert any(k.startswith("shards/") for k in out) and any(k.startswith("dropped/") for k in out)
         return out
 
@@ -112,7 +133,6 @@ def test_runner_parts_and_shards_do_not_depend_on_the_read_batch_size(corpus, tm
     a, b = files(tmp_path / "a"), files(tmp_path / "b")
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []
-
 
 
 def test_a_failing_sink_fails_the_read_instead_of_becoming_a_record_error(corpus, monkeypatch):

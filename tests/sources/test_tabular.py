@@ -3,6 +3,7 @@ surrogate, nesting past the stack) error alone, compressed files cut short keep 
 cut, every gzip member and zstd frame is read once and a zip is refused, a byte order mark is not text, a bad
 Parquet row group or value costs only its rows.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -37,26 +38,37 @@ def test_jsonl_real_and_compressed(corpus: Path, tmp_path: Path) -> None:
     for name in ("d.jsonl.gz", "d.jsonl.zst"):  # same rows (ids differ: they name the file)
         got = r.read(Unit(str(tmp_path / name))).kept
         assert got.column("text").to_pylist() == plain.kept.column("text").to_pylist()
-        assert [decode_meta(m)["source_id"] for m in got.column("meta").to_pylist()] == \
-            [decode_meta(m)["source_id"] for m in plain.kept.column("meta").to_pylist()]
+        assert [decode_meta(m)["source_id"] for m in got.column("meta").to_pylist()] == [
+            decode_meta(m)["source_id"] for m in plain.kept.column("meta").to_pylist()
+        ]
     web = JsonlReader("w", "web", JsonlReader.Config(text_field="file", url_field="url")).read(
-        Unit(str(corpus / "web" / "pages.jsonl")))
+        Unit(str(corpus / "web" / "pages.jsonl"))
+    )
     assert web.kept.num_rows == 256 and web.kept.column("url").to_pylist()[0].startswith("http")
 
 
 def test_jsonl_bad_lines_counted(corpus: Path, tmp_path: Path) -> None:
     lines = (corpus / "dedup" / "docs.jsonl").read_bytes().splitlines()[:3]
     p = tmp_path / "bad.jsonl"
-    p.write_bytes(b"\n".join([lines[0], b'{"text": 5}', b'{"nope": 1}', b"{broken", b"[1,2]",
-                              b'{"text": "caf\xe9"}', b"", lines[1]]) + b"\n")
+    p.write_bytes(
+        b"\n".join(
+            [lines[0], b'{"text": 5}', b'{"nope": 1}', b"{broken", b"[1,2]", b'{"text": "caf\xe9"}', b"", lines[1]]
+        )
+        + b"\n"
+    )
     res = JsonlReader("d", "web").read(Unit(str(p)))
     assert res.kept.num_rows == 2
-    assert Counter(res.dropped.column("reason").to_pylist()) == {"tabular:non_string_text": 1,
-                                                                 "tabular:missing_text": 1}
-    assert Counter(res.errors.column("reason").to_pylist()) == {"jsonl:malformed": 1, "jsonl:not_object": 1,
-                                                                "jsonl:bad_utf8": 1}
+    assert Counter(res.dropped.column("reason").to_pylist()) == {
+        "tabular:non_string_text": 1,
+        "tabular:missing_text": 1,
+    }
+    assert Counter(res.errors.column("reason").to_pylist()) == {
+        "jsonl:malformed": 1,
+        "jsonl:not_object": 1,
+        "jsonl:bad_utf8": 1,
+    }
     assert json.loads(res.errors.to_pylist()[0]["meta"])["line"] == 4
-    gz = (tmp_path / "t.jsonl.gz")
+    gz = tmp_path / "t.jsonl.gz"
     gz.write_bytes(gzip.compress((corpus / "dedup" / "docs.jsonl").read_bytes())[:60000])
     res = JsonlReader("d", "web").read(Unit(str(gz)))
     assert res.kept.num_rows > 0 and res.errors.num_rows == 1  # truncated gzip: rows before it kept, counted
@@ -107,8 +119,9 @@ def test_jsonl_split_at_line_starts_matches_whole_file(corpus: Path, tmp_path: P
     units = split.units([str(p)])
     assert 6 <= len(units) <= 8 and units[0].start == 0 and units[-1].end is None
     data = p.read_bytes()
-    assert all(data[u.start - 1:u.start] == b"\n" and data.count(b"\n", 0, u.start) == u.first_record
-               for u in units[1:])
+    assert all(
+        data[u.start - 1 : u.start] == b"\n" and data.count(b"\n", 0, u.start) == u.first_record for u in units[1:]
+    )
     parts = [split.read(u) for u in units]
     for kind in ("kept", "dropped", "errors"):
         got = [r for res in parts for r in getattr(res, kind).to_pylist()]
@@ -123,7 +136,10 @@ def test_meta_nested_past_the_stack_errors_its_record_only(corpus: Path, tmp_pat
     lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines()[:12]
     text = json.loads(lines[0])["text"]
     deep = "[" * 900 + "]" * 900  # parses, but meta encoding recurses past the stack
-    hostile = [f'{{"text": {json.dumps(text)}, "tags": {deep}}}', f'{{"text": {json.dumps(text)}, "extra": {{"k": {deep}}}}}']
+    hostile = [
+        f'{{"text": {json.dumps(text)}, "tags": {deep}}}',
+        f'{{"text": {json.dumps(text)}, "extra": {{"k": {deep}}}}}',
+    ]
     p = tmp_path / "docs.jsonl"
     p.write_text("\n".join(lines[:6] + hostile + lines[6:]) + "\n", encoding="utf-8")
     reader = JsonlReader("d", "web", JsonlReader.Config(meta_fields=["tags"], meta_field="extra"))
@@ -132,7 +148,9 @@ def test_meta_nested_past_the_stack_errors_its_record_only(corpus: Path, tmp_pat
     kept = sum(b.kept.num_rows for b in batches) + rest.kept.num_rows
     errors = [r for b in batches + [rest] for r in b.errors.to_pylist()]
     assert kept == 12 and [(e["reason"], e["url"].rsplit("#", 1)[1]) for e in errors] == [
-        ("input:too_deep", "7"), ("input:too_deep", "8")]
+        ("input:too_deep", "7"),
+        ("input:too_deep", "8"),
+    ]
 
 
 def _oracle_lines(kind: str, cut: bytes) -> int:
@@ -144,11 +162,11 @@ def _oracle_lines(kind: str, cut: bytes) -> int:
 
 
 @pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
-def test_a_cut_compressed_file_keeps_every_line_decoded_before_the_cut(corpus: Path, tmp_path: Path,
-                                                                       kind: str) -> None:
+def test_a_cut_compressed_file_keeps_every_line_decoded_before_the_cut(corpus: Path, tmp_path: Path, kind: str) -> None:
     data = (corpus / "dedup" / "docs.jsonl").read_bytes()
-    whole = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress,
-             "zst": zstandard.ZstdCompressor().compress}[kind](data)
+    whole = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress, "zst": zstandard.ZstdCompressor().compress}[
+        kind
+    ](data)
     cut = whole[: len(whole) * 6 // 10]
     (tmp_path / f"cut.jsonl.{kind}").write_bytes(cut)
     res = JsonlReader("d", "web").read(Unit(str(tmp_path / f"cut.jsonl.{kind}")))
@@ -158,7 +176,7 @@ def test_a_cut_compressed_file_keeps_every_line_decoded_before_the_cut(corpus: P
 
 def test_every_member_or_frame_is_read_and_a_zip_is_refused(corpus: Path, tmp_path: Path) -> None:
     lines = (corpus / "dedup" / "docs.jsonl").read_bytes().splitlines(keepends=True)
-    parts = [b"".join(lines[i:i + 50]) for i in range(0, 200, 50)]
+    parts = [b"".join(lines[i : i + 50]) for i in range(0, 200, 50)]
     cz = zstandard.ZstdCompressor()
     (tmp_path / "frames.jsonl.zst").write_bytes(b"".join(cz.compress(p) for p in parts))  # pzstd-style frames
     (tmp_path / "members.jsonl.gz").write_bytes(b"".join(gzip.compress(p) for p in parts) + b"\0" * 512)
@@ -168,11 +186,18 @@ def test_every_member_or_frame_is_read_and_a_zip_is_refused(corpus: Path, tmp_pa
         z.writestr("b.jsonl", parts[1])
     r = JsonlReader("d", "web")
     assert [counts(r.read(Unit(str(tmp_path / n)))) for n in ("frames.jsonl.zst", "members.jsonl.gz")] == [
-        (200, Counter(), Counter())] * 2  # before: zst stopped after its first frame (50 lines), silently
-    assert counts(r.read(Unit(str(tmp_path / "junk.jsonl.gz")))) == (50, Counter(), Counter(
-        {"error:BadCompressedData": 1}))  # every line before the junk (before: 40 of 50)
+        (200, Counter(), Counter())
+    ] * 2  # before: zst stopped after its first frame (50 lines), silently
+    assert counts(r.read(Unit(str(tmp_path / "junk.jsonl.gz")))) == (
+        50,
+        Counter(),
+        Counter({"error:BadCompressedData": 1}),
+    )  # every line before the junk (before: 40 of 50)
     assert counts(r.read(Unit(str(tmp_path / "two.jsonl.zip")))) == (  # before: b.jsonl was skipped silently
-        0, Counter({"input:unsupported_compression": 1}), Counter())
+        0,
+        Counter({"input:unsupported_compression": 1}),
+        Counter(),
+    )
 
 
 def test_a_byte_order_mark_before_json_lines_is_not_part_of_the_first_record(corpus: Path, tmp_path: Path) -> None:
@@ -192,7 +217,7 @@ def test_a_bad_parquet_row_group_or_value_costs_only_its_rows(corpus: Path, tmp_
     raw = bytearray((tmp_path / "ok.parquet").read_bytes())
     chunk = pq.ParquetFile(tmp_path / "ok.parquet").metadata.row_group(1).column(0)
     page = chunk.dictionary_page_offset or chunk.data_page_offset
-    raw[page + 40: page + 240] = b"\0" * 200  # a corrupt (dictionary) page in row group 1 of 4
+    raw[page + 40 : page + 240] = b"\0" * 200  # a corrupt (dictionary) page in row group 1 of 4
     (tmp_path / "corrupt.parquet").write_bytes(bytes(raw))
     bad = [t.encode() for t in texts]
     bad[3], bad[25] = b"ok \xff\xfe not utf-8", b"\xed\xa0\x80"  # invalid UTF-8 in a string column
@@ -206,14 +231,18 @@ def test_a_bad_parquet_row_group_or_value_costs_only_its_rows(corpus: Path, tmp_
     assert counts(res) == (38, Counter(), Counter({"error:UnicodeDecodeError": 2}))  # before: 0 kept, 1 error
 
 
-COMPRESS = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress,
-            "zst": lambda b: zstandard.ZstdCompressor().compress(b)}
+COMPRESS = {
+    "gz": gzip.compress,
+    "bz2": bz2.compress,
+    "xz": lzma.compress,
+    "zst": lambda b: zstandard.ZstdCompressor().compress(b),
+}
 
 
 @pytest.mark.parametrize("ext", sorted(COMPRESS))
 def test_jsonl_members_repeating_text_are_each_read_once(corpus: Path, tmp_path: Path, ext: str) -> None:
     lines = (corpus / "dedup" / "docs.jsonl").read_bytes().splitlines(keepends=True)[:60]
-    parts = [b"".join(lines[k:k + 7]) for k in range(0, 60, 7)] + [b"".join(lines[:25])]
+    parts = [b"".join(lines[k : k + 7]) for k in range(0, 60, 7)] + [b"".join(lines[:25])]
     path = tmp_path / f"members.jsonl.{ext}"
     path.write_bytes(b"".join(COMPRESS[ext](p) for p in parts))
     res = JsonlReader("d", "web").read(Unit(str(path)))
@@ -243,9 +272,22 @@ def test_html_page_with_a_lone_surrogate_errors_alone(corpus: Path, tmp_path: Pa
     p = tmp_path / "pages.jsonl"
     p.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     run = tmp_path / "run"
-    summary = Pipeline.from_dict({"name": "h", "workers": 0, "stages": [{"extract": {}}], "sources": [
-        {"name": "web", "kind": "web", "format": "jsonl", "paths": [str(p)],
-         "options": {"text_field": "html", "url_field": "url"}}]}).run(out=run, workers=0, log=lambda m: None)
+    summary = Pipeline.from_dict(
+        {
+            "name": "h",
+            "workers": 0,
+            "stages": [{"extract": {}}],
+            "sources": [
+                {
+                    "name": "web",
+                    "kind": "web",
+                    "format": "jsonl",
+                    "paths": [str(p)],
+                    "options": {"text_field": "html", "url_field": "url"},
+                }
+            ],
+        }
+    ).run(out=run, workers=0, log=lambda m: None)
     read, extract = summary["stages"]
     assert (read["in"], read["kept"], read["errors"]) == (6, 5, {"input:invalid_unicode": 1})
     assert extract["in"] == 5 and extract["kept"] + extract["dropped_total"] + extract["errors_total"] == 5

@@ -4,6 +4,7 @@ or meta tag; a Content-Length that lies or is missing costs its own record only;
 a file gzipped whole, a member of several records or of headers only, truncated or garbled files are read
 record by record, every record counted.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -42,8 +43,9 @@ def test_pages_warc_every_record_accounted(corpus: Path) -> None:
     m = json.loads(kept[0]["meta"])
     assert m["warc_record_id"].startswith("<urn:uuid:") and m["http_status"] == "200" and m["warc_date"]
     assert len({d["id"] for d in kept}) == 256
-    by_file = {json.loads(line)["url"]: json.loads(line) for line in (corpus / "web" / "pages.jsonl").read_text()
-               .splitlines()}
+    by_file = {
+        json.loads(line)["url"]: json.loads(line) for line in (corpus / "web" / "pages.jsonl").read_text().splitlines()
+    }
     for d in kept:  # decoded text contains the annotated main-text snippets
         for s in by_file[d["url"]]["expected_with"][:1]:
             assert s.split()[0] in d["text"]
@@ -87,10 +89,11 @@ def test_truncated_gzip_keeps_earlier_records(corpus: Path, tmp_path: Path) -> N
 
 def test_garbled_record_is_counted_and_reading_resumes(corpus: Path, tmp_path: Path) -> None:
     data = bytearray((corpus / "web" / "pages.warc.gz").read_bytes())
-    units = WarcReader("web", "web", WarcReader.Config(split_bytes=1_000_000)).units([str(corpus / "web" /
-                                                                                          "pages.warc.gz")])
+    units = WarcReader("web", "web", WarcReader.Config(split_bytes=1_000_000)).units(
+        [str(corpus / "web" / "pages.warc.gz")]
+    )
     mid = units[2].start  # a real record start: garble its gzip member
-    data[mid + 20: mid + 60] = b"\x00" * 40
+    data[mid + 20 : mid + 60] = b"\x00" * 40
     bad = tmp_path / "garbled.warc.gz"
     bad.write_bytes(bytes(data))
     kept, dropped, errors = read_all(str(bad))
@@ -119,17 +122,23 @@ def test_non_200_and_non_html_dropped_with_reason(tmp_path: Path) -> None:
     path = tmp_path / "mixed.warc.gz"
     with open(path, "wb") as fh:
         w = WARCWriter(fh, gzip=True)
-        for status, ctype, body in [("404 Not Found", "text/html", b"<html>gone</html>"),
-                                    ("200 OK", "image/png", b"\x89PNG"),
-                                    ("200 OK", "text/html; charset=iso-8859-1", "<p>caf\xe9</p>".encode("latin-1")),
-                                    ("200 OK", "text/html", b"<html><p>bad \xff utf8</p></html>")]:
+        for status, ctype, body in [
+            ("404 Not Found", "text/html", b"<html>gone</html>"),
+            ("200 OK", "image/png", b"\x89PNG"),
+            ("200 OK", "text/html; charset=iso-8859-1", "<p>caf\xe9</p>".encode("latin-1")),
+            ("200 OK", "text/html", b"<html><p>bad \xff utf8</p></html>"),
+        ]:
             hdr = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
-            w.write_record(w.create_warc_record("http://example.com/", "response", payload=BytesIO(body),
-                                                http_headers=hdr))
+            w.write_record(
+                w.create_warc_record("http://example.com/", "response", payload=BytesIO(body), http_headers=hdr)
+            )
     kept, dropped, errors = read_all(str(path))
     assert dropped == {"http_status:404": 1, "content_type:image/png": 1} and not errors
     assert kept[0]["text"] == "<p>café</p>" and json.loads(kept[0]["meta"])["charset_source"] == "http"
-    assert json.loads(kept[1]["meta"])["charset"] == "cp1252" and json.loads(kept[1]["meta"])["charset_source"] == "fallback"
+    assert (
+        json.loads(kept[1]["meta"])["charset"] == "cp1252"
+        and json.loads(kept[1]["meta"])["charset_source"] == "fallback"
+    )
 
 
 @pytest.fixture()
@@ -148,8 +157,9 @@ def test_remote_http_read_equals_local(corpus: Path, http_corpus: str) -> None:
     local, _, _ = read_all(str(corpus / "web" / "whirlwind.warc.gz"))
     remote, dropped, errors = read_all(f"{http_corpus}/web/whirlwind.warc.gz")
     # the same records (ids differ: a document id names its file, so copies of a file never share ids)
-    assert [(d["text"], decode_meta(d["meta"])["warc_record_id"]) for d in remote] == \
-        [(d["text"], decode_meta(d["meta"])["warc_record_id"]) for d in local] and dropped == {"warc:non_response": 3}
+    assert [(d["text"], decode_meta(d["meta"])["warc_record_id"]) for d in remote] == [
+        (d["text"], decode_meta(d["meta"])["warc_record_id"]) for d in local
+    ] and dropped == {"warc:non_response": 3}
 
 
 def test_remote_retries_transient_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,33 +200,45 @@ def _warc(path: Path, bodies: list[tuple[bytes, list[tuple[str, str]]]], gz: boo
         w = WARCWriter(f, gzip=gz)
         for i, (body, headers) in enumerate(bodies):
             http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
-            w.write_record(w.create_warc_record(f"https://example.org/{i}", "response", payload=io.BytesIO(body),
-                                                http_headers=http))
+            w.write_record(
+                w.create_warc_record(
+                    f"https://example.org/{i}", "response", payload=io.BytesIO(body), http_headers=http
+                )
+            )
 
 
 def _read(path: Path) -> tuple[list[dict], Counter, Counter]:
     res = WarcReader("web", "web").read(Unit(str(path)))
-    return (res.kept.to_pylist(), Counter(res.dropped.column("reason").to_pylist()),
-            Counter(res.errors.column("reason").to_pylist()))
+    return (
+        res.kept.to_pylist(),
+        Counter(res.dropped.column("reason").to_pylist()),
+        Counter(res.errors.column("reason").to_pylist()),
+    )
 
 
 def test_utf16_pages_with_a_bom_decode_whatever_the_header_says(corpus: Path, tmp_path: Path) -> None:
     page = _utf8_pages(corpus, 1)[0]
-    bodies = [(codecs.BOM_UTF16_LE + page.encode("utf-16-le"), [("Content-Type", "text/html; charset=utf-8")]),
-              (codecs.BOM_UTF16_BE + page.encode("utf-16-be"), [("Content-Type", "text/html")]),
-              (codecs.BOM_UTF8 + page.encode("utf-8"), [("Content-Type", "text/html; charset=iso-8859-1")])]
+    bodies = [
+        (codecs.BOM_UTF16_LE + page.encode("utf-16-le"), [("Content-Type", "text/html; charset=utf-8")]),
+        (codecs.BOM_UTF16_BE + page.encode("utf-16-be"), [("Content-Type", "text/html")]),
+        (codecs.BOM_UTF8 + page.encode("utf-8"), [("Content-Type", "text/html; charset=iso-8859-1")]),
+    ]
     _warc(tmp_path / "bom.warc.gz", bodies)
     kept, dropped, errors = _read(tmp_path / "bom.warc.gz")
     assert [d["text"] for d in kept] == [page] * 3 and not dropped and not errors
     assert [decode_meta(d["meta"])["charset_source"] for d in kept] == ["bom"] * 3
 
 
-@pytest.mark.parametrize("label", ["utf-7", "unicode_escape", "raw_unicode_escape", "punycode", "rot13",
-                                   "utf-16", "idna", "hex", "base64"])
+@pytest.mark.parametrize(
+    "label", ["utf-7", "unicode_escape", "raw_unicode_escape", "punycode", "rot13", "utf-16", "idna", "hex", "base64"]
+)
 def test_non_web_codecs_in_a_meta_or_header_are_ignored(corpus: Path, label: str) -> None:
     page = _utf8_pages(corpus, 2)[1]
     data = page.encode("utf-8")
-    for ctype, body in ((f"text/html; charset={label}", data), ("text/html", f'<meta charset="{label}">'.encode() + data)):
+    for ctype, body in (
+        (f"text/html; charset={label}", data),
+        ("text/html", f'<meta charset="{label}">'.encode() + data),
+    ):
         text, charset, how = decode_html(body, ctype)
         assert charset == "utf-8" and how in ("meta", "default") and text == body.decode("utf-8")
 
@@ -239,7 +261,7 @@ def test_a_lying_content_length_costs_its_own_record_only(corpus: Path, tmp_path
     recs = _records(gzip.decompress((corpus / "web" / "pages.warc.gz").read_bytes()))[:7]  # warcinfo + 6 pages
     m = re.search(rb"Content-Length: (\d+)", recs[3])
     delta = {"+500": 500, "+next": len(recs[4]) + 10, "-300": -300}[lie]
-    recs[3] = recs[3][: m.start(1)] + str(int(m.group(1)) + delta).encode() + recs[3][m.end(1):]
+    recs[3] = recs[3][: m.start(1)] + str(int(m.group(1)) + delta).encode() + recs[3][m.end(1) :]
     path = tmp_path / ("lie.warc.gz" if gz else "lie.warc")
     path.write_bytes(b"".join(gzip.compress(r) if gz else r for r in recs))
     good = WarcReader("web", "web").read(Unit(str(corpus / "web" / "pages.warc.gz"))).kept.to_pylist()[:6]
@@ -252,13 +274,15 @@ def test_content_encodings_decode_and_bad_bodies_are_dropped(corpus: Path, tmp_p
     pages = _utf8_pages(corpus, 4)
     html = [("Content-Type", "text/html; charset=utf-8")]
     raw_deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
-    bodies = [(brotli.compress(pages[0].encode()), html + [("Content-Encoding", "br")]),
-              (gzip.compress(pages[1].encode()), html + [("Content-Encoding", "gzip")]),
-              (zlib.compress(pages[2].encode()), html + [("Content-Encoding", "deflate")]),
-              (raw_deflate.compress(pages[3].encode()) + raw_deflate.flush(), html + [("Content-Encoding", "deflate")]),
-              (b"not brotli at all" * 10, html + [("Content-Encoding", "br")]),
-              (gzip.compress(pages[0].encode())[:200], html + [("Content-Encoding", "gzip")]),
-              (pages[1].encode(), html + [("Content-Encoding", "compress")])]
+    bodies = [
+        (brotli.compress(pages[0].encode()), html + [("Content-Encoding", "br")]),
+        (gzip.compress(pages[1].encode()), html + [("Content-Encoding", "gzip")]),
+        (zlib.compress(pages[2].encode()), html + [("Content-Encoding", "deflate")]),
+        (raw_deflate.compress(pages[3].encode()) + raw_deflate.flush(), html + [("Content-Encoding", "deflate")]),
+        (b"not brotli at all" * 10, html + [("Content-Encoding", "br")]),
+        (gzip.compress(pages[0].encode())[:200], html + [("Content-Encoding", "gzip")]),
+        (pages[1].encode(), html + [("Content-Encoding", "compress")]),
+    ]
     _warc(tmp_path / "enc.warc.gz", bodies)
     kept, dropped, errors = _read(tmp_path / "enc.warc.gz")
     assert [d["text"] for d in kept] == pages[:4] and not errors
@@ -272,10 +296,21 @@ def _warc_records(corpus: Path, n: int | None = None) -> list[bytes]:
     return [raw[a:b] for a, b in zip(starts, starts[1:] + [len(raw)])][:n]
 
 
-@pytest.mark.parametrize("gz,length", [(False, None), (False, b"99999999999999"), (False, b"-50"), (False, b""),
-                                       (True, b"-50"), (True, b"abc"), (True, b"")])
-def test_a_warc_record_without_a_usable_length_costs_only_itself(corpus: Path, tmp_path: Path, gz: bool,
-                                                                 length: bytes | None) -> None:
+@pytest.mark.parametrize(
+    "gz,length",
+    [
+        (False, None),
+        (False, b"99999999999999"),
+        (False, b"-50"),
+        (False, b""),
+        (True, b"-50"),
+        (True, b"abc"),
+        (True, b""),
+    ],
+)
+def test_a_warc_record_without_a_usable_length_costs_only_itself(
+    corpus: Path, tmp_path: Path, gz: bool, length: bytes | None
+) -> None:
     recs = _warc_records(corpus, 7)  # warcinfo + 6 pages
     if length is None:
         recs[3] = re.sub(rb"Content-Length: \d+\r\n", b"", recs[3], count=1)
@@ -313,8 +348,11 @@ def test_a_gzip_member_holding_only_record_headers_is_counted(corpus: Path, tmp_
 @pytest.mark.parametrize("layout", ["one_then_groups", "groups", "groups_repeating"])
 def test_warc_members_of_several_records_are_read_once_in_order(corpus: Path, tmp_path: Path, layout: str) -> None:
     recs = _warc_records(corpus)[:41]  # warcinfo + 40 pages
-    groups = [recs[:1]] + [recs[k:k + 5] for k in range(1, 41, 5)] if layout == "one_then_groups" else \
-        [recs[k:k + 3] for k in range(0, 41, 3)]
+    groups = (
+        [recs[:1]] + [recs[k : k + 5] for k in range(1, 41, 5)]
+        if layout == "one_then_groups"
+        else [recs[k : k + 3] for k in range(0, 41, 3)]
+    )
     if layout == "groups_repeating":
         groups += groups[1:4]  # later members repeat earlier records' text
     path = tmp_path / "grouped.warc.gz"

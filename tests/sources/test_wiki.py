@@ -2,6 +2,7 @@
 pages error or drop alone (a huge page scanned once, in linear time), unclosed wikitext markup is bounded, a
 siteinfo that does not parse costs no page, multistream files split at stream boundaries.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -22,8 +23,11 @@ from curate.sources.wikitext import WikitextCleaner, markup_depth
 
 def read(path: Path | str):
     res = WikiReader("wiki", "wiki").read(Unit(str(path)))
-    return (res.kept.to_pylist(), Counter(res.dropped.column("reason").to_pylist()),
-            Counter(res.errors.column("reason").to_pylist()))
+    return (
+        res.kept.to_pylist(),
+        Counter(res.dropped.column("reason").to_pylist()),
+        Counter(res.errors.column("reason").to_pylist()),
+    )
 
 
 def test_sample_dump_matches_index(corpus: Path) -> None:
@@ -54,9 +58,12 @@ def test_real_ukwiki_and_jawiki_heads(corpus: Path) -> None:
 
 def test_billion_laughs_is_not_expanded(tmp_path: Path) -> None:
     ents = '<!ENTITY lol "lol">' + "".join(
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
-    bomb = (f'<?xml version="1.0"?><!DOCTYPE mediawiki [{ents}]><mediawiki><page><title>Bomb</title><ns>0</ns>'
-            "<id>1</id><revision><id>1</id><text>&lol9;</text></revision></page></mediawiki>")
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
+    bomb = (
+        f'<?xml version="1.0"?><!DOCTYPE mediawiki [{ents}]><mediawiki><page><title>Bomb</title><ns>0</ns>'
+        "<id>1</id><revision><id>1</id><text>&lol9;</text></revision></page></mediawiki>"
+    )
     p = tmp_path / "bomb.xml"
     p.write_text(bomb)
     kept, dropped, errors = read(p)
@@ -100,7 +107,9 @@ def _multistream(corpus: Path, tmp_path: Path, pages_per_stream: int = 50) -> Pa
     while pos != -1:
         cuts.append(pos)
         pos = body.find(b"  <page>", pos + 1)
-    groups = [body[a:b] for a, b in zip(cuts[::pages_per_stream], cuts[pages_per_stream::pages_per_stream] + [len(body)])]
+    groups = [
+        body[a:b] for a, b in zip(cuts[::pages_per_stream], cuts[pages_per_stream::pages_per_stream] + [len(body)])
+    ]
     out = tmp_path / "ukwiki-multistream.xml.bz2"
     out.write_bytes(b"".join(bz2.compress(part) for part in [xml[:head_end], *groups, xml[foot:]]))
     return out
@@ -125,8 +134,9 @@ def test_multistream_split_matches_whole_file(corpus: Path, tmp_path: Path) -> N
     units, kept_s, dropped_s, errors_s = _read_units(path, 400_000)
     assert len(units) >= 3 and units[0].start == 0 and units[-1].end is None
     assert all(a.end == b.start for a, b in zip(units, units[1:]))
-    assert [(d["id"], d["url"], d["text"], d["meta"]) for d in kept_s] == \
-        [(d["id"], d["url"], d["text"], d["meta"]) for d in kept]
+    assert [(d["id"], d["url"], d["text"], d["meta"]) for d in kept_s] == [
+        (d["id"], d["url"], d["text"], d["meta"]) for d in kept
+    ]
     assert dropped_s == dropped and errors_s == errors
 
 
@@ -135,7 +145,7 @@ def test_single_stream_and_pbzip2_style_files_are_not_split(corpus: Path, tmp_pa
     assert WikiReader("w", "w", WikiReader.Config(split_bytes=100_000)).units([str(src)]) == [Unit(str(src))]
     xml = bz2.decompress(src.read_bytes())  # streams cut every 300 kB, mid-page: no stream starts with <page
     cut = tmp_path / "pbzip2.xml.bz2"
-    cut.write_bytes(b"".join(bz2.compress(xml[i:i + 300_000]) for i in range(0, len(xml), 300_000)))
+    cut.write_bytes(b"".join(bz2.compress(xml[i : i + 300_000]) for i in range(0, len(xml), 300_000)))
     assert WikiReader("w", "w", WikiReader.Config(split_bytes=100_000)).units([str(cut)]) == [Unit(str(cut))]
 
 
@@ -149,16 +159,22 @@ def test_truncated_multistream_is_counted(corpus: Path, tmp_path: Path) -> None:
     whole = read(trunc)
     assert [d["id"] for d in kept] == [d["id"] for d in whole[0]] and dropped == whole[1] and errors == whole[2]
     garbage = tmp_path / "garbage-multistream.xml.bz2"  # a corrupted middle stream: errors, later units still read
-    garbage.write_bytes(raw[: len(raw) // 2] + bytes(b ^ 0x55 for b in raw[len(raw) // 2: len(raw) // 2 + 5000])
-                        + raw[len(raw) // 2 + 5000:])
+    garbage.write_bytes(
+        raw[: len(raw) // 2]
+        + bytes(b ^ 0x55 for b in raw[len(raw) // 2 : len(raw) // 2 + 5000])
+        + raw[len(raw) // 2 + 5000 :]
+    )
     units, kept_g, dropped_g, errors_g = _read_units(garbage, 400_000)
     assert errors_g and 0 < len(kept_g) < 532
 
 
 def test_a_siteinfo_that_does_not_parse_costs_no_page(corpus: Path, tmp_path: Path) -> None:
     xml = bz2.decompress((corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2").read_bytes())
-    hostile = xml.replace(b"<siteinfo>", b'<siteinfo><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-                                         b"<sitename>&xxe;</sitename>", 1)
+    hostile = xml.replace(
+        b"<siteinfo>",
+        b'<siteinfo><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><sitename>&xxe;</sitename>',
+        1,
+    )
     (tmp_path / "dump.xml").write_bytes(hostile)
     reader = WikiReader("wiki", "wiki")
     good = reader.read(Unit(str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")))
@@ -174,12 +190,12 @@ def _inflated_dump(corpus: Path, page_bytes: int) -> bytes:
     wikitext, and three more pages."""
     xml = bz2.decompress((corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2").read_bytes())
     uk = bz2.decompress((corpus / "wiki" / "ukwiki-20230501-pages-articles-multistream.head.xml.bz2").read_bytes())
-    wikitext = b"".join(m.group(1) for m in re.finditer(rb"<text[^>]*>(.*?)</text>", uk[:4 << 20], re.S))
+    wikitext = b"".join(m.group(1) for m in re.finditer(rb"<text[^>]*>(.*?)</text>", uk[: 4 << 20], re.S))
     ends = [m.end() for m in re.finditer(rb"</page>", xml)]
-    head, first, pages = xml[: xml.index(b"<page>")], xml[xml.index(b"<page>"): ends[0]], xml[ends[0]: ends[3]]
+    head, first, pages = xml[: xml.index(b"<page>")], xml[xml.index(b"<page>") : ends[0]], xml[ends[0] : ends[3]]
     t0 = first.index(b">", first.index(b"<text")) + 1
     body = (wikitext * (page_bytes // len(wikitext) + 1))[:page_bytes]
-    return head + pages + first[:t0] + body + first[first.index(b"</text>"):] + pages + b"</mediawiki>\n"
+    return head + pages + first[:t0] + body + first[first.index(b"</text>") :] + pages + b"</mediawiki>\n"
 
 
 def test_a_huge_wiki_page_in_bz2_is_scanned_once(corpus: Path, tmp_path: Path) -> None:
@@ -217,12 +233,12 @@ def _wiki_head(corpus: Path, pages: int) -> tuple[str, list[int]]:
 def test_wiki_bad_pages_error_alone_and_later_pages_are_read(corpus: Path, tmp_path: Path) -> None:
     xml, ends = _wiki_head(corpus, 8)
     starts = [m.start() for m in re.finditer("<page>", xml)]
-    page3 = xml[starts[2]:ends[2]]
-    bad_char = page3.replace("xml:space=\"preserve\">", "xml:space=\"preserve\">&#xD800;", 1)
+    page3 = xml[starts[2] : ends[2]]
+    bad_char = page3.replace('xml:space="preserve">', 'xml:space="preserve">&#xD800;', 1)
     body = re.search(r"<text[^>]*>(.*?)</text>", page3, re.S)
-    huge = page3[: body.start(1)] + body.group(1) * 60 + page3[body.end(1):]  # 60 times the page's text
+    huge = page3[: body.start(1)] + body.group(1) * 60 + page3[body.end(1) :]  # 60 times the page's text
     broken = page3.replace("</title>", "</titel>", 1)  # malformed XML inside one page
-    hostile = xml[: starts[2]] + bad_char + huge + broken + xml[starts[3]:] + "\n</mediawiki>\n"
+    hostile = xml[: starts[2]] + bad_char + huge + broken + xml[starts[3] :] + "\n</mediawiki>\n"
     p = tmp_path / "dump.xml"
     p.write_text(hostile, encoding="utf-8")
     res = WikiReader("wiki", "wiki", WikiReader.Config(max_page_bytes=len(page3.encode()) * 20)).read(Unit(str(p)))

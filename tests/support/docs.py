@@ -3,6 +3,7 @@
 Each document's source is the corpus it came from (web, wiki, books; planted copies take their
 original's), its url the page URL (web) or file reference, read from ``dedup/sources.jsonl``.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,16 @@ def corpus_docs(corpus: Path) -> list[dict]:
             url = f"dedup/docs.jsonl#{r['id']}"
         else:
             url = f"{orig['corpus']}/{src['file']}#{src.get('title') or src.get('paragraphs')}"
-        rows.append({"id": doc_id(orig["corpus"], url, r["text"]), "source": orig["corpus"],
-                     "kind": orig["corpus"], "url": url, "text": r["text"], "meta": {"dedup_id": r["id"]}})
+        rows.append(
+            {
+                "id": doc_id(orig["corpus"], url, r["text"]),
+                "source": orig["corpus"],
+                "kind": orig["corpus"],
+                "url": url,
+                "text": r["text"],
+                "meta": {"dedup_id": r["id"]},
+            }
+        )
     return rows
 
 
@@ -38,8 +47,10 @@ def write_parts(rows: list[dict], n_parts: int, out_dir: Path, repeats: dict[str
     paths = []
     size = -(-len(rows) // n_parts)
     for i in range(n_parts):
-        chunk = [{**r, "meta": {**r["meta"], "repeat": (repeats or {}).get(r["id"], 1)}}
-                 for r in rows[i * size:(i + 1) * size]]
+        chunk = [
+            {**r, "meta": {**r["meta"], "repeat": (repeats or {}).get(r["id"], 1)}}
+            for r in rows[i * size : (i + 1) * size]
+        ]
         p = out_dir / f"part-{i:05d}.parquet"
         pq.write_table(docs_table(chunk), p)
         paths.append(p)
@@ -55,8 +66,9 @@ def build_run(parts: list[Path], run_dir: Path, seed: int = 0, map_fn=serial, **
     from curate.stage import FitContext
     from curate.tokenizer.stage import TokenizeStage
 
-    stage = TokenizeStage.from_dict({"vocab_size": 1000, "sample_chars": 400_000, "shard_tokens": 60_000,
-                                     "val_fraction": 0.05, **config})
+    stage = TokenizeStage.from_dict(
+        {"vocab_size": 1000, "sample_chars": 400_000, "shard_tokens": 60_000, "val_fraction": 0.05, **config}
+    )
     work = run_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     state = stage.fit(FitContext(parts, work, seed, map_fn, run_dir=run_dir, log=lambda s: None))

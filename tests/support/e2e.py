@@ -1,4 +1,5 @@
 """Helpers for the end-to-end tests: run the e2e recipe on the real corpus and compare outputs."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ def curate_cmd(out: Path, *extra: str) -> list[str]:
 
 
 def run_curate(out: Path, corpus: Path, *extra: str) -> subprocess.CompletedProcess:
-    p = subprocess.run(curate_cmd(out, *extra), cwd=REPO, env=e2e_env(corpus), capture_output=True, text=True,
-                       timeout=600)
+    p = subprocess.run(
+        curate_cmd(out, *extra), cwd=REPO, env=e2e_env(corpus), capture_output=True, text=True, timeout=600
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return p
 

@@ -1,4 +1,5 @@
 """A reader and stages used only by the engine tests, over real corpus text (dedup/docs.jsonl)."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,16 @@ class LinesReader(Reader):
             for i, line in enumerate(f):
                 if unit.start <= i < (unit.end or 1 << 60):
                     d = json.loads(line)
-                    rows.append({"id": doc_id(self.source, d["id"], d["text"]), "source": self.source,
-                                 "kind": self.kind, "url": d["id"], "text": d["text"], "meta": {"line": i}})
+                    rows.append(
+                        {
+                            "id": doc_id(self.source, d["id"], d["text"]),
+                            "source": self.source,
+                            "kind": self.kind,
+                            "url": d["id"],
+                            "text": d["text"],
+                            "meta": {"line": i},
+                        }
+                    )
         return StageResult(kept=docs_table(rows))
 
 
@@ -56,8 +65,7 @@ class MinLength(Stage):
         if crash and Path(crash).exists() and batch.column("url")[0].as_py() == Path(crash).read_text():
             os._exit(9)  # simulate a killed worker/driver
         mask = pc.greater_equal(pc.utf8_length(batch.column("text")), self.config.min_chars)
-        return StageResult(kept=batch.filter(mask),
-                           dropped=with_reason(batch.filter(pc.invert(mask)), "length:short"))
+        return StageResult(kept=batch.filter(mask), dropped=with_reason(batch.filter(pc.invert(mask)), "length:short"))
 
 
 class DropLongest(Stage):

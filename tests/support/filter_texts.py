@@ -1,4 +1,5 @@
 """Real-corpus loaders shared by the filter tests."""
+
 from __future__ import annotations
 
 import bz2
@@ -11,7 +12,7 @@ from pathlib import Path
 from curate.schema import docs_table
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dedup_docs(corpus: Path) -> tuple[dict, ...]:
     """The 300 real originals of dedup/docs.jsonl with their corpus (web / wiki / books) as kind."""
     src = {}
@@ -24,16 +25,15 @@ def dedup_docs(corpus: Path) -> tuple[dict, ...]:
         s = src[r["id"]]
         if s["kind"] == "original":
             kind = s["source"]["corpus"]
-            out.append({"id": r["id"], "source": kind, "kind": kind, "url": s["source"].get("url"),
-                        "text": r["text"]})
+            out.append({"id": r["id"], "source": kind, "kind": kind, "url": s["source"].get("url"), "text": r["text"]})
     return tuple(out)
 
 
-def table(rows) -> "pa.Table":  # noqa: F821
+def table(rows) -> pa.Table:  # noqa: F821
     return docs_table(rows)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def html_text(corpus: Path, name: str) -> str:
     """Main text of one real page of web/html, extracted with trafilatura."""
     import trafilatura
@@ -42,13 +42,14 @@ def html_text(corpus: Path, name: str) -> str:
     return trafilatura.extract(raw) or ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def jawiki(corpus: Path, n: int = 10) -> tuple[str, ...]:
     """Plain text of the first ``n`` real Japanese Wikipedia articles (ns 0, no redirects)."""
     import mwparserfromhell
 
-    xml = bz2.open(corpus / "wiki" / "jawiki-20230501-pages-articles-multistream.head.xml.bz2", "rt",
-                   encoding="utf-8").read()
+    xml = bz2.open(
+        corpus / "wiki" / "jawiki-20230501-pages-articles-multistream.head.xml.bz2", "rt", encoding="utf-8"
+    ).read()
     out = []
     for m in re.finditer(r"<ns>0</ns>.*?<text[^>]*>(.*?)</text>", xml, re.S):
         wikitext = html.unescape(m.group(1))
@@ -60,7 +61,7 @@ def jawiki(corpus: Path, n: int = 10) -> tuple[str, ...]:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def korean_fragments(corpus: Path) -> tuple[str, ...]:
     """The corpus has no Korean prose; these are the real Korean strings it does hold (Wikipedia lines)."""
     xml = bz2.open(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2", "rt", encoding="utf-8").read()

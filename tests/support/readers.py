@@ -1,4 +1,5 @@
 """What a reader's result holds, in one comparable value."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -6,8 +7,11 @@ from collections import Counter
 
 def counts(res) -> tuple[int, Counter, Counter]:
     """(kept rows, drop reasons, error reasons) of a reader's ``StageResult``."""
-    return (res.kept.num_rows, Counter(res.dropped.column("reason").to_pylist()),
-            Counter(res.errors.column("reason").to_pylist()))
+    return (
+        res.kept.num_rows,
+        Counter(res.dropped.column("reason").to_pylist()),
+        Counter(res.errors.column("reason").to_pylist()),
+    )
 
 
 def read_units(reader, paths: list[str]) -> tuple[list[dict], Counter, Counter]:

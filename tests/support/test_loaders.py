@@ -1,4 +1,5 @@
 """The shared test-data loaders read real text from the corpus, with sources and URLs."""
+
 from __future__ import annotations
 
 import re

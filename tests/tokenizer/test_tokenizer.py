@@ -1,6 +1,7 @@
 """Tokenizer: BPE training with byte fallback and an EOD control symbol, reuse by path, standalone entry
 points; documents whose tokens do not decode back to their text are counted.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -22,14 +23,21 @@ from tests.support.docs import corpus_docs, serial, write_parts
 @pytest.fixture(scope="module")
 def model(corpus: Path, tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("tok")
-    path = train_tokenizer([str(corpus / "dedup" / "docs.jsonl")], str(d), vocab_size=1500,
-                           sample_chars=600_000, special_tokens=["<|pad|>"], seed=1)
+    path = train_tokenizer(
+        [str(corpus / "dedup" / "docs.jsonl")],
+        str(d),
+        vocab_size=1500,
+        sample_chars=600_000,
+        special_tokens=["<|pad|>"],
+        seed=1,
+    )
     return Path(path)
 
 
 def jawiki_text(corpus: Path, n: int = 200_000) -> str:
-    with bz2.open(corpus / "wiki" / "jawiki-20230501-pages-articles-multistream.head.xml.bz2", "rt",
-                  encoding="utf-8") as f:
+    with bz2.open(
+        corpus / "wiki" / "jawiki-20230501-pages-articles-multistream.head.xml.bz2", "rt", encoding="utf-8"
+    ) as f:
         head = f.read(n)
     return "".join(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]+", head))[:3000]
 
@@ -49,8 +57,14 @@ def test_model_pieces_eod_and_byte_fallback(model: Path, corpus: Path) -> None:
 
 
 def test_training_is_deterministic(model: Path, corpus: Path, tmp_path: Path) -> None:
-    again = train_tokenizer([str(corpus / "dedup" / "docs.jsonl")], str(tmp_path), vocab_size=1500,
-                            sample_chars=600_000, special_tokens=["<|pad|>"], seed=1)
+    again = train_tokenizer(
+        [str(corpus / "dedup" / "docs.jsonl")],
+        str(tmp_path),
+        vocab_size=1500,
+        sample_chars=600_000,
+        special_tokens=["<|pad|>"],
+        seed=1,
+    )
     assert Path(again).read_bytes() == model.read_bytes()
 
 
@@ -65,7 +79,8 @@ def test_reuse_by_path_and_missing_eod(model: Path, corpus: Path, tmp_path: Path
         bad.fit(FitContext(parts, tmp_path, 0, serial, run_dir=tmp_path / "r2", log=lambda s: None))
     with pytest.raises(FileNotFoundError):
         TokenizeStage.from_dict({"model": str(tmp_path / "nope.model")}).fit(
-            FitContext(parts, tmp_path, 0, serial, run_dir=tmp_path / "r3"))
+            FitContext(parts, tmp_path, 0, serial, run_dir=tmp_path / "r3")
+        )
 
 
 def test_empty_documents_are_dropped_with_reason(corpus: Path) -> None:
@@ -77,8 +92,14 @@ def test_empty_documents_are_dropped_with_reason(corpus: Path) -> None:
 
 
 def test_tokenize_files_writes_shards_and_manifest(model: Path, corpus: Path, tmp_path: Path) -> None:
-    out = tokenize_files([str(corpus / "dedup" / "docs.jsonl")], str(tmp_path / "run"), str(model),
-                         shard_tokens=200_000, val_fraction=0.1, seed=2)
+    out = tokenize_files(
+        [str(corpus / "dedup" / "docs.jsonl")],
+        str(tmp_path / "run"),
+        str(model),
+        shard_tokens=200_000,
+        val_fraction=0.1,
+        seed=2,
+    )
     m = json.loads(Path(out["manifest"]).read_text())
     assert out["encoded_docs"] == 400 and out["dropped"] == {} and out["input"] == 400
     assert m["vocab_size"] == 1500 and m["dtype"] == "uint16"
@@ -108,6 +129,7 @@ def test_documents_that_do_not_decode_back_are_counted(corpus: Path, tmp_path: P
     # before: nothing said that 10 documents in the shards decode to other text than they were given
     assert out["not_lossless_docs"] == 10 and m["not_lossless"]["docs"] == 10
     import pyarrow.parquet as pq
+
     kept = pq.read_table(tmp_path / "run" / m["documents"][0]).to_pylist()
     by_id = {r["id"]: r["text"] for r in kept}
     assert len(m["not_lossless"]["examples"]) == 5 and all("\u2581" in by_id[i] for i in m["not_lossless"]["examples"])

@@ -1,4 +1,5 @@
 """Trainer stub: validation loss falls on a short CPU run; mismatched manifests are refused clearly."""
+
 from __future__ import annotations
 
 import json
@@ -22,16 +23,31 @@ def run(corpus: Path, tmp_path_factory) -> Path:
 
 def test_val_loss_decreases_and_checkpoint_saved(run: Path, tmp_path: Path) -> None:
     logs: list[str] = []
-    h = train(run / "manifest.json", steps=150, config="tiny", device="cpu", out=tmp_path, eval_every=50,
-              cpu_threads=1, log=logs.append)
+    h = train(
+        run / "manifest.json",
+        steps=150,
+        config="tiny",
+        device="cpu",
+        out=tmp_path,
+        eval_every=50,
+        cpu_threads=1,
+        log=logs.append,
+    )
     first, last = h["val"][0][1], h["val"][-1][1]
     assert len(h["val"]) == 4 and last < first - 1.0, h["val"]
     assert h["train"][-1][1] < h["train"][0][1]
     assert h["tokens_per_s"] > 0 and any("tokens/s" in line for line in logs)
     ck = torch.load(tmp_path / "ckpt.pt", weights_only=False)
     assert ck["step"] == 150 and ck["model_config"]["vocab_size"] == 512
-    h2 = train(run / "manifest.json", steps=2, device="cpu", out=tmp_path / "b", resume=tmp_path / "ckpt.pt",
-               cpu_threads=1, log=lambda s: None)
+    h2 = train(
+        run / "manifest.json",
+        steps=2,
+        device="cpu",
+        out=tmp_path / "b",
+        resume=tmp_path / "ckpt.pt",
+        cpu_threads=1,
+        log=lambda s: None,
+    )
     assert h2["train"][0][0] == 151
 
 
