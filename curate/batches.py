@@ -25,10 +25,11 @@ def read_batches(
     *,
     schema: pa.Schema | None = None,
     row_groups: Iterable[int] | None = None,
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> Iterator[pa.Table]:
     """Tables of ``columns`` (default all) of the Parquet file ``path``, in order, of at most ``batch_rows`` rows
     and about ``BATCH_BYTES``; only ``row_groups`` when given; cast to ``schema`` when given."""
+    batch_rows = batch_rows or BATCH_ROWS
     f = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
     for rg in range(f.metadata.num_row_groups) if row_groups is None else row_groups:
         md = f.metadata.row_group(rg)

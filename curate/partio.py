@@ -141,4 +141,4 @@ def iter_slices(
 ) -> Iterator[pa.Table]:
     """The rows of ``slices`` in order, as tables of at most ``BATCH_ROWS`` rows and about ``BATCH_BYTES``."""
     for s in slices:
-        yield from read_batches(s.path, columns, schema=schema, row_groups=s.row_groups)
+        yield from read_batches(s.path, columns, schema=schema, row_groups=s.row_groups, batch_rows=BATCH_ROWS)

@@ -15,12 +15,10 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import pytest
 import yaml
 
 from tests import REPO
+from tests.support.ray_processes import stop_cluster
 
 pytestmark = pytest.mark.slow  # about 80 s: a Ray head, three runs, Ray's 20 s of retries on a refused token
 RAY = Path(sys.executable).parent / "ray"
@@ -41,31 +40,6 @@ def _free_ports(n: int) -> list[int]:
     for s in socks:
         s.close()
     return ports
-
-
-def _own_processes(marker: str) -> list[int]:
-    """Ids of the processes whose command line names ``marker`` (this test's private Ray directory)."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit() and int(d.name) != os.getpid():
-            try:
-                if marker in (d / "cmdline").read_bytes().decode("utf-8", "replace"):
-                    pids.append(int(d.name))
-            except OSError:
-                continue
-    return pids
-
-
-def _stop(tmp: str) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in _own_processes(tmp):
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        deadline = time.time() + 10
-        while _own_processes(tmp) and time.time() < deadline:
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +82,7 @@ def cluster() -> Iterator[tuple[str, dict[str, str]]]:
         assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
         yield f"127.0.0.1:{gcs}", env
     finally:
-        _stop(tmp)
+        stop_cluster(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

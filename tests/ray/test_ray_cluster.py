@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.e2e import E2E_RECIPE, REPO, e2e_env, run_curate, shard_bytes
+from tests.support.ray_processes import stop_cluster
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -54,11 +55,11 @@ def test_recipe_as_ray_job_on_two_node_loopback_cluster(corpus, tmp_path):
         f"--temp-dir={raytmp}",
         env=env,
     )
-    assert head.returncode == 0, head.stdout + head.stderr
+    # The second node gets its own temp dir, as a separate machine would: two nodes sharing one
+    # session dir unpack and garbage-collect the same job package under each other.
+    wtmp = Path(tempfile.mkdtemp(prefix="rayw", dir="/tmp"))
     try:
-        # The second node gets its own temp dir, as a separate machine would: two nodes sharing one
-        # session dir unpack and garbage-collect the same job package under each other.
-        wtmp = Path(tempfile.mkdtemp(prefix="rayw", dir="/tmp"))
+        assert head.returncode == 0, head.stdout + head.stderr
         worker = _ray(
             "start",
             f"--address=127.0.0.1:{gcs}",
@@ -70,7 +71,7 @@ def test_recipe_as_ray_job_on_two_node_loopback_cluster(corpus, tmp_path):
         )
         assert worker.returncode == 0, worker.stdout + worker.stderr
         out = tmp_path / "cluster_run"
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while True:  # the job server needs a moment after `ray start`
             job = _ray(
                 "job",
@@ -89,16 +90,22 @@ def test_recipe_as_ray_job_on_two_node_loopback_cluster(corpus, tmp_path):
                 env=env,
                 timeout=900,
             )
-            if job.returncode == 0 or time.time() > deadline or "Connection" not in job.stderr + job.stdout:
+            said = job.stderr + job.stdout
+            # the job server refuses until the head's dashboard agent is up: "No available agent ... try again later"
+            if (
+                job.returncode == 0
+                or time.time() > deadline
+                or not ("Connection" in said or "No available agent" in said)
+            ):
                 break
             time.sleep(3)
         assert job.returncode == 0, job.stdout[-4000:] + job.stderr[-4000:]
         status = _ray("status", f"--address=127.0.0.1:{gcs}", env=env)
         assert status.stdout.count("node_") >= 2 or "2.0 CPU" in status.stdout, status.stdout
     finally:
-        _ray("stop", "--force", env=env)
+        stop_cluster(str(raytmp), str(wtmp))
         shutil.rmtree(raytmp, ignore_errors=True)
-        shutil.rmtree(locals().get("wtmp") or raytmp, ignore_errors=True)
+        shutil.rmtree(wtmp, ignore_errors=True)
     embedded = tmp_path / "embedded_run"
     run_curate(embedded, corpus)
     assert shard_bytes(out) == shard_bytes(embedded)
