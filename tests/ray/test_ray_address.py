@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,20 +25,10 @@ import pytest
 import yaml
 
 from tests import REPO
-from tests.support.ray_processes import stop_cluster
+from tests.support.ray_processes import free_ports, stop_cluster
 
 pytestmark = pytest.mark.slow  # about 80 s: a Ray head, three runs, Ray's 20 s of retries on a refused token
 RAY = Path(sys.executable).parent / "ray"
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +47,7 @@ def cluster() -> Iterator[tuple[str, dict[str, str]]]:
     }
     for k in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "CURATE_DEBUG"):
         env.pop(k, None)
-    gcs, client, agent, agent_grpc, metrics, runtime_env, node_mgr, obj_mgr = _free_ports(8)
+    gcs, client, agent, agent_grpc, metrics, runtime_env, node_mgr, obj_mgr = free_ports(8)
     start = [
         str(RAY),
         "start",
@@ -135,7 +124,7 @@ def test_a_refused_or_unreachable_cluster_is_one_line_naming_what_to_set(cluster
     Path(tmp_path, "wrong").write_text(secrets.token_hex(32))
     for bad, why in (
         (dict(env, RAY_ADDRESS=address, RAY_AUTH_TOKEN_PATH=str(tmp_path / "wrong")), "refused"),
-        (dict(env, RAY_ADDRESS=f"127.0.0.1:{_free_ports(1)[0]}"), "could not be reached"),
+        (dict(env, RAY_ADDRESS=f"127.0.0.1:{free_ports(1)[0]}"), "could not be reached"),
     ):
         p = _run(tmp_path, corpus, bad, "refused")
         assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-3000:]  # a setting to fix

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.e2e import E2E_RECIPE, REPO, e2e_env, run_curate, shard_bytes
-from tests.support.ray_processes import stop_cluster
+from tests.support.ray_processes import node_port_flags, stop_cluster
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -53,6 +53,7 @@ def test_recipe_as_ray_job_on_two_node_loopback_cluster(corpus, tmp_path):
         f"--dashboard-port={dash}",
         "--disable-usage-stats",
         f"--temp-dir={raytmp}",
+        *node_port_flags(),
         env=env,
     )
     # The second node gets its own temp dir, as a separate machine would: two nodes sharing one
@@ -67,6 +68,7 @@ def test_recipe_as_ray_job_on_two_node_loopback_cluster(corpus, tmp_path):
             "--num-cpus=1",
             "--disable-usage-stats",
             f"--temp-dir={wtmp}",
+            *node_port_flags(),
             env=dict(env, RAY_TMPDIR=str(wtmp)),
         )
         assert worker.returncode == 0, worker.stdout + worker.stderr
