@@ -8,6 +8,7 @@ with datatrove's pinned dependencies, never in the main venv). Inputs: the 256 p
 interleaved (curate, datatrove, curate, ...) so machine load hits both; minimum over rounds.
 ``--workers=0,2``: curate's ``--workers`` (0 in-process; a small input still runs in-process by
 ``curate.smalljob``, said in the line) and datatrove's local workers (0 counts as 1, in-process).
+On the sample WARC, curate's wall time on 1 and 2 Ray workers follows (``--scaling=0`` skips it).
 """
 from __future__ import annotations
 
@@ -44,13 +45,14 @@ def _arg(argv: list[str], name: str, default: str) -> str:
     return next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), default)
 
 
-def _curate(warcs: list[Path], workers: int, tmp: Path) -> tuple[TreeUsage, int, bool]:
+def _curate(warcs: list[Path], workers: int, tmp: Path, env: dict[str, str] | None = None
+            ) -> tuple[TreeUsage, int, bool]:
     recipe = tmp / "job.yaml"
     recipe.write_text(JOB.format(paths=", ".join(json.dumps(str(w)) for w in warcs)), encoding="utf-8")
     out, log = tmp / "curate", tmp / "curate.log"
     with log.open("w") as f:
         u = run_measured([sys.executable, "-m", "curate", "run", str(recipe), "--out", str(out), "--workers",
-                          str(workers)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+                          str(workers)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
     kept = json.loads((out / "summary.json").read_text())["stages"][-1]["kept"] if u.returncode == 0 else -1
     return u, kept, "running in-process instead of" in log.read_text()
 
@@ -65,6 +67,26 @@ def _datatrove(warcs: list[Path], workers: int, tmp: Path) -> tuple[TreeUsage, i
                           bundled_model_path(), str(n), str(n)], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
     kept = sum(sum(1 for _ in gzip.open(p, "rt")) for p in (out / "final").glob("*.gz")) if u.returncode == 0 else -1
     return u, kept
+
+
+def _scaling(label: str, warcs: list[Path], rounds: int) -> None:
+    """curate's wall time on 1 and 2 Ray workers (Ray started for both: ``CURATE_MIN_RAY_INPUT_MB=0``), min
+    over interleaved rounds: the read step's record-aligned ranges (``curate.runplan.READ_TASKS``) give the
+    second worker its share of one file."""
+    env = dict(os.environ, CURATE_MIN_RAY_INPUT_MB="0")
+    runs: dict[int, list[TreeUsage]] = {1: [], 2: []}
+    kept: dict[int, int] = {}
+    for _ in range(rounds):
+        for w in runs:
+            with tempfile.TemporaryDirectory() as d:
+                u, kept[w], _ = _curate(warcs, w, Path(d), env)
+            if u.returncode:
+                print(f"{label}, curate on 1 vs 2 Ray workers: a run failed (rc {u.returncode})")
+                return
+            runs[w].append(u)
+    (w1, c1), (w2, c2) = ((min(x.wall_s for x in runs[w]), min(x.cpu_s for x in runs[w])) for w in runs)
+    print(f"{label}, curate on 1 vs 2 Ray workers: wall {w1:.1f} vs {w2:.1f} s ({w2 / w1:.2f}x)   CPU {c1:.1f} vs "
+          f"{c2:.1f} s   kept {kept[1]} vs {kept[2]} docs")
 
 
 def main(argv: list[str]) -> None:
@@ -101,3 +123,6 @@ def main(argv: list[str]) -> None:
             print(f"{label}, workers {w}{' (curate in-process: small input)' if local else ''}: "
                   f"CPU {c[0]:.1f} vs {d[0]:.1f} s ({c[0] / d[0]:.2f}x)   peak PSS {c[1]:.0f} vs {d[1]:.0f} MB "
                   f"({c[1] / d[1]:.2f}x)   wall {c[2]:.1f} vs {d[2]:.1f} s   kept {kept_c} vs {kept_d} docs")
+    if _arg(argv, "scaling", "1") != "0":
+        for label, warcs in inputs[1:]:  # the sample WARC: large enough for 2 workers to share
+            _scaling(label, warcs, rounds)

@@ -127,7 +127,7 @@ def describe(runner: "Runner", segs: list["Segment"], inputs: list) -> list[str]
     for k, seg in enumerate(segs):
         if k == 0:
             packs = pack_units(inputs, read_task_bytes(inputs, runner.task_bytes))
-            tasks = f"{len(packs)} tasks (reader units: files cut into record-aligned ranges, small files packed)"
+            tasks = f"{len(packs)} tasks (reader units, small files packed)"
             mem = max((unit_memory(u) for _, u in inputs), default=WORKER_BASE)
         else:
             tasks, mem = f"at most about {later_tasks} task(s) (parts packed to {_mb(TASK_BYTES)})", batch_memory()
