@@ -106,32 +106,33 @@ def _content_length(header: bytes) -> int | None:
 class _RecordWalk:
     """Fed a gzip member's text in pieces, checks that it is whole WARC records back to back: each a
     ``WARC/1.x`` header whose Content-Length (plus the closing CRLF CRLF) ends it where the next record or
-    the text begins. Holds one header at a time, whatever the records' sizes."""
+    the text begins. Searches the pieces in place (a header cut between two pieces is the only copy), so
+    its time is linear in the text whatever the records' sizes."""
 
     def __init__(self) -> None:
         self.head, self.skip, self.records, self.ok = b"", 0, 0, True
 
     def feed(self, text: bytes) -> None:
-        while text and self.ok:
+        if self.head:
+            text, self.head = self.head + text, b""
+        i = 0
+        while i < len(text) and self.ok:
             if self.skip:
-                k = min(self.skip, len(text))
-                self.skip, text = self.skip - k, text[k:]
+                k = min(self.skip, len(text) - i)
+                self.skip, i = self.skip - k, i + k
                 continue
-            self.head, text = self.head + text, b""
-            if not (self.head.startswith(b"WARC/1.") or b"WARC/1.".startswith(self.head)):
-                self.ok = False
+            blank = text.find(b"\r\n\r\n", i, i + MAX_HEADER_LINE)
+            if blank < 0:  # a header going on in the next piece, unless it is no header or too long
+                rest = text[i:i + MAX_HEADER_LINE]
+                self.ok = len(rest) < MAX_HEADER_LINE and rest[:7] == b"WARC/1."[:len(rest)]
+                self.head = rest
                 return
-            blank = self.head.find(b"\r\n\r\n")
-            if blank < 0:
-                self.ok = len(self.head) <= MAX_HEADER_LINE
-                return
-            length = _content_length(self.head[:blank])
+            length = _content_length(text[i:blank]) if text.startswith(b"WARC/1.", i) else None
             if length is None:
                 self.ok = False
                 return
-            end = blank + 4 + length + 4
             self.records += 1
-            text, self.skip, self.head = self.head[end:], max(0, end - len(self.head)), b""
+            self.skip = blank + 4 + length + 4 - i
 
     def whole(self) -> bool:
         """Whether the text fed so far ends exactly after a record."""
