@@ -77,14 +77,14 @@ def _scaling(label: str, warcs: list[Path], rounds: int) -> None:
     runs: dict[int, list[TreeUsage]] = {1: [], 2: []}
     kept: dict[int, int] = {}
     for _ in range(rounds):
-        for w in runs:
+        for w, usage in runs.items():
             with tempfile.TemporaryDirectory() as d:
                 u, kept[w], _ = _curate(warcs, w, Path(d), env)
             if u.returncode:
                 print(f"{label}, curate on 1 vs 2 Ray workers: a run failed (rc {u.returncode})")
                 return
-            runs[w].append(u)
-    (w1, c1), (w2, c2) = ((min(x.wall_s for x in runs[w]), min(x.cpu_s for x in runs[w])) for w in runs)
+            usage.append(u)
+    (w1, c1), (w2, c2) = ((min(x.wall_s for x in us), min(x.cpu_s for x in us)) for us in runs.values())
     print(f"{label}, curate on 1 vs 2 Ray workers: wall {w1:.1f} vs {w2:.1f} s ({w2 / w1:.2f}x)   CPU {c1:.1f} vs "
           f"{c2:.1f} s   kept {kept[1]} vs {kept[2]} docs")
 

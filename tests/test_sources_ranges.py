@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import re
 import zlib
@@ -13,11 +14,16 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from warcio.warcwriter import WARCWriter
 
 from curate.pipeline import Pipeline
-from curate.runplan import READ_TASKS, pack_units, plan_units, read_task_bytes, unit_text_bytes
+from curate.runplan import (
+    READ_TASKS,
+    pack_units,
+    plan_units,
+    read_task_bytes,
+    unit_text_bytes,
+)
 from curate.sources.base import MIN_RANGE_BYTES, Unit, range_step
 from curate.sources.tabular import JsonlReader, ParquetReader
 from curate.sources.warc import WarcReader, record_cuts
@@ -37,7 +43,7 @@ def _rows(reader, units: list[Unit]) -> dict[str, list]:
 def _same_as_whole(reader, path: Path, ranges: int = READ_TASKS, at_least: int = 2) -> dict[str, list]:
     units = reader.units([str(path)], ranges=ranges)
     assert len(units) >= at_least and units[0].start == 0 and units[-1].end is None
-    assert all(a.end == b.start for a, b in zip(units, units[1:]))  # contiguous: no byte unread, none twice
+    assert all(a.end == b.start for a, b in itertools.pairwise(units))  # contiguous: no byte unread, none twice
     whole = _rows(reader, [Unit(str(path))])
     assert _rows(reader, units) == whole
     return whole
