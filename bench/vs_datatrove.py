@@ -80,8 +80,9 @@ def _scaling(label: str, warcs: list[Path], rounds: int) -> None:
         for w, usage in runs.items():
             with tempfile.TemporaryDirectory() as d:
                 u, kept[w], _ = _curate(warcs, w, Path(d), env)
+                said = (Path(d) / "curate.log").read_text(errors="replace").strip().splitlines()[-1:]
             if u.returncode:
-                print(f"{label}, curate on 1 vs 2 Ray workers: a run failed (rc {u.returncode})")
+                print(f"{label}, curate on {w} Ray worker(s): the run failed (rc {u.returncode}: {said})")
                 return
             usage.append(u)
     (w1, c1), (w2, c2) = ((min(x.wall_s for x in us), min(x.cpu_s for x in us)) for us in runs.values())
