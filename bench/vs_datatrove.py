@@ -9,6 +9,7 @@ interleaved (curate, datatrove, curate, ...) so machine load hits both; minimum 
 ``--workers=0,2ray`` (default): curate's ``--workers`` (0 in-process; a small input still runs in-process by
 ``curate.smalljob``, said in the line; ``2ray`` starts Ray whatever the size) and datatrove's local workers
 (0 counts as 1, in-process). Under each line, curate's peak PSS per process role (``_proctree.role``).
+On the sample WARC, curate's wall time on 1 and 2 Ray workers follows (``--scaling=0`` skips it).
 """
 
 from __future__ import annotations
@@ -87,6 +88,28 @@ def _datatrove(warcs: list[Path], workers: int, tmp: Path) -> tuple[TreeUsage, i
     return u, kept
 
 
+def _scaling(label: str, warcs: list[Path], rounds: int) -> None:
+    """curate's wall time on 1 and 2 Ray workers (Ray started for both: ``CURATE_MIN_RAY_INPUT_MB=0``), min
+    over interleaved rounds: the read step's record-aligned ranges (``curate.runplan.READ_TASKS``) give the
+    second worker its share of one file."""
+    runs: dict[int, list[TreeUsage]] = {1: [], 2: []}
+    kept: dict[int, int] = {}
+    for _ in range(rounds):
+        for w, usage in runs.items():
+            with tempfile.TemporaryDirectory() as d:
+                u, kept[w], _ = _curate(warcs, w, Path(d), force_ray=True)
+                said = (Path(d) / "curate.log").read_text(errors="replace").strip().splitlines()[-1:]
+            if u.returncode:
+                print(f"{label}, curate on {w} Ray worker(s): the run failed (rc {u.returncode}: {said})")
+                return
+            usage.append(u)
+    (w1, c1), (w2, c2) = ((min(x.wall_s for x in us), min(x.cpu_s for x in us)) for us in runs.values())
+    print(
+        f"{label}, curate on 1 vs 2 Ray workers: wall {w1:.1f} vs {w2:.1f} s ({w2 / w1:.2f}x)   CPU {c1:.1f} vs "
+        f"{c2:.1f} s   kept {kept[1]} vs {kept[2]} docs"
+    )
+
+
 def main(argv: list[str]) -> None:
     if not BENCH_PY.exists():
         print("skipped: no .venv-bench (make bench builds it with datatrove 0.10.1)")
@@ -135,3 +158,6 @@ def main(argv: list[str]) -> None:
                 + ", ".join(f"{r} {mb:.0f}" for r, mb in sorted(roles.items(), key=lambda x: -x[1]))
                 + " MB"
             )
+    if _arg(argv, "scaling", "1") != "0":
+        for label, warcs in inputs[1:]:  # the sample WARC: large enough for 2 workers to share
+            _scaling(label, warcs, rounds)

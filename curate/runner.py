@@ -36,7 +36,7 @@ from curate.plan import Segment, Step, key_of
 from curate.progress import Progress, interval
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock, is_output_name
-from curate.runplan import describe, pack_units, segment_estimate
+from curate.runplan import describe, pack_units, plan_units, read_task_bytes, segment_estimate
 from curate.segment import SegmentSpec, job_bytes, part_name, segment_task
 from curate.sources.safe import inside_root, printable, root_of
 from curate.stage import FitContext
@@ -496,7 +496,7 @@ class Runner:
 
     def _jobs(self, seg: Segment, in_parts: list[Path]) -> list[tuple[int, Any]]:
         if seg.first.stage is None:  # the read step: small files packed into tasks by bytes
-            return list(enumerate(pack_units(self._inputs, self.task_bytes)))
+            return list(enumerate(pack_units(self._inputs, read_task_bytes(self._inputs, self.task_bytes))))
         return list(enumerate(plan_slices(in_parts, self.task_bytes)))
 
     def _read_inputs(self, step: Step) -> list[tuple[str, Any]]:
@@ -505,7 +505,7 @@ class Runner:
             where = f"sources[{i}] ({s.name}).paths"
             paths = source_paths(s.paths, where)
             self._check_out_outside(s.paths, paths, where)
-            out.extend((s.name, unit) for unit in step.readers[s.name].units(paths))
+            out.extend((s.name, unit) for unit in plan_units(step.readers[s.name], paths))
         return out
 
     def _check_out_outside(self, patterns: list[str], paths: list[str], where: str) -> None:

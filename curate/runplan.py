@@ -8,12 +8,14 @@ of what ``python -m bench scale`` measured) are the assumptions, and are printed
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from curate.io import is_url
 from curate.partio import BATCH_BYTES, TASK_BYTES
+from curate.sources.base import MIN_RANGE_BYTES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,6 +53,24 @@ def unit_text_bytes(unit) -> int:
 
 
 MAX_UNITS_PER_TASK = 4096  # a task's bookkeeping per unit stays small; 10,000 tiny files are 3 tasks
+# The read step is cut into about this many tasks when its input allows (files into record-aligned ranges,
+# small files packed): 4 per worker on up to 8 workers, so no worker idles while one task reads a whole
+# file. A number, not the worker count: units, parts and outputs are the same for any number of workers.
+READ_TASKS = 32
+
+
+def plan_units(reader: Any, paths: list[str]) -> list:
+    """The reader's units of ``paths``, cut into about ``READ_TASKS`` per source where its format allows (a
+    reader whose ``units`` takes no ``ranges``, e.g. a user's own, keeps its own units)."""
+    if "ranges" in inspect.signature(reader.units).parameters:
+        return reader.units(paths, ranges=READ_TASKS)
+    return reader.units(paths)
+
+
+def read_task_bytes(inputs: list, task_bytes: int) -> int:
+    """The text a pack of whole files holds at most: ``task_bytes``, or for a small job its text over
+    ``READ_TASKS`` (at least twice ``MIN_RANGE_BYTES``: a file's ranges hold 1 to 2 times that), so a job of a few files still has a task per worker."""
+    return min(task_bytes, max(2 * MIN_RANGE_BYTES, -(-sum(unit_text_bytes(u) for _, u in inputs) // READ_TASKS)))
 
 
 def pack_units(inputs: list, task_bytes: int) -> list[list]:
@@ -112,7 +132,8 @@ def describe(
     later_tasks = max(1, math.ceil(text_bytes * PARQUET_PER_TEXT_BYTE / TASK_BYTES))
     for k, seg in enumerate(segs):
         if k == 0:
-            tasks = f"{len(pack_units(inputs, task_bytes))} tasks (reader units, small files packed)"
+            packs = pack_units(inputs, read_task_bytes(inputs, task_bytes))
+            tasks = f"{len(packs)} tasks (reader units, small files packed)"
             mem = max((unit_memory(u) for _, u in inputs), default=WORKER_BASE)
         else:
             tasks, mem = f"at most about {later_tasks} task(s) (parts packed to {_mb(TASK_BYTES)})", batch_memory()

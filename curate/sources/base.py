@@ -8,11 +8,13 @@ with a reason (with ``id`` empty when no stable id can be formed), so every reco
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
-from curate.sources.safe import files_of, input_size, open_input, printable
+from curate.sources.safe import files_of, input_size, is_local, open_input, printable
 from curate.stage import StageResult
 
 
@@ -42,9 +44,10 @@ class Reader:
         self.kind = kind
         self.config = config if config is not None else self.Config()
 
-    def units(self, paths: list[str]) -> list[Unit]:
+    def units(self, paths: list[str], ranges: int = 1) -> list[Unit]:
         """Work units for the given (already expanded, sorted) paths; default: one per file (a directory:
-        one per file under it)."""
+        one per file under it). A reader that can cut a file into record-aligned ranges makes about
+        ``ranges`` units of the source's files (see ``range_step``); others ignore it."""
         return [Unit(p) for p in files_of(paths)]
 
     def read(
@@ -57,17 +60,42 @@ class Reader:
 
 Cut = int | tuple[int, int]  # a unit's start offset, or (start offset, records before it)
 
+# A range is never cut smaller than this (input bytes): a task's fixed cost (its part files, a Ray task, the
+# stages' set-up) stays small beside the work of reading, extracting and filtering a MiB of input.
+MIN_RANGE_BYTES = 1 << 20
 
-def split_units(paths: list[str], split_bytes: int, starts: Callable[[BinaryIO, int], list[Cut]]) -> list[Unit]:
-    """One unit per file, or for a file larger than ``split_bytes`` one per range between the offsets
-    ``starts(file, size)`` returns (ascending, beginning with 0; ``[0]`` keeps the file whole)."""
+
+def range_step(total: int, ranges: int, split_bytes: int) -> int:
+    """The byte size ranges are cut at: ``split_bytes`` (the most a unit may be), or for ``ranges`` > 1 the
+    source's ``total`` bytes over ``ranges``, but at least ``MIN_RANGE_BYTES``. It depends on the inputs
+    only, never on the workers, so units and outputs are the same whatever the number of workers."""
+    if ranges <= 1:
+        return split_bytes
+    return min(split_bytes, max(MIN_RANGE_BYTES, -(-total // ranges)))
+
+
+def debug(msg: str) -> None:
+    """A planning detail (why a file stays one unit) on stderr, only with ``CURATE_DEBUG=1``."""
+    if os.environ.get("CURATE_DEBUG"):
+        print(f"debug: {printable(msg)}", file=sys.stderr)
+
+
+def split_units(
+    paths: list[str], split_bytes: int, starts: Callable[[BinaryIO, int, int], list[Cut]], ranges: int = 1
+) -> list[Unit]:
+    """One unit per file, or for a file larger than the step (``range_step``; ``split_bytes`` for a remote
+    file, whose cuts would cost range requests) one per range between the offsets ``starts(file, size,
+    step)`` returns (ascending, beginning with 0; ``[0]`` keeps the file whole)."""
     out: list[Unit] = []
-    for p in files_of(paths):
-        size = input_size(p)  # 0 for an input that will be refused (a FIFO, a link out of the root)
+    files = files_of(paths)
+    sizes = [input_size(p) for p in files]  # 0 for an input that will be refused (a FIFO, a link out of the root)
+    step = range_step(sum(sizes), ranges, split_bytes)
+    for p, size in zip(files, sizes):
         cuts: list[Cut] = [0]
-        if size > split_bytes:
+        cut_at = step if is_local(p) else split_bytes
+        if size > cut_at:
             with open_input(p) as f:
-                cuts = starts(f, size)
+                cuts = starts(f, size, cut_at)
         pairs = [c if isinstance(c, tuple) else (c, 0) for c in cuts]
         ends = [s for s, _ in pairs[1:]] + [None]
         out.extend(Unit(p, s, e, first) for (s, first), e in zip(pairs, ends))

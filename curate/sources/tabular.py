@@ -1,8 +1,8 @@
 """JSON Lines (plain, .gz, .bz2, .xz, .zst) and Parquet readers with a configurable text column.
 
-A file larger than ``split_bytes`` is read as units of about that size by separate tasks: an
-uncompressed local JSONL file at line starts (the planner counts newlines once to number lines
-file-wide), a Parquet file at row-group starts. Rows keep their file-wide numbers, so ids do not depend
+A file larger than ``split_bytes`` (or than the run's range step, ``curate.sources.base.range_step``) is
+read as units of about that size by separate tasks: an uncompressed local JSONL file at line starts (the
+planner counts newlines once to number lines file-wide), a Parquet file at row-group starts. Rows keep their file-wide numbers, so ids do not depend
 on the split. Compressed JSONL cannot be entered mid-stream and remote JSONL would be downloaded twice:
 both stay one unit per file.
 
@@ -28,7 +28,7 @@ from fsspec.utils import infer_compression
 from curate.config import bounds
 from curate.schema import doc_id
 from curate.sources._util import ByteRange, Rows, Sink, read_unit
-from curate.sources.base import Cut, Reader, Unit, split_units
+from curate.sources.base import Cut, Reader, Unit, debug, split_units
 from curate.sources.safe import files_of
 from curate.stage import StageResult
 from curate.urls import is_url
@@ -117,8 +117,9 @@ def _breaks(block: bytes, i: int = 0, j: int | None = None) -> int:
 
 
 def _line_cuts(f: BinaryIO, size: int, split_bytes: int, chunk: int = 1 << 24) -> list[Cut]:
-    """(offset, lines before it) of the first line start at or after each multiple of ``split_bytes``
-    (a cut is after an LF; lines are numbered as ``_lines`` splits them, lone CRs included)."""
+    """(offset, lines before it) of the first line start at or after each multiple of ``split_bytes``, but
+    none within ``split_bytes`` of the end (a cut is after an LF; lines are numbered as ``_lines`` splits
+    them, lone CRs included)."""
     cuts: list[Cut] = [(0, 0)]
     lines = pos = 0
     want = split_bytes
@@ -131,7 +132,7 @@ def _line_cuts(f: BinaryIO, size: int, split_bytes: int, chunk: int = 1 << 24) -
                 break
             lines += _breaks(block, i, j + 1)
             i = j + 1
-            if pos + i < size:
+            if pos + i + split_bytes <= size:  # the last unit is at least as large as the others
                 cuts.append((pos + i, lines))
             want = pos + i + split_bytes
         lines += _breaks(block, i)
@@ -148,14 +149,16 @@ class JsonlReader(Reader):
         """One parsed record into ``rows`` (a subclass may map records differently)."""
         _row(self, rows, rec, location, extra)
 
-    def units(self, paths: list[str]) -> list[Unit]:
+    def units(self, paths: list[str], ranges: int = 1) -> list[Unit]:
         paths = files_of(paths)
         whole = [p for p in paths if is_url(p) or infer_compression(p) is not None]
-        split = split_units(
-            [p for p in paths if p not in whole],
-            self.config.split_bytes,
-            lambda f, size: _line_cuts(f, size, self.config.split_bytes),
-        )
+        if ranges > 1:
+            for p in whole:
+                debug(
+                    f"{p}: one unit: a {'remote' if is_url(p) else 'compressed'} JSONL file is not cut into "
+                    "ranges (a compressed stream cannot be entered mid-stream; a remote one would be fetched twice)"
+                )
+        split = split_units([p for p in paths if p not in whole], self.config.split_bytes, _line_cuts, ranges)
         order = {p: i for i, p in enumerate(paths)}
         return sorted([Unit(p) for p in whole] + split, key=lambda u: (order[u.path], u.start))
 
@@ -197,6 +200,20 @@ class JsonlReader(Reader):
         self.row(rows, rec, loc, where)
 
 
+def _row_group_cuts(f: BinaryIO, size: int, step: int) -> list[int]:
+    """0, then the first row group starting at least ``step`` bytes after the previous cut, and so on (none
+    within ``step`` of the end of the file)."""
+    try:
+        offsets = _row_group_starts(pq.ParquetFile(f).metadata)
+    except Exception:  # not valid Parquet: one unit, whose read counts the error
+        return [0]
+    cuts = [0]
+    for off in offsets[1:]:
+        if off - cuts[-1] >= step and size - off >= step:
+            cuts.append(off)
+    return cuts
+
+
 def _row_group_starts(meta: pq.FileMetaData) -> list[int]:
     """Byte offset of each row group's first page."""
     starts = []
@@ -211,20 +228,8 @@ class ParquetReader(JsonlReader):
     format = "parquet"
     compression = None
 
-    def units(self, paths: list[str]) -> list[Unit]:
-        return split_units(paths, self.config.split_bytes, self._row_group_cuts)
-
-    def _row_group_cuts(self, f: BinaryIO, size: int) -> list[int]:
-        """0, then the first row group starting at least ``split_bytes`` after the previous cut, and so on."""
-        try:
-            offsets = _row_group_starts(pq.ParquetFile(f).metadata)
-        except Exception:  # not valid Parquet: one unit, whose read counts the error
-            return [0]
-        cuts = [0]
-        for off in offsets[1:]:
-            if off - cuts[-1] >= self.config.split_bytes:
-                cuts.append(off)
-        return cuts
+    def units(self, paths: list[str], ranges: int = 1) -> list[Unit]:
+        return split_units(paths, self.config.split_bytes, _row_group_cuts, ranges)
 
     def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
         return read_unit(self, unit, lambda f, rows: self._row_groups(f, unit, rows), self.compression, sink)

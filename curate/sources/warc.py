@@ -17,10 +17,16 @@ dropped (``content:bad_encoding``), an unknown coding too
 (``content_encoding:<name>``). A document id is made from the file path and the record's offset (the
 ``WARC-Record-ID`` is kept in meta), so a record repeated in a crawl never gives two documents one id.
 
-Large files are split into record-aligned byte ranges (``units``): from every ``split_bytes`` offset we
-scan forward for the next record start (a gzip member that inflates to ``WARC/``, or an uncompressed
-``\\r\\n\\r\\nWARC/1.x\\r\\n``), so separate tasks read one file in parallel and the union of their outputs
-is exactly the output of reading it whole.
+Files are split into record-aligned byte ranges (``units``; about ``ranges`` per source, see
+``curate.sources.base.range_step``): from every step offset we scan forward for the next place where a
+record provably starts, and a range reads the records that start inside it, so separate tasks read one
+file in parallel and the union of their outputs is exactly the output of reading it whole. For a
+``.warc.gz``, that is a gzip member of whole WARC records (one, as Common Crawl writes them, or a few),
+each ending where its Content-Length says, followed by another member or the end of the file; for an
+uncompressed WARC, a record header after a blank line whose Content-Length ends it where the next record
+or the file does. A file whose first record is not such (a whole-file gzip, a member cut mid-record, an
+ARC file) stays one unit, said with ``CURATE_DEBUG=1``; a damaged record (a lying length, a cut member)
+is never a cut, so the range before it reads and counts it, as a whole read does.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from curate.config import bounds
 from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit, transient_errors
-from curate.sources.base import Reader, Unit, split_units
+from curate.sources.base import Reader, Unit, debug, split_units
 from curate.sources.charset import decode_html
 from curate.sources.safe import is_local
 from curate.stage import StageResult
@@ -82,6 +88,136 @@ def find_record_start(f: BinaryIO, pos: int, gz: bool, limit: int | None = None)
             return None
         pos += _SCAN_CHUNK
     return None
+
+
+_MAX_CUT_RECORD = 64 << 20  # a cut candidate member's text inflated to check it; a larger member is no cut
+
+
+def _content_length(header: bytes) -> int | None:
+    """The Content-Length of a WARC record header block (its lines after ``WARC/1.x``), None when absent
+    or not a plain number."""
+    for line in header.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            value = value.strip()
+            return int(value) if value.isdigit() else None
+    return None
+
+
+class _RecordWalk:
+    """Fed a gzip member's text in pieces, checks that it is whole WARC records back to back: each a
+    ``WARC/1.x`` header whose Content-Length (plus the closing CRLF CRLF) ends it where the next record or
+    the text begins. Searches the pieces in place (a header cut between two pieces is the only copy), so
+    its time is linear in the text whatever the records' sizes."""
+
+    def __init__(self) -> None:
+        self.head, self.skip, self.records, self.ok = b"", 0, 0, True
+
+    def feed(self, text: bytes) -> None:
+        if self.head:
+            text, self.head = self.head + text, b""
+        i = 0
+        while i < len(text) and self.ok:
+            if self.skip:
+                k = min(self.skip, len(text) - i)
+                self.skip, i = self.skip - k, i + k
+                continue
+            blank = text.find(b"\r\n\r\n", i, i + MAX_HEADER_LINE)
+            if blank < 0:  # a header going on in the next piece, unless it is no header or too long
+                rest = text[i : i + MAX_HEADER_LINE]
+                self.ok = len(rest) < MAX_HEADER_LINE and rest[:7] == b"WARC/1."[: len(rest)]
+                self.head = rest
+                return
+            length = _content_length(text[i:blank]) if text.startswith(b"WARC/1.", i) else None
+            if length is None:
+                self.ok = False
+                return
+            self.records += 1
+            self.skip = blank + 4 + length + 4 - i
+
+    def whole(self) -> bool:
+        """Whether the text fed so far ends exactly after a record."""
+        return self.ok and self.records > 0 and not self.skip and not self.head
+
+
+def _record_member_end(f: BinaryIO, pos: int) -> int | None:
+    """Where the gzip member at ``pos`` ends when its text is whole WARC records (``_RecordWalk``; one, as
+    Common Crawl writes them, or a few) and another gzip member or the end of the file follows it; None
+    otherwise (not a member, a cut or corrupt one, a lying length, over ``_MAX_CUT_RECORD`` of text: a
+    whole-file gzip)."""
+    member, walk, size = _Member(f, pos), _RecordWalk(), 0
+    try:
+        while member.end is None and walk.ok and size <= _MAX_CUT_RECORD:
+            text = member.read(1 << 20)
+            size += len(text)
+            walk.feed(text)
+    except (EOFError, zlib.error, OSError):
+        return None
+    if member.end is None or not walk.whole():
+        return None
+    f.seek(member.end)
+    return member.end if f.read(3) in (b"", _GZ_MAGIC) else None
+
+
+def _plain_record_end(f: BinaryIO, pos: int, size: int) -> int | None:
+    """Where the uncompressed record at ``pos`` ends (after its closing CRLF CRLF) when its header parses
+    and its Content-Length ends it at the next ``WARC/1.`` or at the end of the file; else None."""
+    f.seek(pos)
+    head = f.read(1 << 16)
+    blank = head.find(b"\r\n\r\n")
+    if not head.startswith(b"WARC/1.") or blank < 0:
+        return None
+    length = _content_length(head[:blank])
+    if length is None:
+        return None
+    end = pos + blank + 4 + length + 4
+    f.seek(end - 4)
+    tail = f.read(4 + 7)
+    return end if tail[:4] == b"\r\n\r\n" and (end == size or tail[4:] == b"WARC/1.") else None
+
+
+def _next_cut(f: BinaryIO, pos: int, limit: int, gz: bool, size: int) -> int | None:
+    """The first offset in [pos, limit) where a checked record starts (see the module docstring)."""
+    magic = _GZ_MAGIC if gz else _PLAIN_MAGIC
+    while pos < limit:
+        f.seek(pos)
+        chunk = f.read(min(_SCAN_CHUNK, limit - pos) + len(magic) - 1)
+        i = chunk.find(magic)
+        while i != -1 and pos + i < limit:
+            cand = pos + i + (0 if gz else 4)  # a plain record starts after the blank line before it
+            if (_record_member_end(f, cand) if gz else _plain_record_end(f, cand, size)) is not None:
+                return cand
+            i = chunk.find(magic, i + 1)
+        pos += _SCAN_CHUNK
+    return None
+
+
+def record_cuts(f: BinaryIO, size: int, step: int) -> list[int]:
+    """0, then in each window [k*step, (k+1)*step) the first checked record start (a window without one
+    adds no cut, so each byte is scanned once; the last window runs to the end of the file, so no range is
+    much under ``step``); ``[0]`` when the file's first record is not a checked one."""
+    gz = _is_gzip(f)
+    name = getattr(f, "name", "a WARC file")
+    first = _record_member_end(f, 0) if gz else _plain_record_end(f, 0, size)
+    if first is None:
+        kind = "a gzip member of whole WARC records" if gz else "an uncompressed WARC record"
+        debug(
+            f"{name}: one unit: its first record is not in {kind} (a whole-file gzip over "
+            f"{_MAX_CUT_RECORD >> 20} MiB of text, a member cut mid-record, ARC or damaged)"
+        )
+        return [0]
+    cuts = [0]
+    windows = size // step
+    for k in range(1, windows):
+        s = _next_cut(f, max(k * step, cuts[-1] + 1), size if k == windows - 1 else (k + 1) * step, gz, size)
+        if s is not None:
+            cuts.append(s)
+    if len(cuts) == 1:
+        debug(
+            f"{name}: one unit: no record start checks out after offset 0 (a whole-file gzip, or members "
+            f"over {_MAX_CUT_RECORD >> 20} MiB of text)"
+        )
+    return cuts
 
 
 def _truncated(record: Any) -> bool:
@@ -264,18 +400,8 @@ class WarcReader(Reader):
         retries: int = field(default=4, metadata=bounds(ge=1))
         retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
-    def units(self, paths: list[str]) -> list[Unit]:
-        return split_units(paths, self.config.split_bytes, self._record_cuts)
-
-    def _record_cuts(self, f: BinaryIO, size: int) -> list[int]:
-        """0, then the first record start at or after each multiple of ``split_bytes``."""
-        gz = _is_gzip(f)
-        cuts = [0]
-        for k in range(1, size // self.config.split_bytes + 1):
-            s = find_record_start(f, max(k * self.config.split_bytes, cuts[-1] + 1), gz)
-            if s is not None and s > cuts[-1]:
-                cuts.append(s)
-        return cuts
+    def units(self, paths: list[str], ranges: int = 1) -> list[Unit]:
+        return split_units(paths, self.config.split_bytes, record_cuts, ranges)
 
     def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
         return read_unit(self, unit, lambda f, rows: self._read_range(f, unit, rows), sink=sink)

@@ -91,9 +91,9 @@ class WikiReader(Reader):
         retries: int = field(default=4, metadata=bounds(ge=1))
         retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
-    def units(self, paths: list[str]) -> list[Unit]:
-        split = self.config.split_bytes  # split_points keeps any file that is not multistream bz2 whole
-        return split_units(paths, split, lambda f, size: split_points(f, size, split))
+    def units(self, paths: list[str], ranges: int = 1) -> list[Unit]:
+        # split_points keeps any file that is not multistream bz2 whole
+        return split_units(paths, self.config.split_bytes, split_points, ranges)
 
     def read(self, unit: Unit, sink: Sink | None = None) -> StageResult:
         # Whole .bz2 files too (so a truncated one loses the same pages either way); a range is always bz2.
