@@ -82,7 +82,7 @@ def cmd_filter(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_clean(a: argparse.Namespace) -> int:
-    from curate.filters.eval_clean import cross_validate, cv_table, eval_clean, table
+    from curate.eval_clean import cross_validate, cv_table, eval_clean, table
     from curate.termsafe import terminal_safe
 
     if a.cv:

@@ -33,8 +33,6 @@ ABOVE = (
     "curate.runner",
     "curate.registry",
 )
-# Evaluation tools kept beside the stages they score; they run the filter chain as `curate filter` does.
-TOOLS = {"curate.filters.eval_clean"}
 
 
 def within(module: str, packages: tuple[str, ...]) -> bool:
@@ -126,6 +124,6 @@ def test_stage_packages_import_nothing_above_the_contract():
     bad = {
         m: sorted(d for d in deps if within(d, ABOVE))
         for m, deps in project_graph().items()
-        if within(m, STAGE_PACKAGES) and m not in TOOLS
+        if within(m, STAGE_PACKAGES)
     }
     assert {m: d for m, d in bad.items() if d} == {}

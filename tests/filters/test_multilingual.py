@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from curate.cli import main as cli_main
-from curate.filters.eval_clean import eval_clean, score
+from curate.eval_clean import eval_clean, score
 from curate.filters.heuristics import HeuristicStage
 from curate.filters.layout import LayoutConfig, article_mask, ends_sentence, is_date_line, reads_as_prose, table_rows
 from curate.filters.lines import LineCleanStage
@@ -337,7 +337,7 @@ def test_pasted_headline_list_inside_an_article(corpus, article):
 
 def test_eval_clean_cv_scores_each_origin_on_its_own(corpus, tmp_path):
     """--cv: one fold per origin repository, each filtered as a run of its own; worst and mean per language."""
-    from curate.filters.eval_clean import cross_validate, cv_table
+    from curate.eval_clean import cross_validate, cv_table
 
     docs, labels = _cjk(corpus)
     pick = [

@@ -71,9 +71,7 @@ def test_editing_the_loader_the_commands_or_evaluation_tools_reuses_every_part(r
         f = code_copy / "curate" / name
         if f.is_file():
             f.write_text(f.read_text() + "\n# edited\n")
-    (code_copy / "filters" / "eval_clean.py").write_text(
-        (code_copy / "filters" / "eval_clean.py").read_text() + "\n#\n"
-    )
+    (code_copy / "curate" / "eval_clean.py").write_text((code_copy / "curate" / "eval_clean.py").read_text() + "\n#\n")
     assert keys(recipe, code_copy, tmp_path) == before
 
 
@@ -100,7 +98,7 @@ def test_no_stage_or_reader_key_holds_the_loader_or_the_commands():
             "curate.standalone",
             "curate.cli",
             "curate.commands",
-            "curate.filters.eval_clean",
+            "curate.eval_clean",
             "curate.report",
             "curate.ablate.run",
         )
