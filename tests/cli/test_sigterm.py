@@ -65,7 +65,7 @@ def test_sigterm_is_one_line_and_the_run_resumes(corpus: Path, tmp_path: Path, w
         reader.join(timeout=10)
         err = "".join(lines)
         assert proc.returncode == 143, err[-3000:]
-        # before: no message (in-process), or Ray's handlers: exit 1 and a "*** SIGTERM received" dump
+        # one line of ours, neither silence nor Ray's exit-1 "*** SIGTERM received" dump
         assert "Traceback" not in err and "***" not in err and "SIGTERM received" not in err, err[-3000:]
         assert err.strip().splitlines()[-1] == LINE
         if not workers:

@@ -45,6 +45,6 @@ def test_exact_dedup_sees_nfc_and_nfd_spellings_as_one_text(
         write_parts(rows, tmp_path / "parts", 3),
         tmp_path / "work",
     )
-    assert dropped.num_rows == removed and kept.num_rows == 24 - removed  # before: 0 removed by default
+    assert dropped.num_rows == removed and kept.num_rows == 24 - removed  # removed by default
     if removed:
         assert sorted(dropped.column("id").to_pylist()) == [f"nfd-{i:02d}" for i in range(12)]

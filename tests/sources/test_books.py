@@ -82,7 +82,7 @@ def test_utf16_without_a_byte_order_mark_is_text_not_binary(corpus: Path, stdlib
     (tmp_path / "be.txt").write_bytes(text.encode("utf-16-be"))
     r = BooksReader("books", "books")
     want = r.read(Unit(str(corpus / "books" / "pg84.txt"))).kept.column("text").to_pylist()
-    for name in ("le.txt", "be.txt"):  # before: books:binary (the NUL bytes)
+    for name in ("le.txt", "be.txt"):  # UTF-16 without a byte-order mark is text, not books:binary for its NUL bytes
         assert r.read(Unit(str(tmp_path / name))).kept.column("text").to_pylist() == want
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -91,5 +91,5 @@ def test_utf16_without_a_byte_order_mark_is_text_not_binary(corpus: Path, stdlib
     (repo / "nobom.py").write_bytes(source.encode("utf-16-le"))
     shutil.copy(Path(sys.executable).resolve(), repo / "python.py")  # still binary
     res = CodeReader("code", "code").read(Unit(str(repo)))
-    assert res.kept.column("text").to_pylist() == [source, source]  # before: both code:binary
+    assert res.kept.column("text").to_pylist() == [source, source]  # both read as text, neither code:binary
     assert res.dropped.column("reason").to_pylist() == ["code:binary"]

@@ -85,7 +85,7 @@ def test_every_line_break_style_makes_lines(corpus: Path, stdlib_dir: Path, tmp_
     for n, src in zip(names, sources):
         (repo / n.replace("/", "_")).write_bytes(src.replace("\n", eol).encode())
     res = CodeReader("code", "code").read(Unit(str(repo)))
-    assert res.dropped.num_rows == 0  # before: CR-only files were one long line, code:minified
+    assert res.dropped.num_rows == 0  # CR-only line breaks make lines (not one long code:minified line)
     assert sorted(res.kept.column("text").to_pylist()) == sorted(sources)
     # JSONL lines ended by CR or CRLF (mixed in one file), read whole and split: the same rows, same line numbers
     lines = (corpus / "dedup" / "docs.jsonl").read_text(encoding="utf-8").splitlines()[:80]

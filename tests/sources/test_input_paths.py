@@ -146,7 +146,11 @@ def test_a_standalone_command_glob_never_reads_a_link_out_of_its_root(corpus: Pa
     (d / ".c.jsonl").symlink_to(d / "a.jsonl")  # a link inside the root: read like the file
     summary = run_recipe("t", [str(d / "*.jsonl"), str(d / ".*.jsonl")], [], tmp_path / "run")
     read = summary["stages"][0]
-    assert (read["in"], read["kept"], read["dropped"]) == (11, 10, {"input:outside_root": 1})  # before: 14 kept
+    assert (read["in"], read["kept"], read["dropped"]) == (
+        11,
+        10,
+        {"input:outside_root": 1},
+    )  # the file outside the root is dropped, not read
     texts = [
         t
         for p in sorted((tmp_path / "run" / "stages" / "00_read").glob("part-*.parquet"))
@@ -176,7 +180,7 @@ def test_a_glob_through_a_directory_link_out_of_its_root_reads_nothing_there(cor
     ).run(out=tmp_path / "run", workers=0, log=lambda m: None)
     read = summary["stages"][0]
     assert read["by_source"] == {"a": {"in": 3, "kept": 1, "dropped": 2}, "b": {"in": 1, "dropped": 1}}
-    assert read["dropped"] == {"input:outside_root": 3}  # before: diary.txt was read through both patterns
+    assert read["dropped"] == {"input:outside_root": 3}  # a file matched by two patterns is read once
 
 
 @pytest.mark.parametrize(
@@ -198,7 +202,7 @@ def test_a_remote_input_that_cannot_be_read_is_one_clear_error_at_planning(
             "sources": [{"name": "docs", "kind": "web", "format": "jsonl", "paths": [url]}],
         }
     )
-    with pytest.raises(RecipeError) as e:  # before: an ImportError, a bare URL, or exit 0 and one error row
+    with pytest.raises(RecipeError) as e:  # a RecipeError naming the key, nothing read
         pipe.run(out=tmp_path / "run", workers=0, log=lambda m: None)
     assert str(e.value).startswith(f"sources[0] (docs).paths: remote input '{url}' cannot be read (")
     assert cause in str(e.value) and "\n" not in str(e.value)
@@ -216,7 +220,7 @@ def test_a_file_url_names_a_local_input(corpus: Path, tmp_path: Path) -> None:
         },
         base_dir=tmp_path,
     ).run(out=tmp_path / "run", workers=0, log=lambda m: None)
-    assert summary["stages"][0]["kept"] == 400  # before: joined to the recipe's directory, "does not exist"
+    assert summary["stages"][0]["kept"] == 400  # resolved against the working directory
 
 
 def test_a_file_whose_name_holds_glob_characters_can_be_named(corpus: Path, tmp_path: Path) -> None:

@@ -194,7 +194,9 @@ def test_a_job_of_a_few_files_is_packed_into_a_task_per_worker(corpus: Path) -> 
     total = sum(unit_text_bytes(u) for _, u in books)  # 13 books, 6.4 MB of text
     budget = read_task_bytes(books, 64 << 20)
     assert budget == max(2 * MIN_RANGE_BYTES, -(-total // READ_TASKS))
-    assert len(pack_units(books, 64 << 20)) == 1  # before: one task read every book while other workers idled
+    assert (
+        len(pack_units(books, 64 << 20)) == 1
+    )  # a 64 MiB budget would put every book in one task; the job-sized budget below spreads them
     packs = pack_units(books, budget)
     assert len(packs) >= 4 and [u for p in packs for u in p] == books
     assert all(len(p) == 1 or sum(unit_text_bytes(u) for _, u in p) <= budget for p in packs)

@@ -170,7 +170,7 @@ def test_a_cut_compressed_file_keeps_every_line_decoded_before_the_cut(corpus: P
     cut = whole[: len(whole) * 6 // 10]
     (tmp_path / f"cut.jsonl.{kind}").write_bytes(cut)
     res = JsonlReader("d", "web").read(Unit(str(tmp_path / f"cut.jsonl.{kind}")))
-    assert res.kept.num_rows == _oracle_lines(kind, cut) > 150  # before: up to 19 lines of a read block lost
+    assert res.kept.num_rows == _oracle_lines(kind, cut) > 150  # every line, whatever the cut
     assert res.errors.column("reason").to_pylist() == ["error:EOFError"]  # zst: before, nothing said it was cut
 
 
@@ -187,13 +187,13 @@ def test_every_member_or_frame_is_read_and_a_zip_is_refused(corpus: Path, tmp_pa
     r = JsonlReader("d", "web")
     assert [counts(r.read(Unit(str(tmp_path / n)))) for n in ("frames.jsonl.zst", "members.jsonl.gz")] == [
         (200, Counter(), Counter())
-    ] * 2  # before: zst stopped after its first frame (50 lines), silently
+    ] * 2  # every frame of a multi-frame zst
     assert counts(r.read(Unit(str(tmp_path / "junk.jsonl.gz")))) == (
         50,
         Counter(),
         Counter({"error:BadCompressedData": 1}),
     )  # every line before the junk (before: 40 of 50)
-    assert counts(r.read(Unit(str(tmp_path / "two.jsonl.zip")))) == (  # before: b.jsonl was skipped silently
+    assert counts(r.read(Unit(str(tmp_path / "two.jsonl.zip")))) == (  # every member of a zip
         0,
         Counter({"input:unsupported_compression": 1}),
         Counter(),
@@ -224,11 +224,19 @@ def test_a_bad_parquet_row_group_or_value_costs_only_its_rows(corpus: Path, tmp_
     pq.write_table(pa.table({"text": pa.array(bad, pa.binary()).view(pa.string())}), tmp_path / "utf8.parquet")
     r = ParquetReader("p", "web")
     res = r.read(Unit(str(tmp_path / "corrupt.parquet")))
-    assert counts(res) == (30, Counter(), Counter({"parquet:bad_row_group": 10}))  # before: 10 kept, 1 error
+    assert counts(res) == (
+        30,
+        Counter(),
+        Counter({"parquet:bad_row_group": 10}),
+    )  # one error per row of the bad row group, the others kept
     assert res.kept.column("text").to_pylist() == texts[:10] + texts[20:]
     assert [decode_meta(m)["row"] for m in res.errors.column("meta").to_pylist()] == list(range(10, 20))
     res = r.read(Unit(str(tmp_path / "utf8.parquet")))
-    assert counts(res) == (38, Counter(), Counter({"error:UnicodeDecodeError": 2}))  # before: 0 kept, 1 error
+    assert counts(res) == (
+        38,
+        Counter(),
+        Counter({"error:UnicodeDecodeError": 2}),
+    )  # one error per bad line, the others kept
 
 
 COMPRESS = {

@@ -321,7 +321,7 @@ def test_a_warc_record_without_a_usable_length_costs_only_itself(
     reader = WarcReader("web", "web")
     good = reader.read(Unit(str(corpus / "web" / "pages.warc.gz"))).kept.column("text").to_pylist()[:6]
     res = reader.read(Unit(str(path)))
-    # before: plain, it swallowed the pages after it; gzipped, it was counted twice (warc:no_http + an error)
+    # plain or gzipped, it is counted once and the pages after it are read
     assert counts(res) == (5, {"warc:non_response": 1}, {"warc:length_mismatch": 1})
     assert res.kept.column("text").to_pylist() == good[:2] + good[3:]  # the pages after it, exact
 
@@ -332,7 +332,7 @@ def test_a_warc_gzipped_whole_is_read_record_by_record(corpus: Path, tmp_path: P
     reader = WarcReader("web", "web")
     good = reader.read(Unit(str(corpus / "web" / "pages.warc.gz"))).kept.column("text").to_pylist()[:6]
     res = reader.read(Unit(str(tmp_path / "whole.warc.gz")))
-    assert counts(res) == (6, Counter({"warc:non_response": 1}), Counter())  # before: 0 kept, 1 error
+    assert counts(res) == (6, Counter({"warc:non_response": 1}), Counter())  # one error per bad line, the others kept
     assert res.kept.column("text").to_pylist() == good
 
 
@@ -341,7 +341,7 @@ def test_a_gzip_member_holding_only_record_headers_is_counted(corpus: Path, tmp_
     recs[3] = recs[3][: recs[3].index(b"\r\n\r\n") + 2]  # WARC headers, then the member ends: no block at all
     (tmp_path / "cut.warc.gz").write_bytes(b"".join(gzip.compress(r) for r in recs))
     res = WarcReader("web", "web").read(Unit(str(tmp_path / "cut.warc.gz")))
-    # before: warcio took it for an empty member and skipped it, so it vanished from every count
+    # a member warcio would take for empty is counted as warc:unparsed
     assert counts(res) == (5, Counter({"warc:non_response": 1}), Counter({"warc:unparsed": 1}))
 
 
@@ -362,7 +362,7 @@ def test_warc_members_of_several_records_are_read_once_in_order(corpus: Path, tm
     want = WarcReader("web", "web").read(Unit(str(corpus / "web" / "pages.warc.gz")))
     by_url = dict(zip(want.kept.column("url").to_pylist(), want.kept.column("text").to_pylist()))
     urls = [re.search(rb"WARC-Target-URI: (\S+)", r).group(1).decode() for r in flat[1:] if b"response" in r[:200]]
-    # before: the records read before the first member of several were read again (kept twice)
+    # records before the first member of several are read once
     assert res.errors.num_rows == 0 and res.dropped.num_rows == 1 + flat.count(recs[0]) - 1
     assert res.kept.column("url").to_pylist() == [u for u in urls]
     assert res.kept.column("text").to_pylist() == [by_url[u] for u in urls]

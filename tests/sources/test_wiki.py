@@ -179,7 +179,9 @@ def test_a_siteinfo_that_does_not_parse_costs_no_page(corpus: Path, tmp_path: Pa
     reader = WikiReader("wiki", "wiki")
     good = reader.read(Unit(str(corpus / "wiki" / "wiki-sample-pages-articles.xml.bz2")))
     res = reader.read(Unit(str(tmp_path / "dump.xml")))
-    assert res.errors.column("reason").to_pylist() == ["wiki:bad_siteinfo"]  # before: the whole dump, 1 error
+    assert res.errors.column("reason").to_pylist() == [
+        "wiki:bad_siteinfo"
+    ]  # one error for the siteinfo, the pages still read
     assert res.kept.column("text").to_pylist() == good.kept.column("text").to_pylist()  # all 70 articles
     assert res.dropped.num_rows == good.dropped.num_rows and res.kept.num_rows == 70
     assert not any("root:x:0:0" in t for t in res.kept.column("text").to_pylist())
@@ -209,7 +211,7 @@ def test_a_huge_wiki_page_in_bz2_is_scanned_once(corpus: Path, tmp_path: Path) -
             out = b"".join(iter(lambda: src.read(1 << 16), b""))  # noqa: B023 (read at once)
         assert out == xml and src.error is None
         scanned[mib] = src.scanned
-        # before: the held page was searched again per decompressed block (quadratic: ~mib/2 times its size)
+        # the held page is scanned once (linear), not again per decompressed block
         assert src.scanned <= len(xml) + 8 * (len(xml) >> 16)
         with open(path, "rb") as f:  # a page over ``hold`` (one the reader drops as oversized) is not held
             src = RangeXml(f, 0, None, hold=1 << 20)

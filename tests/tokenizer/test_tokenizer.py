@@ -126,7 +126,7 @@ def test_documents_that_do_not_decode_back_are_counted(corpus: Path, tmp_path: P
     (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), "utf-8")
     out = tokenize_files([str(tmp_path / "docs.jsonl")], str(tmp_path / "run"), str(model), seed=3)
     m = json.loads(Path(out["manifest"]).read_text())
-    # before: nothing said that 10 documents in the shards decode to other text than they were given
+    # the 10 documents whose tokens decode to other text are counted and named
     assert out["not_lossless_docs"] == 10 and m["not_lossless"]["docs"] == 10
     import pyarrow.parquet as pq
 
