@@ -100,7 +100,7 @@ def _hash_batches(chars: np.ndarray) -> Iterator[tuple[int, int]]:
 def _signatures(
     item: tuple[int, Path], workdir: Path, hasher: dict, priority: list[str], bands: int, rows: int, partitions: int
 ) -> dict:
-    from curate.dedup.signature import MinHasher  # numba: imported by the tasks that hash, not by the driver
+    from curate.dedup.signature import MinHasher  # imported by the tasks that hash, not by the driver
 
     i, path = item
     t = read_part(path, ["id", "source", "kind", "url", "text"])

@@ -83,7 +83,7 @@ def unit_hash64(unit: str) -> int:
 
 
 def combine64(unit_hashes: list[int]) -> int:
-    """The 64-bit hash of a shingle from its units' hashes (the numba kernel computes the same)."""
+    """The 64-bit hash of a shingle from its units' hashes (``signature._shingle_hashes64`` computes the same)."""
     h = _SEED64
     for u in unit_hashes:
         h = ((h ^ u) * _MUL64) & _MASK64
