@@ -29,12 +29,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from curate.dedup.common import estimate_jaccard  # noqa: F401 - numpy only, lives in common
-from curate.dedup.shingle import CJK_MIN_FRACTION, char_tables, shingles
+from curate.dedup.shingle import CJK_MIN_FRACTION, char_batches, char_tables, shingles
 
 _MERSENNE = np.uint64((1 << 61) - 1)
 _SEED64 = np.uint64(0xCBF29CE484222325)
 _MUL64 = np.uint64(0x9E3779B97F4A7C15)
 _BLOCK = 1 << 20  # values (shingles x permutations, or set elements) per block: a few MB at a time
+_SET_CHARS = 1 << 20  # characters of text per shingle-set batch (as minhash.BATCH_CHARS for signatures)
 SCHEMES = ("affine32", "legacy")
 HASHES = ("fast", "sha1")
 
@@ -215,7 +216,20 @@ class MinHasher:
 
 def shingle_sets(texts: Sequence[str | None], ngram: int = 5, cjk_ngram: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The shingle sets of ``shingle.shingles`` as sorted 64-bit hashes (flat values, offsets n + 1): exact
-    Jaccard up to 64-bit collisions, without building a string per shingle."""
+    Jaccard up to 64-bit collisions, without building a string per shingle. Texts go in batches of
+    ``_SET_CHARS`` characters, so what this holds besides the sets is bounded whatever the texts."""
+    values, sizes = [], []
+    for s, e in char_batches(np.array([len(t) if t else 0 for t in texts], np.int64), _SET_CHARS):
+        v, o = _shingle_sets(texts[s:e], ngram, cjk_ngram)
+        values.append(v)
+        sizes.append(np.diff(o))
+    off = np.zeros(len(texts) + 1, np.int64)
+    if sizes:
+        np.cumsum(np.concatenate(sizes), out=off[1:])
+    return (np.concatenate(values) if values else np.zeros(0, np.uint64)), off
+
+
+def _shingle_sets(texts: Sequence[str | None], ngram: int, cjk_ngram: int) -> tuple[np.ndarray, np.ndarray]:
     uh, uoff, is_cjk = _unit_hashes(texts)
     sh, soff = _shingle_hashes64(uh, uoff, np.where(is_cjk, cjk_ngram, ngram).astype(np.int64))
     doc = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(soff))

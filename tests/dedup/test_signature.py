@@ -101,10 +101,14 @@ def test_verification_jaccard_equals_the_truth_sets(corpus: Path) -> None:
     assert np.array_equal(np.diff(oa), [len(set(shingles(text[t["id"]]))) for t in truth])
 
 
-def test_batch_kernels_equal_the_per_text_reference_across_text_boundaries(texts: list[str]) -> None:
+def test_batch_kernels_equal_the_per_text_reference_across_text_boundaries(
+    texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Texts are hashed as one concatenated batch: a word that ends one text and a word that starts the next
     stay apart, empty and missing texts keep their rows, and a 70,000-character word (real word characters
-    with the spaces taken out) hashes as one unit."""
+    with the spaces taken out) hashes as one unit. Shingle sets cut into character-bounded batches equal
+    one batch."""
+    from curate.dedup import signature
     from curate.dedup.shingle import combine64, unit_hash64
     from curate.dedup.signature import jaccards, shingle_sets
 
@@ -131,3 +135,6 @@ def test_batch_kernels_equal_the_per_text_reference_across_text_boundaries(texts
         union = len(sa | sb)
         assert got[k] == np.float32(len(sa & sb) / union if union else 0.0), k
     assert got[0] == 1.0 and 0.0 < got[7] < 1.0
+    monkeypatch.setattr(signature, "_SET_CHARS", 3_000)
+    cut_values, cut_offsets = shingle_sets(batch)
+    assert np.array_equal(cut_values, values) and np.array_equal(cut_offsets, offsets)
