@@ -34,6 +34,8 @@ from curate.dedup.shingle import CJK_MIN_FRACTION, char_batches, char_tables, sh
 _MERSENNE = np.uint64((1 << 61) - 1)
 _SEED64 = np.uint64(0xCBF29CE484222325)
 _MUL64 = np.uint64(0x9E3779B97F4A7C15)
+_MUL, _MASK = int(_MUL64), (1 << 64) - 1
+_FEW = 8  # units still unfinished below which _fold goes on in Python ints
 _BLOCK = 1 << 20  # values (shingles x permutations, or set elements) per block: a few MB at a time
 _SET_CHARS = 1 << 20  # characters of text per shingle-set batch (as minhash.BATCH_CHARS for signatures)
 SCHEMES = ("affine32", "legacy")
@@ -76,13 +78,22 @@ def _ragged(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def _fold(h: np.ndarray, values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """``h[i] = (h[i] ^ v) * MUL`` over ``values[starts[i] : starts[i] + lengths[i]]``, for every i at once:
-    the i are visited longest first, so step ``j`` updates a prefix (one numpy pass per position)."""
+    the i are visited longest first, so step ``j`` updates a prefix (one numpy pass per position). The last
+    few long ones (a base64 blob, a run of underscores) finish in plain Python ints: one numpy pass per
+    character of a single 1 M-character word would take seconds."""
     longest = int(lengths.max()) if len(lengths) else 0
     order = np.argsort((longest - lengths).astype(np.uint16 if longest < 1 << 16 else np.int64), kind="stable")
     pos, hs = starts[order], h[order]  # pos: where each one's next value is
     longer = len(lengths) - np.cumsum(np.bincount(lengths, minlength=longest + 1))  # [j]: how many longer than j
     for j in range(longest):
         n = int(longer[j])
+        if n <= _FEW:
+            for i in range(n):
+                x = int(hs[i])
+                for v in values[pos[i] : pos[i] + int(lengths[order[i]]) - j].tolist():
+                    x = ((x ^ v) * _MUL) & _MASK
+                hs[i] = x
+            break
         hs[:n] ^= values[pos[:n]]
         hs[:n] *= _MUL64
         pos[:n] += 1
