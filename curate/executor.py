@@ -263,8 +263,8 @@ def start_lean_head(cpus: int, env: dict[str, str]) -> Any:
     own would start as many more beside them (2 x 67 MB idle on 2 workers).
 
     While the node starts, Ray's dashboard dependencies are hidden (``DASHBOARD_DEPS``): ``start_raylet``
-    probes for them by importing them (aiohttp, grpc, opencensus, opentelemetry, prometheus_client,
-    pydantic: ~35 MB of PSS the driver would then hold for the whole run) and, finding none, starts the
+    probes for them by importing them (aiohttp, grpc, opencensus, opentelemetry, prometheus_client: 16 MB
+    of PSS the driver would then hold for the whole run, measured) and, finding none, starts the
     dashboard agent ``--minimal``, as for Ray's own minimal install (``pip install ray``). The raylet
     will not run without its two agents (it fate-shares with them), so they stay. Risk on a Ray upgrade:
     if Ray stops probing through that module, the driver holds those libraries again and the agent runs

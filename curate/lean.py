@@ -3,7 +3,9 @@
 pyarrow imports pandas (~43 MB of PSS, 0.2-0.4 s of CPU) the first time it converts Python objects, only
 to ask whether they are pandas objects. Curate never hands pyarrow a pandas object, so each process
 settles that probe once with pandas hidden; an explicit ``to_pandas``/``from_pandas`` still imports pandas
-(pyarrow retries the import when a caller needs it).
+(pyarrow retries the import when a caller needs it). ``hidden`` is the general form: imports that fail
+within a block as if the modules were not installed (``executor.start_lean_head`` uses it on Ray's probe for
+its dashboard libraries).
 """
 
 from __future__ import annotations
