@@ -96,7 +96,7 @@ def main(argv: list[str]) -> None:
         "rensa RMinHash": rensa_sigs,
     }
     for fn in methods.values():
-        fn(docs[:50])  # warm-up on a few docs (numba cache load, imports); interleaved adds a full call
+        fn(docs[:50])  # warm-up on a few docs (imports, character tables); interleaved adds a full call
     times, _ = interleaved({name: partial(fn, docs) for name, fn in methods.items()}, rounds)
     rates = {name: n / min(t) for name, t in times.items()}
     ds, rs = rates["datasketch update_batch"], rates["rensa RMinHash"]

@@ -21,12 +21,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from curate.lean import arrow_without_pandas, release_freed_memory
+from curate.lean import arrow_without_pandas, hidden, release_freed_memory
 from curate.progress import Progress
 from curate.signals import sigterm_kept
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_ENV = "CURATE_RAY_DASHBOARD"  # set (``curate run --dashboard``): the embedded Ray with its dashboard
+DASHBOARD_DEPS = "ray.dashboard.optional_deps"  # the module whose import tells Ray its dashboard can run
 
 
 @runtime_checkable
@@ -259,7 +260,15 @@ def start_lean_head(cpus: int, env: dict[str, str]) -> Any:
 
     ``env`` goes to the node's processes through the environment they inherit, not a job runtime_env: the
     raylet starts one idle worker per CPU for the plain environment, and a job with a runtime_env of its
-    own would start as many more beside them (2 x 67 MB idle on 2 workers)."""
+    own would start as many more beside them (2 x 67 MB idle on 2 workers).
+
+    While the node starts, Ray's dashboard dependencies are hidden (``DASHBOARD_DEPS``): ``start_raylet``
+    probes for them by importing them (aiohttp, grpc, opencensus, opentelemetry, prometheus_client: 16 MB
+    of PSS the driver would then hold for the whole run, measured) and, finding none, starts the
+    dashboard agent ``--minimal``, as for Ray's own minimal install (``pip install ray``). The raylet
+    will not run without its two agents (it fate-shares with them), so they stay. Risk on a Ray upgrade:
+    if Ray stops probing through that module, the driver holds those libraries again and the agent runs
+    in full; nothing else changes."""
     from ray._private import node as ray_node
     from ray._private.parameter import RayParams
     from ray._private.ray_constants import OBJECT_STORE_MINIMUM_MEMORY_BYTES
@@ -278,7 +287,8 @@ def start_lean_head(cpus: int, env: dict[str, str]) -> Any:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        return _HeadWithoutApiServer(params, head=True, shutdown_at_exit=False, spawn_reaper=True)
+        with hidden(DASHBOARD_DEPS):
+            return _HeadWithoutApiServer(params, head=True, shutdown_at_exit=False, spawn_reaper=True)
     finally:
         for k, v in saved.items():
             if v is None:

@@ -3,7 +3,9 @@
 pyarrow imports pandas (~43 MB of PSS, 0.2-0.4 s of CPU) the first time it converts Python objects, only
 to ask whether they are pandas objects. Curate never hands pyarrow a pandas object, so each process
 settles that probe once with pandas hidden; an explicit ``to_pandas``/``from_pandas`` still imports pandas
-(pyarrow retries the import when a caller needs it).
+(pyarrow retries the import when a caller needs it). ``hidden`` is the general form: imports that fail
+within a block as if the modules were not installed (``executor.start_lean_head`` uses it on Ray's probe for
+its dashboard libraries).
 """
 
 from __future__ import annotations
@@ -11,17 +13,34 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
-class _HidePandas:
-    """A meta-path finder under which ``import pandas`` fails as if pandas were not installed."""
+class _Hidden:
+    """A meta-path finder under which importing ``names`` (and their submodules) fails as if they were
+    not installed."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name == "pandas" or name.startswith("pandas."):
-            raise ImportError(f"{name} hidden from pyarrow's first conversion (curate.lean)")
+        if any(name == n or name.startswith(n + ".") for n in self.names):
+            raise ImportError(f"{name} hidden (curate.lean)")
         return None
+
+
+@contextmanager
+def hidden(*names: str) -> Iterator[None]:
+    """Within the block, ``import`` of ``names`` fails as if they were not installed (modules already
+    loaded stay loaded)."""
+    finder = _Hidden(*names)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,12 +50,8 @@ def arrow_without_pandas() -> None:
 
     if "pandas" in sys.modules:
         return
-    hide = _HidePandas()
-    sys.meta_path.insert(0, hide)
-    try:
+    with hidden("pandas"):
         pa.array([""])
-    finally:
-        sys.meta_path.remove(hide)
 
 
 @functools.lru_cache(maxsize=1)

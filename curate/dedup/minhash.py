@@ -51,12 +51,13 @@ from curate.dedup.common import (
 )
 from curate.dedup.components import components, labels_of
 from curate.dedup.removals import RECORD, bucket_count, build_table, drop_removed, write_records
+from curate.dedup.shingle import char_batches
 from curate.dedup.verify import join_right, send_left
 from curate.stage import FitContext, Stage, StageResult
 
 SIG_DOCS_PER_S_CORE = 30_000  # bench/dedup.py: 37,094 for ~2.4 KB docs on the shared box; for the estimate
 BATCH = 2048
-BATCH_CHARS = 2 << 20
+BATCH_CHARS = 1 << 20
 _WORK = ("sig", "bands", "meta", "cand", "left", "cc", "labelled", "decided", "removed")
 
 
@@ -89,18 +90,13 @@ def estimate(
 def _hash_batches(chars: np.ndarray) -> Iterator[tuple[int, int]]:
     """(start, end) of consecutive documents hashed together: at most ``BATCH`` documents and, past the first,
     ``BATCH_CHARS`` characters (hashing holds a few copies of a batch's text: lower-cased, UTF-32, units)."""
-    start, n = 0, len(chars)
-    while start < n:
-        ends = np.cumsum(chars[start : start + BATCH], dtype=np.int64)
-        end = start + max(1, int(np.searchsorted(ends, BATCH_CHARS, side="right")))
-        yield start, end
-        start = end
+    return char_batches(chars, BATCH_CHARS, BATCH)
 
 
 def _signatures(
     item: tuple[int, Path], workdir: Path, hasher: dict, priority: list[str], bands: int, rows: int, partitions: int
 ) -> dict:
-    from curate.dedup.signature import MinHasher  # numba: imported by the tasks that hash, not by the driver
+    from curate.dedup.signature import MinHasher  # imported by the tasks that hash, not by the driver
 
     i, path = item
     t = read_part(path, ["id", "source", "kind", "url", "text"])

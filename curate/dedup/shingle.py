@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -41,7 +42,9 @@ def units(text: str | None, cjk_ngram: int = 3, ngram: int = 5) -> tuple[list[st
 @functools.lru_cache(maxsize=1)
 def char_tables() -> tuple[np.ndarray, np.ndarray]:
     """(is_word, is_cjk) lookup tables over all code points, from the same regexes as ``units``."""
-    every = "".join(map(chr, range(0x110000)))
+    # every code point in one string, decoded from UTF-32: a join over chr() would build 1.1 M str objects
+    # first (a ~100 MB transient in each process that hashes)
+    every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     word = np.zeros(0x110000, np.bool_)
     for m in _WORD.finditer(every):
         word[m.start() : m.end()] = True
@@ -83,7 +86,7 @@ def unit_hash64(unit: str) -> int:
 
 
 def combine64(unit_hashes: list[int]) -> int:
-    """The 64-bit hash of a shingle from its units' hashes (the numba kernel computes the same)."""
+    """The 64-bit hash of a shingle from its units' hashes (``signature._shingle_hashes64`` computes the same)."""
     h = _SEED64
     for u in unit_hashes:
         h = ((h ^ u) * _MUL64) & _MASK64
@@ -94,3 +97,15 @@ def shingle_hash32(shingle_units: tuple[str, ...] | list[str]) -> int:
     """The ``fast`` mode shingle hash as a plain function: usable as ``datasketch.MinHash(hashfunc=...)``."""
     h = combine64([unit_hash64(u) for u in shingle_units])
     return (h ^ (h >> 32)) & 0xFFFFFFFF
+
+
+def char_batches(chars: np.ndarray, max_chars: int, max_docs: int | None = None) -> Iterator[tuple[int, int]]:
+    """(start, end) of consecutive texts of ``chars[i]`` characters each, batched at most ``max_docs`` texts
+    and, past a batch's first text, ``max_chars`` characters: what a hashing pass holds at once."""
+    start, n = 0, len(chars)
+    step = max_docs or n
+    while start < n:
+        ends = np.cumsum(chars[start : start + step], dtype=np.int64)
+        end = start + max(1, int(np.searchsorted(ends, max_chars, side="right")))
+        yield start, end
+        start = end

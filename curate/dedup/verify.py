@@ -40,7 +40,7 @@ def _unique_pairs(t: pa.Table | None) -> tuple[np.ndarray, np.ndarray]:
 
 def _sets(part: str, node: np.ndarray, ngram: int, cjk_ngram: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shingle sets of the distinct nodes of one part (flat values, offsets) and each node's set index."""
-    from curate.dedup.signature import shingle_sets  # numba: imported by the tasks that verify, not by the driver
+    from curate.dedup.signature import shingle_sets  # imported by the tasks that verify, not by the driver
 
     uniq, idx = np.unique(node, return_inverse=True)
     texts = read_part(part, ["text"]).column("text").take(pa.array(uniq & _ROW_MASK)).to_pylist()
@@ -94,7 +94,7 @@ def join_right(
     cjk_ngram: int,
 ) -> dict:
     """Exact Jaccard of the pairs whose second node is in part ``q``; keeps those >= ``threshold``."""
-    from curate.dedup.signature import jaccards  # numba: imported by the tasks that verify
+    from curate.dedup.signature import jaccards  # imported by the tasks that verify
 
     t = read_partition(left_files, q)
     out = Path(out_dir) / f"q{q:05d}.arrow"

@@ -99,3 +99,42 @@ def test_verification_jaccard_equals_the_truth_sets(corpus: Path) -> None:
     want = np.array([t["jaccard_5gram"] for t in truth])
     assert np.abs(got - want).max() < 1e-4  # truth rounds to 4 decimals
     assert np.array_equal(np.diff(oa), [len(set(shingles(text[t["id"]]))) for t in truth])
+
+
+def test_batch_kernels_equal_the_per_text_reference_across_text_boundaries(
+    texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts are hashed as one concatenated batch: a word that ends one text and a word that starts the next
+    stay apart, empty and missing texts keep their rows, and a 70,000-character word (real word characters
+    with the spaces taken out) hashes as one unit. Shingle sets cut into character-bounded batches equal
+    one batch."""
+    from curate.dedup import signature
+    from curate.dedup.shingle import combine64, unit_hash64
+    from curate.dedup.signature import jaccards, shingle_sets
+
+    en, ja = texts[0], texts[-3]
+    glued = "".join(ch for ch in en if ch.isalnum())
+    long_word = (glued * (70_000 // len(glued) + 1))[:70_000]
+    batch = [en.rstrip(), texts[1].lstrip(), None, "", long_word, ja, en[:7], texts[2] + ja[:40], texts[1][:-300]]
+    mh = MinHasher(128, seed=5)
+    sig = mh.signatures(batch)
+    values, offsets = shingle_sets(batch)
+    for i, t in enumerate(batch):
+        us, k, _ = units(t)
+        grams = [tuple(us[j : j + k]) for j in range(max(1, len(us) - k + 1))] if us else []
+        ref = MinHash(128, seed=5, hashfunc=shingle_hash32)
+        ref.update_batch(grams)
+        assert np.array_equal(sig[i], ref.hashvalues), i
+        want = sorted({combine64([unit_hash64(u) for u in g]) for g in grams})
+        assert values[offsets[i] : offsets[i + 1]].tolist() == want, i
+    ia = np.array([0, 0, 1, 4, 5, 7, 3, 8], np.int64)
+    ib = np.array([0, 1, 7, 4, 7, 5, 2, 1], np.int64)
+    got = jaccards(values, offsets, ia, values, offsets, ib)
+    for k, (a, b) in enumerate(zip(ia, ib)):
+        sa, sb = (set(values[offsets[x] : offsets[x + 1]].tolist()) for x in (a, b))
+        union = len(sa | sb)
+        assert got[k] == np.float32(len(sa & sb) / union if union else 0.0), k
+    assert got[0] == 1.0 and 0.0 < got[7] < 1.0
+    monkeypatch.setattr(signature, "_SET_CHARS", 3_000)
+    cut_values, cut_offsets = shingle_sets(batch)
+    assert np.array_equal(cut_values, values) and np.array_equal(cut_offsets, offsets)

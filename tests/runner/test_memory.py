@@ -50,7 +50,7 @@ def test_signatures_hashed_in_character_bounded_batches_equal_one_batch(corpus, 
 
 def test_embedded_ray_starts_no_dashboard_monitors_or_extra_workers_and_stops_its_processes():
     code = """
-import json, psutil
+import json, sys, psutil
 from curate.executor import RayExecutor
 ex = RayExecutor(1)
 try:
@@ -60,11 +60,18 @@ try:
 finally:
     ex.shutdown()
 gone, alive = psutil.wait_procs(procs, timeout=30)
-print(json.dumps({"out": out, "cmds": cmds, "alive": [p.pid for p in alive]}))
+deps = ("aiohttp", "aiohttp_cors", "grpc", "opencensus", "opentelemetry", "prometheus_client")
+print(json.dumps({"out": out, "cmds": cmds, "alive": [p.pid for p in alive],
+                  "dashboard_deps": [m for m in deps if m in sys.modules]}))
 """
     r = _python(code)
     assert r["out"] == [1, 2, 3] and r["alive"] == []
+    # the raylet's probe for the dashboard's libraries found none: the driver does not hold them and the
+    # dashboard agent runs --minimal
+    assert r["dashboard_deps"] == []
     cmds = r["cmds"]
+    raylet = next(c for c in cmds if "/raylet " in c)
+    assert "--minimal" in raylet.split("--dashboard_agent_command=", 1)[1].split("--runtime_env_agent_command=")[0]
     assert any("gcs_server" in c for c in cmds) and any("/raylet " in c for c in cmds)
     for unwanted in ("dashboard/dashboard.py", "autoscaler/_private/monitor.py", "log_monitor.py"):
         assert not any(unwanted in c for c in cmds), unwanted
