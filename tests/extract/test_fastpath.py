@@ -10,7 +10,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from curate.extract.engines import extract_fast, extract_trafilatura
-from curate.extract.fastpath import extract_main, extract_traced, select
+from curate.extract.fastpath import BREAK_TAGS, JUNK_TAGS, _lines, extract_main, extract_traced, select, tagged
 from curate.sources.base import Unit
 from curate.sources.warc import WarcReader
 
@@ -61,6 +61,24 @@ def test_select_yields_each_node_once_in_document_order(pages) -> None:
     ids = [n.mem_id for n in nodes]
     assert len(ids) == len(set(ids)) and len(ids) >= len(tree.css("div"))
     assert [n.mem_id for n in select(tree, "div")] == [n.mem_id for n in tree.css("div")]
+
+
+def test_tagged_matches_the_css_selector_list(pages) -> None:
+    """The one-walk tag filter gives what lexbor's selector list gives (the node itself included), in order."""
+    for d, _ in pages[:16]:
+        tree = LexborHTMLParser(d["text"])
+        for tags in (JUNK_TAGS, BREAK_TAGS, frozenset({"div"})):
+            want = [n.mem_id for n in select(tree.body, ", ".join(sorted(tags)))]
+            assert [n.mem_id for n in tagged(tree.body, tags)] == want and want
+
+
+def test_lines_collapse_whitespace_as_the_regex_did(pages) -> None:
+    import re
+
+    for d, _ in pages[:16]:
+        text = LexborHTMLParser(d["text"]).body.text(deep=True).replace("\n\n", "\ue000")
+        want = [s for s in (re.sub(r"\s+", " ", part).strip() for part in text.split("\ue000")) if s]
+        assert _lines(text) == want and want
 
 
 @pytest.mark.parametrize("html", ["", "<html></html>", "\x00\xff<<>>&&", "<div class='entry-content'>" * 5000])
