@@ -57,9 +57,12 @@ _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})")
 
 def nesting_exceeds(html: str, limit: int) -> bool:
     """Whether the elements of ``html`` nest deeper than ``limit`` (an upper estimate: unclosed elements
-    count as open). Only pages with more than ``limit`` opening tags are scanned, so normal pages pay two
-    counts: every opening tag is a ``<`` not followed by ``/``, and only opening tags deepen the tree."""
-    if limit <= 0 or html.count("<") - html.count("</") <= limit:
+    count as open). Only pages with more than ``limit`` opening tags are scanned (every opening tag is a ``<``
+    not followed by ``/``, and only opening tags deepen the tree), so normal pages pay one or two counts."""
+    if limit <= 0:
+        return False
+    tags = html.count("<")
+    if tags <= limit or tags - html.count("</") <= limit:
         return False
     depth = 0
     for close, name in _TAG.findall(html):
