@@ -40,14 +40,15 @@ def units(text: str | None, cjk_ngram: int = 3, ngram: int = 5) -> tuple[list[st
 
 @functools.lru_cache(maxsize=1)
 def char_tables() -> tuple[np.ndarray, np.ndarray]:
-    """(is_word, is_cjk) lookup tables over all code points, from the same regexes as ``units``."""
-    every = "".join(map(chr, range(0x110000)))
+    """(is_word, is_cjk) lookup tables over all code points, from the same regexes as ``units`` (matched as
+    runs: one match per run of CJK characters, not per character)."""
+    every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     word = np.zeros(0x110000, np.bool_)
     for m in _WORD.finditer(every):
         word[m.start() : m.end()] = True
     cjk = np.zeros(0x110000, np.bool_)
-    for m in _CJK.finditer(every):
-        cjk[m.start()] = True
+    for m in re.finditer(f"(?:{_CJK.pattern})+", every):
+        cjk[m.start() : m.end()] = True
     return word, cjk & word
 
 
