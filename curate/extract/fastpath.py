@@ -202,9 +202,11 @@ def drop_boilerplate(root: LexborNode) -> None:
     """Remove the outermost boilerplate blocks inside ``root`` (never ``root`` itself), unless together
     they hold nearly all its text (trafilatura's guard: more than 1/7 must remain)."""
     me = root.mem_id
+    # one :is() selector: lexbor walks the tree once and yields each element once (a selector list walks it
+    # once per selector and repeats the elements that match several)
     boiler = [
         n
-        for n in select(root, "[class], [id], [style], [role], [aria-hidden]")
+        for n in root.css(":is([class], [id], [style], [role], [aria-hidden])")
         if n.mem_id != me and _is_boilerplate(n)
     ]
     if boiler:
@@ -258,27 +260,27 @@ def _lines(text: str) -> list[str]:
 
 def _render(container: LexborNode) -> list[str]:
     """Text lines of the container's blocks (strict) or of all its text (paragraph-poor containers)."""
-    for n in tagged(container, BREAK_TAGS):
-        n.insert_after(MARK)
-    for n in tagged(container, CELL_TAGS):
-        n.insert_after(" ")
+    breaks = tagged(container, BREAK_TAGS | CELL_TAGS)  # one walk; the marks inserted below are text nodes
+    for n in breaks:
+        n.insert_after(" " if n.tag in CELL_TAGS else MARK)
     me = container.mem_id
-    ptext = sum(len(p.text(deep=True)) for p in container.css("p"))
+    ptext = sum(len(p.text(deep=True)) for p in breaks if p.tag == "p")
     if ptext < STRICT_P_CHARS:
         return _lines(container.text(deep=True))
-    blocks = tagged(container, BLOCK_TAGS)
+    blocks = [b for b in breaks if b.tag in BLOCK_TAGS]
     ids = {b.mem_id for b in blocks}
     lines: list[str] = []
     for b in blocks:
         if b.mem_id != me and not _has_ancestor_in(b, ids, me):
             lines += _lines(b.text(deep=True))
-    while lines and len(lines) > 1 and _is_heading_line(lines[-1], container):
+    headings = [b for b in blocks if b.tag in HEADING_TAGS]
+    while lines and len(lines) > 1 and _is_heading_line(lines[-1], headings):
         lines.pop()
     return lines
 
 
-def _is_heading_line(line: str, container: LexborNode) -> bool:
-    return any(" ".join(h.text(deep=True).split()) == line for h in tagged(container, HEADING_TAGS))
+def _is_heading_line(line: str, headings: list[LexborNode]) -> bool:
+    return any(" ".join(h.text(deep=True).split()) == line for h in headings)
 
 
 def extract_main(html: str) -> str | None:
@@ -338,11 +340,15 @@ def _ancestor_ids(node: LexborNode) -> set[int]:
 
 
 def _remove_junk(node: LexborNode) -> None:
-    for n in select(node, "noscript"):  # a no-JS rendering of the article (Blogger) is kept, other noscript dropped
-        if n.css_first("p") is not None:
+    junk = tagged(node, JUNK_TAGS)
+    kept = set()
+    for n in junk:  # a no-JS rendering of the article (Blogger) is kept, other noscript dropped
+        if n.tag == "noscript" and n.css_first("p") is not None:
+            kept.add(n.mem_id)
             n.unwrap()
-    for n in tagged(node, JUNK_TAGS):
-        n.decompose()
+    for n in junk:  # in document order, as if collected after the unwrapping (which moves no other element)
+        if n.mem_id not in kept:
+            n.decompose()
 
 
 def _in_junk(node: LexborNode) -> bool:

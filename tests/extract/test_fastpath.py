@@ -10,7 +10,16 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from curate.extract.engines import extract_fast, extract_trafilatura
-from curate.extract.fastpath import BREAK_TAGS, JUNK_TAGS, _lines, extract_main, extract_traced, select, tagged
+from curate.extract.fastpath import (
+    BREAK_TAGS,
+    JUNK_TAGS,
+    _lines,
+    _remove_junk,
+    extract_main,
+    extract_traced,
+    select,
+    tagged,
+)
 from curate.sources.base import Unit
 from curate.sources.warc import WarcReader
 
@@ -70,6 +79,30 @@ def test_tagged_matches_the_css_selector_list(pages) -> None:
         for tags in (JUNK_TAGS, BREAK_TAGS, frozenset({"div"})):
             want = [n.mem_id for n in select(tree.body, ", ".join(sorted(tags)))]
             assert [n.mem_id for n in tagged(tree.body, tags)] == want and want
+
+
+def test_is_selector_matches_the_selector_list(pages) -> None:
+    """lexbor's ``:is(a, b)`` yields what the list ``a, b`` yields without its repeats, walking the tree once."""
+    attrs = "[class], [id], [style], [role], [aria-hidden]"
+    for d, _ in pages[:16]:
+        body = LexborHTMLParser(d["text"]).body
+        want = [n.mem_id for n in select(body, attrs)]
+        assert [n.mem_id for n in body.css(f":is({attrs})")] == want and want
+
+
+def test_junk_removal_in_one_walk_equals_unwrapping_first(by_url) -> None:
+    """Collecting the junk before unwrapping the article's ``noscript`` removes what collecting after it did."""
+    blogger = _page(by_url, "https://security.googleblog.com/2020/05/")[0]["text"]
+    for html in [blogger] + [d["text"] for d, _ in list(by_url.values())[:16]]:
+        ours, ref = LexborHTMLParser(html), LexborHTMLParser(html)
+        _remove_junk(ours.body)
+        for n in select(ref.body, "noscript"):
+            if n.css_first("p") is not None:
+                n.unwrap()
+        for n in tagged(ref.body, JUNK_TAGS):
+            n.decompose()
+        assert ours.html == ref.html
+    assert any(n.css_first("p") is not None for n in LexborHTMLParser(blogger).css("noscript"))  # the case held
 
 
 def test_lines_collapse_whitespace_as_the_regex_did(pages) -> None:
