@@ -30,6 +30,8 @@ JUNK_TAGS = frozenset(
 )
 
 CONTAINER_TAGS = frozenset({"article", "div", "main", "section"})
+# The elements the cascade can accept (a div without class, id, role or itemprop never is one), in one walk.
+CANDIDATE_CSS = ":is(article, main, section, div[class], div[id], div[role], div[itemprop])"
 # Container cascade, most specific first (trafilatura's BODY_XPATH vocabulary).
 _L1_ID = re.compile(r"(?:entry|article|art)-content|article__content|article(?:-|__)?body|articleBody|body-text")
 _L1_CLASS = re.compile(
@@ -102,15 +104,19 @@ def tagged(node: LexborNode, tags: frozenset[str]) -> list[LexborNode]:
 
 def _container_level(tag: str, attrs: dict[str, str | None]) -> int:
     """The cascade level (1 = most specific) this element matches as a main-content container, or 0."""
-    cls, ident = attrs.get("class") or "", attrs.get("id") or ""
-    role = attrs.get("role") or ""
+    cls, ident, role = attrs.get("class") or "", attrs.get("id") or "", attrs.get("role") or ""
+    return _level(tag, cls, ident, role, attrs.get("itemprop"), "itemprop" in attrs)
+
+
+@lru_cache(maxsize=4096)  # pages repeat their container classes: each distinct element is classified once
+def _level(tag: str, cls: str, ident: str, role: str, itemprop: str | None, has_itemprop: bool) -> int:
     if tag not in CONTAINER_TAGS:
         return 0
-    if tag == "div" and not role and "itemprop" not in attrs and not _ANY_VOCAB.search(f"{cls} {ident}"):
+    if tag == "div" and not role and not has_itemprop and not _ANY_VOCAB.search(f"{cls} {ident}"):
         return 0
     if (
         cls in ("post", "entry")
-        or attrs.get("itemprop") == "articleBody"
+        or itemprop == "articleBody"
         or ident == "articleContent"
         or _L1_ID.search(ident)
         or _L1_CLASS.search(cls)
@@ -297,7 +303,7 @@ def extract_traced(html: str) -> tuple[str | None, str]:
     # Junk is removed only where text is read (the container; the body for the page share): matching
     # the junk selectors over the whole page costs more than the rest of the cascade.
     candidates: dict[int, list[LexborNode]] = {}
-    for node in tagged(body, CONTAINER_TAGS):
+    for node in body.css(CANDIDATE_CSS):
         level = _container_level(node.tag, node.attributes)
         if level and len(candidates.setdefault(level, [])) < PER_LEVEL and not _in_junk(node):
             candidates[level].append(node)

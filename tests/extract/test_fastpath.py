@@ -12,7 +12,10 @@ from selectolax.lexbor import LexborHTMLParser
 from curate.extract.engines import extract_fast, extract_trafilatura
 from curate.extract.fastpath import (
     BREAK_TAGS,
+    CANDIDATE_CSS,
+    CONTAINER_TAGS,
     JUNK_TAGS,
+    _container_level,
     _lines,
     _remove_junk,
     extract_main,
@@ -88,6 +91,10 @@ def test_is_selector_matches_the_selector_list(pages) -> None:
         body = LexborHTMLParser(d["text"]).body
         want = [n.mem_id for n in select(body, attrs)]
         assert [n.mem_id for n in body.css(f":is({attrs})")] == want and want
+        # the container candidates: every element the cascade accepts, none lost by the attribute prefilter
+        every = [n.mem_id for n in tagged(body, CONTAINER_TAGS) if _container_level(n.tag, n.attributes)]
+        found = body.css(CANDIDATE_CSS)
+        assert [n.mem_id for n in found if _container_level(n.tag, n.attributes)] == every
 
 
 def test_junk_removal_in_one_walk_equals_unwrapping_first(by_url) -> None:
