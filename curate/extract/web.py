@@ -155,7 +155,8 @@ class ExtractStage(Stage):
                 continue
             html = row.get("text") or ""
             row["text"] = None  # dropped rows do not carry the HTML
-            if len(html.encode("utf-8", "surrogatepass")) > self.config.max_html_bytes:
+            limit = self.config.max_html_bytes  # a character is at most 4 bytes: most pages need no encoding
+            if len(html) > limit // 4 and len(html.encode("utf-8", "surrogatepass")) > limit:
                 dropped.append({**row, "reason": "extract:oversized"})
                 continue
             if nesting_exceeds(html, self.config.max_depth):

@@ -88,6 +88,18 @@ def test_timeout_empty_oversized_and_passthrough(corpus: Path, monkeypatch) -> N
     assert res.dropped.column("reason").to_pylist() == ["extract:oversized", "extract:empty"]
 
 
+def test_oversized_counts_bytes_not_characters(corpus: Path) -> None:
+    """A page of real Chinese text (3 bytes a character in UTF-8) over the byte limit, under it in characters."""
+    doc = json.loads((corpus / "cjk" / "docs.jsonl").open(encoding="utf-8").readline())
+    html = f"<html><body><p>{doc['text']}</p></body></html>"
+    size = len(html.encode("utf-8"))
+    assert size > 2 * len(html)
+    row = {"id": "0", "source": "web", "kind": "web", "url": "https://example.org/", "text": html, "meta": {}}
+    res = ExtractStage.from_dict({"max_html_bytes": size - 1}).apply(docs_table([row]), None)
+    assert res.dropped.column("reason").to_pylist() == ["extract:oversized"]
+    assert ExtractStage.from_dict({"max_html_bytes": size}).apply(docs_table([row]), None).kept.num_rows == 1
+
+
 def test_extract_file_standalone(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.parquet"
     counts = extract_file(str(corpus / "web" / "whirlwind.warc.gz"), str(out))
