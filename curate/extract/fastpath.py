@@ -74,7 +74,8 @@ HEADING_TAGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 BLOCK_TAGS = HEADING_TAGS | frozenset("p ul ol dl blockquote pre table".split())
 BREAK_TAGS = BLOCK_TAGS | frozenset("br div li dd dt tr section article hr main".split())
 CELL_TAGS = frozenset({"td", "th"})
-LINK_BLOCK_TAGS = frozenset({"div", "ul", "ol", "dl", "p"})  # the blocks a link density can condemn
+# The blocks a link density can condemn: those holding a link.
+LINKED_BLOCKS_CSS = ":is(div, ul, ol, dl, p):has(a)"
 MARK = "\ue000"
 MIN_CHARS = 250  # below this a container is not trusted (trafilatura's MIN_EXTRACTED_SIZE)
 STRICT_P_CHARS = 750  # paragraph text that makes loose div text boilerplate (trafilatura: 3 x 250)
@@ -228,25 +229,14 @@ def drop_boilerplate(root: LexborNode) -> None:
 def _prune(container: LexborNode) -> None:
     """Remove boilerplate and link-dense blocks inside ``container`` (never the container itself)."""
     drop_boilerplate(container)
-    linked = _link_ancestors(container)
-    for n in tagged(container, LINK_BLOCK_TAGS):
-        if n.mem_id in linked and n.parent is not None and _link_dense(n):
+    me = container.mem_id
+    for n in container.css(LINKED_BLOCKS_CSS):  # the blocks holding a link, in document order, in one walk
+        if n.mem_id != me and n.parent is not None and _link_dense(n):
             n.decompose()
     for t in container.css("table"):
         text = _text_len(t)
         if text >= 200 and _link_len(t)[0] > (0.8 if text < 1000 else 0.5) * text:
             t.decompose()
-
-
-def _link_ancestors(container: LexborNode) -> set[int]:
-    """Ids of the elements strictly inside ``container`` that hold a link (the only link-dense candidates)."""
-    me, out = container.mem_id, set()
-    for a in container.css("a"):
-        p = a.parent
-        while p is not None and p.mem_id != me and p.mem_id not in out:
-            out.add(p.mem_id)
-            p = p.parent
-    return out
 
 
 def _has_ancestor_in(node: LexborNode, ids: set[int], stop: int) -> bool:

@@ -15,6 +15,7 @@ from curate.extract.fastpath import (
     CANDIDATE_CSS,
     CONTAINER_TAGS,
     JUNK_TAGS,
+    LINKED_BLOCKS_CSS,
     _container_level,
     _lines,
     _remove_junk,
@@ -95,6 +96,21 @@ def test_is_selector_matches_the_selector_list(pages) -> None:
         every = [n.mem_id for n in tagged(body, CONTAINER_TAGS) if _container_level(n.tag, n.attributes)]
         found = body.css(CANDIDATE_CSS)
         assert [n.mem_id for n in found if _container_level(n.tag, n.attributes)] == every
+
+
+def test_linked_blocks_are_the_block_ancestors_of_links(pages) -> None:
+    """``:has(a)`` finds every div/ul/ol/dl/p that holds a link, in document order (walked up from each link)."""
+    for d, _ in pages[:16]:
+        body = LexborHTMLParser(d["text"]).body
+        holders = set()
+        for a in body.css("a"):
+            p = a.parent
+            while p is not None and p.mem_id != body.mem_id:
+                holders.add(p.mem_id)
+                p = p.parent
+        blocks = frozenset({"div", "ul", "ol", "dl", "p"})
+        want = [n.mem_id for n in tagged(body, blocks) if n.mem_id in holders]
+        assert [n.mem_id for n in body.css(LINKED_BLOCKS_CSS)] == want and want
 
 
 def test_junk_removal_in_one_walk_equals_unwrapping_first(by_url) -> None:
