@@ -337,13 +337,13 @@ def _ancestor_ids(node: LexborNode) -> set[int]:
 
 def _remove_junk(node: LexborNode) -> None:
     junk = tagged(node, JUNK_TAGS)
-    kept = set()
+    unwrapped = set()
     for n in junk:  # a no-JS rendering of the article (Blogger) is kept, other noscript dropped
         if n.tag == "noscript" and n.css_first("p") is not None:
-            kept.add(n.mem_id)
+            unwrapped.add(n.mem_id)
             n.unwrap()
     for n in junk:  # in document order, as if collected after the unwrapping (which moves no other element)
-        if n.mem_id not in kept:
+        if n.mem_id not in unwrapped:
             n.decompose()
 
 
