@@ -31,12 +31,19 @@ from curate.codekeys import PROJECT_ROOT, code_version
 from curate.config import RecipeError, build_config
 from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
-from curate.partio import TASK_BYTES, check_parts, plan_slices
+from curate.partio import TASK_BYTES, check_parts, plan_slices, row_group_bytes
 from curate.plan import Segment, Step, key_of
 from curate.progress import Progress, interval
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock, is_output_name
-from curate.runplan import describe, pack_units, plan_units, read_task_bytes, segment_estimate
+from curate.runplan import (
+    describe,
+    pack_units,
+    plan_units,
+    read_task_bytes,
+    segment_estimate,
+    slice_task_bytes,
+)
 from curate.segment import SegmentSpec, job_bytes, part_name, segment_task
 from curate.sources.safe import inside_root, printable, root_of
 from curate.stage import FitContext
@@ -497,7 +504,7 @@ class Runner:
     def _jobs(self, seg: Segment, in_parts: list[Path]) -> list[tuple[int, Any]]:
         if seg.first.stage is None:  # the read step: small files packed into tasks by bytes
             return list(enumerate(pack_units(self._inputs, read_task_bytes(self._inputs, self.task_bytes))))
-        return list(enumerate(plan_slices(in_parts, self.task_bytes)))
+        return list(enumerate(plan_slices(in_parts, slice_task_bytes(row_group_bytes(in_parts), self.task_bytes))))
 
     def _read_inputs(self, step: Step) -> list[tuple[str, Any]]:
         out = []
