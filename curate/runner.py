@@ -618,6 +618,8 @@ class Runner:
         """Run the tasks whose parts are not valid on disk; return per-step totals over all parts."""
         todo = self._invalid_parts(seg, inputs)
         todo_set = set(todo)
+        # biggest first (ties in part order), so no large task starts last and ends the segment late on one worker
+        todo.sort(key=lambda i: -job_bytes(jobs[i][1]))
         totals = [Tally() for _ in seg.steps]
 
         def add(stats: dict, part: int) -> None:
