@@ -61,6 +61,7 @@ STEP_DIR = re.compile(r"^\d{2,}_\w+$")  # a step's directory name under the data
 VERIFY_CHUNK = 64  # part files checked per verification task
 VERIFY_BLOCK = 4096  # parts whose check records the driver holds at once
 DIGEST_CHUNK = 64  # input files hashed per task
+DIGEST_IN_DRIVER = 64 << 20  # local input files of at most this many bytes in all are hashed by the driver
 INPUTS_CACHE = "inputs.json"  # under the read step's state: each input file's stat signature and SHA-256
 LOG_CHANGED = 20  # changed inputs named one by one in the log; the rest are counted
 
@@ -296,7 +297,10 @@ class Runner:
         items = [(p, (old.get(str(p)) or {}).get("files") or {}) for p in units]
         chunks = [items[k : k + DIGEST_CHUNK] for k in range(0, len(items), DIGEST_CHUNK)]
         cache: dict[str, dict] = {}
-        results = self.ex.map(digest_paths, chunks, desc="00_read inputs") if chunks else []
+        if sum(os.path.getsize(p) if os.path.isfile(p) else DIGEST_IN_DRIVER + 1 for p in paths) <= DIGEST_IN_DRIVER:
+            results = [digest_paths(c) for c in chunks]  # a few local MB: no task's round trip (or wait for Ray)
+        else:
+            results = self.ex.map(digest_paths, chunks, desc="00_read inputs") if chunks else []
         for chunk, result in zip(chunks, results):
             for (p, _), (digest, files) in zip(chunk, result):
                 cache[str(p)] = {"digest": digest, "files": files}
