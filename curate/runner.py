@@ -84,6 +84,18 @@ def _check_input_files(config: Any, where: str) -> None:
             raise RecipeError(f"{where}.{f.name}: no such file: {value!r}")
 
 
+def _few_local_bytes(paths: list[str], limit: int) -> bool:
+    """Whether ``paths`` are all local files of at most ``limit`` bytes in all (stops at the first that is not)."""
+    total = 0
+    for p in paths:
+        if not os.path.isfile(p):
+            return False
+        total += os.path.getsize(p)
+        if total > limit:
+            return False
+    return True
+
+
 def _is_output(path: Path, out: Path) -> bool:
     """Whether ``path`` (inside ``out``) is one of the files or directories a run writes there."""
     return is_output_name(path.relative_to(out).parts[0])
@@ -297,7 +309,7 @@ class Runner:
         items = [(p, (old.get(str(p)) or {}).get("files") or {}) for p in units]
         chunks = [items[k : k + DIGEST_CHUNK] for k in range(0, len(items), DIGEST_CHUNK)]
         cache: dict[str, dict] = {}
-        if sum(os.path.getsize(p) if os.path.isfile(p) else DIGEST_IN_DRIVER + 1 for p in paths) <= DIGEST_IN_DRIVER:
+        if _few_local_bytes(paths, DIGEST_IN_DRIVER):
             results = [digest_paths(c) for c in chunks]  # a few local MB: no task's round trip (or wait for Ray)
         else:
             results = self.ex.map(digest_paths, chunks, desc="00_read inputs") if chunks else []
