@@ -9,7 +9,8 @@ interleaved (curate, datatrove, curate, ...) so machine load hits both; minimum 
 ``--workers=0,2ray`` (default): curate's ``--workers`` (0 in-process; a small input still runs in-process by
 ``curate.smalljob``, said in the line; ``2ray`` starts Ray whatever the size) and datatrove's local workers
 (0 counts as 1, in-process). Under each line, curate's peak PSS per process role (``_proctree.role``).
-On the sample WARC, curate's wall time on 1 and 2 Ray workers follows (``--scaling=0`` skips it).
+On the sample WARC, curate's wall time on 1 and 2 Ray workers follows (``--scaling=0`` skips it;
+``--only-scaling`` runs only that, without datatrove).
 """
 
 from __future__ import annotations
@@ -111,6 +112,14 @@ def _scaling(label: str, warcs: list[Path], rounds: int) -> None:
 
 
 def main(argv: list[str]) -> None:
+    if "--only-scaling" in argv:  # curate alone: no datatrove needed
+        sample = sorted((REPO / "data" / "sample" / "web").glob("*.warc.gz"))
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        if not sample:
+            print("(no data/sample/web/*.warc.gz: `make sample` builds it)")
+            return
+        _scaling(f"sample WARC ({len(sample)} files)", sample, int(_arg(argv, "rounds", "2")))
+        return
     if not BENCH_PY.exists():
         print("skipped: no .venv-bench (make bench builds it with datatrove 0.10.1)")
         return

@@ -1,5 +1,16 @@
+import atexit
+import os
 import sys
 
 from curate.cli import main
 
-sys.exit(main())
+rc = main()
+if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+    sys.exit(rc)  # attached to a cluster: Ray's own exit handling disconnects the driver cleanly
+# Every output is written, closed and renamed by now; what remains is the interpreter tearing down Ray's,
+# pyarrow's and matplotlib's modules (0.4-0.7 s of a run's wall time, measured): the exit handlers run, the
+# streams are flushed, and the process ends without that teardown.
+atexit._run_exitfuncs()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(rc if isinstance(rc, int) else 1)

@@ -106,6 +106,15 @@ class Slice:
     nbytes: int = 0  # uncompressed bytes of these row groups (from the footer), for progress
 
 
+def row_group_bytes(paths: list[Path]) -> int:
+    """Uncompressed bytes of the row groups of ``paths`` (what ``plan_slices`` packs). Reads footers only."""
+    total = 0
+    for p in paths:
+        md = pq.ParquetFile(p).metadata
+        total += sum(md.row_group(rg).total_byte_size for rg in range(md.num_row_groups))
+    return total
+
+
 def plan_slices(paths: list[Path], task_bytes: int = TASK_BYTES) -> list[list[Slice]]:
     """Pack the row groups of ``paths`` (in order) into tasks of about ``task_bytes`` uncompressed bytes:
     small parts are merged, big ones split at row-group boundaries. Depends only on the files, never on

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from curate.compose import check_shippable, compose
-from curate.executor import make_executor
+from curate.headstart import start_executor
 from curate.io import is_url
 from curate.recipe import Recipe, load_recipe, parse_recipe
 from curate.runlock import hold_run_lock
@@ -72,14 +73,20 @@ class Pipeline:
             n, why = workers_for(self.recipe, self.recipe.workers if workers is None else workers)
             if why:
                 log(why)
-            if n != 0 or os.environ.get("RAY_ADDRESS"):  # tasks run in Ray workers (see make_executor)
+            if n != 0 or os.environ.get("RAY_ADDRESS"):  # tasks run in Ray workers (see start_executor)
                 check_shippable(self.recipe)
-            executor = make_executor(n, log)
-            try:
-                summary = Runner(self.recipe, out_dir, executor, log=log).run()
-            finally:
-                executor.shutdown()
-            from curate.report import write_report
-
-            log(f"report: {write_report(out_dir)}")
+            executor = start_executor(n, log)  # an embedded Ray starts while the runner plans
+            with ThreadPoolExecutor(1, thread_name_prefix="curate-report") as pool:
+                try:
+                    summary = Runner(self.recipe, out_dir, executor, log=log).run()
+                    report = pool.submit(_write_report, out_dir)  # while Ray shuts down: it waits on processes
+                finally:
+                    executor.shutdown()
+                log(f"report: {report.result()}")
         return summary
+
+
+def _write_report(out_dir: Path) -> Path:
+    from curate.report import write_report
+
+    return write_report(out_dir)

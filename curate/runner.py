@@ -31,12 +31,19 @@ from curate.codekeys import PROJECT_ROOT, code_version
 from curate.config import RecipeError, build_config
 from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
-from curate.partio import TASK_BYTES, check_parts, plan_slices
+from curate.partio import TASK_BYTES, check_parts, plan_slices, row_group_bytes
 from curate.plan import Segment, Step, key_of
 from curate.progress import Progress, interval
 from curate.registry import reader_class, stage_class
 from curate.runlock import hold_run_lock, is_output_name
-from curate.runplan import describe, pack_units, plan_units, read_task_bytes, segment_estimate
+from curate.runplan import (
+    describe,
+    pack_units,
+    plan_units,
+    read_task_bytes,
+    segment_estimate,
+    slice_task_bytes,
+)
 from curate.segment import SegmentSpec, job_bytes, part_name, segment_task
 from curate.sources.safe import inside_root, printable, root_of
 from curate.stage import FitContext
@@ -54,6 +61,7 @@ STEP_DIR = re.compile(r"^\d{2,}_\w+$")  # a step's directory name under the data
 VERIFY_CHUNK = 64  # part files checked per verification task
 VERIFY_BLOCK = 4096  # parts whose check records the driver holds at once
 DIGEST_CHUNK = 64  # input files hashed per task
+DIGEST_IN_DRIVER = 64 << 20  # local input files of at most this many bytes in all are hashed by the driver
 INPUTS_CACHE = "inputs.json"  # under the read step's state: each input file's stat signature and SHA-256
 LOG_CHANGED = 20  # changed inputs named one by one in the log; the rest are counted
 
@@ -74,6 +82,18 @@ def _check_input_files(config: Any, where: str) -> None:
         value = getattr(config, f.name)
         if f.metadata.get("path") and isinstance(value, str) and not is_url(value) and not Path(value).is_file():
             raise RecipeError(f"{where}.{f.name}: no such file: {value!r}")
+
+
+def _few_local_bytes(paths: list[str], limit: int) -> bool:
+    """Whether ``paths`` are all local files of at most ``limit`` bytes in all (stops at the first that is not)."""
+    total = 0
+    for p in paths:
+        if not os.path.isfile(p):
+            return False
+        total += os.path.getsize(p)
+        if total > limit:
+            return False
+    return True
 
 
 def _is_output(path: Path, out: Path) -> bool:
@@ -289,7 +309,10 @@ class Runner:
         items = [(p, (old.get(str(p)) or {}).get("files") or {}) for p in units]
         chunks = [items[k : k + DIGEST_CHUNK] for k in range(0, len(items), DIGEST_CHUNK)]
         cache: dict[str, dict] = {}
-        results = self.ex.map(digest_paths, chunks, desc="00_read inputs") if chunks else []
+        if _few_local_bytes(paths, DIGEST_IN_DRIVER):
+            results = [digest_paths(c) for c in chunks]  # a few local MB: no task's round trip (or wait for Ray)
+        else:
+            results = self.ex.map(digest_paths, chunks, desc="00_read inputs") if chunks else []
         for chunk, result in zip(chunks, results):
             for (p, _), (digest, files) in zip(chunk, result):
                 cache[str(p)] = {"digest": digest, "files": files}
@@ -497,7 +520,7 @@ class Runner:
     def _jobs(self, seg: Segment, in_parts: list[Path]) -> list[tuple[int, Any]]:
         if seg.first.stage is None:  # the read step: small files packed into tasks by bytes
             return list(enumerate(pack_units(self._inputs, read_task_bytes(self._inputs, self.task_bytes))))
-        return list(enumerate(plan_slices(in_parts, self.task_bytes)))
+        return list(enumerate(plan_slices(in_parts, slice_task_bytes(row_group_bytes(in_parts), self.task_bytes))))
 
     def _read_inputs(self, step: Step) -> list[tuple[str, Any]]:
         out = []
@@ -611,6 +634,8 @@ class Runner:
         """Run the tasks whose parts are not valid on disk; return per-step totals over all parts."""
         todo = self._invalid_parts(seg, inputs)
         todo_set = set(todo)
+        # biggest first (ties in part order), so no large task starts last and ends the segment late on one worker
+        todo.sort(key=lambda i: -job_bytes(jobs[i][1]))
         totals = [Tally() for _ in seg.steps]
 
         def add(stats: dict, part: int) -> None:

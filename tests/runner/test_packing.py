@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from curate.pipeline import Pipeline
-from curate.runplan import MAX_UNITS_PER_TASK, pack_units, unit_text_bytes
+from curate.runplan import MAX_UNITS_PER_TASK, MIN_SLICE_TASK_BYTES, pack_units, slice_task_bytes, unit_text_bytes
 from curate.sources.base import Unit
 
 
@@ -59,3 +59,13 @@ def test_packing_follows_bytes_and_keeps_split_ranges_apart(corpus: Path) -> Non
     assert pack_units(units, budget) == packs  # no dependence on anything but the units
     tiny = [("s", Unit(files[0]))] * (MAX_UNITS_PER_TASK + 5)
     assert [len(p) for p in pack_units(tiny, 1 << 40)] == [MAX_UNITS_PER_TASK, 5]
+
+
+def test_later_segments_of_a_small_job_are_cut_into_tasks_not_one() -> None:
+    mib = 1 << 20
+    # the sample WARC's 14 MB of filtered text: 4 tasks for dedup's passes and apply, not one task and one part
+    assert slice_task_bytes(14_000_000, 64 * mib) == MIN_SLICE_TASK_BYTES == 4 * mib
+    assert slice_task_bytes(300_000, 64 * mib) == 4 * mib  # under the floor: one task
+    assert slice_task_bytes(32 * 10 * mib, 64 * mib) == 10 * mib  # READ_TASKS (32) tasks between the bounds
+    assert slice_task_bytes(10**12, 64 * mib) == 64 * mib  # a large job: the fixed task size
+    assert slice_task_bytes(14_000_000, 20_000) == 20_000  # a smaller cap wins

@@ -3,6 +3,7 @@
 import pytest
 
 import curate.executor as ex
+import curate.headstart as headstart
 from curate.pipeline import Pipeline
 from curate.recipe import RecipeError
 from curate.smalljob import ENV, workers_for
@@ -30,11 +31,12 @@ def ray_calls(monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     started: list[int] = []
 
-    def fake_ray(workers):
+    def fake_ray(workers, log=None):
         started.append(workers)
         return ex.LocalExecutor()  # the run itself proceeds in-process either way
 
     monkeypatch.setattr(ex, "RayExecutor", fake_ray)
+    monkeypatch.setattr(headstart, "StartingExecutor", fake_ray)  # the embedded head started beside planning
     return started
 
 
