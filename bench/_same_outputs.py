@@ -49,10 +49,10 @@ def dump(corpus: Path, out: Path) -> None:
     """Run the default filter stages of the tree this process imports ``curate`` from; write their results."""
     import pyarrow.parquet as pq
 
-    from curate.standalone import DEFAULT_FILTERS as DEFAULT_STAGES
     from curate.registry import stage_class
     from curate.schema import docs_table
     from curate.stage import FitContext, Stage
+    from curate.standalone import DEFAULT_FILTERS as DEFAULT_STAGES
 
     table = docs_table(_rows(corpus))
     for k, (name, cfg, _only) in enumerate(DEFAULT_STAGES):
