@@ -227,6 +227,8 @@ def _truncated(record: Any) -> bool:
 
 MAX_HEADER_LINE = 1 << 20
 _TAIL = 64  # bytes looked at after a record's declared end
+_HELD_MEMBER = 8 << 20  # a larger gzip member's text is not kept: check_bounds decompresses it again
+_BLOCK = 1 << 16  # compressed bytes per warcio read, as check_bounds reads: most members end inside one read
 
 
 class Skip(Exception):
@@ -253,13 +255,36 @@ def _declared_end(head: bytes, record: Any) -> int | None:
     return blank + 4 + int(length)
 
 
-def check_bounds(f: BinaryIO, off: int, gz: bool, record: Any) -> tuple[bool, bool]:
+def _member_bounds(text: bytes, record: Any) -> tuple[bool, bool] | None:
+    """``check_bounds`` of a gzip record from the whole text of its member (which warcio has decompressed
+    already): the same verdict as the streaming check, which sees the header only within its first
+    ``MAX_HEADER_LINE`` bytes; None (let the streaming check decide) for a header block beyond that."""
+    blank = text.find(b"\r\n\r\n")
+    if blank < 0 or blank + 4 > MAX_HEADER_LINE:
+        return None
+    end = _declared_end(text, record)
+    rid = (record.rec_headers.get_header("WARC-Record-ID") or "").encode("utf-8", "replace")
+    if end is None or rid not in text[:blank]:
+        return True, False  # not the first record of its member: nothing to check
+    if len(text) < end:
+        return False, False  # the member ended before the declared length: it is too long
+    tail = text[end : end + _TAIL]
+    return not tail or _after_end(tail), tail.lstrip(b"\r\n").startswith(b"WARC/")
+
+
+def check_bounds(f: BinaryIO, off: int, gz: bool, record: Any, member: bytes | None = None) -> tuple[bool, bool]:
     """(whether the record's Content-Length agrees with the bytes, see the module docstring; whether another
     record follows it inside its gzip member: a member of several records, which warcio cannot read record
-    by record). Leaves the file position as it was (warcio reads on from it)."""
+    by record). ``member``: the whole decompressed text of the gzip member starting at ``off``, when the
+    caller has it (then nothing is decompressed twice). Leaves the file position as it was (warcio reads on
+    from it)."""
     length = record.rec_headers.get_header("Content-Length")
     if length is not None and not length.strip().isdigit():
         return False, False  # negative, empty or not a number: warcio misreads the record (and counts it twice)
+    if gz and member is not None:
+        verdict = _member_bounds(member, record)
+        if verdict is not None:
+            return verdict
     here = f.tell()
     try:
         f.seek(off)
@@ -309,19 +334,50 @@ class _LineBoundedReader(DecompressingBufferedReader):
     and the record fails to parse and is counted as an error instead."""
 
     saw_text = False  # a non-blank line was read since the flag was cleared
+    # the decompressed text of the current gzip member so far (None: not kept, over _HELD_MEMBER or its
+    # start unknown) and the file offset where the member starts, so check_bounds need not decompress it again
+    member_parts: list[bytes] | None = None
+    member_size = 0
+    member_start: int | None = None
 
     def readline(self, length: int | None = None) -> bytes:
         line = super().readline(length if length else MAX_HEADER_LINE)
         self.saw_text = self.saw_text or bool(line.strip())
         return line
 
+    def start_member(self) -> None:
+        tell = getattr(self.stream, "tell", None)
+        self.member_parts, self.member_size = [], 0
+        self.member_start = tell() - len(self.starting_data or b"") if tell else None
+
+    def _init_decomp(self, decomp_type: str | None) -> None:
+        super()._init_decomp(decomp_type)
+        self.start_member()  # warcio starts a decompressor at each gzip member
+
+    def _process_read(self, data: bytes) -> None:
+        super()._process_read(data)
+        if self.member_parts is not None and self.buff is not None:
+            self.member_size += self.buff_size
+            if self.member_size > _HELD_MEMBER:
+                self.member_parts = None
+            else:
+                self.member_parts.append(self.buff.getvalue())
+
+    def member_text(self, start: int) -> bytes | None:
+        """The whole decompressed text of the gzip member at ``start`` when it has been read to its end."""
+        d = self.decompressor
+        if self.member_parts is None or self.member_start != start or d is None or not d.eof:
+            return None
+        return b"".join(self.member_parts)
+
 
 def _archive(stream: Any) -> Any:
     """warcio's iterator over ``stream``, with bounded header lines. warcio takes a record whose headers run
     to the end of its gzip member or of the file for an empty member and skips it silently: the offset of
     each such record (one that had text) is noted in ``unparsed`` for the reader to count."""
-    it = ArchiveIterator(stream, arc2warc=True, ensure_http_headers=False)
+    it = ArchiveIterator(stream, arc2warc=True, ensure_http_headers=False, block_size=_BLOCK)
     it.reader.__class__ = _LineBoundedReader
+    it.reader.start_member()
     it.unparsed = []
     parse = it._next_record
 
@@ -426,7 +482,11 @@ class WarcReader(Reader):
                         rows.error_from(pending[0], f"{unit.path}@{pending[1]}", {"offset": pending[1]})
                         pending = None
                     last = off
-                    ok, more = check_bounds(f, off, gz, record) if check and record.format == "warc" else (True, False)
+                    ok, more = (
+                        check_bounds(f, off, gz, record, it.reader.member_text(off) if gz else None)
+                        if check and record.format == "warc"
+                        else (True, False)
+                    )
                     if not ok:
                         rows.error(
                             "warc:length_mismatch",
