@@ -49,7 +49,7 @@ def dump(corpus: Path, out: Path) -> None:
     """Run the default filter stages of the tree this process imports ``curate`` from; write their results."""
     import pyarrow.parquet as pq
 
-    from curate.filters.run import DEFAULT_STAGES
+    from curate.standalone import DEFAULT_FILTERS as DEFAULT_STAGES
     from curate.registry import stage_class
     from curate.schema import docs_table
     from curate.stage import FitContext, Stage

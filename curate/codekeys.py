@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+from functools import lru_cache
 from pathlib import Path
 
 from curate.steps import class_digest
@@ -77,6 +78,22 @@ def imports(
         here = [path.stem]
     package = here if path.name == "__init__.py" else here[:-1]
     found: list[tuple[str, bool]] = []
+    for base, names, top in _import_statements(path.read_bytes(), tuple(package), module_level, type_checking):
+        if names is None:
+            found.append((base, top))
+        else:  # a name that is a module is imported itself, else its package
+            found.extend(dict.fromkeys((n if module_file(n, root) else base, top) for n in names))
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _import_statements(
+    source: bytes, package: tuple[str, ...], module_level: bool, type_checking: bool
+) -> tuple[tuple[str, tuple[str, ...] | None, bool], ...]:
+    """The project imports of one file's ``source`` as (module, None, at module level) for ``import a.b`` and
+    (module, its imported dotted names, at module level) for ``from a import b``: every step of a run keys
+    the same engine files, so each is parsed once per process (file names are resolved by the caller)."""
+    found: list[tuple[str, tuple[str, ...] | None, bool]] = []
 
     def visit(node: ast.AST, top: bool) -> None:
         for child in ast.iter_child_nodes(node):
@@ -88,21 +105,20 @@ def imports(
 
     def visit_one(child: ast.AST, top: bool) -> None:
         if isinstance(child, ast.Import):
-            found.extend((a.name, top) for a in child.names if a.name.split(".")[0] == "curate")
+            found.extend((a.name, None, top) for a in child.names if a.name.split(".")[0] == "curate")
         elif isinstance(child, ast.ImportFrom):
             base = child.module or ""
             if child.level:
                 up = package[: len(package) - (child.level - 1)] if child.level > 1 else package
-                base = ".".join(up + ([base] if base else []))
-            if base.split(".")[0] == "curate":  # a name that is a module is imported itself, else its package
-                names = (f"{base}.{a.name}" for a in child.names)
-                found.extend(dict.fromkeys((n if module_file(n, root) else base, top) for n in names))
+                base = ".".join(up + ((base,) if base else ()))
+            if base.split(".")[0] == "curate":
+                found.append((base, tuple(f"{base}.{a.name}" for a in child.names), top))
         elif not (module_level and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))):
             inner = top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             visit(child, inner)
 
-    visit(ast.parse(path.read_bytes()), True)
-    return found
+    visit(ast.parse(source), True)
+    return tuple(found)
 
 
 def closure(files: list[Path], root: Path = PROJECT_ROOT) -> list[Path]:

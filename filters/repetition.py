@@ -14,7 +14,6 @@ word sequences are.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -31,10 +30,10 @@ class _Level:
 
 
 def _tokens(ws: list[str]) -> _Level:
-    counts = Counter(ws)
-    index = dict(zip(counts, range(len(counts))))
-    ids = np.array(list(map(index.__getitem__, ws)), np.int64)
-    return _Level(np.arange(len(ws), dtype=np.int64), ids, np.array(list(counts.values()), np.int64))
+    index = dict(zip(dict.fromkeys(ws), range(len(ws))))  # ids in order of first occurrence
+    ids = np.fromiter(map(index.__getitem__, ws), np.int64, len(ws))
+    counts = np.bincount(ids, minlength=len(index)).astype(np.int64, copy=False)
+    return _Level(np.arange(len(ws), dtype=np.int64), ids, counts)
 
 
 def _number(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -41,7 +41,8 @@ def units(text: str | None, cjk_ngram: int = 3, ngram: int = 5) -> tuple[list[st
 
 @functools.lru_cache(maxsize=1)
 def char_tables() -> tuple[np.ndarray, np.ndarray]:
-    """(is_word, is_cjk) lookup tables over all code points, from the same regexes as ``units``."""
+    """(is_word, is_cjk) lookup tables over all code points, from the same regexes as ``units`` (matched as
+    runs: one match per run of CJK characters, not per character)."""
     # every code point in one string, decoded from UTF-32: a join over chr() would build 1.1 M str objects
     # first (a ~100 MB transient in each process that hashes)
     every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
@@ -49,8 +50,8 @@ def char_tables() -> tuple[np.ndarray, np.ndarray]:
     for m in _WORD.finditer(every):
         word[m.start() : m.end()] = True
     cjk = np.zeros(0x110000, np.bool_)
-    for m in _CJK.finditer(every):
-        cjk[m.start()] = True
+    for m in re.finditer(f"(?:{_CJK.pattern})+", every):
+        cjk[m.start() : m.end()] = True
     return word, cjk & word
 
 

@@ -2,7 +2,10 @@
 
 Rows whose ``meta.extracted`` is ``1`` (WET conversions, already plain text) pass through unchanged.
 An empty result is dropped (``extract:empty``, or ``extract:short`` under ``min_chars``), an HTML payload
-over ``max_html_bytes`` is dropped (``extract:oversized``), one whose elements nest deeper than
+over ``max_html_bytes`` is dropped (``extract:oversized``), a page the fast engine hands to trafilatura
+whose pruned tree holds more than ``max_fallback_elements`` elements is dropped before trafilatura runs
+(``extract:fallback_too_large``: a bound on its cost that, unlike the CPU timeout, does not depend on the
+machine's speed; see ``engines.FALLBACK_ELEMENTS``), one whose elements nest deeper than
 ``max_depth`` is dropped before any parser sees it (``extract:too_deep``: the HTML parsers run in C, where
 the deadline cannot interrupt them, and lexbor's tree building is quadratic in the nesting depth: 100,000
 nested ``<div>`` take 9 s, a few MB of them minutes), a document over ``timeout_s`` is dropped
@@ -27,12 +30,13 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
 
 from curate.config import bounds
-from curate.extract.engines import ENGINES
+from curate.extract.engines import ENGINES, FALLBACK_ELEMENTS, FallbackTooLarge
 from curate.lean import release_freed_memory
 from curate.schema import DOC_SCHEMA, docs_table, drops_table, meta_dicts, storable_utf8
 from curate.stage import Stage, StageResult
@@ -53,8 +57,12 @@ _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})")
 
 def nesting_exceeds(html: str, limit: int) -> bool:
     """Whether the elements of ``html`` nest deeper than ``limit`` (an upper estimate: unclosed elements
-    count as open). Only pages with more than ``limit`` tags are scanned, so normal pages pay one count."""
-    if limit <= 0 or html.count("<") <= limit:
+    count as open). Only pages with more than ``limit`` opening tags are scanned (every opening tag is a ``<``
+    not followed by ``/``, and only opening tags deepen the tree), so normal pages pay one or two counts."""
+    if limit <= 0:
+        return False
+    tags = html.count("<")
+    if tags <= limit or tags - html.count("</") <= limit:
         return False
     depth = 0
     for close, name in _TAG.findall(html):
@@ -120,6 +128,9 @@ class ExtractStage(Stage):
         max_html_bytes: int = field(default=8 << 20, metadata=bounds(ge=1))
         # deeper-nested HTML is dropped unparsed (extract:too_deep); 0 disables
         max_depth: int = field(default=5000, metadata=bounds(ge=0))
+        # engine fast: pages whose pruned tree holds more elements skip trafilatura (extract:fallback_too_large);
+        # 0 disables
+        max_fallback_elements: int = field(default=FALLBACK_ELEMENTS, metadata=bounds(ge=0))
 
     def __init__(self, config: Any | None = None):
         super().__init__(config)
@@ -132,6 +143,8 @@ class ExtractStage(Stage):
 
     def apply(self, batch: pa.Table, state: Any) -> StageResult:
         extract = ENGINES[self.config.engine]
+        if self.config.engine == "fast":
+            extract = partial(extract, max_fallback_elements=self.config.max_fallback_elements)
         kept, dropped, errors = [], [], []
         counters: Counter[str] = Counter()
         for row, meta in zip(_rows(batch.select([f.name for f in DOC_SCHEMA])), meta_dicts(batch)):
@@ -142,7 +155,8 @@ class ExtractStage(Stage):
                 continue
             html = row.get("text") or ""
             row["text"] = None  # dropped rows do not carry the HTML
-            if len(html.encode("utf-8", "surrogatepass")) > self.config.max_html_bytes:
+            limit = self.config.max_html_bytes  # a character is at most 4 bytes: most pages need no encoding
+            if len(html) > limit // 4 and len(html.encode("utf-8", "surrogatepass")) > limit:
                 dropped.append({**row, "reason": "extract:oversized"})
                 continue
             if nesting_exceeds(html, self.config.max_depth):
@@ -153,6 +167,9 @@ class ExtractStage(Stage):
                     text, info = extract(html, row.get("url"))
             except ExtractTimeout:
                 dropped.append({**row, "reason": "extract:timeout"})
+                continue
+            except FallbackTooLarge:
+                dropped.append({**row, "reason": "extract:fallback_too_large"})
                 continue
             except Exception as e:  # one broken page must not fail the batch
                 errors.append({**row, "reason": f"error:{type(e).__name__}", "meta": {**meta, "error": str(e)[:300]}})

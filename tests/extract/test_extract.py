@@ -1,5 +1,6 @@
 """ExtractStage and extract_file on real pages; timeouts, pass-through and bad documents are counted, and
-HTML nested past the parser's bound is dropped before the parser (no real page trips that guard).
+HTML nested past the parser's bound, or too large a tree for the trafilatura fallback, is dropped before the
+parser or trafilatura runs (no real page trips either guard).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
-from curate.extract.engines import ENGINES
+from curate.extract.engines import ENGINES, FALLBACK_ELEMENTS, FallbackTooLarge, extract_fast, prune_html
+from curate.extract.fastpath import extract_main
 from curate.extract.web import ExtractStage, ExtractTimeout, deadline, nesting_exceeds
 from curate.schema import docs_table
 from curate.sources.base import Unit
@@ -38,7 +41,7 @@ def test_fast_engine_finds_main_text(corpus: Path) -> None:
     assert all(json.loads(m)["extracted"] == 1 for m in res.kept.column("meta").to_pylist())
 
 
-def _spin(html: str, url: str | None = None) -> tuple[str, dict]:
+def _spin(html: str, url: str | None = None, **_: object) -> tuple[str, dict]:
     """An extractor stuck in a CPU loop (the timeout counts CPU time, so sleeping would not trip it)."""
     end = time.process_time() + 10
     while time.process_time() < end:
@@ -46,7 +49,7 @@ def _spin(html: str, url: str | None = None) -> tuple[str, dict]:
     return "never", {}
 
 
-def _swallowing(html: str, url: str | None = None) -> tuple[str, dict]:
+def _swallowing(html: str, url: str | None = None, **_: object) -> tuple[str, dict]:
     """Like trafilatura's fallbacks: ``except Exception`` around the work, then a bare ``except:``."""
     try:
         _spin(html)
@@ -85,6 +88,18 @@ def test_timeout_empty_oversized_and_passthrough(corpus: Path, monkeypatch) -> N
     assert res.dropped.column("reason").to_pylist() == ["extract:oversized", "extract:empty"]
 
 
+def test_oversized_counts_bytes_not_characters(corpus: Path) -> None:
+    """A page of real Chinese text (3 bytes a character in UTF-8) over the byte limit, under it in characters."""
+    doc = json.loads((corpus / "cjk" / "docs.jsonl").open(encoding="utf-8").readline())
+    html = f"<html><body><p>{doc['text']}</p></body></html>"
+    size = len(html.encode("utf-8"))
+    assert size > 2 * len(html)
+    row = {"id": "0", "source": "web", "kind": "web", "url": "https://example.org/", "text": html, "meta": {}}
+    res = ExtractStage.from_dict({"max_html_bytes": size - 1}).apply(docs_table([row]), None)
+    assert res.dropped.column("reason").to_pylist() == ["extract:oversized"]
+    assert ExtractStage.from_dict({"max_html_bytes": size}).apply(docs_table([row]), None).kept.num_rows == 1
+
+
 def test_extract_file_standalone(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.parquet"
     counts = extract_file(str(corpus / "web" / "whirlwind.warc.gz"), str(out))
@@ -112,9 +127,55 @@ def test_deeply_nested_html_is_dropped_before_the_parser(corpus: Path) -> None:
     res = ExtractStage.from_dict({}).apply(docs_table(rows), None)
     assert res.kept.column("id").to_pylist() == ["0", "2"]
     assert res.dropped.column("reason").to_pylist() == ["extract:too_deep"] and res.errors.num_rows == 0
+    # no deeper than its opening tags (the count that spares most pages the scan); the scan finds the divs
+    opening = deep.count("<") - deep.count("</")
+    assert not nesting_exceeds(deep, opening) and nesting_exceeds(deep, 199_999)
 
 
 @pytest.mark.timeout(120)
 def test_no_real_page_trips_the_nesting_guard(corpus: Path) -> None:
     pages = _pages(corpus, 1000)
     assert len(pages) == 256 and not any(nesting_exceeds(p, ExtractStage.Config().max_depth) for p in pages)
+
+
+def _fallback_page(corpus: Path, copies: int) -> str:
+    """A real page the fast path does not trust (its container is a small share of the page), its body
+    repeated ``copies`` times: damaged data as a template or listing bug makes it, still a fallback page."""
+    html = (corpus / "web" / "html" / "internet-law.de.pseudonymen.html").read_text("utf-8")
+    start = html.index(">", html.index("<body")) + 1
+    end = html.rindex("</body>")
+    return html[:start] + html[start:end] * copies + html[end:]
+
+
+def test_fallback_bound_counts_the_pruned_tree(corpus: Path) -> None:
+    page = _fallback_page(corpus, 1)
+    n = sum(1 for _ in LexborHTMLParser(prune_html(page)).root.traverse(include_text=False))
+    assert 100 < n < FALLBACK_ELEMENTS
+    assert prune_html(page, n) == prune_html(page)  # the bound is inclusive
+    with pytest.raises(FallbackTooLarge):
+        prune_html(page, n - 1)
+
+
+@pytest.mark.timeout(120)
+def test_huge_fallback_page_is_dropped_before_trafilatura(corpus: Path) -> None:
+    big = _fallback_page(corpus, 30)  # ~30,000 elements after pruning
+    assert extract_main(big) is None  # the fast path hands it to trafilatura
+    rows = [
+        {"id": str(i), "source": "web", "kind": "web", "url": f"https://example.org/{i}", "text": html, "meta": {}}
+        for i, html in enumerate([_fallback_page(corpus, 1), big])
+    ]
+    res = ExtractStage.from_dict({}).apply(docs_table(rows), None)
+    assert res.kept.column("id").to_pylist() == ["0"] and res.errors.num_rows == 0
+    assert res.dropped.column("reason").to_pylist() == ["extract:fallback_too_large"]
+    # the bound is the stage's setting: 0 lifts it and trafilatura extracts the page (the CPU timeout stays)
+    text, meta = extract_fast(big, max_fallback_elements=0)
+    assert meta["extract_path"] == "trafilatura" and len(text) > 10 * len(extract_fast(rows[0]["text"])[0])
+
+
+@pytest.mark.timeout(120)
+def test_no_real_page_trips_the_fallback_bound(corpus: Path) -> None:
+    """None of the 256 annotated pages (all with known-good ``expected_with`` snippets) exceeds the default
+    bound, even unpruned by the fast path's container (each whole page is pruned as the fallback prunes it)."""
+    pages = _pages(corpus, 1000)
+    for p in pages:
+        prune_html(p, FALLBACK_ELEMENTS)  # raises FallbackTooLarge over the bound

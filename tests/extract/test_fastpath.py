@@ -10,7 +10,20 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from curate.extract.engines import extract_fast, extract_trafilatura
-from curate.extract.fastpath import extract_main, extract_traced, select
+from curate.extract.fastpath import (
+    BREAK_TAGS,
+    CANDIDATE_CSS,
+    CONTAINER_TAGS,
+    JUNK_TAGS,
+    LINKED_BLOCKS_CSS,
+    _container_level,
+    _lines,
+    _remove_junk,
+    extract_main,
+    extract_traced,
+    select,
+    tagged,
+)
 from curate.sources.base import Unit
 from curate.sources.warc import WarcReader
 
@@ -61,6 +74,67 @@ def test_select_yields_each_node_once_in_document_order(pages) -> None:
     ids = [n.mem_id for n in nodes]
     assert len(ids) == len(set(ids)) and len(ids) >= len(tree.css("div"))
     assert [n.mem_id for n in select(tree, "div")] == [n.mem_id for n in tree.css("div")]
+
+
+def test_tagged_matches_the_css_selector_list(pages) -> None:
+    """The one-walk tag filter gives what lexbor's selector list gives (the node itself included), in order."""
+    for d, _ in pages[:16]:
+        tree = LexborHTMLParser(d["text"])
+        for tags in (JUNK_TAGS, BREAK_TAGS, frozenset({"div"})):
+            want = [n.mem_id for n in select(tree.body, ", ".join(sorted(tags)))]
+            assert [n.mem_id for n in tagged(tree.body, tags)] == want and want
+
+
+def test_is_selector_matches_the_selector_list(pages) -> None:
+    """lexbor's ``:is(a, b)`` yields what the list ``a, b`` yields without its repeats, walking the tree once."""
+    attrs = "[class], [id], [style], [role], [aria-hidden]"
+    for d, _ in pages[:16]:
+        body = LexborHTMLParser(d["text"]).body
+        want = [n.mem_id for n in select(body, attrs)]
+        assert [n.mem_id for n in body.css(f":is({attrs})")] == want and want
+        # the container candidates: every element the cascade accepts, none lost by the attribute prefilter
+        every = [n.mem_id for n in tagged(body, CONTAINER_TAGS) if _container_level(n.tag, n.attributes)]
+        found = body.css(CANDIDATE_CSS)
+        assert [n.mem_id for n in found if _container_level(n.tag, n.attributes)] == every
+
+
+def test_linked_blocks_are_the_block_ancestors_of_links(pages) -> None:
+    """``:has(a)`` finds every div/ul/ol/dl/p that holds a link, in document order (walked up from each link)."""
+    for d, _ in pages[:16]:
+        body = LexborHTMLParser(d["text"]).body
+        holders = set()
+        for a in body.css("a"):
+            p = a.parent
+            while p is not None and p.mem_id != body.mem_id:
+                holders.add(p.mem_id)
+                p = p.parent
+        blocks = frozenset({"div", "ul", "ol", "dl", "p"})
+        want = [n.mem_id for n in tagged(body, blocks) if n.mem_id in holders]
+        assert [n.mem_id for n in body.css(LINKED_BLOCKS_CSS)] == want and want
+
+
+def test_junk_removal_in_one_walk_equals_unwrapping_first(by_url) -> None:
+    """Collecting the junk before unwrapping the article's ``noscript`` removes what collecting after it did."""
+    blogger = _page(by_url, "https://security.googleblog.com/2020/05/")[0]["text"]
+    for html in [blogger] + [d["text"] for d, _ in list(by_url.values())[:16]]:
+        ours, ref = LexborHTMLParser(html), LexborHTMLParser(html)
+        _remove_junk(ours.body)
+        for n in select(ref.body, "noscript"):
+            if n.css_first("p") is not None:
+                n.unwrap()
+        for n in tagged(ref.body, JUNK_TAGS):
+            n.decompose()
+        assert ours.html == ref.html
+    assert any(n.css_first("p") is not None for n in LexborHTMLParser(blogger).css("noscript"))  # the case held
+
+
+def test_lines_collapse_whitespace_as_the_regex_did(pages) -> None:
+    import re
+
+    for d, _ in pages[:16]:
+        text = LexborHTMLParser(d["text"]).body.text(deep=True).replace("\n\n", "\ue000")
+        want = [s for s in (re.sub(r"\s+", " ", part).strip() for part in text.split("\ue000")) if s]
+        assert _lines(text) == want and want
 
 
 @pytest.mark.parametrize("html", ["", "<html></html>", "\x00\xff<<>>&&", "<div class='entry-content'>" * 5000])

@@ -121,3 +121,9 @@ def test_function_level_imports_count_and_type_checking_ones_do_not(tmp_path):
     assert ("curate.a", True) in found and ("curate.c", False) in found
     assert not any(name.startswith("curate.b") for name, _ in found)
     assert imports(pkg / "mod.py", tmp_path, module_level=True) == [("curate.a", True)]
+    # a parse is reused for the same bytes, but names resolve against the files of each call, and an edit re-parses
+    (pkg / "a").mkdir()
+    (pkg / "a" / "x.py").write_text("")
+    assert ("curate.a.x", True) in imports(pkg / "mod.py", tmp_path)
+    (pkg / "mod.py").write_text("import curate.b\n")
+    assert imports(pkg / "mod.py", tmp_path) == [("curate.b", True)]
