@@ -28,6 +28,7 @@ class TreeUsage:
 
 # process roles by a fragment of their command line (Ray names its workers ``ray::<task or IDLE>``)
 _ROLES = (
+    ("ray_agent_standin.sh", "ray agent stand-in"),  # its flags name the raylet's socket: before "/raylet"
     ("gcs_server", "ray gcs"),
     ("/raylet", "ray raylet"),
     ("ray::DashboardAgent", "ray dashboard agent"),
