@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import operator
+import shutil
 import tempfile
 
 import psutil
@@ -22,12 +23,14 @@ def _agents(raylet: psutil.Process) -> list[psutil.Process]:
 def executor(monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv("CURATE_RAY_DASHBOARD", raising=False)
-    monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="rl", dir="/tmp"))  # short: socket paths
+    tmp = tempfile.mkdtemp(prefix="rl", dir="/tmp")  # short: AF_UNIX socket paths are <= 107 bytes
+    monkeypatch.setenv("RAY_TMPDIR", tmp)
     ex = RayExecutor(1)
     try:
         yield ex
     finally:
         ex.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_lean_head_runs_tasks_with_stand_in_agents_that_end_with_it(executor):
