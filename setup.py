@@ -19,5 +19,9 @@ for name, folder in MAPPED.items():
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"curate.recipes": ["*.yaml"], "curate.filters": ["resources/*.yaml"]},
+    package_data={
+        "curate": ["ray_agent_standin.sh"],
+        "curate.recipes": ["*.yaml"],
+        "curate.filters": ["resources/*.yaml"],
+    },
 )

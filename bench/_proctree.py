@@ -44,6 +44,8 @@ def role(cmdline: Sequence[str], is_root: bool) -> str:
     """What a process of the tree is, for the per-role breakdown (``driver`` for the command itself)."""
     if is_root:
         return "driver"
+    if any(a.endswith("ray_agent_standin.sh") for a in cmdline[:2]):  # the raylet's command line names it too
+        return "ray agent stand-in"
     joined = " ".join(cmdline)
     return next((name for frag, name in _ROLES if frag in joined), "other")
 

@@ -1,0 +1,46 @@
+"""The embedded lean Ray head: tasks run, and the raylet's two agents are the shell stand-in
+(``curate/ray_agent_standin.sh``), not Python processes, and go when the head stops."""
+
+from __future__ import annotations
+
+import operator
+import shutil
+import tempfile
+
+import psutil
+import pytest
+
+from curate.executor import AGENT_STANDIN, RayExecutor
+
+AGENT_SCRIPTS = ("dashboard/agent.py", "runtime_env/agent/main.py")
+
+
+def _agents(raylet: psutil.Process) -> list[psutil.Process]:
+    return [c for c in raylet.children() if any(s in " ".join(c.cmdline()) for s in AGENT_SCRIPTS)]
+
+
+@pytest.fixture
+def executor(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("CURATE_RAY_DASHBOARD", raising=False)
+    tmp = tempfile.mkdtemp(prefix="rl", dir="/tmp")  # short: AF_UNIX socket paths are <= 107 bytes
+    monkeypatch.setenv("RAY_TMPDIR", tmp)
+    ex = RayExecutor(1)
+    try:
+        yield ex
+    finally:
+        ex.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_lean_head_runs_tasks_with_stand_in_agents_that_end_with_it(executor):
+    raylet = psutil.Process(executor._node.all_processes["raylet"][0].process.pid)
+    agents = _agents(raylet)
+    assert executor.map(operator.neg, [3, 1, 2]) == [-3, -1, -2]
+    assert sorted(next(s for s in AGENT_SCRIPTS if s in " ".join(a.cmdline())) for a in agents) == sorted(AGENT_SCRIPTS)
+    for a in agents:
+        assert a.cmdline()[1] == str(AGENT_STANDIN)  # /bin/sh running the stand-in, no Python agent
+        assert a.memory_info().rss < 16 * 2**20
+    executor.shutdown()
+    gone, alive = psutil.wait_procs(agents, timeout=10)
+    assert not alive
