@@ -63,6 +63,10 @@ class Executor(Protocol):
         """``(index, fn(item, *shared))`` as tasks complete (any order; ``shared`` shipped once)."""
         ...
 
+    def connect(self) -> None:
+        """Be ready to run tasks now (an embedded Ray that is starting: wait for it and connect)."""
+        ...
+
     def shutdown(self) -> None:
         """Release what the executor started (an embedded Ray)."""
         ...
@@ -76,6 +80,9 @@ class _Base:
     def __init__(self) -> None:
         arrow_without_pandas()
         self.task_cpu_s: Counter[str] = Counter()  # pass name -> CPU seconds inside its tasks
+
+    def connect(self) -> None:
+        """Ready from construction."""
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "map") -> list[Any]:
         """``[fn(x) for x in items]`` run as tasks; results in item order."""

@@ -85,6 +85,11 @@ class StartingExecutor:
             self.workers = self._ex.workers
         return self._ex
 
+    def connect(self) -> None:
+        """Wait for the head and connect: the runner calls this before it says a pass's tasks are running, so
+        a SIGTERM from then on meets curate's handler, not the ones ``ray.init`` has in place while it runs."""
+        self._ready()
+
     def __getattr__(self, name: str) -> Any:
         """``map``, ``imap`` and ``task_cpu_s`` (``curate.executor.Executor``): the connected executor's."""
         if name.startswith("_"):

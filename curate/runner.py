@@ -647,6 +647,7 @@ class Runner:
                 add(read_state(self._stats_file(seg, i)), i)  # checked by _invalid_parts
         if todo:
             desc = f"{seg.first.dir_name}" + (f"..{seg.last.dir_name}" if len(seg.steps) > 1 else "")
+            self.ex.connect()
             self.log(f"[{desc}] {len(todo)} of {len(jobs)} tasks to run on {self._workers() or 1} workers")
             beats = self.state_dir(seg.first) / "progress"  # the tasks' heartbeats (curate.progress)
             shutil.rmtree(beats, ignore_errors=True)

@@ -28,6 +28,13 @@ def sigterm_kept() -> Iterator[None]:
     before = signal.getsignal(signal.SIGTERM) if main else None
     try:
         yield
+    except SystemExit as e:
+        # ray.init's first handler is ``sys.exit(signum)``: a SIGTERM that lands inside the call (the embedded
+        # head connects when the first pass starts, so a stop can come then) goes to the handler it displaced
+        if not (main and e.code == signal.SIGTERM and callable(before)):
+            raise
+        before(signal.SIGTERM, None)
+        raise
     finally:
         if main and before is not None:
             signal.signal(signal.SIGTERM, before)
