@@ -13,4 +13,4 @@ if "ray" in sys.modules and sys.modules["ray"].is_initialized():
 atexit._run_exitfuncs()
 sys.stdout.flush()
 sys.stderr.flush()
-os._exit(rc if isinstance(rc, int) else 1)
+os._exit(0 if rc is None else rc if isinstance(rc, int) else 1)  # as sys.exit(rc) would
