@@ -2,7 +2,11 @@ import atexit
 import os
 import sys
 
-from curate.cli import main
+from curate.lean import lean_allocators
+
+lean_allocators()  # before pyarrow is imported
+
+from curate.cli import main  # noqa: E402
 
 rc = main()
 if "ray" in sys.modules and sys.modules["ray"].is_initialized():

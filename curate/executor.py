@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from curate.lean import arrow_without_pandas, hidden, release_freed_memory
+from curate.lean import allocator_env, arrow_without_pandas, hidden, release_freed_memory
 from curate.progress import Progress
 from curate.signals import sigterm_kept
 
@@ -328,7 +328,7 @@ def start_lean_head(cpus: int, env: dict[str, str]) -> Any:
         object_store_memory=OBJECT_STORE_MINIMUM_MEMORY_BYTES,
         _system_config=LEAN_SYSTEM_CONFIG,
     )
-    env = {**env, "CURATE_RAY_PYTHON": sys.executable}  # the interpreter AGENT_STANDIN runs workers in
+    env = {**env, **allocator_env(), "CURATE_RAY_PYTHON": sys.executable}  # AGENT_STANDIN runs workers in it
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,3 +78,27 @@ def release_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+# Allocator settings for the processes of a run (a user's own value of each wins). Arrow's mimalloc pool keeps
+# a task's freed buffers mapped until it decides to purge them, and glibc gives a multi-threaded process (a Ray
+# worker's core threads) an arena per thread: with Arrow on the system allocator, two arenas and
+# ``release_freed_memory`` after each batch, the sample WARC's peak summed PSS on 2 Ray workers fell from
+# 564-581 to 515-521 MB and in-process from 215-218 to 190-198 MB (measured), CPU within the rounds' scatter.
+ALLOCATOR_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "2"}
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def allocator_env() -> dict[str, str]:
+    """``ALLOCATOR_ENV`` with any setting this process's environment already has: for processes it starts."""
+    return {k: os.environ.get(k, v) for k, v in ALLOCATOR_ENV.items()}
+
+
+def lean_allocators() -> None:
+    """Apply ``allocator_env`` to this process (before pyarrow is imported: Arrow reads its pool once) and to
+    the processes it starts."""
+    os.environ.update(allocator_env())
+    try:
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, int(os.environ["MALLOC_ARENA_MAX"]))  # read at start-up only
+    except (OSError, AttributeError, ValueError):
+        pass  # not glibc, or a user's value that is not a number: the allocator keeps its own

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import operator
+import os
 import shutil
 import tempfile
 
@@ -11,6 +12,7 @@ import psutil
 import pytest
 
 from curate.executor import AGENT_STANDIN, RayExecutor
+from curate.lean import ALLOCATOR_ENV
 
 AGENT_SCRIPTS = ("dashboard/agent.py", "runtime_env/agent/main.py")
 
@@ -19,8 +21,16 @@ def _agents(raylet: psutil.Process) -> list[psutil.Process]:
     return [c for c in raylet.children() if any(s in " ".join(c.cmdline()) for s in AGENT_SCRIPTS)]
 
 
+def _allocator_settings(_: object) -> dict[str, str | None]:
+    import pyarrow as pa
+
+    return {**{k: os.environ.get(k) for k in ALLOCATOR_ENV}, "pool": pa.default_memory_pool().backend_name}
+
+
 @pytest.fixture
 def executor(monkeypatch):
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "3")  # a user's own setting
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv("CURATE_RAY_DASHBOARD", raising=False)
     tmp = tempfile.mkdtemp(prefix="rl", dir="/tmp")  # short: AF_UNIX socket paths are <= 107 bytes
@@ -44,3 +54,8 @@ def test_lean_head_runs_tasks_with_stand_in_agents_that_end_with_it(executor):
     executor.shutdown()
     gone, alive = psutil.wait_procs(agents, timeout=10)
     assert not alive
+
+
+def test_lean_head_workers_use_the_lean_allocators_and_keep_a_users_own_setting(executor):
+    (got,) = executor.map(_allocator_settings, [0])
+    assert got == {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "3", "pool": "system"}
