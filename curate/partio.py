@@ -106,31 +106,33 @@ class Slice:
     nbytes: int = 0  # uncompressed bytes of these row groups (from the footer), for progress
 
 
-def row_group_bytes(paths: list[Path]) -> int:
-    """Uncompressed bytes of the row groups of ``paths`` (what ``plan_slices`` packs). Reads footers only."""
-    total = 0
+def row_groups(paths: list[Path]) -> list[tuple[str, int, int]]:
+    """``(path, row group, uncompressed bytes)`` of every row group of ``paths``, in order. Reads footers only."""
+    out = []
     for p in paths:
         md = pq.ParquetFile(p).metadata
-        total += sum(md.row_group(rg).total_byte_size for rg in range(md.num_row_groups))
-    return total
+        out.extend((str(p), rg, md.row_group(rg).total_byte_size) for rg in range(md.num_row_groups))
+    return out
 
 
 def plan_slices(paths: list[Path], task_bytes: int = TASK_BYTES) -> list[list[Slice]]:
     """Pack the row groups of ``paths`` (in order) into tasks of about ``task_bytes`` uncompressed bytes:
     small parts are merged, big ones split at row-group boundaries. Depends only on the files, never on
     the number of workers, so outputs are the same for any worker count. Reads footers only."""
+    return pack_slices(row_groups(paths), task_bytes)
+
+
+def pack_slices(groups: list[tuple[str, int, int]], task_bytes: int) -> list[list[Slice]]:
+    """``plan_slices`` over row groups already listed (``row_groups``)."""
     tasks: list[list[tuple[str, int, int]]] = []
     cur: list[tuple[str, int, int]] = []
     cur_bytes = 0
-    for p in paths:
-        md = pq.ParquetFile(p).metadata
-        for rg in range(md.num_row_groups):
-            size = md.row_group(rg).total_byte_size
-            if cur and cur_bytes + size > task_bytes:
-                tasks.append(cur)
-                cur, cur_bytes = [], 0
-            cur.append((str(p), rg, size))
-            cur_bytes += size
+    for path, rg, size in groups:
+        if cur and cur_bytes + size > task_bytes:
+            tasks.append(cur)
+            cur, cur_bytes = [], 0
+        cur.append((path, rg, size))
+        cur_bytes += size
     if cur:
         tasks.append(cur)
     out = []

@@ -31,7 +31,7 @@ from curate.codekeys import PROJECT_ROOT, code_version
 from curate.config import RecipeError, build_config
 from curate.inputkeys import digest_paths
 from curate.io import expand_paths, glob_root, is_url, read_state, write_json_atomic
-from curate.partio import TASK_BYTES, check_parts, plan_slices, row_group_bytes
+from curate.partio import TASK_BYTES, check_parts, pack_slices, row_groups
 from curate.plan import Segment, Step, key_of
 from curate.progress import Progress, interval
 from curate.registry import reader_class, stage_class
@@ -520,7 +520,8 @@ class Runner:
     def _jobs(self, seg: Segment, in_parts: list[Path]) -> list[tuple[int, Any]]:
         if seg.first.stage is None:  # the read step: small files packed into tasks by bytes
             return list(enumerate(pack_units(self._inputs, read_task_bytes(self._inputs, self.task_bytes))))
-        return list(enumerate(plan_slices(in_parts, slice_task_bytes(row_group_bytes(in_parts), self.task_bytes))))
+        groups = row_groups(in_parts)  # each part's footer read once, for the size and for the packing
+        return list(enumerate(pack_slices(groups, slice_task_bytes(sum(g[2] for g in groups), self.task_bytes))))
 
     def _read_inputs(self, step: Step) -> list[tuple[str, Any]]:
         out = []
