@@ -10,6 +10,7 @@ number of tasks), report progress (``curate.progress``) and add up the CPU secon
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -37,6 +38,10 @@ LEAN_SYSTEM_CONFIG = {
     # the raylet starts its one worker per CPU as it starts (not when the driver connects), beside the
     # driver's planning: 1-1.3 s less before the first task, measured
     "enable_worker_prestart": True,
+    # a local socket that is not listening yet (the raylet's own object store, as it starts) is retried
+    # every 1,000 ms by default: 20 ms, within the same 10 s
+    "raylet_client_connect_timeout_milliseconds": 20,
+    "raylet_client_num_connect_attempts": 500,
 }
 AGENT_STANDIN = Path(__file__).resolve().parent / "ray_agent_standin.sh"  # the lean head's agents (start_lean_head)
 
@@ -307,6 +312,10 @@ def start_lean_head(cpus: int, env: dict[str, str]) -> Any:
         def start_api_server(self, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
             return None
 
+        def start_ray_processes(self) -> None:
+            super().start_ray_processes()
+            await_raylet_registered(self)
+
         def start_raylet(self, *args: Any, **kwargs: Any) -> None:
             from ray import _raylet
 
@@ -342,10 +351,57 @@ def start_lean_head(cpus: int, env: dict[str, str]) -> Any:
                 os.environ[k] = v
 
 
+def await_raylet_registered(node: Any, timeout_s: float = 30.0, poll_s: float = 0.01) -> None:
+    """Wait, polling every ``poll_s``, until ``node``'s raylet is registered with the GCS as alive (or has
+    died, or ``timeout_s`` has passed: Ray's own wait then says why). ``Node.__init__`` asks for the raylet
+    0.1 s after starting it and, when it has not registered yet, asks again only a second later (ray 2.60's
+    ``GlobalStateAccessor::GetNode`` sleeps 1 s): on the 2-core machine that cost 1 s in about half of the
+    runs. Asked once it is there, Ray's wait returns at once."""
+    from ray._raylet import NodeID
+    from ray.core.generated.gcs_pb2 import GcsNodeInfo
+    from ray.core.generated.gcs_service_pb2 import GetAllNodeInfoRequest
+
+    client = node.get_gcs_client()
+    selector = GetAllNodeInfoRequest.NodeSelector(node_id=NodeID.from_hex(node.node_id).binary())
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not node.dead_processes():
+        if client.get_all_node_info(
+            timeout=timeout_s, node_selectors=[selector], state_filter=GcsNodeInfo.GcsNodeState.ALIVE
+        ):
+            return
+        time.sleep(poll_s)
+
+
 def stop_lean_head(node: Any) -> None:
     """Stop what ``start_lean_head`` started (as ``ray.shutdown`` does for the head ``ray.init`` starts)."""
+    from ray._private.ray_constants import PROCESS_TYPE_RAYLET
+
     node.destroy_external_storage()
+    raylets = node.all_processes.get(PROCESS_TYPE_RAYLET) or []
+    if raylets and raylets[0].process.poll() is None:
+        stop_raylet(raylets[0].process)
     node.kill_all_processes(check_alive=False, allow_graceful=True)
+
+
+def stop_raylet(raylet: Any, timeout_s: float = 1.0) -> None:
+    """Stop the lean head's raylet: SIGTERM, on which it stops its workers at once; once they are gone,
+    SIGTERM to the agent stand-ins (a shell: it ends at once) and SIGKILL to the raylet. Left to itself, the
+    raylet next stops its agents one by one, each noticed up to a second later by a thread that polls, so
+    Ray's own stop (SIGTERM, a second's grace, SIGKILL) took a full second of every run's exit (ray 2.60)."""
+    import psutil
+
+    try:
+        children = psutil.Process(raylet.pid).children()
+        standins = [c for c in children if str(AGENT_STANDIN) in " ".join(c.cmdline())]
+    except psutil.Error:  # it ended meanwhile
+        return
+    raylet.terminate()
+    psutil.wait_procs([c for c in children if c not in standins], timeout=timeout_s)
+    for agent in standins:
+        with contextlib.suppress(psutil.Error):
+            agent.terminate()
+    raylet.kill()
+    raylet.wait()
 
 
 def warm_worker() -> None:

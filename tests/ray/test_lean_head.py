@@ -56,6 +56,19 @@ def test_lean_head_runs_tasks_with_stand_in_agents_that_end_with_it(executor):
     assert not alive
 
 
+def test_stopping_the_lean_head_leaves_none_of_its_processes(executor):
+    """``stop_raylet`` kills the raylet instead of waiting on its own slow stop: its workers, its agents, the
+    GCS must all still end with it."""
+    assert executor.map(operator.neg, [1, 2]) == [-1, -2]  # a worker has run a task
+    head = [p for p in psutil.Process().children(recursive=True) if p.is_running()]
+    raylet = psutil.Process(executor._node.all_processes["raylet"][0].process.pid)
+    workers = [c for c in raylet.children() if c not in _agents(raylet)]
+    assert workers and any("gcs_server" in " ".join(p.cmdline()) for p in head)
+    executor.shutdown()
+    gone, alive = psutil.wait_procs(head, timeout=10)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+
+
 def test_lean_head_workers_use_the_lean_allocators_and_keep_a_users_own_setting(executor):
     (got,) = executor.map(_allocator_settings, [0])
     assert got == {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "3", "pool": "system"}
