@@ -41,7 +41,8 @@ def test_many_small_files_are_read_by_a_few_tasks(corpus: Path, tmp_path: Path) 
     many, many_texts = _run(tmp_path, "many", [str(small / "*.jsonl")])
     one, one_texts = _run(tmp_path, "one", [str(tmp_path / "one.jsonl")])
     assert (many["in"], many["kept"]) == (300, 300)
-    assert many["parts"] == one["parts"] == 1  # 300 small files make one task and one part, not one per file
+    # 300 small files make as few tasks and parts as one file of the same bytes (1.2 MB: 2), not one per file
+    assert many["parts"] == one["parts"] == 2
     assert many_texts == one_texts
 
 
