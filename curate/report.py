@@ -1,4 +1,5 @@
-"""``runs/<r>/report.html``: one self-contained page (plots embedded as PNG) showing what a run did.
+"""``runs/<r>/report.html``: one self-contained page (charts as inline SVG, ``curate.svgplot``) showing what a
+run did.
 
 Sections appear when their data exists: per-stage accounting by reason and source, quality scores with
 the Pareto keep curve, languages, dedup clusters with example pairs, the mixture table, tokenizer
@@ -12,9 +13,7 @@ histogram has log-spaced bins on a log axis; language counts are on a log scale 
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 import os
@@ -30,21 +29,11 @@ import pyarrow.parquet as pq
 from curate.batches import read_batches
 from curate.io import inside_run
 from curate.schema import meta_dicts
+from curate.svgplot import Line, bar_chart, histogram, line_chart
 
 EXAMPLES = 8
 TOP = 20  # sources (or languages, reasons...) shown one by one; the rest are summed into "others"
 TABLE_TOP = 50
-# every label is drawn as plain text: a source or language named "$x$" or "\\frac{" is a name, not TeX
-PLAIN_TEXT = {"text.usetex": False, "text.parse_math": False}
-
-
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
 def _cell(v: Any, run: Path | None = None) -> str:
@@ -162,11 +151,6 @@ def _number(v: Any) -> float | None:
 
 
 def section_stages(summary: dict) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = []
     for s in summary["stages"]:
         reasons = Counter(s["dropped"]) + Counter(s["errors"])
@@ -202,21 +186,15 @@ def section_stages(summary: dict) -> str:
     # the TOP sources by documents read, the others summed: a run of 10,000 sources draws 21 bars a stage
     first = summary["stages"][0]["by_source"] if summary["stages"] else {}
     shown = [src for src, _ in _source_rows(first, TOP)]
-    fig, ax = plt.subplots(figsize=(10, 3.5))
-    names = [s["dir"] for s in summary["stages"]]
-    bottom = [0] * len(names)
     per_stage = [dict(_source_rows(s["by_source"], TOP, shown)) for s in summary["stages"]]
-    for src in shown:
-        vals = [rows.get(src, {}).get("kept", 0) for rows in per_stage]
-        ax.bar(names, vals, bottom=bottom, label=src)
-        bottom = [b + v for b, v in zip(bottom, vals)]
-    sources = shown
-    ax.set_ylabel("documents kept")
-    ax.set_title("Documents kept after each stage, by source")
-    if sources:  # a run whose sources yielded nothing has no labelled bars (matplotlib would warn on stderr)
-        ax.legend(fontsize=8)
-    ax.tick_params(axis="x", rotation=30, labelsize=8)
-    out += _png(fig)
+    out += bar_chart(
+        [s["dir"] for s in summary["stages"]],
+        [(src, [rows.get(src, {}).get("kept", 0) for rows in per_stage]) for src in shown],
+        title="Documents kept after each stage, by source",
+        ylabel="documents kept",
+        width=900,
+        height=330,
+    )
     by_src = []
     for s in summary["stages"]:
         for src, c in _source_rows(s["by_source"], TABLE_TOP):
@@ -295,24 +273,19 @@ def _quantiles(counts: np.ndarray, qs: tuple[float, ...] = (0.1, 0.5, 0.9)) -> l
     return [f"≤ {QUALITY_BINS[int(np.searchsorted(cum, q)) + 1]:.2g}" for q in qs]
 
 
-def quality_figure(h: dict[str, Any]) -> Any:
-    """Stacked kept/dropped histogram over log-spaced score bins with the Pareto keep curve."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    widths = np.diff(QUALITY_BINS)
-    ax.bar(QUALITY_BINS[:-1], h["kept"], width=widths, align="edge", label="kept")
-    ax.bar(QUALITY_BINS[:-1], h["dropped"], width=widths, align="edge", bottom=h["kept"], label="dropped")
-    ax.set_xscale("log")
-    ax2 = ax.twinx()
+def quality_figure(h: dict[str, Any]) -> str:
+    """Stacked kept/dropped histogram over log-spaced score bins with the Pareto keep curve (inline SVG)."""
     xs = np.logspace(-6, 0, 200)
-    ax2.plot(xs, (2 - xs) ** -h["alpha"], color="k", label=f"P(keep) = P(pareto({h['alpha']:g}) > 1 - score)")
-    ax2.set_ylim(0, 1.05)
-    ax.set_xlabel("quality score (log scale)")
-    ax.set_ylabel("documents")
-    ax.legend(loc="upper left", fontsize=8)
-    ax2.legend(loc="upper center", fontsize=8)
-    return fig
+    keep = Line(f"P(keep) = P(pareto({h['alpha']:g}) > 1 - score)", xs.tolist(), ((2 - xs) ** -h["alpha"]).tolist())
+    return histogram(
+        QUALITY_BINS.tolist(),
+        [("kept", h["kept"].tolist()), ("dropped", h["dropped"].tolist())],
+        xlabel="quality score (log scale)",
+        ylabel="documents",
+        log_x=True,
+        curve=keep,
+        width=860,
+    )
 
 
 def section_quality(run: Path, summary: dict) -> str:
@@ -322,14 +295,13 @@ def section_quality(run: Path, summary: dict) -> str:
     h = quality_histogram(run, summary, st)
     if not (h["kept"].sum() + h["dropped"].sum()):
         return ""
-    fig = quality_figure(h)
     quant = _table(
         ["documents", "count", "10% at", "median at", "90% at"],
         [[k, int(h[k].sum()), *_quantiles(h[k])] for k in ("kept", "dropped")],
     )
     fit = st.get("fit") or {}
     metrics = {k: v for k, v in fit.items() if isinstance(v, (int, float, str))}
-    return _png(fig) + quant + (_table(list(metrics), [list(metrics.values())], run) if metrics else "")
+    return quality_figure(h) + quant + (_table(list(metrics), [list(metrics.values())], run) if metrics else "")
 
 
 def language_counts(run: Path, summary: dict, st: dict) -> Counter:
@@ -342,17 +314,11 @@ def language_counts(run: Path, summary: dict, st: dict) -> Counter:
     return counts
 
 
-def language_figure(counts: list[tuple[str, int]], title: str = "Detected language") -> Any:
-    """Documents per language on a log scale (one ``en`` bar would otherwise flatten all others)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 3))
-    ax.bar([c for c, _ in counts], [n for _, n in counts])
-    ax.set_yscale("log")
-    ax.set_ylim(0.5, max(n for _, n in counts) * 2)
-    ax.set_ylabel("documents (log scale)")
-    ax.set_title(title)
-    return fig
+def language_figure(counts: list[tuple[str, int]], title: str = "Detected language") -> str:
+    """Documents per language on a log scale (one ``en`` bar would otherwise flatten all others), inline SVG."""
+    return bar_chart(
+        [c for c, _ in counts], [("", [n for _, n in counts])], title=title, ylabel="documents (log scale)", log=True
+    )
 
 
 def _langid_languages(run: Path, st: dict) -> list[str] | None:
@@ -376,11 +342,7 @@ def section_languages(run: Path, summary: dict) -> str:
     if not counts:
         return ""
     title = language_title(run, st)
-    return (
-        f"<p>{html.escape(title)}</p>"
-        + _png(language_figure(counts, title))
-        + _table(["language", "documents"], counts)
-    )
+    return f"<p>{html.escape(title)}</p>" + language_figure(counts, title) + _table(["language", "documents"], counts)
 
 
 def language_title(run: Path, st: dict) -> str:
@@ -410,8 +372,6 @@ def dedup_examples(run: Path, st: dict) -> list[list[Any]]:
 
 
 def section_dedup(run: Path, summary: dict) -> str:
-    import matplotlib.pyplot as plt
-
     out = ""
     for name in ("dedup_exact", "dedup"):
         st = _stage(summary, name)
@@ -424,13 +384,15 @@ def section_dedup(run: Path, summary: dict) -> str:
         fit = st.get("fit") or {}
         sizes = {int(k): v for k, v in (fit.get("group_sizes") or fit.get("cluster_sizes") or {}).items()}
         if sizes:
-            fig, ax = plt.subplots(figsize=(6, 3))
-            ax.bar([str(k) for k in sorted(sizes)], [sizes[k] for k in sorted(sizes)])
-            ax.set_xlabel("cluster size (kept + removed)")
-            ax.set_ylabel("clusters")
-            ax.set_yscale("log")
-            ax.set_title(f"{name}: {removed} documents removed")
-            out += _png(fig)
+            out += bar_chart(
+                [str(k) for k in sorted(sizes)],
+                [("", [sizes[k] for k in sorted(sizes)])],
+                title=f"{name}: {removed} documents removed",
+                xlabel="cluster size (kept + removed)",
+                ylabel="clusters",
+                log=True,
+                width=560,
+            )
         out += _table(["kept id", "removed source", "similarity", "removed url"], dedup_examples(run, st))
         rest = {k: v for k, v in fit.items() if k not in ("group_sizes", "cluster_sizes")}
         if rest:
@@ -499,31 +461,26 @@ def section_tokens(run: Path, summary: dict) -> str:
 
 
 def section_trainer(run: Path) -> str:
-    import matplotlib.pyplot as plt
-
     f = run / "trainer" / "metrics.json"
     if not f.exists():
         return ""
     hist = json.loads(f.read_text())
     if not hist.get("train"):
         return ""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(*zip(*hist["train"]), label="train", lw=0.8)
+    lines = [Line("train", *zip(*hist["train"]), width=0.8)]
     if hist.get("val"):
-        ax.plot(*zip(*hist["val"]), marker="o", label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(
+        lines.append(Line("validation", *zip(*hist["val"]), markers=True))
+    title = (
         f"trainer on {hist.get('device')}: {hist.get('params', 0):,} parameters, "
         f"{hist.get('tokens_per_s', 0):,.0f} tokens/s"
     )
-    ax.legend()
-    return _png(fig)
+    return line_chart(lines, title=title, xlabel="step", ylabel="loss")
 
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;
-text-align:right;overflow-wrap:anywhere}th{background:#eef}td:first-child{text-align:left}img{max-width:100%}
+text-align:right;overflow-wrap:anywhere}th{background:#eef}td:first-child{text-align:left}
+svg{display:block;max-width:100%;height:auto;margin:.5em 0}
 pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 h2{border-bottom:2px solid #99c;margin-top:2em}td.barcell{width:160px}div.bar{background:#669;height:10px}
 td.exs{text-align:left;max-width:640px}div.ex{margin:2px 0;font-size:12px}code{overflow-wrap:anywhere}"""
@@ -554,9 +511,6 @@ def _timing(summary: dict) -> str:
 
 def write_report(run_dir: str | Path) -> Path:
     """Render ``run_dir/report.html`` from summary.json, the stage outputs and logs; return its path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     run = Path(run_dir)
     try:
         summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
@@ -564,20 +518,19 @@ def write_report(run_dir: str | Path) -> Path:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{run}: no readable summary.json (not a finished curate run?): {e}") from None
     _check_dirs(run, summary)
-    with matplotlib.rc_context(PLAIN_TEXT):
-        sections = [
-            (title, _section(title, fn))
-            for title, fn in [
-                ("Stages", lambda: section_stages(summary)),
-                ("Drop reasons", lambda: section_reasons(summary)),
-                ("Quality classifier", lambda: section_quality(run, summary)),
-                ("Languages", lambda: section_languages(run, summary)),
-                ("Deduplication", lambda: section_dedup(run, summary)),
-                ("Mixture", lambda: section_mix(summary)),
-                ("Tokenizer and shards", lambda: section_tokens(run, summary)),
-                ("Trainer", lambda: section_trainer(run)),
-            ]
+    sections = [
+        (title, _section(title, fn))
+        for title, fn in [
+            ("Stages", lambda: section_stages(summary)),
+            ("Drop reasons", lambda: section_reasons(summary)),
+            ("Quality classifier", lambda: section_quality(run, summary)),
+            ("Languages", lambda: section_languages(run, summary)),
+            ("Deduplication", lambda: section_dedup(run, summary)),
+            ("Mixture", lambda: section_mix(summary)),
+            ("Tokenizer and shards", lambda: section_tokens(run, summary)),
+            ("Trainer", lambda: section_trainer(run)),
         ]
+    ]
     body = "".join(f"<h2>{html.escape(t)}</h2>{s}" for t, s in sections if s)
     name = html.escape(str(summary["recipe"]))
     head = (

@@ -16,7 +16,7 @@ def sha(obj: Any) -> str:
 
 # the ablation driver's own modules: editing them changes no build, so they do not invalidate reused builds
 # (what they derive, e.g. the variant recipes, is in the keys as data); holdout.py is a stage: it counts
-DRIVER_FILES = {"curate/cli.py", "curate/report.py"}
+DRIVER_FILES = {"curate/cli.py", "curate/report.py", "curate/svgplot.py"}
 DRIVER_DIRS = ("curate/ablate/",)
 KEEP = {"curate/ablate/holdout.py"}
 
