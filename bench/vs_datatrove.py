@@ -48,13 +48,16 @@ def _arg(argv: list[str], name: str, default: str) -> str:
     return next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), default)
 
 
-def _curate(warcs: list[Path], workers: int, tmp: Path, force_ray: bool = False) -> tuple[TreeUsage, int, bool]:
+def _curate(
+    warcs: list[Path], workers: int, tmp: Path, force_ray: bool = False, pss: bool = True
+) -> tuple[TreeUsage, int, bool]:
     recipe = tmp / "job.yaml"
     recipe.write_text(JOB.format(paths=", ".join(json.dumps(str(w)) for w in warcs)), encoding="utf-8")
     out, log = tmp / "curate", tmp / "curate.log"
     with log.open("w") as f:
         u = run_measured(
             [sys.executable, "-m", "curate", "run", str(recipe), "--out", str(out), "--workers", str(workers)],
+            pss=pss,
             cwd=REPO,
             stdout=f,
             stderr=subprocess.STDOUT,
@@ -92,13 +95,15 @@ def _datatrove(warcs: list[Path], workers: int, tmp: Path) -> tuple[TreeUsage, i
 def _scaling(label: str, warcs: list[Path], rounds: int) -> None:
     """curate's wall time on 1 and 2 Ray workers (Ray started for both: ``CURATE_MIN_RAY_INPUT_MB=0``), min
     over interleaved rounds: the read step's record-aligned ranges (``curate.runplan.READ_TASKS``) give the
-    second worker its share of one file."""
+    second worker its share of one file. CPU is sampled, PSS is not (``run_measured(pss=False)``): reading
+    smaps would take ~15% of a core from the 2-worker run, which keeps both cores busy, and not from the
+    1-worker run, which leaves one idle."""
     runs: dict[int, list[TreeUsage]] = {1: [], 2: []}
     kept: dict[int, int] = {}
     for _ in range(rounds):
         for w, usage in runs.items():
             with tempfile.TemporaryDirectory() as d:
-                u, kept[w], _ = _curate(warcs, w, Path(d), force_ray=True)
+                u, kept[w], _ = _curate(warcs, w, Path(d), force_ray=True, pss=False)
                 said = (Path(d) / "curate.log").read_text(errors="replace").strip().splitlines()[-1:]
             if u.returncode:
                 print(f"{label}, curate on {w} Ray worker(s): the run failed (rc {u.returncode}: {said})")
