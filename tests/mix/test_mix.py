@@ -102,10 +102,24 @@ def test_mix_finalize_and_mix_files(corpus: Path, tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "mixed.dropped.parquet").num_rows == sum(out["dropped"].values())
     realised = {r["source"]: r for r in out["realised"]}
     assert sum(r["mix_tokens"] for r in realised.values()) == pytest.approx(300_000, rel=0.15)
-    for r in realised.values():  # realised epochs track the plan
-        assert r["mix_tokens"] == pytest.approx(r["target_tokens"], rel=0.35)
     kept = pq.read_table(tmp_path / "mixed.parquet")
     assert all("repeat" in m for m in meta_dicts(kept))
+    # realised epochs track the plan. Each draw is keyed on document ids, which include the input's absolute
+    # path (a new tmp_path every run), and a few large documents carry much of a source's tokens: one seed's
+    # share strays past 35% in about one run in twenty, so the plan is compared with the mean of five seeds
+    tokens = {name: [r["mix_tokens"]] for name, r in realised.items()}
+    for seed in (4, 5, 6, 7):
+        again = mix_files(
+            [str(src)],
+            str(tmp_path / f"mixed-{seed}.parquet"),
+            {"web": 0.5, "books": 0.3, "wiki": 0.2},
+            target_tokens=300_000,
+            seed=seed,
+        )
+        for r in again["realised"]:
+            tokens[r["source"]].append(r["mix_tokens"])
+    for name, r in realised.items():
+        assert sum(tokens[name]) / len(tokens[name]) == pytest.approx(r["target_tokens"], rel=0.35), name
 
 
 def test_empty_batch_and_null_text(corpus: Path) -> None:
