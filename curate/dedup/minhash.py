@@ -57,7 +57,7 @@ from curate.stage import FitContext, Stage, StageResult
 
 SIG_DOCS_PER_S_CORE = 30_000  # bench/dedup.py: 37,094 for ~2.4 KB docs on the shared box; for the estimate
 BATCH = 2048
-BATCH_CHARS = 1 << 20
+BATCH_CHARS = 1 << 18  # per hashing batch: smaller batches ran faster (cache) and hold less (measured 1 << 16..20)
 _WORK = ("sig", "bands", "meta", "cand", "left", "cc", "labelled", "decided", "removed")
 
 

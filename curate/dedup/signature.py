@@ -37,7 +37,7 @@ _MUL64 = np.uint64(0x9E3779B97F4A7C15)
 _MUL, _MASK = int(_MUL64), (1 << 64) - 1
 _FEW = 8  # units still unfinished below which _fold goes on in Python ints
 _BLOCK = 1 << 20  # values (shingles x permutations) per block: a few MB at a time
-_SET_CHARS = 1 << 20  # characters of text per shingle-set batch (as minhash.BATCH_CHARS for signatures)
+_SET_CHARS = 1 << 18  # characters of text per shingle-set batch (as minhash.BATCH_CHARS for signatures)
 SCHEMES = ("affine32", "legacy")
 HASHES = ("fast", "sha1")
 

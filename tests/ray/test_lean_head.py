@@ -71,4 +71,9 @@ def test_stopping_the_lean_head_leaves_none_of_its_processes(executor):
 
 def test_lean_head_workers_use_the_lean_allocators_and_keep_a_users_own_setting(executor):
     (got,) = executor.map(_allocator_settings, [0])
-    assert got == {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "3", "pool": "system"}
+    assert got == {
+        "ARROW_DEFAULT_MEMORY_POOL": "system",
+        "MALLOC_ARENA_MAX": "3",
+        "MALLOC_MMAP_THRESHOLD_": "1048576",
+        "pool": "system",
+    }
