@@ -25,7 +25,7 @@ from curate.runplan import (
     read_task_bytes,
     unit_text_bytes,
 )
-from curate.sources.base import MIN_RANGE_BYTES, Unit, range_step
+from curate.sources.base import MIN_RANGE_BYTES, TAPER_RANGES, Unit, range_step
 from curate.sources.tabular import JsonlReader, ParquetReader
 from curate.sources.warc import WarcReader, record_cuts
 
@@ -50,6 +50,13 @@ def _same_as_whole(reader, path: Path, ranges: int = READ_TASKS, at_least: int =
     return whole
 
 
+def _planned(size: int) -> int:
+    """Ranges of a file of ``size`` bytes at the floor, every window holding a record start: one per
+    ``MIN_RANGE_BYTES`` window, of which the last ``TAPER_RANGES`` are cut again at half the step."""
+    windows = size // MIN_RANGE_BYTES
+    return windows if windows <= TAPER_RANGES else size // (MIN_RANGE_BYTES // 2) - windows + TAPER_RANGES
+
+
 def _members(data: bytes) -> list[int]:
     """Offsets of the gzip members of ``data``, found by inflating each to its end."""
     starts, pos = [], 0
@@ -72,8 +79,13 @@ def test_warc_ranges_follow_the_job_size_and_read_like_the_whole_file(corpus: Pa
     path = corpus / "web" / "pages.warc.gz"
     reader = WarcReader("web", "web")
     assert reader.units([str(path)]) == [Unit(str(path))]  # without ranges: one unit, as before
-    units = plan_units(reader, [str(path)])  # what a run plans: 5.6 MB in ranges of at least 1 MiB
-    assert len(units) == path.stat().st_size // MIN_RANGE_BYTES
+    units = plan_units(reader, [str(path)])  # what a run plans: 5.6 MB in ranges at the floor, the last ones halved
+    assert len(units) == _planned(path.stat().st_size) == 15
+    sizes = [(u.end or path.stat().st_size) - u.start for u in units]
+    tail = len(units) - (path.stat().st_size // MIN_RANGE_BYTES - TAPER_RANGES)
+    assert max(sizes[-tail:]) < min(
+        sizes[:-tail]
+    )  # the half ranges are the smallest: tasks going biggest first run them last
     members = set(_members(path.read_bytes()))
     assert all(u.start in members for u in units)  # every cut is a gzip member start
     whole = _same_as_whole(reader, path)
@@ -179,7 +191,9 @@ def test_jsonl_and_parquet_ranges(corpus: Path, tmp_path: Path) -> None:
         Unit(str(small))
     ]  # a second range would be under the floor
     units = reader.units([str(src)], ranges=READ_TASKS)
-    assert len(units) == len(data) // MIN_RANGE_BYTES and all(data[u.start - 1 : u.start] == b"\n" for u in units[1:])
+    # line cuts follow each other (a step after the last), so the halved tail need not fall on the windows
+    assert len(data) // MIN_RANGE_BYTES < len(units) <= _planned(len(data))
+    assert all(data[u.start - 1 : u.start] == b"\n" for u in units[1:])
     assert all(data.count(b"\n", 0, u.start) == u.first_record for u in units)  # lines numbered file-wide
     assert len(_same_as_whole(reader, src)["kept"]) == 800
     gz = tmp_path / "docs.jsonl.gz"
@@ -214,7 +228,7 @@ def _run(corpus: Path, out: Path, workers: int) -> dict[str, bytes]:
     }
     s = Pipeline.from_dict(r).run(out=out, log=lambda m: None)
     warc = (corpus / "web" / "pages.warc.gz").stat().st_size
-    assert s["reconciles"] and s["stages"][0]["parts"] == warc // MIN_RANGE_BYTES  # the 5.6 MB WARC: 10 ranges
+    assert s["reconciles"] and s["stages"][0]["parts"] == _planned(warc)  # the 5.6 MB WARC: 15 ranges
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.glob("*/*/part-*.parquet"))}
 
 
