@@ -19,6 +19,19 @@ BATCH_BYTES = 32 << 20  # ... and about this many (uncompressed) bytes
 READ_BUFFER = 1 << 20
 
 
+def parquet_file(path: str | Path) -> pq.ParquetFile:
+    """``path`` opened for reading in modest, unbuffered-ahead chunks (what every Parquet read here holds)."""
+    return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
+
+
+def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """``columns`` (default all) of the whole Parquet file ``path``, decoded on this thread: a task is one CPU's
+    work, and Arrow's pool threads would allocate in a glibc arena of their own, whose top
+    ``curate.lean.release_freed_memory`` cannot give back. Not ``pq.read_table``: it goes through
+    ``pyarrow.dataset``, whose first import (Acero, Substrait, the cloud filesystems) costs a process ~50 MB."""
+    return parquet_file(path).read(columns=columns, use_threads=False)
+
+
 def read_batches(
     path: str | Path,
     columns: list[str] | None = None,
@@ -30,7 +43,7 @@ def read_batches(
     """Tables of ``columns`` (default all) of the Parquet file ``path``, in order, of at most ``batch_rows`` rows
     and about ``BATCH_BYTES``; only ``row_groups`` when given; cast to ``schema`` when given."""
     batch_rows = batch_rows or BATCH_ROWS
-    f = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
+    f = parquet_file(path)
     for rg in range(f.metadata.num_row_groups) if row_groups is None else row_groups:
         md = f.metadata.row_group(rg)
         per_row = max(1, md.total_byte_size // max(1, md.num_rows))

@@ -15,9 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
-import pyarrow.parquet as pq
 import xxhash
 
+from curate.batches import read_table
 from curate.filters.layout import reads_as_prose
 
 
@@ -46,7 +46,7 @@ def candidate_hashes(text: str, site: str) -> set[int]:
 
 def hash_part(path: str, out_dir: str, partitions: int) -> list[str]:
     """Write one part's per-document distinct line hashes as ``partitions`` uint64 files, by hash range."""
-    t = pq.read_table(path, columns=["url", "text"])
+    t = read_table(path, ["url", "text"])
     buckets: list[list[int]] = [[] for _ in range(partitions)]
     for url, text in zip(t["url"].to_pylist(), t["text"].to_pylist()):
         for h in candidate_hashes(text or "", host(url)):

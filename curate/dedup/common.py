@@ -24,8 +24,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from curate.batches import READ_BUFFER
-
 DEFAULT_PRIORITY = ["wiki", "books", "code", "web"]
 DOCS_PER_TASK = 250_000  # rows a partition task holds (keys, ids, ranks: tens of MB)
 MIN_DOCS_PER_TASK = 10_000
@@ -37,14 +35,6 @@ def ranks(kinds: Sequence[str | None], sources: Sequence[str | None], priority: 
     pos = {p: i for i, p in enumerate(priority)}
     last = len(priority)
     return np.array([pos.get(k, pos.get(s, last)) for k, s in zip(kinds, sources)], np.int32)
-
-
-def read_part(path: str | Path, columns: list[str]) -> pa.Table:
-    """``columns`` of the Parquet part ``path``, decoded on this thread (a task is one CPU's work; Arrow's pool
-    threads would allocate in an arena of their own, which ``release_freed_memory`` cannot shrink)."""
-    # ParquetFile, not pq.read_table: read_table goes through pyarrow.dataset, whose first import (Acero,
-    # Substrait, the cloud filesystems) costs a process ~50 MB
-    return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER).read(columns=columns, use_threads=False)
 
 
 def nodes(part: int, n_rows: int) -> np.ndarray:

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from curate.batches import read_table
 from curate.config import bounds
 from curate.dedup.common import (
     DEFAULT_PRIORITY,
@@ -39,7 +40,6 @@ from curate.dedup.common import (
     nodes,
     partitions_for,
     ranks,
-    read_part,
     read_partition,
     write_partitioned,
 )
@@ -50,7 +50,7 @@ from curate.stage import FitContext, Stage, StageResult
 
 def _hash_part(item: tuple[int, Path], workdir: Path, partitions: int, priority: list[str], form: str = "NFC") -> dict:
     i, path = item
-    t = read_part(path, ["id", "source", "kind", "url", "text"])
+    t = read_table(path, ["id", "source", "kind", "url", "text"])
     h = np.zeros((t.num_rows, 2), np.uint64)
     keep = np.zeros(t.num_rows, bool)
     for j, text in enumerate(t.column("text").to_pylist()):

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.batches import read_table
 from curate.config import bounds
 from curate.dedup import lsh
 from curate.dedup.common import (
@@ -45,7 +46,6 @@ from curate.dedup.common import (
     part_of,
     partitions_for,
     ranks,
-    read_part,
     read_partition,
     write_partitioned,
 )
@@ -99,7 +99,7 @@ def _signatures(
     from curate.dedup.signature import MinHasher  # imported by the tasks that hash, not by the driver
 
     i, path = item
-    t = read_part(path, ["id", "source", "kind", "url", "text"])
+    t = read_table(path, ["id", "source", "kind", "url", "text"])
     mh = MinHasher(**hasher)
     text = t.column("text")
     sig = np.empty((len(text), mh.num_perm), mh.dtype)

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from curate.batches import read_table
 from curate.dedup.common import (
     ROW_BITS,
     group_first,
     part_of,
-    read_part,
     read_partition,
     unique_pairs,
     write_partitioned,
@@ -43,7 +43,7 @@ def _sets(part: str, node: np.ndarray, ngram: int, cjk_ngram: int) -> tuple[np.n
     from curate.dedup.signature import shingle_sets  # imported by the tasks that verify, not by the driver
 
     uniq, idx = np.unique(node, return_inverse=True)
-    texts = read_part(part, ["text"]).column("text").take(pa.array(uniq & _ROW_MASK)).to_pylist()
+    texts = read_table(part, ["text"]).column("text").take(pa.array(uniq & _ROW_MASK)).to_pylist()
     values, offsets = shingle_sets(texts, ngram, cjk_ngram)
     return values, offsets, idx.astype(np.int64)
 

@@ -108,14 +108,15 @@ def split_units(
     sizes = [input_size(p) for p in files]  # 0 for an input that will be refused (a FIFO, a link out of the root)
     step = range_step(sum(sizes), ranges, split_bytes)
     local = [is_local(p) for p in files]
-    cut_ats = [step if loc else split_bytes for loc in local]
-    tapered = [i for i, (size, loc) in enumerate(zip(sizes, local)) if loc and ranges > 1 and size > step]
-    for i, (p, size, cut_at) in enumerate(zip(files, sizes, cut_ats)):
+    # the job's last local file cut into ranges gets the finer tail (a remote file's would cost range requests)
+    taper = max((i for i, (n, loc) in enumerate(zip(sizes, local)) if loc and ranges > 1 and n > step), default=-1)
+    for i, (p, size, loc) in enumerate(zip(files, sizes, local)):
         cuts: list[Cut] = [0]
+        cut_at = step if loc else split_bytes
         if size > cut_at:
             with open_input(p) as f:
                 cuts = starts(f, size, cut_at)
-                if tapered and i == tapered[-1] and len(cuts) > TAPER_RANGES:
+                if i == taper and len(cuts) > TAPER_RANGES:
                     f.seek(0)
                     cuts = _tapered(cuts, starts(f, size, cut_at // 2))
         pairs = [c if isinstance(c, tuple) else (c, 0) for c in cuts]

@@ -83,9 +83,8 @@ def test_warc_ranges_follow_the_job_size_and_read_like_the_whole_file(corpus: Pa
     assert len(units) == _planned(path.stat().st_size) == 15
     sizes = [(u.end or path.stat().st_size) - u.start for u in units]
     tail = len(units) - (path.stat().st_size // MIN_RANGE_BYTES - TAPER_RANGES)
-    assert max(sizes[-tail:]) < min(
-        sizes[:-tail]
-    )  # the half ranges are the smallest: tasks going biggest first run them last
+    # the half ranges are the smallest: tasks going biggest first run them last
+    assert max(sizes[-tail:]) < min(sizes[:-tail])
     members = set(_members(path.read_bytes()))
     assert all(u.start in members for u in units)  # every cut is a gzip member start
     whole = _same_as_whole(reader, path)
