@@ -34,7 +34,14 @@ ENGINE_FILES = (
     "curate/partio.py",
     "curate/sources/base.py",
 )
-BESIDE = ("filters", "tokenizer", "trainer")  # curate.<name> in the checkout's top-level folder <name>/
+BESIDE = ("filters", "tokenizer", "trainer")
+_BLOCKS = (
+    "body",
+    "orelse",
+    "finalbody",
+    "handlers",
+    "cases",
+)  # the fields of a statement that hold statements  # curate.<name> in the checkout's top-level folder <name>/
 
 
 def module_file(name: str, root: Path = PROJECT_ROOT) -> Path | None:
@@ -95,29 +102,32 @@ def _import_statements(
     the same engine files, so each is parsed once per process (file names are resolved by the caller)."""
     found: list[tuple[str, tuple[str, ...] | None, bool]] = []
 
-    def visit(node: ast.AST, top: bool) -> None:
-        for child in ast.iter_child_nodes(node):
+    def visit(statements: list[ast.stmt], top: bool) -> None:
+        # only statement lists: an import is a statement, so no expression (most of a file's nodes) holds one
+        for child in statements:
             if isinstance(child, ast.If) and _type_checking_only(child) and not type_checking:
-                for sub in child.orelse:
-                    visit_one(sub, top)
-                continue
-            visit_one(child, top)
+                visit(child.orelse, top)
+            elif isinstance(child, ast.Import):
+                found.extend((a.name, None, top) for a in child.names if a.name.split(".")[0] == "curate")
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    up = package[: len(package) - (child.level - 1)] if child.level > 1 else package
+                    base = ".".join(up + ((base,) if base else ()))
+                if base.split(".")[0] == "curate":
+                    found.append((base, tuple(f"{base}.{a.name}" for a in child.names), top))
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if not module_level:
+                    visit(child.body, False)
+            else:  # class bodies run at import; if/for/while/with/try/match bodies where they stand
+                for block in _BLOCKS:
+                    for inner in getattr(child, block, ()):
+                        if isinstance(inner, (ast.excepthandler, ast.match_case)):
+                            visit(inner.body, top)
+                        else:
+                            visit([inner], top)
 
-    def visit_one(child: ast.AST, top: bool) -> None:
-        if isinstance(child, ast.Import):
-            found.extend((a.name, None, top) for a in child.names if a.name.split(".")[0] == "curate")
-        elif isinstance(child, ast.ImportFrom):
-            base = child.module or ""
-            if child.level:
-                up = package[: len(package) - (child.level - 1)] if child.level > 1 else package
-                base = ".".join(up + ((base,) if base else ()))
-            if base.split(".")[0] == "curate":
-                found.append((base, tuple(f"{base}.{a.name}" for a in child.names), top))
-        elif not (module_level and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))):
-            inner = top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-            visit(child, inner)
-
-    visit(ast.parse(source), True)
+    visit(ast.parse(source).body, True)
     return tuple(found)
 
 

@@ -127,3 +127,26 @@ def test_function_level_imports_count_and_type_checking_ones_do_not(tmp_path):
     assert ("curate.a.x", True) in imports(pkg / "mod.py", tmp_path)
     (pkg / "mod.py").write_text("import curate.b\n")
     assert imports(pkg / "mod.py", tmp_path) == [("curate.b", True)]
+
+
+def test_imports_are_found_in_every_kind_of_block(tmp_path):
+    pkg = tmp_path / "curate"
+    pkg.mkdir()
+    (pkg / "mod.py").write_text(
+        "import typing\n"
+        "class K:\n    import curate.k\n    def m(self):\n        import curate.km\n"
+        "try:\n    import curate.t\nexcept ImportError:\n    import curate.h\nelse:\n    import curate.e\n"
+        "finally:\n    import curate.f\n"
+        "with open('x') as fh:\n    import curate.w\n"
+        "for i in ():\n    import curate.fo\nelse:\n    import curate.fe\n"
+        "while False:\n    import curate.wh\n"
+        "match 1:\n    case 1:\n        import curate.mc\n"
+        "if typing.TYPE_CHECKING:\n    import curate.no\nelse:\n    import curate.tc\n"
+        "async def g():\n    async with x:\n        import curate.ag\n"
+        "lam = lambda: __import__('curate.dynamic')\n"
+    )
+    found = dict(imports(pkg / "mod.py", tmp_path))
+    top = ["k", "t", "h", "e", "f", "w", "fo", "fe", "wh", "mc", "tc"]
+    assert found == {**{f"curate.{n}": True for n in top}, "curate.km": False, "curate.ag": False}
+    assert dict(imports(pkg / "mod.py", tmp_path, module_level=True)) == {f"curate.{n}": True for n in top}
+    assert "curate.no" in dict(imports(pkg / "mod.py", tmp_path, type_checking=True))
