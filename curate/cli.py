@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from curate.sample_options import add_build_args
 from curate.signals import Stop, Terminated, sigterm_as_interrupt
 
 DESCRIPTION = """curate: raw crawls, dumps, books and code to trainer-ready token shards.
@@ -57,6 +58,12 @@ def cmd_run(a: argparse.Namespace) -> int:
         if isinstance(fin, dict) and fin.get("table"):
             print(fin["table"])
     return 0
+
+
+def _sample_build(a: argparse.Namespace) -> int:
+    from curate.sample.__main__ import run_build
+
+    return run_build(a)
 
 
 def _recipe_path(name: str) -> str:
@@ -279,10 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the sample corpus the shipped recipes read (from Debian packages "
         "and the local Python, or --from a copy) into ~/.local/share/curate/sample",
     )
-    from curate.sample.__main__ import add_build_args, run_build
-
     add_build_args(p)
-    p.set_defaults(fn=run_build)
+    p.set_defaults(fn=_sample_build)
 
     p = sub.add_parser("extract", help="extract main text from WARC/JSONL/Parquet HTML")
     _io_args(p, io_help, out_help)

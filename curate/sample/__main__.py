@@ -13,28 +13,7 @@ import sys
 from curate.io import sample_dir
 from curate.sample.build import BuildOptions, build, format_summary
 from curate.sample.debian import MissingPackage
-from curate.sample.web import DEFAULT_HANDBOOK_LANGS
-
-
-def add_build_args(b: argparse.ArgumentParser) -> None:
-    """The options of a sample build (``curate sample`` and ``python -m curate.sample build``)."""
-    b.add_argument(
-        "--output",
-        "--out",
-        dest="out",
-        default=None,
-        help="where to build it (default: $CURATE_DATA, else ~/.local/share/curate/sample: where the "
-        "shipped recipes look)",
-    )
-    b.add_argument("--from", dest="from_dir", default=None, help="copy a corpus directory laid out the same way")
-    b.add_argument("--max-pages", type=int, default=0, help="HTML pages per web package (0: all)")
-    b.add_argument(
-        "--handbook-langs", default=",".join(DEFAULT_HANDBOOK_LANGS), help="comma-separated debian-handbook languages"
-    )
-    b.add_argument("--max-wiki-pages", type=int, default=0, help="FOLDOC articles (0: all)")
-    b.add_argument("--max-book-bytes", type=int, default=0, help="bytes per book (0: whole)")
-    b.add_argument("--max-code-files", type=int, default=0, help="stdlib files (0: all)")
-    b.add_argument("--force", action="store_true", help="rebuild even if complete")
+from curate.sample_options import add_build_args
 
 
 def run_build(a: argparse.Namespace) -> int:

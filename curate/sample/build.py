@@ -13,6 +13,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from curate.sample import books, code, web, wiki
 from curate.sample.debian import changelog_date, read_dictd, require
+from curate.sample_options import DEFAULT_HANDBOOK_LANGS
 
 BUILDER_VERSION = "1"
 KINDS = ("web", "wiki", "books", "code")
@@ -25,7 +26,7 @@ class BuildOptions:
     out: str = "data/sample"
     from_dir: str | None = None  # copy this corpus directory (same layout) instead of building
     max_pages: int = 0  # per web package (python3.11-doc, debian-handbook); 0 = all
-    handbook_langs: list[str] = field(default_factory=lambda: list(web.DEFAULT_HANDBOOK_LANGS))
+    handbook_langs: list[str] = field(default_factory=lambda: list(DEFAULT_HANDBOOK_LANGS))
     max_wiki_pages: int = 0  # FOLDOC articles; 0 = all
     max_book_bytes: int = 0  # per book; 0 = whole book
     max_code_files: int = 0  # stdlib files; 0 = all

@@ -16,9 +16,6 @@ PYDOC_ROOT = Path("/usr/share/doc/python3.11/html")
 PYDOC_BASE = "https://docs.python.org/3.11/"
 HANDBOOK_ROOT = Path("/usr/share/doc/debian-handbook/html")
 HANDBOOK_BASE = "https://debian-handbook.info/browse/"
-# en-US, four more European languages, CJK, right-to-left, and da-DK, an untranslated English
-# fallback (127/127 pages detected as English): a natural near-duplicate set.
-DEFAULT_HANDBOOK_LANGS = ("en-US", "de-DE", "fr-FR", "es-ES", "ru-RU", "ja-JP", "zh-CN", "ko-KR", "ar-MA", "da-DK")
 
 _CHARSET = re.compile(
     rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)|<\?xml[^>]+encoding=["']([A-Za-z0-9_.:-]+)""", re.I
