@@ -34,14 +34,9 @@ ENGINE_FILES = (
     "curate/partio.py",
     "curate/sources/base.py",
 )
-BESIDE = ("filters", "tokenizer", "trainer")
-_BLOCKS = (
-    "body",
-    "orelse",
-    "finalbody",
-    "handlers",
-    "cases",
-)  # the fields of a statement that hold statements  # curate.<name> in the checkout's top-level folder <name>/
+BESIDE = ("filters", "tokenizer", "trainer")  # curate.<name> in the checkout's top-level folder <name>/
+_BODIES = ("body", "orelse", "finalbody")  # the fields of a statement that are lists of statements
+_CLAUSES = ("handlers", "cases")  # ... and those that are lists of clauses (except, case) with a body
 
 
 def module_file(name: str, root: Path = PROJECT_ROOT) -> Path | None:
@@ -120,12 +115,12 @@ def _import_statements(
                 if not module_level:
                     visit(child.body, False)
             else:  # class bodies run at import; if/for/while/with/try/match bodies where they stand
-                for block in _BLOCKS:
-                    for inner in getattr(child, block, ()):
-                        if isinstance(inner, (ast.excepthandler, ast.match_case)):
-                            visit(inner.body, top)
-                        else:
-                            visit([inner], top)
+                for name in child._fields:  # in the order of the source, as ast.iter_child_nodes
+                    if name in _BODIES:
+                        visit(getattr(child, name), top)
+                    elif name in _CLAUSES:
+                        for clause in getattr(child, name):
+                            visit(clause.body, top)
 
     visit(ast.parse(source).body, True)
     return tuple(found)
