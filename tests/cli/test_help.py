@@ -4,11 +4,14 @@ raw markup, and ``--output``/``--out`` are one option in every command that writ
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
 from curate.cli import DESCRIPTION, build_parser
 from curate.trainer.__main__ import build_parser as trainer_parser
+from tests import REPO
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
@@ -85,3 +88,14 @@ def test_quickstart_says_that_langid_keeps_every_language(corpus, tmp_path, monk
     monkeypatch.setenv("CURATE_INPUT", str(corpus / "cjk" / "docs.jsonl"))
     assert main(["run", "quickstart", "--dry-run", "--set", "stages.langid.languages=[en]"]) == 0
     assert "every language is kept" not in capsys.readouterr().out
+
+
+def test_parsing_arguments_imports_no_builder_and_no_data_library():
+    # a fresh interpreter: every command parses its arguments before it starts, `curate sample`'s included
+    code = (
+        "import sys\nfrom curate.cli import build_parser\nbuild_parser().parse_args(['sample', '--max-pages', '2'])\n"
+        "print([m for m in ('curate.sample', 'warcio', 'pyarrow', 'ray') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
