@@ -128,7 +128,9 @@ class _DocumentRows:
 
     keeps_row_source = True  # a recipe's source names are not the rows' (see recipe._check_source_names)
 
-    def row(self, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any]) -> None:
+    def row(
+        self, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any], place: str | None = None
+    ) -> None:
         text = rec.get("text")
         if not isinstance(text, str):
             reason = "tabular:missing_text" if text is None else "tabular:non_string_text"
@@ -148,7 +150,7 @@ class _DocumentRows:
             return rows.error("tabular:meta_too_deep", location, extra)
         rows.add_kept(
             {
-                "id": doc_id(source, _record_key(location, extra), text),
+                "id": doc_id(source, _record_key(place or location, extra), text),
                 "source": source,
                 "kind": rec["kind"] if isinstance(rec.get("kind"), str) else "web",
                 "url": rec["url"] if isinstance(rec.get("url"), str) else location,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from curate.io import is_url
 from curate.partio import BATCH_BYTES, TASK_BYTES
 from curate.sources.base import MIN_RANGE_BYTES
+from curate.sources.idnames import unique_id_names
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,10 +65,11 @@ MIN_SLICE_TASK_BYTES = 4 << 20
 
 def plan_units(reader: Any, paths: list[str]) -> list:
     """The reader's units of ``paths``, cut into about ``READ_TASKS`` per source where its format allows (a
-    reader whose ``units`` takes no ``ranges``, e.g. a user's own, keeps its own units)."""
+    reader whose ``units`` takes no ``ranges``, e.g. a user's own, keeps its own units), each input with a name
+    for its documents' ids that no other input of the source has (``curate.sources.idnames``)."""
     if "ranges" in inspect.signature(reader.units).parameters:
-        return reader.units(paths, ranges=READ_TASKS)
-    return reader.units(paths)
+        return unique_id_names(reader.units(paths, ranges=READ_TASKS))
+    return unique_id_names(reader.units(paths))
 
 
 def read_task_bytes(inputs: list, task_bytes: int) -> int:

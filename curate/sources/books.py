@@ -19,6 +19,7 @@ from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit
 from curate.sources.charset import to_lf, unicode_codec
+from curate.sources.idnames import id_name
 from curate.stage import StageResult
 
 _START = re.compile(r"^[ \t]*\*{3}[ \t]*START OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK[^\n]*$", re.I | re.M)
@@ -101,4 +102,4 @@ class BooksReader(Reader):
             meta.update(pg)
         if len(text.strip()) < max(1, self.config.min_chars):
             return rows.drop("books:empty", path, meta)
-        rows.keep(doc_id(self.source, path, text), path, text, meta)
+        rows.keep(doc_id(self.source, id_name(path), text), path, text, meta)

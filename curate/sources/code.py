@@ -25,6 +25,7 @@ from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_rows
 from curate.sources.base import Reader, Unit
 from curate.sources.charset import to_lf, unicode_codec
+from curate.sources.idnames import id_location
 from curate.sources.safe import (
     InputPath,
     UnsafeInput,
@@ -234,7 +235,7 @@ class CodeReader(Reader):
             with rows.record(fpath, meta):  # an unreadable or refused file is counted; the repo goes on
                 if isinstance(info, UnsafeInput):
                     raise info
-                self._file(opener, fpath, rel, info, meta, vendored, rows)
+                self._file(opener, fpath, rel, info, meta, vendored, rows, id_location(unit.path, fpath))
 
     @staticmethod
     def _local_files(path: str) -> tuple[str, list[tuple[str, Any]], Callable[[str], BinaryIO]]:
@@ -290,6 +291,7 @@ class CodeReader(Reader):
         meta: dict[str, Any],
         vendored: set[str],
         rows: Rows,
+        place: str,  # the file as its id names it (curate.sources.idnames)
     ) -> None:
         parts = rel.split("/")
         name = parts[-1]
@@ -332,4 +334,4 @@ class CodeReader(Reader):
         ):
             return rows.drop("code:minified", fpath, meta)
         meta["bytes"] = len(data)
-        rows.keep(doc_id(self.source, fpath, text), fpath, text, meta)  # the file's path: unique within the run
+        rows.keep(doc_id(self.source, place, text), fpath, text, meta)

@@ -38,17 +38,19 @@ class UnsafeInput(Exception):
 
 
 class InputPath(str):
-    """A matched input path that remembers the root its pattern named (survives pickling to workers)."""
+    """A matched input path that remembers the root its pattern named and, when planning set one, the name its
+    documents' ids use in its place (``curate.sources.idnames``); both survive pickling to workers."""
 
     root: str
+    id_name: str | None
 
-    def __new__(cls, path: str, root: str) -> InputPath:
+    def __new__(cls, path: str, root: str, id_name: str | None = None) -> InputPath:
         s = super().__new__(cls, path)
-        s.root = root
+        s.root, s.id_name = root, id_name
         return s
 
     def __reduce__(self) -> tuple:
-        return InputPath, (str(self), self.root)
+        return InputPath, (str(self), self.root, self.id_name)
 
 
 def printable(s: str) -> str:

@@ -29,6 +29,7 @@ from curate.config import bounds
 from curate.schema import doc_id
 from curate.sources._util import ByteRange, Rows, Sink, read_unit
 from curate.sources.base import Cut, Reader, Unit, debug, split_units
+from curate.sources.idnames import id_name
 from curate.sources.safe import files_of
 from curate.stage import StageResult
 from curate.urls import is_url
@@ -49,7 +50,7 @@ class TabularConfig:
     retry_backoff_s: float = field(default=0.5, metadata=bounds(ge=0))
 
 
-def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any]) -> None:
+def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any], place: str) -> None:
     cfg = reader.config
     meta: dict[str, Any] = dict(extra)
     if cfg.meta_field and isinstance(rec.get(cfg.meta_field), dict):
@@ -69,7 +70,7 @@ def _row(reader: Reader, rows: Rows, rec: dict[str, Any], location: str, extra: 
         return rows.drop("tabular:non_string_text", url or location, meta)
     if not text.strip():
         return rows.drop("tabular:empty_text", url or location, meta)
-    rows.keep(doc_id(reader.source, location, text), url or location, text, meta)
+    rows.keep(doc_id(reader.source, place, text), url or location, text, meta)
 
 
 _EOL = re.compile(rb"\r\n|\r|\n")  # a JSON text holds no raw CR or LF: each is a line break
@@ -145,9 +146,12 @@ class JsonlReader(Reader):
     Config = TabularConfig
     compression: str | None = "infer"
 
-    def row(self, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any]) -> None:
-        """One parsed record into ``rows`` (a subclass may map records differently)."""
-        _row(self, rows, rec, location, extra)
+    def row(
+        self, rows: Rows, rec: dict[str, Any], location: str, extra: dict[str, Any], place: str | None = None
+    ) -> None:
+        """One parsed record into ``rows`` (a subclass may map records differently). ``place`` is ``location``
+        as the record's id hashes it (``curate.sources.idnames``)."""
+        _row(self, rows, rec, location, extra, place or location)
 
     def units(self, paths: list[str], ranges: int = 1) -> list[Unit]:
         paths = files_of(paths)
@@ -174,14 +178,15 @@ class JsonlReader(Reader):
         return read_unit(self, unit, lambda f, rows: self._rows(f, unit.path, rows), self.compression, sink)
 
     def _rows(self, f: Any, path: str, rows: Rows, first: int = 0) -> None:
+        name = id_name(path)
         for lineno, raw in enumerate(_lines(f, self.config.max_line_bytes), first + 1):
             if lineno == 1 and raw is not None and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8) :]  # a byte order mark (Windows editors) is not part of the record
             where, loc = {"line": lineno}, f"{path}#{lineno}"
             with rows.record(loc, where):  # a line is the unit of failure
-                self._line(raw, loc, where, rows)
+                self._line(raw, loc, where, rows, f"{name}#{lineno}")
 
-    def _line(self, raw: bytes | None, loc: str, where: dict[str, Any], rows: Rows) -> None:
+    def _line(self, raw: bytes | None, loc: str, where: dict[str, Any], rows: Rows, place: str) -> None:
         if raw is None:
             return rows.error("jsonl:oversized", loc, where)
         if not raw.strip():
@@ -197,7 +202,7 @@ class JsonlReader(Reader):
             return rows.error("jsonl:too_deep", loc, where)
         if not isinstance(rec, dict):
             return rows.error("jsonl:not_object", loc, where)
-        self.row(rows, rec, loc, where)
+        self.row(rows, rec, loc, where, place)
 
 
 def _row_group_cuts(f: BinaryIO, size: int, step: int) -> list[int]:
@@ -239,7 +244,7 @@ class ParquetReader(JsonlReader):
         batch. A row group that does not decode (a corrupt page) errors each of its rows not yet read, a
         value that does not convert (invalid UTF-8 in a string column) errors its row; the rest is read."""
         pf = pq.ParquetFile(f)
-        n = 0
+        n, name = 0, id_name(unit.path)
         for i, off in enumerate(_row_group_starts(pf.metadata)):
             size = pf.metadata.row_group(i).num_rows
             if unit.start <= off and (unit.end is None or off < unit.end):
@@ -250,7 +255,7 @@ class ParquetReader(JsonlReader):
                             with rows.record(f"{unit.path}#{n}", {"row": n}):
                                 if isinstance(rec, Exception):
                                     raise rec
-                                self.row(rows, rec, f"{unit.path}#{n}", {"row": n})
+                                self.row(rows, rec, f"{unit.path}#{n}", {"row": n}, f"{name}#{n}")
                             n += 1
                 except (OSError, ValueError) as e:  # pyarrow's errors for data it cannot decode
                     for k in range(n, end):

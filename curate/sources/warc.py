@@ -45,6 +45,7 @@ from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit, transient_errors
 from curate.sources.base import Reader, Unit, debug, split_units
 from curate.sources.charset import decode_html
+from curate.sources.idnames import id_location
 from curate.sources.safe import is_local
 from curate.stage import StageResult
 
@@ -560,6 +561,7 @@ class WarcReader(Reader):
 
     def _record(self, record: Any, off: int, path: str, rows: Rows, location: str | None = None) -> None:
         location = location or f"{path}@{off}"  # unique within the run: a repeated record is a separate document
+        place = id_location(path, location)  # where the inputs lie changes no id (curate.sources.idnames)
         h = record.rec_headers
         rid = h.get_header("WARC-Record-ID") or location
         url = h.get_header("WARC-Target-URI")
@@ -583,7 +585,7 @@ class WarcReader(Reader):
                 content_type=h.get_header("Content-Type") or "text/plain",
                 warc_refers_to=h.get_header("WARC-Refers-To") or "",
             )
-            return rows.keep(doc_id(self.source, location, text), url, text, meta)
+            return rows.keep(doc_id(self.source, place, text), url, text, meta)
         if record.rec_type != "response":
             return rows.drop("warc:non_response", url, meta)
         if record.http_headers is None:
@@ -615,7 +617,7 @@ class WarcReader(Reader):
             return rows.drop("content:binary", url, meta)  # mislabelled binary (NUL bytes; not UTF-16)
         text, charset, how = decode_html(data, ctype)
         meta.update(charset=charset, charset_source=how)
-        rows.keep(doc_id(self.source, location, text), url, text, meta, markup=True)
+        rows.keep(doc_id(self.source, place, text), url, text, meta, markup=True)
 
     def _payload(self, record: Any) -> bytes:
         """The HTTP body, de-chunked and decoded per Content-Encoding, at most ``max_record_bytes + 1``

@@ -33,6 +33,7 @@ from curate.schema import doc_id
 from curate.sources._util import Rows, Sink, read_unit
 from curate.sources.base import Reader, Unit, split_units
 from curate.sources.bz2split import range_xml, split_points
+from curate.sources.idnames import id_location
 from curate.sources.wikitext import MarkupTooDeep, WikitextCleaner
 from curate.stage import StageResult
 
@@ -184,7 +185,7 @@ class WikiReader(Reader):
             return rows.drop("wiki:template_bound", url, meta)
         if len(text) < max(1, self.config.min_chars):
             return rows.drop("wiki:empty", url, meta)
-        rows.keep(doc_id(self.source, location, text), url, text, meta)
+        rows.keep(doc_id(self.source, id_location(path, location), text), url, text, meta)
 
 
 def pages(f: Any, max_page_bytes: int) -> Iterator[tuple[str, bytes]]:
