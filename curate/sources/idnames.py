@@ -7,9 +7,10 @@ the project is cloned. The id uses the path below the input's source root instea
 matched by ``/data/crawl/*/*.warc`` is ``a/x.warc``; a file (or directory) named as such is its own name
 (``x.warc``). A URL is its own name. Two inputs of one source with the same name (``/a/x.warc`` and
 ``/b/x.warc``) would give the same ids to the same records, so planning gives both their absolute paths
-(``unique_id_names``). Names that nest are not compared (a directory input named ``x`` beside one named
-``x/y`` from another root): a file of each at the same place below would share ids only for the same text,
-which dedup keys by position, not by id.
+(``unique_id_names``). Names that nest (a directory input named ``x`` beside one named ``x/y`` from another
+root), or that a reader's key makes equal (``curate.docfiles`` drops format extensions: ``docs.jsonl`` and
+``docs.jsonl.gz``), are not compared: two records there share an id only if their texts are the same too,
+and dedup keys rows by position, not by id.
 """
 
 from __future__ import annotations
