@@ -1,10 +1,10 @@
 """The document schema shared by every stage, and helpers to build and inspect batches.
 
 A document is one row: ``id`` (stable: derived from source + location + content, the location naming its
-file by its path below the source's root, so moving the inputs changes no id: ``curate.sources.idnames``), ``source`` (the recipe's
-source name), ``kind`` (web|wiki|books|code|...), ``url`` (URL or path), ``text`` and ``meta``
-(provenance, scores and decisions). Dropped and errored rows carry the same columns plus ``reason``
-(a short machine-readable code, e.g. ``lang:fr`` or ``dedup:exact``) and ``stage``.
+file by its path below the source's root, so moving the inputs changes no id: ``curate.sources.idnames``),
+``source`` (the recipe's source name), ``kind`` (web|wiki|books|code|...), ``url`` (URL or path), ``text``
+and ``meta`` (provenance, scores and decisions). Dropped and errored rows carry the same columns plus
+``reason`` (a short machine-readable code, e.g. ``lang:fr`` or ``dedup:exact``) and ``stage``.
 
 ``meta`` is a JSON object in a string column, values typed (numbers stay numbers). Every tool reads
 it directly: HF ``datasets`` cannot load an Arrow ``map`` column (huggingface/datasets#5612), and a
