@@ -1,6 +1,7 @@
 """Document ids do not depend on where the inputs lie (``curate.sources.idnames``): the same files under two
-different directories give the same ids, so the same documents survive dedup, the same ones are held out by the
-quality model and drawn by a mixture. Two inputs of one source that would share a name keep distinct ids.
+different directories give the same ids, and so the same dedup survivors (checked here) and everything else
+decided by id (the quality hold-out, a mixture's draws). Two inputs of one source that would share a name keep
+distinct ids.
 Inputs: real WARC, JSONL (the planted near-duplicate set), book, wiki and code files, copied.
 """
 
