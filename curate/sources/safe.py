@@ -22,10 +22,7 @@ import stat
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-import fsspec
-from fsspec.utils import infer_compression
-
-from curate.sources.decompress import KINDS, Decompressed
+from curate.sources.decompress import KINDS, Decompressed, compression_of
 from curate.urls import is_local
 
 
@@ -112,12 +109,14 @@ class _Opened:
         self.files: list[Any] = []
 
     def __enter__(self) -> Any:
-        comp = infer_compression(self.path) if self.compression == "infer" else self.compression
+        comp = compression_of(self.path) if self.compression == "infer" else self.compression
         if comp and comp not in KINDS:  # a .zip: fsspec would read its first member and skip the others
             raise UnsafeInput("input:unsupported_compression", self.path)
         if is_local(self.path):
             self.files.append(open_regular(self.path))
         else:
+            import fsspec  # a URL's filesystem: local inputs never need fsspec
+
             self.files.append(fsspec.open(self.path, "rb").__enter__())
         if comp:
             self.files.append(Decompressed(self.files[-1], comp))
@@ -137,6 +136,8 @@ def open_input(path: str, compression: str | None = None) -> _Opened:
 def input_size(path: str) -> int:
     """Size in bytes of an input that may be read (0 for a refused one: its read reports why)."""
     if not is_local(path):
+        import fsspec
+
         fs, fpath = fsspec.core.url_to_fs(path)
         return fs.size(fpath) or 0
     try:

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import pyarrow.parquet as pq
-from fsspec.utils import infer_compression
 
 from curate.config import bounds
 from curate.schema import doc_id
 from curate.sources._util import ByteRange, Rows, Sink, read_unit
 from curate.sources.base import Cut, Reader, Unit, debug, split_units
+from curate.sources.decompress import compression_of
 from curate.sources.idnames import id_name
 from curate.sources.safe import files_of
 from curate.stage import StageResult
@@ -155,7 +155,7 @@ class JsonlReader(Reader):
 
     def units(self, paths: list[str], ranges: int = 1) -> list[Unit]:
         paths = files_of(paths)
-        whole = [p for p in paths if is_url(p) or infer_compression(p) is not None]
+        whole = [p for p in paths if is_url(p) or compression_of(p) is not None]
         if ranges > 1:
             for p in whole:
                 debug(

