@@ -30,12 +30,13 @@ def share_stop_words() -> bool:
         return False
     if not hasattr(justext_core, "define_stoplist"):
         return False
+    define = justext_core.define_stoplist  # justext's own, for every other stop list
 
     def jt_stoplist_init() -> tuple[str, ...]:
         # what justext's define_stoplist makes of trafilatura's tuple: the lower-cased words
         words = frozenset(w.lower() for language in get_stoplists() for w in get_stoplist(language))
         stoplist = tuple(words)  # trafilatura's key for them, made of the same strings
-        justext_core.define_stoplist = _answering(stoplist, words, justext_core.define_stoplist)
+        justext_core.define_stoplist = _answering(stoplist, words, define)  # a second call replaces the first
         trafilatura_external.JT_STOPLIST = stoplist
         return stoplist
 

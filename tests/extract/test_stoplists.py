@@ -64,3 +64,20 @@ def test_extracted_text_is_unchanged_on_pages_that_need_the_justext_rescue(corpu
     # the trafilatura engine on the 256 pages: 16 take the rescue (the fast engine's fallback: 1)
     assert runs["shared"]["rescued"] == runs["upstream"]["rescued"] >= 10
     assert runs["shared"]["texts"] == runs["upstream"]["texts"]
+
+
+def test_a_second_initialisation_replaces_the_first():
+    import justext.core
+    import trafilatura.external
+
+    from curate.extract.stoplists import share_stop_words
+
+    assert share_stop_words()
+    first = trafilatura.external.jt_stoplist_init()
+    second = trafilatura.external.jt_stoplist_init()
+    assert justext.core.define_stoplist(second) is justext.core.define_stoplist(second)
+    # the answering function wraps justext's own (cached) function, not the first answering one: the first
+    # set is not kept alive beside the second
+    held = [c.cell_contents for c in justext.core.define_stoplist.__closure__]
+    assert any(h is second for h in held) and not any(h is first for h in held)
+    assert any(hasattr(h, "cache_info") for h in held)
