@@ -39,8 +39,8 @@ import brotli
 
 from curate.lean import hidden
 
-# warcio probes for fsspec as it is imported, for its command-line tools alone (12 MB of PSS and 0.1 CPU-s in
-# every process that reads a WARC, measured): this reader opens its inputs itself (curate.sources.safe)
+# warcio probes for fsspec as it is imported, for its command-line tools alone: this reader opens its inputs
+# itself (curate.sources.safe), and a process that reads local WARCs then loads no fsspec at all
 with hidden("fsspec"):
     from warcio.archiveiterator import ArchiveIterator
     from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
