@@ -111,7 +111,7 @@ def _scaling(label: str, warcs: list[Path], rounds: int) -> None:
             usage.append(u)
     (w1, c1), (w2, c2) = ((min(x.wall_s for x in us), min(x.cpu_s for x in us)) for us in runs.values())
     print(
-        f"{label}, curate on 1 vs 2 Ray workers: wall {w1:.1f} vs {w2:.1f} s ({w2 / w1:.2f}x)   CPU {c1:.1f} vs "
+        f"{label}, curate on 1 vs 2 Ray workers: wall {w1:.2f} vs {w2:.2f} s ({w2 / w1:.3f}x)   CPU {c1:.1f} vs "
         f"{c2:.1f} s   kept {kept[1]} vs {kept[2]} docs"
     )
 
