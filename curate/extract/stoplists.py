@@ -72,13 +72,20 @@ def justext_stop_words(languages: Iterable[str]) -> StopWords:
     ``get_stoplist`` (each line of the file, decoded and lower-cased), read without a str per word."""
     words: list[bytes] = []
     for language in languages:
-        data = pkgutil.get_data("justext", f"stoplists/{language}.txt") or b""
-        lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # the line breaks of bytes.splitlines
-        encoded = lines.decode("utf8").lower().encode("utf-8", "surrogatepass").split(b"\n")
-        if data.endswith((b"\n", b"\r")):  # a final line break ends the last line; it starts none
-            encoded.pop()
-        words.extend(encoded)
+        words.extend(lower_lines(pkgutil.get_data("justext", f"stoplists/{language}.txt") or b""))
     return StopWords(words)
+
+
+def lower_lines(data: bytes) -> list[bytes]:
+    """``[line.decode("utf8").lower().encode() for line in data.splitlines()]``, decoded and lower-cased as
+    one text (Python's only context-dependent lower-casing, the final sigma, stops at a line break)."""
+    if not data:
+        return []
+    text = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # the line breaks of bytes.splitlines
+    lines = text.decode("utf8").lower().encode("utf-8", "surrogatepass").split(b"\n")
+    if text.endswith(b"\n"):  # a final line break ends the last line; it starts none
+        lines.pop()
+    return lines
 
 
 @functools.lru_cache(maxsize=1)

@@ -113,3 +113,22 @@ def test_a_second_initialisation_builds_anew_without_wrapping_justext_twice():
     assert justext.core.define_stoplist is define  # installed once per process
     held = [c.cell_contents for c in define.__closure__]
     assert len(held) == 1 and hasattr(held[0], "cache_info")  # justext's own (cached) function underneath
+
+
+def test_stop_list_lines_are_split_and_lower_cased_as_bytes_splitlines_and_per_line_lower_do():
+    from curate.extract.stoplists import lower_lines
+
+    cases = [
+        b"",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b"a",
+        b"a\n",
+        b"A\r\nB\rC\n\nD",
+        b"x\r\r\ny\n\r",
+        "\u039f\u0394\u039f\u03a3\n\u03a3\n\u03a3\u0391".encode(),  # final sigma: per word and per line alike
+        "\u0130STANBUL\nSTRASSE \u1e9e\nNo\u00ebl\u2028X\x0cY\x1cZ\x85W".encode(),  # str.splitlines would split more
+    ]
+    for data in cases:
+        assert lower_lines(data) == [w.decode("utf8").lower().encode() for w in data.splitlines()], data
